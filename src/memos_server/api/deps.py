@@ -1,0 +1,61 @@
+"""What a route can ask for: the runtime's parts, a database session, the caller's project."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memos_server.embedding import Embedder
+from memos_server.runtime import Runtime
+from memos_server.services.apikeys import authenticate
+from memos_server.settings import Settings
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_settings(runtime: RuntimeDep) -> Settings:
+    return runtime.settings
+
+
+def get_embedder(runtime: RuntimeDep) -> Embedder:
+    return runtime.require_embedder()
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    # Routes that write commit explicitly (the request is the edge); anything left open is
+    # rolled back when the session closes.
+    async with runtime.database.session() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def _token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "").strip()
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() in ("token", "bearer") and value.strip():
+        return value.strip()
+    return None
+
+
+async def get_project(request: Request, session: SessionDep) -> uuid.UUID:
+    """The project of the key in ``Authorization: Token <key>`` (``Bearer`` works too)."""
+    project_id = await authenticate(session, _token(request))
+    await session.commit()  # keeps the key's last-use time; nothing else is pending yet
+    return project_id
+
+
+ProjectDep = Annotated[uuid.UUID, Depends(get_project)]

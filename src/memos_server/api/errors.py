@@ -1,0 +1,114 @@
+"""One envelope for every failure: ``{"code": <MemOS code>, "message": ..., "data": null}``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from memos_server.errors import (
+    BadRequest,
+    ConversationIdTooLong,
+    MemosError,
+    NotFound,
+    RequiredFieldEmpty,
+    ServiceUnavailable,
+    TooLong,
+    UnsupportedType,
+    UserIdTooLong,
+)
+
+log = logging.getLogger(__name__)
+
+_TOO_LONG = {"user_id": UserIdTooLong, "conversation_id": ConversationIdTooLong}
+
+
+def render(error: MemosError) -> JSONResponse:
+    return JSONResponse(
+        status_code=error.status,
+        content={"code": error.code, "message": error.message, "data": None},
+    )
+
+
+def _field(loc: Sequence[Any]) -> str:
+    """``("body", "messages", 2, "content")`` → ``messages[2].content``."""
+    parts = [p for p in loc if p not in ("body",)]
+    # Tagged-union and type names pydantic adds to the path say nothing to a client.
+    parts = [p for p in parts if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS))]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+_UNION_TAGS = {"str", "list", "text", "image_url", "file", "function-after"}
+
+
+def from_validation(errors: Sequence[Any]) -> MemosError:
+    """The first problem, as the MemOS error a client can act on."""
+    first = errors[0]
+    kind = first.get("type", "")
+    field = _field(first.get("loc", ()))
+    if kind == "json_invalid":
+        return BadRequest("request body is not valid JSON")
+    if field == "body" and kind in ("model_attributes_type", "dict_type", "model_type"):
+        return BadRequest("request body must be a JSON object")
+    if kind == "missing":
+        return RequiredFieldEmpty(f"{field} is required")
+    if (
+        kind in ("string_too_short", "too_short")
+        and (first.get("ctx") or {}).get("min_length") == 1
+    ):
+        return RequiredFieldEmpty(f"{field} must not be empty")
+    if kind == "string_too_long":
+        error_type = _TOO_LONG.get(field, TooLong)
+        return error_type(f"{field} is too long: {first.get('msg', '')}")
+    if kind in ("union_tag_invalid", "literal_error", "enum"):
+        return UnsupportedType(f"{field}: {first.get('msg', 'unsupported value')}")
+    message = str(first.get("msg", "invalid value"))
+    if message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    return BadRequest(f"{field}: {message}")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MemosError)
+    async def _memos(_: Request, exc: MemosError) -> JSONResponse:
+        return render(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return render(from_validation(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            error: MemosError = NotFound("no such endpoint")
+        else:
+            error = BadRequest(str(exc.detail))
+            error.status = exc.status_code
+        return render(error)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            log.warning("database unavailable during %s: %s", request.url.path, type(exc).__name__)
+            return render(ServiceUnavailable("database unavailable, try again shortly"))
+        log.exception("database error during %s", request.url.path)
+        return render(MemosError())
+
+    @app.exception_handler(OSError)
+    async def _os(request: Request, exc: OSError) -> JSONResponse:
+        log.warning("connection failure during %s: %s", request.url.path, type(exc).__name__)
+        return render(ServiceUnavailable("database unavailable, try again shortly"))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error during %s", request.url.path)
+        return render(MemosError())

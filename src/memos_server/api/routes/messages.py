@@ -1,0 +1,80 @@
+"""add/message and get/message."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from memos_server.api.deps import EmbedderDep, ProjectDep, SessionDep, SettingsDep
+from memos_server.api.responses import ERRORS
+from memos_server.api.schemas.common import Envelope, wall_clock
+from memos_server.api.schemas.messages import (
+    AddMessageData,
+    AddMessageRequest,
+    GetMessageData,
+    GetMessageRequest,
+    MessageDetail,
+)
+from memos_server.services.conversations import recent_messages
+from memos_server.services.ingest import AddMessages, IncomingMessage, add_messages
+
+router = APIRouter(tags=["messages"], responses=ERRORS)
+
+
+@router.post("/add/message", response_model=Envelope[AddMessageData])
+async def add_message(
+    body: AddMessageRequest,
+    project: ProjectDep,
+    session: SessionDep,
+    embedder: EmbedderDep,
+    settings: SettingsDep,
+) -> Envelope[AddMessageData]:
+    """Store a finished conversation's messages and turn them into memories."""
+    request = AddMessages(
+        user_id=body.user_id,
+        conversation_id=body.conversation_id,
+        agent_id=body.agent_id,
+        app_id=body.app_id,
+        tags=body.tags,
+        info=body.info,
+        messages=[
+            IncomingMessage(
+                role=m.role,
+                text=m.text,
+                parts=(
+                    [part.model_dump() for part in m.content]
+                    if isinstance(m.content, list)
+                    else None
+                ),
+                chat_time=m.chat_time,
+                tool_call_id=m.tool_call_id,
+                tool_calls=m.tool_calls,
+            )
+            for m in body.messages
+        ],
+    )
+    task = await add_messages(session, embedder, settings, project, request)
+    await session.commit()
+    return Envelope(data=AddMessageData(success=True, task_id=str(task.id), status=task.status))
+
+
+@router.post("/get/message", response_model=Envelope[GetMessageData])
+async def get_message(
+    body: GetMessageRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
+) -> Envelope[GetMessageData]:
+    """The most recent raw messages of a conversation, oldest first."""
+    messages = await recent_messages(
+        session, settings, project, body.user_id, body.conversation_id, body.message_limit_number
+    )
+    return Envelope(
+        data=GetMessageData(
+            message_detail_list=[
+                MessageDetail(
+                    role=m.role,
+                    content=m.content_parts if m.content_parts is not None else m.content,
+                    create_time=wall_clock(m.chat_time or m.created_at),
+                    update_time=wall_clock(m.chat_time or m.updated_at),
+                )
+                for m in messages
+            ]
+        )
+    )

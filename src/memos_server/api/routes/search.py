@@ -1,0 +1,87 @@
+"""search/memory."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from memos_server.api.deps import EmbedderDep, ProjectDep, SessionDep, SettingsDep
+from memos_server.api.responses import ERRORS
+from memos_server.api.schemas.common import Envelope, epoch_ms, wall_clock
+from memos_server.api.schemas.search import (
+    MemoryDetail,
+    PreferenceDetail,
+    SearchMemoryData,
+    SearchMemoryRequest,
+)
+from memos_server.errors import UnsupportedType
+from memos_server.services.search import Scored, SearchQuery, search_memories
+
+router = APIRouter(tags=["memories"], responses=ERRORS)
+
+
+def memory_detail(scored: Scored) -> MemoryDetail:
+    m = scored.memory
+    return MemoryDetail(
+        id=str(m.id),
+        memory_key=m.memory_key,
+        memory_value=m.memory_value,
+        memory_type=m.memory_type,
+        memory_time=wall_clock(m.memory_time),
+        conversation_id=m.conversation_id,
+        status=m.status,
+        confidence=m.confidence,
+        tags=m.tags,
+        create_time=epoch_ms(m.create_time),
+        update_time=epoch_ms(m.update_time),
+        relativity=round(scored.relativity, 6),
+    )
+
+
+def preference_detail(scored: Scored) -> PreferenceDetail:
+    m = scored.memory
+    return PreferenceDetail(
+        id=str(m.id),
+        preference_type=m.preference_type or "explicit_preference",
+        preference=m.memory_value,
+        reasoning=m.reasoning or "",
+        conversation_id=m.conversation_id,
+        status=m.status,
+        tags=m.tags,
+        create_time=epoch_ms(m.create_time),
+        update_time=epoch_ms(m.update_time),
+        relativity=round(scored.relativity, 6),
+    )
+
+
+@router.post("/search/memory", response_model=Envelope[SearchMemoryData])
+async def search_memory(
+    body: SearchMemoryRequest,
+    project: ProjectDep,
+    session: SessionDep,
+    embedder: EmbedderDep,
+    settings: SettingsDep,
+) -> Envelope[SearchMemoryData]:
+    """The user's fact and preference memories most relevant to the query, best first."""
+    if body.filter:
+        raise UnsupportedType("filter is not supported by this server yet; omit it or send null")
+    result = await search_memories(
+        session,
+        embedder,
+        settings,
+        project,
+        SearchQuery(
+            user_id=body.user_id,
+            query=body.query,
+            memory_limit=body.memory_limit_number,
+            include_preference=body.include_preference,
+            preference_limit=body.preference_limit_number,
+            min_relativity=body.relativity,
+            agent_id=body.agent_id,
+        ),
+    )
+    return Envelope(
+        data=SearchMemoryData(
+            memory_detail_list=[memory_detail(s) for s in result.facts],
+            preference_detail_list=[preference_detail(s) for s in result.preferences],
+        )
+    )

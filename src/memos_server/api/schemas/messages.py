@@ -1,0 +1,168 @@
+"""add/message and get/message."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from memos_server.api.schemas.common import MemosRequest
+
+_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d")
+
+
+def parse_chat_time(value: Any) -> Any:
+    """``YYYY-MM-DD HH:MM:SS``, ISO-8601, or epoch seconds/milliseconds. Naive times are UTC."""
+    if isinstance(value, bool):
+        raise ValueError("chat_time must be a date-time string")
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value > 10_000_000_000 else value
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError("chat_time is out of range") from None
+    if isinstance(value, str):
+        text = value.strip()
+        parsed: datetime | None = None
+        for fmt in _TIME_FORMATS:
+            try:
+                parsed = datetime.strptime(text, fmt)
+                break
+            except ValueError:
+                continue
+        if parsed is None:
+            try:
+                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(
+                    "chat_time must look like 'YYYY-MM-DD HH:MM:SS' or ISO-8601"
+                ) from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return value
+
+
+ChatTime = Annotated[datetime, BeforeValidator(parse_chat_time)]
+
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["text"]
+    text: str
+
+
+class ImageUrl(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    url: str
+
+
+class ImagePart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["image_url"]
+    image_url: ImageUrl
+
+
+class FilePart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["file"]
+    file: dict[str, Any]
+
+
+ContentPart = Annotated[TextPart | ImagePart | FilePart, Field(discriminator="type")]
+
+
+class ChatMessage(MemosRequest):
+    role: Literal["user", "assistant", "system", "tool"]
+    content: str | list[ContentPart] | None = None
+    chat_time: ChatTime | None = None
+    tool_call_id: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+
+    @model_validator(mode="after")
+    def _has_content(self) -> ChatMessage:
+        if not self.text.strip() and not self.tool_calls and not self.has_media:
+            raise ValueError("content is empty")
+        return self
+
+    @property
+    def has_media(self) -> bool:
+        return isinstance(self.content, list) and any(
+            not isinstance(part, TextPart) for part in self.content
+        )
+
+    @property
+    def text(self) -> str:
+        """What memories and search read: the text, with a marker for each image or file."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        pieces: list[str] = []
+        for part in self.content:
+            if isinstance(part, TextPart):
+                pieces.append(part.text)
+            elif isinstance(part, ImagePart):
+                pieces.append("[image]")
+            else:
+                pieces.append(f"[file: {part.file.get('filename') or 'attachment'}]")
+        return "\n".join(pieces)
+
+
+class AddMessageRequest(MemosRequest):
+    user_id: str = Field(min_length=1, description="Whose memory this is (at most 100 chars).")
+    conversation_id: str = Field(min_length=1, description="The conversation (at most 100 chars).")
+    messages: list[ChatMessage] = Field(min_length=1, description="The turns, oldest first.")
+    agent_id: str | None = None
+    app_id: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    info: dict[str, Any] = Field(default_factory=dict, description="Free metadata, filterable.")
+    allow_public: bool = False
+    allow_knowledgebase_ids: list[str] = Field(default_factory=list)
+    async_mode: bool = True
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "memos_user_123",
+                    "conversation_id": "0610",
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": "我暑假定好去广州旅游，住宿的话有哪些连锁酒店可选？",
+                        },
+                        {"role": "assistant", "content": "您可以考虑【七天、全季、希尔顿】等等"},
+                        {"role": "user", "content": "我选七天"},
+                        {"role": "assistant", "content": "好的，有其他问题再问我。"},
+                    ],
+                }
+            ]
+        }
+    )
+
+
+class AddMessageData(BaseModel):
+    success: bool
+    task_id: str
+    status: Literal["running", "completed", "failed"]
+
+
+class GetMessageRequest(MemosRequest):
+    user_id: str = Field(min_length=1)
+    conversation_id: str = Field(min_length=1)
+    message_limit_number: int = Field(default=6, ge=1, le=50)
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"user_id": "memos_user_123", "conversation_id": "0610"}]}
+    )
+
+
+class MessageDetail(BaseModel):
+    role: str
+    content: str | list[dict[str, Any]]
+    create_time: str | None
+    update_time: str | None
+
+
+class GetMessageData(BaseModel):
+    message_detail_list: list[MessageDetail]

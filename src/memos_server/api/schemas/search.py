@@ -1,0 +1,82 @@
+"""search/memory."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from memos_server.api.schemas.common import MemosRequest
+
+
+class SearchMemoryRequest(MemosRequest):
+    user_id: str = Field(min_length=1)
+    query: str = Field(min_length=1, description="The user's new message.")
+    conversation_id: str | None = Field(
+        default=None, description="The current conversation (context, not a filter)."
+    )
+    agent_id: str | None = Field(default=None, description="Only memories of this agent.")
+    memory_limit_number: int = Field(default=6, ge=0, le=25)
+    include_preference: bool = True
+    preference_limit_number: int = Field(default=6, ge=0, le=25)
+    relativity: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Minimum relevance; 0 keeps everything."
+    )
+    filter: dict[str, Any] | None = None
+    include_tool_memory: bool = False
+    tool_memory_limit_number: int = Field(default=6, ge=0, le=25)
+    include_skill: bool = False
+    skill_limit_number: int = Field(default=6, ge=0, le=25)
+    knowledgebase_ids: list[str] | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "memos_user_123",
+                    "conversation_id": "0928",
+                    "query": "我国庆想出去玩，帮我推荐个没去过的城市，以及没住过的酒店品牌",
+                    "memory_limit_number": 6,
+                    "include_preference": True,
+                    "preference_limit_number": 6,
+                }
+            ]
+        }
+    )
+
+
+class MemoryDetail(BaseModel):
+    id: str
+    memory_key: str
+    memory_value: str
+    memory_type: str
+    memory_time: str | None
+    conversation_id: str | None
+    status: str
+    confidence: float
+    tags: list[str]
+    create_time: int | None
+    update_time: int | None
+    relativity: float
+
+
+class PreferenceDetail(BaseModel):
+    id: str
+    preference_type: Literal["explicit_preference", "implicit_preference"] | str
+    preference: str
+    reasoning: str
+    conversation_id: str | None
+    status: str
+    tags: list[str]
+    create_time: int | None
+    update_time: int | None
+    relativity: float
+
+
+class SearchMemoryData(BaseModel):
+    memory_detail_list: list[MemoryDetail]
+    preference_detail_list: list[PreferenceDetail]
+    tool_memory_detail_list: list[MemoryDetail] = Field(default_factory=list)
+    skill_detail_list: list[MemoryDetail] = Field(default_factory=list)
+    preference_note: str = ""
+    message_detail_list: list[dict[str, Any]] | None = None

@@ -1,0 +1,67 @@
+"""The FastAPI application: routes, error envelope, and the runtime built in ``lifespan``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from memos_server import __version__
+from memos_server.api.errors import install_error_handlers
+from memos_server.api.routes import health, messages, search, tasks
+from memos_server.runtime import open_runtime
+from memos_server.services.apikeys import NewKey, ensure_bootstrap_key
+from memos_server.settings import Settings
+
+API_PREFIX = "/api/openmem/v1"
+
+log = logging.getLogger(__name__)
+
+
+def announce_key(key: NewKey, base_url: str) -> None:
+    # Printed once, to the terminal, never to a log: the key is not stored anywhere readable.
+    print(
+        "\n"
+        f"  memos-server: a new API key for project {key.project!r} (shown only this once):\n\n"
+        f"      {key.secret}\n\n"
+        f"  export MEMOS_BASE_URL={base_url}\n"
+        f"  export MEMOS_API_KEY={key.secret}\n",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(settings) as runtime:
+            async with runtime.database.session() as session:
+                configured = settings.api_key.get_secret_value() if settings.api_key else None
+                key = await ensure_bootstrap_key(session, settings.default_project, configured)
+                await session.commit()
+            if key is not None and configured is None:
+                announce_key(key, public_base_url(settings))
+            app.state.runtime = runtime
+            log.info("memos-server ready at %s", public_base_url(settings))
+            yield
+
+    app = FastAPI(
+        title="memos-server",
+        version=__version__,
+        summary="Self-hosted long-term memory for LLM applications (MemOS Cloud API).",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (messages.router, search.router, tasks.router):
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(health.router)
+    return app
+
+
+def public_base_url(settings: Settings) -> str:
+    host = settings.server.host
+    shown = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host  # noqa: S104
+    return f"http://{shown}:{settings.server.port}{API_PREFIX}"

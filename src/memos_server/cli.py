@@ -1,0 +1,155 @@
+"""``memos-server``: run the service, migrate the database, manage projects and API keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+
+from memos_server.errors import ConfigurationError
+from memos_server.logs import configure_logging
+from memos_server.runtime import Runtime, open_runtime
+from memos_server.services.apikeys import create_key
+from memos_server.settings import ServerSettings, Settings, get_settings
+from memos_server.storage.repositories.api_keys import ApiKeyRepository
+from memos_server.storage.repositories.projects import ProjectRepository
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from memos_server.app import create_app
+
+    server = ServerSettings(
+        host=args.host or settings.server.host,
+        port=args.port or settings.server.port,
+        log_level=settings.server.log_level,
+    )
+    settings = settings.model_copy(update={"server": server})
+    uvicorn.run(
+        create_app(settings),
+        host=server.host,
+        port=server.port,
+        log_level=server.log_level,
+        # Logging is configured by configure_logging; uvicorn adds only its own loggers.
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[None]]) -> None:
+    async def run() -> None:
+        async with open_runtime(settings, with_embedder=False) as runtime:
+            await work(runtime)
+
+    asyncio.run(run())
+
+
+async def _db_upgrade(runtime: Runtime) -> None:
+    print("database schema is up to date")
+
+
+def _apikey_create(args: argparse.Namespace) -> Callable[[Runtime], Awaitable[None]]:
+    async def work(runtime: Runtime) -> None:
+        async with runtime.database.session() as session:
+            key = await create_key(session, args.project, args.name or "")
+            await session.commit()
+        print(f"API key for project {key.project!r} (shown only this once; store it now):")
+        print(key.secret)
+
+    return work
+
+
+async def _apikey_list(runtime: Runtime, project: str | None) -> None:
+    async with runtime.database.session() as session:
+        rows = await ApiKeyRepository(session).list(project)
+    columns = "{:<12} {:<20} {:<14} {:<20} {:<20} {}"
+    print(columns.format("PREFIX", "PROJECT", "NAME", "CREATED", "LAST USED", "STATE"))
+    for key, project_name in rows:
+        state = "revoked" if key.revoked_at else "active"
+        used = key.last_used_at.strftime("%Y-%m-%d %H:%M:%S") if key.last_used_at else "never"
+        created = key.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        print(columns.format(key.prefix, project_name, key.name, created, used, state))
+
+
+async def _apikey_revoke(runtime: Runtime, prefix: str) -> None:
+    async with runtime.database.session() as session:
+        count = await ApiKeyRepository(session).revoke(prefix)
+        await session.commit()
+    if count == 0:
+        raise SystemExit(f"no active key with prefix {prefix!r}")
+    print(f"revoked {count} key(s) with prefix {prefix!r}")
+
+
+async def _project_create(runtime: Runtime, name: str) -> None:
+    async with runtime.database.session() as session:
+        project = await ProjectRepository(session).get_or_create(name)
+        await session.commit()
+    print(f"project {project.name!r} ({project.id})")
+
+
+async def _project_list(runtime: Runtime) -> None:
+    async with runtime.database.session() as session:
+        rows = await ProjectRepository(session).list_with_key_counts()
+    print(f"{'PROJECT':<24} {'ACTIVE KEYS':<12} ID")
+    for project, keys in rows:
+        print(f"{project.name:<24} {keys:<12} {project.id}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="memos-server", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+
+    serve = commands.add_parser("serve", help="run the service (the default command)")
+    serve.add_argument("--host", help="address to listen on (MEMOS_SERVER__HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (MEMOS_SERVER__PORT)")
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command")
+    db.add_parser("upgrade", help="apply all migrations (the service also does at start)")
+
+    apikey = commands.add_parser("apikey", help="API keys").add_subparsers(dest="apikey_command")
+    create = apikey.add_parser("create", help="make a key and print it once")
+    create.add_argument("--project", required=True, help="project name (created if new)")
+    create.add_argument("--name", help="a label for the key")
+    listing = apikey.add_parser("list", help="list keys by prefix (never the keys)")
+    listing.add_argument("--project", help="only this project's keys")
+    revoke = apikey.add_parser("revoke", help="revoke the key with this prefix")
+    revoke.add_argument("prefix")
+
+    project = commands.add_parser("project", help="projects").add_subparsers(dest="project_command")
+    project_create = project.add_parser("create", help="create a project")
+    project_create.add_argument("name")
+    project.add_parser("list", help="list projects")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings.server.log_level)
+    command = args.command or "serve"
+    try:
+        if command == "serve":
+            if args.command is None:
+                args = parser.parse_args(["serve"])
+            _serve(settings, args)
+        elif command == "db" and args.db_command == "upgrade":
+            _with_runtime(settings, _db_upgrade)
+        elif command == "apikey" and args.apikey_command == "create":
+            _with_runtime(settings, _apikey_create(args))
+        elif command == "apikey" and args.apikey_command == "list":
+            _with_runtime(settings, lambda runtime: _apikey_list(runtime, args.project))
+        elif command == "apikey" and args.apikey_command == "revoke":
+            _with_runtime(settings, lambda runtime: _apikey_revoke(runtime, args.prefix))
+        elif command == "project" and args.project_command == "create":
+            _with_runtime(settings, lambda runtime: _project_create(runtime, args.name))
+        elif command == "project" and args.project_command == "list":
+            _with_runtime(settings, _project_list)
+        else:
+            parser.print_help()
+            sys.exit(2)
+    except ConfigurationError as exc:
+        print(f"memos-server: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,38 @@
+"""The interface every embedding provider implements."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+class Embedder(Protocol):
+    @property
+    def name(self) -> str:
+        """Identity of the model; vectors of two different names never share a database."""
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector it returns."""
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input it embeds without truncating."""
+
+    def count_tokens(self, text: str) -> int:
+        """How many of ``max_tokens`` the text uses."""
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Unit-length vectors, one per text, in order. Never blocks the event loop."""
+
+    async def aclose(self) -> None:
+        """Release what it holds."""
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free estimate: one token per CJK character, about four characters otherwise."""
+    cjk = len(_CJK.findall(text))
+    return cjk + (len(text) - cjk + 3) // 4

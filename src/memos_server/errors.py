@@ -1,0 +1,102 @@
+"""Domain errors. Each carries its MemOS error code and HTTP status; ``api`` renders them.
+
+    MemosError
+    ├── BadRequest                 40000 / 400
+    │   ├── RequiredFieldEmpty     40002 / 400
+    │   └── UnsupportedType        40006 / 400
+    ├── TooLong                    40305 / 413
+    │   ├── UserIdTooLong          40010 / 413
+    │   └── ConversationIdTooLong  40011 / 413
+    ├── NotFound                   40001 / 404
+    │   └── MemoryNotFound         40307 / 404
+    ├── Unauthenticated            40100 / 401
+    │   └── InvalidApiKey          40132 / 401
+    ├── InternalError              50000 / 500
+    └── ServiceUnavailable         50004 / 503
+        └── SearchUnavailable      50005 / 503
+
+Services raise these; they never import FastAPI.
+"""
+
+from __future__ import annotations
+
+
+class MemosError(Exception):
+    code = 50000
+    status = 500
+    default_message = "internal error"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class BadRequest(MemosError):
+    code = 40000
+    status = 400
+    default_message = "bad parameters"
+
+
+class RequiredFieldEmpty(BadRequest):
+    code = 40002
+    default_message = "a required field is empty"
+
+
+class UnsupportedType(BadRequest):
+    code = 40006
+    default_message = "unsupported type"
+
+
+class TooLong(MemosError):
+    code = 40305
+    status = 413
+    default_message = "input too long"
+
+
+class UserIdTooLong(TooLong):
+    code = 40010
+
+
+class ConversationIdTooLong(TooLong):
+    code = 40011
+
+
+class NotFound(MemosError):
+    code = 40001
+    status = 404
+    default_message = "not found"
+
+
+class MemoryNotFound(NotFound):
+    code = 40307
+    default_message = "memory not found"
+
+
+class Unauthenticated(MemosError):
+    code = 40100
+    status = 401
+    default_message = "API key required: send 'Authorization: Token <key>'"
+
+
+class InvalidApiKey(Unauthenticated):
+    code = 40132
+    default_message = "API key invalid or revoked"
+
+
+class InternalError(MemosError):
+    pass
+
+
+class ServiceUnavailable(MemosError):
+    code = 50004
+    status = 503
+    default_message = "memory service unavailable"
+
+
+class SearchUnavailable(ServiceUnavailable):
+    code = 50005
+    default_message = "search service unavailable"
+
+
+class ConfigurationError(Exception):
+    """The service cannot start as configured (wrong embedding dimension, bad URL, ...)."""

@@ -1,0 +1,76 @@
+"""The expensive things a process holds: the database (embedded or not) and the embedding model.
+
+``open_runtime`` builds them in order (Postgres and the model load side by side), migrates the
+schema, ties the database to the model, and releases everything on exit. The app's lifespan and
+the CLI both use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from memos_server.embedding import Embedder, load_embedder
+from memos_server.services.embedding_binding import bind_embedding_model
+from memos_server.settings import Settings
+from memos_server.storage.database import Database
+from memos_server.storage.embedded import EmbeddedPostgres
+from memos_server.storage.migrations import upgrade_database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    embedder: Embedder | None
+    embedded: EmbeddedPostgres | None
+
+    def require_embedder(self) -> Embedder:
+        assert self.embedder is not None, "runtime opened without an embedder"
+        return self.embedder
+
+
+async def _start_database(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
+    if settings.database.url is not None:
+        return settings.database.url.get_secret_value(), None
+    embedded = EmbeddedPostgres(settings.data_dir)
+    url = await asyncio.to_thread(embedded.start)
+    return url, embedded
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, *, with_embedder: bool = True) -> AsyncIterator[Runtime]:
+    database_task = asyncio.create_task(_start_database(settings))
+    embedder_task = (
+        asyncio.create_task(load_embedder(settings.embedding)) if with_embedder else None
+    )
+    embedded: EmbeddedPostgres | None = None
+    embedder: Embedder | None = None
+    database: Database | None = None
+    try:
+        url, embedded = await database_task
+        await asyncio.to_thread(upgrade_database, url)
+        database = Database(url, settings.database)
+        if embedder_task is not None:
+            embedder = await embedder_task
+            async with database.session() as session:
+                await bind_embedding_model(session, embedder)
+                await session.commit()
+            log.info("embedding model %s (%d dimensions)", embedder.name, embedder.dimension)
+        yield Runtime(settings=settings, database=database, embedder=embedder, embedded=embedded)
+    finally:
+        if embedder_task is not None and not embedder_task.done():
+            embedder_task.cancel()
+        if not database_task.done():
+            database_task.cancel()
+        if embedder is not None:
+            await embedder.aclose()
+        if database is not None:
+            await database.dispose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)

@@ -1,0 +1,74 @@
+"""API keys: made random, shown once, kept only as a SHA-256 hash with a visible prefix."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memos_server.errors import InvalidApiKey, Unauthenticated
+from memos_server.storage.repositories.api_keys import ApiKeyRepository
+from memos_server.storage.repositories.projects import ProjectRepository
+
+KEY_PREFIX = "mk-"
+VISIBLE_CHARS = 10
+
+
+@dataclass(frozen=True)
+class NewKey:
+    secret: str  # the only time the whole key exists outside the client
+    prefix: str
+    project: str
+
+
+def hash_key(secret: str) -> str:
+    # Keys carry 256 random bits, so a fast hash is as safe as a slow one and costs nothing per
+    # request. The lookup is by hash, so a timing difference reveals nothing about the key.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def visible_prefix(secret: str) -> str:
+    return secret[:VISIBLE_CHARS]
+
+
+async def create_key(session: AsyncSession, project: str, name: str = "") -> NewKey:
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    return await store_key(session, project, secret, name)
+
+
+async def store_key(session: AsyncSession, project: str, secret: str, name: str = "") -> NewKey:
+    found = await ProjectRepository(session).get_or_create(project)
+    prefix = visible_prefix(secret)
+    await ApiKeyRepository(session).add(found.id, name, prefix, hash_key(secret))
+    return NewKey(secret=secret, prefix=prefix, project=project)
+
+
+async def ensure_bootstrap_key(
+    session: AsyncSession, project: str, configured: str | None
+) -> NewKey | None:
+    """With no key in the database, store the configured one or make one. None if keys exist."""
+    keys = ApiKeyRepository(session)
+    if await keys.exists_any():
+        if configured and await keys.find(hash_key(configured)) is None:
+            # MEMOS_API_KEY changed after the first start: honour it as an extra key (a revoked
+            # one stays revoked).
+            return await store_key(session, project, configured, "bootstrap")
+        return None
+    if configured:
+        return await store_key(session, project, configured, "bootstrap")
+    return await create_key(session, project, "bootstrap")
+
+
+async def authenticate(session: AsyncSession, secret: str | None) -> uuid.UUID:
+    """The project the key belongs to."""
+    if not secret:
+        raise Unauthenticated()
+    keys = ApiKeyRepository(session)
+    key = await keys.find(hash_key(secret))
+    if key is None or key.revoked_at is not None:
+        raise InvalidApiKey()
+    await keys.mark_used(key.id)
+    return key.project_id

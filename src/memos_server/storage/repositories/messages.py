@@ -1,0 +1,40 @@
+"""Raw conversation messages, stored before anything else happens to them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memos_server.storage.models import Message
+
+
+class MessageRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_all(self, messages: Sequence[Message]) -> None:
+        """Insert in order; afterwards each message has its id."""
+        self.session.add_all(messages)
+        await self.session.flush()
+
+    async def recent(
+        self, project_id: uuid.UUID, user_id: str, conversation_id: str, limit: int
+    ) -> list[Message]:
+        """The newest ``limit`` messages of a conversation, oldest first."""
+        when = func.coalesce(Message.chat_time, Message.created_at)
+        newest = (
+            select(Message)
+            .where(
+                Message.project_id == project_id,
+                Message.user_id == user_id,
+                Message.conversation_id == conversation_id,
+            )
+            .order_by(when.desc(), Message.id.desc())
+            .limit(limit)
+        )
+        rows = list((await self.session.execute(newest)).scalars())
+        rows.reverse()
+        return rows

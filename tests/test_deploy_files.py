@@ -1,0 +1,524 @@
+"""The deployment files agree with the settings and with each other.
+
+Dockerfile, docker-compose.yml and .env.example are parsed as text/YAML and checked against
+``memos_server.settings.Settings``: no Docker engine and no network needed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import shlex
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from memos_server.settings import ServerSettings, Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILE = ROOT / "Dockerfile"
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+DOCKERIGNORE = ROOT / ".dockerignore"
+PYPROJECT = ROOT / "pyproject.toml"
+
+ENV_PREFIX = str(Settings.model_config["env_prefix"])  # "MEMOS_"
+NESTED_DELIMITER = str(Settings.model_config["env_nested_delimiter"])  # "__"
+MEMOS_VARIABLE = re.compile(rf"\b{ENV_PREFIX}[A-Z][A-Z0-9_]*")
+
+# What the app serves without auth: /healthz (process up), /readyz (database and model ready).
+HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
+READY_PATH = "/readyz"
+PGVECTOR_IMAGE = "pgvector/pgvector:pg16"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+APP_WORKDIR = "/app"
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+def _group_model(field: FieldInfo) -> type[BaseModel] | None:
+    """The nested settings model of a group field (``database``, ``llm``...), else None."""
+    annotation = field.annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def setting_fields(
+    model: type[BaseModel] = Settings, prefix: tuple[str, ...] = ()
+) -> dict[str, FieldInfo]:
+    """Every leaf setting by dotted path: ``api_key``, ``database.url``, ``server.port``..."""
+    fields: dict[str, FieldInfo] = {}
+    for name, field in model.model_fields.items():
+        path = (*prefix, name)
+        group = _group_model(field)
+        if group is None:
+            fields[".".join(path)] = field
+        else:
+            fields.update(setting_fields(group, path))
+    return fields
+
+
+SETTINGS = setting_fields()
+
+
+def setting_path(variable: str) -> str:
+    """``MEMOS_DATABASE__URL`` -> ``database.url``; ``MEMOS_API_KEY`` -> ``api_key``."""
+    assert variable.startswith(ENV_PREFIX), variable
+    return ".".join(variable.removeprefix(ENV_PREFIX).lower().split(NESTED_DELIMITER))
+
+
+def env_variable(path: str) -> str:
+    """``database.url`` -> ``MEMOS_DATABASE__URL``."""
+    return ENV_PREFIX + NESTED_DELIMITER.join(path.split(".")).upper()
+
+
+def is_setting(variable: str) -> bool:
+    return setting_path(variable) in SETTINGS
+
+
+def settings_from(environment: Mapping[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """``Settings`` built from exactly these variables (no process environment, no .env)."""
+    for name in [name for name in os.environ if name.upper().startswith(ENV_PREFIX)]:
+        monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return Settings(_env_file=None)
+
+
+# ----------------------------------------------------------------------------- .env.example
+
+# `MEMOS_X=1` or, for settings unset by default, `# MEMOS_X=example`.
+ASSIGNMENT = re.compile(r"^(?P<comment>#\s*)?(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>.*)$")
+
+
+def env_example_lines() -> list[str]:
+    return ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+
+
+def env_example_assignments() -> dict[str, tuple[bool, str]]:
+    """Variable -> (commented out?, value) for every assignment line, commented or not."""
+    assignments: dict[str, tuple[bool, str]] = {}
+    for line in env_example_lines():
+        match = ASSIGNMENT.match(line.strip())
+        if match:
+            name = match["name"]
+            assert name not in assignments, f"{name} is assigned twice in .env.example"
+            assignments[name] = (match["comment"] is not None, match["value"])
+    return assignments
+
+
+def env_example_values(*, include_commented: bool = False) -> dict[str, str]:
+    return {
+        name: value
+        for name, (commented, value) in env_example_assignments().items()
+        if include_commented or not commented
+    }
+
+
+# ----------------------------------------------------------------------------- compose
+
+COMPOSE_VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+
+
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def service(name: str) -> dict[str, Any]:
+    services: dict[str, dict[str, Any]] = compose()["services"]
+    assert name in services, f"docker-compose.yml has no {name!r} service"
+    return services[name]
+
+
+def db_service_name() -> str:
+    names = [
+        str(name)
+        for name, svc in compose()["services"].items()
+        if svc.get("image") == PGVECTOR_IMAGE
+    ]
+    assert len(names) == 1, f"expected one service with image {PGVECTOR_IMAGE}, got {names}"
+    return names[0]
+
+
+def app_service_name() -> str:
+    names = [str(name) for name, svc in compose()["services"].items() if "build" in svc]
+    assert len(names) == 1, f"expected one service built from the Dockerfile, got {names}"
+    return names[0]
+
+
+def service_environment(svc: Mapping[str, Any]) -> dict[str, str]:
+    """A service's ``environment`` (mapping or list form) as strings."""
+    environment = svc.get("environment") or {}
+    if isinstance(environment, list):
+        environment = dict(item.partition("=")[::2] for item in environment)
+    return {name: "" if value is None else str(value) for name, value in environment.items()}
+
+
+def interpolate(value: str, variables: Mapping[str, str]) -> str:
+    """Compose's ``${VAR}``, ``${VAR:-default}`` and ``${VAR:?error}`` substitution."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name, op, arg = match["name"], match["op"] or "", match["arg"] or ""
+        value = variables.get(name)
+        is_set = value is not None and (value != "" or not op.startswith(":"))
+        if is_set:
+            return value or ""
+        if op.endswith("?"):
+            raise ValueError(f"{name}: {arg}")
+        return arg if op.endswith("-") else ""
+
+    return COMPOSE_VARIABLE.sub(substitute, value).replace("$$", "$")
+
+
+def healthcheck_command(svc: Mapping[str, Any]) -> str:
+    test = svc["healthcheck"]["test"]
+    return " ".join(test) if isinstance(test, list) else str(test)
+
+
+def published_ports(svc: Mapping[str, Any]) -> list[tuple[int | None, int]]:
+    """(host port, container port) pairs from short (``[ip:]host:container``) or long syntax."""
+    pairs: list[tuple[int | None, int]] = []
+    for entry in svc.get("ports", []):
+        if isinstance(entry, dict):
+            published = entry.get("published")
+            pairs.append((int(published) if published else None, int(entry["target"])))
+            continue
+        *host, container = str(entry).split("/")[0].split(":")
+        pairs.append((int(host[-1]) if host and host[-1] else None, int(container)))
+    return pairs
+
+
+# ----------------------------------------------------------------------------- Dockerfile
+
+Instruction = tuple[str, str]  # (KEYWORD, arguments)
+
+
+def dockerfile_instructions() -> list[Instruction]:
+    """Instructions with comments dropped and ``\\`` continuation lines joined."""
+    instructions: list[Instruction] = []
+    pending = ""
+    for line in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        keyword, _, arguments = (pending + stripped).partition(" ")
+        instructions.append((keyword.upper(), arguments.strip()))
+        pending = ""
+    assert not pending, "Dockerfile ends in a continuation line"
+    return instructions
+
+
+def dockerfile_stages() -> list[list[Instruction]]:
+    """Instructions grouped by stage; each stage starts with its FROM."""
+    stages: list[list[Instruction]] = []
+    for keyword, arguments in dockerfile_instructions():
+        if keyword == "FROM":
+            stages.append([])
+        if stages:
+            stages[-1].append((keyword, arguments))
+    return stages
+
+
+def runtime_stage() -> list[Instruction]:
+    return dockerfile_stages()[-1]
+
+
+def arguments_of(keyword: str, instructions: list[Instruction]) -> list[str]:
+    return [arguments for kw, arguments in instructions if kw == keyword]
+
+
+def dockerfile_env(instructions: list[Instruction]) -> dict[str, str]:
+    """Variables set by ``ENV key=value ...`` instructions."""
+    env: dict[str, str] = {}
+    for arguments in arguments_of("ENV", instructions):
+        for item in shlex.split(arguments):
+            name, sep, value = item.partition("=")
+            assert sep, f"use ENV key=value, not the legacy form: ENV {arguments}"
+            env[name] = value
+    return env
+
+
+def copy_sources(arguments: str) -> list[str]:
+    """Source paths of a COPY (flags such as ``--from``/``--chown`` and the destination dropped)."""
+    parts: list[str]
+    if arguments.startswith("["):
+        parts = json.loads(arguments)
+    else:
+        parts = [part for part in shlex.split(arguments) if not part.startswith("--")]
+    return parts[:-1]
+
+
+def pyproject_torch_pin() -> str:
+    pyproject = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))
+    dependencies: list[str] = pyproject["project"]["dependencies"]
+    pins = [dep.split("==", 1)[1] for dep in dependencies if re.match(r"torch\s*==", dep)]
+    assert len(pins) == 1, "pyproject.toml must pin torch with =="
+    return pins[0].strip()
+
+
+# ----------------------------------------------------------------------------- the app container
+
+
+def app_environment() -> dict[str, str]:
+    """The app container's environment: the image's ENV overridden by compose's environment."""
+    interpolated = {
+        name: interpolate(value, {"MEMOS_API_KEY": "test-key"})
+        for name, value in service_environment(service(app_service_name())).items()
+    }
+    return {**dockerfile_env(runtime_stage()), **interpolated}
+
+
+def listen_port(environment: Mapping[str, str]) -> int:
+    """The port the app listens on with this environment (unset: the settings default)."""
+    raw = environment.get(env_variable("server.port"))
+    return ServerSettings.model_validate({"port": raw} if raw else {}).port
+
+
+# ============================================================================= tests: variables
+
+
+@pytest.mark.parametrize("path", [DOCKERFILE, COMPOSE_FILE, ENV_EXAMPLE], ids=lambda p: p.name)
+def test_every_memos_variable_is_a_setting(path: Path) -> None:
+    variables = set(MEMOS_VARIABLE.findall(path.read_text(encoding="utf-8")))
+    assert variables, f"{path.name} names no {ENV_PREFIX}* variable"
+    unknown = sorted(name for name in variables if not is_setting(name))
+    assert not unknown, f"{path.name} names variables that are no setting: {unknown}"
+
+
+def test_setting_path_helper() -> None:
+    assert setting_path("MEMOS_DATABASE__URL") == "database.url"
+    assert setting_path("MEMOS_API_KEY") == "api_key"
+    assert env_variable("llm.json_mode") == "MEMOS_LLM__JSON_MODE"
+    assert is_setting("MEMOS_SERVER__PORT")
+    assert not is_setting("MEMOS_SERVER")  # a group, not a setting
+    assert not is_setting("MEMOS_SERVER_PORT")  # single underscore: no such top-level field
+    assert not is_setting("MEMOS_DATABASE__NOPE")
+
+
+# ============================================================================= tests: .env.example
+
+
+def test_env_example_lists_every_setting() -> None:
+    assignments = env_example_assignments()
+    missing = sorted(
+        env_variable(path) for path in SETTINGS if env_variable(path) not in assignments
+    )
+    assert not missing, f".env.example lacks: {missing}"
+
+
+def test_env_example_comments_out_exactly_the_unset_settings() -> None:
+    assignments = env_example_assignments()
+    for path, field in SETTINGS.items():
+        if env_variable(path) not in assignments:
+            continue  # reported by test_env_example_lists_every_setting
+        commented, _ = assignments[env_variable(path)]
+        assert commented == (field.default is None), (
+            f"{env_variable(path)}: settings without a default are commented out, others are not"
+        )
+
+
+def test_env_example_explains_every_assignment() -> None:
+    lines = env_example_lines()
+    for index, line in enumerate(lines):
+        if ASSIGNMENT.match(line.strip()):
+            previous = lines[index - 1].strip() if index else ""
+            assert previous.startswith("#"), f"no comment line above: {line}"
+            assert not ASSIGNMENT.match(previous), f"no explanation above: {line}"
+
+
+def test_env_example_values_are_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    memos_values = {k: v for k, v in env_example_values().items() if k.startswith(ENV_PREFIX)}
+    from_example = settings_from(memos_values, monkeypatch)
+    assert from_example.model_dump() == settings_from({}, monkeypatch).model_dump()
+
+
+def test_env_example_examples_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Uncommenting every example line still gives valid settings."""
+    values = env_example_values(include_commented=True)
+    memos_values = {k: v for k, v in values.items() if k.startswith(ENV_PREFIX)}
+    settings = settings_from(memos_values, monkeypatch)
+    assert settings.database.url is not None
+    assert settings.llm.configured
+
+
+def test_env_example_has_compose_variables() -> None:
+    values = env_example_values()
+    db_environment = service_environment(service(db_service_name()))
+    for name in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"):
+        assert name in values, f".env.example lacks {name}"
+        # The .env.example value and compose's fallback agree.
+        assert interpolate(db_environment[name], {}) == values[name]
+
+
+# ============================================================================= tests: compose
+
+
+def test_db_service() -> None:
+    db = service(db_service_name())
+    assert db["image"] == PGVECTOR_IMAGE
+    assert "pg_isready" in healthcheck_command(db)
+    volume_names = {str(volume).split(":")[0] for volume in db.get("volumes", [])}
+    assert volume_names & set(compose().get("volumes") or {}), "the db needs a named volume"
+
+
+def test_app_depends_on_a_healthy_db() -> None:
+    depends_on = service(app_service_name())["depends_on"]
+    assert isinstance(depends_on, dict), "use the long depends_on form with a condition"
+    assert depends_on[db_service_name()]["condition"] == "service_healthy"
+
+
+def test_app_environment_is_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    memos_values = {k: v for k, v in app_environment().items() if k.startswith(ENV_PREFIX)}
+    settings = settings_from(memos_values, monkeypatch)
+    assert settings.server.host == "0.0.0.0"  # noqa: S104 - inside a container
+    assert settings.api_key is not None
+    assert settings.database.url is not None
+
+
+def test_app_requires_an_api_key() -> None:
+    raw = service_environment(service(app_service_name()))["MEMOS_API_KEY"]
+    with pytest.raises(ValueError, match="MEMOS_API_KEY"):
+        interpolate(raw, {})
+
+
+def test_database_url_points_at_the_db_service() -> None:
+    raw = service_environment(service(app_service_name()))[env_variable("database.url")]
+    url = urlsplit(interpolate(raw, {}))
+    db_environment = {
+        name: interpolate(value, {})
+        for name, value in service_environment(service(db_service_name())).items()
+    }
+    assert url.scheme in ("postgresql", "postgres")
+    assert url.hostname == db_service_name()
+    assert url.port in (None, 5432)
+    assert url.username == db_environment["POSTGRES_USER"]
+    assert url.password == db_environment["POSTGRES_PASSWORD"]
+    assert url.path.lstrip("/") == db_environment["POSTGRES_DB"]
+
+
+def test_app_publishes_the_port_it_listens_on() -> None:
+    port = listen_port(app_environment())
+    container_ports = [container for _, container in published_ports(service(app_service_name()))]
+    assert container_ports == [port]
+
+
+def test_app_healthcheck_hits_readyz() -> None:
+    command = healthcheck_command(service(app_service_name()))
+    urls = re.findall(r"https?://[^\s'\"]+", command)
+    assert len(urls) == 1, command
+    url = urlsplit(urls[0])
+    assert url.path in HEALTH_PATHS
+    assert url.path == READY_PATH
+    assert url.port == listen_port(app_environment())
+
+
+def test_app_runs_migrations_then_serves() -> None:
+    app = service(app_service_name())
+    command = app["command"]
+    command = " ".join(command) if isinstance(command, list) else command
+    assert re.search(r"memos-server db upgrade\s*&&.*memos-server serve", command), command
+    assert app.get("restart") == "unless-stopped"
+
+
+# ============================================================================= tests: Dockerfile
+
+
+def test_dockerfile_is_multi_stage() -> None:
+    stages = dockerfile_stages()
+    assert len(stages) >= 2
+    runtime_from = stages[-1][0][1]
+    assert runtime_from.startswith("python:")
+    assert "-slim" in runtime_from
+    venv_copies = [a for a in arguments_of("COPY", stages[-1]) if "--from=" in a]
+    assert any("/opt/venv" in arguments for arguments in venv_copies)
+
+
+def test_dockerfile_installs_cpu_torch_before_the_project() -> None:
+    runs = [arguments for keyword, arguments in dockerfile_instructions() if keyword == "RUN"]
+    torch_runs = [i for i, run in enumerate(runs) if re.search(r"pip install .*\btorch==", run)]
+    project_runs = [i for i, run in enumerate(runs) if re.search(r"pip install\b.*\s\.(\s|$)", run)]
+    assert len(torch_runs) == 1, "install torch in its own RUN"
+    assert project_runs, "install the project with `pip install .`"
+    torch_run = runs[torch_runs[0]]
+    assert f"torch=={pyproject_torch_pin()}" in torch_run.split()
+    assert pyproject_torch_pin() == "2.13.0"
+    assert f"--index-url {TORCH_CPU_INDEX}" in torch_run
+    assert torch_runs[0] < project_runs[0]
+
+
+def test_dockerfile_runs_as_non_root() -> None:
+    users = arguments_of("USER", runtime_stage())
+    assert users, "the runtime stage needs a USER"
+    user = users[-1].split(":")[0]
+    assert user not in ("root", "0")
+    if not user.isdigit():
+        assert any(
+            re.search(rf"useradd\b.*\b{user}\b", run)
+            for run in arguments_of("RUN", runtime_stage())
+        )
+
+
+def test_dockerfile_environment() -> None:
+    env = dockerfile_env(runtime_stage())
+    assert env["HF_HUB_OFFLINE"] == "1"
+    assert env["TRANSFORMERS_OFFLINE"] == "1"
+    assert env["PATH"].startswith("/opt/venv/bin:")
+    assert env[env_variable("server.host")] == "0.0.0.0"  # noqa: S104 - inside a container
+
+
+def test_dockerfile_copies_migrations_into_the_workdir() -> None:
+    stage = runtime_stage()
+    assert arguments_of("WORKDIR", stage)[-1] == APP_WORKDIR
+    sources = {
+        Path(src).as_posix().rstrip("/")
+        for a in arguments_of("COPY", stage)
+        for src in copy_sources(a)
+    }
+    assert {"alembic.ini", "migrations"} <= sources
+
+
+def test_dockerfile_copy_sources_exist() -> None:
+    for keyword, arguments in dockerfile_instructions():
+        if keyword == "COPY" and "--from=" not in arguments:
+            for source in copy_sources(arguments):
+                if not any(char in source for char in "*?["):  # globs may match nothing
+                    assert (ROOT / source).exists(), f"COPY source missing: {source}"
+
+
+def test_dockerfile_serves_and_checks_readiness() -> None:
+    stage = runtime_stage()
+    command = json.loads(arguments_of("CMD", stage)[-1])
+    assert command[0] == "memos-server"
+    assert "serve" in command
+    assert READY_PATH in arguments_of("HEALTHCHECK", stage)[-1]
+    exposed = [int(port.split("/")[0]) for a in arguments_of("EXPOSE", stage) for port in a.split()]
+    assert exposed == [listen_port(dockerfile_env(stage))]
+
+
+def test_dockerignore_keeps_the_build_inputs() -> None:
+    patterns = [
+        line.strip()
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    excluded = [p for p in patterns if not p.startswith("!")]
+    for needed in ("pyproject.toml", "src", "alembic.ini", "migrations"):
+        assert not any(fnmatch.fnmatch(needed, p) for p in excluded), f"{needed} is ignored"
+    for secret_or_state in (".env", ".git", ".venv", ".memos-data"):
+        assert any(fnmatch.fnmatch(secret_or_state, p) for p in excluded), secret_or_state
