@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from memos_server.errors import (
@@ -50,13 +50,26 @@ def _field(loc: Sequence[Any]) -> str:
 _UNION_TAGS = {"str", "list", "text", "image_url", "file", "function-after"}
 
 
+def _most_specific(errors: Sequence[Any]) -> Any:
+    """Of the errors about the first bad field, the deepest one.
+
+    For a union such as ``content: str | list[part]``, pydantic reports one error per member;
+    the one inside the list (``an unknown part type``) says more than ``not a string``.
+    """
+    field = _field(errors[0].get("loc", ()))
+    same = [e for e in errors if _field(e.get("loc", ())).startswith(field)]
+    return max(same, key=lambda e: len(_field(e.get("loc", ()))))
+
+
 def from_validation(errors: Sequence[Any]) -> MemosError:
     """The first problem, as the MemOS error a client can act on."""
-    first = errors[0]
+    first = _most_specific(errors)
     kind = first.get("type", "")
     field = _field(first.get("loc", ()))
     if kind == "json_invalid":
         return BadRequest("request body is not valid JSON")
+    if field == "body" and kind == "value_error":
+        return BadRequest(str(first.get("msg", "")).removeprefix("Value error, "))
     if field == "body" and kind in ("model_attributes_type", "dict_type", "model_type"):
         return BadRequest("request body must be a JSON object")
     if kind == "missing":
@@ -94,6 +107,12 @@ def install_error_handlers(app: FastAPI) -> None:
             error = BadRequest(str(exc.detail))
             error.status = exc.status_code
         return render(error)
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # Validation should have caught it; a value Postgres refuses is still the client's.
+        log.warning("value refused by the database during %s", request.url.path)
+        return render(BadRequest("a value in the request cannot be stored"))
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:

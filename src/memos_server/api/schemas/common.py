@@ -22,6 +22,22 @@ class ErrorEnvelope(BaseModel):
     data: None = None
 
 
+def find_nul(value: Any, path: str = "") -> str | None:
+    """The path of the first string holding U+0000, which Postgres cannot store in text."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items: Any = ()
+    if isinstance(value, dict):
+        items = ((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{i}]", item) for i, item in enumerate(value))
+    for item_path, item in items:
+        found = find_nul(item, item_path)
+        if found is not None:
+            return found
+    return None
+
+
 class MemosRequest(BaseModel):
     """Unknown fields are ignored and ``null`` means "use the default", as the SDK expects."""
 
@@ -32,6 +48,18 @@ class MemosRequest(BaseModel):
     def _null_is_default(cls, data: Any) -> Any:
         if isinstance(data, dict):
             return {key: value for key, value in data.items() if value is not None}
+        return data
+
+
+class TopLevelRequest(MemosRequest):
+    """A whole request body: also refuses NUL characters anywhere in it, with their path."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        where = find_nul(data)
+        if where is not None:
+            raise ValueError(f"{where or 'body'} contains a NUL character (\\u0000)")
         return data
 
 

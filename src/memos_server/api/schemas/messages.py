@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from memos_server.api.schemas.common import MemosRequest
+from memos_server.api.schemas.common import MemosRequest, TopLevelRequest
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d")
 
@@ -108,7 +108,7 @@ class ChatMessage(MemosRequest):
         return "\n".join(pieces)
 
 
-class AddMessageRequest(MemosRequest):
+class AddMessageRequest(TopLevelRequest):
     user_id: str = Field(min_length=1, description="Whose memory this is (at most 100 chars).")
     conversation_id: str = Field(min_length=1, description="The conversation (at most 100 chars).")
     messages: list[ChatMessage] = Field(min_length=1, description="The turns, oldest first.")
@@ -147,7 +147,7 @@ class AddMessageData(BaseModel):
     status: Literal["running", "completed", "failed"]
 
 
-class GetMessageRequest(MemosRequest):
+class GetMessageRequest(TopLevelRequest):
     user_id: str = Field(min_length=1)
     conversation_id: str = Field(min_length=1)
     message_limit_number: int = Field(default=6, ge=1, le=50)

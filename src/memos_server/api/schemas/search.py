@@ -6,10 +6,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from memos_server.api.schemas.common import MemosRequest
+from memos_server.api.schemas.common import TopLevelRequest
 
 
-class SearchMemoryRequest(MemosRequest):
+class SearchMemoryRequest(TopLevelRequest):
     user_id: str = Field(min_length=1)
     query: str = Field(min_length=1, description="The user's new message.")
     conversation_id: str | None = Field(

@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from memos_server.api.schemas.common import MemosRequest
+from memos_server.api.schemas.common import TopLevelRequest
 
 
-class TaskStatusRequest(MemosRequest):
+class TaskStatusRequest(TopLevelRequest):
     task_id: str = Field(min_length=1)
 
     model_config = ConfigDict(

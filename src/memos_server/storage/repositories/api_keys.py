@@ -52,7 +52,7 @@ class ApiKeyRepository:
         if project_name is not None:
             query = query.where(Project.name == project_name)
         result = await self.session.execute(query.order_by(ApiKey.created_at))
-        return [(key, name) for key, name in result.tuples()]
+        return [(key, name) for key, name in result.all()]
 
     async def revoke(self, prefix: str) -> int:
         result = await self.session.execute(

@@ -57,4 +57,4 @@ class MemoryRepository:
         if scope.agent_id is not None:
             query = query.where(Memory.agent_id == scope.agent_id)
         result = await self.session.execute(query)
-        return [(memory, 1.0 - float(dist)) for memory, dist in result.tuples()]
+        return [(memory, 1.0 - float(dist)) for memory, dist in result.all()]

@@ -35,4 +35,4 @@ class ProjectRepository:
             .group_by(Project.id)
             .order_by(Project.created_at)
         )
-        return [(project, count) for project, count in result.tuples()]
+        return [(project, count) for project, count in result.all()]

@@ -1,0 +1,46 @@
+"""Shared fixtures: one real Postgres (pgserver) and one real service on a loopback port.
+
+Every test gets a project of its own (a fresh API key), so tests never see each other's data:
+the service's own tenant isolation is what keeps them apart.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import Api, ServiceThread, make_settings, new_api_key
+
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def service(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceThread]:
+    settings = make_settings(pg_url, tmp_path_factory.mktemp("data"))
+    running = ServiceThread(settings)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def api_key(service: ServiceThread, pg_url: str) -> str:
+    return new_api_key(pg_url)
+
+
+@pytest.fixture
+def api(service: ServiceThread, api_key: str) -> Iterator[Api]:
+    client = Api(service.base_url, api_key)
+    yield client
+    client.close()

@@ -1,0 +1,200 @@
+"""Helpers the tests share: a service in a thread, an envelope-aware client, seed conversations."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from memos_server.app import API_PREFIX, create_app
+from memos_server.runtime import Runtime
+from memos_server.services.apikeys import create_key
+from memos_server.settings import DatabaseSettings, Settings
+from memos_server.storage.database import Database
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a test service: never read from a developer's .env file."""
+    values: dict[str, Any] = {"database": {"url": database_url}, "data_dir": data_dir}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+class ServiceThread:
+    """The real app under uvicorn, on a loopback port, in a thread of the test process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.port = free_port()
+        self.app = create_app(settings)
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.runtime
+        return runtime
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 180
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("the service failed to start; see the log above")
+            if time.monotonic() > deadline:
+                raise TimeoutError("the service did not start within 180 s")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def new_api_key(database_url: str, project: str | None = None) -> str:
+    """A key for a new project, made the way ``memos-server apikey create`` makes one."""
+
+    async def make() -> str:
+        database = Database(database_url, DatabaseSettings(pool_size=1, max_overflow=0))
+        try:
+            async with database.session() as session:
+                key = await create_key(session, project or f"test-{uuid.uuid4().hex[:12]}")
+                await session.commit()
+            return key.secret
+        finally:
+            await database.dispose()
+
+    return asyncio.run(make())
+
+
+class Api:
+    """An HTTP client for the service that knows the MemOS envelope."""
+
+    def __init__(self, base_url: str, key: str | None) -> None:
+        headers = {"Authorization": f"Token {key}"} if key else {}
+        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=60)
+
+    def post(self, path: str, body: Any) -> httpx.Response:
+        return self.http.post(path, json=body)
+
+    def ok(self, path: str, body: Any) -> Any:
+        """POST, assert success, return ``data``."""
+        response = self.post(path, body)
+        assert response.status_code == 200, response.text
+        envelope = response.json()
+        assert envelope["code"] == 0, envelope
+        assert envelope["message"] == "ok"
+        return envelope["data"]
+
+    def fails(self, path: str, body: Any, status: int, code: int) -> str:
+        """POST, assert the MemOS error envelope with this status and code, return the message."""
+        response = self.post(path, body)
+        envelope = response.json()
+        assert (response.status_code, envelope["code"]) == (status, code), envelope
+        assert envelope["data"] is None
+        assert set(envelope) == {"code", "message", "data"}
+        message: str = envelope["message"]
+        return message
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+SEED_FAMILY_TRIP = [
+    {"role": "user", "content": "我想暑假出去玩,你能帮我推荐下吗?"},
+    {"role": "assistant", "content": "好的!是自己出行还是和家人朋友一起呢?"},
+    {"role": "user", "content": "肯定要带孩子啊,我们家出门都是全家一起。"},
+    {"role": "assistant", "content": "明白了,所以你们是父母带孩子一块儿旅行,对吗?"},
+    {"role": "user", "content": "对,带上孩子和老人,一般都是全家行动。"},
+    {"role": "assistant", "content": "收到,那我会帮你推荐适合家庭出游的目的地。"},
+]
+
+SEED_HOTEL = [
+    {"role": "user", "content": "我暑假定好去广州旅游，住宿的话有哪些连锁酒店可选？"},
+    {"role": "assistant", "content": "您可以考虑【七天、全季、希尔顿】等等"},
+    {"role": "user", "content": "我选七天"},
+    {"role": "assistant", "content": "好的，有其他问题再问我。"},
+]
+
+ENGLISH_TRIP = [
+    {"role": "user", "content": "I'm planning a summer trip with my kids and my parents."},
+    {"role": "assistant", "content": "Lovely! Do you prefer beaches or mountains?"},
+    {"role": "user", "content": "Beaches, always. My son loves swimming."},
+    {"role": "assistant", "content": "Then a family resort by the sea would suit you."},
+]
+
+
+def store_preference(
+    service: ServiceThread,
+    database_url: str,
+    api_key: str,
+    user_id: str,
+    preference: str,
+    *,
+    preference_type: str = "explicit_preference",
+    reasoning: str = "",
+) -> str:
+    """Store a preference memory as fine mode would, embedded by the service's own model."""
+    from memos_server.services.apikeys import hash_key
+    from memos_server.storage.models import Memory
+    from memos_server.storage.repositories.api_keys import ApiKeyRepository
+    from memos_server.storage.repositories.memories import MemoryRepository
+
+    async def store() -> str:
+        [vector] = await service.runtime.require_embedder().embed([preference])
+        database = Database(database_url, DatabaseSettings(pool_size=1, max_overflow=0))
+        try:
+            async with database.session() as session:
+                key = await ApiKeyRepository(session).find(hash_key(api_key))
+                assert key is not None
+                memory = Memory(
+                    id=uuid.uuid4(),
+                    project_id=key.project_id,
+                    user_id=user_id,
+                    conversation_id="prefs",
+                    kind="preference",
+                    mode="fine",
+                    memory_key=preference[:20],
+                    memory_value=preference,
+                    memory_type="UserMemory",
+                    preference_type=preference_type,
+                    reasoning=reasoning,
+                    tags=[],
+                    embedding=vector,
+                    source_message_ids=[],
+                    info={},
+                )
+                await MemoryRepository(session).add_all([memory], [])
+                await session.commit()
+                return str(memory.id)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(store())
