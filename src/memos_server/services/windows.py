@@ -20,7 +20,9 @@ _SENTENCE_END = re.compile(r"(?<=[。！？!?；;…\n])|(?<=[.])\s+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _TRAILING_PUNCT = " \t\n,.;:!?，。；：！？、…~-—\"'“”‘’()（）"
 
+_CLAUSE_END = re.compile(r"[，,、；;：:]")
 KEY_CJK_CHARS = 16
+MIN_CJK_CLAUSE = 4
 KEY_WORDS = 8
 
 
@@ -70,8 +72,12 @@ def short_title(text: str) -> str:
     text = " ".join(text.split())
     first = next((s for s in _SENTENCE_END.split(text) if s.strip(_TRAILING_PUNCT)), text)
     first = first.strip(_TRAILING_PUNCT)
-    cjk = bool(_CJK.search(first))
-    title = first[:KEY_CJK_CHARS] if cjk else " ".join(first.split(" ")[:KEY_WORDS])
+    if _CJK.search(first):
+        # A Chinese title reads best as one clause: the first long enough to say something.
+        clauses = [c for c in _CLAUSE_END.split(first) if len(c.strip()) >= MIN_CJK_CLAUSE]
+        title = (clauses[0].strip() if clauses else first)[:KEY_CJK_CHARS]
+    else:
+        title = " ".join(first.split(" ")[:KEY_WORDS])
     return title.strip(_TRAILING_PUNCT) or text[:KEY_CJK_CHARS] or "(empty)"
 
 

@@ -1,0 +1,67 @@
+"""The official MemOS SDK (MemoryOS 2.0.33, ``MemOSClient``) works against the service unchanged.
+
+The SDK runs as its own process from its own virtual environment (it pins an older FastAPI and
+openai), pointed at the service on a loopback port by MEMOS_BASE_URL and MEMOS_API_KEY only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import ROOT, ServiceThread, store_preference
+
+
+def sdk_python() -> str:
+    configured = os.environ.get("MEMOS_SDK_PYTHON") or str(ROOT / ".venv-sdk" / "bin" / "python")
+    if not Path(configured).exists():
+        pytest.fail(
+            f"the MemOS SDK is not installed at {configured}: run `make sdk` (make test does)"
+        )
+    return configured
+
+
+def run_sdk(script: Path, base_url: str, api_key: str, **env: str) -> dict[str, Any]:
+    completed = subprocess.run(
+        [sdk_python(), str(script)],
+        env={**os.environ, "MEMOS_BASE_URL": base_url, "MEMOS_API_KEY": api_key, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    [line] = [row for row in completed.stdout.splitlines() if row.startswith("RESULT:")]
+    result: dict[str, Any] = json.loads(line.removeprefix("RESULT:"))
+    return result
+
+
+def test_add_search_get_and_status_through_the_sdk(
+    service: ServiceThread, pg_url: str, api_key: str
+) -> None:
+    store_preference(
+        service,
+        pg_url,
+        api_key,
+        "sdk-user",
+        "用户可能偏好性价比较高的酒店选择。",
+        preference_type="implicit_preference",
+        reasoning="用户在多个选项中选择了经济型的七天酒店。",
+    )
+
+    result = run_sdk(ROOT / "tests" / "sdk" / "drive_client.py", service.base_url, api_key)
+
+    assert result["add"]["success"] is True
+    assert result["add"]["status"] == "completed"
+    assert result["status"] == [{"task_id": result["add"]["task_id"], "status": "completed"}]
+    assert any("我选七天" in m["memory_value"] for m in result["memories"])
+    [preference] = result["preferences"]
+    assert preference["preference_type"] == "implicit_preference"
+    assert preference["reasoning"].startswith("用户在多个选项中")
+    assert isinstance(result["preference_note"], str)
+    assert [m["content"] for m in result["messages"]][-1] == "好的，有其他问题再问我。"
