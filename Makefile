@@ -33,8 +33,8 @@ run: install
 	$(BIN)/memos-server serve
 
 lint: install
-	$(BIN)/ruff check src tests migrations
-	$(BIN)/ruff format --check src tests migrations
+	$(BIN)/ruff check src tests migrations bench
+	$(BIN)/ruff format --check src tests migrations bench
 
 typecheck: install
 	$(BIN)/mypy
