@@ -16,15 +16,15 @@ $(BIN)/memos-server: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# torch first, pinned, so nothing else picks a version. On a machine without a local CPU
 	# wheel, TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu" avoids CUDA.
-	$(BIN)/pip install --quiet $(TORCH_PIP_ARGS) "torch==2.13.0"
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install -qq $(TORCH_PIP_ARGS) "torch==2.13.0"
+	$(BIN)/pip install -qq -e ".[dev]"
 	@touch $@
 
 install: $(BIN)/memos-server
 
 $(SDK_VENV)/.installed:
 	$(PYTHON) -m venv $(SDK_VENV)
-	$(SDK_VENV)/bin/pip install --quiet "MemoryOS==$(MEMOS_SDK_VERSION)" requests
+	$(SDK_VENV)/bin/pip install -qq "MemoryOS==$(MEMOS_SDK_VERSION)" requests
 	@touch $@
 
 sdk: $(SDK_VENV)/.installed

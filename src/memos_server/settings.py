@@ -64,6 +64,8 @@ class LLMSettings(Group):
     json_mode: Literal["auto", "on", "off"] = Field(
         default="auto", description="Use response_format=json_object (auto: until refused)."
     )
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    max_output_tokens: int = Field(default=2048, ge=64, description="Longest answer per call.")
 
     @property
     def configured(self) -> bool:
@@ -92,6 +94,18 @@ class FastModeSettings(Group):
     )
 
 
+class FineModeSettings(Group):
+    duplicate_similarity: float = Field(
+        default=0.95, gt=0.0, le=1.0, description="A new memory this similar to one is not kept."
+    )
+    related_similarity: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Memories this similar are shown to reconcile."
+    )
+    related_candidates: int = Field(
+        default=5, ge=1, le=20, description="Most existing memories shown per reconciliation."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MEMOS_",
@@ -117,6 +131,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     limits: LimitSettings = LimitSettings()
     fast: FastModeSettings = FastModeSettings()
+    fine: FineModeSettings = FineModeSettings()
 
 
 @lru_cache

@@ -1,0 +1,156 @@
+"""A local OpenAI-compatible chat server that tests script, reached over real HTTP.
+
+It serves ``POST /v1/chat/completions`` the way OpenAI-compatible endpoints do, records every
+request it receives, and answers what the current script says: a JSON text, an HTTP error, a
+refusal of ``response_format``, or a delay longer than the client's timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from memos_server.embedding.base import estimate_tokens
+
+TASK_MARKERS = {
+    "facts": ("# Task: extract fact memories", "# 任务：抽取事实记忆"),
+    "preferences": ("# Task: extract preference memories", "# 任务：抽取偏好记忆"),
+    "reconcile": ("# Task: reconcile memories", "# 任务：整合记忆"),
+}
+
+
+def task_of(request: dict[str, Any]) -> str:
+    """Which of the service's prompts a request carries."""
+    first = request["messages"][0]["content"]
+    for task, markers in TASK_MARKERS.items():
+        if any(marker in first for marker in markers):
+            return task
+    return "other"
+
+
+@dataclass
+class Reply:
+    content: str = ""
+    status: int = 200
+    error: str = "server error"
+    delay_s: float = 0.0
+
+
+def reply_json(value: Any) -> Reply:
+    return Reply(content=json.dumps(value, ensure_ascii=False))
+
+
+Script = Callable[[dict[str, Any]], Reply]
+
+
+class FakeLLM:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.rejects_response_format = False
+        self._script: Script = lambda request: reply_json({"memories": [], "preferences": []})
+        self._lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                request = json.loads(self.rfile.read(length))
+                owner._answer(self, request)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def script(self, answers: dict[str, Reply | Callable[[dict[str, Any]], Reply]]) -> None:
+        """Answer each prompt (facts, preferences, reconcile) as given; forget earlier requests."""
+
+        def run(request: dict[str, Any]) -> Reply:
+            answer = answers.get(task_of(request), reply_json({}))
+            return answer(request) if callable(answer) else answer
+
+        with self._lock:
+            self._script = run
+            self.requests = []
+            self.rejects_response_format = False
+
+    def calls(self, task: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r for r in self.requests if task is None or task_of(r) == task]
+
+    def _answer(self, handler: BaseHTTPRequestHandler, request: dict[str, Any]) -> None:
+        with self._lock:
+            self.requests.append(request)
+            script, rejects = self._script, self.rejects_response_format
+        if rejects and "response_format" in request:
+            self._send(
+                handler,
+                400,
+                {
+                    "error": {
+                        "message": "response_format is not supported by this model",
+                        "type": "invalid_request_error",
+                        "param": "response_format",
+                    }
+                },
+            )
+            return
+        reply = script(request)
+        if reply.delay_s:
+            time.sleep(reply.delay_s)
+        if reply.status != 200:
+            self._send(handler, reply.status, {"error": {"message": reply.error}})
+            return
+        prompt = sum(estimate_tokens(m.get("content") or "") for m in request["messages"])
+        self._send(
+            handler,
+            200,
+            {
+                "id": f"chatcmpl-{len(self.requests)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": request.get("model", "fake"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": reply.content},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": estimate_tokens(reply.content),
+                    "total_tokens": prompt + estimate_tokens(reply.content),
+                },
+            },
+        )
+
+    @staticmethod
+    def _send(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout test)
