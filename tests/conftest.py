@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fake_llm import FakeLLM
 from tests.support import Api, ServiceThread, make_settings, new_api_key
 
 
@@ -44,3 +45,42 @@ def api(service: ServiceThread, api_key: str) -> Iterator[Api]:
     client = Api(service.base_url, api_key)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def fake_llm() -> Iterator[FakeLLM]:
+    server = FakeLLM()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fine_service(
+    pg_url: str, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceThread]:
+    """A second service on the same database, with the scripted LLM configured: fine mode."""
+    settings = make_settings(
+        pg_url,
+        tmp_path_factory.mktemp("fine-data"),
+        llm={
+            "base_url": fake_llm.base_url,
+            "api_key": "test-llm-key",
+            "model": "fake-model",
+            "timeout_s": 2.0,
+            "max_retries": 1,
+        },
+        # MiniLM scores short Chinese sentences low; show the model more neighbours in tests.
+        fine={"related_similarity": 0.2},
+    )
+    running = ServiceThread(settings)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def fine_api(fine_service: ServiceThread, pg_url: str, fake_llm: FakeLLM) -> Iterator[Api]:
+    fake_llm.script({})
+    with Api(fine_service.base_url, new_api_key(pg_url)) as client:
+        yield client

@@ -198,3 +198,19 @@ def store_preference(
             await database.dispose()
 
     return asyncio.run(store())
+
+
+def sql(database_url: str, statement: str, **params: Any) -> list[dict[str, Any]]:
+    """Rows of one query, to check what the service stored beyond what the API shows."""
+    from sqlalchemy import text
+
+    async def run() -> list[dict[str, Any]]:
+        database = Database(database_url, DatabaseSettings(pool_size=1, max_overflow=0))
+        try:
+            async with database.session() as session:
+                result = await session.execute(text(statement), params)
+                return [dict(row) for row in result.mappings()]
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())

@@ -63,5 +63,5 @@ def test_add_search_get_and_status_through_the_sdk(
     [preference] = result["preferences"]
     assert preference["preference_type"] == "implicit_preference"
     assert preference["reasoning"].startswith("用户在多个选项中")
-    assert isinstance(result["preference_note"], str)
+    assert result["preference_note"].startswith("请在回答中遵循以上用户偏好")
     assert [m["content"] for m in result["messages"]][-1] == "好的，有其他问题再问我。"

@@ -14,6 +14,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from memos_server.embedding import Embedder, load_embedder
+from memos_server.llm import LLM
+from memos_server.llm.openai_chat import build_llm
 from memos_server.services.embedding_binding import bind_embedding_model
 from memos_server.settings import Settings
 from memos_server.storage.database import Database
@@ -29,6 +31,7 @@ class Runtime:
     database: Database
     embedder: Embedder | None
     embedded: EmbeddedPostgres | None
+    llm: LLM | None = None  # None: fast mode
 
     def require_embedder(self) -> Embedder:
         assert self.embedder is not None, "runtime opened without an embedder"
@@ -52,6 +55,7 @@ async def open_runtime(settings: Settings, *, with_embedder: bool = True) -> Asy
     embedded: EmbeddedPostgres | None = None
     embedder: Embedder | None = None
     database: Database | None = None
+    llm: LLM | None = build_llm(settings.llm) if with_embedder else None
     try:
         url, embedded = await database_task
         await asyncio.to_thread(upgrade_database, url)
@@ -62,7 +66,13 @@ async def open_runtime(settings: Settings, *, with_embedder: bool = True) -> Asy
                 await bind_embedding_model(session, embedder)
                 await session.commit()
             log.info("embedding model %s (%d dimensions)", embedder.name, embedder.dimension)
-        yield Runtime(settings=settings, database=database, embedder=embedder, embedded=embedded)
+        if llm is not None:
+            log.info("fine mode: LLM %s at %s", llm.name, settings.llm.base_url)
+        else:
+            log.info("fast mode: no LLM configured (MEMOS_LLM__BASE_URL, MEMOS_LLM__MODEL)")
+        yield Runtime(
+            settings=settings, database=database, embedder=embedder, embedded=embedded, llm=llm
+        )
     finally:
         if embedder_task is not None and not embedder_task.done():
             embedder_task.cancel()
@@ -70,6 +80,8 @@ async def open_runtime(settings: Settings, *, with_embedder: bool = True) -> Asy
             database_task.cancel()
         if embedder is not None:
             await embedder.aclose()
+        if llm is not None:
+            await llm.aclose()
         if database is not None:
             await database.dispose()
         if embedded is not None:

@@ -46,7 +46,7 @@ class LocalEmbedder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        transformers_logging.disable_progress_bar()
 
         path = resolve_model_path(settings.model)
         try:

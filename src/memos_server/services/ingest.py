@@ -53,7 +53,10 @@ async def add_messages(
     settings: Settings,
     project_id: uuid.UUID,
     request: AddMessages,
+    *,
+    refine: bool = False,
 ) -> Task:
+    """Store the messages and their fast memories; the task stays running when ``refine``."""
     check_ids(settings.limits, request.user_id, request.conversation_id)
     check_messages(settings.limits, [m.text for m in request.messages])
 
@@ -73,7 +76,7 @@ async def add_messages(
             kind="add_message",
             user_id=request.user_id,
             conversation_id=request.conversation_id,
-            status="completed",
+            status="running" if refine else "completed",
         )
     )
     rows = [

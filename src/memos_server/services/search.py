@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
+from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_query
 from memos_server.settings import Settings
 from memos_server.storage.models import Memory
@@ -35,6 +36,16 @@ class Scored:
 class SearchResult:
     facts: list[Scored]
     preferences: list[Scored]
+    preference_note: str = ""
+
+
+PREFERENCE_NOTES = {
+    "zh": "请在回答中遵循以上用户偏好：显性偏好是用户明确表达的，必须遵守；隐性偏好是推断的，"
+    "在不与用户当前要求冲突时参考。",
+    "en": "Respect the user preferences above: explicit ones were stated by the user and must "
+    "be followed; implicit ones were inferred and should guide the answer unless the user's "
+    "current request says otherwise.",
+}
 
 
 async def search_memories(
@@ -59,4 +70,5 @@ async def search_memories(
     preferences = (
         await ranked("preference", query.preference_limit) if query.include_preference else []
     )
-    return SearchResult(facts=facts, preferences=preferences)
+    note = PREFERENCE_NOTES[detect_language([query.query])] if preferences else ""
+    return SearchResult(facts=facts, preferences=preferences, preference_note=note)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Identity, Text, func
+from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Identity, Integer, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -124,6 +124,10 @@ class Task(Base):
     conversation_id: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)  # running | completed | failed
     error: Mapped[str | None] = mapped_column(Text)
+    # What the task cost in LLM calls, as the endpoint reported it.
+    llm_calls: Mapped[int] = mapped_column(Integer, default=0)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from memos_server.api.deps import EmbedderDep, ProjectDep, SessionDep, SettingsDep
+from memos_server.api.deps import EmbedderDep, ProjectDep, RuntimeDep, SessionDep, SettingsDep
 from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.common import Envelope, wall_clock
 from memos_server.api.schemas.messages import (
@@ -16,6 +16,7 @@ from memos_server.api.schemas.messages import (
 )
 from memos_server.services.conversations import recent_messages
 from memos_server.services.ingest import AddMessages, IncomingMessage, add_messages
+from memos_server.services.refine import Refiner
 
 router = APIRouter(tags=["messages"], responses=ERRORS)
 
@@ -27,6 +28,7 @@ async def add_message(
     session: SessionDep,
     embedder: EmbedderDep,
     settings: SettingsDep,
+    runtime: RuntimeDep,
 ) -> Envelope[AddMessageData]:
     """Store a finished conversation's messages and turn them into memories."""
     request = AddMessages(
@@ -52,8 +54,11 @@ async def add_message(
             for m in body.messages
         ],
     )
-    task = await add_messages(session, embedder, settings, project, request)
-    await session.commit()
+    llm = runtime.llm
+    task = await add_messages(session, embedder, settings, project, request, refine=bool(llm))
+    await session.commit()  # the raw messages and fast memories are safe from here on
+    if llm is not None:
+        task = await Refiner(runtime.database, embedder, llm, settings).run(task.id)
     return Envelope(data=AddMessageData(success=True, task_id=str(task.id), status=task.status))
 
 

@@ -83,5 +83,6 @@ async def search_memory(
         data=SearchMemoryData(
             memory_detail_list=[memory_detail(s) for s in result.facts],
             preference_detail_list=[preference_detail(s) for s in result.preferences],
+            preference_note=result.preference_note,
         )
     )

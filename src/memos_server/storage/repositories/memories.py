@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -32,7 +32,13 @@ class MemoryRepository:
         await self.session.flush()
 
     async def nearest(
-        self, scope: Scope, kind: str, vector: Sequence[float], limit: int
+        self,
+        scope: Scope,
+        kind: str,
+        vector: Sequence[float],
+        limit: int,
+        *,
+        mode: str | None = None,
     ) -> list[tuple[Memory, float]]:
         """The user's active memories of one kind, closest first, with cosine similarity.
 
@@ -56,5 +62,41 @@ class MemoryRepository:
         )
         if scope.agent_id is not None:
             query = query.where(Memory.agent_id == scope.agent_id)
+        if mode is not None:
+            query = query.where(Memory.mode == mode)
         result = await self.session.execute(query)
         return [(memory, 1.0 - float(dist)) for memory, dist in result.all()]
+
+    async def get_active(self, project_id: uuid.UUID, memory_id: uuid.UUID) -> Memory | None:
+        result = await self.session.execute(
+            select(Memory).where(
+                Memory.id == memory_id,
+                Memory.project_id == project_id,
+                Memory.status == "activated",
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def active_fast_for_messages(
+        self, project_id: uuid.UUID, message_ids: Sequence[int]
+    ) -> list[Memory]:
+        """The fast-mode memories made from any of these messages that are still active."""
+        result = await self.session.execute(
+            select(Memory)
+            .options(defer(Memory.embedding))
+            .where(
+                Memory.project_id == project_id,
+                Memory.mode == "fast",
+                Memory.status == "activated",
+                Memory.source_message_ids.overlap(list(message_ids)),
+            )
+        )
+        return list(result.scalars())
+
+    async def archive(self, memory_ids: Sequence[uuid.UUID]) -> None:
+        if memory_ids:
+            await self.session.execute(
+                update(Memory)
+                .where(Memory.id.in_(list(memory_ids)))
+                .values(status="archived", update_time=func.now())
+            )

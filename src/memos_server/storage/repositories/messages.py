@@ -20,6 +20,13 @@ class MessageRepository:
         self.session.add_all(messages)
         await self.session.flush()
 
+    async def for_task(self, task_id: uuid.UUID) -> list[Message]:
+        """The messages one add stored, in the order they were sent."""
+        result = await self.session.execute(
+            select(Message).where(Message.task_id == task_id).order_by(Message.id)
+        )
+        return list(result.scalars())
+
     async def recent(
         self, project_id: uuid.UUID, user_id: str, conversation_id: str, limit: int
     ) -> list[Message]:

@@ -1,0 +1,226 @@
+"""Fine mode, step one: ask the model for fact and preference memories of a conversation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Literal, TypeVar
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from memos_server.llm import LLM
+from memos_server.prompts import Language, load_prompt
+from memos_server.services.llm_json import MalformedOutput, list_under, parse_llm_json
+from memos_server.services.windows import SPOKEN_ROLES, Turn
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+VIEWPOINTS = {
+    "zh": ("[user观点]", "[assistant观点]"),
+    "en": ("[user viewpoint]", "[assistant viewpoint]"),
+}
+
+
+def _tags(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [part for part in value.replace("，", ",").split(",")]
+    if not isinstance(value, list):
+        return []
+    return [str(tag).strip() for tag in value if str(tag).strip()][:5]
+
+
+def _confidence(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.8
+    if number > 1.0:  # "90" meaning 90 %
+        number /= 100
+    return min(1.0, max(0.0, number))
+
+
+class ExtractedFact(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    memory_key: str = Field(min_length=1, max_length=200)
+    memory_value: str = Field(min_length=1, max_length=4000)
+    tags: list[str] = Field(default_factory=list)
+    memory_type: Literal["UserMemory", "LongTermMemory"] = "LongTermMemory"
+    memory_time: date | None = None
+    confidence: float = 0.8
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def clean_tags(cls, value: Any) -> list[str]:
+        return _tags(value)
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def clean_confidence(cls, value: Any) -> float:
+        return _confidence(value)
+
+    @field_validator("memory_type", mode="before")
+    @classmethod
+    def clean_memory_type(cls, value: Any) -> str:
+        text = str(value or "").lower()
+        return "UserMemory" if "user" in text or "用户" in text else "LongTermMemory"
+
+    @field_validator("memory_time", mode="before")
+    @classmethod
+    def clean_memory_time(cls, value: Any) -> Any:
+        if value in (None, "", "null", "None", "unknown", "无"):
+            return None
+        if isinstance(value, str) and len(value) >= 10:
+            return value[:10]  # "2025-06-14 10:00" or "2025-06-14T..." → the date
+        return value
+
+
+class ExtractedPreference(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    preference_type: Literal["explicit_preference", "implicit_preference"] = Field(
+        validation_alias=AliasChoices("preference_type", "memory_type", "kind")
+    )
+    preference: str = Field(
+        min_length=1, max_length=2000, validation_alias=AliasChoices("preference", "memory_value")
+    )
+    reasoning: str = ""
+    tags: list[str] = Field(default_factory=list)
+    confidence: float = 0.8
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def clean_tags(cls, value: Any) -> list[str]:
+        return _tags(value)
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def clean_confidence(cls, value: Any) -> float:
+        return _confidence(value)
+
+    @field_validator("preference_type", mode="before")
+    @classmethod
+    def clean_kind(cls, value: Any) -> str:
+        text = str(value or "").lower()
+        if "implicit" in text or "隐" in text:
+            return "implicit_preference"
+        if "explicit" in text or "显" in text:
+            return "explicit_preference"
+        raise ValueError('must be "explicit_preference" or "implicit_preference"')
+
+
+@dataclass
+class Usage:
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def add(self, other: Usage) -> None:
+        self.calls += other.calls
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+
+
+@dataclass
+class Extraction:
+    facts: list[ExtractedFact]
+    preferences: list[ExtractedPreference]
+    fact_prompt: str
+    preference_prompt: str
+    usage: Usage = field(default_factory=Usage)
+
+
+def render_conversation(turns: Sequence[Turn]) -> str:
+    lines = []
+    for turn in turns:
+        if turn.role not in SPOKEN_ROLES or not turn.text.strip():
+            continue
+        when = (
+            turn.chat_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S (%A)")
+            if turn.chat_time
+            else "time unknown"
+        )
+        lines.append(f"[{when}] {turn.role}: {turn.text.strip()}")
+    return "\n".join(lines)
+
+
+async def ask_json(llm: LLM, prompt: str, read: Callable[[Any], T], usage: Usage) -> T:
+    """One call; if the answer cannot be used, one more call that shows the model why."""
+    messages = [{"role": "user", "content": prompt}]
+    for attempt in (1, 2):
+        completion = await llm.complete(messages, json_output=True)
+        usage.add(Usage(1, completion.prompt_tokens, completion.completion_tokens))
+        try:
+            return read(parse_llm_json(completion.text))
+        except (MalformedOutput, ValidationError) as error:
+            reason = _explain(error)
+            log.warning("LLM answer unusable (attempt %d): %s", attempt, reason)
+            if attempt == 2:
+                raise MalformedOutput(reason) from error
+            messages = [
+                *messages,
+                {"role": "assistant", "content": completion.text},
+                {
+                    "role": "user",
+                    "content": (
+                        f"Your answer could not be used: {reason}. Answer again with only the "
+                        "JSON object described above."
+                    ),
+                },
+            ]
+    raise AssertionError("unreachable")
+
+
+def _explain(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"{where}: {first['msg']}"
+    return str(error)
+
+
+def _read_facts(value: Any, language: Language) -> list[ExtractedFact]:
+    facts = [ExtractedFact.model_validate(item) for item in list_under(value, "memories")]
+    user_prefix, assistant_prefix = VIEWPOINTS[language]
+    for fact in facts:
+        text = fact.memory_value.strip()
+        if not (text.startswith(user_prefix) or text.startswith(assistant_prefix)):
+            # The cloud's format always names the viewpoint; most facts come from the user.
+            fact.memory_value = user_prefix + text
+    return facts
+
+
+def _read_preferences(value: Any) -> list[ExtractedPreference]:
+    return [ExtractedPreference.model_validate(item) for item in list_under(value, "preferences")]
+
+
+async def extract(llm: LLM, turns: Sequence[Turn], language: Language) -> Extraction:
+    """Facts and preferences of one conversation: two calls (each maybe repeated once)."""
+    conversation = render_conversation(turns)
+    fact_prompt = load_prompt("facts", language)
+    preference_prompt = load_prompt("preferences", language)
+    usage = Usage()
+    facts = await ask_json(
+        llm,
+        fact_prompt.render(conversation=conversation),
+        lambda value: _read_facts(value, language),
+        usage,
+    )
+    preferences = await ask_json(
+        llm, preference_prompt.render(conversation=conversation), _read_preferences, usage
+    )
+    return Extraction(
+        facts=facts,
+        preferences=preferences,
+        fact_prompt=fact_prompt.version,
+        preference_prompt=preference_prompt.version,
+        usage=usage,
+    )
+
+
+def at_midnight(day: date | None) -> datetime | None:
+    return None if day is None else datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -1,0 +1,284 @@
+"""Fine mode: turn one add's messages into fact and preference memories with the LLM.
+
+This is a job: it commits its own work. The raw messages and their fast-mode memories are
+already stored (by ``ingest``) before it starts, so nothing is lost if the model fails; in that
+case the task is marked failed with the reason and the fast memories stay. When extraction
+succeeds, each new memory is reconciled with the user's existing fine memories (skip duplicates;
+ADD, UPDATE, ARCHIVE or NONE), all changes are written in one transaction with history rows, and
+the fast memories of these messages are archived so search returns the refined ones only.
+
+LLM calls per add: one for facts, one for preferences, and one per new memory that has related
+existing memories (similarity >= ``related_similarity``) but no duplicate among them (similarity
+>= ``duplicate_similarity``); each call is repeated once if its answer cannot be read.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memos_server.embedding import Embedder
+from memos_server.llm import LLM, LLMUnavailable
+from memos_server.prompts import Language
+from memos_server.services.extraction import Extraction, Usage, at_midnight, extract
+from memos_server.services.language import detect_language
+from memos_server.services.llm_json import MalformedOutput
+from memos_server.services.reconcile import Decision, decide
+from memos_server.services.windows import Turn, short_title
+from memos_server.settings import Settings
+from memos_server.storage.database import Database
+from memos_server.storage.models import Memory, MemoryHistory, Message, Task
+from memos_server.storage.repositories.memories import MemoryRepository, Scope
+from memos_server.storage.repositories.messages import MessageRepository
+from memos_server.storage.repositories.tasks import TaskRepository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Candidate:
+    """A memory the model proposed, before reconciliation."""
+
+    kind: str  # fact | preference
+    key: str
+    value: str
+    memory_type: str
+    tags: list[str]
+    confidence: float
+    prompt_version: str
+    memory_time: datetime | None = None
+    preference_type: str | None = None
+    reasoning: str | None = None
+    vector: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Planned:
+    candidate: Candidate
+    decision: Decision
+
+
+def candidates_of(extraction: Extraction) -> list[Candidate]:
+    found = [
+        Candidate(
+            kind="fact",
+            key=fact.memory_key.strip(),
+            value=fact.memory_value.strip(),
+            memory_type=fact.memory_type,
+            tags=fact.tags,
+            confidence=fact.confidence,
+            prompt_version=extraction.fact_prompt,
+            memory_time=at_midnight(fact.memory_time),
+        )
+        for fact in extraction.facts
+    ]
+    found += [
+        Candidate(
+            kind="preference",
+            key=short_title(preference.preference),
+            value=preference.preference.strip(),
+            memory_type="UserMemory",
+            tags=preference.tags,
+            confidence=preference.confidence,
+            prompt_version=extraction.preference_prompt,
+            preference_type=preference.preference_type,
+            reasoning=preference.reasoning.strip(),
+        )
+        for preference in extraction.preferences
+    ]
+    return found
+
+
+def _similarity(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True))  # both unit length
+
+
+class Refiner:
+    def __init__(
+        self, database: Database, embedder: Embedder, llm: LLM, settings: Settings
+    ) -> None:
+        self.database = database
+        self.embedder = embedder
+        self.llm = llm
+        self.settings = settings
+
+    async def run(self, task_id: uuid.UUID) -> Task:
+        async with self.database.session() as session:
+            task = await TaskRepository(session).get_by_id(task_id)
+            assert task is not None, f"no task {task_id}"
+            messages = await MessageRepository(session).for_task(task_id)
+        usage = Usage()
+        try:
+            turns = [Turn(i, m.role, m.content, m.chat_time) for i, m in enumerate(messages)]
+            spoken = [m.content for m in messages if m.role == "user"] or [
+                m.content for m in messages
+            ]
+            language = detect_language(spoken)
+            extraction = await extract(self.llm, turns, language)
+            usage.add(extraction.usage)
+            scope = Scope(task.project_id, task.user_id, messages[0].agent_id if messages else None)
+            plan = await self._plan(scope, language, candidates_of(extraction), usage)
+        except (LLMUnavailable, MalformedOutput) as error:
+            log.warning("fine extraction of task %s failed: %s", task_id, error)
+            return await self._finish(
+                task_id,
+                "failed",
+                usage,
+                f"fine extraction failed ({error}); the messages and their fast-mode "
+                "memories are kept",
+            )
+        return await self._apply(task, messages, plan, usage)
+
+    async def _plan(
+        self, scope: Scope, language: Language, candidates: list[Candidate], usage: Usage
+    ) -> list[Planned]:
+        vectors = await self.embedder.embed([c.value for c in candidates])
+        for candidate, vector in zip(candidates, vectors, strict=True):
+            candidate.vector = vector
+        fine = self.settings.fine
+        plan: list[Planned] = []
+        kept: list[Candidate] = []
+        touched: set[uuid.UUID] = set()
+        for candidate in candidates:
+            if any(
+                c.kind == candidate.kind
+                and _similarity(c.vector, candidate.vector) >= fine.duplicate_similarity
+                for c in kept
+            ):
+                continue  # the model said the same thing twice in this conversation
+            async with self.database.session() as session:
+                nearest = await MemoryRepository(session).nearest(
+                    scope, candidate.kind, candidate.vector, fine.related_candidates, mode="fine"
+                )
+            if nearest and nearest[0][1] >= fine.duplicate_similarity:
+                plan.append(Planned(candidate, Decision("NONE", nearest[0][0])))
+                continue
+            related = [
+                memory
+                for memory, similarity in nearest
+                if similarity >= fine.related_similarity and memory.id not in touched
+            ]
+            decision = (
+                await decide(self.llm, language, candidate.value, related, usage)
+                if related
+                else Decision("ADD")
+            )
+            if decision.target is not None and decision.action in ("UPDATE", "ARCHIVE"):
+                touched.add(decision.target.id)
+            if decision.action in ("ADD", "ARCHIVE"):
+                kept.append(candidate)
+            plan.append(Planned(candidate, decision))
+        merged = [p for p in plan if p.decision.action == "UPDATE"]
+        merged_vectors = await self.embedder.embed([p.decision.memory_value or "" for p in merged])
+        for planned, vector in zip(merged, merged_vectors, strict=True):
+            planned.candidate.vector = vector
+        return plan
+
+    async def _apply(
+        self, task: Task, messages: list[Message], plan: list[Planned], usage: Usage
+    ) -> Task:
+        source_ids = [m.id for m in messages]
+        history: list[MemoryHistory] = []
+
+        def record(memory_id: uuid.UUID, event: str, old: str | None, new: str | None) -> None:
+            history.append(
+                MemoryHistory(
+                    memory_id=memory_id,
+                    project_id=task.project_id,
+                    event=event,
+                    old_value=old,
+                    new_value=new,
+                    source_message_ids=source_ids,
+                    task_id=task.id,
+                )
+            )
+
+        async with self.database.session() as session:
+            repository = MemoryRepository(session)
+            added: list[Memory] = []
+            for planned in plan:
+                candidate, decision = planned.candidate, planned.decision
+                action = decision.action
+                target = (
+                    await repository.get_active(task.project_id, decision.target.id)
+                    if decision.target is not None and action in ("UPDATE", "ARCHIVE")
+                    else None
+                )
+                if action in ("UPDATE", "ARCHIVE") and target is None:
+                    action = "ADD"  # changed since it was read; keep the new memory
+                if action == "UPDATE" and target is not None:
+                    record(target.id, "UPDATE", target.memory_value, decision.memory_value)
+                    target.memory_value = decision.memory_value or target.memory_value
+                    target.memory_key = decision.memory_key or target.memory_key
+                    target.embedding = candidate.vector
+                    target.source_message_ids = [*target.source_message_ids, *source_ids]
+                    target.update_time = func.now()
+                    continue
+                if action == "ARCHIVE" and target is not None:
+                    record(target.id, "ARCHIVE", target.memory_value, candidate.value)
+                    target.status = "archived"
+                    target.update_time = func.now()
+                if action in ("ADD", "ARCHIVE"):
+                    memory = self._memory(task, messages[0], candidate, source_ids)
+                    added.append(memory)
+                    record(memory.id, "ADD", None, memory.memory_value)
+            fast = await repository.active_fast_for_messages(task.project_id, source_ids)
+            await repository.archive([m.id for m in fast])
+            for memory in fast:
+                record(memory.id, "ARCHIVE", memory.memory_value, None)
+            await repository.add_all(added, history)
+            finished = await self._mark(session, task.id, "completed", usage, None)
+            await session.commit()
+        return finished
+
+    def _memory(
+        self, task: Task, origin: Message, candidate: Candidate, source_ids: list[int]
+    ) -> Memory:
+        return Memory(
+            id=uuid.uuid4(),
+            project_id=task.project_id,
+            user_id=task.user_id,
+            conversation_id=task.conversation_id,
+            agent_id=origin.agent_id,
+            app_id=origin.app_id,
+            task_id=task.id,
+            kind=candidate.kind,
+            mode="fine",
+            memory_key=candidate.key,
+            memory_value=candidate.value,
+            memory_type=candidate.memory_type,
+            preference_type=candidate.preference_type,
+            reasoning=candidate.reasoning,
+            tags=candidate.tags,
+            memory_time=candidate.memory_time,
+            confidence=candidate.confidence,
+            status="activated",
+            embedding=candidate.vector,
+            source_message_ids=source_ids,
+            info=dict(origin.info),
+            prompt_version=candidate.prompt_version,
+        )
+
+    async def _finish(self, task_id: uuid.UUID, status: str, usage: Usage, error: str) -> Task:
+        async with self.database.session() as session:
+            finished = await self._mark(session, task_id, status, usage, error)
+            await session.commit()
+        return finished
+
+    @staticmethod
+    async def _mark(
+        session: AsyncSession, task_id: uuid.UUID, status: str, usage: Usage, error: str | None
+    ) -> Task:
+        return await TaskRepository(session).finish(
+            task_id,
+            status=status,
+            error=error,
+            llm_calls=usage.calls,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
