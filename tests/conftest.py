@@ -67,9 +67,11 @@ def fine_service(
             "base_url": fake_llm.base_url,
             "api_key": "test-llm-key",
             "model": "fake-model",
-            "timeout_s": 2.0,
+            "timeout_s": 1.0,
             "max_retries": 1,
         },
+        # Retry a failed job once, quickly; a dead worker's job is retaken within seconds.
+        jobs={"max_attempts": 2, "retry_base_s": 0.1, "lease_s": 3.0, "poll_interval_s": 0.2},
         # MiniLM scores short Chinese sentences low; show the model more neighbours in tests.
         fine={"related_similarity": 0.2},
     )

@@ -214,3 +214,105 @@ def sql(database_url: str, statement: str, **params: Any) -> list[dict[str, Any]
             await database.dispose()
 
     return asyncio.run(run())
+
+
+class ServiceProcess:
+    """``memos-server <command>`` as its own process, as a user or an orchestrator runs it."""
+
+    def __init__(self, workdir: Path, *command: str, **env: str) -> None:
+        import os
+
+        self.workdir = workdir
+        self.command = command or ("serve",)
+        self.port = free_port()
+        self.log = workdir / f"{'-'.join(self.command)}-{self.port}.log"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MEMOS_")}
+        self.env.update({"MEMOS_SERVER__PORT": str(self.port), **env})
+        self.process: Any = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+
+    def start(self, *, wait_ready: bool = True) -> ServiceProcess:
+        import subprocess
+        import sys
+
+        with self.log.open("a") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "memos_server", *self.command],
+                cwd=self.workdir,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        if wait_ready:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout_s: float = 180) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            assert self.process.poll() is None, self.output()
+            assert time.monotonic() < deadline, "not ready in time:\n" + self.output()
+            if self.command[0] == "worker":
+                if "worker " in self.output() and " started" in self.output():
+                    return
+            else:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{self.port}/readyz").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+            time.sleep(0.2)
+
+    def output(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def wait(self, timeout_s: float = 60) -> int:
+        code: int = self.process.wait(timeout=timeout_s)
+        return code
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def wait_until(condition: Any, timeout_s: float = 60, what: str = "condition") -> Any:
+    """Poll ``condition()`` until it returns something truthy; return that."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def fresh_database(server_url: str) -> str:
+    """A new, empty database on the same Postgres server; its URL."""
+    from sqlalchemy.engine import make_url
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    sql_autocommit(server_url, f'CREATE DATABASE "{name}"')
+    url: str = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    return url
+
+
+def sql_autocommit(database_url: str, statement: str) -> None:
+    from sqlalchemy import text
+
+    async def run() -> None:
+        database = Database(database_url, DatabaseSettings(pool_size=1, max_overflow=0))
+        try:
+            async with database.engine.connect() as connection:
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await connection.execute(text(statement))
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())

@@ -522,3 +522,41 @@ def test_dockerignore_keeps_the_build_inputs() -> None:
         assert not any(fnmatch.fnmatch(needed, p) for p in excluded), f"{needed} is ignored"
     for secret_or_state in (".env", ".git", ".venv", ".memos-data"):
         assert any(fnmatch.fnmatch(secret_or_state, p) for p in excluded), secret_or_state
+
+
+# ----------------------------------------------------------------------------- scale-out
+
+SCALE_FILE = ROOT / "docker-compose.scale.yml"
+
+
+def scale_services() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(SCALE_FILE.read_text(encoding="utf-8"))
+    services: dict[str, Any] = data["services"]
+    return services
+
+
+def test_scale_file_runs_two_api_replicas_without_workers() -> None:
+    app = scale_services()["app"]
+    assert app["deploy"]["replicas"] == 2
+    assert "serve --no-worker" in " ".join(app["command"])
+    assert app["ports"] == ["8000-8001:8000"]
+
+
+def test_scale_file_runs_two_workers_on_the_same_database() -> None:
+    services = scale_services()
+    worker = services["worker"]
+    assert worker["deploy"]["replicas"] == 2
+    assert worker["command"] == ["memos-server", "worker"]
+    assert worker["depends_on"]["db"]["condition"] == "service_healthy"
+    app_url = services["app"]["environment"]["MEMOS_DATABASE__URL"]
+    assert worker["environment"]["MEMOS_DATABASE__URL"] == app_url
+    assert urlsplit(app_url.replace("${", "").replace("}", "")).hostname == "db"
+    assert services["db"]["image"] == PGVECTOR_IMAGE
+
+
+@pytest.mark.parametrize("service", ["app", "worker"])
+def test_scale_file_variables_are_settings(service: str) -> None:
+    environment = scale_services()[service]["environment"]
+    for name in environment:
+        path = name.removeprefix(ENV_PREFIX).lower().split(NESTED_DELIMITER)
+        assert ".".join(path) in setting_fields(), name

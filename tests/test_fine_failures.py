@@ -34,7 +34,8 @@ SHAPES = {
 
 def add(api: Api) -> dict[str, Any]:
     data: dict[str, Any] = api.ok(
-        "/add/message", {"user_id": "u1", "conversation_id": "c1", "messages": SEED_HOTEL}
+        "/add/message",
+        {"user_id": "u1", "conversation_id": "c1", "messages": SEED_HOTEL, "async_mode": False},
     )
     return data
 
@@ -111,7 +112,8 @@ def test_the_model_failing_with_500_keeps_the_fast_memories(
 
     assert task["status"] == "failed"
     assert "HTTP 500" in status(fine_api, task["task_id"])["error"]
-    assert len(fake_llm.calls("facts")) == 2  # max_retries=1: one retry after back-off
+    # Two job attempts (max_attempts=2), each one call and one retry (max_retries=1).
+    assert len(fake_llm.calls("facts")) == 4
     assert_fast_memories_kept(fine_api)
 
 
@@ -124,7 +126,7 @@ def test_a_passing_500_is_retried(fine_api: Api, fake_llm: FakeLLM) -> None:
 
 
 def test_the_model_timing_out_keeps_the_fast_memories(fine_api: Api, fake_llm: FakeLLM) -> None:
-    fake_llm.script({"facts": Reply(content=GOOD, delay_s=2.5)})  # the client waits 2 s
+    fake_llm.script({"facts": Reply(content=GOOD, delay_s=1.5)})  # the client waits 1 s
 
     task = add(fine_api)
 

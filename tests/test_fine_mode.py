@@ -39,7 +39,13 @@ def fact(value: str, key: str = "居住地", **extra: Any) -> dict[str, Any]:
 
 def add(api: Api, messages: list[dict[str, Any]], conversation: str = "c1") -> dict[str, Any]:
     data: dict[str, Any] = api.ok(
-        "/add/message", {"user_id": "u1", "conversation_id": conversation, "messages": messages}
+        "/add/message",
+        {
+            "user_id": "u1",
+            "conversation_id": conversation,
+            "messages": messages,
+            "async_mode": False,
+        },
     )
     return data
 

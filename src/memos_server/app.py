@@ -44,6 +44,8 @@ def create_app(settings: Settings) -> FastAPI:
                 await session.commit()
             if key is not None and configured is None:
                 announce_key(key, public_base_url(settings))
+            if runtime.llm is not None and settings.jobs.run_worker:
+                runtime.start_worker()
             app.state.runtime = runtime
             log.info("memos-server ready at %s", public_base_url(settings))
             yield

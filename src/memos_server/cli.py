@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -14,6 +16,8 @@ from memos_server.services.apikeys import create_key
 from memos_server.settings import ServerSettings, Settings, get_settings
 from memos_server.storage.repositories.api_keys import ApiKeyRepository
 from memos_server.storage.repositories.projects import ProjectRepository
+
+log = logging.getLogger("memos_server")
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
@@ -26,7 +30,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         port=args.port or settings.server.port,
         log_level=settings.server.log_level,
     )
-    settings = settings.model_copy(update={"server": server})
+    update: dict[str, object] = {"server": server}
+    if args.no_worker:
+        update["jobs"] = settings.jobs.model_copy(update={"run_worker": False})
+    settings = settings.model_copy(update=update)
     uvicorn.run(
         create_app(settings),
         host=server.host,
@@ -36,6 +43,27 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         log_config=None,
         timeout_graceful_shutdown=10,
     )
+
+
+def _worker(settings: Settings) -> None:
+    """Run fine-extraction jobs until SIGTERM or Ctrl-C; then finish or hand back the jobs."""
+
+    async def run() -> None:
+        async with open_runtime(settings) as runtime:
+            if runtime.llm is None:
+                raise ConfigurationError(
+                    "a worker runs fine extraction, which needs an LLM: set MEMOS_LLM__BASE_URL "
+                    "and MEMOS_LLM__MODEL"
+                )
+            runtime.start_worker()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
+            await stop.wait()
+            log.info("stopping: no new jobs; finishing the ones in hand")
+
+    asyncio.run(run())
 
 
 def _with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[None]]) -> None:
@@ -104,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the service (the default command)")
     serve.add_argument("--host", help="address to listen on (MEMOS_SERVER__HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (MEMOS_SERVER__PORT)")
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="answer API requests only; run jobs in `memos-server worker` processes",
+    )
+    commands.add_parser("worker", help="run fine-extraction jobs (any number, any machine)")
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command")
     db.add_parser("upgrade", help="apply all migrations (the service also does at start)")
@@ -135,6 +169,8 @@ def main(argv: list[str] | None = None) -> None:
             if args.command is None:
                 args = parser.parse_args(["serve"])
             _serve(settings, args)
+        elif command == "worker":
+            _worker(settings)
         elif command == "db" and args.db_command == "upgrade":
             _with_runtime(settings, _db_upgrade)
         elif command == "apikey" and args.apikey_command == "create":

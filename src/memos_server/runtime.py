@@ -17,6 +17,8 @@ from memos_server.embedding import Embedder, load_embedder
 from memos_server.llm import LLM
 from memos_server.llm.openai_chat import build_llm
 from memos_server.services.embedding_binding import bind_embedding_model
+from memos_server.services.refine import Refiner
+from memos_server.services.worker import Worker
 from memos_server.settings import Settings
 from memos_server.storage.database import Database
 from memos_server.storage.embedded import EmbeddedPostgres
@@ -32,6 +34,16 @@ class Runtime:
     embedder: Embedder | None
     embedded: EmbeddedPostgres | None
     llm: LLM | None = None  # None: fast mode
+    worker: Worker | None = None  # a worker in this process, if it runs one
+
+    def refiner(self) -> Refiner:
+        assert self.llm is not None, "fine mode needs an LLM"
+        return Refiner(self.database, self.require_embedder(), self.llm, self.settings)
+
+    def start_worker(self) -> Worker:
+        self.worker = Worker(self.database, self.refiner(), self.settings.jobs)
+        self.worker.start()
+        return self.worker
 
     def require_embedder(self) -> Embedder:
         assert self.embedder is not None, "runtime opened without an embedder"
@@ -70,9 +82,14 @@ async def open_runtime(settings: Settings, *, with_embedder: bool = True) -> Asy
             log.info("fine mode: LLM %s at %s", llm.name, settings.llm.base_url)
         else:
             log.info("fast mode: no LLM configured (MEMOS_LLM__BASE_URL, MEMOS_LLM__MODEL)")
-        yield Runtime(
+        runtime = Runtime(
             settings=settings, database=database, embedder=embedder, embedded=embedded, llm=llm
         )
+        try:
+            yield runtime
+        finally:
+            if runtime.worker is not None:
+                await runtime.worker.stop()
     finally:
         if embedder_task is not None and not embedder_task.done():
             embedder_task.cancel()

@@ -60,7 +60,7 @@ class LLMSettings(Group):
     model: str | None = Field(default=None, description="Model name, e.g. deepseek-chat.")
     timeout_s: float = Field(default=60.0, gt=0, description="Per-call timeout.")
     max_retries: int = Field(default=2, ge=0, description="Retries with back-off per call.")
-    concurrency: int = Field(default=4, ge=1, description="LLM calls in flight at once.")
+    concurrency: int = Field(default=8, ge=1, description="LLM calls in flight at once.")
     json_mode: Literal["auto", "on", "off"] = Field(
         default="auto", description="Use response_format=json_object (auto: until refused)."
     )
@@ -106,6 +106,36 @@ class FineModeSettings(Group):
     )
 
 
+class JobSettings(Group):
+    run_worker: bool = Field(
+        default=True, description="Run a worker inside the API process (serve --no-worker: off)."
+    )
+    concurrency: int = Field(default=4, ge=1, description="Jobs one worker process runs at once.")
+    max_attempts: int = Field(default=5, ge=1, description="Tries of a job before it fails.")
+    retry_base_s: float = Field(
+        default=5.0, gt=0, description="First retry delay; doubles with every attempt."
+    )
+    retry_max_s: float = Field(default=300.0, gt=0, description="Longest retry delay.")
+    lease_s: float = Field(
+        default=60.0, gt=0, description="A job whose worker stops renewing is retaken after this."
+    )
+    poll_interval_s: float = Field(default=1.0, gt=0, description="Idle worker's queue check.")
+    shutdown_grace_s: float = Field(
+        default=20.0, ge=0, description="On SIGTERM, time to finish jobs before handing back."
+    )
+
+
+class IngestSettings(Group):
+    dedupe_window_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="An identical add within this many seconds is the same add (0: off).",
+    )
+    sync_wait_s: float = Field(
+        default=120.0, gt=0, description="async_mode=false waits this long for extraction."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MEMOS_",
@@ -132,6 +162,8 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     fast: FastModeSettings = FastModeSettings()
     fine: FineModeSettings = FineModeSettings()
+    jobs: JobSettings = JobSettings()
+    ingest: IngestSettings = IngestSettings()
 
 
 @lru_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from memos_server.llm import LLM
+from memos_server.llm import LLM, LLMUnavailable
 from memos_server.prompts import Language, load_prompt
 from memos_server.services.llm_json import MalformedOutput, list_under, parse_llm_json
 from memos_server.services.windows import SPOKEN_ROLES, Turn
@@ -199,20 +200,30 @@ def _read_preferences(value: Any) -> list[ExtractedPreference]:
 
 
 async def extract(llm: LLM, turns: Sequence[Turn], language: Language) -> Extraction:
-    """Facts and preferences of one conversation: two calls (each maybe repeated once)."""
+    """Facts and preferences of one conversation: two calls at once (each maybe repeated once)."""
     conversation = render_conversation(turns)
     fact_prompt = load_prompt("facts", language)
     preference_prompt = load_prompt("preferences", language)
     usage = Usage()
-    facts = await ask_json(
-        llm,
-        fact_prompt.render(conversation=conversation),
-        lambda value: _read_facts(value, language),
-        usage,
+    # The two calls do not depend on each other: ask both at once, and let both finish.
+    facts, preferences = await asyncio.gather(
+        ask_json(
+            llm,
+            fact_prompt.render(conversation=conversation),
+            lambda value: _read_facts(value, language),
+            usage,
+        ),
+        ask_json(
+            llm, preference_prompt.render(conversation=conversation), _read_preferences, usage
+        ),
+        return_exceptions=True,
     )
-    preferences = await ask_json(
-        llm, preference_prompt.render(conversation=conversation), _read_preferences, usage
-    )
+    failures = [r for r in (facts, preferences) if isinstance(r, BaseException)]
+    if failures:
+        # An unreachable model is worth retrying later; report that before a bad answer.
+        raise next((f for f in failures if isinstance(f, LLMUnavailable)), failures[0])
+    assert isinstance(facts, list)
+    assert isinstance(preferences, list)
     return Extraction(
         facts=facts,
         preferences=preferences,

@@ -1,12 +1,19 @@
 """add/message: keep the raw messages, then turn them into memories.
 
-This is the fast path (no LLM): each window of raw turns becomes one fact memory holding the turns
-verbatim. The messages, their memories, the ADD history rows and the task are written in one
-transaction, so an add is stored whole or not at all.
+The fast path (no LLM) runs here: each window of raw turns becomes one fact memory holding the
+turns verbatim. The messages, their memories, the ADD history rows, the task and (with an LLM) the
+fine-extraction job are written in one transaction, so an add is stored whole or not at all.
+
+An add is stored once however often it is sent: a repeated ``Idempotency-Key``, or (without one)
+the same user, conversation, messages and chat times within ``dedupe_window_s``, answers the
+first add's task and stores nothing new. Identical adds arriving together are serialised by an
+advisory lock on their key.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +26,7 @@ from memos_server.services.limits import check_ids, check_messages
 from memos_server.services.windows import Turn, build_windows
 from memos_server.settings import Settings
 from memos_server.storage.models import Memory, MemoryHistory, Message, Task
+from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.messages import MessageRepository
 from memos_server.storage.repositories.tasks import TaskRepository
@@ -47,6 +55,37 @@ class AddMessages:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def fingerprint(request: AddMessages) -> str:
+    """What makes two adds the same add: who, where, and every message as sent, with its time."""
+    canonical = json.dumps(
+        [
+            request.user_id,
+            request.conversation_id,
+            request.agent_id,
+            [
+                [
+                    m.role,
+                    m.parts if m.parts is not None else m.text,
+                    m.chat_time.isoformat() if m.chat_time else None,
+                    m.tool_call_id,
+                    m.tool_calls,
+                ]
+                for m in request.messages
+            ],
+        ],
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Added:
+    task: Task
+    created: bool  # False: a repeat of an earlier add, nothing stored
+
+
 async def add_messages(
     session: AsyncSession,
     embedder: Embedder,
@@ -55,10 +94,12 @@ async def add_messages(
     request: AddMessages,
     *,
     refine: bool = False,
-) -> Task:
-    """Store the messages and their fast memories; the task stays running when ``refine``."""
+    idempotency_key: str | None = None,
+) -> Added:
+    """Store the messages and their fast memories, and queue fine extraction when ``refine``."""
     check_ids(settings.limits, request.user_id, request.conversation_id)
     check_messages(settings.limits, [m.text for m in request.messages])
+    digest = fingerprint(request)
 
     windows = build_windows(
         [Turn(i, m.role, m.text, m.chat_time) for i, m in enumerate(request.messages)],
@@ -69,7 +110,14 @@ async def add_messages(
     # Embed before touching the database, so no connection is held while the model works.
     vectors = await embedder.embed([window.text for window in windows])
 
-    task = await TaskRepository(session).add(
+    tasks = TaskRepository(session)
+    await tasks.lock_for_add(project_id, idempotency_key or digest)
+    earlier = await tasks.find_repeat(
+        project_id, idempotency_key, digest, settings.ingest.dedupe_window_s
+    )
+    if earlier is not None:
+        return Added(earlier, created=False)
+    task = await tasks.add(
         Task(
             id=uuid.uuid4(),
             project_id=project_id,
@@ -77,6 +125,8 @@ async def add_messages(
             user_id=request.user_id,
             conversation_id=request.conversation_id,
             status="running" if refine else "completed",
+            idempotency_key=idempotency_key,
+            fingerprint=digest,
         )
     )
     rows = [
@@ -137,4 +187,8 @@ async def add_messages(
             )
         )
     await MemoryRepository(session).add_all(memories, history)
-    return task
+    if refine:
+        await JobRepository(session).enqueue(
+            task.id, project_id, request.user_id, settings.jobs.max_attempts
+        )
+    return Added(task, created=True)

@@ -1,11 +1,12 @@
 """Fine mode: turn one add's messages into fact and preference memories with the LLM.
 
-This is a job: it commits its own work. The raw messages and their fast-mode memories are
-already stored (by ``ingest``) before it starts, so nothing is lost if the model fails; in that
-case the task is marked failed with the reason and the fast memories stay. When extraction
-succeeds, each new memory is reconciled with the user's existing fine memories (skip duplicates;
-ADD, UPDATE, ARCHIVE or NONE), all changes are written in one transaction with history rows, and
-the fast memories of these messages are archived so search returns the refined ones only.
+It runs as a job (``services.worker``). The raw messages and their fast-mode memories are
+already stored (by ``ingest``) before it starts, so nothing is lost if the model fails: the
+failure is raised as ``RefineFailed`` for the worker to retry or record, and the fast memories
+stay. When extraction succeeds, each new memory is reconciled with the user's existing fine
+memories (skip duplicates; ADD, UPDATE, ARCHIVE or NONE), all changes are written in one
+transaction with history rows, and the fast memories of these messages are archived so search
+returns the refined ones only.
 
 LLM calls per add: one for facts, one for preferences, and one per new memory that has related
 existing memories (similarity >= ``related_similarity``) but no duplicate among them (similarity
@@ -33,6 +34,7 @@ from memos_server.services.windows import Turn, short_title
 from memos_server.settings import Settings
 from memos_server.storage.database import Database
 from memos_server.storage.models import Memory, MemoryHistory, Message, Task
+from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.memories import MemoryRepository, Scope
 from memos_server.storage.repositories.messages import MessageRepository
 from memos_server.storage.repositories.tasks import TaskRepository
@@ -98,6 +100,20 @@ def _similarity(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True))  # both unit length
 
 
+class RefineFailed(Exception):
+    """Extraction did not finish. ``transient``: worth trying again later (the model was down)."""
+
+    def __init__(self, reason: str, usage: Usage, *, transient: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.usage = usage
+        self.transient = transient
+
+
+class LostJob(Exception):
+    """The job was taken over by another worker (this one's lease ran out); nothing was written."""
+
+
 class Refiner:
     def __init__(
         self, database: Database, embedder: Embedder, llm: LLM, settings: Settings
@@ -107,7 +123,8 @@ class Refiner:
         self.llm = llm
         self.settings = settings
 
-    async def run(self, task_id: uuid.UUID) -> Task:
+    async def run(self, task_id: uuid.UUID, job_id: int, worker: str) -> Task:
+        """Extract, reconcile, apply; the job is marked done in the same transaction."""
         async with self.database.session() as session:
             task = await TaskRepository(session).get_by_id(task_id)
             assert task is not None, f"no task {task_id}"
@@ -123,16 +140,11 @@ class Refiner:
             usage.add(extraction.usage)
             scope = Scope(task.project_id, task.user_id, messages[0].agent_id if messages else None)
             plan = await self._plan(scope, language, candidates_of(extraction), usage)
-        except (LLMUnavailable, MalformedOutput) as error:
-            log.warning("fine extraction of task %s failed: %s", task_id, error)
-            return await self._finish(
-                task_id,
-                "failed",
-                usage,
-                f"fine extraction failed ({error}); the messages and their fast-mode "
-                "memories are kept",
-            )
-        return await self._apply(task, messages, plan, usage)
+        except LLMUnavailable as error:
+            raise RefineFailed(str(error), usage, transient=True) from error
+        except MalformedOutput as error:
+            raise RefineFailed(str(error), usage, transient=False) from error
+        return await self._apply(task, messages, plan, usage, job_id, worker)
 
     async def _plan(
         self, scope: Scope, language: Language, candidates: list[Candidate], usage: Usage
@@ -180,7 +192,13 @@ class Refiner:
         return plan
 
     async def _apply(
-        self, task: Task, messages: list[Message], plan: list[Planned], usage: Usage
+        self,
+        task: Task,
+        messages: list[Message],
+        plan: list[Planned],
+        usage: Usage,
+        job_id: int,
+        worker: str,
     ) -> Task:
         source_ids = [m.id for m in messages]
         history: list[MemoryHistory] = []
@@ -199,6 +217,9 @@ class Refiner:
             )
 
         async with self.database.session() as session:
+            # Hold the job row: if another worker took it over, it must not be applied twice.
+            if not await JobRepository(session).lock_if_held(job_id, worker):
+                raise LostJob(f"job {job_id} is no longer held by {worker}")
             repository = MemoryRepository(session)
             added: list[Memory] = []
             for planned in plan:
@@ -232,7 +253,8 @@ class Refiner:
             for memory in fast:
                 record(memory.id, "ARCHIVE", memory.memory_value, None)
             await repository.add_all(added, history)
-            finished = await self._mark(session, task.id, "completed", usage, None)
+            finished = await mark_task(session, task.id, "completed", usage, None)
+            await JobRepository(session).finish(job_id, "done")
             await session.commit()
         return finished
 
@@ -264,21 +286,15 @@ class Refiner:
             prompt_version=candidate.prompt_version,
         )
 
-    async def _finish(self, task_id: uuid.UUID, status: str, usage: Usage, error: str) -> Task:
-        async with self.database.session() as session:
-            finished = await self._mark(session, task_id, status, usage, error)
-            await session.commit()
-        return finished
 
-    @staticmethod
-    async def _mark(
-        session: AsyncSession, task_id: uuid.UUID, status: str, usage: Usage, error: str | None
-    ) -> Task:
-        return await TaskRepository(session).finish(
-            task_id,
-            status=status,
-            error=error,
-            llm_calls=usage.calls,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-        )
+async def mark_task(
+    session: AsyncSession, task_id: uuid.UUID, status: str, usage: Usage, error: str | None
+) -> Task:
+    return await TaskRepository(session).finish(
+        task_id,
+        status=status,
+        error=error,
+        llm_calls=usage.calls,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Header
 
 from memos_server.api.deps import EmbedderDep, ProjectDep, RuntimeDep, SessionDep, SettingsDep
 from memos_server.api.responses import ERRORS
@@ -16,7 +18,7 @@ from memos_server.api.schemas.messages import (
 )
 from memos_server.services.conversations import recent_messages
 from memos_server.services.ingest import AddMessages, IncomingMessage, add_messages
-from memos_server.services.refine import Refiner
+from memos_server.services.tasks import wait_for_task
 
 router = APIRouter(tags=["messages"], responses=ERRORS)
 
@@ -29,8 +31,20 @@ async def add_message(
     embedder: EmbedderDep,
     settings: SettingsDep,
     runtime: RuntimeDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=200,
+            description="Makes the add safe to repeat: a repeat answers the first add's task.",
+        ),
+    ] = None,
 ) -> Envelope[AddMessageData]:
-    """Store a finished conversation's messages and turn them into memories."""
+    """Store a finished conversation's messages and turn them into memories.
+
+    The messages and their fast-mode memories are stored before the answer; with an LLM
+    configured, fine extraction runs as a job (``status: running``; poll ``/get/status``), or
+    before the answer when ``async_mode`` is false.
+    """
     request = AddMessages(
         user_id=body.user_id,
         conversation_id=body.conversation_id,
@@ -54,11 +68,21 @@ async def add_message(
             for m in body.messages
         ],
     )
-    llm = runtime.llm
-    task = await add_messages(session, embedder, settings, project, request, refine=bool(llm))
-    await session.commit()  # the raw messages and fast memories are safe from here on
-    if llm is not None:
-        task = await Refiner(runtime.database, embedder, llm, settings).run(task.id)
+    added = await add_messages(
+        session,
+        embedder,
+        settings,
+        project,
+        request,
+        refine=runtime.llm is not None,
+        idempotency_key=idempotency_key,
+    )
+    await session.commit()  # the messages, fast memories and queued job are safe from here on
+    task = added.task
+    if added.created and runtime.worker is not None:
+        runtime.worker.wake()
+    if not body.async_mode and task.status == "running":
+        task = await wait_for_task(runtime.database, task.id, settings.ingest.sync_wait_s)
     return Envelope(data=AddMessageData(success=True, task_id=str(task.id), status=task.status))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,40 @@ class TaskRepository:
         self.session.add(task)
         await self.session.flush()
         return task
+
+    async def lock_for_add(self, project_id: uuid.UUID, key: str) -> None:
+        """Serialise adds with the same key until this transaction ends."""
+        await self.session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(f"{project_id}:{key}", 0)))
+        )
+
+    async def find_repeat(
+        self,
+        project_id: uuid.UUID,
+        idempotency_key: str | None,
+        fingerprint: str,
+        window_s: float,
+    ) -> Task | None:
+        """The earlier add this one repeats: same key, or (no key) same content lately."""
+        if idempotency_key is not None:
+            query = select(Task).where(
+                Task.project_id == project_id, Task.idempotency_key == idempotency_key
+            )
+        elif window_s > 0:
+            query = (
+                select(Task)
+                .where(
+                    Task.project_id == project_id,
+                    Task.fingerprint == fingerprint,
+                    Task.created_at > func.now() - timedelta(seconds=window_s),
+                )
+                .order_by(Task.created_at)
+                .limit(1)
+            )
+        else:
+            return None
+        result = await self.session.execute(query)
+        return result.scalar_one_or_none()
 
     async def get_by_id(self, task_id: uuid.UUID) -> Task | None:
         return await self.session.get(Task, task_id)

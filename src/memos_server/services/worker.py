@@ -1,0 +1,178 @@
+"""The job runner: claims refine jobs from Postgres and runs them, any number per process.
+
+A worker claims a job, renews its lease while it runs, and records the outcome: the job's own
+transaction marks it done; a transient failure (the model down) is retried with exponential
+back-off until ``max_attempts``; a permanent one (the model's answers unusable) fails the task at
+once. Either way the task says why, and the raw messages and fast memories stay.
+
+On ``stop`` (SIGTERM) it claims nothing more, gives the jobs in hand ``shutdown_grace_s`` to
+finish, and hands the rest back untried so another worker takes them at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import socket
+import uuid
+
+from memos_server.services.extraction import Usage
+from memos_server.services.refine import LostJob, RefineFailed, Refiner, mark_task
+from memos_server.settings import JobSettings
+from memos_server.storage.database import Database
+from memos_server.storage.models import Job
+from memos_server.storage.repositories.jobs import JobRepository
+
+log = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(self, database: Database, refiner: Refiner, settings: JobSettings) -> None:
+        self.database = database
+        self.refiner = refiner
+        self.settings = settings
+        self.name = worker_name()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._loop: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.create_task(self._run(), name=f"worker {self.name}")
+        log.info("worker %s started (%d at a time)", self.name, self.settings.concurrency)
+
+    def wake(self) -> None:
+        """A job was just queued: look now instead of at the next poll."""
+        self._wake.set()
+
+    async def wait(self) -> None:
+        """Until the worker stops (used by ``memos-server worker``)."""
+        if self._loop is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+        in_hand = dict(self._running)
+        if in_hand:
+            log.info("worker %s: finishing %d job(s) before exit", self.name, len(in_hand))
+            await asyncio.wait(in_hand.values(), timeout=self.settings.shutdown_grace_s)
+        for job_id, task in in_hand.items():
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                await self._release(job_id)
+        log.info("worker %s stopped", self.name)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            await self._slots.acquire()
+            try:
+                job = await self._claim()
+            except Exception:
+                log.exception("worker %s: cannot claim a job (database down?)", self.name)
+                job = None
+            if job is None:
+                self._slots.release()
+                await self._idle()
+                continue
+            task = asyncio.create_task(self._execute(job), name=f"job {job.id}")
+            self._running[job.id] = task
+            task.add_done_callback(functools.partial(self._done, job.id))
+
+    def _done(self, job_id: int, _: asyncio.Task[None]) -> None:
+        self._running.pop(job_id, None)
+        self._slots.release()
+
+    async def _idle(self) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_interval_s)
+
+    async def _claim(self) -> Job | None:
+        async with self.database.session() as session:
+            job = await JobRepository(session).claim(self.name, self.settings.lease_s)
+            await session.commit()
+        return job
+
+    async def _execute(self, job: Job) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat(job.id))
+        try:
+            await self.refiner.run(job.task_id, job.id, self.name)
+            log.info("job %d (task %s) done", job.id, job.task_id)
+        except RefineFailed as failure:
+            await self._failed(job, failure)
+        except LostJob:
+            log.warning("job %d was taken over by another worker; dropped here", job.id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.exception("job %d (task %s) crashed", job.id, job.task_id)
+            reason = f"internal error: {type(error).__name__}"
+            await self._failed(job, RefineFailed(reason, Usage(), transient=True))
+        finally:
+            heartbeat.cancel()
+
+    async def _heartbeat(self, job_id: int) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lease_s / 3)
+            try:
+                async with self.database.session() as session:
+                    held = await JobRepository(session).renew(
+                        job_id, self.name, self.settings.lease_s
+                    )
+                    await session.commit()
+            except Exception:
+                log.warning("job %d: could not renew its lease", job_id)
+                continue
+            if not held:
+                return
+
+    async def _failed(self, job: Job, failure: RefineFailed) -> None:
+        retry = failure.transient and job.attempts < job.max_attempts
+        async with self.database.session() as session:
+            jobs = JobRepository(session)
+            if not await jobs.lock_if_held(job.id, self.name):
+                return
+            if retry:
+                delay = min(
+                    self.settings.retry_max_s,
+                    self.settings.retry_base_s * 2 ** (job.attempts - 1),
+                )
+                error = (
+                    f"attempt {job.attempts} of {job.max_attempts} failed ({failure.reason}); "
+                    f"retrying in {delay:.0f} s"
+                )
+                await jobs.retry_later(job.id, failure.reason, delay)
+                await mark_task(session, job.task_id, "running", failure.usage, error)
+            else:
+                error = (
+                    f"fine extraction failed ({failure.reason}); the messages and their "
+                    "fast-mode memories are kept"
+                )
+                await jobs.finish(job.id, "failed", failure.reason)
+                await mark_task(session, job.task_id, "failed", failure.usage, error)
+            await session.commit()
+        log.warning("job %d (task %s): %s", job.id, job.task_id, error)
+
+    async def _release(self, job_id: int) -> None:
+        try:
+            async with self.database.session() as session:
+                await JobRepository(session).release(job_id, self.name)
+                await session.commit()
+        except Exception:
+            log.warning("job %d could not be handed back; its lease will run out", job_id)

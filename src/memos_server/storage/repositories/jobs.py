@@ -1,0 +1,135 @@
+"""The job queue: a Postgres table claimed with FOR UPDATE SKIP LOCKED.
+
+Only the oldest unfinished job of each (project, user) can be claimed, so one user's jobs run in
+the order their adds arrived (reconciliation depends on it), while different users' jobs run in
+parallel. A claimed job carries a lease; a worker that dies stops renewing it, and when it runs
+out the job is claimable again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memos_server.storage.models import Job
+
+_CLAIM = text(
+    """
+    WITH next AS (
+        SELECT j.id FROM jobs j
+        WHERE ((j.status = 'queued' AND j.run_after <= now())
+               OR (j.status = 'running' AND j.lease_until < now()))
+          AND NOT EXISTS (
+              SELECT 1 FROM jobs earlier
+              WHERE earlier.project_id = j.project_id
+                AND earlier.user_id = j.user_id
+                AND earlier.id < j.id
+                AND earlier.status IN ('queued', 'running'))
+        ORDER BY j.id
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE jobs SET status = 'running',
+                    attempts = jobs.attempts + 1,
+                    locked_by = :worker,
+                    lease_until = now() + make_interval(secs => :lease),
+                    updated_at = now()
+    FROM next WHERE jobs.id = next.id
+    RETURNING jobs.id
+    """
+)
+
+
+class JobRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def enqueue(
+        self, task_id: uuid.UUID, project_id: uuid.UUID, user_id: str, max_attempts: int
+    ) -> Job:
+        job = Job(
+            task_id=task_id,
+            project_id=project_id,
+            user_id=user_id,
+            kind="refine",
+            status="queued",
+            attempts=0,
+            max_attempts=max_attempts,
+        )
+        self.session.add(job)
+        await self.session.flush()
+        return job
+
+    async def claim(self, worker: str, lease_s: float) -> Job | None:
+        claimed = await self.session.execute(_CLAIM, {"worker": worker, "lease": lease_s})
+        job_id = claimed.scalar_one_or_none()
+        return None if job_id is None else await self.session.get(Job, job_id)
+
+    async def lock_if_held(self, job_id: int, worker: str) -> bool:
+        """Lock the job row for this transaction if ``worker`` still holds the job."""
+        result = await self.session.execute(
+            select(Job.id)
+            .where(Job.id == job_id, Job.locked_by == worker, Job.status == "running")
+            .with_for_update()
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def renew(self, job_id: int, worker: str, lease_s: float) -> bool:
+        """Extend the lease; False if the job is no longer this worker's."""
+        result = await self.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.locked_by == worker, Job.status == "running")
+            .values(lease_until=func.now() + timedelta(seconds=lease_s))
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def finish(self, job_id: int, status: str, error: str | None = None) -> None:
+        """Done or failed for good; ``locked_by`` keeps the worker that ran it last."""
+        await self.session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                status=status,
+                last_error=error,
+                lease_until=None,
+                updated_at=func.now(),
+            )
+        )
+
+    async def retry_later(self, job_id: int, error: str, delay_s: float) -> None:
+        await self.session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                status="queued",
+                last_error=error,
+                run_after=func.now() + timedelta(seconds=delay_s),
+                locked_by=None,
+                lease_until=None,
+                updated_at=func.now(),
+            )
+        )
+
+    async def release(self, job_id: int, worker: str) -> None:
+        """Hand a job back untried (shutdown): claimable at once, the attempt not counted."""
+        await self.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.locked_by == worker, Job.status == "running")
+            .values(
+                status="queued",
+                attempts=Job.attempts - 1,
+                locked_by=None,
+                lease_until=None,
+                run_after=func.now(),
+                updated_at=func.now(),
+            )
+        )
+
+    async def open_count(self) -> int:
+        result = await self.session.execute(
+            select(func.count()).select_from(Job).where(Job.status.in_(("queued", "running")))
+        )
+        return int(result.scalar_one())
