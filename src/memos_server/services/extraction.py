@@ -44,14 +44,12 @@ def _confidence(value: Any) -> float:
     return min(1.0, max(0.0, number))
 
 
-class ExtractedFact(BaseModel):
+class _Extracted(BaseModel):
+    """What both kinds share: tags and a confidence, cleaned where the meaning is clear."""
+
     model_config = ConfigDict(extra="ignore")
 
-    memory_key: str = Field(min_length=1, max_length=200)
-    memory_value: str = Field(min_length=1, max_length=4000)
     tags: list[str] = Field(default_factory=list)
-    memory_type: Literal["UserMemory", "LongTermMemory"] = "LongTermMemory"
-    memory_time: date | None = None
     confidence: float = 0.8
 
     @field_validator("tags", mode="before")
@@ -63,6 +61,13 @@ class ExtractedFact(BaseModel):
     @classmethod
     def clean_confidence(cls, value: Any) -> float:
         return _confidence(value)
+
+
+class ExtractedFact(_Extracted):
+    memory_key: str = Field(min_length=1, max_length=200)
+    memory_value: str = Field(min_length=1, max_length=4000)
+    memory_type: Literal["UserMemory", "LongTermMemory"] = "LongTermMemory"
+    memory_time: date | None = None
 
     @field_validator("memory_type", mode="before")
     @classmethod
@@ -80,9 +85,7 @@ class ExtractedFact(BaseModel):
         return value
 
 
-class ExtractedPreference(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class ExtractedPreference(_Extracted):
     preference_type: Literal["explicit_preference", "implicit_preference"] = Field(
         validation_alias=AliasChoices("preference_type", "memory_type", "kind")
     )
@@ -90,18 +93,6 @@ class ExtractedPreference(BaseModel):
         min_length=1, max_length=2000, validation_alias=AliasChoices("preference", "memory_value")
     )
     reasoning: str = ""
-    tags: list[str] = Field(default_factory=list)
-    confidence: float = 0.8
-
-    @field_validator("tags", mode="before")
-    @classmethod
-    def clean_tags(cls, value: Any) -> list[str]:
-        return _tags(value)
-
-    @field_validator("confidence", mode="before")
-    @classmethod
-    def clean_confidence(cls, value: Any) -> float:
-        return _confidence(value)
 
     @field_validator("preference_type", mode="before")
     @classmethod
