@@ -18,6 +18,7 @@ from memos_server.llm import LLM
 from memos_server.llm.openai_chat import build_llm
 from memos_server.services.embedding_binding import bind_embedding_model
 from memos_server.services.refine import Refiner
+from memos_server.services.text_index import warm_up
 from memos_server.services.worker import Worker
 from memos_server.settings import Settings
 from memos_server.storage.database import Database
@@ -64,6 +65,8 @@ async def open_runtime(settings: Settings, *, with_embedder: bool = True) -> Asy
     embedder_task = (
         asyncio.create_task(load_embedder(settings.embedding)) if with_embedder else None
     )
+    # The Chinese segmenter's dictionary loads in about a second: alongside, not on a request.
+    segmenter_task = asyncio.create_task(asyncio.to_thread(warm_up)) if with_embedder else None
     embedded: EmbeddedPostgres | None = None
     embedder: Embedder | None = None
     database: Database | None = None
@@ -72,6 +75,8 @@ async def open_runtime(settings: Settings, *, with_embedder: bool = True) -> Asy
         url, embedded = await database_task
         await asyncio.to_thread(upgrade_database, url)
         database = Database(url, settings.database)
+        if segmenter_task is not None:
+            await segmenter_task
         if embedder_task is not None:
             embedder = await embedder_task
             async with database.session() as session:

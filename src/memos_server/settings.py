@@ -106,6 +106,22 @@ class FineModeSettings(Group):
     )
 
 
+class SearchSettings(Group):
+    channels: Literal["hybrid", "vector", "text"] = Field(
+        default="hybrid", description="Vector, full-text, or both fused."
+    )
+    fusion: Literal["rrf", "weighted"] = Field(
+        default="rrf", description="Reciprocal rank fusion, or a weighted sum of the scores."
+    )
+    rrf_k: int = Field(default=60, ge=1, description="RRF constant: higher flattens the ranks.")
+    vector_weight: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Share of the vector score in relativity."
+    )
+    candidates: int = Field(
+        default=50, ge=1, le=1000, description="Memories each channel proposes for fusion."
+    )
+
+
 class JobSettings(Group):
     run_worker: bool = Field(
         default=True, description="Run a worker inside the API process (serve --no-worker: off)."
@@ -162,6 +178,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     fast: FastModeSettings = FastModeSettings()
     fine: FineModeSettings = FineModeSettings()
+    search: SearchSettings = SearchSettings()
     jobs: JobSettings = JobSettings()
     ingest: IngestSettings = IngestSettings()
 

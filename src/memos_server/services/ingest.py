@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
 from memos_server.services.limits import check_ids, check_messages
+from memos_server.services.text_index import memory_tokens
 from memos_server.services.windows import Turn, build_windows
 from memos_server.settings import Settings
 from memos_server.storage.models import Memory, MemoryHistory, Message, Task
@@ -166,6 +167,7 @@ async def add_messages(
             mode="fast",
             memory_key=window.key,
             memory_value=window.text,
+            search_text=memory_tokens(window.key, window.text),
             memory_type=window.memory_type,
             tags=[FAST_TAG, *request.tags],
             memory_time=window.time,

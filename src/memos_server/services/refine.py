@@ -30,6 +30,7 @@ from memos_server.services.extraction import Extraction, Usage, at_midnight, ext
 from memos_server.services.language import detect_language
 from memos_server.services.llm_json import MalformedOutput
 from memos_server.services.reconcile import Decision, decide
+from memos_server.services.text_index import memory_tokens
 from memos_server.services.windows import Turn, short_title
 from memos_server.settings import Settings
 from memos_server.storage.database import Database
@@ -236,6 +237,7 @@ class Refiner:
                     record(target.id, "UPDATE", target.memory_value, decision.memory_value)
                     target.memory_value = decision.memory_value or target.memory_value
                     target.memory_key = decision.memory_key or target.memory_key
+                    target.search_text = memory_tokens(target.memory_key, target.memory_value)
                     target.embedding = candidate.vector
                     target.source_message_ids = [*target.source_message_ids, *source_ids]
                     target.update_time = func.now()
@@ -273,6 +275,7 @@ class Refiner:
             mode="fine",
             memory_key=candidate.key,
             memory_value=candidate.value,
+            search_text=memory_tokens(candidate.key, candidate.value),
             memory_type=candidate.memory_type,
             preference_type=candidate.preference_type,
             reasoning=candidate.reasoning,

@@ -1,18 +1,32 @@
-"""search/memory: the user's memories closest in meaning to the query, per type."""
+"""search/memory: the user's memories most relevant to the query, per type.
+
+Two channels, each proposing ``candidates`` memories: the vector channel (cosine similarity of
+the query's embedding, an exact scan of the user's rows) and the full-text channel (BM25 over
+jieba / stemmed-English tokens, OR semantics). They are fused by reciprocal rank (default) or by a
+weighted sum. ``relativity`` is a 0..1 score a client can threshold: the vector share is the
+cosine similarity, the text share the part of the query's (IDF-weighted) words the memory holds.
+"""
 
 from __future__ import annotations
 
+import math
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
+from memos_server.services.filters import Filter
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_query
-from memos_server.settings import Settings
+from memos_server.services.text_index import query_tokens
+from memos_server.settings import SearchSettings, Settings
 from memos_server.storage.models import Memory
-from memos_server.storage.repositories.memories import MemoryRepository, Scope
+from memos_server.storage.repositories.memories import LexicalHits, MemoryRepository, Scope
+
+BM25_K1 = 1.2
+BM25_B = 0.75
 
 
 @dataclass(frozen=True)
@@ -24,12 +38,13 @@ class SearchQuery:
     preference_limit: int = 6
     min_relativity: float = 0.0
     agent_id: str | None = None
+    where: Filter | None = None
 
 
 @dataclass(frozen=True)
 class Scored:
     memory: Memory
-    relativity: float  # cosine similarity clipped to 0..1
+    relativity: float  # 0..1
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,72 @@ PREFERENCE_NOTES = {
 }
 
 
+@dataclass
+class _Candidate:
+    memory: Memory
+    cosine: float = 0.0
+    coverage: float = 0.0  # IDF-weighted share of the query's words the memory holds
+    ranks: list[int] = field(default_factory=list)
+
+
+def bm25(tokens: Sequence[str], hits: LexicalHits) -> list[tuple[Memory, float, float]]:
+    """(memory, BM25 score, coverage) for each hit, best score first."""
+    documents = max(hits.documents, len(hits.hits))
+    counts = [(memory, _counts(words)) for memory, words in hits.hits]
+    idf = {
+        token: math.log(1 + (documents - df + 0.5) / (df + 0.5))
+        for token in tokens
+        for df in [sum(1 for _, c in counts if token in c)]
+    }
+    total = sum(idf.values()) or 1.0
+    scored = []
+    for memory, words in counts:
+        length = len(words) or 1
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * length / hits.mean_length)
+        score = sum(
+            idf[t] * words[t] * (BM25_K1 + 1) / (words[t] + norm) for t in tokens if t in words
+        )
+        coverage = sum(idf[t] for t in tokens if t in words) / total
+        scored.append((memory, score, coverage))
+    scored.sort(key=lambda row: row[1], reverse=True)
+    return scored
+
+
+def _counts(words: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for word in words:
+        found[word] = found.get(word, 0) + 1
+    return found
+
+
+def fuse(
+    vector: Sequence[tuple[Memory, float]],
+    text: Sequence[tuple[Memory, float, float]],
+    settings: SearchSettings,
+    limit: int,
+) -> list[Scored]:
+    pool: dict[uuid.UUID, _Candidate] = {}
+    for rank, (memory, similarity) in enumerate(vector, start=1):
+        entry = pool.setdefault(memory.id, _Candidate(memory))
+        entry.cosine = min(1.0, max(0.0, similarity))
+        entry.ranks.append(rank)
+    for rank, (memory, _, coverage) in enumerate(text, start=1):
+        entry = pool.setdefault(memory.id, _Candidate(memory))
+        entry.coverage = coverage
+        entry.ranks.append(rank)
+    weight = settings.vector_weight if vector and text else (1.0 if vector else 0.0)
+
+    def relativity(entry: _Candidate) -> float:
+        return weight * entry.cosine + (1 - weight) * entry.coverage
+
+    def rrf(entry: _Candidate) -> float:
+        return sum(1.0 / (settings.rrf_k + rank) for rank in entry.ranks)
+
+    order = rrf if settings.fusion == "rrf" else relativity
+    ranked = sorted(pool.values(), key=order, reverse=True)[:limit]
+    return [Scored(entry.memory, round(relativity(entry), 6)) for entry in ranked]
+
+
 async def search_memories(
     session: AsyncSession,
     embedder: Embedder,
@@ -57,14 +138,21 @@ async def search_memories(
 ) -> SearchResult:
     check_ids(settings.limits, query.user_id)
     check_query(settings.limits, query.query)
-    [vector] = await embedder.embed([query.query])
-    scope = Scope(project_id=project_id, user_id=query.user_id, agent_id=query.agent_id)
+    channels = settings.search.channels
+    vector = (await embedder.embed([query.query]))[0] if channels != "text" else []
+    tokens = query_tokens(query.query) if channels != "vector" else []
+    scope = Scope(project_id, query.user_id, query.agent_id, query.where)
     repository = MemoryRepository(session)
+    depth = settings.search.candidates
 
     async def ranked(kind: str, limit: int) -> list[Scored]:
-        found = await repository.nearest(scope, kind, vector, limit)
-        scored = [Scored(memory, min(1.0, max(0.0, similarity))) for memory, similarity in found]
-        return [s for s in scored if s.relativity >= query.min_relativity]
+        if limit <= 0:
+            return []
+        pool = max(depth, limit)
+        by_vector = await repository.nearest(scope, kind, vector, pool) if vector else []
+        by_text = bm25(tokens, await repository.lexical(scope, kind, tokens, pool))
+        fused = fuse(by_vector, by_text, settings.search, limit)
+        return [s for s in fused if s.relativity >= query.min_relativity]
 
     facts = await ranked("fact", query.memory_limit)
     preferences = (

@@ -11,8 +11,18 @@ from datetime import datetime
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Identity, Integer, Text, func
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy import (
+    BigInteger,
+    Computed,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Integer,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -95,6 +105,11 @@ class Memory(Base):
     source_message_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list)
     info: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     prompt_version: Mapped[str | None] = mapped_column(Text)
+    # Tokens of key and value for the full-text channel (``tsv`` is generated from it).
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    tsv: Mapped[Any] = mapped_column(
+        TSVECTOR, Computed("to_tsvector('simple', search_text)", persisted=True), deferred=True
+    )
     create_time: Mapped[datetime] = _now()
     update_time: Mapped[datetime] = _now()
 

@@ -13,7 +13,7 @@ from memos_server.api.schemas.search import (
     SearchMemoryData,
     SearchMemoryRequest,
 )
-from memos_server.errors import UnsupportedType
+from memos_server.services.filters import parse_filter
 from memos_server.services.search import Scored, SearchQuery, search_memories
 
 router = APIRouter(tags=["memories"], responses=ERRORS)
@@ -33,7 +33,7 @@ def memory_detail(scored: Scored) -> MemoryDetail:
         tags=m.tags,
         create_time=epoch_ms(m.create_time),
         update_time=epoch_ms(m.update_time),
-        relativity=round(scored.relativity, 6),
+        relativity=scored.relativity,
     )
 
 
@@ -49,7 +49,7 @@ def preference_detail(scored: Scored) -> PreferenceDetail:
         tags=m.tags,
         create_time=epoch_ms(m.create_time),
         update_time=epoch_ms(m.update_time),
-        relativity=round(scored.relativity, 6),
+        relativity=scored.relativity,
     )
 
 
@@ -62,8 +62,6 @@ async def search_memory(
     settings: SettingsDep,
 ) -> Envelope[SearchMemoryData]:
     """The user's fact and preference memories most relevant to the query, best first."""
-    if body.filter:
-        raise UnsupportedType("filter is not supported by this server yet; omit it or send null")
     result = await search_memories(
         session,
         embedder,
@@ -77,6 +75,7 @@ async def search_memory(
             preference_limit=body.preference_limit_number,
             min_relativity=body.relativity,
             agent_id=body.agent_id,
+            where=parse_filter(body.filter),
         ),
     )
     return Envelope(

@@ -6,20 +6,45 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
+from memos_server.services.filters import Filter
+from memos_server.storage.filters import to_sql
 from memos_server.storage.models import Memory, MemoryHistory
 
 
 @dataclass(frozen=True)
 class Scope:
-    """Whose memories a query reads: always one project and one user."""
+    """Whose memories a query reads: always one project and one user, maybe narrowed further."""
 
     project_id: uuid.UUID
     user_id: str
     agent_id: str | None = None
+    where: Filter | None = None
+
+    def conditions(self, kind: str) -> list[ColumnElement[bool]]:
+        found = [
+            Memory.project_id == self.project_id,
+            Memory.user_id == self.user_id,
+            Memory.kind == kind,
+            Memory.status == "activated",
+        ]
+        if self.agent_id is not None:
+            found.append(Memory.agent_id == self.agent_id)
+        if self.where is not None:
+            found.append(to_sql(self.where))
+        return found
+
+
+@dataclass(frozen=True)
+class LexicalHits:
+    """Memories matching any query word, with their tokens, and the statistics BM25 needs."""
+
+    hits: list[tuple[Memory, list[str]]]
+    documents: int  # the user's memories of this kind in scope
+    mean_length: float  # their mean number of distinct tokens
 
 
 class MemoryRepository:
@@ -51,21 +76,42 @@ class MemoryRepository:
         query = (
             select(Memory, distance)
             .options(defer(Memory.embedding))
-            .where(
-                Memory.project_id == scope.project_id,
-                Memory.user_id == scope.user_id,
-                Memory.kind == kind,
-                Memory.status == "activated",
-            )
+            .where(*scope.conditions(kind))
             .order_by(distance)
             .limit(limit)
         )
-        if scope.agent_id is not None:
-            query = query.where(Memory.agent_id == scope.agent_id)
         if mode is not None:
             query = query.where(Memory.mode == mode)
         result = await self.session.execute(query)
         return [(memory, 1.0 - float(dist)) for memory, dist in result.all()]
+
+    async def lexical(
+        self, scope: Scope, kind: str, tokens: Sequence[str], limit: int
+    ) -> LexicalHits:
+        """The user's memories holding any of ``tokens`` (OR), best ``ts_rank`` first.
+
+        The tokens come from ``text_index`` (letters, digits, CJK), so they are safe inside a
+        quoted tsquery lexeme.
+        """
+        if not tokens or limit <= 0:
+            return LexicalHits([], 0, 1.0)
+        query = func.to_tsquery("simple", " | ".join(f"'{token}'" for token in tokens))
+        conditions = scope.conditions(kind)
+        stats = await self.session.execute(
+            select(func.count(), func.coalesce(func.avg(func.length(Memory.tsv)), 1.0)).where(
+                *conditions
+            )
+        )
+        documents, mean_length = stats.one()
+        rows = await self.session.execute(
+            select(Memory)
+            .options(defer(Memory.embedding))
+            .where(*conditions, Memory.tsv.op("@@")(query))
+            .order_by(func.ts_rank(Memory.tsv, query).desc())
+            .limit(limit)
+        )
+        hits = [(memory, memory.search_text.split()) for memory in rows.scalars()]
+        return LexicalHits(hits, int(documents), float(mean_length) or 1.0)
 
     async def get_active(self, project_id: uuid.UUID, memory_id: uuid.UUID) -> Memory | None:
         result = await self.session.execute(

@@ -1,0 +1,285 @@
+"""Words for the full-text channel: jieba for Chinese, stemmed lower-case words for English.
+
+``index_tokens`` cuts Chinese in search mode, which also emits the shorter words inside a long
+one (中华人民共和国 → 中华, 人民, 共和国, …), so a query word matches inside a longer phrase.
+English words are lower-cased, stop words dropped, and Snowball-stemmed (plans, planning → plan).
+Mixed text works: each run is cut by its own rules. Stored as space-separated tokens, indexed by
+Postgres as a ``simple`` tsvector, so both sides see exactly these tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from functools import lru_cache
+from typing import Any
+
+_RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z0-9]+(?:'[A-Za-z]+)?")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+STOP_WORDS_EN = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "i'm",
+        "you're",
+        "it's",
+        "don't",
+        "what's",
+        "that's",
+        "let's",
+    ]
+)
+STOP_WORDS_ZH = frozenset(
+    [
+        "的",
+        "了",
+        "和",
+        "是",
+        "在",
+        "我",
+        "你",
+        "他",
+        "她",
+        "它",
+        "我们",
+        "你们",
+        "他们",
+        "这",
+        "那",
+        "有",
+        "也",
+        "就",
+        "都",
+        "而",
+        "及",
+        "与",
+        "或",
+        "一个",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "呀",
+        "么",
+        "着",
+        "过",
+        "会",
+        "能",
+        "要",
+        "想",
+        "对",
+        "把",
+        "被",
+        "给",
+        "让",
+        "从",
+        "向",
+        "到",
+        "说",
+        "很",
+        "还",
+        "又",
+        "个",
+        "些",
+        "什么",
+        "怎么",
+        "哪",
+        "哪里",
+        "为什么",
+        "如何",
+        "请",
+        "帮",
+        "一下",
+        "可以",
+        "没有",
+        "不",
+    ]
+)
+
+_lock = threading.Lock()
+_jieba: Any = None
+
+
+def _segmenter() -> Any:
+    global _jieba
+    with _lock:
+        if _jieba is None:
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)
+            jieba.initialize()
+            _jieba = jieba
+    return _jieba
+
+
+def warm_up() -> None:
+    """Load jieba's dictionary now (about a second) rather than on the first request."""
+    _segmenter()
+
+
+@lru_cache(maxsize=50_000)
+def _stem(word: str) -> str:
+    return _stemmer().stemWord(word)  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+def _tokens(text: str, *, for_index: bool) -> list[str]:
+    out: list[str] = []
+    for run in _RUNS.findall(text):
+        if _CJK.match(run):
+            jieba = _segmenter()
+            words = jieba.lcut_for_search(run) if for_index else jieba.lcut(run)
+            out.extend(w for w in words if w not in STOP_WORDS_ZH and w.strip())
+        else:
+            word = run.lower()
+            if word in STOP_WORDS_EN:
+                continue
+            out.append(_stem(word.removesuffix("'s").replace("'", "")))
+    return out
+
+
+def index_tokens(text: str) -> str:
+    """The text as stored for the full-text channel."""
+    return " ".join(_tokens(text, for_index=True))
+
+
+def memory_tokens(key: str, value: str) -> str:
+    """What a memory is found by: its title and its text."""
+    return index_tokens(f"{key}\n{value}")
+
+
+def query_tokens(text: str) -> list[str]:
+    """The distinct words of a query, in order."""
+    return list(dict.fromkeys(_tokens(text, for_index=False)))

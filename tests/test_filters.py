@@ -1,0 +1,140 @@
+"""The filter grammar of API.md on search: each field and operator, combinations, errors."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.support import Api
+
+ONE_DAY_MS = 86_400_000
+
+
+@pytest.fixture
+def stored(api: Api) -> Api:
+    def add(conversation: str, text: str, **extra: Any) -> None:
+        api.ok(
+            "/add/message",
+            {
+                "user_id": "u1",
+                "conversation_id": conversation,
+                "messages": [{"role": "user", "content": text}],
+                **extra,
+            },
+        )
+
+    add(
+        "trip",
+        "I booked the Hilton in Lisbon.",
+        agent_id="travel",
+        tags=["travel"],
+        info={"source": "web", "priority": 3, "labels": ["hotel", "europe"]},
+    )
+    add(
+        "trip2",
+        "Our flight to Lisbon leaves at 9.",
+        agent_id="travel",
+        app_id="mobile",
+        info={"source": "app", "priority": 7},
+    )
+    add(
+        "food",
+        "Lisbon has the best pastel de nata.",
+        agent_id="food",
+        tags=["food"],
+        info={"source": "web", "priority": "high"},
+    )
+    return api
+
+
+def found(api: Api, where: Any) -> list[str]:
+    data = api.ok(
+        "/search/memory",
+        {"user_id": "u1", "query": "Lisbon", "memory_limit_number": 25, "filter": where},
+    )
+    return sorted(m["conversation_id"] for m in data["memory_detail_list"])
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ({"and": [{"agent_id": "travel"}]}, ["trip", "trip2"]),
+        ({"and": [{"app_id": "mobile"}]}, ["trip2"]),
+        ({"and": [{"conversation_id": "food"}]}, ["food"]),
+        ({"and": [{"memory_type": "UserMemory"}]}, ["food", "trip", "trip2"]),
+        ({"and": [{"memory_type": "LongTermMemory"}]}, []),
+        ({"and": [{"tags": {"contains": "travel"}}]}, ["trip"]),
+        ({"and": [{"tags": "food"}]}, ["food"]),
+        ({"and": [{"source": "web"}]}, ["food", "trip"]),
+        ({"and": [{"priority": 7}]}, ["trip2"]),
+        ({"and": [{"priority": {"gte": 3}}]}, ["trip", "trip2"]),
+        ({"and": [{"priority": {"gt": 3}}]}, ["trip2"]),
+        ({"and": [{"priority": {"lt": 7}}]}, ["trip"]),
+        ({"and": [{"priority": {"lte": 7}}, {"source": "app"}]}, ["trip2"]),
+        ({"and": [{"labels": {"contains": "europe"}}]}, ["trip"]),
+        ({"and": [{"priority": "high"}]}, ["food"]),
+        ({"and": [{"no_such_key": "x"}]}, []),
+        ({"or": [{"agent_id": "food"}, {"app_id": "mobile"}]}, ["food", "trip2"]),
+        (
+            {"and": [{"agent_id": "travel"}, {"or": [{"source": "web"}, {"priority": 7}]}]},
+            ["trip", "trip2"],
+        ),
+        ({"agent_id": "food"}, ["food"]),  # a bare condition object
+        (None, ["food", "trip", "trip2"]),
+        ({}, ["food", "trip", "trip2"]),
+    ],
+)
+def test_filter(stored: Api, where: Any, expected: list[str]) -> None:
+    assert found(stored, where) == expected
+
+
+def test_time_filters_take_epoch_ms_and_iso_strings(stored: Api) -> None:
+    now_ms = int(time.time() * 1000)
+    assert found(stored, {"and": [{"create_time": {"gte": now_ms - ONE_DAY_MS}}]}) == [
+        "food",
+        "trip",
+        "trip2",
+    ]
+    assert found(stored, {"and": [{"create_time": {"lt": now_ms - ONE_DAY_MS}}]}) == []
+    assert found(stored, {"and": [{"update_time": {"gt": "2020-01-01T00:00:00Z"}}]}) == [
+        "food",
+        "trip",
+        "trip2",
+    ]
+    assert found(stored, {"and": [{"create_time": {"lte": "2020-01-01"}}]}) == []
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ({"and": [{"agent_id": {"like": "tr%"}}]}, "unknown operator 'like' on 'agent_id'"),
+        ({"and": {"agent_id": "travel"}}, '"and" takes a non-empty list of conditions'),
+        ({"and": []}, '"and" takes a non-empty list of conditions'),
+        ({"or": ["agent_id"]}, 'each item of "or" must be a condition object'),
+        ({"and": [{"agent_id": {"contains": "t"}}]}, "'contains' applies to tags"),
+        ({"and": [{"agent_id": 5}]}, "'agent_id' is text"),
+        ({"and": [{"create_time": "yesterday"}]}, "compare 'create_time' with gte/gt/lte/lt"),
+        ({"and": [{"create_time": {"gte": "yesterday"}}]}, "is not a date-time"),
+        ({"and": [{"tags": {"gte": "a"}}]}, "tags support equality and 'contains' only"),
+        ({"and": [{"priority": {}}]}, "'priority' has an empty condition"),
+        ({"and": [{"priority": {"gte": None}}]}, "'priority' gte needs a value"),
+        (
+            {"and": [{"and": [{"and": [{"and": [{"and": [{"and": [{"a": 1}]}]}]}]}]}]},
+            "nested deeper than 6 levels",
+        ),
+    ],
+)
+def test_bad_filters_get_clear_errors(stored: Api, where: Any, message: str) -> None:
+    got = stored.fails(
+        "/search/memory", {"user_id": "u1", "query": "Lisbon", "filter": where}, 400, 40000
+    )
+    assert message in got
+
+
+def test_a_filter_that_is_not_an_object(stored: Api) -> None:
+    got = stored.fails(
+        "/search/memory", {"user_id": "u1", "query": "Lisbon", "filter": ["agent_id"]}, 400, 40000
+    )
+    assert "filter" in got

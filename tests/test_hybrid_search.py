@@ -1,0 +1,115 @@
+"""Hybrid search: the full-text and vector channels each find what the other cannot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memos_server.services.text_index import index_tokens, query_tokens
+from tests.support import Api
+
+
+def remember(api: Api, *texts: str, user: str = "u1") -> None:
+    for i, text in enumerate(texts):
+        api.ok(
+            "/add/message",
+            {
+                "user_id": user,
+                "conversation_id": f"c{i}",
+                "messages": [{"role": "user", "content": text}],
+            },
+        )
+
+
+def values(api: Api, query: str, **extra: Any) -> list[str]:
+    data = api.ok("/search/memory", {"user_id": "u1", "query": query, **extra})
+    return [m["memory_value"].removeprefix("user: ") for m in data["memory_detail_list"]]
+
+
+def test_chinese_is_cut_into_words_including_words_inside_longer_ones() -> None:
+    assert "共和国" in index_tokens("中华人民共和国成立于1949年").split()
+    assert query_tokens("我想去广州旅游") == ["去", "广州", "旅游"]  # 我, 想: stop words
+    assert "plan" in index_tokens("She is planning a trip").split()  # stemmed
+    assert index_tokens("Caroline's plans") == "carolin plan"
+
+
+def test_the_text_channel_alone_finds_a_chinese_word_inside_a_longer_phrase(api: Api) -> None:
+    remember(api, "我家住在中华人民共和国的首都。", "明天去买菜。", "周末我们打羽毛球。")
+
+    only_text = values(api, "共和国", memory_limit_number=1)
+    assert only_text == ["我家住在中华人民共和国的首都。"]
+
+
+def test_a_rare_exact_word_only_the_text_channel_matches(api: Api) -> None:
+    # A made-up product code: an embedding model has no idea what it means.
+    remember(
+        api,
+        "My router is the XR-7719 model from the office.",
+        "I fixed the wifi at home yesterday.",
+        "The internet connection is slow in the evening.",
+        "Networking equipment was delivered to the office.",
+    )
+    assert values(api, "XR-7719", memory_limit_number=1) == [
+        "My router is the XR-7719 model from the office."
+    ]
+
+
+def test_a_paraphrase_only_the_vector_channel_matches(api: Api) -> None:
+    remember(
+        api,
+        "I adopted a puppy last spring.",
+        "My tax return is due in April.",
+        "We repainted the kitchen walls.",
+    )
+    # No word in common with the memory: only meaning links "dog" and "puppy".
+    assert query_tokens("Do I own a dog?") == ["dog"]
+    assert values(api, "Do I own a dog?", memory_limit_number=1) == [
+        "I adopted a puppy last spring."
+    ]
+
+
+def test_mixed_language_memories_are_found_from_either_language(api: Api) -> None:
+    remember(api, "下个月我要去 Tokyo 出差, staying at the Park Hyatt.", "我喜欢吃火锅。")
+    assert values(api, "Park Hyatt", memory_limit_number=1)[0].startswith("下个月我要去 Tokyo")
+    assert values(api, "出差住哪里", memory_limit_number=1)[0].startswith("下个月我要去 Tokyo")
+
+
+def test_relativity_is_a_threshold_between_0_and_1(api: Api) -> None:
+    remember(api, "I adopted a puppy last spring.", "My tax return is due in April.")
+    everything = api.ok(
+        "/search/memory", {"user_id": "u1", "query": "puppy", "memory_limit_number": 25}
+    )["memory_detail_list"]
+    scores = [m["relativity"] for m in everything]
+    assert all(0 <= s <= 1 for s in scores)
+    assert scores[0] > scores[-1]
+    kept = values(api, "puppy", relativity=scores[0] - 1e-6)
+    assert kept == ["I adopted a puppy last spring."]
+
+
+def test_the_full_text_channel_by_itself(api: Api, pg_url: str) -> None:
+    """The lexical query alone (no vectors), straight against Postgres."""
+    import asyncio
+
+    from memos_server.services.search import bm25
+    from memos_server.settings import DatabaseSettings
+    from memos_server.storage.database import Database
+    from memos_server.storage.repositories.memories import MemoryRepository, Scope
+    from tests.support import sql
+
+    remember(api, "我家住在中华人民共和国的首都。", "明天去买菜。", "周末我们打羽毛球。")
+    [row] = sql(pg_url, "SELECT project_id FROM memories WHERE memory_value LIKE '%共和国%'")
+
+    async def search(query: str) -> list[str]:
+        database = Database(pg_url, DatabaseSettings(pool_size=1, max_overflow=0))
+        try:
+            async with database.session() as session:
+                tokens = query_tokens(query)
+                hits = await MemoryRepository(session).lexical(
+                    Scope(row["project_id"], "u1"), "fact", tokens, 10
+                )
+                return [memory.memory_value for memory, _, _ in bm25(tokens, hits)]
+        finally:
+            await database.dispose()
+
+    assert asyncio.run(search("共和国")) == ["user: 我家住在中华人民共和国的首都。"]
+    assert asyncio.run(search("羽毛球比赛")) == ["user: 周末我们打羽毛球。"]
+    assert asyncio.run(search("完全无关")) == []
