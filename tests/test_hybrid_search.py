@@ -85,10 +85,11 @@ def test_relativity_is_a_threshold_between_0_and_1(api: Api) -> None:
     assert kept == ["I adopted a puppy last spring."]
 
 
-def test_the_full_text_channel_by_itself(api: Api, pg_url: str) -> None:
+def test_the_full_text_channel_by_itself(api: Api, api_key: str, pg_url: str) -> None:
     """The lexical query alone (no vectors), straight against Postgres."""
     import asyncio
 
+    from memos_server.services.apikeys import hash_key
     from memos_server.services.search import bm25
     from memos_server.settings import DatabaseSettings
     from memos_server.storage.database import Database
@@ -96,7 +97,7 @@ def test_the_full_text_channel_by_itself(api: Api, pg_url: str) -> None:
     from tests.support import sql
 
     remember(api, "我家住在中华人民共和国的首都。", "明天去买菜。", "周末我们打羽毛球。")
-    [row] = sql(pg_url, "SELECT project_id FROM memories WHERE memory_value LIKE '%共和国%'")
+    [row] = sql(pg_url, "SELECT project_id FROM api_keys WHERE key_hash = :h", h=hash_key(api_key))
 
     async def search(query: str) -> list[str]:
         database = Database(pg_url, DatabaseSettings(pool_size=1, max_overflow=0))
