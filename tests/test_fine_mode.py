@@ -94,7 +94,8 @@ def test_the_seed_hotel_conversation_gives_fact_and_preference(
     assert fact_call["model"] == "fake-model"
     stored = sql(
         pg_url,
-        "SELECT kind, mode, status, prompt_version FROM memories WHERE task_id = :t ORDER BY kind",
+        "SELECT kind, mode, status, prompt_version FROM memories WHERE task_id = :t"
+        " ORDER BY kind, mode",
         t=task["task_id"],
     )
     assert stored == [

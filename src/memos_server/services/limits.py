@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from memos_server.errors import ConversationIdTooLong, TooLong, UserIdTooLong
+from memos_server.errors import BadRequest, ConversationIdTooLong, TooLong, UserIdTooLong
 from memos_server.settings import LimitSettings
 
 
@@ -27,6 +27,11 @@ def check_messages(limits: LimitSettings, texts: Sequence[str]) -> None:
             raise TooLong(
                 f"messages[{i}].content is longer than {limits.max_message_chars} characters"
             )
+
+
+def check_result_limit(limits: LimitSettings, name: str, value: int) -> None:
+    if value > limits.max_result_limit:
+        raise BadRequest(f"{name} must be at most {limits.max_result_limit}")
 
 
 def check_query(limits: LimitSettings, query: str) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from memos_server.embedding import Embedder
 from memos_server.services.filters import Filter
 from memos_server.services.language import detect_language
-from memos_server.services.limits import check_ids, check_query
+from memos_server.services.limits import check_ids, check_query, check_result_limit
 from memos_server.services.text_index import query_tokens
 from memos_server.settings import SearchSettings, Settings
 from memos_server.storage.models import Memory
@@ -138,6 +138,8 @@ async def search_memories(
 ) -> SearchResult:
     check_ids(settings.limits, query.user_id)
     check_query(settings.limits, query.query)
+    check_result_limit(settings.limits, "memory_limit_number", query.memory_limit)
+    check_result_limit(settings.limits, "preference_limit_number", query.preference_limit)
     channels = settings.search.channels
     vector = (await embedder.embed([query.query]))[0] if channels != "text" else []
     tokens = query_tokens(query.query) if channels != "vector" else []

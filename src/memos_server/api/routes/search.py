@@ -34,6 +34,7 @@ def memory_detail(scored: Scored) -> MemoryDetail:
         create_time=epoch_ms(m.create_time),
         update_time=epoch_ms(m.update_time),
         relativity=scored.relativity,
+        sources=[{"type": "chat", "message_id": i} for i in m.source_message_ids],
     )
 
 

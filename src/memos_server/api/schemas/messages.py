@@ -158,6 +158,7 @@ class GetMessageRequest(TopLevelRequest):
 
 
 class MessageDetail(BaseModel):
+    message_id: int
     role: str
     content: str | list[dict[str, Any]]
     create_time: str | None

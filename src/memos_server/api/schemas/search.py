@@ -16,9 +16,11 @@ class SearchMemoryRequest(TopLevelRequest):
         default=None, description="The current conversation (context, not a filter)."
     )
     agent_id: str | None = Field(default=None, description="Only memories of this agent.")
-    memory_limit_number: int = Field(default=6, ge=0, le=25)
+    memory_limit_number: int = Field(default=6, ge=0, description="Facts to return (max 25).")
     include_preference: bool = True
-    preference_limit_number: int = Field(default=6, ge=0, le=25)
+    preference_limit_number: int = Field(
+        default=6, ge=0, description="Preferences to return (max 25)."
+    )
     relativity: float = Field(
         default=0.0, ge=0.0, le=1.0, description="Minimum relevance; 0 keeps everything."
     )
@@ -58,6 +60,9 @@ class MemoryDetail(BaseModel):
     create_time: int | None
     update_time: int | None
     relativity: float
+    sources: list[dict[str, Any]] = Field(
+        default_factory=list, description="The messages the memory was made from."
+    )
 
 
 class PreferenceDetail(BaseModel):
