@@ -113,12 +113,12 @@ class SearchSettings(Group):
     channels: Literal["hybrid", "vector", "text"] = Field(
         default="hybrid", description="Vector, full-text, or both fused."
     )
-    fusion: Literal["rrf", "weighted"] = Field(
-        default="rrf", description="Reciprocal rank fusion, or a weighted sum of the scores."
+    fusion: Literal["weighted", "rrf"] = Field(
+        default="weighted", description="A weighted sum of the scores, or reciprocal rank fusion."
     )
     rrf_k: int = Field(default=60, ge=1, description="RRF constant: higher flattens the ranks.")
     vector_weight: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="Share of the vector score in relativity."
+        default=0.35, ge=0.0, le=1.0, description="Share of the vector score in relativity."
     )
     candidates: int = Field(
         default=50, ge=1, le=1000, description="Memories each channel proposes for fusion."
