@@ -3,8 +3,9 @@
 Two channels, each proposing ``candidates`` memories: the vector channel (cosine similarity of
 the query's embedding, an exact scan of the user's rows) and the full-text channel (BM25 over
 jieba / stemmed-English tokens, OR semantics). They are fused by a weighted sum (default) or by
-reciprocal rank; on LoCoMo the weighted sum wins (see BENCHMARKS.md). ``relativity`` is a 0..1 score a client can threshold: the vector share is the
-cosine similarity, the text share the part of the query's (IDF-weighted) words the memory holds.
+reciprocal rank; on LoCoMo the weighted sum wins (see BENCHMARKS.md). ``relativity`` is a 0..1
+score a client can threshold: the vector share is the cosine similarity, the text share the part
+of the query's (IDF-weighted) words the memory holds.
 """
 
 from __future__ import annotations
