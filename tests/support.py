@@ -277,9 +277,16 @@ class ServiceProcess:
         return code
 
     def stop(self) -> None:
+        """SIGTERM (so an embedded Postgres is stopped too), then SIGKILL if it hangs."""
+        import subprocess
+
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 def wait_until(condition: Any, timeout_s: float = 60, what: str = "condition") -> Any:

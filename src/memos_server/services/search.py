@@ -10,6 +10,7 @@ of the query's (IDF-weighted) words the memory holds.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 from collections.abc import Sequence
@@ -142,24 +143,38 @@ async def search_memories(
     check_result_limit(settings.limits, "memory_limit_number", query.memory_limit)
     check_result_limit(settings.limits, "preference_limit_number", query.preference_limit)
     channels = settings.search.channels
-    vector = (await embedder.embed([query.query]))[0] if channels != "text" else []
-    tokens = query_tokens(query.query) if channels != "vector" else []
-    scope = Scope(project_id, query.user_id, query.agent_id, query.where)
-    repository = MemoryRepository(session)
-    depth = settings.search.candidates
+    # The model embeds the query in its own thread while Postgres answers the full-text side.
+    embedding = asyncio.ensure_future(embedder.embed([query.query])) if channels != "text" else None
+    try:
+        tokens = query_tokens(query.query) if channels != "vector" else []
+        scope = Scope(project_id, query.user_id, query.agent_id, query.where)
+        repository = MemoryRepository(session)
+        limits = {"fact": query.memory_limit}
+        if query.include_preference:
+            limits["preference"] = query.preference_limit
+        lexical = {
+            kind: await repository.lexical(
+                scope, kind, tokens, max(settings.search.candidates, limit)
+            )
+            for kind, limit in limits.items()
+            if limit > 0
+        }
+        vector = (await embedding)[0] if embedding is not None else []
+    finally:
+        if embedding is not None and not embedding.done():
+            embedding.cancel()
 
-    async def ranked(kind: str, limit: int) -> list[Scored]:
-        if limit <= 0:
-            return []
-        pool = max(depth, limit)
+    async def ranked(kind: str) -> list[Scored]:
+        hits = lexical.get(kind)
+        if hits is None or hits.documents == 0:
+            return []  # nothing of this kind in scope: skip the vector scan too
+        limit = limits[kind]
+        pool = max(settings.search.candidates, limit)
         by_vector = await repository.nearest(scope, kind, vector, pool) if vector else []
-        by_text = bm25(tokens, await repository.lexical(scope, kind, tokens, pool))
-        fused = fuse(by_vector, by_text, settings.search, limit)
+        fused = fuse(by_vector, bm25(tokens, hits), settings.search, limit)
         return [s for s in fused if s.relativity >= query.min_relativity]
 
-    facts = await ranked("fact", query.memory_limit)
-    preferences = (
-        await ranked("preference", query.preference_limit) if query.include_preference else []
-    )
+    facts = await ranked("fact")
+    preferences = await ranked("preference")
     note = PREFERENCE_NOTES[detect_language([query.query])] if preferences else ""
     return SearchResult(facts=facts, preferences=preferences, preference_note=note)
