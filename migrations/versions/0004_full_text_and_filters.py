@@ -19,9 +19,7 @@ BATCH = 1000
 
 
 def upgrade() -> None:
-    op.add_column(
-        "memories", sa.Column("search_text", sa.Text, nullable=False, server_default="")
-    )
+    op.add_column("memories", sa.Column("search_text", sa.Text, nullable=False, server_default=""))
     op.execute(
         "ALTER TABLE memories ADD COLUMN tsv tsvector "
         "GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED"

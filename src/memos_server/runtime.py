@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from memos_server.embedding import Embedder, load_embedder
 from memos_server.llm import LLM
 from memos_server.llm.openai_chat import build_llm
+from memos_server.rerank import Reranker, load_reranker
 from memos_server.services.embedding_binding import bind_embedding_model
 from memos_server.services.refine import Refiner
 from memos_server.services.text_index import warm_up
@@ -36,6 +37,7 @@ class Runtime:
     embedded: EmbeddedPostgres | None
     llm: LLM | None = None  # None: fast mode
     worker: Worker | None = None  # a worker in this process, if it runs one
+    reranker: Reranker | None = None
 
     def refiner(self) -> Refiner:
         assert self.llm is not None, "fine mode needs an LLM"
@@ -87,14 +89,22 @@ async def open_runtime(settings: Settings, *, with_embedder: bool = True) -> Asy
             log.info("fine mode: LLM %s at %s", llm.name, settings.llm.base_url)
         else:
             log.info("fast mode: no LLM configured (MEMOS_LLM__BASE_URL, MEMOS_LLM__MODEL)")
+        reranker = await load_reranker(settings.search) if with_embedder else None
         runtime = Runtime(
-            settings=settings, database=database, embedder=embedder, embedded=embedded, llm=llm
+            settings=settings,
+            database=database,
+            embedder=embedder,
+            embedded=embedded,
+            llm=llm,
+            reranker=reranker,
         )
         try:
             yield runtime
         finally:
             if runtime.worker is not None:
                 await runtime.worker.stop()
+            if runtime.reranker is not None:
+                await runtime.reranker.aclose()
     finally:
         if embedder_task is not None and not embedder_task.done():
             embedder_task.cancel()

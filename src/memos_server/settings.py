@@ -123,6 +123,26 @@ class SearchSettings(Group):
     candidates: int = Field(
         default=50, ge=1, le=1000, description="Memories each channel proposes for fusion."
     )
+    time_boost: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=1.0,
+        description="Added to the score of memories in the period a query's time words name.",
+    )
+    reranker: str | None = Field(
+        default=None,
+        description="Off when unset; a local cross-encoder folder, or an http(s) /rerank URL.",
+    )
+    reranker_model: str | None = Field(
+        default=None, description="Model name sent to an HTTP rerank endpoint, if it wants one."
+    )
+    reranker_api_key: SecretStr | None = Field(
+        default=None, description="Bearer key for an HTTP rerank endpoint."
+    )
+    reranker_candidates: int = Field(
+        default=20, ge=1, le=200, description="Fused results the reranker reorders."
+    )
+    reranker_timeout_s: float = Field(default=10.0, gt=0, description="HTTP rerank timeout.")
 
 
 class JobSettings(Group):

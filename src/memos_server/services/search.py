@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
+from memos_server.rerank import Reranker
 from memos_server.services.filters import Filter
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_query, check_result_limit
 from memos_server.services.text_index import query_tokens
+from memos_server.services.time_words import Period, period_of
 from memos_server.settings import SearchSettings, Settings
 from memos_server.storage.models import Memory
 from memos_server.storage.repositories.memories import LexicalHits, MemoryRepository, Scope
@@ -108,6 +110,7 @@ def fuse(
     text: Sequence[tuple[Memory, float, float]],
     settings: SearchSettings,
     limit: int,
+    period: Period | None = None,
 ) -> list[Scored]:
     pool: dict[uuid.UUID, _Candidate] = {}
     for rank, (memory, similarity) in enumerate(vector, start=1):
@@ -120,11 +123,17 @@ def fuse(
         entry.ranks.append(rank)
     weight = settings.vector_weight if vector and text else (1.0 if vector else 0.0)
 
+    def boost(entry: _Candidate) -> float:
+        when = entry.memory.memory_time or entry.memory.create_time
+        return settings.time_boost if period is not None and period.holds(when) else 0.0
+
     def relativity(entry: _Candidate) -> float:
-        return weight * entry.cosine + (1 - weight) * entry.coverage
+        score = weight * entry.cosine + (1 - weight) * entry.coverage
+        return min(1.0, score + boost(entry))
 
     def rrf(entry: _Candidate) -> float:
-        return sum(1.0 / (settings.rrf_k + rank) for rank in entry.ranks)
+        fused = sum(1.0 / (settings.rrf_k + rank) for rank in entry.ranks)
+        return fused * (1 + boost(entry))
 
     order = rrf if settings.fusion == "rrf" else relativity
     ranked = sorted(pool.values(), key=order, reverse=True)[:limit]
@@ -137,11 +146,13 @@ async def search_memories(
     settings: Settings,
     project_id: uuid.UUID,
     query: SearchQuery,
+    reranker: Reranker | None = None,
 ) -> SearchResult:
     check_ids(settings.limits, query.user_id)
     check_query(settings.limits, query.query)
     check_result_limit(settings.limits, "memory_limit_number", query.memory_limit)
     check_result_limit(settings.limits, "preference_limit_number", query.preference_limit)
+    period = period_of(query.query)
     channels = settings.search.channels
     # The model embeds the query in its own thread while Postgres answers the full-text side.
     embedding = asyncio.ensure_future(embedder.embed([query.query])) if channels != "text" else None
@@ -171,7 +182,12 @@ async def search_memories(
         limit = limits[kind]
         pool = max(settings.search.candidates, limit)
         by_vector = await repository.nearest(scope, kind, vector, pool) if vector else []
-        fused = fuse(by_vector, bm25(tokens, hits), settings.search, limit)
+        keep = max(limit, settings.search.reranker_candidates) if reranker else limit
+        fused = fuse(by_vector, bm25(tokens, hits), settings.search, keep, period)
+        if reranker is not None and fused:
+            scores = await reranker.scores(query.query, [s.memory.memory_value for s in fused])
+            order = sorted(range(len(fused)), key=lambda i: scores[i], reverse=True)
+            fused = [fused[i] for i in order][:limit]
         return [s for s in fused if s.relativity >= query.min_relativity]
 
     facts = await ranked("fact")

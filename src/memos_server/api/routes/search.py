@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from memos_server.api.deps import EmbedderDep, ProjectDep, SessionDep, SettingsDep
+from memos_server.api.deps import EmbedderDep, ProjectDep, RuntimeDep, SessionDep, SettingsDep
 from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.common import Envelope, epoch_ms, wall_clock
 from memos_server.api.schemas.search import (
@@ -61,6 +61,7 @@ async def search_memory(
     session: SessionDep,
     embedder: EmbedderDep,
     settings: SettingsDep,
+    runtime: RuntimeDep,
 ) -> Envelope[SearchMemoryData]:
     """The user's fact and preference memories most relevant to the query, best first."""
     result = await search_memories(
@@ -78,6 +79,7 @@ async def search_memory(
             agent_id=body.agent_id,
             where=parse_filter(body.filter),
         ),
+        runtime.reranker,
     )
     return Envelope(
         data=SearchMemoryData(
