@@ -1,6 +1,6 @@
 """Domain errors. Each carries its MemOS error code and HTTP status; ``api`` renders them.
 
-    MemosError
+    MemosError                     50000 / 500 (anything unexpected)
     ├── BadRequest                 40000 / 400
     │   ├── RequiredFieldEmpty     40002 / 400
     │   └── UnsupportedType        40006 / 400
@@ -11,7 +11,6 @@
     │   └── MemoryNotFound         40307 / 404
     ├── Unauthenticated            40100 / 401
     │   └── InvalidApiKey          40132 / 401
-    ├── InternalError              50000 / 500
     └── ServiceUnavailable         50004 / 503
         └── SearchUnavailable      50005 / 503
 
@@ -81,10 +80,6 @@ class Unauthenticated(MemosError):
 class InvalidApiKey(Unauthenticated):
     code = 40132
     default_message = "API key invalid or revoked"
-
-
-class InternalError(MemosError):
-    pass
 
 
 class ServiceUnavailable(MemosError):

@@ -87,7 +87,3 @@ async def decide(
     )
     prompt = load_prompt("reconcile", language).render(existing=existing, new=new_text)
     return await ask_json(llm, prompt, lambda value: _read(value, candidates), usage)
-
-
-def reconcile_version(language: Language) -> str:
-    return load_prompt("reconcile", language).version

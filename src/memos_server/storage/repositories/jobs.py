@@ -127,9 +127,3 @@ class JobRepository:
                 updated_at=func.now(),
             )
         )
-
-    async def open_count(self) -> int:
-        result = await self.session.execute(
-            select(func.count()).select_from(Job).where(Job.status.in_(("queued", "running")))
-        )
-        return int(result.scalar_one())
