@@ -20,6 +20,8 @@ from memos_server.settings import DatabaseSettings, Settings
 from memos_server.storage.database import Database
 
 ROOT = Path(__file__).resolve().parents[1]
+# Every test service shares one ONNX export of the model (made once, by the first to start).
+MODEL_CACHE = ROOT / "test-artifacts" / "models"
 
 
 def free_port() -> int:
@@ -31,7 +33,11 @@ def free_port() -> int:
 
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     """Settings for a test service: never read from a developer's .env file."""
-    values: dict[str, Any] = {"database": {"url": database_url}, "data_dir": data_dir}
+    values: dict[str, Any] = {
+        "database": {"url": database_url},
+        "data_dir": data_dir,
+        "embedding": {"cache_dir": MODEL_CACHE},
+    }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -227,7 +233,13 @@ class ServiceProcess:
         self.port = free_port()
         self.log = workdir / f"{'-'.join(self.command)}-{self.port}.log"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("MEMOS_")}
-        self.env.update({"MEMOS_SERVER__PORT": str(self.port), **env})
+        self.env.update(
+            {
+                "MEMOS_SERVER__PORT": str(self.port),
+                "MEMOS_EMBEDDING__CACHE_DIR": str(MODEL_CACHE),
+                **env,
+            }
+        )
         self.process: Any = None
 
     @property

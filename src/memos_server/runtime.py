@@ -65,7 +65,9 @@ async def _start_database(settings: Settings) -> tuple[str, EmbeddedPostgres | N
 async def open_runtime(settings: Settings, *, with_embedder: bool = True) -> AsyncIterator[Runtime]:
     database_task = asyncio.create_task(_start_database(settings))
     embedder_task = (
-        asyncio.create_task(load_embedder(settings.embedding)) if with_embedder else None
+        asyncio.create_task(load_embedder(settings.embedding, settings.model_cache_dir))
+        if with_embedder
+        else None
     )
     # The Chinese segmenter's dictionary loads in about a second: alongside, not on a request.
     segmenter_task = asyncio.create_task(asyncio.to_thread(warm_up)) if with_embedder else None

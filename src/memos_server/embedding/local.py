@@ -1,16 +1,24 @@
-"""sentence-transformers on this machine. Never downloads: a path, or a model already cached."""
+"""The local model on this machine. Never downloads: a path, or a model already cached.
+
+By default the model runs on ONNX Runtime (see ``onnx_export``); ``runtime = "torch"``, or a
+model the ONNX path cannot run, uses sentence-transformers on torch. Either way one thread runs
+the model and concurrent calls are merged into batches (``batching``).
+"""
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from memos_server.embedding.base import Embedder
+from memos_server.embedding.batching import Batcher
 from memos_server.errors import ConfigurationError
 from memos_server.settings import DEFAULT_LOCAL_MODEL, EmbeddingSettings
+
+log = logging.getLogger(__name__)
 
 
 def resolve_model_path(model: str) -> str:
@@ -22,33 +30,49 @@ def resolve_model_path(model: str) -> str:
     return str(Path(model).expanduser()) if Path(model).expanduser().exists() else model
 
 
-class LocalEmbedder:
+def load_local(settings: EmbeddingSettings, cache_dir: Path) -> Embedder:
+    """Load the model. Blocking (seconds): call it off the event loop."""
+    # Offline by construction: no weights are ever fetched at run time.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    path = resolve_model_path(settings.model)
+    if settings.runtime == "onnx" and settings.device == "cpu":
+        from memos_server.embedding.onnx_export import cached_onnx, read_layout
+        from memos_server.embedding.onnx_local import OnnxEmbedder
+
+        layout = read_layout(Path(path))
+        if layout is not None:
+            try:
+                return OnnxEmbedder(settings, layout, cached_onnx(layout, cache_dir))
+            except Exception as exc:  # any failure of the fast path leaves the torch path
+                log.warning("ONNX runtime unavailable for %s (%s); using torch", path, exc)
+        else:
+            log.info("%s is not a plain Transformer+Pooling model; using torch", path)
+    return TorchEmbedder.load(settings, path)
+
+
+class TorchEmbedder:
     def __init__(self, settings: EmbeddingSettings, model: Any) -> None:
         self._settings = settings
         self._model = model
         self._tokenizer = model.tokenizer
-        # One thread: torch already uses every core for one batch; two batches at once only
-        # fight over them.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
         self._dimension = int(
             model.get_embedding_dimension()
             if hasattr(model, "get_embedding_dimension")
             else model.get_sentence_embedding_dimension()
         )
         self._max_tokens = min(settings.max_tokens, int(model.max_seq_length))
+        self._batcher = Batcher(self._encode, settings.max_batch_texts, "embed-torch")
 
     @classmethod
-    def load(cls, settings: EmbeddingSettings) -> LocalEmbedder:
-        """Load the model. Blocking (seconds): call it off the event loop."""
-        # Offline by construction: no weights are ever fetched at run time.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    def load(cls, settings: EmbeddingSettings, path: str) -> TorchEmbedder:
+        import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()
-
-        path = resolve_model_path(settings.model)
+        if settings.threads:
+            torch.set_num_threads(settings.threads)
         try:
             model = SentenceTransformer(path, device=settings.device)
         except Exception as exc:
@@ -84,10 +108,7 @@ class LocalEmbedder:
         return [row.tolist() for row in vectors]
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        if not texts:
-            return []
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._encode, list(texts))
+        return await self._batcher.embed(texts)
 
     async def aclose(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._batcher.close()

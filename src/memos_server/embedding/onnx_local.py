@@ -1,0 +1,96 @@
+"""The local model on ONNX Runtime: same vectors as sentence-transformers, less time per query."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memos_server.embedding.batching import Batcher
+from memos_server.embedding.onnx_export import INPUTS, ModelLayout
+from memos_server.settings import EmbeddingSettings
+
+
+class OnnxEmbedder:
+    def __init__(self, settings: EmbeddingSettings, layout: ModelLayout, onnx_file: Path) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self._settings = settings
+        self._layout = layout
+        self._max_tokens = min(settings.max_tokens, layout.max_seq_length)
+        self._counter = Tokenizer.from_file(str(layout.tokenizer))
+        self._counter.no_truncation()
+        self._counter.no_padding()
+        self._tokenizer = Tokenizer.from_file(str(layout.tokenizer))
+        self._tokenizer.enable_truncation(self._max_tokens)
+        self._tokenizer.no_padding()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = settings.threads or (os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(
+            str(onnx_file), options, providers=["CPUExecutionProvider"]
+        )
+        self._dimension = int(self._encode(["dimension"]).shape[1])
+        self._batcher = Batcher(self._vectors, settings.max_batch_texts, "embed-onnx")
+
+    @property
+    def name(self) -> str:
+        return f"local:{self._settings.model}"
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return await self._batcher.embed(texts)
+
+    async def aclose(self) -> None:
+        self._batcher.close()
+
+    def _vectors(self, texts: list[str]) -> list[list[float]]:
+        rows: list[list[float]] = self._encode(texts).tolist()
+        return rows
+
+    def _encode(self, texts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        encodings = self._tokenizer.encode_batch(texts)
+        # Similar lengths share a sub-batch, so little of any batch is padding.
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        size = self._settings.batch_size
+        chunks = [order[start : start + size] for start in range(0, len(order), size)]
+        pooled = [self._forward([encodings[i] for i in chunk]) for chunk in chunks]
+        out = np.empty((len(texts), pooled[0].shape[1]), dtype=np.float32)
+        for chunk, vectors in zip(chunks, pooled, strict=True):
+            out[chunk] = vectors
+        return out
+
+    def _forward(self, encodings: list[Any]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+        feed = dict(zip(INPUTS, (ids, mask, np.zeros_like(ids)), strict=True))
+        hidden: np.ndarray[Any, np.dtype[np.float32]] = self._session.run(None, feed)[0]
+        if self._layout.pooling == "cls":
+            pooled = hidden[:, 0, :]
+        else:
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        # Unit length always, as the torch path asks of sentence-transformers.
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        unit: np.ndarray[Any, np.dtype[np.float32]] = (pooled / np.clip(norms, 1e-12, None)).astype(
+            np.float32
+        )
+        return unit

@@ -1,0 +1,105 @@
+"""The local model's runtimes (ONNX and torch give the same vectors) and micro-batching."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+
+from memos_server.embedding.batching import Batcher
+from memos_server.embedding.local import TorchEmbedder, load_local
+from memos_server.embedding.onnx_local import OnnxEmbedder
+from memos_server.settings import EmbeddingSettings
+from tests.support import MODEL_CACHE
+
+TEXTS = ["Where does the user like to stay?", "我喜欢住在如家酒店，因为便宜。", "a", "word " * 400]
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+def test_onnx_and_torch_give_the_same_vectors() -> None:
+    async def run() -> None:
+        onnx = load_local(EmbeddingSettings(), MODEL_CACHE)
+        torch = load_local(EmbeddingSettings(runtime="torch"), MODEL_CACHE)
+        try:
+            assert isinstance(onnx, OnnxEmbedder)
+            assert isinstance(torch, TorchEmbedder)
+            assert (onnx.name, onnx.dimension, onnx.max_tokens) == (
+                torch.name,
+                torch.dimension,
+                torch.max_tokens,
+            )
+            assert [onnx.count_tokens(t) for t in TEXTS] == [torch.count_tokens(t) for t in TEXTS]
+            for a, b in zip(await onnx.embed(TEXTS), await torch.embed(TEXTS), strict=True):
+                assert cosine(a, b) > 0.9999
+                assert abs(cosine(a, a) - 1.0) < 1e-5
+        finally:
+            await onnx.aclose()
+            await torch.aclose()
+
+    asyncio.run(run())
+
+
+def test_the_onnx_export_is_made_once_and_reused(tmp_path: Path) -> None:
+    cache = tmp_path / "models"
+    first = load_local(EmbeddingSettings(), cache)
+    [exported] = list(cache.iterdir())
+    stamp = exported.stat().st_mtime_ns
+    second = load_local(EmbeddingSettings(), cache)
+    assert [p.name for p in cache.iterdir()] == [exported.name]
+    assert exported.stat().st_mtime_ns == stamp
+    asyncio.run(first.aclose())
+    asyncio.run(second.aclose())
+
+
+def test_concurrent_calls_share_a_batch_and_get_their_own_vectors() -> None:
+    release = threading.Event()
+    batches: list[list[str]] = []
+
+    def encode(texts: list[str]) -> list[list[float]]:
+        batches.append(texts)
+        release.wait(5)
+        return [[float(len(t))] for t in texts]
+
+    batcher = Batcher(encode, max_texts=64, name="test-batcher")
+
+    async def run() -> list[list[list[float]]]:
+        first = asyncio.ensure_future(batcher.embed(["a"]))
+        await asyncio.sleep(0.05)  # the first call is in the model now; the rest queue up
+        rest = [asyncio.ensure_future(batcher.embed(["b" * n, "c"])) for n in range(2, 6)]
+        await asyncio.sleep(0.05)
+        release.set()
+        return await asyncio.gather(first, *rest)
+
+    results = asyncio.run(run())
+    assert results[0] == [[1.0]]
+    assert results[1:] == [[[float(n)], [1.0]] for n in range(2, 6)]
+    assert [len(b) for b in batches] == [1, 8]
+    batcher.close()
+
+
+def test_a_failing_batch_fails_its_callers_and_the_batcher_goes_on() -> None:
+    calls = 0
+
+    def encode(texts: list[str]) -> list[list[float]]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ValueError("model broke")
+        return [[1.0] for _ in texts]
+
+    batcher = Batcher(encode, max_texts=8, name="test-batcher")
+
+    async def run() -> None:
+        with pytest.raises(ValueError, match="model broke"):
+            await batcher.embed(["x"])
+        assert await batcher.embed(["y"]) == [[1.0]]
+        batcher.close()
+        with pytest.raises(RuntimeError, match="closed"):
+            await batcher.embed(["z"])
+
+    asyncio.run(run())
