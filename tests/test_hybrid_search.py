@@ -104,10 +104,10 @@ def test_the_full_text_channel_by_itself(api: Api, api_key: str, pg_url: str) ->
         try:
             async with database.session() as session:
                 tokens = query_tokens(query)
-                hits = await MemoryRepository(session).lexical(
-                    Scope(row["project_id"], "u1"), "fact", tokens, 10
-                )
-                return [memory.memory_value for memory, _, _ in bm25(tokens, hits)]
+                repository = MemoryRepository(session)
+                hits = await repository.lexical(Scope(row["project_id"], "u1"), "fact", tokens, 10)
+                memories = await repository.by_ids([hit.id for hit in hits])
+                return [memories[hit.id].memory_value for hit, _, _ in bm25(tokens, hits, 3)]
         finally:
             await database.dispose()
 

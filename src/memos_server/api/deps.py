@@ -53,9 +53,10 @@ def _token(request: Request) -> str | None:
 
 async def get_project(request: Request, session: SessionDep) -> uuid.UUID:
     """The project of the key in ``Authorization: Token <key>`` (``Bearer`` works too)."""
-    project_id = await authenticate(session, _token(request))
-    await session.commit()  # keeps the key's last-use time; nothing else is pending yet
-    return project_id
+    caller = await authenticate(session, _token(request))
+    if caller.wrote:
+        await session.commit()  # keeps the key's last-use time; nothing else is pending yet
+    return caller.project_id
 
 
 ProjectDep = Annotated[uuid.UUID, Depends(get_project)]

@@ -6,11 +6,12 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.errors import InvalidApiKey, Unauthenticated
-from memos_server.storage.repositories.api_keys import ApiKeyRepository
+from memos_server.storage.repositories.api_keys import LAST_USED_RESOLUTION, ApiKeyRepository
 from memos_server.storage.repositories.projects import ProjectRepository
 
 KEY_PREFIX = "mk-"
@@ -22,6 +23,10 @@ class NewKey:
     secret: str  # the only time the whole key exists outside the client
     prefix: str
     project: str
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def hash_key(secret: str) -> str:
@@ -62,13 +67,22 @@ async def ensure_bootstrap_key(
     return await create_key(session, project, "bootstrap")
 
 
-async def authenticate(session: AsyncSession, secret: str | None) -> uuid.UUID:
-    """The project the key belongs to."""
+@dataclass(frozen=True)
+class Caller:
+    project_id: uuid.UUID
+    wrote: bool  # the key's last-use time was updated: the session has a write to commit
+
+
+async def authenticate(session: AsyncSession, secret: str | None) -> Caller:
+    """The project the key belongs to. Checked against the database on every request, so a
+    revoked key stops working at once; its last-use time is written at most once a minute."""
     if not secret:
         raise Unauthenticated()
     keys = ApiKeyRepository(session)
     key = await keys.find(hash_key(secret))
     if key is None or key.revoked_at is not None:
         raise InvalidApiKey()
-    await keys.mark_used(key.id)
-    return key.project_id
+    stale = key.last_used_at is None or key.last_used_at < utcnow() - LAST_USED_RESOLUTION
+    if stale:
+        await keys.mark_used(key.id)
+    return Caller(key.project_id, wrote=stale)

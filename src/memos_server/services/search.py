@@ -27,7 +27,7 @@ from memos_server.services.text_index import query_tokens
 from memos_server.services.time_words import Period, period_of
 from memos_server.settings import SearchSettings, Settings
 from memos_server.storage.models import Memory
-from memos_server.storage.repositories.memories import LexicalHits, MemoryRepository, Scope
+from memos_server.storage.repositories.memories import Hit, MemoryRepository, Scope
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -69,16 +69,24 @@ PREFERENCE_NOTES = {
 
 @dataclass
 class _Candidate:
-    memory: Memory
+    hit: Hit
     cosine: float = 0.0
     coverage: float = 0.0  # IDF-weighted share of the query's words the memory holds
     ranks: list[int] = field(default_factory=list)
 
 
-def bm25(tokens: Sequence[str], hits: LexicalHits) -> list[tuple[Memory, float, float]]:
-    """(memory, BM25 score, coverage) for each hit, best score first."""
-    documents = max(hits.documents, len(hits.hits))
-    counts = [(memory, _counts(words)) for memory, words in hits.hits]
+def bm25(
+    tokens: Sequence[str], hits: Sequence[Hit], documents: int
+) -> list[tuple[Hit, float, float]]:
+    """(hit, BM25 score, coverage) for each full-text hit, best score first.
+
+    ``documents``: the user's memories of this kind in scope. Length normalisation is against the
+    hits' mean length (one scan less per query than the scope's).
+    """
+    documents = max(documents, len(hits))
+    counts = [(hit, _counts(hit.words)) for hit in hits]
+    lengths = [len(c) for _, c in counts]
+    mean_length = (sum(lengths) / len(lengths) if lengths else 1.0) or 1.0
     idf = {
         token: math.log(1 + (documents - df + 0.5) / (df + 0.5))
         for token in tokens
@@ -86,14 +94,14 @@ def bm25(tokens: Sequence[str], hits: LexicalHits) -> list[tuple[Memory, float, 
     }
     total = sum(idf.values()) or 1.0
     scored = []
-    for memory, words in counts:
-        length = len(words) or 1
-        norm = BM25_K1 * (1 - BM25_B + BM25_B * length / hits.mean_length)
+    for hit, words in counts:
+        length = len(words) or 1  # distinct tokens, as for the mean
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * length / mean_length)
         score = sum(
             idf[t] * words[t] * (BM25_K1 + 1) / (words[t] + norm) for t in tokens if t in words
         )
         coverage = sum(idf[t] for t in tokens if t in words) / total
-        scored.append((memory, score, coverage))
+        scored.append((hit, score, coverage))
     scored.sort(key=lambda row: row[1], reverse=True)
     return scored
 
@@ -106,26 +114,26 @@ def _counts(words: Sequence[str]) -> dict[str, int]:
 
 
 def fuse(
-    vector: Sequence[tuple[Memory, float]],
-    text: Sequence[tuple[Memory, float, float]],
+    vector: Sequence[Hit],
+    text: Sequence[tuple[Hit, float, float]],
     settings: SearchSettings,
     limit: int,
     period: Period | None = None,
-) -> list[Scored]:
+) -> list[tuple[uuid.UUID, float]]:
+    """The best ``limit`` memory ids of both channels, with their relativity, best first."""
     pool: dict[uuid.UUID, _Candidate] = {}
-    for rank, (memory, similarity) in enumerate(vector, start=1):
-        entry = pool.setdefault(memory.id, _Candidate(memory))
-        entry.cosine = min(1.0, max(0.0, similarity))
+    for rank, hit in enumerate(vector, start=1):
+        entry = pool.setdefault(hit.id, _Candidate(hit))
+        entry.cosine = min(1.0, max(0.0, hit.similarity))
         entry.ranks.append(rank)
-    for rank, (memory, _, coverage) in enumerate(text, start=1):
-        entry = pool.setdefault(memory.id, _Candidate(memory))
+    for rank, (hit, _, coverage) in enumerate(text, start=1):
+        entry = pool.setdefault(hit.id, _Candidate(hit))
         entry.coverage = coverage
         entry.ranks.append(rank)
     weight = settings.vector_weight if vector and text else (1.0 if vector else 0.0)
 
     def boost(entry: _Candidate) -> float:
-        when = entry.memory.memory_time or entry.memory.create_time
-        return settings.time_boost if period is not None and period.holds(when) else 0.0
+        return settings.time_boost if period is not None and period.holds(entry.hit.time) else 0.0
 
     def relativity(entry: _Candidate) -> float:
         score = weight * entry.cosine + (1 - weight) * entry.coverage
@@ -137,7 +145,7 @@ def fuse(
 
     order = rrf if settings.fusion == "rrf" else relativity
     ranked = sorted(pool.values(), key=order, reverse=True)[:limit]
-    return [Scored(entry.memory, round(relativity(entry), 6)) for entry in ranked]
+    return [(entry.hit.id, round(relativity(entry), 6)) for entry in ranked]
 
 
 async def search_memories(
@@ -163,32 +171,34 @@ async def search_memories(
         limits = {"fact": query.memory_limit}
         if query.include_preference:
             limits["preference"] = query.preference_limit
+        limits = {kind: limit for kind, limit in limits.items() if limit > 0}
+        # Kinds with nothing in scope need neither channel.
+        documents = await repository.count_by_kind(scope, list(limits)) if limits else {}
+        limits = {kind: limit for kind, limit in limits.items() if documents[kind]}
+        pool = {kind: max(settings.search.candidates, limit) for kind, limit in limits.items()}
         lexical = {
-            kind: await repository.lexical(
-                scope, kind, tokens, max(settings.search.candidates, limit)
-            )
-            for kind, limit in limits.items()
-            if limit > 0
+            kind: await repository.lexical(scope, kind, tokens, pool[kind]) for kind in limits
         }
-        vector = (await embedding)[0] if embedding is not None else []
+        vector = (await embedding)[0] if embedding is not None and limits else []
     finally:
         if embedding is not None and not embedding.done():
             embedding.cancel()
 
     async def ranked(kind: str) -> list[Scored]:
-        hits = lexical.get(kind)
-        if hits is None or hits.documents == 0:
-            return []  # nothing of this kind in scope: skip the vector scan too
+        if kind not in limits:
+            return []
         limit = limits[kind]
-        pool = max(settings.search.candidates, limit)
-        by_vector = await repository.nearest(scope, kind, vector, pool) if vector else []
+        by_vector = await repository.nearest_hits(scope, kind, vector, pool[kind]) if vector else []
+        by_text = bm25(tokens, lexical[kind], documents[kind])
         keep = max(limit, settings.search.reranker_candidates) if reranker else limit
-        fused = fuse(by_vector, bm25(tokens, hits), settings.search, keep, period)
-        if reranker is not None and fused:
-            scores = await reranker.scores(query.query, [s.memory.memory_value for s in fused])
-            order = sorted(range(len(fused)), key=lambda i: scores[i], reverse=True)
-            fused = [fused[i] for i in order][:limit]
-        return [s for s in fused if s.relativity >= query.min_relativity]
+        fused = fuse(by_vector, by_text, settings.search, keep, period)
+        memories = await repository.by_ids([memory_id for memory_id, _ in fused])
+        found = [Scored(memories[i], score) for i, score in fused if i in memories]
+        if reranker is not None and found:
+            scores = await reranker.scores(query.query, [s.memory.memory_value for s in found])
+            order = sorted(range(len(found)), key=lambda i: scores[i], reverse=True)
+            found = [found[i] for i in order][:limit]
+        return [s for s in found if s.relativity >= query.min_relativity]
 
     facts = await ranked("fact")
     preferences = await ranked("preference")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,13 +25,15 @@ class Scope:
     agent_id: str | None = None
     where: Filter | None = None
 
-    def conditions(self, kind: str) -> list[ColumnElement[bool]]:
+    def conditions(self, kind: str | None) -> list[ColumnElement[bool]]:
+        """Conditions on ``memories`` for this scope; ``kind`` None: every kind."""
         found = [
             Memory.project_id == self.project_id,
             Memory.user_id == self.user_id,
-            Memory.kind == kind,
             Memory.status == "activated",
         ]
+        if kind is not None:
+            found.append(Memory.kind == kind)
         if self.agent_id is not None:
             found.append(Memory.agent_id == self.agent_id)
         if self.where is not None:
@@ -39,12 +42,16 @@ class Scope:
 
 
 @dataclass(frozen=True)
-class LexicalHits:
-    """Memories matching any query word, with their tokens, and the statistics BM25 needs."""
+class Hit:
+    """A memory a search channel proposes: enough to rank it, not the memory itself."""
 
-    hits: list[tuple[Memory, list[str]]]
-    documents: int  # the user's memories of this kind in scope
-    mean_length: float  # the matches' mean number of distinct tokens
+    id: uuid.UUID
+    time: datetime  # when it happened (memory_time), else when it was stored
+    similarity: float = 0.0  # cosine similarity to the query (vector channel)
+    words: tuple[str, ...] = ()  # its index tokens (full-text channel)
+
+
+_when = func.coalesce(Memory.memory_time, Memory.create_time)
 
 
 class MemoryRepository:
@@ -85,33 +92,64 @@ class MemoryRepository:
         result = await self.session.execute(query)
         return [(memory, 1.0 - float(dist)) for memory, dist in result.all()]
 
+    async def count_by_kind(self, scope: Scope, kinds: Sequence[str]) -> dict[str, int]:
+        """How many memories of each kind are in scope (0: no need to look further)."""
+        result = await self.session.execute(
+            select(Memory.kind, func.count())
+            .where(*scope.conditions(None), Memory.kind.in_(list(kinds)))
+            .group_by(Memory.kind)
+        )
+        found = dict.fromkeys(kinds, 0)
+        found.update({kind: int(count) for kind, count in result.all()})
+        return found
+
+    async def nearest_hits(
+        self, scope: Scope, kind: str, vector: Sequence[float], limit: int
+    ) -> list[Hit]:
+        """The search's vector channel: ids and similarities only, closest first.
+
+        An exact scan of one user's rows through ``ix_memories_user_scan`` that reads back no
+        text and no vector.
+        """
+        if limit <= 0:
+            return []
+        distance = Memory.embedding.cosine_distance(vector)
+        result = await self.session.execute(
+            select(Memory.id, _when, distance)
+            .where(*scope.conditions(kind))
+            .order_by(distance)
+            .limit(limit)
+        )
+        return [Hit(id_, when, similarity=1.0 - float(d)) for id_, when, d in result.all()]
+
     async def lexical(
         self, scope: Scope, kind: str, tokens: Sequence[str], limit: int
-    ) -> LexicalHits:
-        """The user's memories holding any of ``tokens`` (OR), best ``ts_rank`` first, and how
-        many memories of this kind are in scope at all (0: no need to look further).
+    ) -> list[Hit]:
+        """The search's full-text channel: the user's memories holding any of ``tokens`` (OR),
+        best ``ts_rank`` first, with their index tokens for BM25.
 
         The tokens come from ``text_index`` (letters, digits, CJK), so they are safe inside a
         quoted tsquery lexeme.
         """
-        conditions = scope.conditions(kind)
-        counted = await self.session.execute(select(func.count()).where(*conditions))
-        documents = int(counted.scalar_one())
-        if not tokens or limit <= 0 or not documents:
-            return LexicalHits([], documents, 1.0)
+        if not tokens or limit <= 0:
+            return []
         query = func.to_tsquery("simple", " | ".join(f"'{token}'" for token in tokens))
-        rows = await self.session.execute(
-            select(Memory)
-            .options(defer(Memory.embedding))
-            .where(*conditions, Memory.tsv.op("@@")(query))
+        result = await self.session.execute(
+            select(Memory.id, _when, Memory.search_text)
+            .where(*scope.conditions(kind), Memory.tsv.op("@@")(query))
             .order_by(func.ts_rank(Memory.tsv, query).desc())
             .limit(limit)
         )
-        hits = [(memory, memory.search_text.split()) for memory in rows.scalars()]
-        # BM25's length normalisation against the matches' mean: one scan less per query.
-        lengths = [len(set(words)) for _, words in hits]
-        mean_length = sum(lengths) / len(lengths) if lengths else 1.0
-        return LexicalHits(hits, documents, mean_length or 1.0)
+        return [Hit(id_, when, words=tuple(text.split())) for id_, when, text in result.all()]
+
+    async def by_ids(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Memory]:
+        """These memories (without their vectors), by id."""
+        if not ids:
+            return {}
+        result = await self.session.execute(
+            select(Memory).options(defer(Memory.embedding)).where(Memory.id.in_(list(ids)))
+        )
+        return {memory.id: memory for memory in result.scalars()}
 
     async def get_active(self, project_id: uuid.UUID, memory_id: uuid.UUID) -> Memory | None:
         result = await self.session.execute(

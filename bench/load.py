@@ -1,0 +1,556 @@
+"""Load benchmark: a big corpus through the real write path, then search and add under load.
+
+    .venv/bin/python bench/load.py                      # 500 users x 2,000 memories (1,000,000)
+    .venv/bin/python bench/load.py --users 20 --memories 200 --duration 5      # a quick look
+
+Against a service it starts itself (``memos-server serve`` on an embedded Postgres in
+``--data-dir``, kept between runs so the corpus is loaded once), or against any running
+instance with ``--base-url`` and ``--api-key`` (plus ``--pid`` to report its memory).
+
+Phases (``--phases``, default all):
+
+- ``load``: every user's history through add/message, ``--batch`` messages per call, each
+  message one memory (the service this script starts runs ``MEMOS_FAST__WINDOW_TURNS=1``; another
+  instance's windows decide for themselves). Resumable: progress is kept in ``bench-state.json``
+  and every call carries an Idempotency-Key.
+- ``search``: C clients (``--levels``, default 1, 8, 32, 128) each sending search/memory for a
+  random loaded user and a question about their persona, back to back, for ``--duration``
+  seconds after a short warm-up; throughput, p50/p95/p99 latency and errors per level.
+- ``add``: the same with add/message (fast mode), a 4-message conversation per call, to new
+  users; messages per second.
+
+The clients speak HTTP/1.1 on raw asyncio streams, keep-alive, in this one process, so the load
+generator costs little of the CPU it shares with the service. The service's peak RSS (with any
+child processes) is sampled throughout. The report goes to ``--markdown`` (a section of
+BENCHMARKS.md, replaced on each run) and ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import sys
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.corpus import messages, query  # noqa: E402
+from bench.search_latency import machine, percentile  # noqa: E402
+
+SECTION_START = "<!-- load-benchmark:start -->"
+SECTION_END = "<!-- load-benchmark:end -->"
+WARMUP_S = 3.0
+
+
+# ------------------------------------------------------------------------------------ HTTP
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection; plain http only (this is for loopback)."""
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme != "http":
+            raise SystemExit("the load benchmark speaks plain http (run it next to the service)")
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 80
+        self.prefix = parts.path.rstrip("/")
+        self.head = f"Host: {self.host}:{self.port}\r\nAuthorization: Token {api_key}\r\n"
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, payload: Any, headers: str = "") -> tuple[int, Any]:
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        request = (
+            f"POST {self.prefix}{path} HTTP/1.1\r\n{self.head}{headers}"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        try:
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            assert self.reader is not None
+            self.writer.write(request)
+            await self.writer.drain()
+            status = int((await self.reader.readline()).split()[1])
+            length, close = 0, False
+            while (line := await self.reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+                elif name.lower() == "connection" and value.strip().lower() == "close":
+                    close = True
+            data = await self.reader.readexactly(length)
+            if close:
+                await self.close()
+            return status, json.loads(data) if data else None
+        except (OSError, IndexError, ValueError, asyncio.IncompleteReadError):
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+# ----------------------------------------------------------------------------- memory use
+
+
+class RssSampler:
+    """Peak resident memory of a process and its children, sampled every 0.2 s."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        if self.pid:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.peak = max(self.peak, tree_rss(self.pid or 0))
+
+    @property
+    def peak_mb(self) -> float | None:
+        return round(self.peak / 2**20, 1) if self.pid else None
+
+
+def tree_rss(pid: int) -> int:
+    """Bytes resident in ``pid`` and its descendants (0 if it is gone)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) * 1024  # type: ignore[union-attr]
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                todo += [int(c) for c in children]
+        except (OSError, AttributeError, ValueError):
+            continue
+    return total
+
+
+# -------------------------------------------------------------------------------- progress
+
+
+class Progress:
+    def __init__(self, total: int, what: str, done: int = 0) -> None:
+        self.total, self.what, self.done = total, what, done
+        self.start_done = done
+        self.started = time.perf_counter()
+        self.shown = 0.0
+
+    def advance(self, amount: int) -> None:
+        self.done += amount
+        now = time.perf_counter()
+        if now - self.shown >= 0.5 or self.done >= self.total:
+            self.shown = now
+            rate = (self.done - self.start_done) / max(now - self.started, 1e-9)
+            left = (self.total - self.done) / rate if rate else 0
+            filled = int(30 * self.done / max(self.total, 1))
+            print(
+                f"\r  [{'#' * filled}{'.' * (30 - filled)}] {self.done:,}/{self.total:,} "
+                f"{self.what} {rate:,.0f}/s, {left / 60:.1f} min left ",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+            if self.done >= self.total:
+                print(file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------------- phases
+
+
+@dataclass
+class Level:
+    clients: int
+    requests: int
+    errors: int
+    seconds: float
+    throughput: float  # requests/s
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    messages_per_s: float | None = None
+    error_samples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class State:
+    """What is loaded, kept beside the data so a later run measures the same corpus."""
+
+    api_key: str
+    seed: int
+    users_loaded: int = 0
+    memories_per_user: int = 0
+    load_seconds: float = 0.0
+    load_memories: int = 0
+
+    @classmethod
+    def read(cls, path: Path) -> State | None:
+        return cls(**json.loads(path.read_text())) if path.exists() else None
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2))
+
+
+def user_id(index: int) -> str:
+    return f"bench-u{index:05d}"
+
+
+async def load(args: argparse.Namespace, state: State, state_path: Path) -> dict[str, Any]:
+    """Every user's history through add/message; resumes after the last finished user."""
+    if state.users_loaded and state.memories_per_user != args.memories:
+        raise SystemExit(
+            f"{state_path} holds {state.memories_per_user} memories per user; "
+            "use another --data-dir (or --state) for another size"
+        )
+    state.memories_per_user = args.memories
+    total = args.users * args.memories
+    progress = Progress(total, "memories", state.users_loaded * args.memories)
+    calls = [
+        (u, start)
+        for u in range(state.users_loaded, args.users)
+        for start in range(0, args.memories, args.batch)
+    ]
+    queue: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
+    for call in calls:
+        queue.put_nowait(call)
+    pending: dict[int, int] = {}  # user -> calls still to finish
+    for u, _ in calls:
+        pending[u] = pending.get(u, 0) + 1
+    finished: set[int] = set()
+    started = time.perf_counter()
+    loaded_before = state.users_loaded * args.memories
+
+    async def client() -> None:
+        connection = Connection(args.base_url, state.api_key)
+        while not queue.empty():
+            u, start = queue.get_nowait()
+            count = min(args.batch, args.memories - start)
+            body = {
+                "user_id": user_id(u),
+                "conversation_id": f"history-{start // args.batch:04d}",
+                "messages": messages(state.seed, u, start, count),
+            }
+            key = f"Idempotency-Key: bench-load-{state.seed}-{u}-{start}\r\n"
+            for attempt in range(5):
+                try:
+                    status, answer = await connection.post("/add/message", body, key)
+                except OSError as exc:
+                    status, answer = 0, str(exc)
+                if status == 200 and answer["code"] == 0:
+                    break
+                if attempt == 4:
+                    raise SystemExit(f"add/message failed: {status} {answer}")
+                await asyncio.sleep(1 + attempt)
+            progress.advance(count)
+            pending[u] -= 1
+            if not pending[u]:
+                finished.add(u)
+                while state.users_loaded in finished:
+                    state.users_loaded += 1
+                state.write(state_path)
+        await connection.close()
+
+    await asyncio.gather(*(client() for _ in range(args.load_clients)))
+    elapsed = time.perf_counter() - started
+    loaded = state.users_loaded * args.memories - loaded_before
+    if loaded:
+        state.load_seconds += elapsed
+        state.load_memories += loaded
+    state.write(state_path)
+    return {
+        "memories": loaded,
+        "seconds": round(elapsed, 1),
+        "memories_per_s": round(loaded / elapsed, 1) if loaded else None,
+        "total_memories": state.users_loaded * args.memories,
+        "all_runs_memories_per_s": (
+            round(state.load_memories / state.load_seconds, 1) if state.load_seconds else None
+        ),
+    }
+
+
+async def drive(
+    args: argparse.Namespace, clients: int, make_call: Any, messages_per_call: int = 0
+) -> Level:
+    """``clients`` connections calling back to back: WARMUP_S unmeasured, then --duration."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    begin = time.perf_counter()
+    measure_from = begin + WARMUP_S
+    stop_at = measure_from + args.duration
+
+    async def client(number: int) -> None:
+        connection = Connection(args.base_url, args.api_key)
+        rng = random.Random(f"{args.seed}:{clients}:{number}")
+        sequence = 0
+        while (now := time.perf_counter()) < stop_at:
+            path, body = make_call(rng, number, sequence)
+            sequence += 1
+            try:
+                status, answer = await connection.post(path, body)
+                ok = status == 200 and answer.get("code") == 0
+                problem = "" if ok else f"{status} {str(answer)[:200]}"
+            except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            done = time.perf_counter()
+            if now >= measure_from:
+                latencies.append((done - now) * 1000)
+                if problem:
+                    errors.append(problem)
+        await connection.close()
+
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    seconds = time.perf_counter() - measure_from
+    count = len(latencies)
+    return Level(
+        clients=clients,
+        requests=count,
+        errors=len(errors),
+        seconds=round(seconds, 1),
+        throughput=round(count / seconds, 1),
+        p50_ms=round(percentile(latencies, 50), 1) if latencies else 0.0,
+        p95_ms=round(percentile(latencies, 95), 1) if latencies else 0.0,
+        p99_ms=round(percentile(latencies, 99), 1) if latencies else 0.0,
+        messages_per_s=round(count * messages_per_call / seconds, 1) if messages_per_call else None,
+        error_samples=sorted(set(errors))[:3],
+    )
+
+
+def search_call(args: argparse.Namespace, users: int) -> Any:
+    def call(rng: random.Random, _number: int, _sequence: int) -> tuple[str, Any]:
+        u = rng.randrange(users)
+        body = {"user_id": user_id(u), "query": query(rng, args.seed, u)}
+        return "/search/memory", body
+
+    return call
+
+
+def add_call(args: argparse.Namespace, clients: int, run: str) -> Any:
+    def call(rng: random.Random, number: int, sequence: int) -> tuple[str, Any]:
+        u = 10_000 + number
+        body = {
+            "user_id": f"bench-add-{run}-{clients}-{number}",
+            "conversation_id": f"c{sequence}",
+            "messages": messages(args.seed + sequence, u, 0, 4),
+        }
+        return "/add/message", body
+
+    return call
+
+
+# ----------------------------------------------------------------------------------- report
+
+
+def markdown(report: dict[str, Any]) -> str:
+    data, load_result = report["dataset"], report.get("load")
+    lines = [
+        SECTION_START,
+        f"## Load benchmark ({report['date']})",
+        "",
+        f"- Machine: {report['machine']}",
+        f"- Dataset: {data['users']:,} users x {data['memories_per_user']:,} memories = "
+        f"{data['memories']:,} memories, synthetic persona chat (bench/corpus.py, seed "
+        f"{data['seed']}), about 80% of each user's messages in their main language (half the "
+        "users Chinese, half English), one message per memory",
+        f"- Service: {report['service']}",
+        f"- Settings: `{json.dumps(report['settings'], ensure_ascii=False)}`",
+        f"- Command: `{report['command']}`",
+        f"- Each level: {report['duration_s']:.0f} s measured after {WARMUP_S:.0f} s of warm-up;"
+        " clients send back to back over loopback HTTP/1.1 keep-alive.",
+        "",
+    ]
+    if load_result:
+        lines += [
+            "### Ingest (add/message, fast mode, "
+            f"{report['batch']} messages per call, {report['load_clients']} clients)",
+            "",
+            f"{load_result['memories']:,} memories in {load_result['seconds']:,.0f} s: "
+            f"**{load_result['memories_per_s'] or 0:,.0f} memories/s**"
+            + (
+                f" (all load runs: {load_result['all_runs_memories_per_s']:,.0f}/s)"
+                if load_result.get("all_runs_memories_per_s")
+                else ""
+            ),
+            "",
+        ]
+    for phase, title in (("search", "search/memory"), ("add", "add/message (fast mode)")):
+        levels = report.get(phase)
+        if not levels:
+            continue
+        extra = " | messages/s" if phase == "add" else ""
+        lines += [
+            f"### {title}",
+            "",
+            f"| clients | requests/s{extra} | p50 ms | p95 ms | p99 ms | requests | errors |",
+            "|---:|---:|" + ("---:|" if extra else "") + "---:|---:|---:|---:|---:|",
+        ]
+        for level in levels:
+            rate = f" | {level['messages_per_s']:,.0f}" if extra else ""
+            lines.append(
+                f"| {level['clients']} | {level['throughput']:,.1f}{rate} | {level['p50_ms']} | "
+                f"{level['p95_ms']} | {level['p99_ms']} | {level['requests']:,} | "
+                f"{level['errors']} |"
+            )
+        lines.append("")
+    lines += [f"Peak RSS of the service: **{report['peak_rss_mb']} MB**.", "", SECTION_END]
+    return "\n".join(lines)
+
+
+def write_markdown(path: Path, section: str) -> None:
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if SECTION_START in text and SECTION_END in text:
+        head, rest = text.split(SECTION_START, 1)
+        text = head + section + rest.split(SECTION_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+# ------------------------------------------------------------------------------------- main
+
+
+def own_service(data_dir: Path, state: State) -> tuple[Any, str]:
+    from tests.support import ServiceProcess
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        "MEMOS_DATA_DIR": str(data_dir),
+        "MEMOS_EMBEDDING__CACHE_DIR": str(data_dir / "models"),
+        "MEMOS_API_KEY": state.api_key,
+        "MEMOS_FAST__WINDOW_TURNS": "1",
+        **{k: v for k, v in os.environ.items() if k.startswith("MEMOS_")},
+    }
+    service = ServiceProcess(data_dir, **env).start()
+    return service, service.base_url
+
+
+def optional_path(value: str) -> Path | None:
+    return Path(value) if value else None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--memories", type=int, default=2000, help="memories per user")
+    parser.add_argument("--batch", type=int, default=200, help="messages per add while loading")
+    parser.add_argument("--load-clients", type=int, default=2)
+    parser.add_argument("--levels", default="1,8,32,128", help="concurrent clients per level")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds per level")
+    parser.add_argument("--phases", default="load,search,add")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--data-dir", type=Path, default=ROOT / ".bench-data")
+    parser.add_argument("--base-url", help="a running instance (default: start one)")
+    parser.add_argument("--api-key", help="its key")
+    parser.add_argument("--pid", type=int, help="its process id, to report its memory")
+    parser.add_argument("--state", type=Path, help="progress file (default: in --data-dir)")
+    parser.add_argument("--markdown", type=optional_path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--json", type=optional_path, default=ROOT / "bench/results/load.json")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    state_path = args.state or args.data_dir / "bench-state.json"
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    state = State.read(state_path) or State(
+        api_key=args.api_key or f"mk-bench-{uuid.uuid4().hex}", seed=args.seed
+    )
+    args.seed = state.seed
+    service = None
+    if args.base_url:
+        if not args.api_key:
+            raise SystemExit("give --api-key with --base-url")
+        state.api_key = args.api_key
+        pid = args.pid
+    else:
+        print(f"starting memos-server on {args.data_dir} ...", file=sys.stderr)
+        service, args.base_url = own_service(args.data_dir, state)
+        pid = service.process.pid
+    args.api_key = state.api_key
+    state.write(state_path)
+
+    report: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(),
+        "command": "python bench/load.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "service": (
+            "started by the benchmark: memos-server serve, embedded PostgreSQL 16 + pgvector, "
+            "local all-MiniLM-L6-v2"
+            if service
+            else f"{args.base_url} (already running)"
+        ),
+        "settings": {
+            **({"MEMOS_FAST__WINDOW_TURNS": "1"} if service else {}),
+            **{k: v for k, v in sorted(os.environ.items()) if k.startswith("MEMOS_")},
+        },
+        "batch": args.batch,
+        "load_clients": args.load_clients,
+        "duration_s": args.duration,
+    }
+    try:
+        with RssSampler(pid) as rss:
+            if "load" in phases:
+                print(f"load: {args.users} users x {args.memories} memories", file=sys.stderr)
+                report["load"] = asyncio.run(load(args, state, state_path))
+            users = state.users_loaded
+            report["dataset"] = {
+                "users": users,
+                "memories_per_user": state.memories_per_user,
+                "memories": users * state.memories_per_user,
+                "seed": state.seed,
+            }
+            levels = [int(x) for x in args.levels.split(",") if x.strip()]
+            if "search" in phases and users:
+                report["search"] = []
+                for clients in levels:
+                    print(f"search: {clients} clients", file=sys.stderr)
+                    level = asyncio.run(drive(args, clients, search_call(args, users)))
+                    report["search"].append(asdict(level))
+                    print(f"  {asdict(level)}", file=sys.stderr)
+            if "add" in phases:
+                report["add"] = []
+                run = uuid.uuid4().hex[:6]
+                for clients in levels:
+                    print(f"add: {clients} clients", file=sys.stderr)
+                    level = asyncio.run(drive(args, clients, add_call(args, clients, run), 4))
+                    report["add"].append(asdict(level))
+                    print(f"  {asdict(level)}", file=sys.stderr)
+        report["peak_rss_mb"] = rss.peak_mb
+    finally:
+        if service is not None:
+            service.stop()
+    section = markdown(report)
+    print(section)
+    if args.markdown:
+        write_markdown(args.markdown, section)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    main()
