@@ -46,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
                 announce_key(key, public_base_url(settings))
             if runtime.llm is not None and settings.jobs.run_worker:
                 runtime.start_worker()
+            runtime.start_index_sync()
             app.state.runtime = runtime
             log.info("memos-server ready at %s", public_base_url(settings))
             yield

@@ -13,6 +13,7 @@ from memos_server.errors import ConfigurationError
 from memos_server.logs import configure_logging
 from memos_server.runtime import Runtime, open_runtime
 from memos_server.services.apikeys import create_key
+from memos_server.services.vector_indexes import sync_indexes
 from memos_server.settings import ServerSettings, Settings, get_settings
 from memos_server.storage.repositories.api_keys import ApiKeyRepository
 from memos_server.storage.repositories.projects import ProjectRepository
@@ -66,9 +67,11 @@ def _worker(settings: Settings) -> None:
     asyncio.run(run())
 
 
-def _with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[None]]) -> None:
+def _with_runtime(
+    settings: Settings, work: Callable[[Runtime], Awaitable[None]], *, with_embedder: bool = False
+) -> None:
     async def run() -> None:
-        async with open_runtime(settings, with_embedder=False) as runtime:
+        async with open_runtime(settings, with_embedder=with_embedder) as runtime:
             await work(runtime)
 
     asyncio.run(run())
@@ -125,6 +128,16 @@ async def _project_list(runtime: Runtime) -> None:
         print(f"{project.name:<24} {keys:<12} {project.id}")
 
 
+async def _index_sync(runtime: Runtime) -> None:
+    search = runtime.settings.search
+    if search.hnsw_min_memories <= 0:
+        raise SystemExit("per-user indexes are off: set MEMOS_SEARCH__HNSW_MIN_MEMORIES")
+    report = await sync_indexes(runtime.database, search, runtime.require_embedder().dimension)
+    if report.skipped:
+        raise SystemExit("another process is syncing the indexes now; try again later")
+    print(f"built {len(report.created)} per-user index(es), dropped {len(report.dropped)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memos-server", description=__doc__)
     commands = parser.add_subparsers(dest="command")
@@ -155,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     project_create = project.add_parser("create", help="create a project")
     project_create.add_argument("name")
     project.add_parser("list", help="list projects")
+
+    index = commands.add_parser("index", help="per-user HNSW indexes").add_subparsers(
+        dest="index_command"
+    )
+    index.add_parser(
+        "sync", help="index users with MEMOS_SEARCH__HNSW_MIN_MEMORIES memories (once, now)"
+    )
     return parser
 
 
@@ -183,6 +203,8 @@ def main(argv: list[str] | None = None) -> None:
             _with_runtime(settings, lambda runtime: _project_create(runtime, args.name))
         elif command == "project" and args.project_command == "list":
             _with_runtime(settings, _project_list)
+        elif command == "index" and args.index_command == "sync":
+            _with_runtime(settings, _index_sync, with_embedder=True)
         else:
             parser.print_help()
             sys.exit(2)

@@ -8,6 +8,7 @@ the CLI both use it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from memos_server.rerank import Reranker, load_reranker
 from memos_server.services.embedding_binding import bind_embedding_model
 from memos_server.services.refine import Refiner
 from memos_server.services.text_index import warm_up
+from memos_server.services.vector_indexes import IndexCatalog, run_sync_loop
 from memos_server.services.worker import Worker
 from memos_server.settings import Settings
 from memos_server.storage.database import Database
@@ -38,6 +40,8 @@ class Runtime:
     llm: LLM | None = None  # None: fast mode
     worker: Worker | None = None  # a worker in this process, if it runs one
     reranker: Reranker | None = None
+    indexes: IndexCatalog | None = None  # per-user HNSW indexes, when switched on
+    index_sync: asyncio.Task[None] | None = None
 
     def refiner(self) -> Refiner:
         assert self.llm is not None, "fine mode needs an LLM"
@@ -47,6 +51,13 @@ class Runtime:
         self.worker = Worker(self.database, self.refiner(), self.settings.jobs)
         self.worker.start()
         return self.worker
+
+    def start_index_sync(self) -> None:
+        """Keep per-user HNSW indexes in step with users' sizes (if switched on)."""
+        if self.indexes is not None and self.indexes.enabled:
+            self.index_sync = asyncio.create_task(
+                run_sync_loop(self.database, self.settings.search, self.indexes)
+            )
 
     def require_embedder(self) -> Embedder:
         assert self.embedder is not None, "runtime opened without an embedder"
@@ -99,10 +110,15 @@ async def open_runtime(settings: Settings, *, with_embedder: bool = True) -> Asy
             embedded=embedded,
             llm=llm,
             reranker=reranker,
+            indexes=IndexCatalog(settings.search, embedder.dimension) if embedder else None,
         )
         try:
             yield runtime
         finally:
+            if runtime.index_sync is not None:
+                runtime.index_sync.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runtime.index_sync
             if runtime.worker is not None:
                 await runtime.worker.stop()
             if runtime.reranker is not None:

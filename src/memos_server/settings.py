@@ -158,6 +158,22 @@ class SearchSettings(Group):
         default=20, ge=1, le=200, description="Fused results the reranker reorders."
     )
     reranker_timeout_s: float = Field(default=10.0, gt=0, description="HTTP rerank timeout.")
+    hnsw_min_memories: int = Field(
+        default=0,
+        ge=0,
+        description="Give each user with this many memories of a kind an HNSW index of their "
+        "own (approximate search); 0: always the exact scan.",
+    )
+    hnsw_ef_search: int = Field(
+        default=100, ge=1, le=1000, description="HNSW candidates per search (recall vs time)."
+    )
+    hnsw_m: int = Field(default=16, ge=2, le=100, description="HNSW links per node.")
+    hnsw_ef_construction: int = Field(
+        default=64, ge=4, le=1000, description="HNSW candidates while building."
+    )
+    hnsw_sync_interval_s: float = Field(
+        default=600.0, gt=0, description="How often indexes are made for users who grew."
+    )
 
 
 class JobSettings(Group):

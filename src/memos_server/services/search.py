@@ -25,9 +25,11 @@ from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_query, check_result_limit
 from memos_server.services.text_index import query_tokens
 from memos_server.services.time_words import Period, period_of
+from memos_server.services.vector_indexes import IndexCatalog
 from memos_server.settings import SearchSettings, Settings
 from memos_server.storage.models import Memory
-from memos_server.storage.repositories.memories import Hit, MemoryRepository, Scope
+from memos_server.storage.repositories.memories import Hit, HnswScan, MemoryRepository, Scope
+from memos_server.storage.repositories.vector_indexes import UserKind
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -155,6 +157,7 @@ async def search_memories(
     project_id: uuid.UUID,
     query: SearchQuery,
     reranker: Reranker | None = None,
+    indexes: IndexCatalog | None = None,
 ) -> SearchResult:
     check_ids(settings.limits, query.user_id)
     check_query(settings.limits, query.query)
@@ -184,11 +187,20 @@ async def search_memories(
         if embedding is not None and not embedding.done():
             embedding.cancel()
 
+    async def vector_hits(kind: str) -> list[Hit]:
+        hnsw = None
+        # A filter or an agent narrows the rows below what the user's index holds: exact scan.
+        if indexes is not None and query.agent_id is None and query.where is None:
+            target = UserKind(project_id, query.user_id, kind)
+            if await indexes.indexed(session, target):
+                hnsw = HnswScan(indexes.dimension, indexes.ef_search)
+        return await repository.nearest_hits(scope, kind, vector, pool[kind], hnsw)
+
     async def ranked(kind: str) -> list[Scored]:
         if kind not in limits:
             return []
         limit = limits[kind]
-        by_vector = await repository.nearest_hits(scope, kind, vector, pool[kind]) if vector else []
+        by_vector = await vector_hits(kind) if vector else []
         by_text = bm25(tokens, lexical[kind], documents[kind])
         keep = max(limit, settings.search.reranker_candidates) if reranker else limit
         fused = fuse(by_vector, by_text, settings.search, keep, period)

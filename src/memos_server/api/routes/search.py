@@ -80,6 +80,7 @@ async def search_memory(
             where=parse_filter(body.filter),
         ),
         runtime.reranker,
+        runtime.indexes,
     )
     return Envelope(
         data=SearchMemoryData(

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select, update
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import ColumnElement, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -39,6 +40,14 @@ class Scope:
         if self.where is not None:
             found.append(to_sql(self.where))
         return found
+
+
+@dataclass(frozen=True)
+class HnswScan:
+    """Search a user's own HNSW index (built on ``embedding::vector(dimension)``)."""
+
+    dimension: int
+    ef_search: int
 
 
 @dataclass(frozen=True)
@@ -104,23 +113,52 @@ class MemoryRepository:
         return found
 
     async def nearest_hits(
-        self, scope: Scope, kind: str, vector: Sequence[float], limit: int
+        self,
+        scope: Scope,
+        kind: str,
+        vector: Sequence[float],
+        limit: int,
+        hnsw: HnswScan | None = None,
     ) -> list[Hit]:
         """The search's vector channel: ids and similarities only, closest first.
 
         An exact scan of one user's rows through ``ix_memories_user_scan`` that reads back no
-        text and no vector.
+        text and no vector; or, with ``hnsw``, a walk of the user's own HNSW index (see
+        ``vector_indexes``): the planner sees the values (custom plan), so it can match the
+        partial index, and is told not to sort, so it takes the index over a scan.
         """
         if limit <= 0:
             return []
-        distance = Memory.embedding.cosine_distance(vector)
-        result = await self.session.execute(
+        column = (
+            Memory.embedding if hnsw is None else cast(Memory.embedding, Vector(hnsw.dimension))
+        )
+        distance = column.cosine_distance(vector)
+        query = (
             select(Memory.id, _when, distance)
             .where(*scope.conditions(kind))
             .order_by(distance)
             .limit(limit)
         )
-        return [Hit(id_, when, similarity=1.0 - float(d)) for id_, when, d in result.all()]
+        if hnsw is None:
+            result = await self.session.execute(query)
+            return [Hit(id_, when, similarity=1.0 - float(d)) for id_, when, d in result.all()]
+        await self._configure(
+            {
+                "hnsw.ef_search": str(max(hnsw.ef_search, limit)),
+                "plan_cache_mode": "force_custom_plan",
+                "enable_sort": "off",
+            }
+        )
+        try:
+            result = await self.session.execute(query)
+            return [Hit(id_, when, similarity=1.0 - float(d)) for id_, when, d in result.all()]
+        finally:
+            await self._configure({"plan_cache_mode": "auto", "enable_sort": "on"})
+
+    async def _configure(self, values: dict[str, str]) -> None:
+        """``SET LOCAL`` of several settings in one round trip."""
+        calls = [func.set_config(name, value, True) for name, value in values.items()]
+        await self.session.execute(select(*calls))
 
     async def lexical(
         self, scope: Scope, kind: str, tokens: Sequence[str], limit: int
