@@ -33,6 +33,7 @@ import json
 import os
 import random
 import re
+import signal
 import sys
 import threading
 import time
@@ -470,8 +471,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    # Stop cleanly (and stop the service started here) on Ctrl-C or kill, even in background.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     state_path = args.state or args.data_dir / "bench-state.json"
     state_path.parent.mkdir(parents=True, exist_ok=True)

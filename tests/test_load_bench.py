@@ -1,0 +1,70 @@
+"""The load benchmark keeps working: a tiny corpus, every phase, the report written twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import MODEL_CACHE, ROOT
+
+SECTION = "<!-- load-benchmark:start -->"
+
+
+def run_bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMOS_")}
+    env["MEMOS_EMBEDDING__CACHE_DIR"] = str(MODEL_CACHE)
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "load.py"),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--markdown",
+            str(tmp_path / "BENCHMARKS.md"),
+            "--json",
+            str(tmp_path / "load.json"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+@pytest.mark.slow
+def test_a_small_load_benchmark_runs_and_reports(tmp_path: Path) -> None:
+    (tmp_path / "BENCHMARKS.md").write_text("# Benchmarks\n\nEarlier results stay.\n")
+    sizes = ["--users", "3", "--memories", "40", "--batch", "20", "--levels", "1,3"]
+    done = run_bench(tmp_path, *sizes, "--duration", "1")
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    report = json.loads((tmp_path / "load.json").read_text())
+    assert report["dataset"]["memories"] == 120
+    assert report["load"]["memories"] == 120
+    assert [level["clients"] for level in report["search"]] == [1, 3]
+    for level in report["search"] + report["add"]:
+        assert level["requests"] > 0
+        assert level["errors"] == 0, level["error_samples"]
+        assert 0 < level["p50_ms"] <= level["p95_ms"] <= level["p99_ms"]
+    assert all(level["messages_per_s"] > 0 for level in report["add"])
+    assert report["peak_rss_mb"] > 50
+
+    markdown = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "Earlier results stay." in markdown
+    assert "| clients | requests/s | p50 ms | p95 ms | p99 ms | requests | errors |" in markdown
+
+    # A second run measures the same corpus without loading it again, and replaces the section.
+    again = run_bench(tmp_path, *sizes, "--duration", "1", "--phases", "search")
+    assert again.returncode == 0, again.stderr[-3000:]
+    report = json.loads((tmp_path / "load.json").read_text())
+    assert "load" not in report
+    assert report["dataset"]["memories"] == 120
+    assert (tmp_path / "BENCHMARKS.md").read_text().count(SECTION) == 1
