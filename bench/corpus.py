@@ -123,7 +123,7 @@ EN_STATEMENTS = [
     "I want to buy {thing} before {when_bare}.",
     "My doctor said I should do more {hobby} and eat less {food}.",
     "{Relation} and I argued about moving to {city}.",
-    "I booked {hotel} in {city} for {when_bare}.",
+    "I booked {hotel} in {city}; we check in {when}.",
 ]
 ZH_STATEMENTS = [
     "我打算{when}和{relation}一起去{city}玩。",
@@ -139,6 +139,30 @@ ZH_STATEMENTS = [
     "{relation}和我为搬去{city}的事吵了一架。",
     "我订了{city}的{hotel}，{when}入住。",
 ]
+# Specifics appended to most statements, so a user's history rarely repeats itself word for word.
+EN_DETAILS = [
+    " It should cost about {n}00 yuan.",
+    " We leave at {h}:{m}.",
+    " {name} is coming too.",
+    " That makes it the {n}th time this year.",
+    " I need to decide by the {d}th.",
+    " The place is on {street} Road, number {n}.",
+    " My budget is {n},000 for everything.",
+    " {name} said it takes {n} hours to get there.",
+]
+ZH_DETAILS = [
+    "大概要花{n}00块钱。",
+    "我们{h}点{m}分出发。",
+    "{name}也一起去。",
+    "这已经是今年第{n}次了。",
+    "我得在{d}号之前决定。",
+    "地址在{street}路{n}号。",
+    "总预算{n}千块。",
+    "{name}说过去要{n}个小时。",
+]
+NAMES = ["Lily", "Tom", "小王", "老李", "Anna", "阿杰", "Mei", "David", "小陈", "Sara"]
+STREETS = ["Nanjing", "Wenyi", "Huaihai", "Zhongshan", "Jiefang", "Renmin", "Binjiang"]
+
 EN_ASSISTANT = [
     "Noted: you enjoy {hobby}; I'll keep weekends in mind.",
     "Got it, {hotel} in {city} it is.",
@@ -235,6 +259,15 @@ def messages(seed: int, user: int, start: int, count: int) -> list[dict[str, str
         pool = (ZH_ASSISTANT if zh else EN_ASSISTANT) if assistant else None
         pool = pool or (ZH_STATEMENTS if zh else EN_STATEMENTS)
         text = _fill(rng.choice(pool), p, rng, zh)
+        if not assistant and rng.random() < 0.85:
+            text += rng.choice(ZH_DETAILS if zh else EN_DETAILS).format(
+                n=rng.randint(2, 30),
+                h=rng.randint(6, 22),
+                m=rng.choice(["00", "15", "30", "45"]),
+                d=rng.randint(1, 28),
+                name=rng.choice(NAMES),
+                street=rng.choice(STREETS),
+            )
         found.append({"role": "assistant" if assistant else "user", "content": text})
     return found
 
