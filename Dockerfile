@@ -44,6 +44,18 @@ assert model.encode(['ready']).shape == (1, 384); \
 import memos_server.settings; \
 print('torch', torch.__version__, '- model OK')"
 
+# Export the model to ONNX now (the service runs it on ONNX Runtime), so no container start pays
+# for the export or needs a writable cache for it.
+ENV MEMOS_EMBEDDING__CACHE_DIR=/opt/memos-models
+RUN python -c "\
+from memos_server.embedding.local import load_local; \
+from memos_server.embedding.onnx_local import OnnxEmbedder; \
+from memos_server.settings import Settings; \
+settings = Settings(); \
+embedder = load_local(settings.embedding, settings.model_cache_dir); \
+assert isinstance(embedder, OnnxEmbedder), type(embedder); \
+print('ONNX export in', settings.model_cache_dir)"
+
 # --------------------------------------------------------------------------- runtime
 FROM python:${PYTHON_VERSION}-slim AS runtime
 
@@ -56,6 +68,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
+    MEMOS_EMBEDDING__CACHE_DIR=/opt/memos-models \
     MEMOS_SERVER__HOST=0.0.0.0 \
     MEMOS_SERVER__PORT=8000
 
@@ -64,6 +77,7 @@ RUN groupadd --system --gid 10001 memos \
        --shell /usr/sbin/nologin memos
 
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /opt/memos-models /opt/memos-models
 
 # The service looks for alembic.ini and migrations/ in its working directory.
 WORKDIR /app
