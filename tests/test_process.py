@@ -68,3 +68,32 @@ def test_memos_api_key_is_the_bootstrap_key(tmp_path: Path) -> None:
             api.ok("/get/message", {"user_id": "u", "conversation_id": "c"})
         with Api(service.base_url, "some-other-key") as api:
             api.fails("/get/message", {"user_id": "u", "conversation_id": "c"}, 401, 40132)
+
+
+@pytest.mark.slow
+def test_several_api_processes_share_the_port_one_postgres_and_one_key(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    service = ServiceProcess(tmp_path, "serve", "--workers", "2", MEMOS_DATA_DIR=str(data_dir))
+    service.start()
+    try:
+        printed = service.output()
+        [key] = set(KEY.findall(printed))  # made once, by the parent
+        assert printed.count("Started server process") == 2
+        with Api(service.base_url, key) as api:
+            for n in range(6):  # the kernel spreads connections over both processes
+                api.ok(
+                    "/add/message",
+                    {
+                        "user_id": "u",
+                        "conversation_id": f"c{n}",
+                        "messages": [{"role": "user", "content": f"I moved to city {n}."}],
+                    },
+                )
+            found = api.ok("/search/memory", {"user_id": "u", "query": "Where did I move?"})
+            assert len(found["memory_detail_list"]) == 6
+        service.signal(signal.SIGTERM)
+        service.wait()
+        assert not (data_dir / "postgres" / "postmaster.pid").exists()
+    finally:
+        service.stop()

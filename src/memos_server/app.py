@@ -12,9 +12,10 @@ from fastapi import FastAPI
 from memos_server import __version__
 from memos_server.api.errors import install_error_handlers
 from memos_server.api.routes import health, messages, search, tasks
-from memos_server.runtime import open_runtime
+from memos_server.logs import configure_logging
+from memos_server.runtime import Runtime, open_runtime
 from memos_server.services.apikeys import NewKey, ensure_bootstrap_key
-from memos_server.settings import Settings
+from memos_server.settings import Settings, get_settings
 
 API_PREFIX = "/api/openmem/v1"
 
@@ -34,16 +35,30 @@ def announce_key(key: NewKey, base_url: str) -> None:
     )
 
 
+async def bootstrap(runtime: Runtime) -> None:
+    """Store the configured key, or make and show one, if the database has no key yet."""
+    settings = runtime.settings
+    async with runtime.database.session() as session:
+        configured = settings.api_key.get_secret_value() if settings.api_key else None
+        key = await ensure_bootstrap_key(session, settings.default_project, configured)
+        await session.commit()
+    if key is not None and configured is None:
+        announce_key(key, public_base_url(settings))
+
+
+def app_from_environment() -> FastAPI:
+    """The app as ``serve --workers N`` starts it in each worker process (settings from the
+    environment the parent prepared)."""
+    settings = get_settings()
+    configure_logging(settings.server.log_level)
+    return create_app(settings)
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(settings) as runtime:
-            async with runtime.database.session() as session:
-                configured = settings.api_key.get_secret_value() if settings.api_key else None
-                key = await ensure_bootstrap_key(session, settings.default_project, configured)
-                await session.commit()
-            if key is not None and configured is None:
-                announce_key(key, public_base_url(settings))
+            await bootstrap(runtime)
             if runtime.llm is not None and settings.jobs.run_worker:
                 runtime.start_worker()
             runtime.start_index_sync()

@@ -9,6 +9,8 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 
+from pydantic import SecretStr
+
 from memos_server.errors import ConfigurationError
 from memos_server.logs import configure_logging
 from memos_server.runtime import Runtime, open_runtime
@@ -30,11 +32,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         host=args.host or settings.server.host,
         port=args.port or settings.server.port,
         log_level=settings.server.log_level,
+        workers=args.workers or settings.server.workers,
     )
     update: dict[str, object] = {"server": server}
     if args.no_worker:
         update["jobs"] = settings.jobs.model_copy(update={"run_worker": False})
     settings = settings.model_copy(update=update)
+    if server.workers > 1:
+        _serve_processes(settings)
+        return
     uvicorn.run(
         create_app(settings),
         host=server.host,
@@ -44,6 +50,53 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         log_config=None,
         timeout_graceful_shutdown=10,
     )
+
+
+def _serve_processes(settings: Settings) -> None:
+    """``serve --workers N``: this process starts the embedded Postgres (if any), migrates and
+    makes the bootstrap key once, then uvicorn runs N worker processes that share the port and
+    read their settings from the environment prepared here."""
+    import os
+
+    import uvicorn
+
+    from memos_server.app import bootstrap
+    from memos_server.storage.embedded import EmbeddedPostgres
+
+    server = settings.server
+    embedded = None
+    env = {
+        "MEMOS_SERVER__HOST": server.host,
+        "MEMOS_SERVER__PORT": str(server.port),
+        "MEMOS_SERVER__WORKERS": "1",
+        "MEMOS_JOBS__RUN_WORKER": str(settings.jobs.run_worker).lower(),
+    }
+    if not settings.embedding.threads:
+        # The processes share the cores: each model gets its part of them.
+        env["MEMOS_EMBEDDING__THREADS"] = str(max(1, (os.cpu_count() or 1) // server.workers))
+    try:
+        if settings.database.url is None:
+            embedded = EmbeddedPostgres(settings.data_dir)
+            url = embedded.start()
+            env["MEMOS_DATABASE__URL"] = url
+            database = settings.database.model_copy(update={"url": SecretStr(url)})
+            settings = settings.model_copy(update={"database": database})
+        _with_runtime(settings, bootstrap)
+        os.environ.update(env)
+        log.info("starting %d API processes", server.workers)
+        uvicorn.run(
+            "memos_server.app:app_from_environment",
+            factory=True,
+            workers=server.workers,
+            host=server.host,
+            port=server.port,
+            log_level=server.log_level,
+            log_config=None,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
 
 
 def _worker(settings: Settings) -> None:
@@ -145,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the service (the default command)")
     serve.add_argument("--host", help="address to listen on (MEMOS_SERVER__HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (MEMOS_SERVER__PORT)")
+    serve.add_argument(
+        "--workers", type=int, help="API processes sharing the port (MEMOS_SERVER__WORKERS)"
+    )
     serve.add_argument(
         "--no-worker",
         action="store_true",

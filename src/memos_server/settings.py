@@ -90,6 +90,12 @@ class LLMSettings(Group):
 class ServerSettings(Group):
     host: str = Field(default="127.0.0.1", description="Address to listen on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port to listen on.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="API processes. Each loads the model; one process batches every "
+        "concurrent query into one model call (see BENCHMARKS.md).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Least severe log level written."
     )
