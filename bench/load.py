@@ -134,6 +134,38 @@ class RssSampler:
         return round(self.peak / 2**20, 1) if self.pid else None
 
 
+def cpu_seconds(service_pid: int | None) -> dict[str, float]:
+    """CPU seconds used so far by the service tree, by Postgres, and by this process."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def used(stat: str) -> float:
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    service = 0.0
+    if service_pid:
+        todo = [service_pid]
+        while todo:
+            current = todo.pop()
+            try:
+                service += used(Path(f"/proc/{current}/stat").read_text())
+                for task in Path(f"/proc/{current}/task").iterdir():
+                    todo += [int(c) for c in (task / "children").read_text().split()]
+            except (OSError, ValueError):
+                continue
+    postgres = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if stat.split("(", 1)[1].startswith("postgres)"):
+                postgres += used(stat)
+    mine = os.times()
+    return {"service": service, "postgres": postgres, "load_generator": mine.user + mine.system}
+
+
 def tree_rss(pid: int) -> int:
     """Bytes resident in ``pid`` and its descendants (0 if it is gone)."""
     total, todo = 0, [pid]
@@ -194,6 +226,10 @@ class Level:
     p99_ms: float
     messages_per_s: float | None = None
     error_samples: list[str] = field(default_factory=list)
+    # CPU time per request: the service (with its threads and child processes), Postgres (every
+    # process named postgres on this machine) and this load generator.
+    cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
+    cpu_busy: float | None = None  # share of all cores busy while measuring
 
 
 @dataclass
@@ -322,9 +358,15 @@ async def drive(
                     errors.append(problem)
         await connection.close()
 
-    await asyncio.gather(*(client(n) for n in range(clients)))
+    async def account() -> dict[str, float]:
+        await asyncio.sleep(WARMUP_S)
+        return cpu_seconds(args.pid)
+
+    cpu_before, *_ = await asyncio.gather(account(), *(client(n) for n in range(clients)))
+    cpu_after = cpu_seconds(args.pid)
     seconds = time.perf_counter() - measure_from
     count = len(latencies)
+    cpu_used = {k: cpu_after[k] - cpu_before[k] for k in cpu_after}
     return Level(
         clients=clients,
         requests=count,
@@ -336,6 +378,8 @@ async def drive(
         p99_ms=round(percentile(latencies, 99), 1) if latencies else 0.0,
         messages_per_s=round(count * messages_per_call / seconds, 1) if messages_per_call else None,
         error_samples=sorted(set(errors))[:3],
+        cpu_ms_per_request={k: round(v * 1000 / max(count, 1), 2) for k, v in cpu_used.items()},
+        cpu_busy=round(sum(cpu_used.values()) / (seconds * (os.cpu_count() or 1)), 2),
     )
 
 
@@ -404,15 +448,21 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [
             f"### {title}",
             "",
-            f"| clients | requests/s{extra} | p50 ms | p95 ms | p99 ms | requests | errors |",
-            "|---:|---:|" + ("---:|" if extra else "") + "---:|---:|---:|---:|---:|",
+            f"| clients | requests/s{extra} | p50 ms | p95 ms | p99 ms | requests | errors | "
+            "CPU ms/request: service / Postgres / load generator | cores busy |",
+            "|---:|---:|" + ("---:|" if extra else "") + "---:|---:|---:|---:|---:|---|---:|",
         ]
         for level in levels:
             rate = f" | {level['messages_per_s']:,.0f}" if extra else ""
+            cpu = level.get("cpu_ms_per_request") or {}
+            split = " / ".join(
+                f"{cpu.get(k, 0):.1f}" for k in ("service", "postgres", "load_generator")
+            )
+            busy = level.get("cpu_busy")
             lines.append(
                 f"| {level['clients']} | {level['throughput']:,.1f}{rate} | {level['p50_ms']} | "
                 f"{level['p95_ms']} | {level['p99_ms']} | {level['requests']:,} | "
-                f"{level['errors']} |"
+                f"{level['errors']} | {split} | {f'{busy:.0%}' if busy is not None else ''} |"
             )
         lines.append("")
     lines += [f"Peak RSS of the service: **{report['peak_rss_mb']} MB**.", "", SECTION_END]
@@ -502,6 +552,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         service, args.base_url = own_service(args.data_dir, state)
         pid = service.process.pid
     args.api_key = state.api_key
+    args.pid = pid
     state.write(state_path)
 
     report: dict[str, Any] = {

@@ -60,6 +60,7 @@ def test_a_small_load_benchmark_runs_and_reports(tmp_path: Path) -> None:
     markdown = (tmp_path / "BENCHMARKS.md").read_text()
     assert "Earlier results stay." in markdown
     assert "| clients | requests/s | p50 ms | p95 ms | p99 ms | requests | errors |" in markdown
+    assert report["search"][0]["cpu_ms_per_request"]["service"] > 0
 
     # A second run measures the same corpus without loading it again, and replaces the section.
     again = run_bench(tmp_path, *sizes, "--duration", "1", "--phases", "search")
