@@ -35,6 +35,8 @@ def load_local(settings: EmbeddingSettings, cache_dir: Path) -> Embedder:
     # Offline by construction: no weights are ever fetched at run time.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # torch's OpenMP threads would otherwise spin between calls, burning CPU others need.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     path = resolve_model_path(settings.model)
     if settings.runtime == "onnx" and settings.device == "cpu":
         from memos_server.embedding.onnx_export import cached_onnx, read_layout
