@@ -164,6 +164,11 @@ class SearchSettings(Group):
         default=20, ge=1, le=200, description="Fused results the reranker reorders."
     )
     reranker_timeout_s: float = Field(default=10.0, gt=0, description="HTTP rerank timeout.")
+    instruction_max_tokens: int = Field(
+        default=2000,
+        ge=100,
+        description="Token budget of instruction / full_instruction (least relevant dropped).",
+    )
     hnsw_min_memories: int = Field(
         default=0,
         ge=0,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter
 
 from memos_server.api.deps import EmbedderDep, ProjectDep, RuntimeDep, SessionDep, SettingsDep
@@ -14,6 +16,8 @@ from memos_server.api.schemas.search import (
     SearchMemoryRequest,
 )
 from memos_server.services.filters import parse_filter
+from memos_server.services.instructions import full_instruction, instruction
+from memos_server.services.language import detect_language
 from memos_server.services.search import Scored, SearchQuery, search_memories
 
 router = APIRouter(tags=["memories"], responses=ERRORS)
@@ -82,10 +86,22 @@ async def search_memory(
         runtime.reranker,
         runtime.indexes,
     )
+    language = detect_language([body.query])
+    budget = settings.search.instruction_max_tokens
     return Envelope(
         data=SearchMemoryData(
             memory_detail_list=[memory_detail(s) for s in result.facts],
             preference_detail_list=[preference_detail(s) for s in result.preferences],
             preference_note=result.preference_note,
+            instruction=(
+                instruction(body.query, result, language, budget)
+                if body.return_instruction
+                else None
+            ),
+            full_instruction=(
+                full_instruction(body.query, result, language, budget, datetime.now(UTC))
+                if body.return_full_instruction
+                else None
+            ),
         )
     )

@@ -30,6 +30,14 @@ class SearchMemoryRequest(TopLevelRequest):
     include_skill: bool = False
     skill_limit_number: int = Field(default=6, ge=0, le=25)
     knowledgebase_ids: list[str] | None = None
+    return_instruction: bool = Field(
+        default=False,
+        description="Also answer `instruction`: the memories and the query as a prompt section.",
+    )
+    return_full_instruction: bool = Field(
+        default=False,
+        description="Also answer `full_instruction`: a complete prompt ready for a model.",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -85,3 +93,9 @@ class SearchMemoryData(BaseModel):
     skill_detail_list: list[MemoryDetail] = Field(default_factory=list)
     preference_note: str = ""
     message_detail_list: list[dict[str, Any]] | None = None
+    instruction: str | None = Field(
+        default=None, description="With return_instruction: memories + query, a prompt section."
+    )
+    full_instruction: str | None = Field(
+        default=None, description="With return_full_instruction: a complete prompt."
+    )

@@ -1,0 +1,93 @@
+"""``instruction`` and ``full_instruction``: search results made into prompt text.
+
+``instruction`` is a section a developer puts into their own prompt: the recalled facts and
+preferences, most relevant first, and the user's question. ``full_instruction`` is a whole prompt
+ready to send to a model: how to use the memories (preferences as constraints, newer over older),
+each memory with its date, in the query's language. Both stay within a token budget: the least
+relevant memories are left out first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from memos_server.embedding.base import estimate_tokens
+from memos_server.prompts import Language, load_prompt
+from memos_server.services.search import Scored, SearchResult
+
+NONE = {"zh": "（无）", "en": "(none)"}
+PREFERENCE_LABELS = {
+    "zh": {"explicit_preference": "显性", "implicit_preference": "隐性"},
+    "en": {"explicit_preference": "explicit", "implicit_preference": "implicit"},
+}
+BECAUSE = {"zh": "推断依据：", "en": "inferred from: "}
+
+
+def _when(scored: Scored) -> str:
+    memory = scored.memory
+    moment = memory.memory_time or memory.create_time
+    return moment.strftime("%Y-%m-%d")
+
+
+def _fact_line(scored: Scored, language: Language) -> str:
+    return f"- [{_when(scored)}] {scored.memory.memory_value}"
+
+
+def _preference_line(scored: Scored, language: Language) -> str:
+    memory = scored.memory
+    kind = memory.preference_type or "explicit_preference"
+    label = PREFERENCE_LABELS[language].get(kind, kind)
+    line = f"- [{label}, {_when(scored)}] {memory.memory_value}"
+    if memory.reasoning and kind == "implicit_preference":
+        line += f" ({BECAUSE[language]}{memory.reasoning})"
+    return line
+
+
+def _within_budget(
+    result: SearchResult, language: Language, budget: int, fixed: str
+) -> tuple[list[str], list[str]]:
+    """The fact and preference lines that fit in ``budget`` tokens beside ``fixed`` text, taken
+    in order of relevance across both lists."""
+    candidates = [(s.relativity, "fact", s) for s in result.facts] + [
+        (s.relativity, "preference", s) for s in result.preferences
+    ]
+    used = estimate_tokens(fixed)
+    chosen: set[int] = set()
+    for _, kind, scored in sorted(candidates, key=lambda c: c[0], reverse=True):
+        line = (_fact_line if kind == "fact" else _preference_line)(scored, language)
+        cost = estimate_tokens(line) + 1
+        if used + cost <= budget:
+            used += cost
+            chosen.add(id(scored))
+    facts = [_fact_line(s, language) for s in result.facts if id(s) in chosen]
+    preferences = [_preference_line(s, language) for s in result.preferences if id(s) in chosen]
+    return facts, preferences
+
+
+def _joined(lines: Sequence[str], language: Language) -> str:
+    return "\n".join(lines) if lines else NONE[language]
+
+
+def instruction(query: str, result: SearchResult, language: Language, budget: int) -> str:
+    prompt = load_prompt("instruction", language)
+    fixed = prompt.render(facts="", preferences="", query=query)
+    facts, preferences = _within_budget(result, language, budget, fixed)
+    return prompt.render(
+        facts=_joined(facts, language), preferences=_joined(preferences, language), query=query
+    ).strip()
+
+
+def full_instruction(
+    query: str, result: SearchResult, language: Language, budget: int, now: datetime
+) -> str:
+    prompt = load_prompt("full_instruction", language)
+    moment = now.strftime("%Y-%m-%d %H:%M %Z").strip()
+    fixed = prompt.render(facts="", preferences="", query=query, now=moment)
+    facts, preferences = _within_budget(result, language, budget, fixed)
+    return prompt.render(
+        facts=_joined(facts, language),
+        preferences=_joined(preferences, language),
+        query=query,
+        now=moment,
+    ).strip()
