@@ -104,9 +104,17 @@ class Api:
     def post(self, path: str, body: Any) -> httpx.Response:
         return self.http.post(path, json=body)
 
+    def get(self, path: str) -> httpx.Response:
+        return self.http.get(path)
+
     def ok(self, path: str, body: Any) -> Any:
         """POST, assert success, return ``data``."""
         response = self.post(path, body)
+        return self.data_of(response)
+
+    @staticmethod
+    def data_of(response: httpx.Response) -> Any:
+        """Assert a success envelope, return its ``data``."""
         assert response.status_code == 200, response.text
         envelope = response.json()
         assert envelope["code"] == 0, envelope
@@ -115,7 +123,11 @@ class Api:
 
     def fails(self, path: str, body: Any, status: int, code: int) -> str:
         """POST, assert the MemOS error envelope with this status and code, return the message."""
-        response = self.post(path, body)
+        return self.error_of(self.post(path, body), status, code)
+
+    @staticmethod
+    def error_of(response: httpx.Response, status: int, code: int) -> str:
+        """Assert the MemOS error envelope with this status and code, return the message."""
         envelope = response.json()
         assert (response.status_code, envelope["code"]) == (status, code), envelope
         assert envelope["data"] is None
@@ -220,6 +232,85 @@ def sql(database_url: str, statement: str, **params: Any) -> list[dict[str, Any]
             await database.dispose()
 
     return asyncio.run(run())
+
+
+def execute(database_url: str, statement: str, **params: Any) -> int:
+    """Run one statement and commit; the rows it touched."""
+    from sqlalchemy import text
+
+    async def run() -> int:
+        database = Database(database_url, DatabaseSettings(pool_size=1, max_overflow=0))
+        try:
+            async with database.session() as session:
+                result = await session.execute(text(statement), params)
+                await session.commit()
+                return int(result.rowcount)  # type: ignore[attr-defined]
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+def project_of(database_url: str, api_key: str) -> str:
+    from memos_server.services.apikeys import hash_key
+
+    [row] = sql(
+        database_url,
+        "SELECT project_id::text AS id FROM api_keys WHERE key_hash = :h",
+        h=hash_key(api_key),
+    )
+    project: str = row["id"]
+    return project
+
+
+def store_memories(
+    database_url: str,
+    api_key: str,
+    user_id: str,
+    count: int,
+    *,
+    text: str = "bulk memory",
+    kind: str = "fact",
+    memory_type: str = "LongTermMemory",
+    preference_type: str | None = None,
+    agent_id: str | None = None,
+    status: str = "activated",
+    same_time: bool = False,
+) -> int:
+    """Store ``count`` memories in one INSERT ... SELECT generate_series, sharing one vector.
+
+    Memory ``n`` is called ``"<text> <n>"`` and, unless ``same_time``, was made ``n`` seconds
+    ago, so number 1 is the newest. Their words are indexed, so full-text search finds them.
+    """
+    from memos_server.services.text_index import index_tokens
+
+    return execute(
+        database_url,
+        """
+        INSERT INTO memories (id, project_id, user_id, conversation_id, agent_id, kind, mode,
+            memory_key, memory_value, memory_type, preference_type, reasoning, tags, confidence,
+            status, embedding, source_message_ids, info, search_text, create_time, update_time)
+        SELECT gen_random_uuid(), CAST(:project AS uuid), :user_id, 'bulk', :agent_id, :kind,
+            'fast', :text || ' ' || g, :text || ' ' || g, :memory_type, :preference_type, '',
+            '{}', 1.0, :status, v.vector, '{}', '{}', :tokens || ' ' || g,
+            now() - CAST(:step AS int) * g * interval '1 second',
+            now() - CAST(:step AS int) * g * interval '1 second'
+        FROM generate_series(1, CAST(:count AS int)) AS g,
+            (SELECT array_fill(0.05::real, ARRAY[value::int])::vector AS vector
+             FROM service_meta WHERE key = 'embedding_dimension') AS v
+        """,
+        project=project_of(database_url, api_key),
+        user_id=user_id,
+        agent_id=agent_id,
+        kind=kind,
+        text=text,
+        memory_type=memory_type,
+        preference_type=preference_type,
+        status=status,
+        tokens=index_tokens(text),
+        step=0 if same_time else 1,
+        count=count,
+    )
 
 
 class ServiceProcess:

@@ -12,6 +12,9 @@ ENDPOINTS = [
     ("/search/memory", {"user_id": "u", "query": "酒店"}),
     ("/get/message", {"user_id": "u", "conversation_id": "c"}),
     ("/get/status", {"task_id": "00000000-0000-0000-0000-000000000000"}),
+    ("/get/memory", {"user_id": "u"}),
+    ("/delete/memory", {"user_id": "u"}),
+    ("/update/memory", {"memory_id": "00000000-0000-0000-0000-000000000000", "title": "t"}),
 ]
 
 
@@ -26,6 +29,14 @@ def test_a_missing_key_is_refused(service: ServiceThread, path: str, body: objec
 def test_a_wrong_key_is_refused(service: ServiceThread, path: str, body: object) -> None:
     with Api(service.base_url, "mk-not-a-real-key") as stranger:
         stranger.fails(path, body, 401, 40132)
+
+
+def test_reading_one_memory_needs_a_valid_key(service: ServiceThread) -> None:
+    path = "/get/memory/00000000-0000-0000-0000-000000000000"
+    with Api(service.base_url, None) as anonymous:
+        anonymous.error_of(anonymous.get(path), 401, 40100)
+    with Api(service.base_url, "mk-not-a-real-key") as stranger:
+        stranger.error_of(stranger.get(path), 401, 40132)
 
 
 def test_malformed_authorization_headers_are_refused(service: ServiceThread) -> None:
@@ -72,5 +83,14 @@ def check_isolation(a: Api, b: Api) -> None:
         history = mine.ok("/get/message", body)["message_detail_list"]
         assert all(their_word not in str(m["content"]) for m in history)
         mine.fails("/get/status", {"task_id": their_task}, 404, 40001)
+        listed = mine.ok("/get/memory", {"user_id": "same-user"})["memory_detail_list"]
+        assert listed
+        assert all(their_word not in m["memory_value"] for m in listed)
+        [their_memory] = theirs.ok("/get/memory", {"user_id": "same-user"})["memory_detail_list"]
+        mine.error_of(mine.get(f"/get/memory/{their_memory['id']}"), 404, 40307)
+        mine.fails("/update/memory", {"memory_id": their_memory["id"], "title": "x"}, 404, 40307)
+        deleted = mine.ok("/delete/memory", {"memory_ids": [their_memory["id"]]})
+        assert deleted["deleted_count"] == 0
         # and the owner still sees its own
         assert theirs.ok("/get/status", {"task_id": their_task})[0]["status"] == "completed"
+        assert theirs.data_of(theirs.get(f"/get/memory/{their_memory['id']}")) == their_memory

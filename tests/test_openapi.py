@@ -8,7 +8,15 @@ import httpx
 
 from tests.support import ServiceThread
 
-ENDPOINTS = ("/add/message", "/search/memory", "/get/message", "/get/status")
+ENDPOINTS = (
+    "/add/message",
+    "/search/memory",
+    "/get/message",
+    "/get/status",
+    "/get/memory",
+    "/delete/memory",
+    "/update/memory",
+)
 
 
 def resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -34,3 +42,15 @@ def test_every_endpoint_is_documented(service: ServiceThread) -> None:
         for status in ("400", "401", "413"):
             error = operation["responses"][status]["content"]["application/json"]["schema"]
             assert resolve(spec, error)["title"] == "ErrorEnvelope"
+
+
+def test_reading_one_memory_is_documented(service: ServiceThread) -> None:
+    root = service.base_url.removesuffix("/api/openmem/v1")
+    spec = httpx.get(f"{root}/openapi.json").json()
+
+    operation = spec["paths"]["/api/openmem/v1/get/memory/{memory_id}"]["get"]
+    assert operation["description"]
+    success = resolve(spec, operation["responses"]["200"]["content"]["application/json"]["schema"])
+    assert {"code", "message", "data"} <= set(success["properties"])
+    error = operation["responses"]["404"]["content"]["application/json"]["schema"]
+    assert resolve(spec, error)["title"] == "ErrorEnvelope"

@@ -65,3 +65,39 @@ def test_add_search_get_and_status_through_the_sdk(
     assert preference["reasoning"].startswith("用户在多个选项中")
     assert result["preference_note"].startswith("请在回答中遵循以上用户偏好")
     assert [m["content"] for m in result["messages"]][-1] == "好的，有其他问题再问我。"
+
+
+def test_get_update_and_delete_memories_through_the_sdk(
+    service: ServiceThread, pg_url: str, api_key: str
+) -> None:
+    store_preference(service, pg_url, api_key, "sdk-user", "用户偏好经济型连锁酒店。")
+
+    result = run_sdk(ROOT / "tests" / "sdk" / "drive_memories.py", service.base_url, api_key)
+
+    first, second = result["first"], result["second"]
+    assert (first["total"], first["size"], first["current"], first["pages"]) == (2, 1, 1, 2)
+    assert second["current"] == 2
+    assert "(0611)" in first["memories"][0]["memory_value"]  # newest first
+    assert "(0610)" in second["memories"][0]["memory_value"]
+    assert [p["preference"] for p in first["preferences"]] == ["用户偏好经济型连锁酒店。"]
+    assert second["preferences"] == []
+    assert "relativity" not in first["memories"][0]
+    assert first["memories"][0]["info"] == {"conversation": "0611"}
+    assert [s["type"] for s in first["memories"][0]["sources"]] == ["chat"]
+    assert result["by_agent"]["total"] == 2
+    [only] = result["filtered"]["memories"]
+    assert only["info"] == {"conversation": "0611"}
+
+    one = result["one"]
+    assert (one["code"], one["data"]) == (0, first["memories"][0])
+    updated = result["updated"]
+    assert updated["code"] == 0
+    assert updated["data"]["success"] is True
+    after = result["after_update"]["data"]
+    assert (after["memory_value"], after["memory_key"]) == ("用户改选了全季酒店。", "酒店选择")
+    assert result["missing"]["status"] == 404
+    assert result["missing"]["body"]["code"] == 40307
+
+    assert result["deleted"] == [{"code": 0, "success": True}] * 3
+    assert result["after_delete"]["total"] == 0
+    assert result["after_delete"]["memories"] == result["after_delete"]["preferences"] == []

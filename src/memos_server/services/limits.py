@@ -37,3 +37,9 @@ def check_result_limit(limits: LimitSettings, name: str, value: int) -> None:
 def check_query(limits: LimitSettings, query: str) -> None:
     if len(query) > limits.max_query_chars:
         raise TooLong(f"query is longer than {limits.max_query_chars} characters")
+
+
+def check_memory_text(limits: LimitSettings, name: str, text: str) -> None:
+    """A memory's text or title, as a client writes it: no longer than a message."""
+    if len(text) > limits.max_message_chars:
+        raise TooLong(f"{name} is longer than {limits.max_message_chars} characters")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from memos_server.api.schemas.common import TopLevelRequest
+from memos_server.api.schemas.memories import MemoryItem, PreferenceItem
 
 
 class SearchMemoryRequest(TopLevelRequest):
@@ -55,35 +56,12 @@ class SearchMemoryRequest(TopLevelRequest):
     )
 
 
-class MemoryDetail(BaseModel):
-    id: str
-    memory_key: str
-    memory_value: str
-    memory_type: str
-    memory_time: str | None
-    conversation_id: str | None
-    status: str
-    confidence: float
-    tags: list[str]
-    create_time: int | None
-    update_time: int | None
-    relativity: float
-    sources: list[dict[str, Any]] = Field(
-        default_factory=list, description="The messages the memory was made from."
-    )
+class MemoryDetail(MemoryItem):
+    relativity: float = Field(description="Relevance to the query, 0..1.")
 
 
-class PreferenceDetail(BaseModel):
-    id: str
-    preference_type: Literal["explicit_preference", "implicit_preference"] | str
-    preference: str
-    reasoning: str
-    conversation_id: str | None
-    status: str
-    tags: list[str]
-    create_time: int | None
-    update_time: int | None
-    relativity: float
+class PreferenceDetail(PreferenceItem):
+    relativity: float = Field(description="Relevance to the query, 0..1.")
 
 
 class SearchMemoryData(BaseModel):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import ColumnElement, cast, func, select, update
+from sqlalchemy import ColumnElement, cast, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -37,6 +37,42 @@ class Scope:
             found.append(Memory.kind == kind)
         if self.agent_id is not None:
             found.append(Memory.agent_id == self.agent_id)
+        if self.where is not None:
+            found.append(to_sql(self.where))
+        return found
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which of one project's memories a listing or a deletion takes: each part that is set
+    narrows it (a user, an agent, ids, a filter, a kind, a memory or preference type)."""
+
+    project_id: uuid.UUID
+    user_id: str | None = None
+    agent_id: str | None = None
+    ids: tuple[uuid.UUID, ...] | None = None
+    where: Filter | None = None
+    kind: str | None = None
+    memory_type: str | None = None
+    preference_type: str | None = None
+    active_only: bool = False
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found = [Memory.project_id == self.project_id]
+        if self.active_only:
+            found.append(Memory.status == "activated")
+        if self.user_id is not None:
+            found.append(Memory.user_id == self.user_id)
+        if self.agent_id is not None:
+            found.append(Memory.agent_id == self.agent_id)
+        if self.ids is not None:
+            found.append(Memory.id.in_(list(self.ids)))
+        if self.kind is not None:
+            found.append(Memory.kind == self.kind)
+        if self.memory_type is not None:
+            found.append(Memory.memory_type == self.memory_type)
+        if self.preference_type is not None:
+            found.append(Memory.preference_type == self.preference_type)
         if self.where is not None:
             found.append(to_sql(self.where))
         return found
@@ -222,3 +258,74 @@ class MemoryRepository:
                 .where(Memory.id.in_(list(memory_ids)))
                 .values(status="archived", update_time=func.now())
             )
+
+    async def count_selected(self, selection: Selection, kinds: Sequence[str]) -> dict[str, int]:
+        """How many memories of each kind the selection takes."""
+        result = await self.session.execute(
+            select(Memory.kind, func.count())
+            .where(*selection.conditions(), Memory.kind.in_(list(kinds)))
+            .group_by(Memory.kind)
+        )
+        found = dict.fromkeys(kinds, 0)
+        found.update({kind: int(count) for kind, count in result.all()})
+        return found
+
+    async def newest(self, selection: Selection, offset: int, limit: int) -> list[Memory]:
+        """One page of the selection, newest first (id breaks ties, so pages never overlap)."""
+        result = await self.session.execute(
+            select(Memory)
+            .options(defer(Memory.embedding), defer(Memory.search_text))
+            .where(*selection.conditions())
+            .order_by(Memory.create_time.desc(), Memory.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return list(result.scalars())
+
+    async def find(
+        self, project_id: uuid.UUID, memory_id: uuid.UUID, *, lock: bool = False
+    ) -> Memory | None:
+        """The project's memory with this id, whatever its status; ``lock``: FOR UPDATE."""
+        query = (
+            select(Memory)
+            .options(defer(Memory.embedding), defer(Memory.search_text))
+            .where(Memory.id == memory_id, Memory.project_id == project_id)
+        )
+        if lock:
+            query = query.with_for_update()
+        result = await self.session.execute(query)
+        return result.scalar_one_or_none()
+
+    async def save(self, memory: Memory, history: MemoryHistory) -> None:
+        """Write a changed memory and its history row, and read back its new update time."""
+        memory.update_time = func.now()
+        self.session.add(history)
+        await self.session.flush()
+        await self.session.refresh(memory, ["update_time"])
+
+    async def delete_selected(self, selection: Selection) -> int:
+        """Delete the selection and write a DELETE history row for each memory (its last value),
+        in one statement however many there are; how many were deleted."""
+        deleted = (
+            delete(Memory)
+            .where(*selection.conditions())
+            .returning(Memory.id, Memory.project_id, Memory.memory_value, Memory.source_message_ids)
+            .cte("deleted")
+        )
+        recorded = (
+            insert(MemoryHistory)
+            .from_select(
+                ["memory_id", "project_id", "event", "old_value", "source_message_ids"],
+                select(
+                    deleted.c.id,
+                    deleted.c.project_id,
+                    literal("DELETE"),
+                    deleted.c.memory_value,
+                    deleted.c.source_message_ids,
+                ),
+            )
+            .returning(MemoryHistory.memory_id)
+            .cte("recorded")
+        )
+        count = await self.session.scalar(select(func.count()).select_from(recorded))
+        return int(count or 0)

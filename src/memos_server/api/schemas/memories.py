@@ -1,0 +1,185 @@
+"""Stored memories: their wire shape, and get/memory, delete/memory and update/memory."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from memos_server.api.schemas.common import TopLevelRequest
+
+MAX_PAGE_SIZE = 50
+MAX_DELETE_IDS = 1000
+
+
+class MemoryItem(BaseModel):
+    """A fact memory as every endpoint shows it."""
+
+    id: str
+    memory_key: str
+    memory_value: str
+    memory_type: str
+    memory_time: str | None
+    conversation_id: str | None
+    status: str
+    confidence: float
+    tags: list[str]
+    create_time: int | None
+    update_time: int | None
+    sources: list[dict[str, Any]] = Field(
+        default_factory=list, description="The messages the memory was made from."
+    )
+
+
+class PreferenceItem(BaseModel):
+    """A preference memory as every endpoint shows it."""
+
+    id: str
+    preference_type: Literal["explicit_preference", "implicit_preference"] | str
+    preference: str
+    reasoning: str
+    conversation_id: str | None
+    status: str
+    tags: list[str]
+    create_time: int | None
+    update_time: int | None
+
+
+class _Owner(BaseModel):
+    user_id: str
+    agent_id: str | None
+    app_id: str | None
+    info: dict[str, Any] = Field(
+        default_factory=dict, description="The metadata given at add time."
+    )
+
+
+class StoredMemory(_Owner, MemoryItem):
+    """A fact memory outside a search: no relativity; whose it is and its metadata."""
+
+
+class StoredPreference(_Owner, PreferenceItem):
+    """A preference memory outside a search: no relativity; whose it is and its metadata."""
+
+    sources: list[dict[str, Any]] = Field(
+        default_factory=list, description="The messages the preference was inferred from."
+    )
+
+
+class GetMemoryRequest(TopLevelRequest):
+    user_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Whose memories (required unless agent_id is given).",
+    )
+    agent_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Only this agent's memories; alone: the agent's memories of every user.",
+    )
+    page: int = Field(default=1, ge=1, description="Page number, from 1.")
+    size: int = Field(
+        default=10, ge=1, le=MAX_PAGE_SIZE, description="Memories per page (at most 50)."
+    )
+    filter: dict[str, Any] | None = Field(
+        default=None, description="The filter grammar of search/memory."
+    )
+    include_preference: bool = True
+    include_tool_memory: bool = False
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "memos_user_123",
+                    "page": 1,
+                    "size": 10,
+                    "include_preference": True,
+                    "filter": {"and": [{"create_time": {"gte": "2025-10-01"}}]},
+                }
+            ]
+        }
+    )
+
+
+class GetMemoryData(BaseModel):
+    memory_detail_list: list[StoredMemory]
+    preference_detail_list: list[StoredPreference]
+    tool_memory_detail_list: list[StoredMemory] = Field(default_factory=list)
+    total: int = Field(description="Fact memories matching, over all pages.")
+    preference_total: int = Field(description="Preference memories matching, over all pages.")
+    size: int = Field(description="Page size.")
+    current: int = Field(description="This page's number.")
+    pages: int = Field(description="Pages needed to list both lists to their end.")
+
+
+class DeleteMemoryRequest(TopLevelRequest):
+    memory_ids: list[str] | None = Field(
+        default=None, max_length=MAX_DELETE_IDS, description="These memories."
+    )
+    user_id: str | None = Field(
+        default=None, min_length=1, description="All of this user's memories."
+    )
+    agent_id: str | None = Field(
+        default=None, min_length=1, description="All of this agent's memories, of every user."
+    )
+    filter: dict[str, Any] | None = Field(
+        default=None,
+        description="The project's memories matching this filter; with user_id, that user's.",
+    )
+    memory_type: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Only memories of this type: WorkingMemory, LongTermMemory, UserMemory "
+        "(facts), PreferenceMemory (every preference), explicit_preference, "
+        "implicit_preference.",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"memory_ids": ["6b1e4a4e-8f0c-4d7c-9a51-2f3a2c1d0e9b"]},
+                {"user_id": "memos_user_123", "memory_type": "PreferenceMemory"},
+            ]
+        }
+    )
+
+
+class DeleteMemoryData(BaseModel):
+    success: bool
+    deleted_count: int = Field(description="Memories deleted.")
+
+
+class UpdateMemoryRequest(TopLevelRequest):
+    memory_id: str = Field(min_length=1)
+    content: str | None = Field(
+        default=None, min_length=1, description="The new text (a preference's preference)."
+    )
+    title: str | None = Field(default=None, min_length=1, description="The new memory_key.")
+    status: Literal["activated", "archived"] | None = Field(
+        default=None, description="archived: search no longer returns it."
+    )
+
+    @field_validator("content", "title")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "memory_id": "6b1e4a4e-8f0c-4d7c-9a51-2f3a2c1d0e9b",
+                    "content": "[user观点]用户国庆计划去成都旅游。",
+                    "title": "国庆旅行计划",
+                }
+            ]
+        }
+    )
+
+
+class UpdateMemoryData(BaseModel):
+    success: bool
+    memory: StoredMemory | StoredPreference = Field(description="The memory as it is now.")

@@ -1,0 +1,246 @@
+"""Managing stored memories: list them a page at a time, read one, change one, delete many.
+
+Everything is scoped to the caller's project. Listing and reading show active memories only;
+update and delete also reach archived ones (an update can reactivate a memory, and deleting a
+user's memories leaves none of them behind). Deletion is one set-based statement that writes a
+DELETE history row per memory, so it costs the same one request for ten memories or ten thousand.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memos_server.embedding import Embedder
+from memos_server.errors import BadRequest, MemoryNotFound, RequiredFieldEmpty, UnsupportedType
+from memos_server.services.filters import parse_filter
+from memos_server.services.limits import check_ids, check_memory_text
+from memos_server.services.text_index import memory_tokens
+from memos_server.settings import Settings
+from memos_server.storage.models import Memory, MemoryHistory
+from memos_server.storage.repositories.memories import MemoryRepository, Selection
+
+FACT_TYPES = ("WorkingMemory", "LongTermMemory", "UserMemory")
+PREFERENCE_TYPES = ("explicit_preference", "implicit_preference")
+ALL_PREFERENCES = "PreferenceMemory"
+MEMORY_TYPES = (*FACT_TYPES, ALL_PREFERENCES, *PREFERENCE_TYPES)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    user_id: str | None
+    agent_id: str | None = None
+    page: int = 1
+    size: int = 10
+    filter: dict[str, Any] | None = None
+    include_preference: bool = True
+
+
+@dataclass(frozen=True)
+class MemoryPage:
+    """Page ``page`` of each list (facts, preferences), both newest first, ``size`` per page."""
+
+    facts: list[Memory]
+    preferences: list[Memory]
+    fact_total: int
+    preference_total: int
+    page: int
+    size: int
+
+    @property
+    def pages(self) -> int:
+        """Enough pages to reach the end of the longer list (0 when both are empty)."""
+        return math.ceil(max(self.fact_total, self.preference_total) / self.size)
+
+
+async def list_memories(
+    session: AsyncSession, settings: Settings, project_id: uuid.UUID, query: ListQuery
+) -> MemoryPage:
+    if query.user_id is None and query.agent_id is None:
+        raise RequiredFieldEmpty("user_id is required (or agent_id, for one agent's memories)")
+    if query.user_id is not None:
+        check_ids(settings.limits, query.user_id)
+    selection = Selection(
+        project_id,
+        user_id=query.user_id,
+        agent_id=query.agent_id,
+        where=parse_filter(query.filter),
+        active_only=True,
+    )
+    kinds = ["fact", "preference"] if query.include_preference else ["fact"]
+    repository = MemoryRepository(session)
+    totals = await repository.count_selected(selection, kinds)
+    offset = (query.page - 1) * query.size
+    found: dict[str, list[Memory]] = {"fact": [], "preference": []}
+    for kind in kinds:
+        if offset < totals[kind]:
+            found[kind] = await repository.newest(replace(selection, kind=kind), offset, query.size)
+    return MemoryPage(
+        facts=found["fact"],
+        preferences=found["preference"],
+        fact_total=totals["fact"],
+        preference_total=totals.get("preference", 0),
+        page=query.page,
+        size=query.size,
+    )
+
+
+def _memory_id(raw: str) -> uuid.UUID:
+    """The id as a UUID; anything else names no memory."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise _not_found(raw) from None
+
+
+def _not_found(raw: str) -> MemoryNotFound:
+    shown = raw if len(raw) <= 100 else raw[:100] + "…"
+    return MemoryNotFound(f"memory not found: {shown!r}")
+
+
+async def get_memory(session: AsyncSession, project_id: uuid.UUID, raw_id: str) -> Memory:
+    """The project's active memory with this id (MemoryNotFound otherwise)."""
+    memory = await MemoryRepository(session).find(project_id, _memory_id(raw_id))
+    if memory is None or memory.status != "activated":
+        raise _not_found(raw_id)
+    return memory
+
+
+@dataclass(frozen=True)
+class DeleteQuery:
+    memory_ids: Sequence[str] | None = None
+    user_id: str | None = None
+    agent_id: str | None = None
+    filter: dict[str, Any] | None = None
+    memory_type: str | None = None
+
+
+SELECTORS = "give exactly one of memory_ids, user_id, agent_id or filter"
+
+
+def _selection(project_id: uuid.UUID, query: DeleteQuery) -> Selection:
+    given = [
+        name
+        for name, value in (
+            ("memory_ids", query.memory_ids),
+            ("user_id", query.user_id),
+            ("agent_id", query.agent_id),
+            ("filter", query.filter),
+        )
+        if value is not None and value != []
+    ]
+    if not given:
+        raise RequiredFieldEmpty(f"{SELECTORS} (filter may be combined with user_id)")
+    if len(given) > 1 and sorted(given) != ["filter", "user_id"]:
+        raise BadRequest(
+            f"{SELECTORS} (filter may be combined with user_id); got {', '.join(given)}"
+        )
+    where = parse_filter(query.filter)
+    if query.filter is not None and where is None:
+        raise BadRequest("filter is empty: it would select every memory of the project")
+    ids = None
+    if query.memory_ids:
+        ids = tuple(_delete_id(i, raw) for i, raw in enumerate(query.memory_ids))
+    kind, memory_type, preference_type = _of_type(query.memory_type)
+    return Selection(
+        project_id,
+        user_id=query.user_id,
+        agent_id=query.agent_id,
+        ids=ids,
+        where=where,
+        kind=kind,
+        memory_type=memory_type,
+        preference_type=preference_type,
+    )
+
+
+def _delete_id(index: int, raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise BadRequest(f"memory_ids[{index}] is not a memory id: {raw[:100]!r}") from None
+
+
+def _of_type(memory_type: str | None) -> tuple[str | None, str | None, str | None]:
+    """What ``memory_type`` narrows a deletion to: (kind, memory_type, preference_type)."""
+    if memory_type is None:
+        return None, None, None
+    if memory_type in FACT_TYPES:
+        return "fact", memory_type, None
+    if memory_type == ALL_PREFERENCES:
+        return "preference", None, None
+    if memory_type in PREFERENCE_TYPES:
+        return "preference", None, memory_type
+    raise UnsupportedType(
+        f"memory_type {memory_type[:100]!r} is not one of {', '.join(MEMORY_TYPES)}"
+    )
+
+
+async def delete_memories(
+    session: AsyncSession, settings: Settings, project_id: uuid.UUID, query: DeleteQuery
+) -> int:
+    """Delete the selected memories (active or archived); how many were deleted."""
+    if query.user_id is not None:
+        check_ids(settings.limits, query.user_id)
+    return await MemoryRepository(session).delete_selected(_selection(project_id, query))
+
+
+@dataclass(frozen=True)
+class MemoryChange:
+    memory_id: str
+    content: str | None = None
+    title: str | None = None
+    status: str | None = None
+
+
+async def update_memory(
+    session: AsyncSession,
+    embedder: Embedder,
+    settings: Settings,
+    project_id: uuid.UUID,
+    change: MemoryChange,
+) -> Memory:
+    """Rewrite a memory's text (re-embedded, re-indexed), title or status, with a history row.
+
+    A change that changes nothing (a retried update) writes nothing.
+    """
+    if change.content is None and change.title is None and change.status is None:
+        raise RequiredFieldEmpty("content, title or status is required")
+    for name, text in (("content", change.content), ("title", change.title)):
+        if text is not None:
+            check_memory_text(settings.limits, name, text)
+    memory_id = _memory_id(change.memory_id)
+    # Embed before locking the row, so no lock is held while the model works.
+    vector = (await embedder.embed([change.content]))[0] if change.content is not None else None
+    repository = MemoryRepository(session)
+    memory = await repository.find(project_id, memory_id, lock=True)
+    if memory is None:
+        raise _not_found(change.memory_id)
+    value = change.content if change.content is not None else memory.memory_value
+    key = change.title if change.title is not None else memory.memory_key
+    status = change.status or memory.status
+    if (value, key, status) == (memory.memory_value, memory.memory_key, memory.status):
+        return memory
+    event = "ARCHIVE" if status == "archived" and memory.status != "archived" else "UPDATE"
+    history = MemoryHistory(
+        memory_id=memory.id,
+        project_id=project_id,
+        event=event,
+        old_value=memory.memory_value,
+        new_value=value,
+        source_message_ids=[],
+    )
+    if (value, key) != (memory.memory_value, memory.memory_key):
+        memory.search_text = memory_tokens(key, value)
+    if value != memory.memory_value and vector is not None:
+        memory.embedding = vector
+    memory.memory_value = value
+    memory.memory_key = key
+    memory.status = status
+    await repository.save(memory, history)
+    return memory
