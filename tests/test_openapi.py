@@ -8,7 +8,14 @@ import httpx
 
 from tests.support import ServiceThread
 
-ENDPOINTS = ("/add/message", "/search/memory", "/get/message", "/get/status")
+ENDPOINTS = (
+    "/add/message",
+    "/search/memory",
+    "/get/message",
+    "/get/status",
+    "/add/feedback",
+    "/chat",
+)
 
 
 def resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
