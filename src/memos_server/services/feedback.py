@@ -324,6 +324,7 @@ class FeedbackApplier:
     async def _related(self, session: AsyncSession, task: Task, feedback: Feedback) -> list[Memory]:
         """The user's facts and preferences closest to the feedback, facts first."""
         limit = self.settings.fine.related_candidates
+        most = self.settings.limits.max_result_limit
         found = await search_memories(
             session,
             self.embedder,
@@ -332,8 +333,8 @@ class FeedbackApplier:
             SearchQuery(
                 user_id=task.user_id,
                 query=feedback.content[: self.settings.limits.max_query_chars],
-                memory_limit=limit + 1,  # one more: the feedback's own memory is left out
-                preference_limit=limit,
+                memory_limit=min(limit + 1, most),  # the feedback's own memory is left out
+                preference_limit=min(limit, most),
                 agent_id=feedback.agent_id,
             ),
         )
