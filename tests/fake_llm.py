@@ -2,7 +2,10 @@
 
 It serves ``POST /v1/chat/completions`` the way OpenAI-compatible endpoints do, records every
 request it receives, and answers what the current script says: a JSON text, an HTTP error, a
-refusal of ``response_format``, or a delay longer than the client's timeout.
+refusal of ``response_format``, or a delay longer than the client's timeout. A request with
+``stream: true`` is answered as server-sent events (``chat.completion.chunk`` objects, then
+``data: [DONE]``), with reasoning first as ``reasoning_content`` if the reply has any, or an
+error event partway if the script breaks the stream off.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ TASK_MARKERS = {
     "facts": ("# Task: extract fact memories", "# 任务：抽取事实记忆"),
     "preferences": ("# Task: extract preference memories", "# 任务：抽取偏好记忆"),
     "reconcile": ("# Task: reconcile memories", "# 任务：整合记忆"),
+    "feedback": ("# Task: apply the user's feedback", "# 任务：根据用户反馈修正记忆"),
+    "chat": ("# Task: answer with the user's memories", "# 任务：结合用户记忆回答"),
 }
 
 
 def task_of(request: dict[str, Any]) -> str:
-    """Which of the service's prompts a request carries."""
+    """Which of the service's prompts a request carries (in its first message)."""
     first = request["messages"][0]["content"]
     for task, markers in TASK_MARKERS.items():
         if any(marker in first for marker in markers):
@@ -39,6 +44,14 @@ class Reply:
     status: int = 200
     error: str = "server error"
     delay_s: float = 0.0
+    reasoning: str = ""  # sent as ``reasoning_content``, as DeepSeek and Qwen do
+    chunks: list[str] | None = None  # how a stream splits ``content`` (default: 4 characters)
+    break_after: int | None = None  # a stream sends this many chunks, then an error event
+
+    def pieces(self) -> list[str]:
+        if self.chunks is not None:
+            return self.chunks
+        return _split(self.content)
 
 
 def reply_json(value: Any) -> Reply:
@@ -119,6 +132,12 @@ class FakeLLM:
         if reply.status != 200:
             self._send(handler, reply.status, {"error": {"message": reply.error}})
             return
+        if request.get("stream"):
+            self._stream(handler, request, reply)
+            return
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        if reply.reasoning:
+            message["reasoning_content"] = reply.reasoning
         prompt = sum(estimate_tokens(m.get("content") or "") for m in request["messages"])
         self._send(
             handler,
@@ -128,13 +147,7 @@ class FakeLLM:
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": request.get("model", "fake"),
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": reply.content},
-                        "finish_reason": "stop",
-                    }
-                ],
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
                 "usage": {
                     "prompt_tokens": prompt,
                     "completion_tokens": estimate_tokens(reply.content),
@@ -142,6 +155,43 @@ class FakeLLM:
                 },
             },
         )
+
+    def _stream(
+        self, handler: BaseHTTPRequestHandler, request: dict[str, Any], reply: Reply
+    ) -> None:
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {
+                "id": f"chatcmpl-{len(self.requests)}",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": request.get("model", "fake"),
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+
+        events = [chunk({"role": "assistant", "content": ""})]
+        events += [chunk({"reasoning_content": piece}) for piece in _split(reply.reasoning)]
+        pieces = reply.pieces()
+        if reply.break_after is not None:
+            events += [chunk({"content": piece}) for piece in pieces[: reply.break_after]]
+            events.append({"error": {"message": "upstream stream broke", "type": "server_error"}})
+        else:
+            events += [chunk({"content": piece}) for piece in pieces]
+            events.append(chunk({}, "stop"))
+        try:
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/event-stream")
+            handler.send_header("Cache-Control", "no-cache")
+            handler.end_headers()
+            for event in events:
+                line = f"data: {json.dumps(event, ensure_ascii=False)}\n\n"
+                handler.wfile.write(line.encode())
+                handler.wfile.flush()
+            if reply.break_after is None:
+                handler.wfile.write(b"data: [DONE]\n\n")
+            handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        handler.close_connection = True
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
@@ -154,3 +204,7 @@ class FakeLLM:
             handler.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)
+
+
+def _split(text: str) -> list[str]:
+    return [text[i : i + 4] for i in range(0, len(text), 4)]

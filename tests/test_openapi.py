@@ -16,6 +16,8 @@ ENDPOINTS = (
     "/get/memory",
     "/delete/memory",
     "/update/memory",
+    "/add/feedback",
+    "/chat",
 )
 
 

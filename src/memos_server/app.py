@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from memos_server import __version__
 from memos_server.api.errors import install_error_handlers
-from memos_server.api.routes import health, memories, messages, search, tasks
+from memos_server.api.routes import chat, feedback, health, memories, messages, search, tasks
 from memos_server.logs import configure_logging
 from memos_server.runtime import Runtime, open_runtime
 from memos_server.services.apikeys import NewKey, ensure_bootstrap_key
@@ -73,7 +73,14 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (messages.router, search.router, memories.router, tasks.router):
+    for router in (
+        messages.router,
+        search.router,
+        memories.router,
+        tasks.router,
+        feedback.router,
+        chat.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     return app

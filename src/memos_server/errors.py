@@ -12,7 +12,9 @@
     ├── Unauthenticated            40100 / 401
     │   └── InvalidApiKey          40132 / 401
     └── ServiceUnavailable         50004 / 503
-        └── SearchUnavailable      50005 / 503
+        ├── SearchUnavailable      50005 / 503
+        ├── LLMNotConfigured       50004 / 503 (an endpoint that needs a model, none set)
+        └── llm.LLMUnavailable     50004 / 503 (the model failed after retries)
 
 Services raise these; they never import FastAPI.
 """
@@ -91,6 +93,13 @@ class ServiceUnavailable(MemosError):
 class SearchUnavailable(ServiceUnavailable):
     code = 50005
     default_message = "search service unavailable"
+
+
+class LLMNotConfigured(ServiceUnavailable):
+    default_message = (
+        "this endpoint needs a language model and none is configured: set MEMOS_LLM__BASE_URL "
+        "and MEMOS_LLM__MODEL (and MEMOS_LLM__API_KEY if the endpoint wants one)"
+    )
 
 
 class ConfigurationError(Exception):

@@ -19,6 +19,8 @@ from memos_server.llm import LLM
 from memos_server.llm.openai_chat import build_llm
 from memos_server.rerank import Reranker, load_reranker
 from memos_server.services.embedding_binding import bind_embedding_model
+from memos_server.services.feedback import FeedbackApplier
+from memos_server.services.jobs import JobHandler
 from memos_server.services.refine import Refiner
 from memos_server.services.text_index import warm_up
 from memos_server.services.vector_indexes import IndexCatalog, run_sync_loop
@@ -43,12 +45,14 @@ class Runtime:
     indexes: IndexCatalog | None = None  # per-user HNSW indexes, when switched on
     index_sync: asyncio.Task[None] | None = None
 
-    def refiner(self) -> Refiner:
+    def job_handlers(self) -> dict[str, JobHandler]:
+        """What a worker runs, by job kind: fine extraction of adds, and feedback."""
         assert self.llm is not None, "fine mode needs an LLM"
-        return Refiner(self.database, self.require_embedder(), self.llm, self.settings)
+        parts = (self.database, self.require_embedder(), self.llm, self.settings)
+        return {"refine": Refiner(*parts), "feedback": FeedbackApplier(*parts)}
 
     def start_worker(self) -> Worker:
-        self.worker = Worker(self.database, self.refiner(), self.settings.jobs)
+        self.worker = Worker(self.database, self.job_handlers(), self.settings.jobs)
         self.worker.start()
         return self.worker
 

@@ -217,6 +217,16 @@ class IngestSettings(Group):
     )
 
 
+class ChatSettings(Group):
+    history_messages: int = Field(
+        default=10,
+        ge=0,
+        le=50,
+        description="/chat: the conversation's most recent messages sent to the model with the "
+        "query (0: none).",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MEMOS_",
@@ -246,6 +256,7 @@ class Settings(BaseSettings):
     search: SearchSettings = SearchSettings()
     jobs: JobSettings = JobSettings()
     ingest: IngestSettings = IngestSettings()
+    chat: ChatSettings = ChatSettings()
 
     @property
     def model_cache_dir(self) -> Path:

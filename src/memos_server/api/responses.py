@@ -11,7 +11,7 @@ _STATUSES = {
     401: "API key missing (40100) or invalid (40132)",
     413: "Input too long (40305; user_id 40010, conversation_id 40011)",
     500: "Internal error (50000)",
-    503: "Database or model unavailable (50004)",
+    503: "Database, model or LLM unavailable, or no LLM configured (50004)",
 }
 
 ERRORS: dict[int | str, dict[str, Any]] = {

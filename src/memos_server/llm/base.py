@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,10 +16,28 @@ class LLMUnavailable(ServiceUnavailable):
 
 
 @dataclass(frozen=True)
+class Sampling:
+    """Per-call overrides of the configured sampling; None keeps the configured value."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True)
 class Completion:
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reasoning: str = ""  # what reasoning models return beside the answer (``reasoning_content``)
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One piece of a streamed answer: answer text, reasoning text, or (rarely) both."""
+
+    text: str = ""
+    reasoning: str = ""
 
 
 class LLM(Protocol):
@@ -28,9 +46,22 @@ class LLM(Protocol):
         """The model's name, for logs and task records."""
 
     async def complete(
-        self, messages: Sequence[dict[str, str]], *, json_output: bool = False
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        json_output: bool = False,
+        sampling: Sampling | None = None,
     ) -> Completion:
         """One chat completion. ``json_output`` asks for a JSON object where the endpoint can."""
+
+    def stream(
+        self, messages: Sequence[dict[str, str]], *, sampling: Sampling | None = None
+    ) -> AsyncIterator[Delta]:
+        """One chat completion, piece by piece as the model writes it.
+
+        Failing to start raises ``LLMUnavailable`` from the first ``__anext__`` (after the same
+        retries as ``complete``); failing midway raises it where the answer breaks off.
+        """
 
     async def aclose(self) -> None:
         """Release what it holds."""

@@ -1,8 +1,8 @@
 """An OpenAI-compatible chat endpoint: OpenAI, DeepSeek, Qwen/DashScope, vLLM, Ollama, ...
 
-Retries timeouts, connection failures, 429 and 5xx with exponential back-off; limits the calls in
-flight; asks for ``response_format={"type": "json_object"}`` where the endpoint supports it and
-stops asking, for good, the first time the endpoint refuses it.
+Retries timeouts, connection failures, 429 and 5xx with exponential back-off (a stream: until it
+has started); limits the calls in flight; asks for ``response_format={"type": "json_object"}``
+where the endpoint supports it and stops asking, for good, the first time the endpoint refuses it.
 """
 
 from __future__ import annotations
@@ -10,18 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, cast
 
 from openai import (
     APIConnectionError,
+    APIError,
     APIStatusError,
     APITimeoutError,
     AsyncOpenAI,
     OpenAIError,
 )
+from openai.types.chat import ChatCompletionMessageParam
 
-from memos_server.llm.base import Completion, LLMUnavailable
+from memos_server.llm.base import Completion, Delta, LLMUnavailable, Sampling
 from memos_server.settings import LLMSettings
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,30 @@ def _refuses_response_format(error: APIStatusError) -> bool:
         return False
     text = f"{error.message} {error.body}".lower()
     return "response_format" in text or "json_object" in text or "json mode" in text
+
+
+def _wire(messages: Sequence[dict[str, str]]) -> list[ChatCompletionMessageParam]:
+    return cast("list[ChatCompletionMessageParam]", list(messages))
+
+
+def _reasoning_of(message: Any) -> str:
+    """``reasoning_content`` (DeepSeek, Qwen, vLLM): not in the OpenAI schema, so an extra."""
+    extra = getattr(message, "model_extra", None) or {}
+    value = extra.get("reasoning_content") or extra.get("reasoning")
+    return value if isinstance(value, str) else ""
+
+
+def _broke_off(error: OpenAIError) -> str:
+    if isinstance(error, APITimeoutError):
+        return "LLM endpoint timed out while answering"
+    if isinstance(error, APIError) and error.message:
+        return f"LLM endpoint broke off its answer: {error.message}"
+    return f"LLM endpoint broke off its answer ({type(error).__name__})"
+
+
+async def _back_off(attempt: int) -> None:
+    delay = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
+    await asyncio.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311
 
 
 def _retryable(error: Exception) -> bool:
@@ -66,14 +92,18 @@ class OpenAIChat:
         return self._model
 
     async def complete(
-        self, messages: Sequence[dict[str, str]], *, json_output: bool = False
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        json_output: bool = False,
+        sampling: Sampling | None = None,
     ) -> Completion:
         attempt = 0
         while True:
             use_json = json_output and self._json_supported
             try:
                 async with self._in_flight:
-                    return await self._create(messages, use_json)
+                    return await self._create(messages, use_json, sampling)
             except APIStatusError as error:
                 if (
                     use_json
@@ -86,38 +116,103 @@ class OpenAIChat:
                     )
                     self._json_supported = False
                     continue
-                if not _retryable(error) or attempt >= self._settings.max_retries:
-                    raise LLMUnavailable(
-                        f"LLM endpoint answered HTTP {error.status_code}"
-                    ) from error
-            except (APITimeoutError, APIConnectionError) as error:
-                if attempt >= self._settings.max_retries:
-                    kind = "timed out" if isinstance(error, APITimeoutError) else "unreachable"
-                    raise LLMUnavailable(f"LLM endpoint {kind}") from error
+                self._give_up_unless_retryable(error, attempt)
             except OpenAIError as error:
-                raise LLMUnavailable(f"LLM call failed: {type(error).__name__}") from error
+                self._give_up_unless_retryable(error, attempt)
             attempt += 1
-            delay = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
-            await asyncio.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311
+            await _back_off(attempt)
 
-    async def _create(self, messages: Sequence[dict[str, str]], use_json: bool) -> Completion:
-        extra: dict[str, Any] = {}
+    async def stream(
+        self, messages: Sequence[dict[str, str]], *, sampling: Sampling | None = None
+    ) -> AsyncIterator[Delta]:
+        # A slot is held from the request until the last piece, like a whole ``complete``; it is
+        # given back during the back-off between attempts to start.
+        attempt = 0
+        while True:
+            await self._in_flight.acquire()
+            try:
+                temperature, max_tokens, top_p = self._sampling(sampling)
+                chunks = await self._client.chat.completions.create(
+                    model=self._model,
+                    messages=_wire(messages),
+                    stream=True,
+                    temperature=temperature,
+                    max_tokens=max_tokens,
+                    extra_body=top_p or None,
+                )
+                break
+            except OpenAIError as error:
+                self._in_flight.release()
+                self._give_up_unless_retryable(error, attempt)
+            except BaseException:
+                self._in_flight.release()
+                raise
+            attempt += 1
+            await _back_off(attempt)
+        try:
+            async for chunk in chunks:
+                if not chunk.choices:
+                    continue  # usage-only or keep-alive chunks
+                delta = chunk.choices[0].delta
+                reasoning = _reasoning_of(delta)
+                if delta.content or reasoning:
+                    yield Delta(text=delta.content or "", reasoning=reasoning)
+        except OpenAIError as error:
+            raise LLMUnavailable(_broke_off(error)) from error
+        finally:
+            self._in_flight.release()
+            await chunks.close()
+
+    def _give_up_unless_retryable(self, error: OpenAIError, attempt: int) -> None:
+        """Raise ``LLMUnavailable`` unless ``error`` is worth another attempt."""
+        if isinstance(error, APIStatusError):
+            if not _retryable(error) or attempt >= self._settings.max_retries:
+                raise LLMUnavailable(f"LLM endpoint answered HTTP {error.status_code}") from error
+        elif isinstance(error, APITimeoutError | APIConnectionError):
+            if attempt >= self._settings.max_retries:
+                kind = "timed out" if isinstance(error, APITimeoutError) else "unreachable"
+                raise LLMUnavailable(f"LLM endpoint {kind}") from error
+        else:
+            raise LLMUnavailable(f"LLM call failed: {type(error).__name__}") from error
+
+    def _sampling(self, sampling: Sampling | None) -> tuple[float, int, dict[str, float]]:
+        """Temperature, max_tokens and (only if asked for) top_p of one call: the request's
+        where given, else the settings'."""
+        chosen = sampling or Sampling()
+        temperature = (
+            self._settings.temperature if chosen.temperature is None else chosen.temperature
+        )
+        # Clients ask for more than many endpoints allow (the MemOS SDK sends 8192); the
+        # configured longest answer caps it.
+        ceiling = self._settings.max_output_tokens
+        max_tokens = ceiling if chosen.max_tokens is None else min(chosen.max_tokens, ceiling)
+        # Sent only when asked for: some endpoints refuse top_p beside temperature.
+        top_p = {} if chosen.top_p is None else {"top_p": chosen.top_p}
+        return temperature, max_tokens, top_p
+
+    async def _create(
+        self, messages: Sequence[dict[str, str]], use_json: bool, sampling: Sampling | None
+    ) -> Completion:
+        temperature, max_tokens, top_p = self._sampling(sampling)
+        extra: dict[str, Any] = {"extra_body": top_p or None}
         if use_json:
             extra["response_format"] = {"type": "json_object"}
         response = await self._client.chat.completions.create(
             model=self._model,
-            messages=list(messages),  # type: ignore[arg-type]
-            temperature=self._settings.temperature,
-            max_tokens=self._settings.max_output_tokens,
+            messages=_wire(messages),
+            temperature=temperature,
+            max_tokens=max_tokens,
             **extra,
         )
         if not response.choices:
             raise LLMUnavailable("LLM endpoint answered with no choices")
         usage = response.usage
+        message = response.choices[0].message
         return Completion(
-            text=response.choices[0].message.content or "",
+            text=message.content or "",
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
+            reasoning=_reasoning_of(message),
         )
 
     async def aclose(self) -> None:

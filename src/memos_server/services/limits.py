@@ -29,6 +29,12 @@ def check_messages(limits: LimitSettings, texts: Sequence[str]) -> None:
             )
 
 
+def check_text(limits: LimitSettings, name: str, text: str) -> None:
+    """One free text a client sends (a feedback, a chat query's answer), sized like a message."""
+    if len(text) > limits.max_message_chars:
+        raise TooLong(f"{name} is longer than {limits.max_message_chars} characters")
+
+
 def check_result_limit(limits: LimitSettings, name: str, value: int) -> None:
     if value > limits.max_result_limit:
         raise BadRequest(f"{name} must be at most {limits.max_result_limit}")

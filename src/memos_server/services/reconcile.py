@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 Action = Literal["ADD", "UPDATE", "ARCHIVE", "NONE"]
 
 
-class _Answer(BaseModel):
+class Answer(BaseModel):
+    """One action on a numbered memory, as a model writes it (also read by ``feedback``)."""
+
     model_config = ConfigDict(extra="ignore")
 
     action: Action
@@ -62,7 +64,7 @@ class Decision:
 def _read(value: Any, candidates: Sequence[Memory]) -> Decision:
     if isinstance(value, list):
         value = value[0] if value else {}
-    answer = _Answer.model_validate(value)
+    answer = Answer.model_validate(value)
     if answer.action in ("ADD", "NONE"):
         return Decision(answer.action)
     # Ids shown to the model are 1..n, so it can only point at a memory it was shown.

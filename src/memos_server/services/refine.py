@@ -2,7 +2,7 @@
 
 It runs as a job (``services.worker``). The raw messages and their fast-mode memories are
 already stored (by ``ingest``) before it starts, so nothing is lost if the model fails: the
-failure is raised as ``RefineFailed`` for the worker to retry or record, and the fast memories
+failure is raised as ``JobFailed`` for the worker to retry or record, and the fast memories
 stay. When extraction succeeds, each new memory is reconciled with the user's existing fine
 memories (skip duplicates; ADD, UPDATE, ARCHIVE or NONE), all changes are written in one
 transaction with history rows, and the fast memories of these messages are archived so search
@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
 from memos_server.llm import LLM, LLMUnavailable
 from memos_server.prompts import Language
 from memos_server.services.extraction import Extraction, Usage, at_midnight, extract
+from memos_server.services.jobs import JobFailed, LostJob, mark_task
 from memos_server.services.language import detect_language
 from memos_server.services.llm_json import MalformedOutput
 from memos_server.services.reconcile import Decision, decide
@@ -101,21 +101,12 @@ def _similarity(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True))  # both unit length
 
 
-class RefineFailed(Exception):
-    """Extraction did not finish. ``transient``: worth trying again later (the model was down)."""
-
-    def __init__(self, reason: str, usage: Usage, *, transient: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.usage = usage
-        self.transient = transient
-
-
-class LostJob(Exception):
-    """The job was taken over by another worker (this one's lease ran out); nothing was written."""
-
-
 class Refiner:
+    """The ``refine`` job: fine extraction of one add."""
+
+    what = "fine extraction"
+    kept = "the messages and their fast-mode memories are kept"
+
     def __init__(
         self, database: Database, embedder: Embedder, llm: LLM, settings: Settings
     ) -> None:
@@ -142,9 +133,9 @@ class Refiner:
             scope = Scope(task.project_id, task.user_id, messages[0].agent_id if messages else None)
             plan = await self._plan(scope, language, candidates_of(extraction), usage)
         except LLMUnavailable as error:
-            raise RefineFailed(str(error), usage, transient=True) from error
+            raise JobFailed(str(error), usage, transient=True) from error
         except MalformedOutput as error:
-            raise RefineFailed(str(error), usage, transient=False) from error
+            raise JobFailed(str(error), usage, transient=False) from error
         return await self._apply(task, messages, plan, usage, job_id, worker)
 
     async def _plan(
@@ -288,16 +279,3 @@ class Refiner:
             info=dict(origin.info),
             prompt_version=candidate.prompt_version,
         )
-
-
-async def mark_task(
-    session: AsyncSession, task_id: uuid.UUID, status: str, usage: Usage, error: str | None
-) -> Task:
-    return await TaskRepository(session).finish(
-        task_id,
-        status=status,
-        error=error,
-        llm_calls=usage.calls,
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-    )

@@ -6,6 +6,10 @@ jieba / stemmed-English tokens, OR semantics). They are fused by a weighted sum 
 reciprocal rank; on LoCoMo the weighted sum wins (see BENCHMARKS.md). ``relativity`` is a 0..1
 score a client can threshold: the vector share is the cosine similarity, the text share the part
 of the query's (IDF-weighted) words the memory holds.
+
+A user's feedback ("I don't live in Beijing anymore") is a memory that names the memories it
+corrects; whenever search returns one of those, the feedback comes directly above it, so a reader
+meets the correction before what it corrects.
 """
 
 from __future__ import annotations
@@ -150,6 +154,36 @@ def fuse(
     return [(entry.hit.id, round(relativity(entry), 6)) for entry in ranked]
 
 
+def place_corrections(
+    found: Sequence[Scored], corrections: Sequence[Memory], limit: int
+) -> list[Scored]:
+    """Each feedback memory directly above the best-ranked memory it corrects, at least as
+    relevant as that memory; newer corrections first; then cut to ``limit`` again.
+
+    A correction already above everything it corrects stays where it is.
+    """
+    position = {s.memory.id: i for i, s in enumerate(found)}
+    own = {s.memory.id: s.relativity for s in found}
+    above: dict[int, list[Memory]] = {}
+    for correction in sorted(corrections, key=lambda m: m.create_time, reverse=True):
+        targets = [position[i] for i in correction.corrects if i in position]
+        if not targets:
+            continue
+        target = min(targets)
+        if position.get(correction.id, len(found)) < target:
+            continue
+        above.setdefault(target, []).append(correction)
+    moved = {c.id for placed in above.values() for c in placed}
+    ordered: list[Scored] = []
+    for i, scored in enumerate(found):
+        for correction in above.get(i, []):
+            relativity = max(own.get(correction.id, 0.0), scored.relativity)
+            ordered.append(Scored(correction, relativity))
+        if scored.memory.id not in moved:
+            ordered.append(scored)
+    return ordered[:limit]
+
+
 async def search_memories(
     session: AsyncSession,
     embedder: Embedder,
@@ -176,7 +210,8 @@ async def search_memories(
             limits["preference"] = query.preference_limit
         limits = {kind: limit for kind, limit in limits.items() if limit > 0}
         # Kinds with nothing in scope need neither channel.
-        documents = await repository.count_by_kind(scope, list(limits)) if limits else {}
+        counts = await repository.count_by_kind(scope, list(limits)) if limits else None
+        documents = counts.memories if counts else {}
         limits = {kind: limit for kind, limit in limits.items() if documents[kind]}
         pool = {kind: max(settings.search.candidates, limit) for kind, limit in limits.items()}
         lexical = {
@@ -210,6 +245,9 @@ async def search_memories(
             scores = await reranker.scores(query.query, [s.memory.memory_value for s in found])
             order = sorted(range(len(found)), key=lambda i: scores[i], reverse=True)
             found = [found[i] for i in order][:limit]
+        if counts is not None and counts.feedback[kind] and found:
+            ids = [s.memory.id for s in found]
+            found = place_corrections(found, await repository.corrections(scope, kind, ids), limit)
         return [s for s in found if s.relativity >= query.min_relativity]
 
     facts = await ranked("fact")

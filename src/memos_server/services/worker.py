@@ -1,4 +1,7 @@
-"""The job runner: claims refine jobs from Postgres and runs them, any number per process.
+"""The job runner: claims jobs from Postgres and runs them, any number per process.
+
+Each job's ``kind`` names its handler (``services.jobs.JobHandler``): ``refine`` (fine extraction
+of an add) and ``feedback`` (applying a user's feedback).
 
 A worker claims a job, renews its lease while it runs, and records the outcome: the job's own
 transaction marks it done; a transient failure (the model down) is retried with exponential
@@ -18,9 +21,10 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Mapping
 
 from memos_server.services.extraction import Usage
-from memos_server.services.refine import LostJob, RefineFailed, Refiner, mark_task
+from memos_server.services.jobs import JobFailed, JobHandler, LostJob, mark_task
 from memos_server.settings import JobSettings
 from memos_server.storage.database import Database
 from memos_server.storage.models import Job
@@ -34,9 +38,11 @@ def worker_name() -> str:
 
 
 class Worker:
-    def __init__(self, database: Database, refiner: Refiner, settings: JobSettings) -> None:
+    def __init__(
+        self, database: Database, handlers: Mapping[str, JobHandler], settings: JobSettings
+    ) -> None:
         self.database = database
-        self.refiner = refiner
+        self.handlers = dict(handlers)
         self.settings = settings
         self.name = worker_name()
         self._wake = asyncio.Event()
@@ -110,11 +116,16 @@ class Worker:
         return job
 
     async def _execute(self, job: Job) -> None:
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            reason = f"this worker cannot run {job.kind!r} jobs (a newer version queued it?)"
+            await self._failed(job, JobFailed(reason, Usage(), transient=True))
+            return
         heartbeat = asyncio.create_task(self._heartbeat(job.id))
         try:
-            await self.refiner.run(job.task_id, job.id, self.name)
-            log.info("job %d (task %s) done", job.id, job.task_id)
-        except RefineFailed as failure:
+            await handler.run(job.task_id, job.id, self.name)
+            log.info("job %d (%s, task %s) done", job.id, job.kind, job.task_id)
+        except JobFailed as failure:
             await self._failed(job, failure)
         except LostJob:
             log.warning("job %d was taken over by another worker; dropped here", job.id)
@@ -123,7 +134,7 @@ class Worker:
         except Exception as error:
             log.exception("job %d (task %s) crashed", job.id, job.task_id)
             reason = f"internal error: {type(error).__name__}"
-            await self._failed(job, RefineFailed(reason, Usage(), transient=True))
+            await self._failed(job, JobFailed(reason, Usage(), transient=True))
         finally:
             heartbeat.cancel()
 
@@ -142,7 +153,7 @@ class Worker:
             if not held:
                 return
 
-    async def _failed(self, job: Job, failure: RefineFailed) -> None:
+    async def _failed(self, job: Job, failure: JobFailed) -> None:
         retry = failure.transient and job.attempts < job.max_attempts
         async with self.database.session() as session:
             jobs = JobRepository(session)
@@ -160,10 +171,9 @@ class Worker:
                 await jobs.retry_later(job.id, failure.reason, delay)
                 await mark_task(session, job.task_id, "running", failure.usage, error)
             else:
-                error = (
-                    f"fine extraction failed ({failure.reason}); the messages and their "
-                    "fast-mode memories are kept"
-                )
+                handler = self.handlers.get(job.kind)
+                what, kept = (handler.what, handler.kept) if handler else (job.kind, "")
+                error = f"{what} failed ({failure.reason})" + (f"; {kept}" if kept else "")
                 await jobs.finish(job.id, "failed", failure.reason)
                 await mark_task(session, job.task_id, "failed", failure.usage, error)
             await session.commit()

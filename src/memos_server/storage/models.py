@@ -91,7 +91,7 @@ class Memory(Base):
     app_id: Mapped[str | None] = mapped_column(Text)
     task_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
     kind: Mapped[str] = mapped_column(Text)  # fact | preference
-    mode: Mapped[str] = mapped_column(Text)  # fast | fine
+    mode: Mapped[str] = mapped_column(Text)  # fast | fine | feedback
     memory_key: Mapped[str] = mapped_column(Text)
     memory_value: Mapped[str] = mapped_column(Text)
     memory_type: Mapped[str] = mapped_column(Text)
@@ -103,6 +103,8 @@ class Memory(Base):
     status: Mapped[str] = mapped_column(Text, default="activated")
     embedding: Mapped[list[float]] = mapped_column(Vector())
     source_message_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list)
+    # A feedback memory: the memories it was given against, which search shows it above.
+    corrects: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID), default=list)
     info: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     prompt_version: Mapped[str | None] = mapped_column(Text)
     # Tokens of key and value for the full-text channel (``tsv`` is generated from it).
@@ -129,12 +131,29 @@ class MemoryHistory(Base):
     created_at: Mapped[datetime] = _now()
 
 
+class Feedback(Base):
+    """What a user said to correct their memories (add/feedback), kept as sent."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(Text)
+    conversation_id: Mapped[str | None] = mapped_column(Text)
+    agent_id: Mapped[str | None] = mapped_column(Text)
+    app_id: Mapped[str | None] = mapped_column(Text)
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    content: Mapped[str] = mapped_column(Text)
+    feedback_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+
+
 class Task(Base):
     __tablename__ = "tasks"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(Text)  # add_message
+    kind: Mapped[str] = mapped_column(Text)  # add_message | add_feedback
     user_id: Mapped[str] = mapped_column(Text)
     conversation_id: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)  # running | completed | failed
@@ -151,7 +170,8 @@ class Task(Base):
 
 
 class Job(Base):
-    """Work to do after an add (fine extraction), claimed by workers with SKIP LOCKED."""
+    """Work to do after an add (fine extraction) or a feedback (applying it), claimed by workers
+    with SKIP LOCKED."""
 
     __tablename__ = "jobs"
 
@@ -159,7 +179,7 @@ class Job(Base):
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(Text)  # refine
+    kind: Mapped[str] = mapped_column(Text)  # refine | feedback
     status: Mapped[str] = mapped_column(Text, default="queued")  # queued|running|done|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer)

@@ -1,9 +1,9 @@
 """The job queue: a Postgres table claimed with FOR UPDATE SKIP LOCKED.
 
 Only the oldest unfinished job of each (project, user) can be claimed, so one user's jobs run in
-the order their adds arrived (reconciliation depends on it), while different users' jobs run in
-parallel. A claimed job carries a lease; a worker that dies stops renewing it, and when it runs
-out the job is claimable again.
+the order their adds and feedback arrived (reconciliation depends on it), while different users'
+jobs run in parallel. A claimed job carries a lease; a worker that dies stops renewing it, and
+when it runs out the job is claimable again.
 """
 
 from __future__ import annotations
@@ -48,13 +48,18 @@ class JobRepository:
         self.session = session
 
     async def enqueue(
-        self, task_id: uuid.UUID, project_id: uuid.UUID, user_id: str, max_attempts: int
+        self,
+        task_id: uuid.UUID,
+        project_id: uuid.UUID,
+        user_id: str,
+        max_attempts: int,
+        kind: str = "refine",
     ) -> Job:
         job = Job(
             task_id=task_id,
             project_id=project_id,
             user_id=user_id,
-            kind="refine",
+            kind=kind,
             status="queued",
             attempts=0,
             max_attempts=max_attempts,

@@ -96,6 +96,12 @@ class Hit:
     words: tuple[str, ...] = ()  # its index tokens (full-text channel)
 
 
+@dataclass(frozen=True)
+class Counts:
+    memories: dict[str, int]  # by kind
+    feedback: dict[str, int]  # feedback memories among them, by kind
+
+
 _when = func.coalesce(Memory.memory_time, Memory.create_time)
 
 
@@ -137,16 +143,36 @@ class MemoryRepository:
         result = await self.session.execute(query)
         return [(memory, 1.0 - float(dist)) for memory, dist in result.all()]
 
-    async def count_by_kind(self, scope: Scope, kinds: Sequence[str]) -> dict[str, int]:
-        """How many memories of each kind are in scope (0: no need to look further)."""
+    async def count_by_kind(self, scope: Scope, kinds: Sequence[str]) -> Counts:
+        """How many memories of each kind are in scope (0: no need to look further), and how
+        many of them are feedback memories."""
         result = await self.session.execute(
-            select(Memory.kind, func.count())
+            select(Memory.kind, func.count(), func.count().filter(Memory.mode == "feedback"))
             .where(*scope.conditions(None), Memory.kind.in_(list(kinds)))
             .group_by(Memory.kind)
         )
-        found = dict.fromkeys(kinds, 0)
-        found.update({kind: int(count) for kind, count in result.all()})
-        return found
+        counts = Counts(dict.fromkeys(kinds, 0), dict.fromkeys(kinds, 0))
+        for kind, count, feedback in result.all():
+            counts.memories[kind] = int(count)
+            counts.feedback[kind] = int(feedback)
+        return counts
+
+    async def corrections(
+        self, scope: Scope, kind: str, memory_ids: Sequence[uuid.UUID]
+    ) -> list[Memory]:
+        """The feedback memories in scope that correct any of these memories."""
+        if not memory_ids:
+            return []
+        result = await self.session.execute(
+            select(Memory)
+            .options(defer(Memory.embedding))
+            .where(
+                *scope.conditions(kind),
+                Memory.mode == "feedback",
+                Memory.corrects.overlap(list(memory_ids)),
+            )
+        )
+        return list(result.scalars())
 
     async def nearest_hits(
         self,
@@ -247,6 +273,22 @@ class MemoryRepository:
                 Memory.mode == "fast",
                 Memory.status == "activated",
                 Memory.source_message_ids.overlap(list(message_ids)),
+            )
+        )
+        return list(result.scalars())
+
+    async def active_feedback_for_task(
+        self, project_id: uuid.UUID, task_id: uuid.UUID
+    ) -> list[Memory]:
+        """The feedback memory one add/feedback stored, if it is still active."""
+        result = await self.session.execute(
+            select(Memory)
+            .options(defer(Memory.embedding))
+            .where(
+                Memory.project_id == project_id,
+                Memory.task_id == task_id,
+                Memory.mode == "feedback",
+                Memory.status == "activated",
             )
         )
         return list(result.scalars())

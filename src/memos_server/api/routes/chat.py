@@ -1,0 +1,197 @@
+"""chat: the configured model answers with the user's memories, as JSON or server-sent events.
+
+The stream, in the cloud's format: ``event: message`` lines whose ``data`` is ``{"type": "text",
+"data": "<piece of the answer>"}`` (``"reasoning"`` for a reasoning model's thoughts), and last
+``{"type": "end", "data": {"response": "<whole answer>", "task_id": "<stored turn>" | null}}``.
+If the model breaks off midway, an ``{"type": "error", "data": "<why>"}`` event comes before the
+end, and the turn is not stored. A model that cannot be reached at all is a 503 envelope, as
+without streaming: the stream starts only once the model has begun to answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memos_server.api.deps import EmbedderDep, ProjectDep, RuntimeDep, SessionDep, SettingsDep
+from memos_server.api.responses import ERRORS
+from memos_server.api.schemas.chat import ChatData, ChatRequest
+from memos_server.api.schemas.common import Envelope
+from memos_server.errors import LLMNotConfigured
+from memos_server.llm import Delta, LLMUnavailable, Sampling
+from memos_server.runtime import Runtime
+from memos_server.services.chat import (
+    ChatQuery,
+    build_messages,
+    remember_exchange,
+    split_answer,
+    split_stream,
+)
+from memos_server.services.filters import parse_filter
+from memos_server.services.tasks import wait_for_task
+from memos_server.storage.models import Task
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["chat"], responses=ERRORS)
+
+_STREAM_EXAMPLE = (
+    'event: message\ndata: {"type": "text", "data": "国庆"}\n\n'
+    'event: message\ndata: {"type": "text", "data": "可以去成都"}\n\n'
+    'event: message\ndata: {"type": "end", "data": {"response": "国庆可以去成都", '
+    '"task_id": "0a89db3a-2061-4c97-a1b8-45700f8745bc"}}\n\n'
+)
+_STREAM_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The answer; with `stream: true`, server-sent events.",
+        "content": {
+            "text/event-stream": {"schema": {"type": "string"}, "example": _STREAM_EXAMPLE}
+        },
+    }
+}
+
+
+def sse(kind: str, data: Any) -> str:
+    payload = json.dumps({"type": kind, "data": data}, ensure_ascii=False)
+    return f"event: message\ndata: {payload}\n\n"
+
+
+@router.post("/chat", response_model=Envelope[ChatData], responses=_STREAM_DOC)
+async def chat(
+    body: ChatRequest,
+    project: ProjectDep,
+    session: SessionDep,
+    embedder: EmbedderDep,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+) -> Envelope[ChatData] | StreamingResponse:
+    """Answer the user's message with the configured model and the user's memories.
+
+    Recalls facts and preferences as ``/search/memory`` does and sends them, with your
+    ``system_prompt`` and the conversation's recent turns, to the model. With
+    ``add_message_on_answer`` (the default) the message and the answer are stored as a turn of the
+    conversation. ``stream: true`` answers as server-sent events. Needs an LLM (503 otherwise).
+    """
+    llm = runtime.llm
+    if llm is None:
+        raise LLMNotConfigured()
+    asked_at = datetime.now(UTC)
+    query = ChatQuery(
+        user_id=body.user_id,
+        conversation_id=body.conversation_id,
+        query=body.query,
+        system_prompt=body.system_prompt,
+        memory_limit=body.memory_limit_number,
+        include_preference=body.include_preference,
+        preference_limit=body.preference_limit_number,
+        min_relativity=body.relativity,
+        where=parse_filter(body.filter),
+        agent_id=body.agent_id,
+        app_id=body.app_id,
+        tags=body.tags,
+        info=body.info,
+        sampling=Sampling(
+            temperature=body.temperature, top_p=body.top_p, max_tokens=body.max_tokens
+        ),
+    )
+    messages = await build_messages(
+        session, embedder, settings, project, query, asked_at, runtime.reranker, runtime.indexes
+    )
+    # The model may take many seconds: hold no database connection meanwhile.
+    await session.close()
+
+    if body.stream:
+        deltas = split_stream(llm.stream(messages, sampling=query.sampling))
+        first = await anext(deltas, None)  # unreachable model: a 503 envelope, not a stream
+        return StreamingResponse(
+            _events(first, deltas, runtime, project, query, asked_at, body),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    completion = await llm.complete(messages, sampling=query.sampling)
+    answer, reasoning = split_answer(completion.text, completion.reasoning)
+    task_id = None
+    if body.add_message_on_answer:
+        task = await _remember(session, runtime, project, query, answer, asked_at, body.async_mode)
+        task_id = str(task.id)
+    return Envelope(data=ChatData(response=answer, reasoning=reasoning or None, task_id=task_id))
+
+
+async def _remember(
+    session: AsyncSession,
+    runtime: Runtime,
+    project: uuid.UUID,
+    query: ChatQuery,
+    answer: str,
+    asked_at: datetime,
+    async_mode: bool,
+) -> Task:
+    settings = runtime.settings
+    added = await remember_exchange(
+        session,
+        runtime.require_embedder(),
+        settings,
+        project,
+        query,
+        answer,
+        asked_at,
+        datetime.now(UTC),
+        refine=runtime.llm is not None,
+    )
+    await session.commit()
+    task = added.task
+    if added.created and runtime.worker is not None:
+        runtime.worker.wake()
+    if not async_mode and task.status == "running":
+        task = await wait_for_task(runtime.database, task.id, settings.ingest.sync_wait_s)
+    return task
+
+
+async def _events(
+    first: Delta | None,
+    deltas: AsyncGenerator[Delta, None],
+    runtime: Runtime,
+    project: uuid.UUID,
+    query: ChatQuery,
+    asked_at: datetime,
+    body: ChatRequest,
+) -> AsyncIterator[str]:
+    answer: list[str] = []
+    try:
+        delta = first
+        while delta is not None:
+            if delta.reasoning:
+                yield sse("reasoning", delta.reasoning)
+            if delta.text:
+                answer.append(delta.text)
+                yield sse("text", delta.text)
+            delta = await anext(deltas, None)
+    except LLMUnavailable as error:
+        log.warning("chat stream broke off: %s", error.message)
+        yield sse("error", error.message)
+        yield sse("end", {"response": "".join(answer), "task_id": None})
+        return
+    finally:
+        await deltas.aclose()
+    task_id = None
+    if body.add_message_on_answer:
+        try:
+            async with runtime.database.session() as session:
+                task = await _remember(
+                    session, runtime, project, query, "".join(answer), asked_at, body.async_mode
+                )
+            task_id = str(task.id)
+        except Exception:
+            # The client already has the answer; say the turn was not stored, end the stream.
+            log.exception("chat: the answer could not be stored")
+            yield sse("error", "the answer was not stored in the conversation (internal error)")
+    yield sse("end", {"response": "".join(answer), "task_id": task_id})

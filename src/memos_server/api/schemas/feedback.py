@@ -1,0 +1,45 @@
+"""add/feedback."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, StringConstraints
+
+from memos_server.api.schemas.common import TopLevelRequest
+from memos_server.api.schemas.messages import ChatTime
+
+
+class AddFeedbackRequest(TopLevelRequest):
+    user_id: str = Field(min_length=1, description="Whose memories the feedback corrects.")
+    feedback_content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = (
+        Field(description="The user's correction, in their words.")
+    )
+    conversation_id: str | None = Field(
+        default=None, description="The conversation the feedback was given in."
+    )
+    feedback_time: ChatTime | None = Field(
+        default=None, description="When it was given ('YYYY-MM-DD HH:MM:SS' or ISO-8601)."
+    )
+    agent_id: str | None = Field(
+        default=None, description="Only this agent's memories are corrected."
+    )
+    app_id: str | None = None
+    allow_public: bool = False
+    allow_knowledgebase_ids: list[str] = Field(default_factory=list)
+    async_mode: bool = Field(
+        default=True, description="false: answer once the feedback is applied (with an LLM)."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "memos_user_123",
+                    "conversation_id": "1211",
+                    "feedback_content": "我已经不住北京了，上个月搬到了上海。",
+                    "feedback_time": "2025-12-11 10:30:00",
+                }
+            ]
+        }
+    )

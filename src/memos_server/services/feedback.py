@@ -1,0 +1,427 @@
+"""add/feedback: a user's correction of their memories ("I don't live in Beijing anymore").
+
+The feedback is kept as sent (the ``feedback`` table) and at once becomes a memory of its own
+(mode ``feedback``, tag ``feedback``, key "用户反馈" / "User feedback"). That memory names the
+memories it corrects: the user's facts that best share its words (``corrected_by``). Whenever
+search returns one of them, the feedback comes directly above it. That is all fast mode
+does.
+
+With an LLM configured, a ``feedback`` job then applies it. The user's memories closest to the
+feedback (a search with its text) are shown to the model, numbered so it cannot invent ids; the
+model says which to UPDATE (with the corrected text) or ARCHIVE, and what new fact to ADD. The
+changes are written in one transaction with history rows, and the feedback memory is archived:
+what it said now lives in the memories it changed. If the model fails, the task fails with the
+reason and the feedback memory stays, still ranked above what it corrects.
+
+Like an add, a feedback is stored once however often it is sent (``Idempotency-Key``, or the
+same user, conversation, text and time within ``ingest.dedupe_window_s``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import Field, field_validator
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memos_server.embedding import Embedder
+from memos_server.llm import LLM, LLMUnavailable
+from memos_server.prompts import Language, load_prompt
+from memos_server.services.extraction import VIEWPOINTS, Usage, ask_json
+from memos_server.services.ingest import Added
+from memos_server.services.jobs import JobFailed, LostJob, mark_task
+from memos_server.services.language import detect_language
+from memos_server.services.limits import check_ids, check_text
+from memos_server.services.llm_json import MalformedOutput, list_under
+from memos_server.services.reconcile import Answer
+from memos_server.services.search import SearchQuery, bm25, search_memories
+from memos_server.services.text_index import memory_tokens, query_tokens
+from memos_server.services.windows import short_title
+from memos_server.settings import Settings
+from memos_server.storage.database import Database
+from memos_server.storage.models import Feedback, Memory, MemoryHistory, Task
+from memos_server.storage.repositories.feedback import FeedbackRepository
+from memos_server.storage.repositories.jobs import JobRepository
+from memos_server.storage.repositories.memories import MemoryRepository, Scope
+from memos_server.storage.repositories.tasks import TaskRepository
+
+FEEDBACK_TAG = "feedback"
+FEEDBACK_KEYS: dict[Language, str] = {"zh": "用户反馈", "en": "User feedback"}
+KIND_NAMES: dict[Language, dict[str, str]] = {
+    "zh": {"fact": "事实", "preference": "偏好"},
+    "en": {"fact": "fact", "preference": "preference"},
+}
+NO_MEMORIES: dict[Language, str] = {"zh": "（无）", "en": "(none)"}
+
+
+@dataclass(frozen=True)
+class IncomingFeedback:
+    user_id: str
+    content: str
+    conversation_id: str | None = None
+    feedback_time: datetime | None = None
+    agent_id: str | None = None
+    app_id: str | None = None
+
+
+def fingerprint(feedback: IncomingFeedback) -> str:
+    """What makes two feedbacks the same: who, where, what and when (never equal to an add's)."""
+    canonical = json.dumps(
+        [
+            "feedback",
+            feedback.user_id,
+            feedback.conversation_id,
+            feedback.agent_id,
+            feedback.content,
+            feedback.feedback_time.isoformat() if feedback.feedback_time else None,
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def add_feedback(
+    session: AsyncSession,
+    embedder: Embedder,
+    settings: Settings,
+    project_id: uuid.UUID,
+    feedback: IncomingFeedback,
+    *,
+    apply: bool = False,
+    idempotency_key: str | None = None,
+) -> Added:
+    """Store the feedback and its feedback memory; queue the job that applies it when ``apply``."""
+    check_ids(settings.limits, feedback.user_id, feedback.conversation_id)
+    check_text(settings.limits, "feedback_content", feedback.content)
+    digest = fingerprint(feedback)
+    value = f"user: {feedback.content.strip()}"
+    key = FEEDBACK_KEYS[detect_language([feedback.content])]
+    # Embed before touching the database, so no connection is held while the model works.
+    [vector] = await embedder.embed([value])
+
+    tasks = TaskRepository(session)
+    await tasks.lock_for_add(project_id, idempotency_key or digest)
+    earlier = await tasks.find_repeat(
+        project_id, idempotency_key, digest, settings.ingest.dedupe_window_s
+    )
+    if earlier is not None:
+        return Added(earlier, created=False)
+    task = await tasks.add(
+        Task(
+            id=uuid.uuid4(),
+            project_id=project_id,
+            kind="add_feedback",
+            user_id=feedback.user_id,
+            conversation_id=feedback.conversation_id or "",
+            status="running" if apply else "completed",
+            idempotency_key=idempotency_key,
+            fingerprint=digest,
+        )
+    )
+    await FeedbackRepository(session).add(
+        Feedback(
+            project_id=project_id,
+            user_id=feedback.user_id,
+            conversation_id=feedback.conversation_id,
+            agent_id=feedback.agent_id,
+            app_id=feedback.app_id,
+            task_id=task.id,
+            content=feedback.content,
+            feedback_time=feedback.feedback_time,
+        )
+    )
+    corrects = await corrected_by(session, settings, project_id, feedback)
+    memory = Memory(
+        id=uuid.uuid4(),
+        project_id=project_id,
+        user_id=feedback.user_id,
+        conversation_id=feedback.conversation_id,
+        agent_id=feedback.agent_id,
+        app_id=feedback.app_id,
+        task_id=task.id,
+        kind="fact",
+        mode="feedback",
+        memory_key=key,
+        memory_value=value,
+        search_text=memory_tokens(key, value),
+        memory_type="UserMemory",
+        tags=[FEEDBACK_TAG],
+        memory_time=feedback.feedback_time,
+        confidence=1.0,
+        status="activated",
+        embedding=vector,
+        source_message_ids=[],
+        corrects=corrects,
+        info={},
+    )
+    history = MemoryHistory(
+        memory_id=memory.id, project_id=project_id, event="ADD", new_value=value, task_id=task.id
+    )
+    await MemoryRepository(session).add_all([memory], [history])
+    if apply:
+        await JobRepository(session).enqueue(
+            task.id, project_id, feedback.user_id, settings.jobs.max_attempts, kind="feedback"
+        )
+    return Added(task, created=True)
+
+
+async def corrected_by(
+    session: AsyncSession, settings: Settings, project_id: uuid.UUID, feedback: IncomingFeedback
+) -> list[uuid.UUID]:
+    """The user's fact memories a feedback is about: the full-text channel's best matches for its
+    words (at most ``fine.related_candidates``, each scoring at least half the best).
+
+    Words, not vectors: the default model finds short Chinese sentences about anything alike, and
+    a correction names what it corrects ("Beijing", "北京").
+    """
+    scope = Scope(project_id, feedback.user_id, feedback.agent_id)
+    repository = MemoryRepository(session)
+    tokens = query_tokens(feedback.content)
+    hits = await repository.lexical(scope, "fact", tokens, settings.fine.related_candidates)
+    if not hits:
+        return []
+    documents = (await repository.count_by_kind(scope, ["fact"])).memories["fact"]
+    scored = bm25(tokens, hits, documents)
+    best = scored[0][1]
+    return [hit.id for hit, score, _ in scored if score >= best / 2]
+
+
+class _Operation(Answer):
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def clean_tags(cls, value: Any) -> list[str]:
+        if isinstance(value, str):
+            value = value.replace("，", ",").split(",")
+        if not isinstance(value, list):
+            return []
+        return [str(tag).strip() for tag in value if str(tag).strip()][:5]
+
+
+@dataclass(frozen=True)
+class Operation:
+    action: str  # UPDATE | ARCHIVE | ADD
+    target: Memory | None = None  # for UPDATE and ARCHIVE
+    memory_value: str = ""  # for UPDATE and ADD
+    memory_key: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+def read_operations(value: Any, shown: Sequence[Memory], language: Language) -> list[Operation]:
+    """The model's answer as operations on the memories it was shown (numbered from 1)."""
+    if isinstance(value, dict) and "action" in value:
+        items = [value]  # one operation, not wrapped in a list
+    else:
+        items = list_under(value, "operations")
+    operations: list[Operation] = []
+    touched: set[int] = set()
+    for item in items:
+        answer = _Operation.model_validate(item)
+        text = (answer.memory_value or "").strip()
+        if answer.action == "NONE":
+            continue
+        if answer.action == "ADD":
+            if not text:
+                raise MalformedOutput("ADD needs the new memory_value")
+            if not text.startswith(VIEWPOINTS[language]):
+                text = VIEWPOINTS[language][0] + text
+            key = answer.memory_key or short_title(_without_viewpoint(text, language))
+            operations.append(Operation("ADD", None, text, key, answer.tags))
+            continue
+        if not shown:
+            raise MalformedOutput(f"there are no memories to {answer.action}; only ADD is possible")
+        if answer.id is None or not 1 <= answer.id <= len(shown):
+            raise MalformedOutput(f"id must be one of 1..{len(shown)} for {answer.action}")
+        if answer.id in touched:
+            raise MalformedOutput(f"memory {answer.id} appears in more than one operation")
+        touched.add(answer.id)
+        if answer.action == "UPDATE" and not text:
+            raise MalformedOutput("UPDATE needs the corrected memory_value")
+        target = shown[answer.id - 1]
+        operations.append(Operation(answer.action, target, text, answer.memory_key))
+    return operations
+
+
+def _without_viewpoint(text: str, language: Language) -> str:
+    for prefix in VIEWPOINTS[language]:
+        text = text.removeprefix(prefix)
+    return text.strip()
+
+
+def render_memories(memories: Sequence[Memory], language: Language) -> str:
+    if not memories:
+        return NO_MEMORIES[language]
+    kinds = KIND_NAMES[language]
+    return "\n".join(
+        f"{i}. [{kinds.get(m.kind, m.kind)}] ({_minute(m.update_time)}) {m.memory_value}"
+        for i, m in enumerate(memories, start=1)
+    )
+
+
+def _minute(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+class FeedbackApplier:
+    """The ``feedback`` job: apply one feedback to the user's memories with the model."""
+
+    what = "applying the feedback"
+    kept = "the feedback stays a memory of its own"
+
+    def __init__(
+        self, database: Database, embedder: Embedder, llm: LLM, settings: Settings
+    ) -> None:
+        self.database = database
+        self.embedder = embedder
+        self.llm = llm
+        self.settings = settings
+
+    async def run(self, task_id: uuid.UUID, job_id: int, worker: str) -> Task:
+        async with self.database.session() as session:
+            task = await TaskRepository(session).get_by_id(task_id)
+            feedback = await FeedbackRepository(session).for_task(task_id)
+            assert task is not None, f"no task {task_id}"
+            assert feedback is not None, f"no feedback for task {task_id}"
+            shown = await self._related(session, task, feedback)
+        usage = Usage()
+        language = detect_language([feedback.content])
+        prompt = load_prompt("feedback", language)
+        text = prompt.render(
+            memories=render_memories(shown, language),
+            feedback=feedback.content,
+            time=_minute(feedback.feedback_time or feedback.created_at),
+        )
+        try:
+            operations = await ask_json(
+                self.llm, text, lambda value: read_operations(value, shown, language), usage
+            )
+        except LLMUnavailable as error:
+            raise JobFailed(str(error), usage, transient=True) from error
+        except MalformedOutput as error:
+            raise JobFailed(str(error), usage, transient=False) from error
+        rewrites = [op.memory_value for op in operations if op.action in ("UPDATE", "ADD")]
+        embedded = iter(await self.embedder.embed(rewrites))
+        vectors = [next(embedded) if op.action in ("UPDATE", "ADD") else None for op in operations]
+        async with self.database.session() as session:
+            # Hold the job row: if another worker took it over, it must not be applied twice.
+            if not await JobRepository(session).lock_if_held(job_id, worker):
+                raise LostJob(f"job {job_id} is no longer held by {worker}")
+            await self._apply(session, task, feedback, operations, vectors, prompt.version)
+            finished = await mark_task(session, task.id, "completed", usage, None)
+            await JobRepository(session).finish(job_id, "done")
+            await session.commit()
+        return finished
+
+    async def _related(self, session: AsyncSession, task: Task, feedback: Feedback) -> list[Memory]:
+        """The user's facts and preferences closest to the feedback, facts first."""
+        limit = self.settings.fine.related_candidates
+        most = self.settings.limits.max_result_limit
+        found = await search_memories(
+            session,
+            self.embedder,
+            self.settings,
+            task.project_id,
+            SearchQuery(
+                user_id=task.user_id,
+                query=feedback.content[: self.settings.limits.max_query_chars],
+                memory_limit=min(limit + 1, most),  # the feedback's own memory is left out
+                preference_limit=min(limit, most),
+                agent_id=feedback.agent_id,
+            ),
+        )
+        facts = [s.memory for s in found.facts if s.memory.task_id != task.id][:limit]
+        return facts + [s.memory for s in found.preferences]
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        task: Task,
+        feedback: Feedback,
+        operations: Sequence[Operation],
+        vectors: Sequence[list[float] | None],
+        prompt_version: str,
+    ) -> None:
+        repository = MemoryRepository(session)
+        history: list[MemoryHistory] = []
+
+        def record(memory_id: uuid.UUID, event: str, old: str | None, new: str | None) -> None:
+            history.append(
+                MemoryHistory(
+                    memory_id=memory_id,
+                    project_id=task.project_id,
+                    event=event,
+                    old_value=old,
+                    new_value=new,
+                    task_id=task.id,
+                )
+            )
+
+        added: list[Memory] = []
+        for op, vector in zip(operations, vectors, strict=True):
+            if op.action == "ADD":
+                assert vector is not None
+                memory = self._memory(task, feedback, op, vector, prompt_version)
+                added.append(memory)
+                record(memory.id, "ADD", None, memory.memory_value)
+                continue
+            assert op.target is not None
+            target = await repository.get_active(task.project_id, op.target.id)
+            if target is None:
+                continue  # archived or deleted since it was shown to the model
+            if op.action == "UPDATE":
+                assert vector is not None
+                record(target.id, "UPDATE", target.memory_value, op.memory_value)
+                target.memory_value = op.memory_value
+                target.memory_key = op.memory_key or target.memory_key
+                target.search_text = memory_tokens(target.memory_key, target.memory_value)
+                target.embedding = vector
+            else:
+                record(target.id, "ARCHIVE", target.memory_value, feedback.content)
+                target.status = "archived"
+            target.update_time = func.now()
+        own = await repository.active_feedback_for_task(task.project_id, task.id)
+        await repository.archive([m.id for m in own])
+        for memory in own:
+            record(memory.id, "ARCHIVE", memory.memory_value, None)
+        await repository.add_all(added, history)
+
+    def _memory(
+        self,
+        task: Task,
+        feedback: Feedback,
+        op: Operation,
+        vector: list[float],
+        prompt_version: str,
+    ) -> Memory:
+        key = op.memory_key or short_title(op.memory_value)
+        return Memory(
+            id=uuid.uuid4(),
+            project_id=task.project_id,
+            user_id=task.user_id,
+            conversation_id=feedback.conversation_id,
+            agent_id=feedback.agent_id,
+            app_id=feedback.app_id,
+            task_id=task.id,
+            kind="fact",
+            mode="fine",
+            memory_key=key,
+            memory_value=op.memory_value,
+            search_text=memory_tokens(key, op.memory_value),
+            memory_type="UserMemory",
+            tags=[*op.tags, FEEDBACK_TAG] if FEEDBACK_TAG not in op.tags else op.tags,
+            confidence=1.0,
+            status="activated",
+            embedding=vector,
+            source_message_ids=[],
+            info={},
+            prompt_version=prompt_version,
+        )
