@@ -158,3 +158,29 @@ def test_emoji_and_rare_cjk_round_trip(api: Api) -> None:
     api.ok("/add/message", {**ADD, "messages": [{"role": "user", "content": text}]})
     history = api.ok("/get/message", GET)["message_detail_list"]
     assert history[-1]["content"] == text
+
+
+def test_a_body_over_the_size_limit_is_refused_before_it_is_stored(
+    api: Api, service: ServiceThread, api_key: str
+) -> None:
+    huge = {
+        "user_id": "big",
+        "conversation_id": "c",
+        "messages": [{"role": "user", "content": "x" * 10_000_000}],
+    }
+    api.fails("/add/message", huge, 413, 40305)
+
+    def chunks() -> Any:  # no Content-Length: the limit is counted as the body streams in
+        for _ in range(11):
+            yield b" " * 1_000_000
+
+    response = httpx.post(
+        f"{service.base_url}/add/message",
+        content=chunks(),
+        headers={"Authorization": f"Token {api_key}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == 40305
+    history = api.ok("/get/message", {"user_id": "big", "conversation_id": "c"})
+    assert history["message_detail_list"] == []

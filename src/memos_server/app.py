@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from memos_server import __version__
+from memos_server.api.body_limit import BodyLimit
 from memos_server.api.errors import install_error_handlers
 from memos_server.api.routes import chat, feedback, health, memories, messages, search, tasks
 from memos_server.logs import configure_logging
@@ -72,7 +73,8 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Self-hosted long-term memory for LLM applications (MemOS Cloud API).",
         lifespan=lifespan,
     )
-    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
+    install_error_handlers(app, settings.limits.max_body_bytes)
     for router in (
         messages.router,
         search.router,

@@ -102,6 +102,9 @@ class ServerSettings(Group):
 
 
 class LimitSettings(Group):
+    max_body_bytes: int = Field(
+        default=10_000_000, ge=1_000, description="Largest request body (bytes)."
+    )
     max_id_chars: int = Field(default=100, ge=1, description="user_id / conversation_id length.")
     max_messages_per_add: int = Field(default=200, ge=1, description="Messages in one add.")
     max_message_chars: int = Field(default=32_000, ge=1, description="Characters per message.")

@@ -90,7 +90,7 @@ def from_validation(errors: Sequence[Any]) -> MemosError:
     return BadRequest(f"{field}: {message}")
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
     @app.exception_handler(MemosError)
     async def _memos(_: Request, exc: MemosError) -> JSONResponse:
         return render(exc)
@@ -103,6 +103,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
             error: MemosError = NotFound("no such endpoint")
+        elif exc.status_code == 413:
+            error = TooLong(
+                f"request body larger than {max_body_bytes:,} bytes (MEMOS_LIMITS__MAX_BODY_BYTES)"
+            )
         else:
             error = BadRequest(str(exc.detail))
             error.status = exc.status_code
