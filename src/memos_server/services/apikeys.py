@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -79,8 +80,11 @@ async def authenticate(session: AsyncSession, secret: str | None) -> Caller:
     if not secret:
         raise Unauthenticated()
     keys = ApiKeyRepository(session)
-    key = await keys.find(hash_key(secret))
-    if key is None or key.revoked_at is not None:
+    digest = hash_key(secret)
+    key = await keys.find(digest)
+    # The lookup is by digest, so its timing says nothing about any stored key; the final
+    # comparison is constant-time all the same.
+    if key is None or not hmac.compare_digest(key.key_hash, digest) or key.revoked_at is not None:
         raise InvalidApiKey()
     stale = key.last_used_at is None or key.last_used_at < utcnow() - LAST_USED_RESOLUTION
     if stale:
