@@ -426,6 +426,16 @@ def markdown(report: dict[str, Any]) -> str:
         " clients send back to back over loopback HTTP/1.1 keep-alive.",
         "",
     ]
+    earlier = report.get("load_history")
+    if not load_result and earlier and earlier.get("memories"):
+        rate = earlier["memories"] / earlier["seconds"]
+        lines += [
+            "### Ingest (add/message, fast mode: the load runs that built this corpus)",
+            "",
+            f"{earlier['memories']:,} memories in {earlier['seconds']:,.0f} s: "
+            f"**{rate:,.0f} memories/s** ({report['batch']} messages per call).",
+            "",
+        ]
     if load_result:
         lines += [
             "### Ingest (add/message, fast mode, "
@@ -579,6 +589,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 print(f"load: {args.users} users x {args.memories} memories", file=sys.stderr)
                 report["load"] = asyncio.run(load(args, state, state_path))
             users = state.users_loaded
+            report["load_history"] = {
+                "memories": state.load_memories,
+                "seconds": round(state.load_seconds, 1),
+            }
             report["dataset"] = {
                 "users": users,
                 "memories_per_user": state.memories_per_user,
