@@ -236,7 +236,11 @@ class MemoryRepository:
         query = func.to_tsquery("simple", " | ".join(f"'{token}'" for token in tokens))
         result = await self.session.execute(
             select(Memory.id, _when, Memory.search_text)
-            .where(*scope.conditions(kind), Memory.tsv.op("@@")(query))
+            # ts_match_vq is ``@@`` as a function, which no index can serve: the user's rows come
+            # from the user index and each is matched in place. The GIN index on tsv spans every
+            # user; at a million memories a common word matched 114,000 rows there (30 ms) to keep
+            # one user's few hundred.
+            .where(*scope.conditions(kind), func.ts_match_vq(Memory.tsv, query))
             .order_by(func.ts_rank(Memory.tsv, query).desc())
             .limit(limit)
         )
