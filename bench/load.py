@@ -139,8 +139,10 @@ def cpu_seconds(service_pid: int | None) -> dict[str, float]:
     tick = os.sysconf("SC_CLK_TCK")
 
     def used(stat: str) -> float:
+        # utime + stime, plus cutime + cstime: the CPU of children it has reaped, so a backend
+        # (or worker) that exits during a level still counts, through its parent.
         fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick
+        return sum(int(fields[i]) for i in (11, 12, 13, 14)) / tick
 
     service = 0.0
     if service_pid:
