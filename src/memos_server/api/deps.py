@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
@@ -60,3 +60,13 @@ async def get_project(request: Request, session: SessionDep) -> uuid.UUID:
 
 
 ProjectDep = Annotated[uuid.UUID, Depends(get_project)]
+
+
+# Makes an add (add/message, add/feedback) safe to repeat.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=200,
+        description="Makes the request safe to repeat: a repeat answers the first one's task.",
+    ),
+]

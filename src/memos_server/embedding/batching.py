@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from memos_server.settings import EmbeddingSettings
+
 Vectors = list[list[float]]
 
 
@@ -79,3 +81,40 @@ class Batcher:
         for call in calls:
             call.future.set_result(vectors[start : start + len(call.texts)])
             start += len(call.texts)
+
+
+class BatchedModel:
+    """What the local runtimes share: the model's identity and sizes, and a Batcher running the
+    subclass's ``encode``. Subclasses add ``count_tokens``."""
+
+    def __init__(
+        self,
+        settings: EmbeddingSettings,
+        *,
+        dimension: int,
+        max_tokens: int,
+        encode: Callable[[list[str]], Vectors],
+        thread_name: str,
+    ) -> None:
+        self._settings = settings
+        self._dimension = dimension
+        self._max_tokens = max_tokens
+        self._batcher = Batcher(encode, settings.max_batch_texts, thread_name)
+
+    @property
+    def name(self) -> str:
+        return f"local:{self._settings.model}"
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        return await self._batcher.embed(texts)
+
+    async def aclose(self) -> None:
+        self._batcher.close()

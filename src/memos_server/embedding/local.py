@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from memos_server.embedding.base import Embedder
-from memos_server.embedding.batching import Batcher
+from memos_server.embedding.batching import BatchedModel
 from memos_server.errors import ConfigurationError
 from memos_server.settings import DEFAULT_LOCAL_MODEL, EmbeddingSettings
 
@@ -53,18 +52,21 @@ def load_local(settings: EmbeddingSettings, cache_dir: Path) -> Embedder:
     return TorchEmbedder.load(settings, path)
 
 
-class TorchEmbedder:
+class TorchEmbedder(BatchedModel):
     def __init__(self, settings: EmbeddingSettings, model: Any) -> None:
-        self._settings = settings
         self._model = model
         self._tokenizer = model.tokenizer
-        self._dimension = int(
-            model.get_embedding_dimension()
-            if hasattr(model, "get_embedding_dimension")
-            else model.get_sentence_embedding_dimension()
+        super().__init__(
+            settings,
+            dimension=int(
+                model.get_embedding_dimension()
+                if hasattr(model, "get_embedding_dimension")
+                else model.get_sentence_embedding_dimension()
+            ),
+            max_tokens=min(settings.max_tokens, int(model.max_seq_length)),
+            encode=self._encode,
+            thread_name="embed-torch",
         )
-        self._max_tokens = min(settings.max_tokens, int(model.max_seq_length))
-        self._batcher = Batcher(self._encode, settings.max_batch_texts, "embed-torch")
 
     @classmethod
     def load(cls, settings: EmbeddingSettings, path: str) -> TorchEmbedder:
@@ -84,18 +86,6 @@ class TorchEmbedder:
             ) from exc
         return cls(settings, model)
 
-    @property
-    def name(self) -> str:
-        return f"local:{self._settings.model}"
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self._max_tokens
-
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -108,9 +98,3 @@ class TorchEmbedder:
             show_progress_bar=False,
         )
         return [row.tolist() for row in vectors]
-
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        return await self._batcher.embed(texts)
-
-    async def aclose(self) -> None:
-        self._batcher.close()

@@ -3,30 +3,29 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from memos_server.embedding.batching import Batcher
+from memos_server.embedding.batching import BatchedModel
 from memos_server.embedding.onnx_export import INPUTS, ModelLayout
 from memos_server.settings import EmbeddingSettings
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(BatchedModel):
     def __init__(self, settings: EmbeddingSettings, layout: ModelLayout, onnx_file: Path) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
         self._settings = settings
         self._layout = layout
-        self._max_tokens = min(settings.max_tokens, layout.max_seq_length)
+        max_tokens = min(settings.max_tokens, layout.max_seq_length)
         self._counter = Tokenizer.from_file(str(layout.tokenizer))
         self._counter.no_truncation()
         self._counter.no_padding()
         self._tokenizer = Tokenizer.from_file(str(layout.tokenizer))
-        self._tokenizer.enable_truncation(self._max_tokens)
+        self._tokenizer.enable_truncation(max_tokens)
         self._tokenizer.no_padding()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = settings.threads or (os.cpu_count() or 1)
@@ -37,29 +36,16 @@ class OnnxEmbedder:
         self._session = onnxruntime.InferenceSession(
             str(onnx_file), options, providers=["CPUExecutionProvider"]
         )
-        self._dimension = int(self._encode(["dimension"]).shape[1])
-        self._batcher = Batcher(self._vectors, settings.max_batch_texts, "embed-onnx")
-
-    @property
-    def name(self) -> str:
-        return f"local:{self._settings.model}"
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self._max_tokens
+        super().__init__(
+            settings,
+            dimension=int(self._encode(["dimension"]).shape[1]),
+            max_tokens=max_tokens,
+            encode=self._vectors,
+            thread_name="embed-onnx",
+        )
 
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=False).ids)
-
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        return await self._batcher.embed(texts)
-
-    async def aclose(self) -> None:
-        self._batcher.close()
 
     def _vectors(self, texts: list[str]) -> list[list[float]]:
         rows: list[list[float]] = self._encode(texts).tolist()

@@ -26,10 +26,11 @@ from memos_server.llm import Delta, Sampling
 from memos_server.prompts import Language, load_prompt
 from memos_server.rerank import Reranker
 from memos_server.services.filters import Filter
-from memos_server.services.ingest import Added, AddMessages, IncomingMessage, add_messages
+from memos_server.services.ingest import AddMessages, IncomingMessage, add_messages
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_query
 from memos_server.services.search import Scored, SearchQuery, search_memories
+from memos_server.services.tasks import Added
 from memos_server.services.vector_indexes import IndexCatalog
 from memos_server.services.windows import SPOKEN_ROLES
 from memos_server.settings import Settings

@@ -35,13 +35,13 @@ from memos_server.embedding import Embedder
 from memos_server.llm import LLM, LLMUnavailable
 from memos_server.prompts import Language, load_prompt
 from memos_server.services.extraction import VIEWPOINTS, Usage, ask_json
-from memos_server.services.ingest import Added
 from memos_server.services.jobs import JobFailed, LostJob, mark_task
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_text
 from memos_server.services.llm_json import MalformedOutput, list_under
 from memos_server.services.reconcile import Answer
 from memos_server.services.search import SearchQuery, bm25, search_memories
+from memos_server.services.tasks import Added, open_task
 from memos_server.services.text_index import memory_tokens, query_tokens
 from memos_server.services.windows import short_title
 from memos_server.settings import Settings
@@ -107,25 +107,20 @@ async def add_feedback(
     # Embed before touching the database, so no connection is held while the model works.
     [vector] = await embedder.embed([value])
 
-    tasks = TaskRepository(session)
-    await tasks.lock_for_add(project_id, idempotency_key or digest)
-    earlier = await tasks.find_repeat(
-        project_id, idempotency_key, digest, settings.ingest.dedupe_window_s
+    added = await open_task(
+        session,
+        project_id,
+        kind="add_feedback",
+        user_id=feedback.user_id,
+        conversation_id=feedback.conversation_id or "",
+        running=apply,
+        idempotency_key=idempotency_key,
+        fingerprint=digest,
+        dedupe_window_s=settings.ingest.dedupe_window_s,
     )
-    if earlier is not None:
-        return Added(earlier, created=False)
-    task = await tasks.add(
-        Task(
-            id=uuid.uuid4(),
-            project_id=project_id,
-            kind="add_feedback",
-            user_id=feedback.user_id,
-            conversation_id=feedback.conversation_id or "",
-            status="running" if apply else "completed",
-            idempotency_key=idempotency_key,
-            fingerprint=digest,
-        )
-    )
+    if not added.created:
+        return added
+    task = added.task
     await FeedbackRepository(session).add(
         Feedback(
             project_id=project_id,
@@ -170,7 +165,7 @@ async def add_feedback(
         await JobRepository(session).enqueue(
             task.id, project_id, feedback.user_id, settings.jobs.max_attempts, kind="feedback"
         )
-    return Added(task, created=True)
+    return added
 
 
 async def corrected_by(

@@ -23,14 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
 from memos_server.services.limits import check_ids, check_messages
+from memos_server.services.tasks import Added, open_task
 from memos_server.services.text_index import memory_tokens
 from memos_server.services.windows import Turn, build_windows
 from memos_server.settings import Settings
-from memos_server.storage.models import Memory, MemoryHistory, Message, Task
+from memos_server.storage.models import Memory, MemoryHistory, Message
 from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.messages import MessageRepository
-from memos_server.storage.repositories.tasks import TaskRepository
 
 FAST_TAG = "mode:fast"
 
@@ -81,12 +81,6 @@ def fingerprint(request: AddMessages) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class Added:
-    task: Task
-    created: bool  # False: a repeat of an earlier add, nothing stored
-
-
 async def add_messages(
     session: AsyncSession,
     embedder: Embedder,
@@ -111,25 +105,20 @@ async def add_messages(
     # Embed before touching the database, so no connection is held while the model works.
     vectors = await embedder.embed([window.text for window in windows])
 
-    tasks = TaskRepository(session)
-    await tasks.lock_for_add(project_id, idempotency_key or digest)
-    earlier = await tasks.find_repeat(
-        project_id, idempotency_key, digest, settings.ingest.dedupe_window_s
+    added = await open_task(
+        session,
+        project_id,
+        kind="add_message",
+        user_id=request.user_id,
+        conversation_id=request.conversation_id,
+        running=refine,
+        idempotency_key=idempotency_key,
+        fingerprint=digest,
+        dedupe_window_s=settings.ingest.dedupe_window_s,
     )
-    if earlier is not None:
-        return Added(earlier, created=False)
-    task = await tasks.add(
-        Task(
-            id=uuid.uuid4(),
-            project_id=project_id,
-            kind="add_message",
-            user_id=request.user_id,
-            conversation_id=request.conversation_id,
-            status="running" if refine else "completed",
-            idempotency_key=idempotency_key,
-            fingerprint=digest,
-        )
-    )
+    if not added.created:
+        return added
+    task = added.task
     rows = [
         Message(
             project_id=project_id,
@@ -193,4 +182,4 @@ async def add_messages(
         await JobRepository(session).enqueue(
             task.id, project_id, request.user_id, settings.jobs.max_attempts
         )
-    return Added(task, created=True)
+    return added

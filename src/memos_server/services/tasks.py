@@ -1,10 +1,11 @@
-"""get/status: what became of an add."""
+"""Tasks: one per add-like request (add/message, add/feedback), and get/status on them."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +13,47 @@ from memos_server.errors import NotFound
 from memos_server.storage.database import Database
 from memos_server.storage.models import Task
 from memos_server.storage.repositories.tasks import TaskRepository
+
+
+@dataclass(frozen=True)
+class Added:
+    task: Task
+    created: bool  # False: a repeat of an earlier request, nothing stored
+
+
+async def open_task(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    *,
+    kind: str,
+    user_id: str,
+    conversation_id: str,
+    running: bool,
+    idempotency_key: str | None,
+    fingerprint: str,
+    dedupe_window_s: float,
+) -> Added:
+    """A new task for the request, or the earlier task of the same request: a repeated
+    ``Idempotency-Key``, or (without one) the same ``fingerprint`` within ``dedupe_window_s``.
+    Identical requests arriving together are serialised by an advisory lock on their key."""
+    tasks = TaskRepository(session)
+    await tasks.lock_for_add(project_id, idempotency_key or fingerprint)
+    earlier = await tasks.find_repeat(project_id, idempotency_key, fingerprint, dedupe_window_s)
+    if earlier is not None:
+        return Added(earlier, created=False)
+    task = await tasks.add(
+        Task(
+            id=uuid.uuid4(),
+            project_id=project_id,
+            kind=kind,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            status="running" if running else "completed",
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+        )
+    )
+    return Added(task, created=True)
 
 
 async def get_task(session: AsyncSession, project_id: uuid.UUID, task_id: str) -> Task:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Header
-
-from memos_server.api.deps import EmbedderDep, ProjectDep, RuntimeDep, SessionDep, SettingsDep
+from memos_server.api.deps import (
+    EmbedderDep,
+    IdempotencyKey,
+    ProjectDep,
+    RuntimeDep,
+    SessionDep,
+    SettingsDep,
+)
 from memos_server.api.responses import ERRORS
+from memos_server.api.routes.tasks import answer_added
 from memos_server.api.schemas.common import Envelope
 from memos_server.api.schemas.feedback import AddFeedbackRequest
 from memos_server.api.schemas.messages import AddMessageData
 from memos_server.services.feedback import IncomingFeedback, add_feedback
-from memos_server.services.tasks import wait_for_task
 
 router = APIRouter(tags=["feedback"], responses=ERRORS)
 
@@ -25,13 +30,7 @@ async def add_feedback_route(
     embedder: EmbedderDep,
     settings: SettingsDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            max_length=200,
-            description="Makes the feedback safe to repeat: a repeat answers the first's task.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Envelope[AddMessageData]:
     """Correct the user's memories with their feedback ("I don't live in Beijing anymore").
 
@@ -56,10 +55,4 @@ async def add_feedback_route(
         apply=runtime.llm is not None,
         idempotency_key=idempotency_key,
     )
-    await session.commit()
-    task = added.task
-    if added.created and runtime.worker is not None:
-        runtime.worker.wake()
-    if not body.async_mode and task.status == "running":
-        task = await wait_for_task(runtime.database, task.id, settings.ingest.sync_wait_s)
-    return Envelope(data=AddMessageData(success=True, task_id=str(task.id), status=task.status))
+    return await answer_added(session, runtime, added, body.async_mode)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from memos_server.api.deps import EmbedderDep, ProjectDep, SessionDep, SettingsDep
+from memos_server.api.memory_items import memory_fields, owner_fields, preference_fields, sources
 from memos_server.api.responses import ERRORS, MEMORY_NOT_FOUND
-from memos_server.api.schemas.common import Envelope, epoch_ms, wall_clock
+from memos_server.api.schemas.common import Envelope
 from memos_server.api.schemas.memories import (
     DeleteMemoryData,
     DeleteMemoryRequest,
@@ -33,48 +32,12 @@ from memos_server.storage.models import Memory
 router = APIRouter(tags=["memories"], responses=ERRORS)
 
 
-def _sources(memory: Memory) -> list[dict[str, Any]]:
-    return [{"type": "chat", "message_id": i} for i in memory.source_message_ids]
-
-
 def stored_memory(m: Memory) -> StoredMemory:
-    return StoredMemory(
-        id=str(m.id),
-        memory_key=m.memory_key,
-        memory_value=m.memory_value,
-        memory_type=m.memory_type,
-        memory_time=wall_clock(m.memory_time),
-        conversation_id=m.conversation_id,
-        status=m.status,
-        confidence=m.confidence,
-        tags=m.tags,
-        create_time=epoch_ms(m.create_time),
-        update_time=epoch_ms(m.update_time),
-        sources=_sources(m),
-        user_id=m.user_id,
-        agent_id=m.agent_id,
-        app_id=m.app_id,
-        info=m.info,
-    )
+    return StoredMemory(**memory_fields(m), **owner_fields(m))
 
 
 def stored_preference(m: Memory) -> StoredPreference:
-    return StoredPreference(
-        id=str(m.id),
-        preference_type=m.preference_type or "explicit_preference",
-        preference=m.memory_value,
-        reasoning=m.reasoning or "",
-        conversation_id=m.conversation_id,
-        status=m.status,
-        tags=m.tags,
-        create_time=epoch_ms(m.create_time),
-        update_time=epoch_ms(m.update_time),
-        sources=_sources(m),
-        user_id=m.user_id,
-        agent_id=m.agent_id,
-        app_id=m.app_id,
-        info=m.info,
-    )
+    return StoredPreference(**preference_fields(m), sources=sources(m), **owner_fields(m))
 
 
 def stored(m: Memory) -> StoredMemory | StoredPreference:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Header
-
-from memos_server.api.deps import EmbedderDep, ProjectDep, RuntimeDep, SessionDep, SettingsDep
+from memos_server.api.deps import (
+    EmbedderDep,
+    IdempotencyKey,
+    ProjectDep,
+    RuntimeDep,
+    SessionDep,
+    SettingsDep,
+)
 from memos_server.api.responses import ERRORS
+from memos_server.api.routes.tasks import answer_added
 from memos_server.api.schemas.common import Envelope, wall_clock
 from memos_server.api.schemas.messages import (
     AddMessageData,
@@ -18,7 +24,6 @@ from memos_server.api.schemas.messages import (
 )
 from memos_server.services.conversations import recent_messages
 from memos_server.services.ingest import AddMessages, IncomingMessage, add_messages
-from memos_server.services.tasks import wait_for_task
 
 router = APIRouter(tags=["messages"], responses=ERRORS)
 
@@ -31,13 +36,7 @@ async def add_message(
     embedder: EmbedderDep,
     settings: SettingsDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            max_length=200,
-            description="Makes the add safe to repeat: a repeat answers the first add's task.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Envelope[AddMessageData]:
     """Store a finished conversation's messages and turn them into memories.
 
@@ -77,13 +76,7 @@ async def add_message(
         refine=runtime.llm is not None,
         idempotency_key=idempotency_key,
     )
-    await session.commit()  # the messages, fast memories and queued job are safe from here on
-    task = added.task
-    if added.created and runtime.worker is not None:
-        runtime.worker.wake()
-    if not body.async_mode and task.status == "running":
-        task = await wait_for_task(runtime.database, task.id, settings.ingest.sync_wait_s)
-    return Envelope(data=AddMessageData(success=True, task_id=str(task.id), status=task.status))
+    return await answer_added(session, runtime, added, body.async_mode)
 
 
 @router.post("/get/message", response_model=Envelope[GetMessageData])

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from memos_server.api.deps import EmbedderDep, ProjectDep, RuntimeDep, SessionDep, SettingsDep
+from memos_server.api.memory_items import memory_fields, preference_fields
 from memos_server.api.responses import ERRORS
-from memos_server.api.schemas.common import Envelope, epoch_ms, wall_clock
+from memos_server.api.schemas.common import Envelope
 from memos_server.api.schemas.search import (
     MemoryDetail,
     PreferenceDetail,
@@ -24,38 +25,11 @@ router = APIRouter(tags=["memories"], responses=ERRORS)
 
 
 def memory_detail(scored: Scored) -> MemoryDetail:
-    m = scored.memory
-    return MemoryDetail(
-        id=str(m.id),
-        memory_key=m.memory_key,
-        memory_value=m.memory_value,
-        memory_type=m.memory_type,
-        memory_time=wall_clock(m.memory_time),
-        conversation_id=m.conversation_id,
-        status=m.status,
-        confidence=m.confidence,
-        tags=m.tags,
-        create_time=epoch_ms(m.create_time),
-        update_time=epoch_ms(m.update_time),
-        relativity=scored.relativity,
-        sources=[{"type": "chat", "message_id": i} for i in m.source_message_ids],
-    )
+    return MemoryDetail(**memory_fields(scored.memory), relativity=scored.relativity)
 
 
 def preference_detail(scored: Scored) -> PreferenceDetail:
-    m = scored.memory
-    return PreferenceDetail(
-        id=str(m.id),
-        preference_type=m.preference_type or "explicit_preference",
-        preference=m.memory_value,
-        reasoning=m.reasoning or "",
-        conversation_id=m.conversation_id,
-        status=m.status,
-        tags=m.tags,
-        create_time=epoch_ms(m.create_time),
-        update_time=epoch_ms(m.update_time),
-        relativity=scored.relativity,
-    )
+    return PreferenceDetail(**preference_fields(scored.memory), relativity=scored.relativity)
 
 
 @router.post("/search/memory", response_model=Envelope[SearchMemoryData])

@@ -1,0 +1,51 @@
+"""A stored memory's wire fields, shared by every response that shows one (search, get)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memos_server.api.schemas.common import epoch_ms, wall_clock
+from memos_server.storage.models import Memory
+
+
+def sources(memory: Memory) -> list[dict[str, Any]]:
+    """The messages the memory was made from."""
+    return [{"type": "chat", "message_id": i} for i in memory.source_message_ids]
+
+
+def memory_fields(m: Memory) -> dict[str, Any]:
+    """The fields of a fact memory item (``MemoryItem``)."""
+    return {
+        "id": str(m.id),
+        "memory_key": m.memory_key,
+        "memory_value": m.memory_value,
+        "memory_type": m.memory_type,
+        "memory_time": wall_clock(m.memory_time),
+        "conversation_id": m.conversation_id,
+        "status": m.status,
+        "confidence": m.confidence,
+        "tags": m.tags,
+        "create_time": epoch_ms(m.create_time),
+        "update_time": epoch_ms(m.update_time),
+        "sources": sources(m),
+    }
+
+
+def preference_fields(m: Memory) -> dict[str, Any]:
+    """The fields of a preference memory item (``PreferenceItem``)."""
+    return {
+        "id": str(m.id),
+        "preference_type": m.preference_type or "explicit_preference",
+        "preference": m.memory_value,
+        "reasoning": m.reasoning or "",
+        "conversation_id": m.conversation_id,
+        "status": m.status,
+        "tags": m.tags,
+        "create_time": epoch_ms(m.create_time),
+        "update_time": epoch_ms(m.update_time),
+    }
+
+
+def owner_fields(m: Memory) -> dict[str, Any]:
+    """Whose memory it is, and its free metadata (listing and reading only)."""
+    return {"user_id": m.user_id, "agent_id": m.agent_id, "app_id": m.app_id, "info": m.info}
