@@ -498,6 +498,11 @@ def write_markdown(
 # ------------------------------------------------------------------------------------- main
 
 
+# How the benchmark runs the service it starts: one memory per message, and no per-key rate limit
+# (one key drives the whole load; the limit would measure itself, not the service).
+OWN_SERVICE_SETTINGS = {"MEMOS_FAST__WINDOW_TURNS": "1", "MEMOS_LIMITS__RATE_PER_KEY": "0"}
+
+
 def own_service(data_dir: Path, state: State) -> tuple[Any, str]:
     from tests.support import ServiceProcess
 
@@ -506,7 +511,7 @@ def own_service(data_dir: Path, state: State) -> tuple[Any, str]:
         "MEMOS_DATA_DIR": str(data_dir),
         "MEMOS_EMBEDDING__CACHE_DIR": str(data_dir / "models"),
         "MEMOS_API_KEY": state.api_key,
-        "MEMOS_FAST__WINDOW_TURNS": "1",
+        **OWN_SERVICE_SETTINGS,
         **{k: v for k, v in os.environ.items() if k.startswith("MEMOS_")},
     }
     service = ServiceProcess(data_dir, **env).start()
@@ -578,7 +583,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             else f"{args.base_url} (already running)"
         ),
         "settings": {
-            **({"MEMOS_FAST__WINDOW_TURNS": "1"} if service else {}),
+            **(OWN_SERVICE_SETTINGS if service else {}),
             **{k: v for k, v in sorted(os.environ.items()) if k.startswith("MEMOS_")},
         },
         "batch": args.batch,

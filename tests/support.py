@@ -24,6 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL_CACHE = ROOT / "test-artifacts" / "models"
 
 
+# The admin key of every test service (the admin API's own tests turn it off to see it refuse).
+ADMIN_KEY = "admin-" + uuid.uuid4().hex
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -37,6 +41,9 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "database": {"url": database_url},
         "data_dir": data_dir,
         "embedding": {"cache_dir": MODEL_CACHE},
+        "admin_key": ADMIN_KEY,
+        # Tests call faster than any client should; the rate limit has tests of its own.
+        "limits": {"rate_per_key": 0},
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from memos_server import __version__
 from memos_server.api.body_limit import BodyLimit
 from memos_server.api.errors import install_error_handlers
-from memos_server.api.routes import chat, feedback, health, memories, messages, search, tasks
+from memos_server.api.routes import admin, chat, feedback, health, memories, messages, search, tasks
 from memos_server.logs import configure_logging
 from memos_server.runtime import Runtime, open_runtime
 from memos_server.services.apikeys import NewKey, ensure_bootstrap_key
@@ -84,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
         chat.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(admin.router)
     app.include_router(health.router)
     return app
 

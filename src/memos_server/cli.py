@@ -11,14 +11,18 @@ from collections.abc import Awaitable, Callable
 
 from pydantic import SecretStr
 
-from memos_server.errors import ConfigurationError
+from memos_server.errors import ConfigurationError, MemosError
 from memos_server.logs import configure_logging
 from memos_server.runtime import Runtime, open_runtime
-from memos_server.services.apikeys import create_key
+from memos_server.services.apikeys import (
+    create_key,
+    create_project,
+    list_keys,
+    list_projects,
+    revoke_key,
+)
 from memos_server.services.vector_indexes import sync_indexes
 from memos_server.settings import ServerSettings, Settings, get_settings
-from memos_server.storage.repositories.api_keys import ApiKeyRepository
-from memos_server.storage.repositories.projects import ProjectRepository
 
 log = logging.getLogger("memos_server")
 
@@ -147,7 +151,7 @@ def _apikey_create(args: argparse.Namespace) -> Callable[[Runtime], Awaitable[No
 
 async def _apikey_list(runtime: Runtime, project: str | None) -> None:
     async with runtime.database.session() as session:
-        rows = await ApiKeyRepository(session).list(project)
+        rows = await list_keys(session, project)
     columns = "{:<12} {:<20} {:<14} {:<20} {:<20} {}"
     print(columns.format("PREFIX", "PROJECT", "NAME", "CREATED", "LAST USED", "STATE"))
     for key, project_name in rows:
@@ -159,23 +163,21 @@ async def _apikey_list(runtime: Runtime, project: str | None) -> None:
 
 async def _apikey_revoke(runtime: Runtime, prefix: str) -> None:
     async with runtime.database.session() as session:
-        count = await ApiKeyRepository(session).revoke(prefix)
+        count = await revoke_key(session, prefix)
         await session.commit()
-    if count == 0:
-        raise SystemExit(f"no active key with prefix {prefix!r}")
     print(f"revoked {count} key(s) with prefix {prefix!r}")
 
 
 async def _project_create(runtime: Runtime, name: str) -> None:
     async with runtime.database.session() as session:
-        project = await ProjectRepository(session).get_or_create(name)
+        project, created = await create_project(session, name)
         await session.commit()
-    print(f"project {project.name!r} ({project.id})")
+    print(f"project {project.name!r} ({project.id}){'' if created else ' already exists'}")
 
 
 async def _project_list(runtime: Runtime) -> None:
     async with runtime.database.session() as session:
-        rows = await ProjectRepository(session).list_with_key_counts()
+        rows = await list_projects(session)
     print(f"{'PROJECT':<24} {'ACTIVE KEYS':<12} ID")
     for project, keys in rows:
         print(f"{project.name:<24} {keys:<12} {project.id}")
@@ -264,6 +266,6 @@ def main(argv: list[str] | None = None) -> None:
         else:
             parser.print_help()
             sys.exit(2)
-    except ConfigurationError as exc:
+    except (ConfigurationError, MemosError) as exc:
         print(f"memos-server: {exc}", file=sys.stderr)
         sys.exit(1)

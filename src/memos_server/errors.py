@@ -11,6 +11,8 @@
     │   └── MemoryNotFound         40307 / 404
     ├── Unauthenticated            40100 / 401
     │   └── InvalidApiKey          40132 / 401
+    ├── AdminApiOff                40100 / 403 (no MEMOS_ADMIN_KEY set)
+    ├── RateLimited                40300 / 429 (with Retry-After)
     └── ServiceUnavailable         50004 / 503
         ├── SearchUnavailable      50005 / 503
         ├── LLMNotConfigured       50004 / 503 (an endpoint that needs a model, none set)
@@ -21,6 +23,8 @@ Services raise these; they never import FastAPI.
 
 from __future__ import annotations
 
+import math
+
 
 class MemosError(Exception):
     code = 50000
@@ -30,6 +34,10 @@ class MemosError(Exception):
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message
         super().__init__(self.message)
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the response carries besides the envelope."""
+        return {}
 
 
 class BadRequest(MemosError):
@@ -82,6 +90,28 @@ class Unauthenticated(MemosError):
 class InvalidApiKey(Unauthenticated):
     code = 40132
     default_message = "API key invalid or revoked"
+
+
+class AdminApiOff(MemosError):
+    code = 40100
+    status = 403
+    default_message = "the admin API is off: set MEMOS_ADMIN_KEY to use it"
+
+
+class RateLimited(MemosError):
+    code = 40300
+    status = 429
+    default_message = "rate limited"
+
+    def __init__(self, retry_after_s: float, limit: str) -> None:
+        # Whole seconds, at least one: what the Retry-After header can say.
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
+        super().__init__(
+            f"too many requests for this API key ({limit}); retry after {self.retry_after_s} s"
+        )
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class ServiceUnavailable(MemosError):

@@ -21,6 +21,7 @@ from memos_server.rerank import Reranker, load_reranker
 from memos_server.services.embedding_binding import bind_embedding_model
 from memos_server.services.feedback import FeedbackApplier
 from memos_server.services.jobs import JobHandler
+from memos_server.services.rate_limit import RateLimiter
 from memos_server.services.refine import Refiner
 from memos_server.services.text_index import warm_up
 from memos_server.services.vector_indexes import IndexCatalog, run_sync_loop
@@ -44,6 +45,7 @@ class Runtime:
     reranker: Reranker | None = None
     indexes: IndexCatalog | None = None  # per-user HNSW indexes, when switched on
     index_sync: asyncio.Task[None] | None = None
+    rate_limiter: RateLimiter | None = None  # per API key; None: no limit
 
     def job_handlers(self) -> dict[str, JobHandler]:
         """What a worker runs, by job kind: fine extraction of adds, and feedback."""
@@ -66,6 +68,15 @@ class Runtime:
     def require_embedder(self) -> Embedder:
         assert self.embedder is not None, "runtime opened without an embedder"
         return self.embedder
+
+
+def rate_limiter_for(settings: Settings) -> RateLimiter | None:
+    limits = settings.limits
+    if limits.rate_per_key <= 0:
+        return None
+    # Each of ``serve --workers N`` processes allows its share of the key's rate.
+    workers = settings.server.workers
+    return RateLimiter(limits.rate_per_key / workers, max(1, limits.rate_burst // workers))
 
 
 async def _start_database(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
@@ -115,6 +126,7 @@ async def open_runtime(settings: Settings, *, with_embedder: bool = True) -> Asy
             llm=llm,
             reranker=reranker,
             indexes=IndexCatalog(settings.search, embedder.dimension) if embedder else None,
+            rate_limiter=rate_limiter_for(settings),
         )
         try:
             yield runtime

@@ -112,6 +112,15 @@ class LimitSettings(Group):
     max_result_limit: int = Field(
         default=25, ge=1, le=200, description="Largest memory/preference limit of one search."
     )
+    rate_per_key: float = Field(
+        default=50.0,
+        ge=0,
+        description="Requests a second one API key may make on average (0: no limit); "
+        "over it: 429, code 40300, with Retry-After.",
+    )
+    rate_burst: int = Field(
+        default=100, ge=1, description="Requests one API key may make at once before the rate."
+    )
 
 
 class FastModeSettings(Group):
@@ -248,6 +257,10 @@ class Settings(BaseSettings):
         description="Bootstrap key: stored (hashed) for the default project if no key exists.",
     )
     default_project: str = Field(default="default", description="Project of the bootstrap key.")
+    admin_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the admin API (/admin/v1: projects and API keys); unset: it is off.",
+    )
 
     database: DatabaseSettings = DatabaseSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()

@@ -43,7 +43,7 @@ EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def _token(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "").strip()
     scheme, _, value = header.partition(" ")
     if scheme.lower() in ("token", "bearer") and value.strip():
@@ -52,8 +52,12 @@ def _token(request: Request) -> str | None:
 
 
 async def get_project(request: Request, session: SessionDep) -> uuid.UUID:
-    """The project of the key in ``Authorization: Token <key>`` (``Bearer`` works too)."""
-    caller = await authenticate(session, _token(request))
+    """The project of the key in ``Authorization: Token <key>`` (``Bearer`` works too); each
+    call spends one request of the key's rate limit."""
+    caller = await authenticate(session, bearer_token(request))
+    runtime: Runtime = request.app.state.runtime
+    if runtime.rate_limiter is not None:
+        runtime.rate_limiter.take(caller.key_id)
     if caller.wrote:
         await session.commit()  # keeps the key's last-use time; nothing else is pending yet
     return caller.project_id

@@ -32,6 +32,7 @@ _TOO_LONG = {"user_id": UserIdTooLong, "conversation_id": ConversationIdTooLong}
 def render(error: MemosError) -> JSONResponse:
     return JSONResponse(
         status_code=error.status,
+        headers=error.headers(),
         content={"code": error.code, "message": error.message, "data": None},
     )
 

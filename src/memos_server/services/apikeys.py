@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.errors import InvalidApiKey, Unauthenticated
+from memos_server.errors import AdminApiOff, InvalidApiKey, NotFound, Unauthenticated
+from memos_server.storage.models import ApiKey, Project
 from memos_server.storage.repositories.api_keys import LAST_USED_RESOLUTION, ApiKeyRepository
 from memos_server.storage.repositories.projects import ProjectRepository
 
@@ -71,6 +72,7 @@ async def ensure_bootstrap_key(
 @dataclass(frozen=True)
 class Caller:
     project_id: uuid.UUID
+    key_id: uuid.UUID
     wrote: bool  # the key's last-use time was updated: the session has a write to commit
 
 
@@ -89,4 +91,44 @@ async def authenticate(session: AsyncSession, secret: str | None) -> Caller:
     stale = key.last_used_at is None or key.last_used_at < utcnow() - LAST_USED_RESOLUTION
     if stale:
         await keys.mark_used(key.id)
-    return Caller(key.project_id, wrote=stale)
+    return Caller(key.project_id, key.id, wrote=stale)
+
+
+def check_admin(configured: str | None, secret: str | None) -> None:
+    """The admin API's gate: off without a configured admin key, else the exact key."""
+    if not configured:
+        raise AdminApiOff()
+    if not secret:
+        raise Unauthenticated("admin key required: send 'Authorization: Token <admin key>'")
+    # Digests of equal length, compared in constant time: nothing about the key leaks.
+    if not hmac.compare_digest(hash_key(secret), hash_key(configured)):
+        raise InvalidApiKey("not the admin key")
+
+
+async def create_project(session: AsyncSession, name: str) -> tuple[Project, bool]:
+    """The project with this name, and whether this call made it."""
+    projects = ProjectRepository(session)
+    existing = await projects.get_by_name(name)
+    if existing is not None:
+        return existing, False
+    return await projects.get_or_create(name), True
+
+
+async def list_projects(session: AsyncSession) -> list[tuple[Project, int]]:
+    """Every project with its number of active keys."""
+    return await ProjectRepository(session).list_with_key_counts()
+
+
+async def list_keys(session: AsyncSession, project: str | None) -> list[tuple[ApiKey, str]]:
+    """Keys (never their secrets) with their project's name, oldest first."""
+    if project is not None and await ProjectRepository(session).get_by_name(project) is None:
+        raise NotFound(f"no project named {project!r}")
+    return await ApiKeyRepository(session).list(project)
+
+
+async def revoke_key(session: AsyncSession, prefix: str) -> int:
+    """Revoke the active key(s) with this prefix; the next request with one fails."""
+    count = await ApiKeyRepository(session).revoke(prefix)
+    if count == 0:
+        raise NotFound(f"no active key with prefix {prefix!r}")
+    return count

@@ -1,0 +1,110 @@
+"""The admin API (``/admin/v1``): projects and their API keys, behind ``MEMOS_ADMIN_KEY``.
+
+The same operations as ``memos-server project`` and ``memos-server apikey``, for operators who
+manage a running service over HTTP. Project keys never open it; without an admin key set it
+answers 403.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from memos_server.api.deps import SessionDep, SettingsDep, bearer_token
+from memos_server.api.responses import ADMIN_ERRORS, NOT_FOUND
+from memos_server.api.schemas.admin import (
+    CreateKeyRequest,
+    CreateProjectRequest,
+    KeyInfo,
+    NewKeyData,
+    ProjectInfo,
+    RevokeKeyData,
+    RevokeKeyRequest,
+)
+from memos_server.api.schemas.common import Envelope
+from memos_server.services.apikeys import (
+    check_admin,
+    create_key,
+    create_project,
+    list_keys,
+    list_projects,
+    revoke_key,
+)
+
+
+def require_admin(request: Request, settings: SettingsDep) -> None:
+    configured = settings.admin_key.get_secret_value() if settings.admin_key else None
+    check_admin(configured, bearer_token(request))
+
+
+router = APIRouter(
+    prefix="/admin/v1",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERRORS,
+)
+
+
+@router.get("/projects", response_model=Envelope[list[ProjectInfo]])
+async def get_projects(session: SessionDep) -> Envelope[list[ProjectInfo]]:
+    """Every project with its number of active keys."""
+    rows = await list_projects(session)
+    return Envelope(
+        data=[
+            ProjectInfo(id=str(p.id), name=p.name, created_at=p.created_at, active_keys=keys)
+            for p, keys in rows
+        ]
+    )
+
+
+@router.post("/projects", response_model=Envelope[ProjectInfo])
+async def post_project(body: CreateProjectRequest, session: SessionDep) -> Envelope[ProjectInfo]:
+    """Create a project (answers the existing one, ``created: false``, if the name is taken)."""
+    project, created = await create_project(session, body.name)
+    await session.commit()
+    return Envelope(
+        data=ProjectInfo(
+            id=str(project.id), name=project.name, created_at=project.created_at, created=created
+        )
+    )
+
+
+@router.get("/keys", response_model=Envelope[list[KeyInfo]], responses=NOT_FOUND)
+async def get_keys(
+    session: SessionDep,
+    project: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Only this project's keys.")
+    ] = None,
+) -> Envelope[list[KeyInfo]]:
+    """Keys by prefix, with their last use: never the keys themselves."""
+    rows = await list_keys(session, project)
+    return Envelope(
+        data=[
+            KeyInfo(
+                prefix=key.prefix,
+                project=project_name,
+                name=key.name,
+                created_at=key.created_at,
+                last_used_at=key.last_used_at,
+                revoked_at=key.revoked_at,
+            )
+            for key, project_name in rows
+        ]
+    )
+
+
+@router.post("/keys", response_model=Envelope[NewKeyData])
+async def post_key(body: CreateKeyRequest, session: SessionDep) -> Envelope[NewKeyData]:
+    """Make a key for a project (created if new); the answer is the only time it is shown."""
+    key = await create_key(session, body.project, body.name)
+    await session.commit()
+    return Envelope(data=NewKeyData(key=key.secret, prefix=key.prefix, project=key.project))
+
+
+@router.post("/keys/revoke", response_model=Envelope[RevokeKeyData], responses=NOT_FOUND)
+async def post_revoke(body: RevokeKeyRequest, session: SessionDep) -> Envelope[RevokeKeyData]:
+    """Revoke a key by its prefix: its very next request fails with 40132."""
+    count = await revoke_key(session, body.prefix)
+    await session.commit()
+    return Envelope(data=RevokeKeyData(revoked=count))

@@ -1,0 +1,53 @@
+"""The admin API: projects and their API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from memos_server.api.schemas.common import TopLevelRequest
+
+ProjectName = Field(min_length=1, max_length=100, description="A project's unique name.")
+
+
+class CreateProjectRequest(TopLevelRequest):
+    name: str = ProjectName
+
+
+class ProjectInfo(BaseModel):
+    id: str
+    name: str
+    created_at: datetime
+    active_keys: int | None = Field(default=None, description="Keys not revoked (in listings).")
+    created: bool | None = Field(default=None, description="Made by this request (on create).")
+
+
+class CreateKeyRequest(TopLevelRequest):
+    project: str = Field(
+        min_length=1, max_length=100, description="The key's project (created if new)."
+    )
+    name: str = Field(default="", max_length=100, description="A label for the key.")
+
+
+class NewKeyData(BaseModel):
+    key: str = Field(description="The key itself: shown only in this response, never again.")
+    prefix: str = Field(description="Its first characters: how listings and revoke name it.")
+    project: str
+
+
+class KeyInfo(BaseModel):
+    prefix: str
+    project: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="Kept to the minute.")
+    revoked_at: datetime | None
+
+
+class RevokeKeyRequest(TopLevelRequest):
+    prefix: str = Field(min_length=1, max_length=100, description="The key's prefix, from a list.")
+
+
+class RevokeKeyData(BaseModel):
+    revoked: int = Field(description="Keys revoked (one, unless prefixes collide).")
