@@ -2,7 +2,7 @@
 // stored through /chat like any client's (add_message_on_answer), so they become memories too.
 
 import { call } from "./api.js";
-import { clear, failure, h, pill, said } from "./dom.js";
+import { clear, enterSubmits, failure, h, pill, said } from "./dom.js";
 
 export function renderChat(panel, ctx) {
   if (!ctx.info.chat_available) {
@@ -18,8 +18,8 @@ export function renderChat(panel, ctx) {
     "aria-label": "Conversation id",
   });
   const transcript = h("div", { class: "transcript" });
-  const query = h("textarea", { rows: 2, required: true, "aria-label": "Message",
-    placeholder: "Say something to the assistant…" });
+  const query = enterSubmits(h("textarea", { rows: 2, required: true, "aria-label": "Message",
+    placeholder: "Say something to the assistant… (Enter sends, Shift+Enter: new line)" }));
   const send = h("button", { type: "submit" }, "Send");
   const form = h(
     "form",

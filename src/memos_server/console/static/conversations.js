@@ -2,7 +2,7 @@
 // each message the memories made from it.
 
 import { call } from "./api.js";
-import { clear, failure, h, pill, said, when } from "./dom.js";
+import { clear, failure, h, pill, plural, said, when } from "./dom.js";
 import { showHistory } from "./history.js";
 import { typeOf } from "./memories.js";
 
@@ -25,9 +25,9 @@ export function renderConversations(panel, ctx) {
         conversation_id: conversationId,
         limit: MESSAGE_LIMIT,
       });
-      showThread(thread, conversationId, data);
+      if (chosen === item) showThread(thread, conversationId, data);  // not clicked away since
     } catch (error) {
-      failure(thread, error);
+      if (chosen === item) failure(thread, error);
     }
   }
 
@@ -56,7 +56,8 @@ export function renderConversations(panel, ctx) {
           h(
             "span",
             { class: "muted small" },
-            `${c.messages} messages · ${c.memories} memories · ${when(c.last_time)}`,
+            `${plural(c.messages, "message", "messages")} · ` +
+              `${plural(c.memories, "memory", "memories")} · ${when(c.last_time)}`,
           ),
         ),
       );
@@ -88,8 +89,8 @@ function showThread(el, conversationId, data) {
         { class: "muted small" },
         data.total > data.messages.length
           ? `first ${data.messages.length} of ${data.total} messages`
-          : `${data.total} messages`,
-        ` · ${data.memories.length} memories made from them`,
+          : plural(data.total, "message", "messages"),
+        ` · ${plural(data.memories.length, "memory", "memories")} made from them`,
       ),
     ),
     data.messages.map((message) => {

@@ -42,6 +42,11 @@ export function when(ms) {
     `${two(d.getHours())}:${two(d.getMinutes())}`;
 }
 
+// plural(3, "memory", "memories") → "3 memories"
+export function plural(n, one, many) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 export function pill(text, kind = "") {
   return h("span", { class: `pill ${kind}`.trim() }, text);
 }
@@ -72,6 +77,18 @@ export function confirmButton(label, question, action) {
     }
   });
   return button;
+}
+
+// Enter in a text box submits its form (Shift+Enter: a new line), except while an input
+// method is composing: Enter then picks the Chinese characters.
+export function enterSubmits(textarea) {
+  textarea.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      textarea.form?.requestSubmit();
+    }
+  });
+  return textarea;
 }
 
 // Report a failure where it happened (and keep the page usable).

@@ -1,7 +1,7 @@
 // A memory's history: what changed, when, and from which messages.
 
 import { call } from "./api.js";
-import { clear, failure, h, pill, said, when } from "./dom.js";
+import { clear, failure, h, pill, plural, said, when } from "./dom.js";
 
 export async function showHistory(el, memoryId) {
   clear(el, h("p", { class: "muted" }, "Loading history…"));
@@ -55,7 +55,7 @@ function sources(ids, messages) {
   return h(
     "div",
     { class: "sources" },
-    h("span", { class: "muted small" }, `From ${ids.length} message${ids.length > 1 ? "s" : ""}:`),
+    h("span", { class: "muted small" }, `From ${plural(ids.length, "message", "messages")}:`),
     h(
       "ul",
       {},

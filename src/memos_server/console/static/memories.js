@@ -2,7 +2,7 @@
 // edit, archive or restore, and delete, all through the public API.
 
 import { call } from "./api.js";
-import { clear, confirmButton, failure, h, pill, said, when } from "./dom.js";
+import { clear, confirmButton, failure, h, pill, plural, said, when } from "./dom.js";
 import { showHistory } from "./history.js";
 
 const PAGE_SIZE = 50;
@@ -57,7 +57,7 @@ export function renderMemories(panel, ctx) {
       return;
     }
     const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
-    summary.textContent = `${data.total} memor${data.total === 1 ? "y" : "ies"}`;
+    summary.textContent = plural(data.total, "memory", "memories");
     if (!data.memories.length) {
       clear(body, h("p", { class: "empty" }, "No memories here."));
       return;

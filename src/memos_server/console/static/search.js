@@ -2,18 +2,18 @@
 // relativity score and the instruction prompt, fast and fine memories side by side.
 
 import { call } from "./api.js";
-import { clear, failure, h, pill, said, when } from "./dom.js";
+import { clear, enterSubmits, failure, h, pill, plural, said, when } from "./dom.js";
 
 const FAST_TAG = "mode:fast";
 
 export function renderSearch(panel, ctx) {
-  const query = h("textarea", {
+  const query = enterSubmits(h("textarea", {
     name: "query",
     rows: 3,
     required: true,
     placeholder: "The user's new message, e.g. 我国庆想出去玩，帮我推荐个城市",
     "aria-label": "Query",
-  });
+  }));
   const number = (name, value, min, max, step = 1) =>
     h("input", { type: "number", name, value: String(value), min, max, step });
   const facts = number("memory_limit_number", 6, 0, 25);
@@ -77,8 +77,9 @@ function showResults(el, data, ms) {
       : column("Facts", facts, "facts");
   clear(
     el,
-    h("p", { class: "muted small" }, `${facts.length} facts, ` +
-      `${data.preference_detail_list.length} preferences in ${Math.round(ms)} ms`),
+    h("p", { class: "muted small" }, `${plural(facts.length, "fact", "facts")}, ` +
+      `${plural(data.preference_detail_list.length, "preference", "preferences")} ` +
+      `in ${Math.round(ms)} ms`),
     factView,
     column("Preferences", data.preference_detail_list, "preferences"),
     data.preference_note ? said("p", data.preference_note, { class: "note" }) : null,
