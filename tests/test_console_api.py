@@ -6,13 +6,15 @@ each message, archived memories and history, tenant isolation, and refusals of b
 
 from __future__ import annotations
 
+import tomllib
 from typing import Any
 
 import httpx
 import pytest
 
 from memos_server.app import API_PREFIX
-from tests.support import ENGLISH_TRIP, SEED_HOTEL, Api, ServiceThread, new_api_key
+from memos_server.console import STATIC_DIR
+from tests.support import ENGLISH_TRIP, ROOT, SEED_HOTEL, Api, ServiceThread, new_api_key
 
 
 def add(api: Api, user_id: str, conversation_id: str, messages: list[dict[str, Any]]) -> None:
@@ -89,6 +91,21 @@ def test_each_message_comes_with_the_memories_made_from_it(api: Api) -> None:
     page = thread(api, "alice", "hotel", offset=2, limit=1)
     assert [m["content"] for m in page["messages"]] == [SEED_HOTEL[2]["content"]]
     assert page["total"] == len(SEED_HOTEL)
+
+
+def test_images_and_files_are_named_not_sent_back(api: Api) -> None:
+    image = "data:image/png;base64," + "A" * 100_000
+    parts = [
+        {"type": "text", "text": "看看这张照片"},
+        {"type": "image_url", "image_url": {"url": image}},
+        {"type": "file", "file": {"filename": "行程.pdf", "file_data": "B" * 1000}},
+    ]
+    add(api, "alice", "photo", [{"role": "user", "content": parts}])
+
+    [message] = thread(api, "alice", "photo")["messages"]
+
+    assert message["content"].startswith("看看这张照片")  # with the parts named, as stored
+    assert message["attachments"] == ["image " + image[:200] + "…", "file 行程.pdf"]
 
 
 def test_archived_memories_are_listed_with_their_history(api: Api) -> None:
@@ -222,3 +239,12 @@ def test_the_console_endpoints_are_documented(service: ServiceThread) -> None:
         assert operation["tags"] == ["console"]
     assert spec["paths"][f"{API_PREFIX}/console/info"]["get"]["description"]
     assert not any(p.startswith("/console") for p in spec["paths"])  # the page is not an API
+
+
+def test_the_console_files_ship_in_the_package() -> None:
+    # A wheel holds only the package data pyproject names: every console file must match it.
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "console/static/*" in setuptools["package-data"]["memos_server"]
+    files = list(STATIC_DIR.iterdir())
+    assert {f.name for f in files} >= {"index.html", "console.js", "console.css"}
+    assert all(f.is_file() for f in files)  # no subfolder the pattern would miss

@@ -46,6 +46,8 @@ from memos_server.storage.models import Memory, Message
 
 router = APIRouter(prefix="/console", tags=["console"], responses=ERRORS)
 
+ATTACHMENT_CHARS = 200
+
 
 def memory_ref(m: Memory) -> MemoryRef:
     return MemoryRef(**_ref_fields(m))
@@ -78,6 +80,21 @@ def _ref_fields(m: Memory) -> dict[str, Any]:
         "create_time": epoch_ms(m.create_time),
         "update_time": epoch_ms(m.update_time),
     }
+
+
+def attachments(parts: list[dict[str, Any]] | None) -> list[str]:
+    """A message's parts other than text, named briefly: an inline image or file can be
+    megabytes of base64 the console has no use for."""
+    found = []
+    for part in parts or []:
+        if part.get("type") == "image_url":
+            url = str((part.get("image_url") or {}).get("url", ""))
+            cut = "…" if len(url) > ATTACHMENT_CHARS else ""
+            found.append(f"image {url[:ATTACHMENT_CHARS]}{cut}")
+        elif part.get("type") == "file":
+            file = part.get("file") or {}
+            found.append(f"file {file.get('filename') or file.get('file_id') or ''}".strip())
+    return found
 
 
 def _time(m: Message) -> int | None:
@@ -169,7 +186,7 @@ async def messages(
                     message_id=m.id,
                     role=m.role,
                     content=m.content,
-                    parts=m.content_parts,
+                    attachments=attachments(m.content_parts),
                     time=_time(m),
                     memory_ids=made.get(m.id, []),
                 )

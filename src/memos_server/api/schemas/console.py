@@ -102,7 +102,9 @@ class ConsoleMessage(BaseModel):
     message_id: int
     role: str
     content: str = Field(description="The message's text.")
-    parts: list[dict[str, Any]] | None = Field(description="The content as sent, if in parts.")
+    attachments: list[str] = Field(
+        description="Its parts other than text (images, files), named briefly."
+    )
     time: int | None = Field(description="chat_time if given, else when it was stored.")
     memory_ids: list[str] = Field(description="The memories made from it (see `memories`).")
 

@@ -107,7 +107,9 @@ function showThread(el, conversationId, data) {
           h("div", { class: "message-head" }, pill(message.role, `role-${message.role}`),
             h("span", { class: "muted small" }, when(message.time))),
           said("p", message.content, { class: "message-text" }),
-          attachments(message.parts),
+          message.attachments.length
+            ? h("ul", { class: "muted small" }, message.attachments.map((a) => said("li", a)))
+            : null,
         ),
         h(
           "div",
@@ -124,18 +126,6 @@ function showThread(el, conversationId, data) {
         ),
       );
     }),
-  );
-}
-
-// Parts of a message that are not text (images, files): named, not fetched.
-function attachments(parts) {
-  if (!parts) return null;
-  const other = parts.filter((p) => p.type !== "text");
-  if (!other.length) return null;
-  return h(
-    "ul",
-    { class: "muted small" },
-    other.map((p) => h("li", {}, `[${p.type}] `, p.image_url?.url?.slice(0, 120) ?? "")),
   );
 }
 
