@@ -12,13 +12,25 @@ from fastapi import FastAPI
 from memos_server import __version__
 from memos_server.api.body_limit import BodyLimit
 from memos_server.api.errors import install_error_handlers
-from memos_server.api.routes import admin, chat, feedback, health, memories, messages, search, tasks
+from memos_server.api.routes import (
+    admin,
+    chat,
+    console,
+    feedback,
+    health,
+    memories,
+    messages,
+    search,
+    tasks,
+)
+from memos_server.console import ConsoleFiles
 from memos_server.logs import configure_logging
 from memos_server.runtime import Runtime, open_runtime
 from memos_server.services.apikeys import NewKey, ensure_bootstrap_key
 from memos_server.settings import Settings, get_settings
 
 API_PREFIX = "/api/openmem/v1"
+CONSOLE_PATH = "/console"
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
             runtime.start_index_sync()
             app.state.runtime = runtime
             log.info("memos-server ready at %s", public_base_url(settings))
+            log.info("web console at %s%s/", public_root(settings), CONSOLE_PATH)
             yield
 
     app = FastAPI(
@@ -82,14 +95,20 @@ def create_app(settings: Settings) -> FastAPI:
         tasks.router,
         feedback.router,
         chat.router,
+        console.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(admin.router)
     app.include_router(health.router)
+    app.mount(CONSOLE_PATH, ConsoleFiles(), name="console")
     return app
 
 
-def public_base_url(settings: Settings) -> str:
+def public_root(settings: Settings) -> str:
     host = settings.server.host
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host  # noqa: S104
-    return f"http://{shown}:{settings.server.port}{API_PREFIX}"
+    return f"http://{shown}:{settings.server.port}"
+
+
+def public_base_url(settings: Settings) -> str:
+    return f"{public_root(settings)}{API_PREFIX}"

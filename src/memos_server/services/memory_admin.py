@@ -70,7 +70,7 @@ async def list_memories(
         user_id=query.user_id,
         agent_id=query.agent_id,
         where=parse_filter(query.filter),
-        active_only=True,
+        status="activated",
     )
     kinds = ["fact", "preference"] if query.include_preference else ["fact"]
     repository = MemoryRepository(session)
@@ -90,24 +90,24 @@ async def list_memories(
     )
 
 
-def _memory_id(raw: str) -> uuid.UUID:
+def memory_id_of(raw: str) -> uuid.UUID:
     """The id as a UUID; anything else names no memory."""
     try:
         return uuid.UUID(raw)
     except ValueError:
-        raise _not_found(raw) from None
+        raise memory_not_found(raw) from None
 
 
-def _not_found(raw: str) -> MemoryNotFound:
+def memory_not_found(raw: str) -> MemoryNotFound:
     shown = raw if len(raw) <= 100 else raw[:100] + "…"
     return MemoryNotFound(f"memory not found: {shown!r}")
 
 
 async def get_memory(session: AsyncSession, project_id: uuid.UUID, raw_id: str) -> Memory:
     """The project's active memory with this id (MemoryNotFound otherwise)."""
-    memory = await MemoryRepository(session).find(project_id, _memory_id(raw_id))
+    memory = await MemoryRepository(session).find(project_id, memory_id_of(raw_id))
     if memory is None or memory.status != "activated":
-        raise _not_found(raw_id)
+        raise memory_not_found(raw_id)
     return memory
 
 
@@ -214,13 +214,13 @@ async def update_memory(
     for name, text in (("content", change.content), ("title", change.title)):
         if text is not None:
             check_memory_text(settings.limits, name, text)
-    memory_id = _memory_id(change.memory_id)
+    memory_id = memory_id_of(change.memory_id)
     # Embed before locking the row, so no lock is held while the model works.
     vector = (await embedder.embed([change.content]))[0] if change.content is not None else None
     repository = MemoryRepository(session)
     memory = await repository.find(project_id, memory_id, lock=True)
     if memory is None:
-        raise _not_found(change.memory_id)
+        raise memory_not_found(change.memory_id)
     value = change.content if change.content is not None else memory.memory_value
     key = change.title if change.title is not None else memory.memory_key
     status = change.status or memory.status

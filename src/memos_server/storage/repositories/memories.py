@@ -45,7 +45,8 @@ class Scope:
 @dataclass(frozen=True)
 class Selection:
     """Which of one project's memories a listing or a deletion takes: each part that is set
-    narrows it (a user, an agent, ids, a filter, a kind, a memory or preference type)."""
+    narrows it (a user, an agent, ids, a filter, a kind, a memory or preference type, a
+    status)."""
 
     project_id: uuid.UUID
     user_id: str | None = None
@@ -55,12 +56,12 @@ class Selection:
     kind: str | None = None
     memory_type: str | None = None
     preference_type: str | None = None
-    active_only: bool = False
+    status: str | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found = [Memory.project_id == self.project_id]
-        if self.active_only:
-            found.append(Memory.status == "activated")
+        if self.status is not None:
+            found.append(Memory.status == self.status)
         if self.user_id is not None:
             found.append(Memory.user_id == self.user_id)
         if self.agent_id is not None:
@@ -278,6 +279,25 @@ class MemoryRepository:
                 Memory.status == "activated",
                 Memory.source_message_ids.overlap(list(message_ids)),
             )
+        )
+        return list(result.scalars())
+
+    async def made_from(
+        self, project_id: uuid.UUID, user_id: str, message_ids: Sequence[int]
+    ) -> list[Memory]:
+        """The user's memories made from any of these messages, whatever their status, oldest
+        first (the user's rows come from the user index; each is matched in place)."""
+        if not message_ids:
+            return []
+        result = await self.session.execute(
+            select(Memory)
+            .options(defer(Memory.embedding), defer(Memory.search_text))
+            .where(
+                Memory.project_id == project_id,
+                Memory.user_id == user_id,
+                Memory.source_message_ids.overlap(list(message_ids)),
+            )
+            .order_by(Memory.create_time, Memory.id)
         )
         return list(result.scalars())
 

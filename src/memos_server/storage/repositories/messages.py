@@ -45,3 +45,32 @@ class MessageRepository:
         rows = list((await self.session.execute(newest)).scalars())
         rows.reverse()
         return rows
+
+    async def conversation_page(
+        self, project_id: uuid.UUID, user_id: str, conversation_id: str, offset: int, limit: int
+    ) -> tuple[list[Message], int]:
+        """A page of a conversation's messages, oldest first, and how many it has in all."""
+        where = (
+            Message.project_id == project_id,
+            Message.user_id == user_id,
+            Message.conversation_id == conversation_id,
+        )
+        total = await self.session.scalar(select(func.count()).where(*where))
+        if not total or offset >= total:
+            return [], int(total or 0)
+        when = func.coalesce(Message.chat_time, Message.created_at)
+        rows = await self.session.execute(
+            select(Message).where(*where).order_by(when, Message.id).offset(offset).limit(limit)
+        )
+        return list(rows.scalars()), int(total)
+
+    async def by_ids(self, project_id: uuid.UUID, ids: Sequence[int]) -> list[Message]:
+        """The project's messages with these ids, in id order (others' ids name nothing)."""
+        if not ids:
+            return []
+        rows = await self.session.execute(
+            select(Message)
+            .where(Message.project_id == project_id, Message.id.in_(list(ids)))
+            .order_by(Message.id)
+        )
+        return list(rows.scalars())

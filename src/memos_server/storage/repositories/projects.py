@@ -36,3 +36,6 @@ class ProjectRepository:
             .order_by(Project.created_at)
         )
         return [(project, count) for project, count in result.all()]
+
+    async def get(self, project_id: uuid.UUID) -> Project | None:
+        return await self.session.get(Project, project_id)

@@ -1,0 +1,24 @@
+"""Memory history: one row per change to a memory (ADD, UPDATE, ARCHIVE, DELETE)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memos_server.storage.models import MemoryHistory
+
+
+class HistoryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def for_memory(self, project_id: uuid.UUID, memory_id: uuid.UUID) -> list[MemoryHistory]:
+        """The project's history rows of one memory, oldest first (a deleted memory's too)."""
+        rows = await self.session.execute(
+            select(MemoryHistory)
+            .where(MemoryHistory.memory_id == memory_id, MemoryHistory.project_id == project_id)
+            .order_by(MemoryHistory.id)
+        )
+        return list(rows.scalars())
