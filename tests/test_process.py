@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 from collections.abc import Iterator
@@ -25,9 +26,8 @@ def running_service(data_dir: Path, **env: str) -> Iterator[ServiceProcess]:
         service.signal(signal.SIGTERM)
         # uvicorn shuts down cleanly, then re-raises SIGTERM so the exit status tells why.
         assert service.wait() in (0, -signal.SIGTERM), service.output()[-3000:]
-        assert (
-            service.output().rstrip().endswith(f"Finished server process [{service.process.pid}]")
-        )
+        last = json.loads(service.output().rstrip().splitlines()[-1])
+        assert last["message"] == f"Finished server process [{service.process.pid}]"
     finally:
         service.stop()
 

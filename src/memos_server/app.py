@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from memos_server import __version__
 from memos_server.api.body_limit import BodyLimit
@@ -20,9 +21,11 @@ from memos_server.api.routes import (
     health,
     memories,
     messages,
+    metrics,
     search,
     tasks,
 )
+from memos_server.api.telemetry import RequestTelemetry
 from memos_server.console import ConsoleFiles
 from memos_server.logs import configure_logging
 from memos_server.runtime import Runtime, open_runtime
@@ -63,8 +66,17 @@ def app_from_environment() -> FastAPI:
     """The app as ``serve --workers N`` starts it in each worker process (settings from the
     environment the parent prepared)."""
     settings = get_settings()
-    configure_logging(settings.server.log_level)
+    configure_logging(settings.server.log_level, settings.server.log_format)
     return create_app(settings)
+
+
+class App(FastAPI):
+    """FastAPI with ``RequestTelemetry`` outside all of its middleware, its error middleware
+    included (``add_middleware`` would put it inside that one, so the 500s it renders would carry
+    no request id and go untimed)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestTelemetry(super().build_middleware_stack())
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -80,7 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
             log.info("web console at %s%s/", public_root(settings), CONSOLE_PATH)
             yield
 
-    app = FastAPI(
+    app = App(
         title="memos-server",
         version=__version__,
         summary="Self-hosted long-term memory for LLM applications (MemOS Cloud API).",
@@ -100,6 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(admin.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.mount(CONSOLE_PATH, ConsoleFiles(), name="console")
     return app
 

@@ -36,6 +36,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         host=args.host or settings.server.host,
         port=args.port or settings.server.port,
         log_level=settings.server.log_level,
+        log_format=settings.server.log_format,
         workers=args.workers or settings.server.workers,
     )
     update: dict[str, object] = {"server": server}
@@ -50,8 +51,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         host=server.host,
         port=server.port,
         log_level=server.log_level,
-        # Logging is configured by configure_logging; uvicorn adds only its own loggers.
+        # Logging is configured by configure_logging: uvicorn's loggers write through its
+        # handler, and the access line is RequestTelemetry's (with the request id and route).
         log_config=None,
+        access_log=False,
         timeout_graceful_shutdown=10,
     )
 
@@ -96,6 +99,7 @@ def _serve_processes(settings: Settings) -> None:
             port=server.port,
             log_level=server.log_level,
             log_config=None,
+            access_log=False,
             timeout_graceful_shutdown=10,
         )
     finally:
@@ -240,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = get_settings()
-    configure_logging(settings.server.log_level)
+    configure_logging(settings.server.log_level, settings.server.log_format)
     command = args.command or "serve"
     try:
         if command == "serve":

@@ -99,6 +99,9 @@ class ServerSettings(Group):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Least severe log level written."
     )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="json: one JSON object per line; text: for a terminal."
+    )
 
 
 class LimitSettings(Group):

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from memos_server.metrics import observe_embedding
 from memos_server.settings import EmbeddingSettings
 
 Vectors = list[list[float]]
@@ -71,12 +73,15 @@ class Batcher:
     def _serve(self, calls: list[_Call]) -> None:
         if not calls:
             return
+        texts = [text for call in calls for text in call.texts]
+        started = time.perf_counter()
         try:
-            vectors = self._encode([text for call in calls for text in call.texts])
+            vectors = self._encode(texts)
         except Exception as exc:
             for call in calls:
                 call.future.set_exception(exc)
             return
+        observe_embedding(len(texts), time.perf_counter() - started)
         start = 0
         for call in calls:
             call.future.set_result(vectors[start : start + len(call.texts)])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 
 from openai import AsyncOpenAI, OpenAIError
 
 from memos_server.embedding.base import estimate_tokens
 from memos_server.errors import ConfigurationError, ServiceUnavailable
+from memos_server.metrics import observe_embedding
 from memos_server.settings import EmbeddingSettings
 
 
@@ -60,6 +62,7 @@ class OpenAIEmbedder:
         return estimate_tokens(text)
 
     async def _create(self, texts: list[str]) -> list[list[float]]:
+        started = time.perf_counter()
         try:
             if self._settings.dimensions:
                 response = await self._client.embeddings.create(
@@ -71,6 +74,7 @@ class OpenAIEmbedder:
                 )
         except OpenAIError as exc:
             raise ServiceUnavailable(f"embedding endpoint failed: {type(exc).__name__}") from exc
+        observe_embedding(len(texts), time.perf_counter() - started)
         ordered = sorted(response.data, key=lambda item: item.index)
         return [_unit(item.embedding) for item in ordered]
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing
 from typing import Any, cast
 
 from openai import (
@@ -23,6 +24,7 @@ from openai import (
 )
 from openai.types.chat import ChatCompletionMessageParam
 
+from memos_server import metrics
 from memos_server.llm.base import Completion, Delta, LLMUnavailable, Sampling
 from memos_server.settings import LLMSettings
 
@@ -64,6 +66,17 @@ async def _back_off(attempt: int) -> None:
     await asyncio.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311
 
 
+def _reason(error: OpenAIError) -> str:
+    """A failed attempt's label in ``memos_llm_failures_total``: a handful of values."""
+    if isinstance(error, APITimeoutError):
+        return "timeout"
+    if isinstance(error, APIConnectionError):
+        return "unreachable"
+    if isinstance(error, APIStatusError):
+        return "http_429" if error.status_code == 429 else f"http_{error.status_code // 100}xx"
+    return "other"
+
+
 def _retryable(error: Exception) -> bool:
     if isinstance(error, APITimeoutError | APIConnectionError):
         return True
@@ -98,33 +111,43 @@ class OpenAIChat:
         json_output: bool = False,
         sampling: Sampling | None = None,
     ) -> Completion:
-        attempt = 0
-        while True:
-            use_json = json_output and self._json_supported
-            try:
-                async with self._in_flight:
-                    return await self._create(messages, use_json, sampling)
-            except APIStatusError as error:
-                if (
-                    use_json
-                    and self._settings.json_mode == "auto"
-                    and _refuses_response_format(error)
-                ):
-                    log.warning(
-                        "LLM endpoint refused response_format (HTTP %d); using plain prompting",
-                        error.status_code,
-                    )
-                    self._json_supported = False
-                    continue
-                self._give_up_unless_retryable(error, attempt)
-            except OpenAIError as error:
-                self._give_up_unless_retryable(error, attempt)
-            attempt += 1
-            await _back_off(attempt)
+        with metrics.llm_call("complete"):
+            attempt = 0
+            while True:
+                use_json = json_output and self._json_supported
+                try:
+                    async with self._in_flight:
+                        return await self._create(messages, use_json, sampling)
+                except APIStatusError as error:
+                    if (
+                        use_json
+                        and self._settings.json_mode == "auto"
+                        and _refuses_response_format(error)
+                    ):
+                        log.warning(
+                            "LLM endpoint refused response_format (HTTP %d); using plain prompting",
+                            error.status_code,
+                        )
+                        self._json_supported = False
+                        continue
+                    self._give_up_unless_retryable(error, attempt)
+                except OpenAIError as error:
+                    self._give_up_unless_retryable(error, attempt)
+                attempt += 1
+                await _back_off(attempt)
 
     async def stream(
         self, messages: Sequence[dict[str, str]], *, sampling: Sampling | None = None
     ) -> AsyncIterator[Delta]:
+        # Timed to the last piece; a client that leaves midway closes the stream uncounted.
+        with metrics.llm_call("stream"):
+            async with aclosing(self._stream(messages, sampling)) as deltas:
+                async for delta in deltas:
+                    yield delta
+
+    async def _stream(
+        self, messages: Sequence[dict[str, str]], sampling: Sampling | None
+    ) -> AsyncGenerator[Delta, None]:
         # A slot is held from the request until the last piece, like a whole ``complete``; it is
         # given back during the back-off between attempts to start.
         attempt = 0
@@ -158,6 +181,7 @@ class OpenAIChat:
                 if delta.content or reasoning:
                     yield Delta(text=delta.content or "", reasoning=reasoning)
         except OpenAIError as error:
+            metrics.llm_failed("broke_off")
             raise LLMUnavailable(_broke_off(error)) from error
         finally:
             self._in_flight.release()
@@ -165,6 +189,7 @@ class OpenAIChat:
 
     def _give_up_unless_retryable(self, error: OpenAIError, attempt: int) -> None:
         """Raise ``LLMUnavailable`` unless ``error`` is worth another attempt."""
+        metrics.llm_failed(_reason(error))
         if isinstance(error, APIStatusError):
             if not _retryable(error) or attempt >= self._settings.max_retries:
                 raise LLMUnavailable(f"LLM endpoint answered HTTP {error.status_code}") from error
@@ -205,8 +230,11 @@ class OpenAIChat:
             **extra,
         )
         if not response.choices:
+            metrics.llm_failed("no_choices")
             raise LLMUnavailable("LLM endpoint answered with no choices")
         usage = response.usage
+        if usage:
+            metrics.llm_used(usage.prompt_tokens, usage.completion_tokens)
         message = response.choices[0].message
         return Completion(
             text=message.content or "",

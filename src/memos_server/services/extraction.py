@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from memos_server import metrics
 from memos_server.llm import LLM, LLMUnavailable
 from memos_server.prompts import Language, load_prompt
 from memos_server.services.llm_json import MalformedOutput, list_under, parse_llm_json
@@ -151,6 +152,7 @@ async def ask_json(llm: LLM, prompt: str, read: Callable[[Any], T], usage: Usage
         except (MalformedOutput, ValidationError) as error:
             reason = _explain(error)
             log.warning("LLM answer unusable (attempt %d): %s", attempt, reason)
+            metrics.llm_failed("unusable_answer")
             if attempt == 2:
                 raise MalformedOutput(reason) from error
             messages = [

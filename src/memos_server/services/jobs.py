@@ -6,14 +6,23 @@ user's feedback, ``services.feedback``).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from memos_server.metrics import Backlog
 from memos_server.services.extraction import Usage
+from memos_server.storage.database import Database
 from memos_server.storage.models import Task
+from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.tasks import TaskRepository
+
+KINDS = ("refine", "feedback")
+
+log = logging.getLogger(__name__)
 
 
 class JobHandler(Protocol):
@@ -50,3 +59,15 @@ async def mark_task(
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
     )
+
+
+async def read_backlog(database: Database, timeout_s: float) -> list[Backlog] | None:
+    """The unfinished jobs by kind and status; None if the database does not answer in time
+    (a scrape must not hang on it, nor fail because of it)."""
+    try:
+        async with asyncio.timeout(timeout_s), database.session() as session:
+            rows = await JobRepository(session).backlog()
+    except Exception as exc:  # TimeoutError included
+        log.warning("job queue unreadable for /metrics: %s", type(exc).__name__)
+        return None
+    return [Backlog(*row) for row in rows]

@@ -33,6 +33,9 @@ class Database:
             max_overflow=settings.max_overflow,
             pool_pre_ping=True,
             echo=settings.echo,
+            # A database error's text (logged with its traceback) would otherwise quote the
+            # statement's parameters: messages, queries, memories.
+            hide_parameters=not settings.echo,
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -42,6 +42,16 @@ _CLAIM = text(
     """
 )
 
+# Reads only the partial index of unfinished jobs, so it stays cheap however many are done.
+_BACKLOG = text(
+    """
+    SELECT kind, status, count(*) AS jobs,
+           extract(epoch FROM now() - min(created_at))::float AS oldest_age_s
+    FROM jobs WHERE status IN ('queued', 'running')
+    GROUP BY kind, status
+    """
+)
+
 
 class JobRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -72,6 +82,11 @@ class JobRepository:
         claimed = await self.session.execute(_CLAIM, {"worker": worker, "lease": lease_s})
         job_id = claimed.scalar_one_or_none()
         return None if job_id is None else await self.session.get(Job, job_id)
+
+    async def backlog(self) -> list[tuple[str, str, int, float]]:
+        """(kind, status, jobs, age of the oldest in seconds) of the unfinished jobs."""
+        rows = await self.session.execute(_BACKLOG)
+        return [(row.kind, row.status, row.jobs, row.oldest_age_s) for row in rows]
 
     async def lock_if_held(self, job_id: int, worker: str) -> bool:
         """Lock the job row for this transaction if ``worker`` still holds the job."""

@@ -1,0 +1,141 @@
+"""The Prometheus metrics of a process, and the text ``GET /metrics`` answers with.
+
+The metric objects are module-level, in prometheus_client's default registry, so they exist once
+per process however many apps it runs (the tests run two): registering them per app would raise
+"Duplicated timeseries". Under ``serve --workers N`` every process counts its own requests and
+model calls; a scrape reaches one of them.
+
+The job-queue gauges are different: they describe the shared database, not the process, so they
+are read from the jobs table when a scrape arrives (see ``render``) rather than kept up to date.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+__all__ = ["CONTENT_TYPE_LATEST", "Backlog", "llm_call", "observe_embedding", "render"]
+
+# Searches take a few milliseconds, an add with async_mode=false or a chat can take a minute.
+HTTP_SECONDS = Histogram(
+    "memos_http_request_duration_seconds",
+    "Time from a request's arrival to the end of its response (its _count counts requests).",
+    ["method", "route", "status"],
+    buckets=(0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+
+LLM_SECONDS = Histogram(
+    "memos_llm_call_duration_seconds",
+    "One LLM call, retries included; outcome error: it failed for good.",
+    ["call", "outcome"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120),
+)
+LLM_FAILURES = Counter(
+    "memos_llm_failures_total",
+    "Failed LLM attempts by reason, each retry counted (unusable_answer: JSON the service could "
+    "not use).",
+    ["reason"],
+)
+LLM_TOKENS = Counter("memos_llm_tokens_total", "Tokens the LLM endpoint reported using.", ["type"])
+
+EMBEDDING_TEXTS = Histogram(
+    "memos_embedding_batch_texts",
+    "Texts in one call of the embedding model (concurrent requests share a batch).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+EMBEDDING_SECONDS = Histogram(
+    "memos_embedding_batch_duration_seconds",
+    "One call of the embedding model.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    HTTP_SECONDS.labels(method, route, str(status)).observe(seconds)
+
+
+@contextmanager
+def llm_call(call: str) -> Iterator[None]:
+    """Time one ``complete`` or ``stream``; a cancelled call (the client left) is not counted."""
+    started = time.perf_counter()
+    try:
+        yield
+    except Exception:
+        LLM_SECONDS.labels(call, "error").observe(time.perf_counter() - started)
+        raise
+    LLM_SECONDS.labels(call, "ok").observe(time.perf_counter() - started)
+
+
+def llm_failed(reason: str) -> None:
+    LLM_FAILURES.labels(reason).inc()
+
+
+def llm_used(prompt_tokens: int, completion_tokens: int) -> None:
+    LLM_TOKENS.labels("prompt").inc(prompt_tokens)
+    LLM_TOKENS.labels("completion").inc(completion_tokens)
+
+
+def observe_embedding(texts: int, seconds: float) -> None:
+    EMBEDDING_TEXTS.observe(texts)
+    EMBEDDING_SECONDS.observe(seconds)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Unfinished jobs of one kind and status, and how long the oldest has existed."""
+
+    kind: str
+    status: str  # queued (waiting, or waiting to be retried) | running
+    jobs: int
+    oldest_age_s: float
+
+
+class _Queue(Collector):
+    """The job-queue gauges of one scrape."""
+
+    def __init__(self, backlog: Sequence[Backlog], kinds: Sequence[str]) -> None:
+        self.backlog = backlog
+        self.kinds = kinds
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        depth = GaugeMetricFamily(
+            "memos_job_queue_depth", "Unfinished jobs in the database.", labels=["kind", "status"]
+        )
+        age = GaugeMetricFamily(
+            "memos_job_queue_oldest_age_seconds",
+            "Age of the oldest job still waiting (0: none waits).",
+            labels=["kind"],
+        )
+        found = {(row.kind, row.status): row for row in self.backlog}
+        for kind in sorted(set(self.kinds) | {row.kind for row in self.backlog}):
+            for status in ("queued", "running"):
+                row = found.get((kind, status))
+                depth.add_metric([kind, status], row.jobs if row else 0)
+            waiting = found.get((kind, "queued"))
+            age.add_metric([kind], waiting.oldest_age_s if waiting else 0.0)
+        yield depth
+        yield age
+
+
+def render(backlog: Sequence[Backlog] | None, kinds: Sequence[str]) -> bytes:
+    """The exposition text: the process's metrics, then the job-queue gauges (absent when the
+    database could not be read, so a scrape never shows stale numbers as fresh)."""
+    text = generate_latest(REGISTRY)
+    if backlog is None:
+        return text
+    queue = CollectorRegistry(auto_describe=False)
+    queue.register(_Queue(backlog, kinds))
+    return text + generate_latest(queue)
