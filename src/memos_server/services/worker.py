@@ -186,8 +186,8 @@ class Worker:
                 raise
             # The job stays claimed; once its lease runs out a worker takes it again.
             log.warning(
-                "job %d (task %s): %s; not recorded (database unavailable), it runs again "
-                "when its lease ends",
+                "job %d (task %s): %s; the database cannot record it now, so the job runs "
+                "again when its lease ends",
                 job.id,
                 job.task_id,
                 failure.reason,
