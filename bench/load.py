@@ -38,6 +38,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,87 @@ class Connection:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: ``headers`` are extra header lines, each ending in CRLF."""
+
+    path: str
+    body: Any
+    headers: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one call got: ``status`` 0 when no HTTP answer came (refused, cut, timed out)."""
+
+    call: Call
+    client: int
+    sent: float  # time.perf_counter() when it was sent
+    seconds: float
+    status: int
+    body: Any  # the JSON answer, or the error that stopped it
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and isinstance(self.body, dict) and self.body.get("code") == 0
+
+    @property
+    def problem(self) -> str:
+        return "" if self.ok else f"{self.status} {str(self.body)[:200]}"
+
+
+MakeCall = Callable[[random.Random, int, int], Call]  # (rng, client number, sequence) -> call
+
+
+async def run_clients(
+    base_url: str,
+    api_key: str,
+    clients: int,
+    make_call: MakeCall,
+    until: Callable[[], bool],
+    record: Callable[[Answer], None],
+    *,
+    seed: str = "",
+    timeout_s: float | None = None,
+    retry_after_s: float | None = None,
+) -> None:
+    """``clients`` keep-alive connections, each sending ``make_call``'s requests back to back
+    until ``until()``; every answer, or the failure to get one within ``timeout_s``, goes to
+    ``record``. Client ``n`` draws from ``random.Random(f"{seed}:{n}")``.
+
+    With ``retry_after_s``, a client that gets no success sends the same call again after that
+    pause, as a careful client does (safe for adds that carry an Idempotency-Key)."""
+
+    async def client(number: int) -> None:
+        connection = Connection(base_url, api_key)
+        rng = random.Random(f"{seed}:{number}")
+        sequence = 0
+        again: Call | None = None
+        while not until():
+            if again is None:
+                call = make_call(rng, number, sequence)
+                sequence += 1
+            else:
+                call = again
+            sent = time.perf_counter()
+            try:
+                status, body = await asyncio.wait_for(
+                    connection.post(call.path, call.body, call.headers), timeout_s
+                )
+            except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+                await connection.close()  # a timed-out answer may still arrive: start afresh
+                status, body = 0, f"{type(exc).__name__}: {exc}"
+            answer = Answer(call, number, sent, time.perf_counter() - sent, status, body)
+            record(answer)
+            again = None
+            if retry_after_s is not None and not answer.ok:
+                again = call
+                await asyncio.sleep(retry_after_s)
+        await connection.close()
+
+    await asyncio.gather(*(client(n) for n in range(clients)))
 
 
 # ----------------------------------------------------------------------------- memory use
@@ -331,7 +413,7 @@ async def load(args: argparse.Namespace, state: State, state_path: Path) -> dict
 
 
 async def drive(
-    args: argparse.Namespace, clients: int, make_call: Any, messages_per_call: int = 0
+    args: argparse.Namespace, clients: int, make_call: MakeCall, messages_per_call: int = 0
 ) -> Level:
     """``clients`` connections calling back to back: WARMUP_S unmeasured, then --duration."""
     latencies: list[float] = []
@@ -340,31 +422,28 @@ async def drive(
     measure_from = begin + WARMUP_S
     stop_at = measure_from + args.duration
 
-    async def client(number: int) -> None:
-        connection = Connection(args.base_url, args.api_key)
-        rng = random.Random(f"{args.seed}:{clients}:{number}")
-        sequence = 0
-        while (now := time.perf_counter()) < stop_at:
-            path, body = make_call(rng, number, sequence)
-            sequence += 1
-            try:
-                status, answer = await connection.post(path, body)
-                ok = status == 200 and answer.get("code") == 0
-                problem = "" if ok else f"{status} {str(answer)[:200]}"
-            except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            done = time.perf_counter()
-            if now >= measure_from:
-                latencies.append((done - now) * 1000)
-                if problem:
-                    errors.append(problem)
-        await connection.close()
+    def record(answer: Answer) -> None:
+        if answer.sent >= measure_from:
+            latencies.append(answer.seconds * 1000)
+            if answer.problem:
+                errors.append(answer.problem)
 
     async def account() -> dict[str, float]:
         await asyncio.sleep(WARMUP_S)
         return cpu_seconds(args.pid)
 
-    cpu_before, *_ = await asyncio.gather(account(), *(client(n) for n in range(clients)))
+    cpu_before, _ = await asyncio.gather(
+        account(),
+        run_clients(
+            args.base_url,
+            args.api_key,
+            clients,
+            make_call,
+            lambda: time.perf_counter() >= stop_at,
+            record,
+            seed=f"{args.seed}:{clients}",
+        ),
+    )
     cpu_after = cpu_seconds(args.pid)
     seconds = time.perf_counter() - measure_from
     count = len(latencies)
@@ -385,24 +464,28 @@ async def drive(
     )
 
 
-def search_call(args: argparse.Namespace, users: int) -> Any:
-    def call(rng: random.Random, _number: int, _sequence: int) -> tuple[str, Any]:
+def search_call(args: argparse.Namespace, users: int) -> MakeCall:
+    def call(rng: random.Random, _number: int, _sequence: int) -> Call:
         u = rng.randrange(users)
         body = {"user_id": user_id(u), "query": query(rng, args.seed, u)}
-        return "/search/memory", body
+        return Call("/search/memory", body)
 
     return call
 
 
-def add_call(args: argparse.Namespace, clients: int, run: str) -> Any:
-    def call(rng: random.Random, number: int, sequence: int) -> tuple[str, Any]:
-        u = 10_000 + number
+def add_call(seed: int, clients: int, run: str, *, keyed: bool = False) -> MakeCall:
+    """A new 4-message conversation per call: client ``n``'s user, conversation ``c<sequence>``
+    (so user and conversation name each call), with an Idempotency-Key of the same name when
+    ``keyed``."""
+
+    def call(_rng: random.Random, number: int, sequence: int) -> Call:
         body = {
             "user_id": f"bench-add-{run}-{clients}-{number}",
             "conversation_id": f"c{sequence}",
-            "messages": messages(args.seed + sequence, u, 0, 4),
+            "messages": messages(seed + sequence, 10_000 + number, 0, 4),
         }
-        return "/add/message", body
+        key = f"Idempotency-Key: {body['user_id']}-{body['conversation_id']}\r\n" if keyed else ""
+        return Call("/add/message", body, key)
 
     return call
 
@@ -619,7 +702,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 run = uuid.uuid4().hex[:6]
                 for clients in levels:
                     print(f"add: {clients} clients", file=sys.stderr)
-                    level = asyncio.run(drive(args, clients, add_call(args, clients, run), 4))
+                    level = asyncio.run(drive(args, clients, add_call(args.seed, clients, run), 4))
                     report["add"].append(asdict(level))
                     print(f"  {asdict(level)}", file=sys.stderr)
         report["peak_rss_mb"] = rss.peak_mb

@@ -14,6 +14,7 @@
     ├── AdminApiOff                40100 / 403 (no MEMOS_ADMIN_KEY set)
     ├── RateLimited                40300 / 429 (with Retry-After)
     └── ServiceUnavailable         50004 / 503
+        ├── DatabaseUnavailable    50004 / 503 (Postgres stopped or restarting; Retry-After)
         ├── SearchUnavailable      50005 / 503
         ├── LLMNotConfigured       50004 / 503 (an endpoint that needs a model, none set)
         └── llm.LLMUnavailable     50004 / 503 (the model failed after retries)
@@ -30,6 +31,7 @@ class MemosError(Exception):
     code = 50000
     status = 500
     default_message = "internal error"
+    retry_after_s: int | None = None  # sent as Retry-After: the failure should pass by then
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message
@@ -118,6 +120,15 @@ class ServiceUnavailable(MemosError):
     code = 50004
     status = 503
     default_message = "memory service unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """Postgres cannot be reached (stopped, restarting, refusing connections). The service
+    reconnects on its own once it is back; the client repeats the request (an add with the same
+    ``Idempotency-Key`` is stored once, even if its first try was stored after all)."""
+
+    default_message = "database unavailable, try again shortly"
+    retry_after_s = 5
 
 
 class SearchUnavailable(ServiceUnavailable):

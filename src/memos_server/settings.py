@@ -29,6 +29,16 @@ class DatabaseSettings(Group):
     )
     pool_size: int = Field(default=10, ge=1, description="Connections kept open per process.")
     max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
+    connect_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Longest wait to open a connection; beyond it a request answers 503.",
+    )
+    pool_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest wait for a free pooled connection; beyond it a request answers 503.",
+    )
     echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 
 

@@ -9,20 +9,22 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from memos_server.errors import (
     BadRequest,
     ConversationIdTooLong,
+    DatabaseUnavailable,
     MemosError,
     NotFound,
     RequiredFieldEmpty,
-    ServiceUnavailable,
     TooLong,
     UnsupportedType,
     UserIdTooLong,
 )
+from memos_server.storage.database import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +32,18 @@ _TOO_LONG = {"user_id": UserIdTooLong, "conversation_id": ConversationIdTooLong}
 
 
 def render(error: MemosError) -> JSONResponse:
+    headers = {"Retry-After": str(error.retry_after_s)} if error.retry_after_s else None
     return JSONResponse(
         status_code=error.status,
         headers=error.headers(),
         content={"code": error.code, "message": error.message, "data": None},
+        headers=headers,
     )
+
+
+def database_away(request: Request, exc: BaseException) -> JSONResponse:
+    log.warning("database unavailable during %s: %s", request.url.path, type(exc).__name__)
+    return render(DatabaseUnavailable())
 
 
 def _field(loc: Sequence[Any]) -> str:
@@ -119,20 +128,28 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
         log.warning("value refused by the database during %s", request.url.path)
         return render(BadRequest("a value in the request cannot be stored"))
 
+    # Postgres stopped or restarting shows up as any of these (see storage.database.unavailable):
+    # a refused connection (OSError), a driver error saying the server is shutting down or
+    # starting up, a connection dropped mid-statement or mid-commit, no pooled connection free
+    # in time. Each is a 503 the client can retry, never a 500.
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
-            log.warning("database unavailable during %s: %s", request.url.path, type(exc).__name__)
-            return render(ServiceUnavailable("database unavailable, try again shortly"))
+        if unavailable(exc):
+            return database_away(request, exc)
         log.exception("database error during %s", request.url.path)
         return render(MemosError())
 
+    @app.exception_handler(PoolTimeout)
+    async def _pool(request: Request, exc: PoolTimeout) -> JSONResponse:
+        return database_away(request, exc)
+
     @app.exception_handler(OSError)
     async def _os(request: Request, exc: OSError) -> JSONResponse:
-        log.warning("connection failure during %s: %s", request.url.path, type(exc).__name__)
-        return render(ServiceUnavailable("database unavailable, try again shortly"))
+        return database_away(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if unavailable(exc):
+            return database_away(request, exc)
         log.exception("unexpected error during %s", request.url.path)
         return render(MemosError())

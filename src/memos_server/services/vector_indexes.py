@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.settings import SearchSettings
-from memos_server.storage.database import Database
+from memos_server.storage.database import Database, unavailable
 from memos_server.storage.repositories.vector_indexes import (
     UserKind,
     VectorIndexRepository,
@@ -116,6 +116,9 @@ async def run_sync_loop(
                 catalog.forget()
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("per-user index sync failed; trying again later")
+        except Exception as error:
+            if unavailable(error):
+                log.warning("per-user index sync: database unavailable; trying again later")
+            else:
+                log.exception("per-user index sync failed; trying again later")
         await asyncio.sleep(settings.hnsw_sync_interval_s)

@@ -8,6 +8,10 @@ transaction marks it done; a transient failure (the model down) is retried with 
 back-off until ``max_attempts``; a permanent one (the model's answers unusable) fails the task at
 once. Either way the task says why, and the raw messages and fast memories stay.
 
+While the database is away (stopped, restarting) the worker logs a warning, looks for jobs less
+often (backing off to ``AWAY_POLL_MAX_S``) and carries on when it returns; a job whose outcome
+could not be written runs again once its lease ends.
+
 On ``stop`` (SIGTERM) it claims nothing more, gives the jobs in hand ``shutdown_grace_s`` to
 finish, and hands the rest back untried so another worker takes them at once.
 """
@@ -26,11 +30,13 @@ from collections.abc import Mapping
 from memos_server.services.extraction import Usage
 from memos_server.services.jobs import JobFailed, JobHandler, LostJob, mark_task
 from memos_server.settings import JobSettings
-from memos_server.storage.database import Database
+from memos_server.storage.database import Database, unavailable
 from memos_server.storage.models import Job
 from memos_server.storage.repositories.jobs import JobRepository
 
 log = logging.getLogger(__name__)
+
+AWAY_POLL_MAX_S = 30.0  # longest pause between claims while the database is unreachable
 
 
 def worker_name() -> str:
@@ -85,16 +91,32 @@ class Worker:
         log.info("worker %s stopped", self.name)
 
     async def _run(self) -> None:
+        failures = 0  # claims failed in a row: the database is away, look less often
         while not self._stopping:
             await self._slots.acquire()
             try:
                 job = await self._claim()
-            except Exception:
-                log.exception("worker %s: cannot claim a job (database down?)", self.name)
-                job = None
+            except Exception as error:
+                self._slots.release()
+                failures += 1
+                delay = min(self.settings.poll_interval_s * 2 ** min(failures, 10), AWAY_POLL_MAX_S)
+                if unavailable(error):
+                    log.warning(
+                        "worker %s: database unavailable (%s); looking again in %.1f s",
+                        self.name,
+                        type(error).__name__,
+                        delay,
+                    )
+                else:
+                    log.exception("worker %s: cannot claim a job", self.name)
+                await self._idle(delay)
+                continue
+            if failures:
+                log.info("worker %s: database reachable again", self.name)
+                failures = 0
             if job is None:
                 self._slots.release()
-                await self._idle()
+                await self._idle(self.settings.poll_interval_s)
                 continue
             task = asyncio.create_task(self._execute(job), name=f"job {job.id}")
             self._running[job.id] = task
@@ -104,10 +126,10 @@ class Worker:
         self._running.pop(job_id, None)
         self._slots.release()
 
-    async def _idle(self) -> None:
+    async def _idle(self, timeout_s: float) -> None:
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_interval_s)
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout_s)
 
     async def _claim(self) -> Job | None:
         async with self.database.session() as session:
@@ -132,8 +154,11 @@ class Worker:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            log.exception("job %d (task %s) crashed", job.id, job.task_id)
-            reason = f"internal error: {type(error).__name__}"
+            if unavailable(error):
+                reason = "database unavailable"
+            else:
+                log.exception("job %d (task %s) crashed", job.id, job.task_id)
+                reason = f"internal error: {type(error).__name__}"
             await self._failed(job, JobFailed(reason, Usage(), transient=True))
         finally:
             heartbeat.cancel()
@@ -154,6 +179,21 @@ class Worker:
                 return
 
     async def _failed(self, job: Job, failure: JobFailed) -> None:
+        try:
+            await self._record_failure(job, failure)
+        except Exception as error:
+            if not unavailable(error):
+                raise
+            # The job stays claimed; once its lease runs out a worker takes it again.
+            log.warning(
+                "job %d (task %s): %s; the database cannot record it now, so the job runs "
+                "again when its lease ends",
+                job.id,
+                job.task_id,
+                failure.reason,
+            )
+
+    async def _record_failure(self, job: Job, failure: JobFailed) -> None:
         retry = failure.transient and job.attempts < job.max_attempts
         async with self.database.session() as session:
             jobs = JobRepository(session)

@@ -1,8 +1,10 @@
-"""The async engine and session factory for one Postgres."""
+"""The async engine and session factory for one Postgres, and what counts as it being away."""
 
 from __future__ import annotations
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -12,6 +14,12 @@ from sqlalchemy.ext.asyncio import (
 
 from memos_server.errors import ConfigurationError
 from memos_server.settings import DatabaseSettings
+
+# SQLSTATEs that say the server cannot serve a connection right now, not that a statement is
+# wrong: class 08 (connection exception), 57P01 admin_shutdown (pg_ctl stop), 57P02
+# crash_shutdown, 57P03 cannot_connect_now (starting up or shutting down), 53300
+# too_many_connections.
+_AWAY_STATES = ("57P01", "57P02", "57P03", "53300")
 
 
 def async_url(url: str) -> str:
@@ -25,13 +33,41 @@ def async_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
+def unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database is out of reach (stopped, restarting, refusing
+    connections, the connection dropped, no connection free in time) rather than a fault in
+    what was asked of it, so that trying again shortly is the right answer.
+
+    Looks along the chain of causes (not of errors merely raised while handling another):
+    SQLAlchemy wraps the driver's error, which wraps the server's.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError | PoolTimeout | InterfaceError | OperationalError):
+            # OSError: refused, no socket file, connect timeout (TimeoutError is one).
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        state = getattr(current, "sqlstate", None)
+        if isinstance(state, str) and (state.startswith("08") or state in _AWAY_STATES):
+            return True
+        current = current.__cause__ or getattr(current, "orig", None)
+    return False
+
+
 class Database:
     def __init__(self, url: str, settings: DatabaseSettings) -> None:
         self.engine: AsyncEngine = create_async_engine(
             async_url(url),
             pool_size=settings.pool_size,
             max_overflow=settings.max_overflow,
+            # A pooled connection the server dropped (a restart) is noticed and replaced at
+            # checkout, so the first requests after the database returns succeed.
             pool_pre_ping=True,
+            pool_timeout=settings.pool_timeout_s,
+            connect_args={"timeout": settings.connect_timeout_s},
             echo=settings.echo,
             # A database error's text (logged with its traceback) would otherwise quote the
             # statement's parameters: messages, queries, memories.

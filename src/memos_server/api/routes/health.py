@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -17,11 +19,16 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+# A probe that hangs is worse than one that fails: orchestrators time probes out after a second or
+# a few, and a hung database must read as "not ready", not as a hung process.
+READY_TIMEOUT_S = 2.0
+
+
 @router.get("/readyz", response_model=None)
 async def readyz(runtime: RuntimeDep) -> JSONResponse | dict[str, str]:
     """The database answers and the embedding model is loaded."""
     try:
-        async with runtime.database.session() as session:
+        async with asyncio.timeout(READY_TIMEOUT_S), runtime.database.session() as session:
             await session.execute(text("SELECT 1"))
     except Exception:
         return JSONResponse(status_code=503, content={"status": "database unavailable"})

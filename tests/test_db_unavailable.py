@@ -1,0 +1,119 @@
+"""What counts as the database being away (a 503 to retry) and what as a fault (a 500), and
+pooled connections the server dropped being replaced without a failed request.
+
+The whole outage, under load, is tests/test_db_fault.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from memos_server.settings import DatabaseSettings
+from memos_server.storage.database import Database, unavailable
+from tests.support import Api, free_port, sql
+
+Work = Callable[[Database], Awaitable[object]]
+
+
+def failure(url: str, work: Work, **settings: float) -> BaseException:
+    """What ``work`` on a database at ``url`` raises."""
+
+    async def run() -> BaseException:
+        database = Database(url, DatabaseSettings(**settings))  # type: ignore[arg-type]
+        try:
+            await work(database)
+        except Exception as error:
+            return error
+        finally:
+            await database.dispose()
+        raise AssertionError("no error")
+
+    return asyncio.run(run())
+
+
+async def select_one(database: Database) -> object:
+    async with database.session() as session:
+        return await session.scalar(text("SELECT 1"))
+
+
+def test_a_stopped_or_unreachable_server_is_unavailable() -> None:
+    refused = failure(f"postgresql://postgres@127.0.0.1:{free_port()}/postgres", select_one)
+    no_socket = failure("postgresql://postgres@/postgres?host=/nonexistent-socket-dir", select_one)
+    assert isinstance(refused, OSError)
+    assert unavailable(refused)
+    assert unavailable(no_socket)
+
+
+def test_no_free_connection_in_time_is_unavailable(pg_url: str) -> None:
+    async def hold_the_only_connection(database: Database) -> object:
+        async with database.session() as held:
+            await held.execute(text("SELECT 1"))
+            return await select_one(database)
+
+    error = failure(
+        pg_url, hold_the_only_connection, pool_size=1, max_overflow=0, pool_timeout_s=0.2
+    )
+    assert unavailable(error)
+
+
+def test_a_connection_the_server_terminates_midway_is_unavailable(pg_url: str) -> None:
+    async def terminated(database: Database) -> object:
+        async with database.session() as session, database.session() as other:
+            pid = await session.scalar(text("SELECT pg_backend_pid()"))
+            # The same FATAL admin_shutdown every connection gets from pg_ctl stop.
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            return await session.execute(text("SELECT 1"))
+
+    error = failure(pg_url, terminated)
+    assert isinstance(error, DBAPIError)
+    assert unavailable(error)
+
+
+def test_a_server_starting_up_or_shutting_down_is_unavailable() -> None:
+    # What asyncpg raises while Postgres starts up or shuts down, as SQLAlchemy hands it on.
+    for message in ("the database system is starting up", "the database system is shutting down"):
+        refused = asyncpg.exceptions.CannotConnectNowError(message)
+        assert unavailable(DBAPIError("SELECT 1", None, refused))
+
+
+def test_a_bad_statement_is_a_fault_not_an_outage(pg_url: str) -> None:
+    async def bad_syntax(database: Database) -> object:
+        async with database.session() as session:
+            return await session.execute(text("SELEC 1"))
+
+    async def bad_value(database: Database) -> object:
+        async with database.session() as session:
+            return await session.execute(text("SELECT CAST('x' AS integer)"))
+
+    assert not unavailable(failure(pg_url, bad_syntax))
+    assert not unavailable(failure(pg_url, bad_value))
+    assert not unavailable(ValueError("not about the database"))
+
+
+def test_requests_succeed_right_after_the_server_drops_every_connection(
+    api: Api, pg_url: str
+) -> None:
+    api.ok("/search/memory", {"user_id": "u1", "query": "anything"})
+    cut = sql(
+        pg_url,
+        "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND backend_type = 'client backend'",
+    )
+    assert cut[0]["n"] > 0
+    # The pool notices a dropped connection at checkout and opens a new one: no request fails.
+    for _ in range(3):
+        api.ok(
+            "/add/message",
+            {
+                "user_id": "u1",
+                "conversation_id": "c1",
+                "messages": [{"role": "user", "content": "I like green tea."}],
+            },
+        )
+        api.ok("/search/memory", {"user_id": "u1", "query": "tea"})
