@@ -37,10 +37,6 @@ class MemosError(Exception):
         self.message = message or self.default_message
         super().__init__(self.message)
 
-    def headers(self) -> dict[str, str]:
-        """HTTP headers the response carries besides the envelope."""
-        return {}
-
 
 class BadRequest(MemosError):
     code = 40000
@@ -111,9 +107,6 @@ class RateLimited(MemosError):
         super().__init__(
             f"too many requests for this API key ({limit}); retry after {self.retry_after_s} s"
         )
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after_s)}
 
 
 class ServiceUnavailable(MemosError):

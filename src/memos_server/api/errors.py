@@ -35,7 +35,6 @@ def render(error: MemosError) -> JSONResponse:
     headers = {"Retry-After": str(error.retry_after_s)} if error.retry_after_s else None
     return JSONResponse(
         status_code=error.status,
-        headers=error.headers(),
         content={"code": error.code, "message": error.message, "data": None},
         headers=headers,
     )
