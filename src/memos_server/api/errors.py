@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,13 +27,19 @@ from memos_server.errors import (
 log = logging.getLogger(__name__)
 
 _TOO_LONG = {"user_id": UserIdTooLong, "conversation_id": ConversationIdTooLong}
+_NOT_JSON = "request body is not valid JSON"
 
 
-def render(error: MemosError) -> JSONResponse:
+def render(error: MemosError, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         status_code=error.status,
         content={"code": error.code, "message": error.message, "data": None},
+        headers=headers,
     )
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    return str(getattr(exc.orig, "sqlstate", None) or "")
 
 
 def _field(loc: Sequence[Any]) -> str:
@@ -67,11 +73,14 @@ def from_validation(errors: Sequence[Any]) -> MemosError:
     kind = first.get("type", "")
     field = _field(first.get("loc", ()))
     if kind == "json_invalid":
-        return BadRequest("request body is not valid JSON")
+        loc = first.get("loc", ())
+        why = (first.get("ctx") or {}).get("error")
+        at = f" at character {loc[-1]}" if len(loc) > 1 and isinstance(loc[-1], int) else ""
+        return BadRequest(f"{_NOT_JSON} ({why}{at})" if why else _NOT_JSON)
     if field == "body" and kind == "value_error":
         return BadRequest(str(first.get("msg", "")).removeprefix("Value error, "))
     if field == "body" and kind in ("model_attributes_type", "dict_type", "model_type"):
-        return BadRequest("request body must be a JSON object")
+        return BadRequest("request body must be a JSON object (Content-Type: application/json)")
     if kind == "missing":
         return RequiredFieldEmpty(f"{field} is required")
     if (
@@ -79,7 +88,7 @@ def from_validation(errors: Sequence[Any]) -> MemosError:
         and (first.get("ctx") or {}).get("min_length") == 1
     ):
         return RequiredFieldEmpty(f"{field} must not be empty")
-    if kind == "string_too_long":
+    if kind == "string_too_long" and tuple(first.get("loc", ()))[:1] == ("body",):
         error_type = _TOO_LONG.get(field, TooLong)
         return error_type(f"{field} is too long: {first.get('msg', '')}")
     if kind in ("union_tag_invalid", "literal_error", "enum"):
@@ -88,6 +97,18 @@ def from_validation(errors: Sequence[Any]) -> MemosError:
     if message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
     return BadRequest(f"{field}: {message}")
+
+
+def _unparsable(cause: BaseException | None) -> BadRequest:
+    """Why a body could not be parsed as JSON at all (FastAPI chains the parser's error)."""
+    if isinstance(cause, RecursionError):
+        return BadRequest(f"{_NOT_JSON}: it is nested too deeply")
+    if isinstance(cause, UnicodeError):
+        return BadRequest(f"{_NOT_JSON}: it is not valid UTF-8")
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        # Python refuses to read integers of more than 4,300 digits (sys.int_info).
+        return BadRequest(f"{_NOT_JSON}: it holds a number with too many digits")
+    return BadRequest(_NOT_JSON)
 
 
 def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
@@ -100,29 +121,36 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
         return render(from_validation(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
             error: MemosError = NotFound("no such endpoint")
         elif exc.status_code == 413:
             error = TooLong(
                 f"request body larger than {max_body_bytes:,} bytes (MEMOS_LIMITS__MAX_BODY_BYTES)"
             )
+        elif exc.status_code == 400 and exc.__cause__ is not None:
+            error = _unparsable(exc.__cause__)
+        elif exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow")
+            use = f"; use {allowed}" if allowed else ""
+            error = BadRequest(f"{request.method} is not allowed here{use}")
+            error.status = 405
         else:
             error = BadRequest(str(exc.detail))
             error.status = exc.status_code
-        return render(error)
-
-    @app.exception_handler(DataError)
-    async def _data(request: Request, exc: DataError) -> JSONResponse:
-        # Validation should have caught it; a value Postgres refuses is still the client's.
-        log.warning("value refused by the database during %s", request.url.path)
-        return render(BadRequest("a value in the request cannot be stored"))
+        # Headers the exception carries are part of the answer (a 405's Allow, RFC 9110).
+        return render(error, exc.headers)
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
             log.warning("database unavailable during %s: %s", request.url.path, type(exc).__name__)
             return render(ServiceUnavailable("database unavailable, try again shortly"))
+        if isinstance(exc, DataError) or _sqlstate(exc).startswith("22"):
+            # A data exception (SQLSTATE class 22): validation should have caught it, but a value
+            # Postgres refuses is still the client's. asyncpg's never arrive as DataError.
+            log.warning("value refused by the database during %s: %s", request.url.path, exc.orig)
+            return render(BadRequest("a value in the request cannot be stored"))
         log.exception("database error during %s", request.url.path)
         return render(MemosError())
 

@@ -7,6 +7,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from memos_server.api.schemas.input_rules import body_problem
+
 T = TypeVar("T")
 
 
@@ -20,22 +22,6 @@ class ErrorEnvelope(BaseModel):
     code: int
     message: str
     data: None = None
-
-
-def find_nul(value: Any, path: str = "") -> str | None:
-    """The path of the first string holding U+0000, which Postgres cannot store in text."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    items: Any = ()
-    if isinstance(value, dict):
-        items = ((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
-    elif isinstance(value, list):
-        items = ((f"{path}[{i}]", item) for i, item in enumerate(value))
-    for item_path, item in items:
-        found = find_nul(item, item_path)
-        if found is not None:
-            return found
-    return None
 
 
 class MemosRequest(BaseModel):
@@ -52,14 +38,14 @@ class MemosRequest(BaseModel):
 
 
 class TopLevelRequest(MemosRequest):
-    """A whole request body: also refuses NUL characters anywhere in it, with their path."""
+    """A whole request body: also held to the input rules (``input_rules``) everywhere in it."""
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        where = find_nul(data)
-        if where is not None:
-            raise ValueError(f"{where or 'body'} contains a NUL character (\\u0000)")
+    def _input_rules(cls, data: Any) -> Any:
+        problem = body_problem(data)
+        if problem is not None:
+            raise ValueError(problem)
         return data
 
 
