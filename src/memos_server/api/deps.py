@@ -6,7 +6,8 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Security
+from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
@@ -43,17 +44,27 @@ EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def _token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "").strip()
-    scheme, _, value = header.partition(" ")
+# Declared as a security scheme so OpenAPI shows how to authenticate; read and checked below.
+_AUTHORIZATION = APIKeyHeader(
+    name="Authorization",
+    scheme_name="Token",
+    description="`Token <api key>` (`Bearer <api key>` works too).",
+    auto_error=False,
+)
+
+
+def _token(header: str | None) -> str | None:
+    scheme, _, value = (header or "").strip().partition(" ")
     if scheme.lower() in ("token", "bearer") and value.strip():
         return value.strip()
     return None
 
 
-async def get_project(request: Request, session: SessionDep) -> uuid.UUID:
+async def get_project(
+    session: SessionDep, authorization: Annotated[str | None, Security(_AUTHORIZATION)]
+) -> uuid.UUID:
     """The project of the key in ``Authorization: Token <key>`` (``Bearer`` works too)."""
-    caller = await authenticate(session, _token(request))
+    caller = await authenticate(session, _token(authorization))
     if caller.wrote:
         await session.commit()  # keeps the key's last-use time; nothing else is pending yet
     return caller.project_id

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from memos_server.api.schemas.input_rules import body_problem
 
@@ -35,6 +37,30 @@ class MemosRequest(BaseModel):
         if isinstance(data, dict):
             return {key: value for key, value in data.items() if value is not None}
         return data
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Say in OpenAPI what ``_null_is_default`` does: every optional field may be null."""
+        json_schema = handler.resolve_ref_schema(handler(core_schema))
+        required = set(json_schema.get("required", ()))
+        for name, field in json_schema.get("properties", {}).items():
+            if name not in required:
+                json_schema["properties"][name] = _nullable(field)
+        return json_schema
+
+
+_ANNOTATIONS = ("title", "description", "default", "examples", "deprecated")
+
+
+def _nullable(field: dict[str, Any]) -> dict[str, Any]:
+    if field.get("type") == "null" or {"type": "null"} in field.get("anyOf", []):
+        return field
+    annotations = {key: value for key, value in field.items() if key in _ANNOTATIONS}
+    value = {key: item for key, item in field.items() if key not in _ANNOTATIONS}
+    branches = value["anyOf"] if set(value) == {"anyOf"} else [value]
+    return {"anyOf": [*branches, {"type": "null"}], **annotations}
 
 
 class TopLevelRequest(MemosRequest):
