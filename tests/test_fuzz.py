@@ -26,8 +26,11 @@ from tests.support import (
     Api,
     ServiceThread,
     new_api_key,
+    project_of,
+    sql,
     store_memories,
     store_preference,
+    wait_until,
 )
 
 SUMMARY = ROOT / "test-artifacts" / "fuzz-summary.json"
@@ -94,6 +97,26 @@ def config_file(folder: Path, memory_ids: list[str]) -> Path:
     return path
 
 
+def drain_jobs(pg_url: str, key: str) -> float:
+    """Wait for the fine-mode jobs the run queued (hundreds) to finish: the shared scripted LLM
+    and the job queue must be quiet for the tests after this one. The seconds it took."""
+    started = time.monotonic()
+    project = project_of(pg_url, key)
+    wait_until(
+        lambda: (
+            not sql(
+                pg_url,
+                "SELECT 1 FROM jobs WHERE project_id = CAST(:project AS uuid)"
+                " AND status IN ('queued', 'running') LIMIT 1",
+                project=project,
+            )
+        ),
+        timeout_s=300,
+        what="the fuzz run's jobs to finish",
+    )
+    return time.monotonic() - started
+
+
 def test_the_api_survives_fuzzing(
     fine_service: ServiceThread, pg_url: str, fake_llm: FakeLLM, tmp_path: Path
 ) -> None:
@@ -136,6 +159,7 @@ def test_the_api_survives_fuzzing(
         check=False,
     )
     seconds = time.monotonic() - started
+    drained = drain_jobs(pg_url, key)
     reports = {path.name.split("-")[0]: path for path in tmp_path.glob("*-*.json")}
     assert set(reports) == {"json", "har"}, run.stdout + run.stderr
     report = json.loads(reports["json"].read_text())
@@ -154,6 +178,7 @@ def test_the_api_survives_fuzzing(
         "failures": report["test_cases"]["unique_failures"],
         "responses_by_status": dict(sorted(statuses.items())),
         "seconds": round(seconds, 1),
+        "seconds_to_drain_jobs": round(drained, 1),
         "checks": CHECKS,
     }
     SUMMARY.parent.mkdir(exist_ok=True)
