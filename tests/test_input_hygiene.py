@@ -51,13 +51,6 @@ def refused(response: httpx.Response) -> str:
     return message
 
 
-def answered(response: httpx.Response) -> None:
-    """Assert a 2xx, or a 4xx in the envelope: never a 5xx."""
-    assert response.status_code < 500, response.text
-    if response.status_code >= 400:
-        refused(response)
-
-
 @pytest.fixture
 def stored(api: Api) -> Iterator[dict[str, Any]]:
     """A conversation stored before the garbage; after it, it must read back the same."""
