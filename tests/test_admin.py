@@ -98,3 +98,9 @@ def test_the_admin_api_is_in_the_openapi_schema(service: ServiceThread) -> None:
     root = service.base_url.removesuffix("/api/openmem/v1")
     paths = httpx.get(f"{root}/openapi.json").json()["paths"]
     assert {"/admin/v1/projects", "/admin/v1/keys", "/admin/v1/keys/revoke"} <= set(paths)
+
+
+def test_a_wrong_method_names_every_method_of_the_path(admin: Api) -> None:
+    refused = admin.http.request("DELETE", "/projects")
+    assert admin.error_of(refused, 405, 40000) == "DELETE is not allowed here; use GET, POST"
+    assert refused.headers["Allow"] == "GET, POST"

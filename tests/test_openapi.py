@@ -56,3 +56,44 @@ def test_reading_one_memory_is_documented(service: ServiceThread) -> None:
     assert {"code", "message", "data"} <= set(success["properties"])
     error = operation["responses"]["404"]["content"]["application/json"]["schema"]
     assert resolve(spec, error)["title"] == "ErrorEnvelope"
+
+
+def test_errors_auth_and_the_chat_stream_are_documented(service: ServiceThread) -> None:
+    root = service.base_url.removesuffix("/api/openmem/v1")
+    spec = httpx.get(f"{root}/openapi.json").json()
+
+    assert spec["components"]["securitySchemes"]["Token"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "`Token <api key>` (`Bearer <api key>` works too).",
+    }
+    for endpoint in ENDPOINTS:
+        operation = spec["paths"][f"/api/openmem/v1{endpoint}"]["post"]
+        assert operation["security"] == [{"Token": []}]
+        for status in ("429", "4XX", "500", "503"):
+            error = operation["responses"][status]["content"]["application/json"]["schema"]
+            assert resolve(spec, error)["title"] == "ErrorEnvelope"
+        # Validation errors are 400s in the envelope, never FastAPI's 422 body.
+        assert "422" not in operation["responses"]
+    stream = spec["paths"]["/api/openmem/v1/chat"]["post"]["responses"]["200"]["content"]
+    event = stream["text/event-stream"]["itemSchema"]["properties"]["data"]
+    assert event["contentSchema"]["properties"]["type"]["enum"] == [
+        "text",
+        "reasoning",
+        "error",
+        "end",
+    ]
+    ready = spec["paths"]["/readyz"]["get"]["responses"]
+    assert set(ready) == {"200", "503"}
+
+
+def test_optional_fields_are_documented_as_nullable(service: ServiceThread) -> None:
+    """The SDK sends null for every unset parameter; the schema says null is allowed."""
+    root = service.base_url.removesuffix("/api/openmem/v1")
+    schemas = httpx.get(f"{root}/openapi.json").json()["components"]["schemas"]
+
+    search = schemas["SearchMemoryRequest"]["properties"]
+    assert {"type": "null"} in search["memory_limit_number"]["anyOf"]
+    assert {"type": "null"} in search["include_preference"]["anyOf"]
+    assert "anyOf" not in search["user_id"]  # required: null is refused

@@ -6,7 +6,8 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Security
+from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
@@ -43,18 +44,30 @@ EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "").strip()
-    scheme, _, value = header.partition(" ")
+# Declared as a security scheme so OpenAPI shows how to authenticate; read and checked below.
+_AUTHORIZATION = APIKeyHeader(
+    name="Authorization",
+    scheme_name="Token",
+    description="`Token <api key>` (`Bearer <api key>` works too).",
+    auto_error=False,
+)
+Authorization = Annotated[str | None, Security(_AUTHORIZATION)]
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The key in ``Token <key>`` or ``Bearer <key>``."""
+    scheme, _, value = (header or "").strip().partition(" ")
     if scheme.lower() in ("token", "bearer") and value.strip():
         return value.strip()
     return None
 
 
-async def get_project(request: Request, session: SessionDep) -> uuid.UUID:
+async def get_project(
+    request: Request, session: SessionDep, authorization: Authorization
+) -> uuid.UUID:
     """The project of the key in ``Authorization: Token <key>`` (``Bearer`` works too); each
     call spends one request of the key's rate limit."""
-    caller = await authenticate(session, bearer_token(request))
+    caller = await authenticate(session, bearer_token(authorization))
     runtime: Runtime = request.app.state.runtime
     if runtime.rate_limiter is not None:
         runtime.rate_limiter.take(caller.key_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from memos_server.errors import (
     BadRequest,
@@ -29,10 +30,12 @@ from memos_server.storage.database import unavailable
 log = logging.getLogger(__name__)
 
 _TOO_LONG = {"user_id": UserIdTooLong, "conversation_id": ConversationIdTooLong}
+_NOT_JSON = "request body is not valid JSON"
 
 
-def render(error: MemosError) -> JSONResponse:
-    headers = {"Retry-After": str(error.retry_after_s)} if error.retry_after_s else None
+def render(error: MemosError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    if error.retry_after_s:
+        headers = {**(headers or {}), "Retry-After": str(error.retry_after_s)}
     return JSONResponse(
         status_code=error.status,
         content={"code": error.code, "message": error.message, "data": None},
@@ -40,9 +43,30 @@ def render(error: MemosError) -> JSONResponse:
     )
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (RFC 9110's Allow). Starlette names only the
+    first route that matched the path, which leaves out POST where GET and POST are two routes."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
 def database_away(request: Request, exc: BaseException) -> JSONResponse:
     log.warning("database unavailable during %s: %s", request.url.path, type(exc).__name__)
     return render(DatabaseUnavailable())
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    return str(getattr(exc.orig, "sqlstate", None) or "")
 
 
 def _field(loc: Sequence[Any]) -> str:
@@ -76,11 +100,14 @@ def from_validation(errors: Sequence[Any]) -> MemosError:
     kind = first.get("type", "")
     field = _field(first.get("loc", ()))
     if kind == "json_invalid":
-        return BadRequest("request body is not valid JSON")
+        loc = first.get("loc", ())
+        why = (first.get("ctx") or {}).get("error")
+        at = f" at character {loc[-1]}" if len(loc) > 1 and isinstance(loc[-1], int) else ""
+        return BadRequest(f"{_NOT_JSON} ({why}{at})" if why else _NOT_JSON)
     if field == "body" and kind == "value_error":
         return BadRequest(str(first.get("msg", "")).removeprefix("Value error, "))
     if field == "body" and kind in ("model_attributes_type", "dict_type", "model_type"):
-        return BadRequest("request body must be a JSON object")
+        return BadRequest("request body must be a JSON object (Content-Type: application/json)")
     if kind == "missing":
         return RequiredFieldEmpty(f"{field} is required")
     if (
@@ -88,7 +115,7 @@ def from_validation(errors: Sequence[Any]) -> MemosError:
         and (first.get("ctx") or {}).get("min_length") == 1
     ):
         return RequiredFieldEmpty(f"{field} must not be empty")
-    if kind == "string_too_long":
+    if kind == "string_too_long" and tuple(first.get("loc", ()))[:1] == ("body",):
         error_type = _TOO_LONG.get(field, TooLong)
         return error_type(f"{field} is too long: {first.get('msg', '')}")
     if kind in ("union_tag_invalid", "literal_error", "enum"):
@@ -97,6 +124,18 @@ def from_validation(errors: Sequence[Any]) -> MemosError:
     if message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
     return BadRequest(f"{field}: {message}")
+
+
+def _unparsable(cause: BaseException | None) -> BadRequest:
+    """Why a body could not be parsed as JSON at all (FastAPI chains the parser's error)."""
+    if isinstance(cause, RecursionError):
+        return BadRequest(f"{_NOT_JSON}: it is nested too deeply")
+    if isinstance(cause, UnicodeError):
+        return BadRequest(f"{_NOT_JSON}: it is not valid UTF-8")
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        # Python refuses to read integers of more than 4,300 digits (sys.int_info).
+        return BadRequest(f"{_NOT_JSON}: it holds a number with too many digits")
+    return BadRequest(_NOT_JSON)
 
 
 def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
@@ -109,23 +148,25 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
         return render(from_validation(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
             error: MemosError = NotFound("no such endpoint")
         elif exc.status_code == 413:
             error = TooLong(
                 f"request body larger than {max_body_bytes:,} bytes (MEMOS_LIMITS__MAX_BODY_BYTES)"
             )
+        elif exc.status_code == 400 and exc.__cause__ is not None:
+            error = _unparsable(exc.__cause__)
+        elif exc.status_code == 405:
+            allowed = allowed_methods(request)
+            error = BadRequest(f"{request.method} is not allowed here; use {allowed}")
+            error.status = 405
+            return render(error, {**(exc.headers or {}), "Allow": allowed})
         else:
             error = BadRequest(str(exc.detail))
             error.status = exc.status_code
-        return render(error)
-
-    @app.exception_handler(DataError)
-    async def _data(request: Request, exc: DataError) -> JSONResponse:
-        # Validation should have caught it; a value Postgres refuses is still the client's.
-        log.warning("value refused by the database during %s", request.url.path)
-        return render(BadRequest("a value in the request cannot be stored"))
+        # Headers the exception carries are part of the answer.
+        return render(error, exc.headers)
 
     # Postgres stopped or restarting shows up as any of these (see storage.database.unavailable):
     # a refused connection (OSError), a driver error saying the server is shutting down or
@@ -135,6 +176,16 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         if unavailable(exc):
             return database_away(request, exc)
+        if isinstance(exc, DataError) or _sqlstate(exc).startswith("22"):
+            # A data exception (SQLSTATE class 22): validation should have caught it, but a value
+            # Postgres refuses is still the client's. asyncpg's never arrive as DataError.
+            # The driver's message may quote the value: only its SQLSTATE goes to the log.
+            log.warning(
+                "value refused by the database during %s (SQLSTATE %s)",
+                request.url.path,
+                _sqlstate(exc) or type(exc.orig).__name__,
+            )
+            return render(BadRequest("a value in the request cannot be stored"))
         log.exception("database error during %s", request.url.path)
         return render(MemosError())
 

@@ -1,4 +1,4 @@
-"""Error responses every route documents in OpenAPI."""
+"""Error responses every route documents in OpenAPI: all of them the MemOS error envelope."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ from typing import Any
 
 from memos_server.api.schemas.common import ErrorEnvelope
 
-_STATUSES = {
+_STATUSES: dict[int | str, str] = {
     400: "Bad parameters (40000), a required field empty (40002), an unsupported type (40006)",
     401: "API key missing (40100) or invalid (40132)",
     413: "Input too long (40305; user_id 40010, conversation_id 40011)",
     429: "Rate limited (40300): this key's requests per second; wait Retry-After seconds",
+    # Declaring the range keeps FastAPI from documenting its own 422 body, which this service
+    # never sends: a validation error is a 400 in the envelope.
+    "4XX": "Any other client error (an unknown endpoint, a wrong method), in the same envelope",
     500: "Internal error (50000)",
     503: "Database, model or LLM unavailable, or no LLM configured (50004)",
 }

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
-from memos_server.api.deps import SessionDep, SettingsDep, bearer_token
+from memos_server.api.deps import Authorization, SessionDep, SettingsDep, bearer_token
 from memos_server.api.responses import ADMIN_ERRORS, NOT_FOUND
 from memos_server.api.schemas.admin import (
     CreateKeyRequest,
@@ -33,9 +33,9 @@ from memos_server.services.apikeys import (
 )
 
 
-def require_admin(request: Request, settings: SettingsDep) -> None:
+def require_admin(settings: SettingsDep, authorization: Authorization) -> None:
     configured = settings.admin_key.get_secret_value() if settings.admin_key else None
-    check_admin(configured, bearer_token(request))
+    check_admin(configured, bearer_token(authorization))
 
 
 router = APIRouter(

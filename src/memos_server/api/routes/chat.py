@@ -49,11 +49,48 @@ _STREAM_EXAMPLE = (
     'event: message\ndata: {"type": "end", "data": {"response": "国庆可以去成都", '
     '"task_id": "0a89db3a-2061-4c97-a1b8-45700f8745bc"}}\n\n'
 )
+# Each event's ``data`` is JSON; ``itemSchema`` documents one event, as OpenAPI 3.2 (and FastAPI's
+# own event streams) do.
+_EVENT_DATA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "data"],
+    "properties": {
+        "type": {"enum": ["text", "reasoning", "error", "end"]},
+        "data": {
+            "anyOf": [
+                {"type": "string", "description": "text, reasoning, error: a piece, or why"},
+                {
+                    "type": "object",
+                    "description": "end: the whole answer and the add that stored it",
+                    "required": ["response", "task_id"],
+                    "properties": {
+                        "response": {"type": "string"},
+                        "task_id": {"type": ["string", "null"]},
+                    },
+                },
+            ]
+        },
+    },
+}
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The answer; with `stream: true`, server-sent events.",
         "content": {
-            "text/event-stream": {"schema": {"type": "string"}, "example": _STREAM_EXAMPLE}
+            "text/event-stream": {
+                "itemSchema": {
+                    "type": "object",
+                    "required": ["event", "data"],
+                    "properties": {
+                        "event": {"const": "message"},
+                        "data": {
+                            "type": "string",
+                            "contentMediaType": "application/json",
+                            "contentSchema": _EVENT_DATA,
+                        },
+                    },
+                },
+                "example": _STREAM_EXAMPLE,
+            }
         },
     }
 }

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from memos_server.api.deps import RuntimeDep
+from memos_server.api.schemas.health import Health
 
 router = APIRouter(tags=["health"])
 
+_NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"model": Health, "description": "The database or the embedding model is not ready."}
+}
 
-@router.get("/healthz")
-async def healthz() -> dict[str, str]:
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
     """The process is up."""
-    return {"status": "ok"}
+    return Health(status="ok")
 
 
 # A probe that hangs is worse than one that fails: orchestrators time probes out after a second or
@@ -24,8 +30,8 @@ async def healthz() -> dict[str, str]:
 READY_TIMEOUT_S = 2.0
 
 
-@router.get("/readyz", response_model=None)
-async def readyz(runtime: RuntimeDep) -> JSONResponse | dict[str, str]:
+@router.get("/readyz", response_model=Health, responses=_NOT_READY)
+async def readyz(runtime: RuntimeDep) -> Health | JSONResponse:
     """The database answers and the embedding model is loaded."""
     try:
         async with asyncio.timeout(READY_TIMEOUT_S), runtime.database.session() as session:
@@ -34,4 +40,4 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse | dict[str, str]:
         return JSONResponse(status_code=503, content={"status": "database unavailable"})
     if runtime.embedder is None:
         return JSONResponse(status_code=503, content={"status": "model not loaded"})
-    return {"status": "ok"}
+    return Health(status="ok")

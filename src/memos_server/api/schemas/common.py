@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+from memos_server.api.schemas.input_rules import body_problem
 
 T = TypeVar("T")
 
@@ -22,22 +26,6 @@ class ErrorEnvelope(BaseModel):
     data: None = None
 
 
-def find_nul(value: Any, path: str = "") -> str | None:
-    """The path of the first string holding U+0000, which Postgres cannot store in text."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    items: Any = ()
-    if isinstance(value, dict):
-        items = ((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
-    elif isinstance(value, list):
-        items = ((f"{path}[{i}]", item) for i, item in enumerate(value))
-    for item_path, item in items:
-        found = find_nul(item, item_path)
-        if found is not None:
-            return found
-    return None
-
-
 class MemosRequest(BaseModel):
     """Unknown fields are ignored and ``null`` means "use the default", as the SDK expects."""
 
@@ -50,16 +38,40 @@ class MemosRequest(BaseModel):
             return {key: value for key, value in data.items() if value is not None}
         return data
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Say in OpenAPI what ``_null_is_default`` does: every optional field may be null."""
+        json_schema = handler.resolve_ref_schema(handler(core_schema))
+        required = set(json_schema.get("required", ()))
+        for name, field in json_schema.get("properties", {}).items():
+            if name not in required:
+                json_schema["properties"][name] = _nullable(field)
+        return json_schema
+
+
+_ANNOTATIONS = ("title", "description", "default", "examples", "deprecated")
+
+
+def _nullable(field: dict[str, Any]) -> dict[str, Any]:
+    if field.get("type") == "null" or {"type": "null"} in field.get("anyOf", []):
+        return field
+    annotations = {key: value for key, value in field.items() if key in _ANNOTATIONS}
+    value = {key: item for key, item in field.items() if key not in _ANNOTATIONS}
+    branches = value["anyOf"] if set(value) == {"anyOf"} else [value]
+    return {"anyOf": [*branches, {"type": "null"}], **annotations}
+
 
 class TopLevelRequest(MemosRequest):
-    """A whole request body: also refuses NUL characters anywhere in it, with their path."""
+    """A whole request body: also held to the input rules (``input_rules``) everywhere in it."""
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        where = find_nul(data)
-        if where is not None:
-            raise ValueError(f"{where or 'body'} contains a NUL character (\\u0000)")
+    def _input_rules(cls, data: Any) -> Any:
+        problem = body_problem(data)
+        if problem is not None:
+            raise ValueError(problem)
         return data
 
 

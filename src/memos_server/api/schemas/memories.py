@@ -169,13 +169,18 @@ class UpdateMemoryRequest(TopLevelRequest):
 
     model_config = ConfigDict(
         json_schema_extra={
+            # At least one change (service: "content, title or status is required").
+            "anyOf": [
+                {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                for name in ("content", "title", "status")
+            ],
             "examples": [
                 {
                     "memory_id": "6b1e4a4e-8f0c-4d7c-9a51-2f3a2c1d0e9b",
                     "content": "[user观点]用户国庆计划去成都旅游。",
                     "title": "国庆旅行计划",
                 }
-            ]
+            ],
         }
     )
 
