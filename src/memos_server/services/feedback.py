@@ -32,10 +32,9 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
-from memos_server.llm import LLM, LLMUnavailable
 from memos_server.prompts import Language, load_prompt
 from memos_server.services.extraction import VIEWPOINTS, Usage, ask_json
-from memos_server.services.jobs import JobFailed, LostJob, mark_task
+from memos_server.services.jobs import ModelJob, complete_job, hold_job, model_failures
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_text
 from memos_server.services.llm_json import MalformedOutput, list_under
@@ -45,7 +44,6 @@ from memos_server.services.tasks import Added, open_task
 from memos_server.services.text_index import memory_tokens, query_tokens
 from memos_server.services.windows import short_title
 from memos_server.settings import Settings
-from memos_server.storage.database import Database
 from memos_server.storage.models import Feedback, Memory, MemoryHistory, Task
 from memos_server.storage.repositories.feedback import FeedbackRepository
 from memos_server.storage.repositories.jobs import JobRepository
@@ -266,19 +264,11 @@ def _minute(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
 
 
-class FeedbackApplier:
+class FeedbackApplier(ModelJob):
     """The ``feedback`` job: apply one feedback to the user's memories with the model."""
 
     what = "applying the feedback"
     kept = "the feedback stays a memory of its own"
-
-    def __init__(
-        self, database: Database, embedder: Embedder, llm: LLM, settings: Settings
-    ) -> None:
-        self.database = database
-        self.embedder = embedder
-        self.llm = llm
-        self.settings = settings
 
     async def run(self, task_id: uuid.UUID, job_id: int, worker: str) -> Task:
         async with self.database.session() as session:
@@ -295,24 +285,17 @@ class FeedbackApplier:
             feedback=feedback.content,
             time=_minute(feedback.feedback_time or feedback.created_at),
         )
-        try:
+        with model_failures(usage):
             operations = await ask_json(
                 self.llm, text, lambda value: read_operations(value, shown, language), usage
             )
-        except LLMUnavailable as error:
-            raise JobFailed(str(error), usage, transient=True) from error
-        except MalformedOutput as error:
-            raise JobFailed(str(error), usage, transient=False) from error
         rewrites = [op.memory_value for op in operations if op.action in ("UPDATE", "ADD")]
         embedded = iter(await self.embedder.embed(rewrites))
         vectors = [next(embedded) if op.action in ("UPDATE", "ADD") else None for op in operations]
         async with self.database.session() as session:
-            # Hold the job row: if another worker took it over, it must not be applied twice.
-            if not await JobRepository(session).lock_if_held(job_id, worker):
-                raise LostJob(f"job {job_id} is no longer held by {worker}")
+            await hold_job(session, job_id, worker)
             await self._apply(session, task, feedback, operations, vectors, prompt.version)
-            finished = await mark_task(session, task.id, "completed", usage, None)
-            await JobRepository(session).finish(job_id, "done")
+            finished = await complete_job(session, task.id, job_id, usage)
             await session.commit()
         return finished
 

@@ -9,12 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from memos_server.embedding import Embedder
+from memos_server.llm import LLM, LLMUnavailable
 from memos_server.metrics import Backlog
 from memos_server.services.extraction import Usage
+from memos_server.services.llm_json import MalformedOutput
+from memos_server.settings import Settings
 from memos_server.storage.database import Database
 from memos_server.storage.models import Task
 from memos_server.storage.repositories.jobs import JobRepository
@@ -46,6 +52,46 @@ class JobFailed(Exception):
 
 class LostJob(Exception):
     """The job was taken over by another worker (this one's lease ran out); nothing was written."""
+
+
+class ModelJob:
+    """A job handler that works with the model: the parts every kind holds."""
+
+    def __init__(
+        self, database: Database, embedder: Embedder, llm: LLM, settings: Settings
+    ) -> None:
+        self.database = database
+        self.embedder = embedder
+        self.llm = llm
+        self.settings = settings
+
+
+@contextmanager
+def model_failures(usage: Usage) -> Iterator[None]:
+    """The model's failures as the job's: unreachable is worth trying again later, an answer
+    it could not make usable is not."""
+    try:
+        yield
+    except LLMUnavailable as error:
+        raise JobFailed(str(error), usage, transient=True) from error
+    except MalformedOutput as error:
+        raise JobFailed(str(error), usage, transient=False) from error
+
+
+async def hold_job(session: AsyncSession, job_id: int, worker: str) -> None:
+    """Lock the job row before applying its result: if another worker took the job over (this
+    one's lease ran out), it must not be applied twice."""
+    if not await JobRepository(session).lock_if_held(job_id, worker):
+        raise LostJob(f"job {job_id} is no longer held by {worker}")
+
+
+async def complete_job(
+    session: AsyncSession, task_id: uuid.UUID, job_id: int, usage: Usage
+) -> Task:
+    """Mark the task completed and the job done, in the transaction that applied the result."""
+    finished = await mark_task(session, task_id, "completed", usage, None)
+    await JobRepository(session).finish(job_id, "done")
+    return finished
 
 
 async def mark_task(

@@ -22,20 +22,14 @@ from datetime import datetime
 
 from sqlalchemy import func
 
-from memos_server.embedding import Embedder
-from memos_server.llm import LLM, LLMUnavailable
 from memos_server.prompts import Language
 from memos_server.services.extraction import Extraction, Usage, at_midnight, extract
-from memos_server.services.jobs import JobFailed, LostJob, mark_task
+from memos_server.services.jobs import ModelJob, complete_job, hold_job, model_failures
 from memos_server.services.language import detect_language
-from memos_server.services.llm_json import MalformedOutput
 from memos_server.services.reconcile import Decision, decide
 from memos_server.services.text_index import memory_tokens
 from memos_server.services.windows import Turn, short_title
-from memos_server.settings import Settings
-from memos_server.storage.database import Database
 from memos_server.storage.models import Memory, MemoryHistory, Message, Task
-from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.memories import MemoryRepository, Scope
 from memos_server.storage.repositories.messages import MessageRepository
 from memos_server.storage.repositories.tasks import TaskRepository
@@ -101,19 +95,11 @@ def _similarity(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True))  # both unit length
 
 
-class Refiner:
+class Refiner(ModelJob):
     """The ``refine`` job: fine extraction of one add."""
 
     what = "fine extraction"
     kept = "the messages and their fast-mode memories are kept"
-
-    def __init__(
-        self, database: Database, embedder: Embedder, llm: LLM, settings: Settings
-    ) -> None:
-        self.database = database
-        self.embedder = embedder
-        self.llm = llm
-        self.settings = settings
 
     async def run(self, task_id: uuid.UUID, job_id: int, worker: str) -> Task:
         """Extract, reconcile, apply; the job is marked done in the same transaction."""
@@ -122,7 +108,7 @@ class Refiner:
             assert task is not None, f"no task {task_id}"
             messages = await MessageRepository(session).for_task(task_id)
         usage = Usage()
-        try:
+        with model_failures(usage):
             turns = [Turn(i, m.role, m.content, m.chat_time) for i, m in enumerate(messages)]
             spoken = [m.content for m in messages if m.role == "user"] or [
                 m.content for m in messages
@@ -132,10 +118,6 @@ class Refiner:
             usage.add(extraction.usage)
             scope = Scope(task.project_id, task.user_id, messages[0].agent_id if messages else None)
             plan = await self._plan(scope, language, candidates_of(extraction), usage)
-        except LLMUnavailable as error:
-            raise JobFailed(str(error), usage, transient=True) from error
-        except MalformedOutput as error:
-            raise JobFailed(str(error), usage, transient=False) from error
         return await self._apply(task, messages, plan, usage, job_id, worker)
 
     async def _plan(
@@ -209,9 +191,7 @@ class Refiner:
             )
 
         async with self.database.session() as session:
-            # Hold the job row: if another worker took it over, it must not be applied twice.
-            if not await JobRepository(session).lock_if_held(job_id, worker):
-                raise LostJob(f"job {job_id} is no longer held by {worker}")
+            await hold_job(session, job_id, worker)
             repository = MemoryRepository(session)
             added: list[Memory] = []
             for planned in plan:
@@ -246,8 +226,7 @@ class Refiner:
             for memory in fast:
                 record(memory.id, "ARCHIVE", memory.memory_value, None)
             await repository.add_all(added, history)
-            finished = await mark_task(session, task.id, "completed", usage, None)
-            await JobRepository(session).finish(job_id, "done")
+            finished = await complete_job(session, task.id, job_id, usage)
             await session.commit()
         return finished
 
