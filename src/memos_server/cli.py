@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -46,17 +47,20 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     if server.workers > 1:
         _serve_processes(settings)
         return
-    uvicorn.run(
-        create_app(settings),
-        host=server.host,
-        port=server.port,
-        log_level=server.log_level,
+    uvicorn.run(create_app(settings), **_uvicorn_options(server))
+
+
+def _uvicorn_options(server: ServerSettings) -> dict[str, Any]:
+    return {
+        "host": server.host,
+        "port": server.port,
+        "log_level": server.log_level,
         # Logging is configured by configure_logging: uvicorn's loggers write through its
         # handler, and the access line is RequestTelemetry's (with the request id and route).
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": 10,
+    }
 
 
 def _serve_processes(settings: Settings) -> None:
@@ -95,12 +99,7 @@ def _serve_processes(settings: Settings) -> None:
             "memos_server.app:app_from_environment",
             factory=True,
             workers=server.workers,
-            host=server.host,
-            port=server.port,
-            log_level=server.log_level,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=10,
+            **_uvicorn_options(server),
         )
     finally:
         if embedded is not None:

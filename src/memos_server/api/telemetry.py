@@ -13,7 +13,6 @@ import re
 import time
 import uuid
 
-from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memos_server.logs import request_id
@@ -45,26 +44,16 @@ def route_template(scope: Scope) -> str:
     Rebuilt from the path and its parameters: an included router's route object knows only its
     own part of the path in recent FastAPI versions, not the prefix it was included under.
     """
-    route = scope.get("route")
-    mounted = scope.get("root_path", "")
-    if isinstance(route, Mount) or (route is None and mounted != scope.get("app_root_path", "")):
-        # Static files (the console): the mount's own path, never the file asked for.
-        return f"{route.path if isinstance(route, Mount) else mounted}/{{path}}"
-    if route is None:
-        return "unmatched"
-    path: str = scope["path"]
-    params = scope.get("path_params")
-    if not params:
-        return path
-    # A value may span segments (a mount's ``{path}``: ``/console/js/app.js``): replace it whole,
-    # from the end, where parameters sit.
-    # A label must never hold what a client chose: a value that cannot be placed gives up.
-    template = path
-    for name, value in params.items():
-        text = str(value).lstrip("/")  # a mount's ``{path}`` keeps its leading slash
-        if not text:
-            continue
-        found = list(re.finditer(rf"(?<=/){re.escape(text)}(?=/|$)", template))
+    if "route" not in scope:
+        # FastAPI names no route for a mount (the console's files): the mount, never the file.
+        mounted = scope.get("root_path", "")
+        return f"{mounted}/{{path}}" if mounted != scope.get("app_root_path", "") else "unmatched"
+    # Each parameter's value, replaced from the end, where parameters sit. A label must never
+    # hold what a client chose: a value that cannot be placed gives up.
+    template: str = scope["path"]
+    for name, value in (scope.get("path_params") or {}).items():
+        text = str(value)
+        found = list(re.finditer(rf"(?<=/){re.escape(text)}(?=/|$)", template)) if text else []
         if not found:
             return "unmatched"
         last = found[-1]
