@@ -63,12 +63,11 @@ def bearer_token(header: str | None) -> str | None:
 
 
 async def get_project(
-    request: Request, session: SessionDep, authorization: Authorization
+    session: SessionDep, runtime: RuntimeDep, authorization: Authorization
 ) -> uuid.UUID:
     """The project of the key in ``Authorization: Token <key>`` (``Bearer`` works too); each
     call spends one request of the key's rate limit."""
     caller = await authenticate(session, bearer_token(authorization))
-    runtime: Runtime = request.app.state.runtime
     if runtime.rate_limiter is not None:
         runtime.rate_limiter.take(caller.key_id)
     if caller.wrote:
