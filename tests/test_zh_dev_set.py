@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from bench.zh_recall import DATASET, KINDS, load, messages_by_id, parse_time
+from memos_server.services.time_words import period_of
 from tests.support import ROOT
 
 MINIMUM = {
@@ -128,10 +129,16 @@ def test_kinds_carry_their_fields(data: dict[str, Any]) -> None:
             assert len(query["evidence"]) >= 2, query["id"]
 
 
-def test_temporal_queries_name_a_time(data: dict[str, Any]) -> None:
+def test_temporal_evidence_lies_in_the_period_its_time_words_name(data: dict[str, Any]) -> None:
+    """As the service reads them (``period_of``), from the query's own time."""
+    messages = messages_by_id(data)
     for query in data["queries"]:
-        if query["kind"] == "temporal":
-            assert re.search(r"去年|今年|上个月|上周|前年|昨天", query["query"]), query["id"]
+        if query["kind"] != "temporal":
+            continue
+        period = period_of(query["query"], parse_time(query["query_time"]))
+        assert period is not None, query["id"]
+        for message_id in query["evidence"]:
+            assert period.holds(parse_time(messages[message_id]["chat_time"])), query["id"]
 
 
 def test_requests_share_few_words_with_their_evidence(data: dict[str, Any]) -> None:
