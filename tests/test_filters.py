@@ -138,3 +138,37 @@ def test_a_filter_that_is_not_an_object(stored: Api) -> None:
         "/search/memory", {"user_id": "u1", "query": "Lisbon", "filter": ["agent_id"]}, 400, 40000
     )
     assert "filter" in got
+
+
+def _add(api: Api, user: str, text: str, info: dict[str, Any]) -> None:
+    api.ok(
+        "/add/message",
+        {
+            "user_id": user,
+            "conversation_id": "c",
+            "messages": [{"role": "user", "content": text}],
+            "info": info,
+        },
+    )
+
+
+def _listed(api: Api, user: str, where: Any) -> list[str]:
+    data = api.ok("/get/memory", {"user_id": user, "filter": where, "size": 50})
+    return sorted(m["memory_value"].removeprefix("user: ") for m in data["memory_detail_list"])
+
+
+def test_hardening_01_an_or_item_with_several_fields_means_all_of_them(api: Api) -> None:
+    _add(api, "u", "北京一", {"x": 1, "y": 2})
+    _add(api, "u", "北京二", {"x": 1, "y": 3})
+    _add(api, "u", "北京三", {"x": 9, "y": 2})
+    assert _listed(api, "u", {"or": [{"x": 1, "y": 2}]}) == ["北京一"]
+    assert _listed(api, "u", {"or": [{"x": {"gte": 2, "lte": 5}}]}) == []
+    assert _listed(api, "u", {"or": [{"x": 1, "y": 3}, {"x": 9}]}) == ["北京三", "北京二"]
+    assert _listed(api, "u", {"or": [{"and": [{"x": 1}], "y": 3}]}) == ["北京二"]
+    searched = api.ok(
+        "/search/memory", {"user_id": "u", "query": "北京", "filter": {"or": [{"x": 9, "y": 3}]}}
+    )
+    assert searched["memory_detail_list"] == []
+    deleted = api.ok("/delete/memory", {"user_id": "u", "filter": {"or": [{"x": 1, "y": 2}]}})
+    assert deleted["deleted_count"] == 1
+    assert _listed(api, "u", {"x": {"gte": 0}}) == ["北京三", "北京二"]

@@ -7,7 +7,8 @@
 
 Fields: agent_id, app_id, conversation_id, memory_type, create_time, update_time, tags, and any
 key of the ``info`` object given at add time. Times are epoch milliseconds or date-time strings.
-A condition object with several fields means all of them.
+A condition object with several fields, or a field with several operators, means all of them,
+wherever it stands (an item of "or" included).
 """
 
 from __future__ import annotations
@@ -126,7 +127,9 @@ def _parse(node: Any, depth: int, combinator: str | None = None) -> Filter:
         for item in node:
             if not isinstance(item, dict) or not item:
                 raise BadRequest(f'filter: each item of "{combinator}" must be a condition object')
-            items.extend(_conditions(item, depth))
+            # An item is one condition however many fields or operators it names: all of them.
+            conditions = _conditions(item, depth)
+            items.append(conditions[0] if len(conditions) == 1 else All(tuple(conditions)))
         return All(tuple(items)) if combinator == "and" else Any_(tuple(items))
     if not isinstance(node, dict):
         raise BadRequest('filter must be an object such as {"and": [{"agent_id": "a1"}]}')
