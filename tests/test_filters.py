@@ -210,6 +210,12 @@ def test_hardening_08_numbers_compare_exactly_and_only_with_numbers(api: Api) ->
     ]:
         data = _post_raw(api, "/get/memory", f'{{"user_id": "u", "size": 50, "filter": {where}}}')
         assert _texts(data) == expected, where
+    response = api.http.post(
+        "/get/memory",
+        content='{"user_id": "u", "filter": {"n": {"lt": 1e-99999999999999999999}}}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert "out of range" in Api.error_of(response, 400, 40000)
     # A string compares as text, with string operands only; a boolean has no order.
     assert _listed(api, "u", {"n": {"gte": "1"}}) == ["文字七", "溢出"]
     assert _listed(api, "u", {"n": True}) == ["真"]

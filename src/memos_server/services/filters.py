@@ -91,13 +91,17 @@ def _exact(value: Any) -> Any:
         return [_exact(item) for item in value]
     if isinstance(value, dict):
         return {key: _exact(item) for key, item in value.items()}
+    if isinstance(value, int):
+        return Decimal(value)
+    # repr: the shortest text that reads back as the float, or the client's own digits.
+    text = repr(value)
+    shown = text if len(text) <= 40 else f"{text[:40]}…"
     try:
-        # repr: the shortest text that reads back as the float, or the client's own digits.
-        number = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
-    except InvalidOperation:
-        number = Decimal("NaN")
+        number = Decimal(text)
+    except InvalidOperation:  # an exponent beyond 10**±999999999999999999
+        raise BadRequest(f"filter: the number {shown} is out of range") from None
     if not number.is_finite():
-        raise BadRequest(f"filter: {value!r} is not a finite number")
+        raise BadRequest(f"filter: {shown} is not a finite number")
     return number
 
 

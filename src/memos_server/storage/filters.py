@@ -100,10 +100,10 @@ def _bound(op: str, number: Decimal) -> Bound:
     # Between two storable steps: equal to none of them, above the one below it.
     if op == "eq":
         return False
-    if op in ("gt", "gte"):
-        above = _round(number, up=True)
-        return ("gte", _trimmed(above)) if storable(above) else False
-    return "lte", _trimmed(_round(number, up=False))
+    up = op in ("gt", "gte")
+    step = _round(number, up=up)
+    # A step just beyond the largest storable number: none is beyond it.
+    return ("gte" if up else "lte", _trimmed(step)) if storable(step) else False
 
 
 def _number_text(number: Decimal) -> ColumnElement[Any]:
