@@ -138,3 +138,87 @@ def test_a_filter_that_is_not_an_object(stored: Api) -> None:
         "/search/memory", {"user_id": "u1", "query": "Lisbon", "filter": ["agent_id"]}, 400, 40000
     )
     assert "filter" in got
+
+
+def _add(api: Api, user: str, text: str, info: dict[str, Any]) -> None:
+    api.ok(
+        "/add/message",
+        {
+            "user_id": user,
+            "conversation_id": "c",
+            "messages": [{"role": "user", "content": text}],
+            "info": info,
+        },
+    )
+
+
+def _listed(api: Api, user: str, where: Any) -> list[str]:
+    return _texts(api.ok("/get/memory", {"user_id": user, "filter": where, "size": 50}))
+
+
+def _texts(data: Any) -> list[str]:
+    return sorted(m["memory_value"].removeprefix("user: ") for m in data["memory_detail_list"])
+
+
+def test_hardening_01_an_or_item_with_several_fields_means_all_of_them(api: Api) -> None:
+    _add(api, "u", "北京一", {"x": 1, "y": 2})
+    _add(api, "u", "北京二", {"x": 1, "y": 3})
+    _add(api, "u", "北京三", {"x": 9, "y": 2})
+    assert _listed(api, "u", {"or": [{"x": 1, "y": 2}]}) == ["北京一"]
+    assert _listed(api, "u", {"or": [{"x": {"gte": 2, "lte": 5}}]}) == []
+    assert _listed(api, "u", {"or": [{"x": 1, "y": 3}, {"x": 9}]}) == ["北京三", "北京二"]
+    assert _listed(api, "u", {"or": [{"and": [{"x": 1}], "y": 3}]}) == ["北京二"]
+    searched = api.ok(
+        "/search/memory", {"user_id": "u", "query": "北京", "filter": {"or": [{"x": 9, "y": 3}]}}
+    )
+    assert searched["memory_detail_list"] == []
+    deleted = api.ok("/delete/memory", {"user_id": "u", "filter": {"or": [{"x": 1, "y": 2}]}})
+    assert deleted["deleted_count"] == 1
+    assert _listed(api, "u", {"x": {"gte": 0}}) == ["北京三", "北京二"]
+
+
+def _post_raw(api: Api, path: str, body: str) -> Any:
+    response = api.http.post(path, content=body, headers={"Content-Type": "application/json"})
+    return Api.data_of(response)
+
+
+def test_hardening_08_numbers_compare_exactly_and_only_with_numbers(api: Api) -> None:
+    _add(api, "other", "别人的", {"n": "1e999999"})  # a string: not a number, and not numeric
+    _add(api, "u", "零", {"n": 0})
+    _add(api, "u", "五", {"n": 5})
+    _add(api, "u", "大", {"n": 10**30})
+    _add(api, "u", "文字七", {"n": "7"})
+    _add(api, "u", "真", {"n": True})
+    _add(api, "u", "溢出", {"n": "1e999999"})
+    assert _listed(api, "u", {"n": {"gte": 1}}) == ["五", "大"]
+    assert _listed(api, "other", {"n": {"gte": 1}}) == []
+    assert _listed(api, "u", {"n": {"lt": 10**30}}) == ["五", "零"]
+    assert _listed(api, "u", {"n": {"gte": 10**30}}) == ["大"]
+    assert _listed(api, "u", {"n": 10**30}) == ["大"]
+    assert _listed(api, "u", {"n": {"gt": 10**400}}) == []
+    assert _listed(api, "u", {"n": {"gt": -(10**400)}}) == ["五", "大", "零"]
+    # Exact decimals: 1e-200000 is not 0, and 10**30 + 0.5 is above 10**30.
+    for where, expected in [
+        ('{"n": {"gte": 1e-200000}}', ["五", "大"]),
+        ('{"n": {"lt": 1e-200000}}', ["零"]),
+        ('{"n": {"lte": -1e-200000}}', []),
+        ('{"n": 1e-200000}', []),
+        ('{"n": {"lt": 1000000000000000000000000000000.5}}', ["五", "大", "零"]),
+        ('{"n": {"eq": 1000000000000000000000000000000.0}}', ["大"]),
+        ('{"n": {"gt": 4.99999999999999999999999999999999999}}', ["五", "大"]),
+        ('{"n": {"lt": 1e-16384}}', ["零"]),
+    ]:
+        data = _post_raw(api, "/get/memory", f'{{"user_id": "u", "size": 50, "filter": {where}}}')
+        assert _texts(data) == expected, where
+    response = api.http.post(
+        "/get/memory",
+        content='{"user_id": "u", "filter": {"n": {"lt": 1e-99999999999999999999}}}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert "out of range" in Api.error_of(response, 400, 40000)
+    # A string compares as text, with string operands only; a boolean has no order.
+    assert _listed(api, "u", {"n": {"gte": "1"}}) == ["文字七", "溢出"]
+    assert _listed(api, "u", {"n": True}) == ["真"]
+    assert _listed(api, "u", {"n": "7"}) == ["文字七"]
+    message = api.fails("/get/memory", {"user_id": "u", "filter": {"n": {"gt": True}}}, 400, 40000)
+    assert "not a boolean" in message

@@ -7,13 +7,20 @@
 
 Fields: agent_id, app_id, conversation_id, memory_type, create_time, update_time, tags, and any
 key of the ``info`` object given at add time. Times are epoch milliseconds or date-time strings.
-A condition object with several fields means all of them.
+A condition object with several fields, or a field with several operators, means all of them,
+wherever it stands (an item of "or" included).
+
+Numbers become ``Decimal``s here, so a comparison is exact at any size or precision: an integer
+as written, a float as the shortest decimal that reads back as it (the API hands over floats that
+keep the digits the client wrote: ``api.exact_numbers``). Ordered comparisons take a number or a
+string, never a boolean (a boolean has no order worth asking for; equality works).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from memos_server.errors import BadRequest
@@ -76,6 +83,28 @@ def _time(field: str, value: Any) -> datetime:
     raise BadRequest(f"filter: {field} must be epoch milliseconds or a date-time string")
 
 
+def _exact(value: Any) -> Any:
+    """The value with every number as an exact ``Decimal`` (booleans stay booleans)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | list | dict):
+        return value
+    if isinstance(value, list):
+        return [_exact(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _exact(item) for key, item in value.items()}
+    if isinstance(value, int):
+        return Decimal(value)
+    # repr: the shortest text that reads back as the float, or the client's own digits.
+    text = repr(value)
+    shown = text if len(text) <= 40 else f"{text[:40]}…"
+    try:
+        number = Decimal(text)
+    except InvalidOperation:  # an exponent beyond 10**±999999999999999999
+        raise BadRequest(f"filter: the number {shown} is out of range") from None
+    if not number.is_finite():
+        raise BadRequest(f"filter: {shown} is not a finite number")
+    return number
+
+
 def _compare(field: str, op: str, value: Any) -> Compare:
     if op not in OPERATORS:
         raise BadRequest(
@@ -96,8 +125,10 @@ def _compare(field: str, op: str, value: Any) -> Compare:
     if field in TIME_FIELDS:
         if op == "eq":
             raise BadRequest(f"filter: compare {field!r} with gte/gt/lte/lt")
-        value = _time(field, value)
-    return Compare(field, op, value)  # type: ignore[arg-type]
+        return Compare(field, op, _time(field, value))  # type: ignore[arg-type]
+    if isinstance(value, bool) and op not in ("eq", "contains"):
+        raise BadRequest(f"filter: {field!r} {op} needs a number or a string, not a boolean")
+    return Compare(field, op, _exact(value))  # type: ignore[arg-type]
 
 
 def _conditions(node: dict[str, Any], depth: int) -> list[Filter]:
@@ -126,7 +157,9 @@ def _parse(node: Any, depth: int, combinator: str | None = None) -> Filter:
         for item in node:
             if not isinstance(item, dict) or not item:
                 raise BadRequest(f'filter: each item of "{combinator}" must be a condition object')
-            items.extend(_conditions(item, depth))
+            # An item is one condition however many fields or operators it names: all of them.
+            conditions = _conditions(item, depth)
+            items.append(conditions[0] if len(conditions) == 1 else All(tuple(conditions)))
         return All(tuple(items)) if combinator == "and" else Any_(tuple(items))
     if not isinstance(node, dict):
         raise BadRequest('filter must be an object such as {"and": [{"agent_id": "a1"}]}')

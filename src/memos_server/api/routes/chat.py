@@ -22,6 +22,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.api.deps import EmbedderDep, ProjectDep, RuntimeDep, SessionDep, SettingsDep
+from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.chat import ChatData, ChatRequest
 from memos_server.api.schemas.common import Envelope
@@ -41,7 +42,7 @@ from memos_server.storage.models import Task
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["chat"], responses=ERRORS)
+router = APIRouter(tags=["chat"], responses=ERRORS, route_class=ExactNumbersRoute)
 
 _STREAM_EXAMPLE = (
     'event: message\ndata: {"type": "text", "data": "国庆"}\n\n'

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from memos_server.api.deps import EmbedderDep, ProjectDep, SessionDep, SettingsDep
+from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.memory_items import memory_fields, owner_fields, preference_fields, sources
 from memos_server.api.responses import ERRORS, MEMORY_NOT_FOUND
 from memos_server.api.schemas.common import Envelope
@@ -29,7 +30,7 @@ from memos_server.services.memory_admin import (
 )
 from memos_server.storage.models import Memory
 
-router = APIRouter(tags=["memories"], responses=ERRORS)
+router = APIRouter(tags=["memories"], responses=ERRORS, route_class=ExactNumbersRoute)
 
 
 def stored_memory(m: Memory) -> StoredMemory:

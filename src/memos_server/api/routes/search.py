@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from memos_server.api.deps import EmbedderDep, ProjectDep, RuntimeDep, SessionDep, SettingsDep
+from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.memory_items import memory_fields, preference_fields
 from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.common import Envelope
@@ -21,7 +22,7 @@ from memos_server.services.instructions import full_instruction, instruction
 from memos_server.services.language import detect_language
 from memos_server.services.search import Scored, SearchQuery, search_memories
 
-router = APIRouter(tags=["memories"], responses=ERRORS)
+router = APIRouter(tags=["memories"], responses=ERRORS, route_class=ExactNumbersRoute)
 
 
 def memory_detail(scored: Scored) -> MemoryDetail:
