@@ -165,8 +165,14 @@ class IdleWatch:
 def test_hardening_05_no_connection_waits_on_the_model_and_others_are_served(
     small_service: ServiceThread, pg_url: str
 ) -> None:
-    busy = Api(small_service.base_url, new_api_key(pg_url))
-    other = Api(small_service.base_url, new_api_key(pg_url))
+    with (
+        Api(small_service.base_url, new_api_key(pg_url)) as busy,
+        Api(small_service.base_url, new_api_key(pg_url)) as other,
+    ):
+        check_fair_share(busy, other, pg_url)
+
+
+def check_fair_share(busy: Api, other: Api, pg_url: str) -> None:
     user = "bulk-user"
     busy.ok("/add/message", {"user_id": user, "conversation_id": "seed", "messages": [
         {"role": "user", "content": "我暑假定好去广州旅游，住宿选了七天酒店。"}]})  # fmt: skip
@@ -198,22 +204,25 @@ def test_hardening_05_no_connection_waits_on_the_model_and_others_are_served(
         results = [s.result() for s in searches]
         added = adding.result()
 
+    # Before, it waited out the pool's 5 s and answered 503; now it queues for a connection with
+    # the searches' short statements (a second or two on a loaded 2-core box).
     assert response.status_code == 200, response.text
-    assert other_took < 2.0, other_took
+    assert other_took < 4.0, other_took
     assert added.status_code == 200, added.text
     assert [status for status, _ in results] == [200] * 30
     # A connection between two statements of a transaction is "idle in transaction" for a moment;
     # one waiting on the model was for seconds.
     assert watch.longest < 1.0, watch.longest
-    busy.close()
-    other.close()
 
 
 def test_hardening_05_a_statement_past_the_timeout_is_a_503(
     small_service: ServiceThread, pg_url: str
 ) -> None:
-    api = Api(small_service.base_url, new_api_key(pg_url))
+    with Api(small_service.base_url, new_api_key(pg_url)) as api:
+        check_statement_timeout(api, pg_url)
 
+
+def check_statement_timeout(api: Api, pg_url: str) -> None:
     async def hold_lock(held: threading.Event, done: threading.Event) -> None:
         connection = await asyncpg.connect(pg_url)
         try:
@@ -240,7 +249,6 @@ def test_hardening_05_a_statement_past_the_timeout_is_a_503(
     assert response.headers["Retry-After"] == "5"
     assert 1.5 < took < 10, took
     api.ok("/get/message", {"user_id": "u", "conversation_id": "c"})  # and on it goes
-    api.close()
 
 
 def test_hardening_05_statement_timeout_spares_index_builds_and_migrations(

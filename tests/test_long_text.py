@@ -82,7 +82,10 @@ class HealthProbe:
 
     def __enter__(self) -> HealthProbe:
         self._thread.start()
-        time.sleep(0.1)
+        deadline = time.monotonic() + 30
+        while len(self.latencies) < 3 and time.monotonic() < deadline:  # connected and warm
+            time.sleep(0.01)
+        self.latencies.clear()
         return self
 
     def __exit__(self, *_: object) -> None:
