@@ -43,7 +43,13 @@ def _migrate(connection: Connection) -> None:
 
 
 async def _run() -> None:
-    engine = create_async_engine(async_url(_url()), poolclass=NullPool)
+    # A migration (an index over every row) takes as long as it takes: no statement timeout,
+    # neither the service's (its own engine) nor one set on the database or role.
+    engine = create_async_engine(
+        async_url(_url()),
+        poolclass=NullPool,
+        connect_args={"server_settings": {"statement_timeout": "0"}},
+    )
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_migrate)

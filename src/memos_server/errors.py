@@ -15,6 +15,7 @@
     ├── RateLimited                40300 / 429 (with Retry-After)
     └── ServiceUnavailable         50004 / 503
         ├── DatabaseUnavailable    50004 / 503 (Postgres stopped or restarting; Retry-After)
+        ├── DatabaseTimeout        50004 / 503 (a statement ran past its timeout; Retry-After)
         ├── SearchUnavailable      50005 / 503
         ├── LLMNotConfigured       50004 / 503 (an endpoint that needs a model, none set)
         └── llm.LLMUnavailable     50004 / 503 (the model failed after retries)
@@ -121,6 +122,14 @@ class DatabaseUnavailable(ServiceUnavailable):
     ``Idempotency-Key`` is stored once, even if its first try was stored after all)."""
 
     default_message = "database unavailable, try again shortly"
+    retry_after_s = 5
+
+
+class DatabaseTimeout(ServiceUnavailable):
+    """A statement ran longer than ``database.statement_timeout_s`` (Postgres cancelled it, and
+    its transaction rolled back): the database is overloaded or the request asked too much."""
+
+    default_message = "the database did not answer in time (statement timeout), try again shortly"
     retry_after_s = 5
 
 

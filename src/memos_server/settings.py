@@ -39,6 +39,12 @@ class DatabaseSettings(Group):
         gt=0,
         description="Longest wait for a free pooled connection; beyond it a request answers 503.",
     )
+    statement_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Longest a request's or job's SQL statement may run; beyond it the request "
+        "answers 503 (0: no limit). Migrations and index builds are not bound by it.",
+    )
     echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 
 
@@ -66,6 +72,12 @@ class EmbeddingSettings(Group):
         default=64,
         ge=1,
         description="local provider: most texts of concurrent calls merged into one batch.",
+    )
+    max_batch_tokens: int = Field(
+        default=1024,
+        ge=0,
+        description="local provider: about the most tokens in one batch (0: no limit). A long "
+        "add's texts go to the model a batch at a time, each batch shared with waiting queries.",
     )
     max_tokens: int = Field(
         default=256, ge=16, description="Longest input the model sees; longer text is chunked."

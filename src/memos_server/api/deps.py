@@ -70,8 +70,10 @@ async def get_project(
     caller = await authenticate(session, bearer_token(authorization))
     if runtime.rate_limiter is not None:
         runtime.rate_limiter.take(caller.key_id)
-    if caller.wrote:
-        await session.commit()  # keeps the key's last-use time; nothing else is pending yet
+    # Commit (the key's last-use time, if it was written) and so end the transaction either way:
+    # its connection goes back to the pool now, not when the route ends. A route may wait seconds
+    # for the model before its next statement; it takes a connection again for that one.
+    await session.commit()
     return caller.project_id
 
 

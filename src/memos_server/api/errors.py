@@ -17,6 +17,7 @@ from starlette.routing import Match
 from memos_server.errors import (
     BadRequest,
     ConversationIdTooLong,
+    DatabaseTimeout,
     DatabaseUnavailable,
     MemosError,
     NotFound,
@@ -25,7 +26,7 @@ from memos_server.errors import (
     UnsupportedType,
     UserIdTooLong,
 )
-from memos_server.storage.database import unavailable
+from memos_server.storage.database import timed_out, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,11 @@ def allowed_methods(request: Request) -> str:
 def database_away(request: Request, exc: BaseException) -> JSONResponse:
     log.warning("database unavailable during %s: %s", request.url.path, type(exc).__name__)
     return render(DatabaseUnavailable())
+
+
+def database_slow(request: Request) -> JSONResponse:
+    log.warning("statement timeout during %s", request.url.path)
+    return render(DatabaseTimeout())
 
 
 def _sqlstate(exc: DBAPIError) -> str:
@@ -171,9 +177,12 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
     # Postgres stopped or restarting shows up as any of these (see storage.database.unavailable):
     # a refused connection (OSError), a driver error saying the server is shutting down or
     # starting up, a connection dropped mid-statement or mid-commit, no pooled connection free
-    # in time. Each is a 503 the client can retry, never a 500.
+    # in time. Each is a 503 the client can retry, never a 500; so is a statement Postgres
+    # cancelled at ``database.statement_timeout_s``.
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if timed_out(exc):
+            return database_slow(request)
         if unavailable(exc):
             return database_away(request, exc)
         if isinstance(exc, DataError) or _sqlstate(exc).startswith("22"):
@@ -199,6 +208,8 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if timed_out(exc):
+            return database_slow(request)
         if unavailable(exc):
             return database_away(request, exc)
         log.exception("unexpected error during %s", request.url.path)

@@ -23,7 +23,8 @@ class Embedder(Protocol):
         """Longest input it embeds without truncating."""
 
     def count_tokens(self, text: str) -> int:
-        """How many of ``max_tokens`` the text uses."""
+        """How many of ``max_tokens`` the text uses. CPU work: callers run it off the event loop,
+        so it must be safe to call from any thread."""
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Unit-length vectors, one per text, in order. Never blocks the event loop."""

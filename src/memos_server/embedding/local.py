@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ class TorchEmbedder(BatchedModel):
     def __init__(self, settings: EmbeddingSettings, model: Any) -> None:
         self._model = model
         self._tokenizer = model.tokenizer
+        self._count_lock = threading.Lock()
         super().__init__(
             settings,
             dimension=int(
@@ -87,7 +89,10 @@ class TorchEmbedder(BatchedModel):
         return cls(settings, model)
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+        # Called from worker threads (never the event loop); a fast tokenizer used by two threads
+        # at once can fail ("Already borrowed"), so one count at a time.
+        with self._count_lock:
+            return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         vectors = self._model.encode(

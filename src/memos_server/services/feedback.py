@@ -19,6 +19,7 @@ same user, conversation, text and time within ``ingest.dedupe_window_s``).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -101,7 +102,13 @@ async def add_feedback(
     check_text(settings.limits, "feedback_content", feedback.content)
     digest = fingerprint(feedback)
     value = f"user: {feedback.content.strip()}"
-    key = FEEDBACK_KEYS[detect_language([feedback.content])]
+
+    def prepare() -> tuple[str, str, list[str]]:
+        key = FEEDBACK_KEYS[detect_language([feedback.content])]
+        return key, memory_tokens(key, value), query_tokens(feedback.content)
+
+    # Segmenting a long text is CPU work: off the event loop.
+    key, search_text, words = await asyncio.to_thread(prepare)
     # Embed before touching the database, so no connection is held while the model works.
     [vector] = await embedder.embed([value])
 
@@ -131,7 +138,7 @@ async def add_feedback(
             feedback_time=feedback.feedback_time,
         )
     )
-    corrects = await corrected_by(session, settings, project_id, feedback)
+    corrects = await corrected_by(session, settings, project_id, feedback, words)
     memory = Memory(
         id=uuid.uuid4(),
         project_id=project_id,
@@ -144,7 +151,7 @@ async def add_feedback(
         mode="feedback",
         memory_key=key,
         memory_value=value,
-        search_text=memory_tokens(key, value),
+        search_text=search_text,
         memory_type="UserMemory",
         tags=[FEEDBACK_TAG],
         memory_time=feedback.feedback_time,
@@ -167,17 +174,21 @@ async def add_feedback(
 
 
 async def corrected_by(
-    session: AsyncSession, settings: Settings, project_id: uuid.UUID, feedback: IncomingFeedback
+    session: AsyncSession,
+    settings: Settings,
+    project_id: uuid.UUID,
+    feedback: IncomingFeedback,
+    tokens: list[str],
 ) -> list[uuid.UUID]:
     """The user's fact memories a feedback is about: the full-text channel's best matches for its
-    words (at most ``fine.related_candidates``, each scoring at least half the best).
+    words (``tokens``: its ``query_tokens``), at most ``fine.related_candidates``, each scoring at
+    least half the best.
 
     Words, not vectors: the default model finds short Chinese sentences about anything alike, and
     a correction names what it corrects ("Beijing", "北京").
     """
     scope = Scope(project_id, feedback.user_id, feedback.agent_id)
     repository = MemoryRepository(session)
-    tokens = query_tokens(feedback.content)
     hits = await repository.lexical(scope, "fact", tokens, settings.fine.related_candidates)
     if not hits:
         return []

@@ -12,6 +12,7 @@ advisory lock on their key.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -25,7 +26,7 @@ from memos_server.embedding import Embedder
 from memos_server.services.limits import check_ids, check_messages
 from memos_server.services.tasks import Added, open_task
 from memos_server.services.text_index import memory_tokens
-from memos_server.services.windows import Turn, build_windows
+from memos_server.services.windows import Turn, Window, build_windows
 from memos_server.settings import Settings
 from memos_server.storage.models import Memory, MemoryHistory, Message
 from memos_server.storage.repositories.jobs import JobRepository
@@ -94,16 +95,21 @@ async def add_messages(
     """Store the messages and their fast memories, and queue fine extraction when ``refine``."""
     check_ids(settings.limits, request.user_id, request.conversation_id)
     check_messages(settings.limits, [m.text for m in request.messages])
-    digest = fingerprint(request)
 
-    windows = build_windows(
-        [Turn(i, m.role, m.text, m.chat_time) for i, m in enumerate(request.messages)],
-        max_turns=settings.fast.window_turns,
-        max_tokens=min(settings.fast.window_tokens, embedder.max_tokens),
-        count_tokens=embedder.count_tokens,
-    )
+    def prepare() -> tuple[str, list[tuple[Window, str]]]:
+        windows = build_windows(
+            [Turn(i, m.role, m.text, m.chat_time) for i, m in enumerate(request.messages)],
+            max_turns=settings.fast.window_turns,
+            max_tokens=min(settings.fast.window_tokens, embedder.max_tokens),
+            count_tokens=embedder.count_tokens,
+        )
+        return fingerprint(request), [(w, memory_tokens(w.key, w.text)) for w in windows]
+
+    # Tokenizing, cutting and segmenting are CPU work (half a second for a 32,000-character
+    # message): off the event loop, which meanwhile serves every other request.
+    digest, windows = await asyncio.to_thread(prepare)
     # Embed before touching the database, so no connection is held while the model works.
-    vectors = await embedder.embed([window.text for window in windows])
+    vectors = await embedder.embed([window.text for window, _ in windows])
 
     added = await open_task(
         session,
@@ -142,7 +148,7 @@ async def add_messages(
 
     memories: list[Memory] = []
     history: list[MemoryHistory] = []
-    for window, vector in zip(windows, vectors, strict=True):
+    for (window, search_text), vector in zip(windows, vectors, strict=True):
         source_ids = [rows[i].id for i in window.message_indexes]
         memory = Memory(
             id=uuid.uuid4(),
@@ -156,7 +162,7 @@ async def add_messages(
             mode="fast",
             memory_key=window.key,
             memory_value=window.text,
-            search_text=memory_tokens(window.key, window.text),
+            search_text=search_text,
             memory_type=window.memory_type,
             tags=[FAST_TAG, *request.tags],
             memory_time=window.time,

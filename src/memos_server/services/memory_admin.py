@@ -8,6 +8,7 @@ DELETE history row per memory, so it costs the same one request for ten memories
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 from collections.abc import Sequence
@@ -236,7 +237,8 @@ async def update_memory(
         source_message_ids=[],
     )
     if (value, key) != (memory.memory_value, memory.memory_key):
-        memory.search_text = memory_tokens(key, value)
+        # Segmenting a long text is CPU work: off the event loop.
+        memory.search_text = await asyncio.to_thread(memory_tokens, key, value)
     if value != memory.memory_value and vector is not None:
         memory.embedding = vector
     memory.memory_value = value

@@ -31,6 +31,7 @@ from memos_server.services.text_index import query_tokens
 from memos_server.services.time_words import Period, period_of
 from memos_server.services.vector_indexes import IndexCatalog
 from memos_server.settings import SearchSettings, Settings
+from memos_server.storage.database import release_connection
 from memos_server.storage.models import Memory
 from memos_server.storage.repositories.memories import Hit, HnswScan, MemoryRepository, Scope
 from memos_server.storage.repositories.vector_indexes import UserKind
@@ -202,7 +203,8 @@ async def search_memories(
     # The model embeds the query in its own thread while Postgres answers the full-text side.
     embedding = asyncio.ensure_future(embedder.embed([query.query])) if channels != "text" else None
     try:
-        tokens = query_tokens(query.query) if channels != "vector" else []
+        # Segmenting a long query is CPU work: off the event loop.
+        tokens = await asyncio.to_thread(query_tokens, query.query) if channels != "vector" else []
         scope = Scope(project_id, query.user_id, query.agent_id, query.where)
         repository = MemoryRepository(session)
         limits = {"fact": query.memory_limit}
@@ -217,6 +219,9 @@ async def search_memories(
         lexical = {
             kind: await repository.lexical(scope, kind, tokens, pool[kind]) for kind in limits
         }
+        if embedding is not None and limits and not embedding.done():
+            # The model is busy (a long add's batches go first): wait holding no connection.
+            await release_connection(session)
         vector = (await embedding)[0] if embedding is not None and limits else []
     finally:
         if embedding is not None and not embedding.done():
@@ -242,6 +247,7 @@ async def search_memories(
         memories = await repository.by_ids([memory_id for memory_id, _ in fused])
         found = [Scored(memories[i], score) for i, score in fused if i in memories]
         if reranker is not None and found:
+            await release_connection(session)
             scores = await reranker.scores(query.query, [s.memory.memory_value for s in found])
             order = sorted(range(len(found)), key=lambda i: scores[i], reverse=True)
             found = [found[i] for i in order][:limit]

@@ -222,6 +222,11 @@ STOP_WORDS_ZH = frozenset(
     ]
 )
 
+# jieba's HMM (its guess at words not in the dictionary) costs the square of the length of an
+# unbroken run of Chinese characters: 32,000 took 11 s. Written Chinese breaks every few dozen
+# characters; a longer run is cut into pieces of this many, at the price of a word split at a cut.
+MAX_RUN_CHARS = 200
+
 _lock = threading.Lock()
 _jieba: Any = None
 
@@ -260,8 +265,10 @@ def _tokens(text: str, *, for_index: bool) -> list[str]:
     for run in _RUNS.findall(text):
         if _CJK.match(run):
             jieba = _segmenter()
-            words = jieba.lcut_for_search(run) if for_index else jieba.lcut(run)
-            out.extend(w for w in words if w not in STOP_WORDS_ZH and w.strip())
+            cut = jieba.lcut_for_search if for_index else jieba.lcut
+            for start in range(0, len(run), MAX_RUN_CHARS):
+                words = cut(run[start : start + MAX_RUN_CHARS])
+                out.extend(w for w in words if w not in STOP_WORDS_ZH and w.strip())
         else:
             word = run.lower()
             if word in STOP_WORDS_EN:

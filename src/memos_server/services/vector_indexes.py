@@ -24,6 +24,7 @@ from memos_server.storage.repositories.vector_indexes import (
     VectorIndexRepository,
     create_index,
     drop_index,
+    without_statement_timeout,
 )
 
 log = logging.getLogger(__name__)
@@ -50,33 +51,35 @@ async def sync_indexes(database: Database, settings: SearchSettings, dimension: 
             report.skipped = True
             return report
         try:
-            async with database.session() as session:
-                repository = VectorIndexRepository(session)
-                wanted = await repository.heavy(settings.hnsw_min_memories)
-                kept = {
-                    t.index_name for t in await repository.heavy(settings.hnsw_min_memories // 2)
-                }
-                valid = await repository.valid_names()
-                present = await repository.all_names()
-            for target in wanted:
-                if target.index_name not in valid:
-                    started = time.perf_counter()
-                    await create_index(
-                        connection,
-                        target,
-                        dimension,
-                        settings.hnsw_m,
-                        settings.hnsw_ef_construction,
-                    )
-                    log.info(
-                        "built HNSW index %s in %.1f s",
-                        target.index_name,
-                        time.perf_counter() - started,
-                    )
-                    report.created.append(target.index_name)
-            for name in sorted(present - kept - {t.index_name for t in wanted}):
-                await drop_index(connection, name)
-                report.dropped.append(name)
+            async with without_statement_timeout(connection):
+                async with database.session() as session:
+                    repository = VectorIndexRepository(session)
+                    wanted = await repository.heavy(settings.hnsw_min_memories)
+                    kept = {
+                        t.index_name
+                        for t in await repository.heavy(settings.hnsw_min_memories // 2)
+                    }
+                    valid = await repository.valid_names()
+                    present = await repository.all_names()
+                for target in wanted:
+                    if target.index_name not in valid:
+                        started = time.perf_counter()
+                        await create_index(
+                            connection,
+                            target,
+                            dimension,
+                            settings.hnsw_m,
+                            settings.hnsw_ef_construction,
+                        )
+                        log.info(
+                            "built HNSW index %s in %.1f s",
+                            target.index_name,
+                            time.perf_counter() - started,
+                        )
+                        report.created.append(target.index_name)
+                for name in sorted(present - kept - {t.index_name for t in wanted}):
+                    await drop_index(connection, name)
+                    report.dropped.append(name)
         finally:
             await connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SYNC_LOCK})
     return report

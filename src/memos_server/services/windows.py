@@ -24,6 +24,9 @@ _CLAUSE_END = re.compile(r"[，,、；;：:]")
 KEY_CJK_CHARS = 16
 MIN_CJK_CLAUSE = 4
 KEY_WORDS = 8
+# A first guess at how many characters hold ``budget`` tokens: more than most text needs (CJK is
+# one character per token, English about four), so a fragment is usually found in one count.
+CHARS_PER_TOKEN = 4
 
 
 @dataclass(frozen=True)
@@ -119,26 +122,31 @@ def _split_turn(turn: Turn, max_tokens: int, count_tokens: Callable[[str], int])
     prefix = f"{turn.role}: "
     budget = max(1, max_tokens - count_tokens(prefix))
     pieces: list[str] = []
-    current = ""
+    current, current_tokens = "", 0
+    # Each fragment is counted once and pieces are summed, so the work grows with the text, not
+    # with its square (a 32,000-character message took seconds when every step recounted it).
     for sentence in _sentences(turn.text.strip()):
-        for fragment in _fit(sentence, budget, count_tokens):
-            candidate = current + fragment
-            if current and count_tokens(candidate) > budget:
+        for fragment, tokens in _fit(sentence, budget, count_tokens):
+            if current and current_tokens + tokens > budget:
                 pieces.append(current)
-                current = fragment
-            else:
-                current = candidate
+                current, current_tokens = "", 0
+            current += fragment
+            current_tokens += tokens
     if current.strip():
         pieces.append(current)
-    pieces = [piece.strip() for piece in pieces if piece.strip()]
+    # Pieces join at sentence ends, where tokenizers count a whole as the sum of its parts; a
+    # piece counted over after all (a tokenizer merging across a seam) is cut again, not truncated.
+    fitted: list[tuple[str, int]] = []
+    for piece in filter(None, (p.strip() for p in pieces)):
+        tokens = count_tokens(prefix + piece)
+        if tokens <= max_tokens:
+            fitted.append((piece, tokens))
+            continue
+        for part in filter(None, (part.strip() for part, _ in _fit(piece, budget, count_tokens))):
+            fitted.append((part, count_tokens(prefix + part)))
     return [
-        Window(
-            turns=[turn],
-            lines=[prefix + piece],
-            tokens=count_tokens(prefix + piece),
-            part=(i, len(pieces)),
-        )
-        for i, piece in enumerate(pieces, start=1)
+        Window(turns=[turn], lines=[prefix + piece], tokens=tokens, part=(i, len(fitted)))
+        for i, (piece, tokens) in enumerate(fitted, start=1)
     ]
 
 
@@ -156,21 +164,36 @@ def _sentences(text: str) -> list[str]:
     return out
 
 
-def _fit(sentence: str, budget: int, count_tokens: Callable[[str], int]) -> list[str]:
-    """Split one sentence that is over the budget into fragments that are not."""
-    fragments: list[str] = []
-    rest = sentence
-    while rest and count_tokens(rest) > budget:
+def _fit(sentence: str, budget: int, count_tokens: Callable[[str], int]) -> list[tuple[str, int]]:
+    """The sentence as fragments of at most ``budget`` tokens each, with their counts.
+
+    Only ever counts a stretch about as long as what fits (doubled until it no longer fits), never
+    the whole rest of a long sentence, so cutting a text into n fragments costs O(text), not
+    O(n × text).
+    """
+    fragments: list[tuple[str, int]] = []
+    start, span = 0, max(1, budget * CHARS_PER_TOKEN)
+    while start < len(sentence):
+        probe = sentence[start : start + span]
+        tokens = count_tokens(probe)
+        while tokens <= budget and start + len(probe) < len(sentence):
+            span *= 2
+            probe = sentence[start : start + span]
+            tokens = count_tokens(probe)
+        if tokens <= budget:
+            fragments.append((probe, tokens))
+            break
         # Shrink a cut point until it fits; characters per token is close to constant, so this
         # converges in a few steps.
-        cut = max(1, len(rest) * budget // max(count_tokens(rest), 1))
-        while cut > 1 and count_tokens(rest[:cut]) > budget:
+        cut = max(1, len(probe) * budget // tokens)
+        while (tokens := count_tokens(probe[:cut])) > budget and cut > 1:
             cut = max(1, cut * 9 // 10)
-        space = rest.rfind(" ", cut // 2, cut)
+        space = probe.rfind(" ", cut // 2, cut)
         if space > 0:
             cut = space + 1
-        fragments.append(rest[:cut])
-        rest = rest[cut:]
-    if rest:
-        fragments.append(rest)
+            tokens = count_tokens(probe[:cut])
+        fragments.append((probe[:cut], tokens))
+        start += cut
+        # The next stretch to look at: about what this fragment held, and then some.
+        span = max(1, cut * 2)
     return fragments

@@ -20,6 +20,8 @@ from memos_server.settings import DatabaseSettings
 # crash_shutdown, 57P03 cannot_connect_now (starting up or shutting down), 53300
 # too_many_connections.
 _AWAY_STATES = ("57P01", "57P02", "57P03", "53300")
+# 57014 query_canceled: the statement ran past ``statement_timeout`` (or was cancelled).
+_TIMED_OUT = "57014"
 
 
 def async_url(url: str) -> str:
@@ -57,6 +59,41 @@ def unavailable(error: BaseException) -> bool:
     return False
 
 
+async def release_connection(session: AsyncSession) -> None:
+    """Hand the session's connection back to the pool before a wait on something slow (the
+    model): a connection held "idle in transaction" meanwhile is one another request cannot have.
+    Ends the session's transaction, so only for read-only work; the session takes a connection
+    again at its next statement, and what it loaded stays loaded (``expire_on_commit=False``)."""
+    if session.in_transaction():
+        await session.commit()
+
+
+def _states(error: BaseException) -> list[str]:
+    """The SQLSTATEs along the chain of causes (SQLAlchemy's error, the driver's, the server's)."""
+    states: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        state = getattr(current, "sqlstate", None)
+        if isinstance(state, str):
+            states.append(state)
+        current = current.__cause__ or getattr(current, "orig", None)
+    return states
+
+
+def timed_out(error: BaseException) -> bool:
+    """Whether Postgres cancelled the statement: it ran past ``statement_timeout``."""
+    return _TIMED_OUT in _states(error)
+
+
+def timeout_settings(settings: DatabaseSettings) -> dict[str, str]:
+    """Server settings for a connection: the statement timeout, if there is one."""
+    if settings.statement_timeout_s <= 0:
+        return {}
+    return {"statement_timeout": str(max(1, round(settings.statement_timeout_s * 1000)))}
+
+
 class Database:
     def __init__(self, url: str, settings: DatabaseSettings) -> None:
         self.engine: AsyncEngine = create_async_engine(
@@ -67,7 +104,12 @@ class Database:
             # checkout, so the first requests after the database returns succeed.
             pool_pre_ping=True,
             pool_timeout=settings.pool_timeout_s,
-            connect_args={"timeout": settings.connect_timeout_s},
+            # Every statement of a request or a job is bounded (Postgres cancels it past the
+            # timeout); migrations run on their own engine, index builds lift it (NO_TIMEOUT).
+            connect_args={
+                "timeout": settings.connect_timeout_s,
+                "server_settings": timeout_settings(settings),
+            },
             echo=settings.echo,
             # A database error's text (logged with its traceback) would otherwise quote the
             # statement's parameters: messages, queries, memories.

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -69,6 +71,17 @@ def sql_literal(value: str) -> str:
     """A quoted SQL string literal (DDL takes no parameters). The E'' form escapes the same way
     whatever ``standard_conforming_strings`` says; NUL never gets this far (requests refuse it)."""
     return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+@asynccontextmanager
+async def without_statement_timeout(connection: AsyncConnection) -> AsyncIterator[None]:
+    """No statement timeout on this (autocommit) connection meanwhile: an index build takes as
+    long as it takes. Back to the connection's own setting after, before it returns to the pool."""
+    await connection.execute(text("SET statement_timeout = 0"))
+    try:
+        yield
+    finally:
+        await connection.execute(text("RESET statement_timeout"))
 
 
 async def create_index(
