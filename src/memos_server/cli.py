@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import Any
 
 from pydantic import SecretStr
@@ -239,12 +240,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Exit codes (README, "Exit codes"): 2 is argparse's for a bad command line, 3 uvicorn's when the
+# app fails during start-up.
+EXIT_CONFIGURATION = 1
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the process is so that ``finally`` blocks (the embedded Postgres's
+    stop among them) run. A BaseException: no ``except Exception`` swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # a second SIGTERM does not cut the clean-up short
+    raise Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = get_settings()
     configure_logging(settings.server.log_level, settings.server.log_format)
     command = args.command or "serve"
+    # Without this, SIGTERM outside uvicorn's own handling (while the embedded Postgres starts,
+    # in a CLI command) ended the process on the spot, and left that Postgres running.
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         if command == "serve":
             if args.command is None:
@@ -271,4 +294,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(2)
     except (ConfigurationError, MemosError) as exc:
         print(f"memos-server: {exc}", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(EXIT_CONFIGURATION)
+    except Terminated as stop:
+        # Cleaned up: now end as SIGTERM ends a process, so the exit status says why.
+        signal.signal(stop.signum, signal.SIG_DFL)
+        signal.raise_signal(stop.signum)
