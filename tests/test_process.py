@@ -6,6 +6,7 @@ import contextlib
 import json
 import re
 import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -188,3 +189,69 @@ def test_hardening_14_a_stale_postmaster_pid_naming_another_process_is_ignored(
         stranger.kill()
         stranger.wait()
         kill_postgres(data_dir)
+
+
+def refused_at_start(service: ServiceProcess, data_dir: Path) -> str:
+    """What a ``memos-server`` refused before starting anything printed (it exits on its own)."""
+    try:
+        service.start(wait_ready=False)
+        code = service.wait(timeout_s=60)
+    finally:
+        service.stop()
+    printed = service.output()
+    assert "memos-server ready" not in printed
+    assert not (data_dir / "postgres").exists(), "Postgres was started before the refusal"
+    assert len(printed.strip().splitlines()) == 1, printed
+    return f"{code}: {printed.strip()}"
+
+
+@pytest.mark.slow
+def test_hardening_15_memos_api_key_is_stored_only_in_a_database_without_keys(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    first = "first-bootstrap-key-0123456789"
+    later = "a-later-memos-api-key-0123456789"
+    with running_service(data_dir, MEMOS_API_KEY=first) as service:
+        assert "bootstrap key: MEMOS_API_KEY stored for project 'default'" in service.output()
+    with running_service(data_dir, MEMOS_API_KEY=later) as service:
+        printed = service.output()
+        assert "bootstrap key: MEMOS_API_KEY not used" in printed
+        assert later not in printed
+        assert first not in printed
+        with Api(service.base_url, later) as api:
+            api.fails("/get/message", {"user_id": "u", "conversation_id": "c"}, 401, 40132)
+        with Api(service.base_url, first) as api:
+            api.ok("/get/message", {"user_id": "u", "conversation_id": "c"})
+    with running_service(data_dir, MEMOS_API_KEY=first) as service:
+        assert "(MEMOS_API_KEY is one of them)" in service.output()
+
+    # Too short, or not sendable in a header: refused before anything starts, whatever the
+    # database holds.
+    for key, why in (
+        ("abc", "MEMOS_API_KEY is 3 characters; a key needs at least 24"),
+        ("我的密钥" * 8, "MEMOS_API_KEY may hold only visible ASCII characters"),
+        ("with spaces in the key 0123456789", "MEMOS_API_KEY may hold only visible ASCII"),
+    ):
+        fresh = tmp_path / f"fresh-{len(key)}"
+        service = ServiceProcess(tmp_path, MEMOS_DATA_DIR=str(fresh), MEMOS_API_KEY=key)
+        refusal = refused_at_start(service, fresh)
+        assert refusal.startswith(f"1: memos-server: {why}"), refusal
+        assert key not in refusal
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [("serve",), ("serve", "--workers", "2")])
+def test_hardening_15_a_busy_port_is_one_error_line_and_exit_code_4(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    data_dir = tmp_path / "data"
+    service = ServiceProcess(tmp_path, *command, MEMOS_DATA_DIR=str(data_dir))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", service.port))
+        taken.listen()
+        refusal = refused_at_start(service, data_dir)
+    assert refusal == (
+        f"4: memos-server: port {service.port} on 127.0.0.1 is already in use (another "
+        "memos-server?): stop that process or choose another port (--port, MEMOS_SERVER__PORT)"
+    )
