@@ -31,6 +31,7 @@ import subprocess
 import threading
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,18 @@ class EmbeddedPostgres:
         self._closed = False
 
     def start(self) -> str:
-        """Start (or join) the server; return its postgresql:// URL. Blocking."""
+        """Start (or join) the server; return its postgresql:// URL. Blocking.
+
+        The work runs in a thread of its own: a signal that interrupts the caller (SIGTERM is an
+        exception in the main thread) must not cut initdb or pg_ctl short, which would leave a
+        half-made data dir or a Postgres nobody knows of. ``stop()`` waits for it to finish."""
+        pool = ThreadPoolExecutor(1, thread_name_prefix="embedded-postgres")
+        try:
+            return pool.submit(self._start).result()
+        finally:
+            pool.shutdown(wait=False)
+
+    def _start(self) -> str:
         with warnings.catch_warnings():
             # pgserver resolves a runtime directory at import and warns when XDG_RUNTIME_DIR is
             # unset (it falls back to /tmp, which is what we want).
