@@ -43,6 +43,7 @@ HOLDERS_FILE = "postgres.holders.json"  # in data_dir, beside the Postgres data 
 LOCK_FILE = "postgres.lock"
 PGSERVER_HOLDERS_FILE = ".handle_pids.json"  # pgserver's own count, unused: see above
 STOP_TIMEOUT_S = 60
+START_TIME_SLACK_S = 1.0
 
 Holder = tuple[int, float]  # pid, process start time (seconds since the epoch)
 
@@ -88,7 +89,8 @@ class EmbeddedPostgres:
                 log.info("starting embedded Postgres in %s", self.pgdata)
             elif not others:
                 log.warning(
-                    "taking over the embedded Postgres (pid %d) a stopped process left running",
+                    "taking over the embedded Postgres (pid %d) left running by a process that "
+                    "ended without stopping it",
                     postmaster.pid,
                 )
             self._write_holders([*others, self._me])
@@ -141,13 +143,20 @@ class EmbeddedPostgres:
             recorded = [(int(pid), float(started)) for pid, started in json.loads(path.read_text())]
         except (OSError, ValueError, TypeError):
             return []  # none yet, or unreadable: either way nothing to honour
-        return [h for h in recorded if h == self._me or _holder(h[0]) == h]
+        return [h for h in recorded if h == self._me or _same_process(h)]
 
     def _write_holders(self, holders: list[Holder]) -> None:
         path = self.pgdata.parent / HOLDERS_FILE
         scratch = path.with_suffix(".tmp")
         scratch.write_text(json.dumps(holders))
         scratch.replace(path)
+
+
+def _same_process(holder: Holder) -> bool:
+    # A start time is read off the boot time, which the kernel reports to the second and which
+    # moves when the clock is set: allow for that. A pid is not reused within a second.
+    now = _holder(holder[0])
+    return now is not None and abs(now[1] - holder[1]) < START_TIME_SLACK_S
 
 
 def _holder(pid: int) -> Holder | None:
