@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
+import socket
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+import psutil
 import pytest
 
 from tests.support import SEED_FAMILY_TRIP, Api, ServiceProcess
@@ -97,3 +102,156 @@ def test_several_api_processes_share_the_port_one_postgres_and_one_key(tmp_path:
         assert not (data_dir / "postgres" / "postmaster.pid").exists()
     finally:
         service.stop()
+
+
+def postgres_processes(data_dir: Path) -> list[psutil.Process]:
+    """Every process of a Postgres serving ``data_dir`` (a postmaster works in its data dir)."""
+    pgdata = (data_dir / "postgres").resolve()
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if Path(process.cwd()) == pgdata:
+                found.append(process)
+    return found
+
+
+def kill_postgres(data_dir: Path) -> None:
+    """Clean-up of a test that failed half-way: no Postgres outlives it."""
+    processes = postgres_processes(data_dir)
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(processes, timeout=10)
+
+
+def postmaster_pid(data_dir: Path) -> int:
+    return int((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0])
+
+
+@pytest.mark.slow
+def test_hardening_14_postgres_left_by_a_killed_service_is_stopped_by_the_next(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    killed = ServiceProcess(tmp_path, MEMOS_DATA_DIR=str(data_dir))
+    try:
+        killed.start()
+        [key] = set(KEY.findall(killed.output()))
+        orphan = postmaster_pid(data_dir)
+        killed.signal(signal.SIGKILL)
+        assert killed.wait() == -signal.SIGKILL
+        assert psutil.pid_exists(orphan), "SIGKILL does not stop Postgres: nothing to take over"
+
+        # Up again over the orphaned Postgres and the killed holder's bookkeeping; SIGTERM then
+        # stops Postgres as it would have without the SIGKILL.
+        with running_service(data_dir) as service, Api(service.base_url, key) as api:
+            api.ok("/get/message", {"user_id": "u", "conversation_id": "c"})
+        assert not psutil.pid_exists(orphan) or psutil.Process(orphan).status() == "zombie"
+        assert not (data_dir / "postgres" / "postmaster.pid").exists()
+        assert not postgres_processes(data_dir)
+
+        # And once more, from a clean stop: nothing stale is left to trip over.
+        with running_service(data_dir) as service, Api(service.base_url, key) as api:
+            api.ok("/get/message", {"user_id": "u", "conversation_id": "c"})
+        assert not postgres_processes(data_dir)
+    finally:
+        killed.stop()
+        kill_postgres(data_dir)
+
+
+@pytest.mark.slow
+def test_hardening_14_a_stale_postmaster_pid_naming_another_process_is_ignored(
+    tmp_path: Path,
+) -> None:
+    """A ``postmaster.pid`` whose pid now belongs to another process (a restarted container
+    reuses pids) is stale: the service starts its own Postgres and stops it again."""
+    data_dir = tmp_path / "data"
+    with running_service(data_dir):
+        pass
+    stranger = subprocess.Popen(["sleep", "120"])
+    pid_file = data_dir / "postgres" / "postmaster.pid"
+    try:
+        # postmaster.pid's eight lines: pid, data dir, start time, port, socket dir, host,
+        # shared memory, status.
+        pgdata = str(data_dir / "postgres")
+        lines = [str(stranger.pid), pgdata, "1700000000", "5432", pgdata, "", "", "ready"]
+        pid_file.write_text("\n".join(lines) + "\n")
+        holders = data_dir / "postgres" / ".handle_pids.json"
+        holders.write_text(json.dumps([stranger.pid]))
+        with running_service(data_dir) as service:
+            assert postmaster_pid(data_dir) != stranger.pid
+            assert httpx.get(f"http://127.0.0.1:{service.port}/readyz").status_code == 200
+        assert stranger.poll() is None, "a process that is not our Postgres was signalled"
+        assert not postgres_processes(data_dir)
+        assert not pid_file.exists()
+    finally:
+        stranger.kill()
+        stranger.wait()
+        kill_postgres(data_dir)
+
+
+def refused_at_start(service: ServiceProcess, data_dir: Path) -> str:
+    """What a ``memos-server`` refused before starting anything printed (it exits on its own)."""
+    try:
+        service.start(wait_ready=False)
+        code = service.wait(timeout_s=60)
+    finally:
+        service.stop()
+    printed = service.output()
+    assert "memos-server ready" not in printed
+    assert not (data_dir / "postgres").exists(), "Postgres was started before the refusal"
+    assert len(printed.strip().splitlines()) == 1, printed
+    return f"{code}: {printed.strip()}"
+
+
+@pytest.mark.slow
+def test_hardening_15_memos_api_key_is_stored_only_in_a_database_without_keys(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    first = "first-bootstrap-key-0123456789"
+    later = "a-later-memos-api-key-0123456789"
+    with running_service(data_dir, MEMOS_API_KEY=first) as service:
+        assert "bootstrap key: MEMOS_API_KEY stored for project 'default'" in service.output()
+    with running_service(data_dir, MEMOS_API_KEY=later) as service:
+        printed = service.output()
+        assert "bootstrap key: MEMOS_API_KEY not used" in printed
+        assert later not in printed
+        assert first not in printed
+        with Api(service.base_url, later) as api:
+            api.fails("/get/message", {"user_id": "u", "conversation_id": "c"}, 401, 40132)
+        with Api(service.base_url, first) as api:
+            api.ok("/get/message", {"user_id": "u", "conversation_id": "c"})
+    with running_service(data_dir, MEMOS_API_KEY=first) as service:
+        assert "(MEMOS_API_KEY is one of them)" in service.output()
+
+    # Too short, or not sendable in a header: refused before anything starts, whatever the
+    # database holds.
+    for key, why in (
+        ("abc", "MEMOS_API_KEY is 3 characters; a key needs at least 24"),
+        ("我的密钥" * 8, "MEMOS_API_KEY may hold only visible ASCII characters"),
+        ("with spaces in the key 0123456789", "MEMOS_API_KEY may hold only visible ASCII"),
+    ):
+        fresh = tmp_path / f"fresh-{len(key)}"
+        service = ServiceProcess(tmp_path, MEMOS_DATA_DIR=str(fresh), MEMOS_API_KEY=key)
+        refusal = refused_at_start(service, fresh)
+        assert refusal.startswith(f"1: memos-server: {why}"), refusal
+        assert key not in refusal
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [("serve",), ("serve", "--workers", "2")])
+def test_hardening_15_a_busy_port_is_one_error_line_and_exit_code_4(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    data_dir = tmp_path / "data"
+    service = ServiceProcess(tmp_path, *command, MEMOS_DATA_DIR=str(data_dir))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", service.port))
+        taken.listen()
+        refusal = refused_at_start(service, data_dir)
+    assert refusal == (
+        f"4: memos-server: port {service.port} on 127.0.0.1 is already in use (another "
+        "memos-server?): stop that process or choose another port (--port, MEMOS_SERVER__PORT)"
+    )

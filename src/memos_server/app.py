@@ -29,7 +29,7 @@ from memos_server.api.telemetry import RequestTelemetry
 from memos_server.console import ConsoleFiles
 from memos_server.logs import configure_logging
 from memos_server.runtime import Runtime, open_runtime
-from memos_server.services.apikeys import NewKey, ensure_bootstrap_key
+from memos_server.services.apikeys import Bootstrap, NewKey, ensure_bootstrap_key
 from memos_server.settings import Settings, get_settings
 
 API_PREFIX = "/api/openmem/v1"
@@ -52,14 +52,29 @@ def announce_key(key: NewKey, base_url: str) -> None:
 
 
 async def bootstrap(runtime: Runtime) -> None:
-    """Store the configured key, or make and show one, if the database has no key yet."""
+    """Give a database without any key its first one: MEMOS_API_KEY, or a new key shown once."""
     settings = runtime.settings
+    project = settings.default_project
     async with runtime.database.session() as session:
         configured = settings.api_key.get_secret_value() if settings.api_key else None
-        key = await ensure_bootstrap_key(session, settings.default_project, configured)
+        outcome, key = await ensure_bootstrap_key(session, project, configured)
         await session.commit()
-    if key is not None and configured is None:
+    # One line whatever happened, never the key itself.
+    if outcome is Bootstrap.MADE:
+        assert key is not None
         announce_key(key, public_base_url(settings))
+        log.info("bootstrap key: made one for project %r (printed once, above)", project)
+    elif outcome is Bootstrap.STORED:
+        log.info("bootstrap key: MEMOS_API_KEY stored for project %r", project)
+    elif outcome is Bootstrap.NOT_USED:
+        log.warning(
+            "bootstrap key: MEMOS_API_KEY not used: the database has API keys and it is not one "
+            "of them (it is stored only while there are none; add keys with `memos-server apikey "
+            "create` or the admin API)"
+        )
+    else:
+        known = " (MEMOS_API_KEY is one of them)" if outcome is Bootstrap.KNOWN else ""
+        log.info("bootstrap key: not needed, the database has API keys%s", known)
 
 
 def app_from_environment() -> FastAPI:

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import Any
 
 from pydantic import SecretStr
 
 from memos_server.errors import ConfigurationError, MemosError
+from memos_server.listener import BACKLOG, CannotListen, listen
 from memos_server.logs import configure_logging
 from memos_server.runtime import Runtime, open_runtime
 from memos_server.services.apikeys import (
+    check_chosen_key,
     create_key,
     create_project,
     list_keys,
@@ -44,10 +49,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     if args.no_worker:
         update["jobs"] = settings.jobs.model_copy(update={"run_worker": False})
     settings = settings.model_copy(update=update)
-    if server.workers > 1:
-        _serve_processes(settings)
-        return
-    uvicorn.run(create_app(settings), **_uvicorn_options(server))
+    # What can be known before anything starts fails before anything starts (no Postgres to
+    # stop again, no "ready" line): a bad bootstrap key, a busy port.
+    if settings.api_key is not None:
+        check_chosen_key(settings.api_key.get_secret_value())
+    with listen(server.host, server.port) as sock:
+        if server.workers > 1:
+            _serve_processes(settings, sock)
+            return
+        config = uvicorn.Config(create_app(settings), **_uvicorn_options(server))
+        # As uvicorn.run: Ctrl-C ends the service after its orderly shutdown.
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(config).run(sockets=[sock])
 
 
 def _uvicorn_options(server: ServerSettings) -> dict[str, Any]:
@@ -60,16 +73,18 @@ def _uvicorn_options(server: ServerSettings) -> dict[str, Any]:
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": 10,
+        "backlog": BACKLOG,
     }
 
 
-def _serve_processes(settings: Settings) -> None:
+def _serve_processes(settings: Settings, sock: socket.socket) -> None:
     """``serve --workers N``: this process starts the embedded Postgres (if any), migrates and
-    makes the bootstrap key once, then uvicorn runs N worker processes that share the port and
+    makes the bootstrap key once, then uvicorn runs N worker processes that share the socket and
     read their settings from the environment prepared here."""
     import os
 
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from memos_server.app import bootstrap
     from memos_server.storage.embedded import EmbeddedPostgres
@@ -95,12 +110,13 @@ def _serve_processes(settings: Settings) -> None:
         _with_runtime(settings, bootstrap)
         os.environ.update(env)
         log.info("starting %d API processes", server.workers)
-        uvicorn.run(
+        config = uvicorn.Config(
             "memos_server.app:app_from_environment",
             factory=True,
             workers=server.workers,
             **_uvicorn_options(server),
         )
+        Multiprocess(config, sockets=[sock]).run()
     finally:
         if embedded is not None:
             embedded.stop()
@@ -239,12 +255,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Exit codes (README, "Exit codes"): 2 is argparse's for a bad command line, 3 uvicorn's when the
+# app fails during start-up.
+EXIT_CONFIGURATION = 1
+EXIT_CANNOT_LISTEN = 4
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the process is so that ``finally`` blocks (the embedded Postgres's
+    stop among them) run. A BaseException: no ``except Exception`` swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # a second SIGTERM does not cut the clean-up short
+    raise Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = get_settings()
     configure_logging(settings.server.log_level, settings.server.log_format)
     command = args.command or "serve"
+    # Without this, SIGTERM outside uvicorn's own handling (while the embedded Postgres starts,
+    # in a CLI command) ended the process on the spot, and left that Postgres running.
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         if command == "serve":
             if args.command is None:
@@ -269,6 +308,13 @@ def main(argv: list[str] | None = None) -> None:
         else:
             parser.print_help()
             sys.exit(2)
+    except CannotListen as exc:
+        print(f"memos-server: {exc}", file=sys.stderr)
+        sys.exit(EXIT_CANNOT_LISTEN)
     except (ConfigurationError, MemosError) as exc:
         print(f"memos-server: {exc}", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(EXIT_CONFIGURATION)
+    except Terminated as stop:
+        # Cleaned up: now end as SIGTERM ends a process, so the exit status says why.
+        signal.signal(stop.signum, signal.SIG_DFL)
+        signal.raise_signal(stop.signum)

@@ -79,17 +79,19 @@ def rate_limiter_for(settings: Settings) -> RateLimiter | None:
     return RateLimiter(limits.rate_per_key / workers, max(1, limits.rate_burst // workers))
 
 
-async def _start_database(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
-    if settings.database.url is not None:
-        return settings.database.url.get_secret_value(), None
-    embedded = EmbeddedPostgres(settings.data_dir)
-    url = await asyncio.to_thread(embedded.start)
-    return url, embedded
+async def _database_url(settings: Settings, embedded: EmbeddedPostgres | None) -> str:
+    if embedded is None:
+        assert settings.database.url is not None
+        return settings.database.url.get_secret_value()
+    return await asyncio.to_thread(embedded.start)
 
 
 @asynccontextmanager
 async def open_runtime(settings: Settings, *, with_embedder: bool = True) -> AsyncIterator[Runtime]:
-    database_task = asyncio.create_task(_start_database(settings))
+    # Made before it starts, so the finally below stops it even if the start is cut short (an
+    # error elsewhere, a signal): stop() waits for a start in progress.
+    embedded = EmbeddedPostgres(settings.data_dir) if settings.database.url is None else None
+    database_task = asyncio.create_task(_database_url(settings, embedded))
     embedder_task = (
         asyncio.create_task(load_embedder(settings.embedding, settings.model_cache_dir))
         if with_embedder
@@ -97,12 +99,12 @@ async def open_runtime(settings: Settings, *, with_embedder: bool = True) -> Asy
     )
     # The Chinese segmenter's dictionary loads in about a second: alongside, not on a request.
     segmenter_task = asyncio.create_task(asyncio.to_thread(warm_up)) if with_embedder else None
-    embedded: EmbeddedPostgres | None = None
     embedder: Embedder | None = None
     database: Database | None = None
-    llm: LLM | None = build_llm(settings.llm) if with_embedder else None
+    llm: LLM | None = None
     try:
-        url, embedded = await database_task
+        llm = build_llm(settings.llm) if with_embedder else None
+        url = await database_task
         await asyncio.to_thread(upgrade_database, url)
         database = Database(url, settings.database)
         if segmenter_task is not None:

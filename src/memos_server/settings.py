@@ -279,7 +279,8 @@ class Settings(BaseSettings):
     )
     api_key: SecretStr | None = Field(
         default=None,
-        description="Bootstrap key: stored (hashed) for the default project if no key exists.",
+        description="Bootstrap key: stored (hashed) for the default project while the database "
+        "has no key; 24+ visible ASCII characters.",
     )
     default_project: str = Field(default="default", description="Project of the bootstrap key.")
     admin_key: SecretStr | None = Field(

@@ -8,16 +8,26 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.errors import AdminApiOff, InvalidApiKey, NotFound, Unauthenticated
+from memos_server.errors import (
+    AdminApiOff,
+    ConfigurationError,
+    InvalidApiKey,
+    NotFound,
+    Unauthenticated,
+)
 from memos_server.storage.models import ApiKey, Project
 from memos_server.storage.repositories.api_keys import LAST_USED_RESOLUTION, ApiKeyRepository
 from memos_server.storage.repositories.projects import ProjectRepository
 
 KEY_PREFIX = "mk-"
 VISIBLE_CHARS = 10
+# A chosen key (MEMOS_API_KEY) keeps its first VISIBLE_CHARS readable as its prefix; with this
+# many characters at least 14 stay secret.
+MIN_CHOSEN_KEY_CHARS = 24
 
 
 @dataclass(frozen=True)
@@ -53,20 +63,50 @@ async def store_key(session: AsyncSession, project: str, secret: str, name: str 
     return NewKey(secret=secret, prefix=prefix, project=project)
 
 
+class Bootstrap(StrEnum):
+    """What start-up did about the bootstrap key."""
+
+    MADE = "made"  # no key and none configured: a new one, to be shown once
+    STORED = "stored"  # no key: the configured one stored
+    KNOWN = "known"  # keys exist; the configured one is among them
+    NOT_USED = "not used"  # keys exist; the configured one is not among them and is not added
+    NONE = "none"  # keys exist and none is configured
+
+
+def check_chosen_key(secret: str, setting: str = "MEMOS_API_KEY") -> None:
+    """A key a person chose: long enough that what its visible prefix does not show is still hard
+    to guess, and sendable in an ``Authorization`` header (visible ASCII, no spaces)."""
+    if len(secret) < MIN_CHOSEN_KEY_CHARS:
+        raise ConfigurationError(
+            f"{setting} is {len(secret)} characters; a key needs at least {MIN_CHOSEN_KEY_CHARS} "
+            "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    if not all("!" <= char <= "~" for char in secret):
+        raise ConfigurationError(
+            f"{setting} may hold only visible ASCII characters (no spaces): "
+            "it is sent in an HTTP header"
+        )
+
+
 async def ensure_bootstrap_key(
     session: AsyncSession, project: str, configured: str | None
-) -> NewKey | None:
-    """With no key in the database, store the configured one or make one. None if keys exist."""
+) -> tuple[Bootstrap, NewKey | None]:
+    """Only a database with no key at all gets one: the configured key, or a new one. A key
+    configured later is never added (a stray ``MEMOS_API_KEY`` in a shell would otherwise become
+    a permanent key); more keys come from ``apikey create`` or the admin API."""
+    if configured is not None:
+        check_chosen_key(configured)
     keys = ApiKeyRepository(session)
+    # Processes starting together on an empty database: one makes the key, the others see it.
+    await keys.lock_bootstrap()
     if await keys.exists_any():
-        if configured and await keys.find(hash_key(configured)) is None:
-            # MEMOS_API_KEY changed after the first start: honour it as an extra key (a revoked
-            # one stays revoked).
-            return await store_key(session, project, configured, "bootstrap")
-        return None
-    if configured:
-        return await store_key(session, project, configured, "bootstrap")
-    return await create_key(session, project, "bootstrap")
+        if configured is None:
+            return Bootstrap.NONE, None
+        known = await keys.find(hash_key(configured)) is not None
+        return (Bootstrap.KNOWN if known else Bootstrap.NOT_USED), None
+    if configured is not None:
+        return Bootstrap.STORED, await store_key(session, project, configured, "bootstrap")
+    return Bootstrap.MADE, await create_key(session, project, "bootstrap")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from memos_server.storage.models import ApiKey, Project
 # Recording every use would turn each read request into a write; once a minute is enough to see
 # which keys are alive.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+BOOTSTRAP_LOCK = 0x6D656D6F5F6B6579  # pg advisory lock key: one bootstrap-key check at a time
 
 
 class ApiKeyRepository:
@@ -42,6 +43,10 @@ class ApiKeyRepository:
             )
             .values(last_used_at=func.now())
         )
+
+    async def lock_bootstrap(self) -> None:
+        """Serialise the bootstrap-key check of processes starting together (until commit)."""
+        await self.session.execute(select(func.pg_advisory_xact_lock(BOOTSTRAP_LOCK)))
 
     async def exists_any(self) -> bool:
         result = await self.session.execute(select(ApiKey.id).limit(1))
