@@ -99,7 +99,11 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Self-hosted long-term memory for LLM applications (MemOS Cloud API).",
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.limits.max_body_bytes,
+        timeout_s=settings.limits.body_timeout_s,
+    )
     install_error_handlers(app, settings.limits.max_body_bytes)
     for router in (
         messages.router,

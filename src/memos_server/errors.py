@@ -3,7 +3,8 @@
     MemosError                     50000 / 500 (anything unexpected)
     ├── BadRequest                 40000 / 400
     │   ├── RequiredFieldEmpty     40002 / 400
-    │   └── UnsupportedType        40006 / 400
+    │   ├── UnsupportedType        40006 / 400
+    │   └── BodyTimeout            40000 / 408 (the body came too slowly; connection closed)
     ├── TooLong                    40305 / 413
     │   ├── UserIdTooLong          40010 / 413
     │   └── ConversationIdTooLong  40011 / 413
@@ -52,6 +53,11 @@ class RequiredFieldEmpty(BadRequest):
 class UnsupportedType(BadRequest):
     code = 40006
     default_message = "unsupported type"
+
+
+class BodyTimeout(BadRequest):
+    status = 408
+    default_message = "request body not received in time"
 
 
 class TooLong(MemosError):

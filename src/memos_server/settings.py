@@ -118,6 +118,12 @@ class LimitSettings(Group):
     max_body_bytes: int = Field(
         default=10_000_000, ge=1_000, description="Largest request body (bytes)."
     )
+    body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest time from a request's headers to the last byte of its body; "
+        "beyond it: 408 and the connection closed.",
+    )
     max_id_chars: int = Field(default=100, ge=1, description="user_id / conversation_id length.")
     max_messages_per_add: int = Field(default=200, ge=1, description="Messages in one add.")
     max_message_chars: int = Field(default=32_000, ge=1, description="Characters per message.")
