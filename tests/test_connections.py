@@ -16,7 +16,7 @@ import pytest
 
 from tests.support import Api, ServiceThread, make_settings, new_api_key
 
-BODY_TIMEOUT_S = 1.0
+BODY_TIMEOUT_S = 3.0
 SEARCH = {"user_id": "conn-user", "query": "七天酒店"}
 
 
@@ -113,11 +113,13 @@ def test_hardening_11_a_slow_body_gets_408_while_others_are_served(
     dripping = threading.Thread(target=trickle, daemon=True)
     dripping.start()
     try:
+        served = []
         with Api(edge.base_url, key) as api:
-            while time.monotonic() - started < BODY_TIMEOUT_S * 0.8:
-                sent = time.monotonic()
+            while time.monotonic() - started < BODY_TIMEOUT_S * 0.6:
                 api.ok("/search/memory", SEARCH)
-                assert time.monotonic() - sent < 2, "a normal request waited on the slow ones"
+                served.append(time.monotonic() - started)
+        # Served while every slow connection was still held, not after they were let go.
+        assert served[0] < BODY_TIMEOUT_S * 0.9, served
         for sock in stalled + trickling:
             status, headers, body, closed = answer_of(sock)
             assert status == 408
