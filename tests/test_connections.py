@@ -30,7 +30,7 @@ def edge(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     settings = make_settings(
         pg_url,
         tmp_path_factory.mktemp("edge-data"),
-        limits={"rate_per_key": 0, "body_timeout_s": BODY_TIMEOUT_S},
+        limits={"rate_per_key": 0, "failed_keys_per_minute": 0, "body_timeout_s": BODY_TIMEOUT_S},
     )
     running = ServiceThread(settings)
     running.app.add_api_route("/boom", boom, methods=["GET", "POST"])

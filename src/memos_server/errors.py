@@ -14,6 +14,7 @@
     │   └── InvalidApiKey          40132 / 401
     ├── AdminApiOff                40100 / 403 (no MEMOS_ADMIN_KEY set)
     ├── RateLimited                40300 / 429 (with Retry-After)
+    │   └── TooManyFailedKeys      40300 / 429 (a client's wrong keys; with Retry-After)
     └── ServiceUnavailable         50004 / 503
         ├── DatabaseUnavailable    50004 / 503 (Postgres stopped or restarting; Retry-After)
         ├── SearchUnavailable      50005 / 503
@@ -112,6 +113,16 @@ class RateLimited(MemosError):
         self.retry_after_s = max(1, math.ceil(retry_after_s))
         super().__init__(
             f"too many requests for this API key ({limit}); retry after {self.retry_after_s} s"
+        )
+
+
+class TooManyFailedKeys(RateLimited):
+    """A client sent more wrong keys than it may (``services.failed_keys``)."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
+        MemosError.__init__(
+            self, f"too many wrong API keys from this address; retry after {self.retry_after_s} s"
         )
 
 

@@ -112,6 +112,11 @@ class ServerSettings(Group):
     log_format: Literal["json", "text"] = Field(
         default="json", description="json: one JSON object per line; text: for a terminal."
     )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-For names the client (comma-separated addresses "
+        "or networks, * for any): the address wrong keys are counted by.",
+    )
 
 
 class LimitSettings(Group):
@@ -139,6 +144,15 @@ class LimitSettings(Group):
     )
     rate_burst: int = Field(
         default=100, ge=1, description="Requests one API key may make at once before the rate."
+    )
+    failed_keys_per_minute: float = Field(
+        default=10.0,
+        ge=0,
+        description="Wrong API or admin keys one client address may send a minute, after its "
+        "burst (0: no limit); past it, all its requests that need a key: 429 with Retry-After.",
+    )
+    failed_keys_burst: int = Field(
+        default=20, ge=1, description="Wrong keys one client address may send at once."
     )
 
 
