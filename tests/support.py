@@ -42,8 +42,9 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "data_dir": data_dir,
         "embedding": {"cache_dir": MODEL_CACHE},
         "admin_key": ADMIN_KEY,
-        # Tests call faster than any client should; the rate limit has tests of its own.
-        "limits": {"rate_per_key": 0},
+        # Tests call faster than any client should, and send wrong keys on purpose: the rate
+        # limit and the wrong-key throttle have tests of their own.
+        "limits": {"rate_per_key": 0, "failed_keys_per_minute": 0},
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp
 
 from memos_server import __version__
 from memos_server.api.body_limit import BodyLimit
-from memos_server.api.errors import install_error_handlers
+from memos_server.api.errors import AnsweredErrors, install_error_handlers
 from memos_server.api.routes import (
     admin,
     chat,
@@ -88,10 +88,11 @@ def app_from_environment() -> FastAPI:
 class App(FastAPI):
     """FastAPI with ``RequestTelemetry`` outside all of its middleware, its error middleware
     included (``add_middleware`` would put it inside that one, so the 500s it renders would carry
-    no request id and go untimed)."""
+    no request id and go untimed), and ``AnsweredErrors`` just outside the error middleware, so a
+    500 it answered leaves the connection open like any other answer."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return RequestTelemetry(super().build_middleware_stack())
+        return RequestTelemetry(AnsweredErrors(super().build_middleware_stack()))
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -113,7 +114,11 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Self-hosted long-term memory for LLM applications (MemOS Cloud API).",
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.limits.max_body_bytes,
+        timeout_s=settings.limits.body_timeout_s,
+    )
     install_error_handlers(app, settings.limits.max_body_bytes)
     for router in (
         messages.router,

@@ -38,12 +38,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
     from memos_server.app import create_app
 
-    server = ServerSettings(
-        host=args.host or settings.server.host,
-        port=args.port or settings.server.port,
-        log_level=settings.server.log_level,
-        log_format=settings.server.log_format,
-        workers=args.workers or settings.server.workers,
+    server = settings.server.model_copy(
+        update={
+            "host": args.host or settings.server.host,
+            "port": args.port or settings.server.port,
+            "workers": args.workers or settings.server.workers,
+        }
     )
     update: dict[str, object] = {"server": server}
     if args.no_worker:
@@ -74,6 +74,8 @@ def _uvicorn_options(server: ServerSettings) -> dict[str, Any]:
         "access_log": False,
         "timeout_graceful_shutdown": 10,
         "backlog": BACKLOG,
+        # uvicorn takes the client's address from X-Forwarded-For only from these proxies.
+        "forwarded_allow_ips": server.forwarded_allow_ips,
     }
 
 

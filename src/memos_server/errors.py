@@ -3,7 +3,8 @@
     MemosError                     50000 / 500 (anything unexpected)
     ├── BadRequest                 40000 / 400
     │   ├── RequiredFieldEmpty     40002 / 400
-    │   └── UnsupportedType        40006 / 400
+    │   ├── UnsupportedType        40006 / 400
+    │   └── BodyTimeout            40000 / 408 (the body came too slowly; connection closed)
     ├── TooLong                    40305 / 413
     │   ├── UserIdTooLong          40010 / 413
     │   └── ConversationIdTooLong  40011 / 413
@@ -13,6 +14,7 @@
     │   └── InvalidApiKey          40132 / 401
     ├── AdminApiOff                40100 / 403 (no MEMOS_ADMIN_KEY set)
     ├── RateLimited                40300 / 429 (with Retry-After)
+    │   └── TooManyFailedKeys      40300 / 429 (a client's wrong keys; with Retry-After)
     └── ServiceUnavailable         50004 / 503
         ├── DatabaseUnavailable    50004 / 503 (Postgres stopped or restarting; Retry-After)
         ├── DatabaseTimeout        50004 / 503 (a statement ran past its timeout; Retry-After)
@@ -53,6 +55,11 @@ class RequiredFieldEmpty(BadRequest):
 class UnsupportedType(BadRequest):
     code = 40006
     default_message = "unsupported type"
+
+
+class BodyTimeout(BadRequest):
+    status = 408
+    default_message = "request body not received in time"
 
 
 class TooLong(MemosError):
@@ -107,6 +114,16 @@ class RateLimited(MemosError):
         self.retry_after_s = max(1, math.ceil(retry_after_s))
         super().__init__(
             f"too many requests for this API key ({limit}); retry after {self.retry_after_s} s"
+        )
+
+
+class TooManyFailedKeys(RateLimited):
+    """A client sent more wrong keys than it may (``services.failed_keys``)."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
+        MemosError.__init__(
+            self, f"too many wrong API keys from this address; retry after {self.retry_after_s} s"
         )
 
 

@@ -19,6 +19,7 @@ from memos_server.llm import LLM
 from memos_server.llm.openai_chat import build_llm
 from memos_server.rerank import Reranker, load_reranker
 from memos_server.services.embedding_binding import bind_embedding_model
+from memos_server.services.failed_keys import FailedKeyThrottle
 from memos_server.services.feedback import FeedbackApplier
 from memos_server.services.jobs import JobHandler
 from memos_server.services.rate_limit import RateLimiter
@@ -46,6 +47,7 @@ class Runtime:
     indexes: IndexCatalog | None = None  # per-user HNSW indexes, when switched on
     index_sync: asyncio.Task[None] | None = None
     rate_limiter: RateLimiter | None = None  # per API key; None: no limit
+    failed_keys: FailedKeyThrottle | None = None  # per client address; None: no limit
 
     def job_handlers(self) -> dict[str, JobHandler]:
         """What a worker runs, by job kind: fine extraction of adds, and feedback."""
@@ -77,6 +79,17 @@ def rate_limiter_for(settings: Settings) -> RateLimiter | None:
     # Each of ``serve --workers N`` processes allows its share of the key's rate.
     workers = settings.server.workers
     return RateLimiter(limits.rate_per_key / workers, max(1, limits.rate_burst // workers))
+
+
+def failed_key_throttle_for(settings: Settings) -> FailedKeyThrottle | None:
+    limits = settings.limits
+    if limits.failed_keys_per_minute <= 0:
+        return None
+    # Like the rate limit: each of ``serve --workers N`` processes allows its share.
+    workers = settings.server.workers
+    return FailedKeyThrottle(
+        limits.failed_keys_per_minute / workers, max(1, limits.failed_keys_burst // workers)
+    )
 
 
 async def _database_url(settings: Settings, embedded: EmbeddedPostgres | None) -> str:
@@ -129,6 +142,7 @@ async def open_runtime(settings: Settings, *, with_embedder: bool = True) -> Asy
             reranker=reranker,
             indexes=IndexCatalog(settings.search, embedder.dimension) if embedder else None,
             rate_limiter=rate_limiter_for(settings),
+            failed_keys=failed_key_throttle_for(settings),
         )
         try:
             yield runtime

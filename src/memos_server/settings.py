@@ -124,11 +124,22 @@ class ServerSettings(Group):
     log_format: Literal["json", "text"] = Field(
         default="json", description="json: one JSON object per line; text: for a terminal."
     )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-For names the client (comma-separated addresses "
+        "or networks, * for any): the address wrong keys are counted by.",
+    )
 
 
 class LimitSettings(Group):
     max_body_bytes: int = Field(
         default=10_000_000, ge=1_000, description="Largest request body (bytes)."
+    )
+    body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest time from a request's headers to the last byte of its body; "
+        "beyond it: 408 and the connection closed.",
     )
     max_id_chars: int = Field(default=100, ge=1, description="user_id / conversation_id length.")
     max_messages_per_add: int = Field(default=200, ge=1, description="Messages in one add.")
@@ -145,6 +156,15 @@ class LimitSettings(Group):
     )
     rate_burst: int = Field(
         default=100, ge=1, description="Requests one API key may make at once before the rate."
+    )
+    failed_keys_per_minute: float = Field(
+        default=10.0,
+        ge=0,
+        description="Wrong API or admin keys one client address may send a minute, after its "
+        "burst (0: no limit); past it, all its requests that need a key: 429 with Retry-After.",
+    )
+    failed_keys_burst: int = Field(
+        default=20, ge=1, description="Wrong keys one client address may send at once."
     )
 
 

@@ -1,23 +1,38 @@
-"""Refuse request bodies over ``limits.max_body_bytes`` (413, MemOS 40305) before reading them.
+"""Every request body is read here, whole, before the app sees it, and refused if it is larger than
+``limits.max_body_bytes`` (413, MemOS 40305) or slower than ``limits.body_timeout_s`` (408).
 
 A declared ``Content-Length`` over the limit is answered at once; a body without one (chunked) is
 counted as it streams in and refused when it passes the limit, so no oversized body is ever held
 in memory.
+
+The time limit counts from the request's headers to the body's last byte. uvicorn has none: a
+client that sends its headers and then trickles the body, or stops, held a connection and its
+request for as long as it liked. The body is read here rather than when a route asks for it so
+that the limit holds for every request: a route that never reads its body (a GET sent one, an
+unknown path) would leave it to the server, which drains it at the client's pace. A late body is
+answered 408 with ``Connection: close``: the rest of it is never read. FastAPI reads a JSON body
+whole before the route runs anyway, so reading it here first holds nothing more in memory.
 """
 
 from __future__ import annotations
 
-from fastapi import HTTPException
+import asyncio
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memos_server.api.errors import render
-from memos_server.errors import TooLong
+from memos_server.errors import BodyTimeout, TooLong
+
+
+class _TooLarge(Exception):
+    pass
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -25,24 +40,53 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await render(self.error())(scope, receive, send)
+            await render(self.too_large())(scope, receive, send)
             return
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                first = await self.read(receive)
+        except _TooLarge:
+            await render(self.too_large())(scope, receive, send)
+            return
+        except TimeoutError:
+            late = BodyTimeout(
+                f"request body not received within {self.timeout_s:g} s "
+                "(MEMOS_LIMITS__BODY_TIMEOUT_S)"
+            )
+            await render(late, {"Connection": "close"})(scope, receive, send)
+            return
+        if first["type"] == "http.disconnect":
+            return  # the client left before its body was in: there is no one to answer
+
+        pending: Message | None = first
+
+        async def replay() -> Message:
+            # The whole body first; after it, what the server says next (a disconnect).
+            nonlocal pending
+            if pending is not None:
+                message, pending = pending, None
+                return message
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def read(self, receive: Receive) -> Message:
+        """The whole body as one message, or the disconnect that came before its end."""
+        chunks: list[bytes] = []
         received = 0
-
-        async def counted() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    # FastAPI re-raises an HTTPException met while reading the body; the error
-                    # handlers render 413 as 40305.
-                    raise HTTPException(status_code=413)
-            return message
+            if message["type"] != "http.request":
+                return message
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
+                raise _TooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
-        await self.app(scope, counted, send)
-
-    def error(self) -> TooLong:
+    def too_large(self) -> TooLong:
         return TooLong(
             f"request body larger than {self.max_bytes:,} bytes (MEMOS_LIMITS__MAX_BODY_BYTES)"
         )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Header, Request, Security
@@ -11,8 +12,10 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
+from memos_server.errors import InvalidApiKey
 from memos_server.runtime import Runtime
 from memos_server.services.apikeys import authenticate
+from memos_server.services.failed_keys import client_of
 from memos_server.settings import Settings
 
 
@@ -62,12 +65,30 @@ def bearer_token(header: str | None) -> str | None:
     return None
 
 
+@contextmanager
+def key_attempt(runtime: Runtime, request: Request) -> Iterator[None]:
+    """A key is checked in here: refused unchecked if its client has sent too many wrong keys
+    (429), and a wrong one counted against the client (see ``services.failed_keys``)."""
+    throttle = runtime.failed_keys
+    if throttle is None:
+        yield
+        return
+    client = client_of(request.client.host if request.client else None)
+    throttle.check(client)
+    try:
+        yield
+    except InvalidApiKey:
+        throttle.failed(client)
+        raise
+
+
 async def get_project(
-    session: SessionDep, runtime: RuntimeDep, authorization: Authorization
+    request: Request, session: SessionDep, runtime: RuntimeDep, authorization: Authorization
 ) -> uuid.UUID:
     """The project of the key in ``Authorization: Token <key>`` (``Bearer`` works too); each
-    call spends one request of the key's rate limit."""
-    caller = await authenticate(session, bearer_token(authorization))
+    call spends one request of the key's rate limit, and a wrong key counts against its client."""
+    with key_attempt(runtime, request):
+        caller = await authenticate(session, bearer_token(authorization))
     if runtime.rate_limiter is not None:
         runtime.rate_limiter.take(caller.key_id)
     # Commit (the key's last-use time, if it was written) and so end the transaction either way:

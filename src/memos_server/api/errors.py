@@ -13,6 +13,7 @@ from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memos_server.errors import (
     BadRequest,
@@ -214,3 +215,37 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
             return database_away(request, exc)
         log.exception("unexpected error during %s", request.url.path)
         return render(MemosError())
+
+
+class AnsweredErrors:
+    """Ends an exception once its 500 has been answered in full.
+
+    Starlette's error middleware renders the 500 (through ``_unexpected`` above, which logs the
+    traceback) and then raises the exception again for the server to log. uvicorn, seeing an
+    exception after a response started, closes the connection without ``Connection: close``: a
+    keep-alive client's next request on it fails with a reset. The answer is complete and the
+    error logged, so nothing is left for the server to do. An exception before the answer is
+    complete still reaches it: uvicorn answers 500 itself if nothing was sent, or cuts the
+    connection mid-answer, all anyone can do then.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        answered = False
+
+        async def watched(message: Message) -> None:
+            nonlocal answered
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                answered = True
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            if not answered:
+                raise

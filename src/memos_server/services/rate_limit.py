@@ -17,9 +17,14 @@ from memos_server.errors import RateLimited
 
 
 @dataclass
-class _Bucket:
+class Bucket:
     tokens: float
     updated: float
+
+    def refill(self, now: float, rate: float, burst: int) -> None:
+        """What ``rate`` a second has added since the last look, never more than ``burst``."""
+        self.tokens = min(burst, self.tokens + (now - self.updated) * rate)
+        self.updated = now
 
 
 class RateLimiter:
@@ -29,7 +34,7 @@ class RateLimiter:
         self.rate = rate
         self.burst = max(1, burst)
         self.clock = clock
-        self.buckets: dict[uuid.UUID, _Bucket] = {}
+        self.buckets: dict[uuid.UUID, Bucket] = {}
 
     @property
     def enabled(self) -> bool:
@@ -42,10 +47,9 @@ class RateLimiter:
         now = self.clock()
         bucket = self.buckets.get(key_id)
         if bucket is None:
-            bucket = self.buckets[key_id] = _Bucket(tokens=float(self.burst), updated=now)
+            bucket = self.buckets[key_id] = Bucket(tokens=float(self.burst), updated=now)
         else:
-            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-            bucket.updated = now
+            bucket.refill(now, self.rate, self.burst)
         if bucket.tokens < 1:
             wait = (1 - bucket.tokens) / self.rate
             raise RateLimited(wait, f"{self.rate:g} requests/s, bursts of {self.burst}")

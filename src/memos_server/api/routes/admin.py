@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
-from memos_server.api.deps import Authorization, SessionDep, SettingsDep, bearer_token
+from memos_server.api.deps import (
+    Authorization,
+    RuntimeDep,
+    SessionDep,
+    bearer_token,
+    key_attempt,
+)
 from memos_server.api.responses import ADMIN_ERRORS, NOT_FOUND
 from memos_server.api.schemas.admin import (
     CreateKeyRequest,
@@ -33,9 +39,15 @@ from memos_server.services.apikeys import (
 )
 
 
-def require_admin(settings: SettingsDep, authorization: Authorization) -> None:
+async def require_admin(
+    request: Request, runtime: RuntimeDep, authorization: Authorization
+) -> None:
+    # Async, so the check and the count of a wrong key happen in one step of the event loop:
+    # guesses sent at once cannot all pass the throttle before the first is counted.
+    settings = runtime.settings
     configured = settings.admin_key.get_secret_value() if settings.admin_key else None
-    check_admin(configured, bearer_token(authorization))
+    with key_attempt(runtime, request):
+        check_admin(configured, bearer_token(authorization))
 
 
 router = APIRouter(
