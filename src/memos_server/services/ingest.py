@@ -4,10 +4,12 @@ The fast path (no LLM) runs here: each window of raw turns becomes one fact memo
 turns verbatim. The messages, their memories, the ADD history rows, the task and (with an LLM) the
 fine-extraction job are written in one transaction, so an add is stored whole or not at all.
 
-An add is stored once however often it is sent: a repeated ``Idempotency-Key``, or (without one)
-the same user, conversation, messages and chat times within ``dedupe_window_s``, answers the
-first add's task and stores nothing new. Identical adds arriving together are serialised by an
-advisory lock on their key.
+An add is stored once however often it is sent: a repeated ``Idempotency-Key``, or the same
+request (its fingerprint) within ``dedupe_window_s``, answers the first add's task and stores
+nothing new; a key sent again with a different request is refused. The repeat is recognised
+before any costly work: the look-up comes first, the embedding only for a new add, and the
+writes last, in one short transaction that looks again under advisory locks (see
+``services.tasks``), so identical adds arriving together, keyed or not, are stored once.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
 from memos_server.services.limits import check_ids, check_messages
-from memos_server.services.tasks import Added, open_task
+from memos_server.services.tasks import Added, Request, TaskKind, find_repeat, open_task
 from memos_server.services.text_index import memory_tokens
 from memos_server.services.windows import Turn, build_windows
 from memos_server.settings import Settings
@@ -57,12 +59,16 @@ class AddMessages:
 
 
 def fingerprint(request: AddMessages) -> str:
-    """What makes two adds the same add: who, where, and every message as sent, with its time."""
+    """What makes two adds the same add: everything an add stores (who, where, its metadata,
+    and every message as sent, with its time)."""
     canonical = json.dumps(
         [
             request.user_id,
             request.conversation_id,
             request.agent_id,
+            request.app_id,
+            request.tags,
+            request.info,
             [
                 [
                     m.role,
@@ -94,7 +100,17 @@ async def add_messages(
     """Store the messages and their fast memories, and queue fine extraction when ``refine``."""
     check_ids(settings.limits, request.user_id, request.conversation_id)
     check_messages(settings.limits, [m.text for m in request.messages])
-    digest = fingerprint(request)
+    identity = Request(
+        kind=TaskKind.ADD_MESSAGE,
+        user_id=request.user_id,
+        conversation_id=request.conversation_id,
+        fingerprint=fingerprint(request),
+        idempotency_key=idempotency_key,
+    )
+    window_s = settings.ingest.dedupe_window_s
+    repeat = await find_repeat(session, project_id, identity, window_s)
+    if repeat is not None:
+        return repeat
 
     windows = build_windows(
         [Turn(i, m.role, m.text, m.chat_time) for i, m in enumerate(request.messages)],
@@ -102,20 +118,10 @@ async def add_messages(
         max_tokens=min(settings.fast.window_tokens, embedder.max_tokens),
         count_tokens=embedder.count_tokens,
     )
-    # Embed before touching the database, so no connection is held while the model works.
+    # No connection is held while the model works (find_repeat ended its transaction).
     vectors = await embedder.embed([window.text for window in windows])
 
-    added = await open_task(
-        session,
-        project_id,
-        kind="add_message",
-        user_id=request.user_id,
-        conversation_id=request.conversation_id,
-        running=refine,
-        idempotency_key=idempotency_key,
-        fingerprint=digest,
-        dedupe_window_s=settings.ingest.dedupe_window_s,
-    )
+    added = await open_task(session, project_id, identity, running=refine, dedupe_window_s=window_s)
     if not added.created:
         return added
     task = added.task
