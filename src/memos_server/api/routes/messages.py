@@ -93,7 +93,7 @@ async def get_message(
         data=GetMessageData(
             message_detail_list=[
                 MessageDetail(
-                    message_id=m.id,
+                    message_id=m.seq,
                     role=m.role,
                     content=m.content_parts if m.content_parts is not None else m.content,
                     create_time=wall_clock(m.chat_time or m.created_at),
