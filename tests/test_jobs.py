@@ -97,10 +97,12 @@ def test_an_idempotency_key_makes_any_add_safe_to_repeat(
 ) -> None:
     headers = {"Idempotency-Key": "order-42"}
     first = fine_api.http.post("/add/message", json=body(), headers=headers).json()["data"]
+    again = fine_api.http.post("/add/message", json=body(), headers=headers).json()["data"]
     changed = body(messages=[{"role": "user", "content": "a retry that differs"}])
-    again = fine_api.http.post("/add/message", json=changed, headers=headers).json()["data"]
+    refused = fine_api.http.post("/add/message", json=changed, headers=headers)
 
     assert again["task_id"] == first["task_id"]
+    fine_api.error_of(refused, 422, 40000)  # the key names another request
     history = fine_api.ok("/get/message", {"user_id": "u1", "conversation_id": "c1"})
     assert len(history["message_detail_list"]) == len(SEED_HOTEL)
 

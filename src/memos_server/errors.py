@@ -4,7 +4,8 @@
     ├── BadRequest                 40000 / 400
     │   ├── RequiredFieldEmpty     40002 / 400
     │   ├── UnsupportedType        40006 / 400
-    │   └── BodyTimeout            40000 / 408 (the body came too slowly; connection closed)
+    │   ├── BodyTimeout            40000 / 408 (the body came too slowly; connection closed)
+    │   └── IdempotencyKeyReused   40000 / 422 (the key came with another request before)
     ├── TooLong                    40305 / 413
     │   ├── UserIdTooLong          40010 / 413
     │   └── ConversationIdTooLong  40011 / 413
@@ -60,6 +61,19 @@ class UnsupportedType(BadRequest):
 class BodyTimeout(BadRequest):
     status = 408
     default_message = "request body not received in time"
+
+
+class IdempotencyKeyReused(BadRequest):
+    """An ``Idempotency-Key`` sent again with a request other than the one it first came with:
+    answering the first request's task would silently drop this one."""
+
+    status = 422
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(
+            f"Idempotency-Key was already used on {endpoint} with a different request (another "
+            "user, conversation, messages or metadata); send a new key for a new request"
+        )
 
 
 class TooLong(MemosError):

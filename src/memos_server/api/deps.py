@@ -101,11 +101,23 @@ async def get_project(
 ProjectDep = Annotated[uuid.UUID, Depends(get_project)]
 
 
+def get_idempotency_key(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=200,
+            description=(
+                "Makes the request safe to repeat: a repeat answers the first one's task. Scoped "
+                "to the project and the endpoint; sent again with a different request, it is "
+                "refused (422). Empty or blank: no key."
+            ),
+        ),
+    ] = None,
+) -> str | None:
+    """The add's ``Idempotency-Key``; an empty or blank header is no key (it names nothing)."""
+    key = (idempotency_key or "").strip()
+    return key or None
+
+
 # Makes an add (add/message, add/feedback) safe to repeat.
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        max_length=200,
-        description="Makes the request safe to repeat: a repeat answers the first one's task.",
-    ),
-]
+IdempotencyKey = Annotated[str | None, Depends(get_idempotency_key)]

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from memos_server.api.schemas.common import epoch_ms, wall_clock
 from memos_server.storage.models import Memory
 
 
-def sources(memory: Memory) -> list[dict[str, Any]]:
-    """The messages the memory was made from."""
-    return [{"type": "chat", "message_id": i} for i in memory.source_message_ids]
+def sources(memory: Memory, numbers: Mapping[int, int]) -> list[dict[str, Any]]:
+    """The messages the memory was made from, by their ``message_id`` (``numbers``: see
+    ``services.conversations.message_numbers``)."""
+    return [
+        {"type": "chat", "message_id": numbers[i]}
+        for i in memory.source_message_ids
+        if i in numbers
+    ]
 
 
-def memory_fields(m: Memory) -> dict[str, Any]:
+def memory_fields(m: Memory, numbers: Mapping[int, int]) -> dict[str, Any]:
     """The fields of a fact memory item (``MemoryItem``)."""
     return {
         "id": str(m.id),
@@ -27,7 +33,7 @@ def memory_fields(m: Memory) -> dict[str, Any]:
         "tags": m.tags,
         "create_time": epoch_ms(m.create_time),
         "update_time": epoch_ms(m.update_time),
-        "sources": sources(m),
+        "sources": sources(m, numbers),
     }
 
 

@@ -116,7 +116,7 @@ async def list_user_memories(
 class MemoryStory:
     memory: Memory | None  # None once deleted: its history outlives it
     history: list[MemoryHistory]  # oldest first
-    messages: list[Message]  # the messages the history rows name
+    messages: list[Message]  # the messages the history rows and the memory name
 
 
 async def memory_story(session: AsyncSession, project_id: uuid.UUID, raw_id: str) -> MemoryStory:
@@ -126,6 +126,8 @@ async def memory_story(session: AsyncSession, project_id: uuid.UUID, raw_id: str
     history = await HistoryRepository(session).for_memory(project_id, memory_id)
     if memory is None and not history:
         raise memory_not_found(raw_id)
-    cited = sorted({i for row in history for i in row.source_message_ids})
-    messages = await MessageRepository(session).by_ids(project_id, cited)
+    cited = {i for row in history for i in row.source_message_ids}
+    if memory is not None:
+        cited.update(memory.source_message_ids)
+    messages = await MessageRepository(session).by_ids(project_id, sorted(cited))
     return MemoryStory(memory, history, messages)

@@ -1,14 +1,15 @@
-"""get/message: the raw history of one conversation."""
+"""get/message: the raw history of one conversation; what clients call a message."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.services.limits import check_ids
 from memos_server.settings import Settings
-from memos_server.storage.models import Message
+from memos_server.storage.models import Memory, Message
 from memos_server.storage.repositories.messages import MessageRepository
 
 
@@ -22,3 +23,12 @@ async def recent_messages(
 ) -> list[Message]:
     check_ids(settings.limits, user_id, conversation_id)
     return await MessageRepository(session).recent(project_id, user_id, conversation_id, limit)
+
+
+async def message_numbers(
+    session: AsyncSession, project_id: uuid.UUID, memories: Iterable[Memory]
+) -> dict[int, int]:
+    """The ``message_id`` clients know for each message these memories were made from: its
+    number in the project, keyed by the id the service keeps (global, so never shown)."""
+    ids = {i for memory in memories for i in memory.source_message_ids}
+    return await MessageRepository(session).numbers(project_id, ids)

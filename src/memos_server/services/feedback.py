@@ -41,7 +41,7 @@ from memos_server.services.limits import check_ids, check_text
 from memos_server.services.llm_json import MalformedOutput, list_under
 from memos_server.services.reconcile import Answer
 from memos_server.services.search import SearchQuery, bm25, search_memories
-from memos_server.services.tasks import Added, open_task
+from memos_server.services.tasks import Added, Request, TaskKind, find_repeat, open_task
 from memos_server.services.text_index import memory_tokens, query_tokens
 from memos_server.services.windows import short_title
 from memos_server.settings import Settings
@@ -71,13 +71,14 @@ class IncomingFeedback:
 
 
 def fingerprint(feedback: IncomingFeedback) -> str:
-    """What makes two feedbacks the same: who, where, what and when (never equal to an add's)."""
+    """What makes two feedbacks the same: everything a feedback stores (never equal to an add's)."""
     canonical = json.dumps(
         [
             "feedback",
             feedback.user_id,
             feedback.conversation_id,
             feedback.agent_id,
+            feedback.app_id,
             feedback.content,
             feedback.feedback_time.isoformat() if feedback.feedback_time else None,
         ],
@@ -100,7 +101,17 @@ async def add_feedback(
     """Store the feedback and its feedback memory; queue the job that applies it when ``apply``."""
     check_ids(settings.limits, feedback.user_id, feedback.conversation_id)
     check_text(settings.limits, "feedback_content", feedback.content)
-    digest = fingerprint(feedback)
+    identity = Request(
+        kind=TaskKind.ADD_FEEDBACK,
+        user_id=feedback.user_id,
+        conversation_id=feedback.conversation_id or "",
+        fingerprint=fingerprint(feedback),
+        idempotency_key=idempotency_key,
+    )
+    window_s = settings.ingest.dedupe_window_s
+    repeat = await find_repeat(session, project_id, identity, window_s)
+    if repeat is not None:
+        return repeat
     value = f"user: {feedback.content.strip()}"
 
     def prepare() -> tuple[str, str, list[str]]:
@@ -109,20 +120,10 @@ async def add_feedback(
 
     # Segmenting a long text is CPU work: off the event loop.
     key, search_text, words = await asyncio.to_thread(prepare)
-    # Embed before touching the database, so no connection is held while the model works.
+    # No connection is held while the model works (find_repeat ended its transaction).
     [vector] = await embedder.embed([value])
 
-    added = await open_task(
-        session,
-        project_id,
-        kind="add_feedback",
-        user_id=feedback.user_id,
-        conversation_id=feedback.conversation_id or "",
-        running=apply,
-        idempotency_key=idempotency_key,
-        fingerprint=digest,
-        dedupe_window_s=settings.ingest.dedupe_window_s,
-    )
+    added = await open_task(session, project_id, identity, running=apply, dedupe_window_s=window_s)
     if not added.created:
         return added
     task = added.task

@@ -4,10 +4,12 @@ The fast path (no LLM) runs here: each window of raw turns becomes one fact memo
 turns verbatim. The messages, their memories, the ADD history rows, the task and (with an LLM) the
 fine-extraction job are written in one transaction, so an add is stored whole or not at all.
 
-An add is stored once however often it is sent: a repeated ``Idempotency-Key``, or (without one)
-the same user, conversation, messages and chat times within ``dedupe_window_s``, answers the
-first add's task and stores nothing new. Identical adds arriving together are serialised by an
-advisory lock on their key.
+An add is stored once however often it is sent: a repeated ``Idempotency-Key``, or the same
+request (its fingerprint) within ``dedupe_window_s``, answers the first add's task and stores
+nothing new; a key sent again with a different request is refused. The repeat is recognised
+before any costly work: the look-up comes first, the embedding only for a new add, and the
+writes last, in one short transaction that looks again under advisory locks (see
+``services.tasks``), so identical adds arriving together, keyed or not, are stored once.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
 from memos_server.services.limits import check_ids, check_messages
-from memos_server.services.tasks import Added, open_task
+from memos_server.services.tasks import Added, Request, TaskKind, find_repeat, open_task
 from memos_server.services.text_index import memory_tokens
 from memos_server.services.windows import Turn, Window, build_windows
 from memos_server.settings import Settings
@@ -58,12 +60,16 @@ class AddMessages:
 
 
 def fingerprint(request: AddMessages) -> str:
-    """What makes two adds the same add: who, where, and every message as sent, with its time."""
+    """What makes two adds the same add: everything an add stores (who, where, its metadata,
+    and every message as sent, with its time)."""
     canonical = json.dumps(
         [
             request.user_id,
             request.conversation_id,
             request.agent_id,
+            request.app_id,
+            request.tags,
+            request.info,
             [
                 [
                     m.role,
@@ -95,33 +101,35 @@ async def add_messages(
     """Store the messages and their fast memories, and queue fine extraction when ``refine``."""
     check_ids(settings.limits, request.user_id, request.conversation_id)
     check_messages(settings.limits, [m.text for m in request.messages])
+    identity = Request(
+        kind=TaskKind.ADD_MESSAGE,
+        user_id=request.user_id,
+        conversation_id=request.conversation_id,
+        fingerprint=fingerprint(request),
+        idempotency_key=idempotency_key,
+    )
+    window_s = settings.ingest.dedupe_window_s
+    # A repeat is recognised before any expensive work (find_repeat ends its transaction).
+    repeat = await find_repeat(session, project_id, identity, window_s)
+    if repeat is not None:
+        return repeat
 
-    def prepare() -> tuple[str, list[tuple[Window, str]]]:
+    def prepare() -> list[tuple[Window, str]]:
         windows = build_windows(
             [Turn(i, m.role, m.text, m.chat_time) for i, m in enumerate(request.messages)],
             max_turns=settings.fast.window_turns,
             max_tokens=min(settings.fast.window_tokens, embedder.max_tokens),
             count_tokens=embedder.count_tokens,
         )
-        return fingerprint(request), [(w, memory_tokens(w.key, w.text)) for w in windows]
+        return [(w, memory_tokens(w.key, w.text)) for w in windows]
 
     # Tokenizing, cutting and segmenting are CPU work (half a second for a 32,000-character
     # message): off the event loop, which meanwhile serves every other request.
-    digest, windows = await asyncio.to_thread(prepare)
-    # Embed before touching the database, so no connection is held while the model works.
+    windows = await asyncio.to_thread(prepare)
+    # Embed before touching the database again, so no connection is held while the model works.
     vectors = await embedder.embed([window.text for window, _ in windows])
 
-    added = await open_task(
-        session,
-        project_id,
-        kind="add_message",
-        user_id=request.user_id,
-        conversation_id=request.conversation_id,
-        running=refine,
-        idempotency_key=idempotency_key,
-        fingerprint=digest,
-        dedupe_window_s=settings.ingest.dedupe_window_s,
-    )
+    added = await open_task(session, project_id, identity, running=refine, dedupe_window_s=window_s)
     if not added.created:
         return added
     task = added.task

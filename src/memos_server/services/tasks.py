@@ -6,13 +6,25 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.errors import NotFound
+from memos_server.errors import IdempotencyKeyReused, NotFound
 from memos_server.storage.database import Database
 from memos_server.storage.models import Task
 from memos_server.storage.repositories.tasks import TaskRepository
+
+
+class TaskKind(StrEnum):
+    """The add-like requests that open a task; an ``Idempotency-Key`` is scoped to one."""
+
+    ADD_MESSAGE = "add_message"
+    ADD_FEEDBACK = "add_feedback"
+
+    @property
+    def endpoint(self) -> str:
+        return "add/message" if self is TaskKind.ADD_MESSAGE else "add/feedback"
 
 
 @dataclass(frozen=True)
@@ -21,36 +33,81 @@ class Added:
     created: bool  # False: a repeat of an earlier request, nothing stored
 
 
+@dataclass(frozen=True)
+class Request:
+    """What tells an add-like request from any other: its kind, a digest of everything it
+    stores (``fingerprint``) and the client's ``Idempotency-Key``, if any."""
+
+    kind: TaskKind
+    user_id: str
+    conversation_id: str
+    fingerprint: str
+    idempotency_key: str | None = None
+
+
+async def find_earlier(
+    session: AsyncSession, project_id: uuid.UUID, request: Request, dedupe_window_s: float
+) -> Task | None:
+    """The earlier task ``request`` repeats, if any: the task of its ``Idempotency-Key`` (on
+    the same endpoint of the project), else one with the same fingerprint within
+    ``dedupe_window_s``, keyed or not. A key that came with a different request is refused:
+    answering that request's task would silently drop this one."""
+    tasks = TaskRepository(session)
+    if request.idempotency_key is not None:
+        keyed = await tasks.by_key(project_id, request.kind, request.idempotency_key)
+        if keyed is not None:
+            if keyed.fingerprint != request.fingerprint:
+                raise IdempotencyKeyReused(request.kind.endpoint)
+            return keyed
+    return await tasks.recent_twin(project_id, request.kind, request.fingerprint, dedupe_window_s)
+
+
+async def find_repeat(
+    session: AsyncSession, project_id: uuid.UUID, request: Request, dedupe_window_s: float
+) -> Added | None:
+    """The first task of a repeated request, recognised before any costly work (embedding).
+
+    When there is none, the look-up's transaction (it only read) is ended, so that no
+    connection is held while the model works; ``open_task`` looks again under the lock."""
+    earlier = await find_earlier(session, project_id, request, dedupe_window_s)
+    if earlier is not None:
+        return Added(earlier, created=False)
+    await session.rollback()
+    return None
+
+
 async def open_task(
     session: AsyncSession,
     project_id: uuid.UUID,
+    request: Request,
     *,
-    kind: str,
-    user_id: str,
-    conversation_id: str,
     running: bool,
-    idempotency_key: str | None,
-    fingerprint: str,
     dedupe_window_s: float,
 ) -> Added:
-    """A new task for the request, or the earlier task of the same request: a repeated
-    ``Idempotency-Key``, or (without one) the same ``fingerprint`` within ``dedupe_window_s``.
-    Identical requests arriving together are serialised by an advisory lock on their key."""
+    """A new task for the request, or the earlier task of the same request (see
+    ``find_earlier``) if one was stored meanwhile.
+
+    Requests with the same fingerprint, or the same key, are serialised by advisory locks on
+    both until the transaction ends, so identical requests arriving together, with a key or
+    without, are stored once, and a key is never given to two tasks."""
     tasks = TaskRepository(session)
-    await tasks.lock_for_add(project_id, idempotency_key or fingerprint)
-    earlier = await tasks.find_repeat(project_id, idempotency_key, fingerprint, dedupe_window_s)
+    names = [f"fingerprint:{request.kind}:{request.fingerprint}"]
+    if request.idempotency_key is not None:
+        names.append(f"key:{request.kind}:{request.idempotency_key}")
+    await tasks.lock_for_add(project_id, names)
+    earlier = await find_earlier(session, project_id, request, dedupe_window_s)
     if earlier is not None:
         return Added(earlier, created=False)
     task = await tasks.add(
         Task(
             id=uuid.uuid4(),
             project_id=project_id,
-            kind=kind,
-            user_id=user_id,
-            conversation_id=conversation_id,
+            kind=request.kind,
+            user_id=request.user_id,
+            conversation_id=request.conversation_id,
             status="running" if running else "completed",
-            idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
+            idempotency_key=request.idempotency_key,
+            fingerprint=request.fingerprint,
         )
     )
     return Added(task, created=True)

@@ -39,6 +39,8 @@ class Project(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(Text, unique=True)
+    # The last message number (``Message.seq``) handed out in the project.
+    message_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
     created_at: Mapped[datetime] = _now()
 
 
@@ -59,8 +61,12 @@ class ApiKey(Base):
 class Message(Base):
     __tablename__ = "messages"
 
+    # The row's key inside the service (memory sources and history rows name messages by it).
+    # Global, so never shown: it would tell a project how many messages all others store.
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    # The message's number in its project (1, 2, ... in the order stored): its ``message_id``.
+    seq: Mapped[int] = mapped_column(BigInteger)
     user_id: Mapped[str] = mapped_column(Text)
     conversation_id: Mapped[str] = mapped_column(Text)
     agent_id: Mapped[str | None] = mapped_column(Text)

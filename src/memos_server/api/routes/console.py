@@ -6,6 +6,7 @@ deletes through the public endpoints (search/memory, chat, update/memory, delete
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter
@@ -42,6 +43,7 @@ from memos_server.services.console import (
     project_name,
     read_conversation,
 )
+from memos_server.services.conversations import message_numbers
 from memos_server.storage.models import Memory, Message
 
 router = APIRouter(prefix="/console", tags=["console"], responses=ERRORS)
@@ -53,7 +55,7 @@ def memory_ref(m: Memory) -> MemoryRef:
     return MemoryRef(**_ref_fields(m))
 
 
-def console_memory(m: Memory) -> ConsoleMemory:
+def console_memory(m: Memory, numbers: Mapping[int, int]) -> ConsoleMemory:
     return ConsoleMemory(
         **_ref_fields(m),
         reasoning=m.reasoning,
@@ -62,7 +64,7 @@ def console_memory(m: Memory) -> ConsoleMemory:
         conversation_id=m.conversation_id,
         agent_id=m.agent_id,
         app_id=m.app_id,
-        source_message_ids=m.source_message_ids,
+        source_message_ids=[numbers[i] for i in m.source_message_ids if i in numbers],
     )
 
 
@@ -183,7 +185,7 @@ async def messages(
         data=MessagesData(
             messages=[
                 ConsoleMessage(
-                    message_id=m.id,
+                    message_id=m.seq,
                     role=m.role,
                     content=m.content,
                     attachments=attachments(m.content_parts),
@@ -213,9 +215,10 @@ async def memories(
         offset=(body.page - 1) * body.size,
         limit=body.size,
     )
+    numbers = await message_numbers(session, project, page.items)
     return Envelope(
         data=MemoriesData(
-            memories=[console_memory(m) for m in page.items],
+            memories=[console_memory(m, numbers) for m in page.items],
             total=page.total,
             page=body.page,
             size=body.size,
@@ -233,15 +236,16 @@ async def history(
     is 40307.
     """
     story = await memory_story(session, project, body.memory_id)
+    numbers = {m.id: m.seq for m in story.messages}
     return Envelope(
         data=HistoryData(
-            memory=console_memory(story.memory) if story.memory is not None else None,
+            memory=console_memory(story.memory, numbers) if story.memory is not None else None,
             history=[
                 HistoryRow(
                     event=row.event,
                     old_value=row.old_value,
                     new_value=row.new_value,
-                    source_message_ids=row.source_message_ids,
+                    source_message_ids=[numbers[i] for i in row.source_message_ids if i in numbers],
                     task_id=str(row.task_id) if row.task_id else None,
                     time=epoch_ms(row.created_at),
                 )
@@ -249,7 +253,7 @@ async def history(
             ],
             messages=[
                 SourceMessage(
-                    message_id=m.id,
+                    message_id=m.seq,
                     conversation_id=m.conversation_id,
                     role=m.role,
                     content=m.content,

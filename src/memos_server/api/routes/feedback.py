@@ -30,14 +30,14 @@ async def add_feedback_route(
     embedder: EmbedderDep,
     settings: SettingsDep,
     runtime: RuntimeDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKey,
 ) -> Envelope[AddMessageData]:
     """Correct the user's memories with their feedback ("I don't live in Beijing anymore").
 
     The feedback is stored as a memory of its own at once, ranked above what it corrects. With
     an LLM configured, a job then updates or archives the memories it contradicts and adds what
     it newly says (``status: running``; poll ``/get/status``), or before the answer when
-    ``async_mode`` is false.
+    ``async_mode`` is false. Repeats are answered as for add/message (``Idempotency-Key``).
     """
     added = await add_feedback(
         session,

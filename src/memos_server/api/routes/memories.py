@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.api.deps import EmbedderDep, ProjectDep, SessionDep, SettingsDep
 from memos_server.api.exact_numbers import ExactNumbersRoute
@@ -19,6 +22,7 @@ from memos_server.api.schemas.memories import (
     UpdateMemoryData,
     UpdateMemoryRequest,
 )
+from memos_server.services.conversations import message_numbers
 from memos_server.services.memory_admin import (
     DeleteQuery,
     ListQuery,
@@ -33,16 +37,17 @@ from memos_server.storage.models import Memory
 router = APIRouter(tags=["memories"], responses=ERRORS, route_class=ExactNumbersRoute)
 
 
-def stored_memory(m: Memory) -> StoredMemory:
-    return StoredMemory(**memory_fields(m), **owner_fields(m))
+def stored_memory(m: Memory, numbers: Mapping[int, int]) -> StoredMemory:
+    return StoredMemory(**memory_fields(m, numbers), **owner_fields(m))
 
 
-def stored_preference(m: Memory) -> StoredPreference:
-    return StoredPreference(**preference_fields(m), sources=sources(m), **owner_fields(m))
+def stored_preference(m: Memory, numbers: Mapping[int, int]) -> StoredPreference:
+    return StoredPreference(**preference_fields(m), sources=sources(m, numbers), **owner_fields(m))
 
 
-def stored(m: Memory) -> StoredMemory | StoredPreference:
-    return stored_preference(m) if m.kind == "preference" else stored_memory(m)
+async def stored(session: AsyncSession, m: Memory) -> StoredMemory | StoredPreference:
+    numbers = await message_numbers(session, m.project_id, [m])
+    return stored_preference(m, numbers) if m.kind == "preference" else stored_memory(m, numbers)
 
 
 @router.post("/get/memory", response_model=Envelope[GetMemoryData])
@@ -71,10 +76,11 @@ async def get_memories(
             include_preference=body.include_preference,
         ),
     )
+    numbers = await message_numbers(session, project, [*page.facts, *page.preferences])
     return Envelope(
         data=GetMemoryData(
-            memory_detail_list=[stored_memory(m) for m in page.facts],
-            preference_detail_list=[stored_preference(m) for m in page.preferences],
+            memory_detail_list=[stored_memory(m, numbers) for m in page.facts],
+            preference_detail_list=[stored_preference(m, numbers) for m in page.preferences],
             total=page.fact_total,
             preference_total=page.preference_total,
             size=page.size,
@@ -93,7 +99,7 @@ async def get_memory_by_id(
     memory_id: str, project: ProjectDep, session: SessionDep
 ) -> Envelope[StoredMemory | StoredPreference]:
     """One active memory of the project, a fact or a preference (40307 when there is none)."""
-    return Envelope(data=stored(await get_memory(session, project, memory_id)))
+    return Envelope(data=await stored(session, await get_memory(session, project, memory_id)))
 
 
 @router.post("/delete/memory", response_model=Envelope[DeleteMemoryData])
@@ -150,4 +156,4 @@ async def update_memory_route(
         ),
     )
     await session.commit()
-    return Envelope(data=UpdateMemoryData(success=True, memory=stored(memory)))
+    return Envelope(data=UpdateMemoryData(success=True, memory=await stored(session, memory)))

@@ -36,13 +36,15 @@ async def add_message(
     embedder: EmbedderDep,
     settings: SettingsDep,
     runtime: RuntimeDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKey,
 ) -> Envelope[AddMessageData]:
     """Store a finished conversation's messages and turn them into memories.
 
     The messages and their fast-mode memories are stored before the answer; with an LLM
     configured, fine extraction runs as a job (``status: running``; poll ``/get/status``), or
-    before the answer when ``async_mode`` is false.
+    before the answer when ``async_mode`` is false. A repeat (the same ``Idempotency-Key``, or
+    the same request lately) answers the first add's task; a key sent again with a different
+    request is refused (422, 40000).
     """
     request = AddMessages(
         user_id=body.user_id,
@@ -91,7 +93,7 @@ async def get_message(
         data=GetMessageData(
             message_detail_list=[
                 MessageDetail(
-                    message_id=m.id,
+                    message_id=m.seq,
                     role=m.role,
                     content=m.content_parts if m.content_parts is not None else m.content,
                     create_time=wall_clock(m.chat_time or m.created_at),

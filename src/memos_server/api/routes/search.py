@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
@@ -17,6 +18,7 @@ from memos_server.api.schemas.search import (
     SearchMemoryData,
     SearchMemoryRequest,
 )
+from memos_server.services.conversations import message_numbers
 from memos_server.services.filters import parse_filter
 from memos_server.services.instructions import full_instruction, instruction
 from memos_server.services.language import detect_language
@@ -25,8 +27,8 @@ from memos_server.services.search import Scored, SearchQuery, search_memories
 router = APIRouter(tags=["memories"], responses=ERRORS, route_class=ExactNumbersRoute)
 
 
-def memory_detail(scored: Scored) -> MemoryDetail:
-    return MemoryDetail(**memory_fields(scored.memory), relativity=scored.relativity)
+def memory_detail(scored: Scored, numbers: Mapping[int, int]) -> MemoryDetail:
+    return MemoryDetail(**memory_fields(scored.memory, numbers), relativity=scored.relativity)
 
 
 def preference_detail(scored: Scored) -> PreferenceDetail:
@@ -61,11 +63,12 @@ async def search_memory(
         runtime.reranker,
         runtime.indexes,
     )
+    numbers = await message_numbers(session, project, [s.memory for s in result.facts])
     language = detect_language([body.query])
     budget = settings.search.instruction_max_tokens
     return Envelope(
         data=SearchMemoryData(
-            memory_detail_list=[memory_detail(s) for s in result.facts],
+            memory_detail_list=[memory_detail(s, numbers) for s in result.facts],
             preference_detail_list=[preference_detail(s) for s in result.preferences],
             preference_note=result.preference_note,
             instruction=(

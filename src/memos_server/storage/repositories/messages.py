@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.storage.models import Message
+from memos_server.storage.models import Message, Project
 
 
 class MessageRepository:
@@ -16,7 +16,25 @@ class MessageRepository:
         self.session = session
 
     async def add_all(self, messages: Sequence[Message]) -> None:
-        """Insert in order; afterwards each message has its id."""
+        """Insert in order, numbered in their project in that order; afterwards each message
+        has its id and its number (``seq``).
+
+        The numbers come from the project's counter, whose row stays locked until the
+        transaction ends: adds to one project store their messages one after another, so take
+        this step late in a short transaction."""
+        projects: dict[uuid.UUID, list[Message]] = {}
+        for message in messages:
+            projects.setdefault(message.project_id, []).append(message)
+        for project_id, rows in projects.items():
+            last = await self.session.scalar(
+                update(Project)
+                .where(Project.id == project_id)
+                .values(message_seq=Project.message_seq + len(rows))
+                .returning(Project.message_seq)
+            )
+            assert last is not None, f"no project {project_id}"
+            for seq, row in enumerate(rows, start=last - len(rows) + 1):
+                row.seq = seq
         self.session.add_all(messages)
         await self.session.flush()
 
@@ -74,3 +92,14 @@ class MessageRepository:
             .order_by(Message.id)
         )
         return list(rows.scalars())
+
+    async def numbers(self, project_id: uuid.UUID, ids: Collection[int]) -> dict[int, int]:
+        """The numbers (``seq``) of the project's messages with these ids, by id."""
+        if not ids:
+            return {}
+        rows = await self.session.execute(
+            select(Message.id, Message.seq).where(
+                Message.project_id == project_id, Message.id.in_(list(ids))
+            )
+        )
+        return {id_: seq for id_, seq in rows}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
@@ -20,38 +22,39 @@ class TaskRepository:
         await self.session.flush()
         return task
 
-    async def lock_for_add(self, project_id: uuid.UUID, key: str) -> None:
-        """Serialise adds with the same key until this transaction ends."""
-        await self.session.execute(
-            select(func.pg_advisory_xact_lock(func.hashtextextended(f"{project_id}:{key}", 0)))
-        )
+    async def lock_for_add(self, project_id: uuid.UUID, names: Sequence[str]) -> None:
+        """Serialise adds that share any of these names (in the project) until this
+        transaction ends. The locks are taken in one global order, so two adds each holding
+        one of them never wait for each other."""
+        for lock in sorted({_lock_id(f"{project_id}:{name}") for name in names}):
+            await self.session.execute(select(func.pg_advisory_xact_lock(lock)))
 
-    async def find_repeat(
-        self,
-        project_id: uuid.UUID,
-        idempotency_key: str | None,
-        fingerprint: str,
-        window_s: float,
+    async def by_key(self, project_id: uuid.UUID, kind: str, key: str) -> Task | None:
+        """The task an ``Idempotency-Key`` opened on this endpoint (``kind``) of the project."""
+        result = await self.session.execute(
+            select(Task).where(
+                Task.project_id == project_id, Task.kind == kind, Task.idempotency_key == key
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def recent_twin(
+        self, project_id: uuid.UUID, kind: str, fingerprint: str, window_s: float
     ) -> Task | None:
-        """The earlier add this one repeats: same key, or (no key) same content lately."""
-        if idempotency_key is not None:
-            query = select(Task).where(
-                Task.project_id == project_id, Task.idempotency_key == idempotency_key
-            )
-        elif window_s > 0:
-            query = (
-                select(Task)
-                .where(
-                    Task.project_id == project_id,
-                    Task.fingerprint == fingerprint,
-                    Task.created_at > func.now() - timedelta(seconds=window_s),
-                )
-                .order_by(Task.created_at)
-                .limit(1)
-            )
-        else:
+        """The first task of the same fingerprint opened within the last ``window_s``."""
+        if window_s <= 0:
             return None
-        result = await self.session.execute(query)
+        result = await self.session.execute(
+            select(Task)
+            .where(
+                Task.project_id == project_id,
+                Task.fingerprint == fingerprint,
+                Task.kind == kind,
+                Task.created_at > func.now() - timedelta(seconds=window_s),
+            )
+            .order_by(Task.created_at)
+            .limit(1)
+        )
         return result.scalar_one_or_none()
 
     async def get_by_id(self, task_id: uuid.UUID) -> Task | None:
@@ -87,3 +90,8 @@ class TaskRepository:
             select(Task).where(Task.id == task_id, Task.project_id == project_id)
         )
         return result.scalar_one_or_none()
+
+
+def _lock_id(name: str) -> int:
+    """A name as a Postgres advisory lock id (a signed 64-bit integer)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
