@@ -120,10 +120,9 @@ def from_validation(errors: Sequence[Any]) -> MemosError:
         return error_type(f"{field} is too long: {first.get('msg', '')}")
     if kind in ("union_tag_invalid", "literal_error", "enum"):
         return UnsupportedType(f"{field}: {first.get('msg', 'unsupported value')}")
-    message = str(first.get("msg", "invalid value"))
-    if message.startswith("Value error, "):
-        message = message.removeprefix("Value error, ")
-    return BadRequest(f"{field}: {message}")
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    # A validator's predicate ("is out of range: ...") reads as a sentence about the field.
+    return BadRequest(f"{field} {message}" if message.startswith("is ") else f"{field}: {message}")
 
 
 def _unparsable(cause: BaseException | None) -> BadRequest:

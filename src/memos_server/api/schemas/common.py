@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, model_validator
@@ -10,6 +10,8 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from memos_server.api.schemas.input_rules import body_problem
+from memos_server.times import EARLIEST as EPOCH
+from memos_server.times import utc
 
 T = TypeVar("T")
 
@@ -76,11 +78,14 @@ class TopLevelRequest(MemosRequest):
 
 
 def epoch_ms(moment: datetime | None) -> int | None:
-    return None if moment is None else int(moment.timestamp() * 1000)
+    if moment is None:
+        return None
+    return (utc(moment) - EPOCH) // timedelta(milliseconds=1)
 
 
 def wall_clock(moment: datetime | None) -> str | None:
     """``YYYY-MM-DD HH:MM:SS`` in UTC, the cloud's format for message times."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    # isoformat, unlike strftime, writes a year before 1000 with four digits.
+    return utc(moment).isoformat(sep=" ", timespec="seconds")[:19]

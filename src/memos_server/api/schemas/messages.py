@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from memos_server.api.schemas.common import MemosRequest, TopLevelRequest
+from memos_server.times import parse_time
 
-_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d")
 
-
-def parse_chat_time(value: Any) -> Any:
-    """``YYYY-MM-DD HH:MM:SS``, ISO-8601, or epoch seconds/milliseconds. Naive times are UTC."""
-    if isinstance(value, bool):
-        raise ValueError("chat_time must be a date-time string")
-    if isinstance(value, int | float):
-        seconds = value / 1000 if value > 10_000_000_000 else value
-        try:
-            return datetime.fromtimestamp(seconds, UTC)
-        except (OverflowError, OSError, ValueError):
-            raise ValueError("chat_time is out of range") from None
-    if isinstance(value, str):
-        text = value.strip()
-        parsed: datetime | None = None
-        for fmt in _TIME_FORMATS:
-            try:
-                parsed = datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
-        if parsed is None:
-            try:
-                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                raise ValueError(
-                    "chat_time must look like 'YYYY-MM-DD HH:MM:SS' or ISO-8601"
-                ) from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return value
+def parse_chat_time(value: Any) -> datetime:
+    """``YYYY-MM-DD HH:MM:SS``, ISO-8601, or epoch seconds/milliseconds, within the one range
+    of every time (``memos_server.times``). Naive times are UTC."""
+    return parse_time(value, numbers="seconds or ms")
 
 
 ChatTime = Annotated[datetime, BeforeValidator(parse_chat_time)]
