@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pytest
+
 from tests.support import Api
 
 USER = "strings-user"
@@ -99,3 +101,71 @@ def test_hardening_07_chat_checks_what_it_would_store(fine_api: Api) -> None:
         ({"info": {text(201): 1}}, "info"),
     ]:
         assert fine_api.fails("/chat", {**body, **extra}, 413, 40305).startswith(named)
+
+
+BLANKS = [" ", "   ", "\t", "\n", "\u3000"]  # U+3000: the ideographic (full-width) space
+# Every endpoint, and a body it accepts; the id fields it takes, each to be made blank.
+ENDPOINTS: list[tuple[str, dict[str, Any], list[str]]] = [
+    (
+        "/add/message",
+        add("c1", agent_id="a", app_id="p", allow_knowledgebase_ids=["kb"]),
+        ["user_id", "conversation_id", "agent_id", "app_id", "allow_knowledgebase_ids"],
+    ),
+    ("/get/message", {"user_id": USER, "conversation_id": "c1"}, ["user_id", "conversation_id"]),
+    (
+        "/search/memory",
+        {"user_id": USER, "query": "酒店", "conversation_id": "c1", "knowledgebase_ids": ["kb"]},
+        ["user_id", "conversation_id", "agent_id", "knowledgebase_ids"],
+    ),
+    ("/get/memory", {"user_id": USER}, ["user_id", "agent_id"]),
+    ("/delete/memory", {"user_id": "nobody"}, ["user_id", "agent_id", "memory_ids"]),
+    (
+        "/update/memory",
+        {"memory_id": "00000000-0000-0000-0000-000000000000", "title": "t"},
+        ["memory_id"],
+    ),
+    (
+        "/add/feedback",
+        {"user_id": "nobody", "feedback_content": "我搬到上海了"},
+        ["user_id", "conversation_id", "agent_id", "app_id", "allow_knowledgebase_ids"],
+    ),
+    (
+        "/chat",
+        {"user_id": USER, "conversation_id": "c1", "query": "hi"},
+        ["user_id", "conversation_id", "agent_id", "app_id"],
+    ),
+    ("/get/status", {"task_id": "00000000-0000-0000-0000-000000000000"}, ["task_id"]),
+    ("/console/conversations", {"user_id": USER}, ["user_id"]),
+    (
+        "/console/messages",
+        {"user_id": USER, "conversation_id": "c1"},
+        ["user_id", "conversation_id"],
+    ),
+    ("/console/memories", {"user_id": USER}, ["user_id"]),
+    ("/console/history", {"memory_id": "00000000-0000-0000-0000-000000000000"}, ["memory_id"]),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "fields"), ENDPOINTS, ids=[e[0] for e in ENDPOINTS])
+def test_hardening_09_blank_ids_are_refused_naming_the_field(
+    api: Api, path: str, body: dict[str, Any], fields: list[str]
+) -> None:
+    for field in fields:
+        for blank in BLANKS:
+            is_list = field.endswith("_ids")
+            sent = {**body, field: [blank] if is_list else blank}
+            if path == "/delete/memory":  # exactly one selector
+                sent = {field: [blank] if is_list else blank}
+            named = f"{field}[0]" if is_list else field
+            message = api.fails(path, sent, 400, 40002)
+            assert message == f"{named} must not be blank", (path, field, repr(blank), message)
+    assert api.ok("/console/users", {})["total"] == 0  # nothing was stored for anyone
+
+
+def test_ids_with_white_space_around_them_are_kept_as_sent(api: Api) -> None:
+    api.ok("/add/message", {**add(" 对话 "), "user_id": " 用户 ", "agent_id": "\t代理"})
+    [user] = api.ok("/console/users", {})["users"]
+    assert user["user_id"] == " 用户 "
+    [memory] = api.ok("/get/memory", {"user_id": " 用户 "})["memory_detail_list"]
+    assert (memory["conversation_id"], memory["agent_id"]) == (" 对话 ", "\t代理")
+    assert api.ok("/get/memory", {"user_id": "用户"})["total"] == 0

@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from memos_server.api.schemas.common import NOT_BLANK
 from memos_server.errors import (
     BadRequest,
     ConversationIdTooLong,
@@ -115,6 +116,8 @@ def from_validation(errors: Sequence[Any]) -> MemosError:
         and (first.get("ctx") or {}).get("min_length") == 1
     ):
         return RequiredFieldEmpty(f"{field} must not be empty")
+    if kind == "string_pattern_mismatch" and (first.get("ctx") or {}).get("pattern") == NOT_BLANK:
+        return RequiredFieldEmpty(f"{field} must not be blank")
     if kind == "string_too_long" and tuple(first.get("loc", ()))[:1] == ("body",):
         error_type = _TOO_LONG.get(field, TooLong)
         return error_type(f"{field} is too long: {first.get('msg', '')}")

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    model_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -14,6 +20,12 @@ from memos_server.times import EARLIEST as EPOCH
 from memos_server.times import utc
 
 T = TypeVar("T")
+
+# Empty (which a required id's min_length refuses) or holding something besides white space.
+NOT_BLANK = r"^$|\S"
+# An id a client names: user_id, conversation_id, agent_id, app_id, a memory's or a task's id.
+# One of white space only ("   ", "\u3000") would name a user, or a scope, nobody can see.
+Id = Annotated[str, StringConstraints(pattern=NOT_BLANK)]
 
 
 class Envelope(BaseModel, Generic[T]):

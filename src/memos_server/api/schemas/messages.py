@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from memos_server.api.schemas.common import MemosRequest, TopLevelRequest
+from memos_server.api.schemas.common import Id, MemosRequest, TopLevelRequest
 from memos_server.times import parse_time
 
 
@@ -84,15 +84,15 @@ class ChatMessage(MemosRequest):
 
 
 class AddMessageRequest(TopLevelRequest):
-    user_id: str = Field(min_length=1, description="Whose memory this is (at most 100 chars).")
-    conversation_id: str = Field(min_length=1, description="The conversation (at most 100 chars).")
+    user_id: Id = Field(min_length=1, description="Whose memory this is (at most 100 chars).")
+    conversation_id: Id = Field(min_length=1, description="The conversation (at most 100 chars).")
     messages: list[ChatMessage] = Field(min_length=1, description="The turns, oldest first.")
-    agent_id: str | None = None
-    app_id: str | None = None
+    agent_id: Id | None = None
+    app_id: Id | None = None
     tags: list[str] = Field(default_factory=list)
     info: dict[str, Any] = Field(default_factory=dict, description="Free metadata, filterable.")
     allow_public: bool = False
-    allow_knowledgebase_ids: list[str] = Field(default_factory=list)
+    allow_knowledgebase_ids: list[Id] = Field(default_factory=list)
     async_mode: bool = True
 
     model_config = ConfigDict(
@@ -123,8 +123,8 @@ class AddMessageData(BaseModel):
 
 
 class GetMessageRequest(TopLevelRequest):
-    user_id: str = Field(min_length=1)
-    conversation_id: str = Field(min_length=1)
+    user_id: Id = Field(min_length=1)
+    conversation_id: Id = Field(min_length=1)
     message_limit_number: int = Field(default=6, ge=1, le=50)
 
     model_config = ConfigDict(
