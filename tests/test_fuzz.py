@@ -244,7 +244,8 @@ def _filtered(path: str, condition: str) -> str:
     return f'{{"user_id": "edges"{query}, "filter": {{"and": [{condition}]}}}}'
 
 
-# Times at and past both ends of the range (README, "Times"), written every way a client may.
+# Times at and past both ends of their range (README, "Input rules"), written every way a client
+# may.
 TIMES = [
     '"0001-01-01T00:00:00Z"',
     '"0001-01-01T00:00:00+05:00"',

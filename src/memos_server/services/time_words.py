@@ -1,4 +1,5 @@
-"""Time words in a query ("last year", "去年", "上个月") → the period they mean.
+"""Time words in a query ("last year", "去年", "上个月", "3 weeks ago", "三天前") → the period they
+mean; none when it lies outside the range of times (``memos_server.times``).
 
 Search boosts memories whose time (``memory_time``, which fast mode takes from ``chat_time``, or
 else when they were stored) falls in that period.

@@ -19,7 +19,9 @@ class AddFeedbackRequest(TopLevelRequest):
         default=None, description="The conversation the feedback was given in."
     )
     feedback_time: ChatTime | None = Field(
-        default=None, description="When it was given ('YYYY-MM-DD HH:MM:SS' or ISO-8601)."
+        default=None,
+        description="When it was given ('YYYY-MM-DD HH:MM:SS', ISO-8601 or epoch seconds/ms, "
+        "from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z).",
     )
     agent_id: Id | None = Field(
         default=None, description="Only this agent's memories are corrected."

@@ -49,7 +49,11 @@ ContentPart = Annotated[TextPart | ImagePart | FilePart, Field(discriminator="ty
 class ChatMessage(MemosRequest):
     role: Literal["user", "assistant", "system", "tool"]
     content: str | list[ContentPart] | None = None
-    chat_time: ChatTime | None = None
+    chat_time: ChatTime | None = Field(
+        default=None,
+        description="When it was said: 'YYYY-MM-DD HH:MM:SS', ISO-8601 or epoch seconds/ms, "
+        "from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z.",
+    )
     tool_call_id: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
 
