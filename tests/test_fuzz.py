@@ -7,6 +7,10 @@ per operation in the fuzzing phase, plus the examples, coverage (boundary and ty
 values: nulls, huge numbers, wrong types, NUL bytes) and stateful phases. The figures of the run
 are written to ``test-artifacts/fuzz-summary.json`` and printed (``pytest -s``).
 
+Beside it, ``test_explicit_edges_get_no_server_error`` sends, as written, the edges generation
+rarely reaches: times at and past both ends of their range, strings past each length limit, ids
+of white space, numbers past what a float holds.
+
 It runs the ``schemathesis run`` command rather than the pytest plugin: the plugin's lazy loader
 (``schemathesis.pytest.from_fixture``, the only way to load a schema served by a fixture) breaks
 on pytest 9.2, which no longer has the ``Node._nodeid`` it rewrites.
@@ -15,6 +19,7 @@ on pytest 9.2, which no longer has the ``Node._nodeid`` it rewrites.
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import time
@@ -211,3 +216,140 @@ def test_the_api_survives_fuzzing(
     # Between them, the two runs test every operation of the schema.
     assert summary["operations"] == reports[0]["operations"]["total"], reports
     assert summary["server_errors"] == 0, summary
+
+
+def _cjk(chars: int) -> str:
+    """Text no compression shrinks (a repeated character fits any index entry once compressed)."""
+    rng = random.Random(chars)
+    return "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(chars))
+
+
+def _turn(**fields: Any) -> str:
+    body = {"user_id": "edges", "conversation_id": "edges", **fields}
+    body.setdefault("messages", [{"role": "user", "content": "我住在广州"}])
+    return json.dumps(body, ensure_ascii=False)
+
+
+def _said_at(when: str) -> str:
+    """An add whose message was said at ``when``, a JSON value as written."""
+    return (
+        '{"user_id": "edges", "conversation_id": "edges-time", "messages": '
+        f'[{{"role": "user", "content": "我住在广州", "chat_time": {when}}}]}}'
+    )
+
+
+def _filtered(path: str, condition: str) -> str:
+    """A body for ``path`` (search, get or delete/memory) whose filter is ``condition``."""
+    query = ', "query": "广州"' if path == "/search/memory" else ""
+    return f'{{"user_id": "edges"{query}, "filter": {{"and": [{condition}]}}}}'
+
+
+# Times at and past both ends of their range (README, "Input rules"), written every way a client
+# may.
+TIMES = [
+    '"0001-01-01T00:00:00Z"',
+    '"0001-01-01T00:00:00+05:00"',
+    '"1969-12-31T23:59:59Z"',
+    '"1970-01-01T00:00:00Z"',
+    '"9999-12-31T23:59:59.999Z"',
+    '"9999-12-31T23:59:59-05:00"',
+    '"10000-01-01T00:00:00Z"',
+    "-1",
+    "0",
+    "253402300799999",
+    "253402300800000",
+    "1e300",
+    "-1e300",
+]
+LONG = _cjk(3000)
+ID_FIELDS = ("user_id", "conversation_id", "agent_id", "app_id")
+# Numbers past what a float holds, or below its smallest step, in info and in filter values.
+NUMBERS = ["1e999999", "-1e999999", "1e-200000", "1000000000000000000000000000000", "1e308"]
+EDGES: list[tuple[str, str]] = [
+    *[("/add/message", _said_at(when)) for when in TIMES],
+    *[
+        (
+            "/add/feedback",
+            f'{{"user_id": "edges", "feedback_content": "我搬家了", "feedback_time": {when}}}',
+        )
+        for when in TIMES
+    ],
+    *[
+        (path, _filtered(path, f'{{"{field}": {{"gte": {when}}}}}'))
+        for path in ("/search/memory", "/get/memory", "/delete/memory")
+        for field in ("create_time", "update_time")
+        for when in TIMES
+    ],
+    *[
+        ("/search/memory", json.dumps({"user_id": "edges", "query": query}, ensure_ascii=False))
+        for query in (
+            "what did I do 3000 years ago",
+            "1000000 days ago",
+            "9999999 weeks ago",
+            "9" * 3000 + " days ago",
+            "3000年前我在做什么",
+            "一百万天前",
+            "九千九百九十九万年前",
+        )
+    ],
+    *[("/add/message", _turn(**{field: LONG})) for field in ID_FIELDS],
+    ("/add/message", _turn(tags=[LONG])),
+    ("/add/message", _turn(tags=["t"] * 1000)),
+    ("/add/message", _turn(info={LONG: 1})),
+    ("/add/message", _turn(info={"k": [{LONG: LONG}]})),
+    *[
+        (path, json.dumps({"user_id": "edges", "agent_id": LONG, **extra}, ensure_ascii=False))
+        for path, extra in (
+            ("/search/memory", {"query": "广州"}),
+            ("/get/memory", {}),
+            ("/add/feedback", {"feedback_content": "我搬家了"}),
+            ("/chat", {"conversation_id": "edges", "query": "我住在哪里"}),
+        )
+    ],
+    *[
+        ("/add/message", _turn(**{field: blank}))
+        for field in ID_FIELDS
+        for blank in (" ", "\u3000")
+    ],
+    # Stored first, then compared with: each add its own conversation, or it is a repeat.
+    *[
+        (
+            "/add/message",
+            _turn(conversation_id=f"price-{i}", info={}).replace(
+                '"info": {}', f'"info": {{"price": {n}}}'
+            ),
+        )
+        for i, n in enumerate(NUMBERS)
+    ],
+    *[
+        (path, _filtered(path, f'{{"price": {{"{op}": {n}}}}}'))
+        for path in ("/search/memory", "/get/memory", "/delete/memory")
+        for op in ("gt", "lte", "eq")
+        for n in NUMBERS
+    ],
+    *[("/get/memory", _filtered("/get/memory", f'{{"price": {n}}}')) for n in NUMBERS],
+]
+
+
+def test_explicit_edges_get_no_server_error(fine_api: Api, pg_url: str) -> None:
+    """What generated requests rarely reach: every edge of times, lengths and numbers, sent as
+    written, gets a 2xx or a 4xx envelope; afterwards every reader still answers."""
+    server_errors = []
+    for path, body in EDGES:
+        response = fine_api.http.post(
+            path, content=body.encode(), headers={"Content-Type": "application/json"}
+        )
+        if response.status_code >= 500:
+            server_errors.append((path, body[:200], response.status_code, response.text[:200]))
+        else:
+            assert set(response.json()) == {"code", "message", "data"}, (path, response.text)
+    assert server_errors == []
+    for path, body in [
+        ("/get/message", {"user_id": "edges", "conversation_id": "edges-time"}),
+        ("/search/memory", {"user_id": "edges", "query": "广州"}),
+        ("/get/memory", {"user_id": "edges", "size": 50}),
+        ("/console/users", {}),
+        ("/console/conversations", {"user_id": "edges"}),
+        ("/console/memories", {"user_id": "edges"}),
+    ]:
+        fine_api.ok(path, body)

@@ -141,7 +141,22 @@ class LimitSettings(Group):
         description="Longest time from a request's headers to the last byte of its body; "
         "beyond it: 408 and the connection closed.",
     )
-    max_id_chars: int = Field(default=100, ge=1, description="user_id / conversation_id length.")
+    # The upper bounds keep every indexed value within what a b-tree or GIN entry holds (about
+    # 2,700 bytes), at 4 bytes a character: two ids share an index entry.
+    max_id_chars: int = Field(
+        default=100,
+        ge=1,
+        le=256,
+        description="user_id / conversation_id / agent_id / app_id length (characters).",
+    )
+    max_tags: int = Field(default=50, ge=0, description="Tags of one add.")
+    max_tag_chars: int = Field(default=100, ge=1, le=600, description="Characters per tag.")
+    max_info_key_chars: int = Field(
+        default=200, ge=1, description="Characters per key of info, at any depth."
+    )
+    max_info_chars: int = Field(
+        default=32_000, ge=2, description="Size of info, written as compact JSON (characters)."
+    )
     max_messages_per_add: int = Field(default=200, ge=1, description="Messages in one add.")
     max_message_chars: int = Field(default=32_000, ge=1, description="Characters per message.")
     max_query_chars: int = Field(default=4_000, ge=1, description="Characters per search query.")

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from memos_server.api.schemas.common import NOT_BLANK
 from memos_server.errors import (
     BadRequest,
     ConversationIdTooLong,
@@ -122,15 +123,16 @@ def from_validation(errors: Sequence[Any]) -> MemosError:
         and (first.get("ctx") or {}).get("min_length") == 1
     ):
         return RequiredFieldEmpty(f"{field} must not be empty")
+    if kind == "string_pattern_mismatch" and (first.get("ctx") or {}).get("pattern") == NOT_BLANK:
+        return RequiredFieldEmpty(f"{field} must not be blank")
     if kind == "string_too_long" and tuple(first.get("loc", ()))[:1] == ("body",):
         error_type = _TOO_LONG.get(field, TooLong)
         return error_type(f"{field} is too long: {first.get('msg', '')}")
     if kind in ("union_tag_invalid", "literal_error", "enum"):
         return UnsupportedType(f"{field}: {first.get('msg', 'unsupported value')}")
-    message = str(first.get("msg", "invalid value"))
-    if message.startswith("Value error, "):
-        message = message.removeprefix("Value error, ")
-    return BadRequest(f"{field}: {message}")
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    # A validator's predicate ("is out of range: ...") reads as a sentence about the field.
+    return BadRequest(f"{field} {message}" if message.startswith("is ") else f"{field}: {message}")
 
 
 def _unparsable(cause: BaseException | None) -> BadRequest:

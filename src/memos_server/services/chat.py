@@ -28,7 +28,7 @@ from memos_server.rerank import Reranker
 from memos_server.services.filters import Filter
 from memos_server.services.ingest import AddMessages, IncomingMessage, add_messages
 from memos_server.services.language import detect_language
-from memos_server.services.limits import check_ids, check_query
+from memos_server.services.limits import check_ids, check_metadata, check_query
 from memos_server.services.search import Scored, SearchQuery, search_memories
 from memos_server.services.tasks import Added
 from memos_server.services.vector_indexes import IndexCatalog
@@ -101,7 +101,14 @@ async def build_messages(
     indexes: IndexCatalog | None = None,
 ) -> list[dict[str, str]]:
     """The messages to send the model: system prompt with memories, recent turns, the query."""
-    check_ids(settings.limits, chat.user_id, chat.conversation_id)
+    check_ids(
+        settings.limits,
+        chat.user_id,
+        chat.conversation_id,
+        agent_id=chat.agent_id,
+        app_id=chat.app_id,
+    )
+    check_metadata(settings.limits, chat.tags, chat.info)  # before the model, not at the store
     check_query(settings.limits, chat.query)
     found = await search_memories(
         session,

@@ -16,6 +16,7 @@ from memos_server.llm import LLM, LLMUnavailable
 from memos_server.prompts import Language, load_prompt
 from memos_server.services.llm_json import MalformedOutput, list_under, parse_llm_json
 from memos_server.services.windows import SPOKEN_ROLES, Turn
+from memos_server.times import in_range
 
 log = logging.getLogger(__name__)
 
@@ -227,4 +228,8 @@ async def extract(llm: LLM, turns: Sequence[Turn], language: Language) -> Extrac
 
 
 def at_midnight(day: date | None) -> datetime | None:
-    return None if day is None else datetime(day.year, day.month, day.day, tzinfo=UTC)
+    """A fact's date as a time; a date outside the range every time keeps (``times``) is none."""
+    if day is None:
+        return None
+    moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return moment if in_range(moment) else None

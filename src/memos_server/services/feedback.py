@@ -99,7 +99,13 @@ async def add_feedback(
     idempotency_key: str | None = None,
 ) -> Added:
     """Store the feedback and its feedback memory; queue the job that applies it when ``apply``."""
-    check_ids(settings.limits, feedback.user_id, feedback.conversation_id)
+    check_ids(
+        settings.limits,
+        feedback.user_id,
+        feedback.conversation_id,
+        agent_id=feedback.agent_id,
+        app_id=feedback.app_id,
+    )
     check_text(settings.limits, "feedback_content", feedback.content)
     identity = Request(
         kind=TaskKind.ADD_FEEDBACK,

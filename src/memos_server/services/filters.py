@@ -19,11 +19,12 @@ string, never a boolean (a boolean has no order worth asking for; equality works
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from memos_server.errors import BadRequest
+from memos_server.times import parse_time
 
 TEXT_FIELDS = ("agent_id", "app_id", "conversation_id", "memory_type")
 TIME_FIELDS = ("create_time", "update_time")
@@ -65,22 +66,10 @@ Filter = Compare | All | Any_
 
 
 def _time(field: str, value: Any) -> datetime:
-    if isinstance(value, bool):
-        raise BadRequest(f"filter: {field} must be epoch milliseconds or a date-time string")
-    if isinstance(value, int | float):
-        try:
-            return datetime.fromtimestamp(value / 1000, UTC)
-        except (OverflowError, OSError, ValueError):
-            raise BadRequest(f"filter: {field} {value} is out of range") from None
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise BadRequest(
-                f"filter: {field} {value!r} is not a date-time (use ISO-8601 or epoch ms)"
-            ) from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    raise BadRequest(f"filter: {field} must be epoch milliseconds or a date-time string")
+    try:
+        return parse_time(value, numbers="ms")
+    except ValueError as error:
+        raise BadRequest(f"filter: {field} {value!r:.100} {error}") from None
 
 
 def _exact(value: Any) -> Any:

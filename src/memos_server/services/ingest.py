@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
-from memos_server.services.limits import check_ids, check_messages
+from memos_server.services.limits import check_ids, check_messages, check_metadata
 from memos_server.services.tasks import Added, Request, TaskKind, find_repeat, open_task
 from memos_server.services.text_index import memory_tokens
 from memos_server.services.windows import Turn, Window, build_windows
@@ -99,7 +99,14 @@ async def add_messages(
     idempotency_key: str | None = None,
 ) -> Added:
     """Store the messages and their fast memories, and queue fine extraction when ``refine``."""
-    check_ids(settings.limits, request.user_id, request.conversation_id)
+    check_ids(
+        settings.limits,
+        request.user_id,
+        request.conversation_id,
+        agent_id=request.agent_id,
+        app_id=request.app_id,
+    )
+    check_metadata(settings.limits, request.tags, request.info)
     check_messages(settings.limits, [m.text for m in request.messages])
     identity = Request(
         kind=TaskKind.ADD_MESSAGE,

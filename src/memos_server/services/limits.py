@@ -2,19 +2,74 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
 from memos_server.errors import BadRequest, ConversationIdTooLong, TooLong, UserIdTooLong
 from memos_server.settings import LimitSettings
 
+_ID_TOO_LONG: dict[str, type[TooLong]] = {
+    "user_id": UserIdTooLong,
+    "conversation_id": ConversationIdTooLong,
+}
 
-def check_ids(limits: LimitSettings, user_id: str, conversation_id: str | None = None) -> None:
-    if len(user_id) > limits.max_id_chars:
-        raise UserIdTooLong(f"user_id is longer than {limits.max_id_chars} characters")
-    if conversation_id is not None and len(conversation_id) > limits.max_id_chars:
-        raise ConversationIdTooLong(
-            f"conversation_id is longer than {limits.max_id_chars} characters"
+
+def check_ids(
+    limits: LimitSettings,
+    user_id: str | None = None,
+    conversation_id: str | None = None,
+    *,
+    agent_id: str | None = None,
+    app_id: str | None = None,
+) -> None:
+    """The ids a request names, each held to ``max_id_chars``: they are kept in b-tree indexes,
+    whose entries hold about 2,700 bytes."""
+    named = {
+        "user_id": user_id,
+        "conversation_id": conversation_id,
+        "agent_id": agent_id,
+        "app_id": app_id,
+    }
+    for name, value in named.items():
+        if value is not None and len(value) > limits.max_id_chars:
+            error = _ID_TOO_LONG.get(name, TooLong)
+            raise error(f"{name} is longer than {limits.max_id_chars} characters")
+
+
+def check_metadata(limits: LimitSettings, tags: Sequence[str], info: dict[str, Any]) -> None:
+    """An add's tags (a GIN index holds each one) and its free ``info`` (copied onto every
+    message and memory the add makes)."""
+    if len(tags) > limits.max_tags:
+        raise TooLong(f"tags has {len(tags)} items; at most {limits.max_tags}")
+    for i, tag in enumerate(tags):
+        if len(tag) > limits.max_tag_chars:
+            raise TooLong(f"tags[{i}] is longer than {limits.max_tag_chars} characters")
+    long_key = _long_key(info, limits.max_info_key_chars)
+    if long_key is not None:
+        raise TooLong(
+            f"info has a key longer than {limits.max_info_key_chars} characters "
+            f"({long_key[:40]}...)"
         )
+    size = len(json.dumps(info, ensure_ascii=False, separators=(",", ":")))
+    if size > limits.max_info_chars:
+        raise TooLong(f"info is {size:,} characters as JSON; at most {limits.max_info_chars:,}")
+
+
+def _long_key(info: dict[str, Any], most: int) -> str | None:
+    """The first key longer than ``most`` characters, at any depth (the body's depth is bounded
+    by the input rules)."""
+    stack: list[Any] = [info]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if len(key) > most:
+                    return str(key)
+                stack.append(item)
+        elif isinstance(value, list):
+            stack.extend(value)
+    return None
 
 
 def check_messages(limits: LimitSettings, texts: Sequence[str]) -> None:

@@ -64,8 +64,7 @@ async def list_memories(
 ) -> MemoryPage:
     if query.user_id is None and query.agent_id is None:
         raise RequiredFieldEmpty("user_id is required (or agent_id, for one agent's memories)")
-    if query.user_id is not None:
-        check_ids(settings.limits, query.user_id)
+    check_ids(settings.limits, query.user_id, agent_id=query.agent_id)
     selection = Selection(
         project_id,
         user_id=query.user_id,
@@ -186,8 +185,7 @@ async def delete_memories(
     session: AsyncSession, settings: Settings, project_id: uuid.UUID, query: DeleteQuery
 ) -> int:
     """Delete the selected memories (active or archived); how many were deleted."""
-    if query.user_id is not None:
-        check_ids(settings.limits, query.user_id)
+    check_ids(settings.limits, query.user_id, agent_id=query.agent_id)
     return await MemoryRepository(session).delete_selected(_selection(project_id, query))
 
 

@@ -194,7 +194,7 @@ async def search_memories(
     reranker: Reranker | None = None,
     indexes: IndexCatalog | None = None,
 ) -> SearchResult:
-    check_ids(settings.limits, query.user_id)
+    check_ids(settings.limits, query.user_id, agent_id=query.agent_id)
     check_query(settings.limits, query.query)
     check_result_limit(settings.limits, "memory_limit_number", query.memory_limit)
     check_result_limit(settings.limits, "preference_limit_number", query.preference_limit)

@@ -1,4 +1,5 @@
-"""Time words in a query ("last year", "去年", "上个月") → the period they mean.
+"""Time words in a query ("last year", "去年", "上个月", "3 weeks ago", "三天前") → the period they
+mean; none when it lies outside the range of times (``memos_server.times``).
 
 Search boosts memories whose time (``memory_time``, which fast mode takes from ``chat_time``, or
 else when they were stored) falls in that period.
@@ -9,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from memos_server.times import EARLIEST, LATEST
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,25 @@ def _months(now: datetime, back: int) -> Period:
     return Period(_month(now.year, now.month - back), _month(now.year, now.month - back + 1))
 
 
-_AGO = re.compile(r"\b(\d+|a|one|two|three)\s+(day|week|month|year)s?\s+ago\b")
+# "3 days ago", "a week ago". Nine digits at most: a longer count is no period at all.
+_AGO = re.compile(r"\b(\d{1,9}|a|one|two|three)\s+(day|week|month|year)s?\s+ago\b")
 _NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3}
+# "3天前", "三个月前", "两周前", "一百万天前", "十年以前". Not 日 (5月1日前: before 1 May), nor
+# 月 without 个 (一月前: before January).
+_AGO_ZH = re.compile(
+    r"(\d{1,9}|[零〇一二两三四五六七八九十百千万亿]{1,12})\s*"
+    r"(天|周|个星期|星期|个礼拜|礼拜|个月|年)\s*[以之]?前"
+)
+_UNITS_ZH = {
+    "天": "day",
+    "周": "week", "个星期": "week", "星期": "week", "个礼拜": "week", "礼拜": "week",
+    "个月": "month",
+    "年": "year",
+}  # fmt: skip
+_DIGITS_ZH = dict(
+    zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True)
+)
+_TENS_ZH = {"十": 10, "百": 100, "千": 1000}
 _PHRASES: list[tuple[re.Pattern[str], str, int]] = [
     (re.compile(p), unit, back)
     for p, unit, back in [
@@ -66,25 +86,57 @@ _PHRASES: list[tuple[re.Pattern[str], str, int]] = [
 ]
 
 
+def chinese_number(text: str) -> int:
+    """一 → 1, 十五 → 15, 两百 → 200, 一百万 → 1,000,000, 3000 → 3000."""
+    if text.isdigit():
+        return int(text)
+    total = section = digit = 0  # below 亿 / below 万 / the digit waiting for its unit
+    for char in text:
+        if char in _DIGITS_ZH:
+            digit = _DIGITS_ZH[char]
+        elif char in _TENS_ZH:
+            section += (digit or 1) * _TENS_ZH[char]
+            digit = 0
+        elif char == "万":
+            total += (section + digit or 1) * 10_000
+            section = digit = 0
+        else:  # 亿
+            total = (total + section + digit or 1) * 100_000_000
+            section = digit = 0
+    return total + section + digit
+
+
 def period_of(query: str, now: datetime | None = None) -> Period | None:
-    """The period a query's time words point at, relative to ``now``; None if there are none."""
+    """The period a query's time words point at, relative to ``now``; None if there are none,
+    or if the period they name lies outside the range of times (``memos_server.times``):
+    "3000 years ago" names no period a memory can be in."""
     now = now or datetime.now(UTC)
     text = query.lower()
     ago = _AGO.search(text)
     if ago:
         count = _NUMBERS.get(ago.group(1)) or int(ago.group(1))
         return _period(now, ago.group(2), count)
+    ago_zh = _AGO_ZH.search(text)
+    if ago_zh:
+        return _period(now, _UNITS_ZH[ago_zh.group(2)], chinese_number(ago_zh.group(1)))
     for pattern, unit, back in _PHRASES:
         if pattern.search(text):
             return _period(now, unit, back)
     return None
 
 
-def _period(now: datetime, unit: str, back: int) -> Period:
-    if unit == "day":
-        return _days(now, back)
-    if unit == "week":
-        return _week(now, back)
-    if unit == "month":
-        return _months(now, back)
-    return _year(now.year - back)
+def _period(now: datetime, unit: str, back: int) -> Period | None:
+    try:
+        if unit == "day":
+            period = _days(now, back)
+        elif unit == "week":
+            period = _week(now, back)
+        elif unit == "month":
+            period = _months(now, back)
+        else:
+            period = _year(now.year - back)
+    except (OverflowError, ValueError):  # before year 1 or after 9999
+        return None
+    if period.start < EARLIEST or period.end > LATEST:
+        return None
+    return period

@@ -25,6 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from memos_server.storage.types import ClientTime
+
 
 class Base(DeclarativeBase):
     pass
@@ -79,7 +81,7 @@ class Message(Base):
     content_parts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     tool_call_id: Mapped[str | None] = mapped_column(Text)
     tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
-    chat_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    chat_time: Mapped[datetime | None] = mapped_column(ClientTime)
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     info: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = _now()
@@ -104,7 +106,7 @@ class Memory(Base):
     preference_type: Mapped[str | None] = mapped_column(Text)
     reasoning: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
-    memory_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    memory_time: Mapped[datetime | None] = mapped_column(ClientTime)
     confidence: Mapped[float] = mapped_column(Float, default=1.0)
     status: Mapped[str] = mapped_column(Text, default="activated")
     embedding: Mapped[list[float]] = mapped_column(Vector())
@@ -150,7 +152,7 @@ class Feedback(Base):
     app_id: Mapped[str | None] = mapped_column(Text)
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
     content: Mapped[str] = mapped_column(Text)
-    feedback_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    feedback_time: Mapped[datetime | None] = mapped_column(ClientTime)
     created_at: Mapped[datetime] = _now()
 
 

@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from memos_server.api.schemas.common import TopLevelRequest
+from memos_server.api.schemas.common import Id, TopLevelRequest
 
 
 class ChatRequest(TopLevelRequest):
-    user_id: str = Field(min_length=1)
-    conversation_id: str = Field(
+    user_id: Id = Field(min_length=1)
+    conversation_id: Id = Field(
         min_length=1, description="The conversation; its recent turns go to the model."
     )
     query: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
@@ -48,8 +48,8 @@ class ChatRequest(TopLevelRequest):
     async_mode: bool = Field(
         default=True, description="false: answer once the stored turn's memories are made."
     )
-    agent_id: str | None = Field(default=None, description="Only this agent's memories.")
-    app_id: str | None = None
+    agent_id: Id | None = Field(default=None, description="Only this agent's memories.")
+    app_id: Id | None = None
     tags: list[str] = Field(default_factory=list, description="Tags of the stored turn.")
     info: dict[str, Any] = Field(default_factory=dict, description="Metadata of the stored turn.")
 

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    model_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from memos_server.api.schemas.input_rules import body_problem
+from memos_server.times import EARLIEST as EPOCH
+from memos_server.times import utc
 
 T = TypeVar("T")
+
+# Empty (which a required id's min_length refuses) or holding something besides white space.
+NOT_BLANK = r"^$|\S"
+# An id a client names: user_id, conversation_id, agent_id, app_id, a memory's or a task's id.
+# One of white space only ("   ", "\u3000") would name a user, or a scope, nobody can see.
+Id = Annotated[str, StringConstraints(pattern=NOT_BLANK)]
 
 
 class Envelope(BaseModel, Generic[T]):
@@ -76,11 +90,14 @@ class TopLevelRequest(MemosRequest):
 
 
 def epoch_ms(moment: datetime | None) -> int | None:
-    return None if moment is None else int(moment.timestamp() * 1000)
+    if moment is None:
+        return None
+    return (utc(moment) - EPOCH) // timedelta(milliseconds=1)
 
 
 def wall_clock(moment: datetime | None) -> str | None:
     """``YYYY-MM-DD HH:MM:SS`` in UTC, the cloud's format for message times."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    # isoformat, unlike strftime, writes a year before 1000 with four digits.
+    return utc(moment).isoformat(sep=" ", timespec="seconds")[:19]

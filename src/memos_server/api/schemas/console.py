@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from memos_server.api.schemas.common import TopLevelRequest
+from memos_server.api.schemas.common import Id, TopLevelRequest
 
 MAX_OFFSET = 1_000_000_000
 
@@ -51,7 +51,7 @@ class UsersData(BaseModel):
 
 
 class ConversationsRequest(TopLevelRequest):
-    user_id: str = Field(min_length=1)
+    user_id: Id = Field(min_length=1)
     offset: int = _offset()
     limit: int = Field(default=100, ge=1, le=500, description="Conversations to answer.")
 
@@ -72,8 +72,8 @@ class ConversationsData(BaseModel):
 
 
 class MessagesRequest(TopLevelRequest):
-    user_id: str = Field(min_length=1)
-    conversation_id: str = Field(min_length=1)
+    user_id: Id = Field(min_length=1)
+    conversation_id: Id = Field(min_length=1)
     offset: int = _offset()
     limit: int = Field(default=200, ge=1, le=500, description="Messages to answer.")
 
@@ -116,7 +116,7 @@ class MessagesData(BaseModel):
 
 
 class MemoriesRequest(TopLevelRequest):
-    user_id: str = Field(min_length=1)
+    user_id: Id = Field(min_length=1)
     status: Literal["activated", "archived", "all"] = "all"
     kind: Literal["fact", "preference", "all"] = "all"
     page: int = Field(default=1, ge=1, le=1_000_000, description="Page number, from 1.")
@@ -145,7 +145,7 @@ class MemoriesData(BaseModel):
 
 
 class HistoryRequest(TopLevelRequest):
-    memory_id: str = Field(min_length=1, max_length=100)
+    memory_id: Id = Field(min_length=1, max_length=100)
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"memory_id": "6b1e4a4e-8f0c-4d7c-9a51-2f3a2c1d0e9b"}]}

@@ -6,27 +6,29 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from memos_server.api.schemas.common import TopLevelRequest
+from memos_server.api.schemas.common import Id, TopLevelRequest
 from memos_server.api.schemas.messages import ChatTime
 
 
 class AddFeedbackRequest(TopLevelRequest):
-    user_id: str = Field(min_length=1, description="Whose memories the feedback corrects.")
+    user_id: Id = Field(min_length=1, description="Whose memories the feedback corrects.")
     feedback_content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = (
         Field(description="The user's correction, in their words.")
     )
-    conversation_id: str | None = Field(
+    conversation_id: Id | None = Field(
         default=None, description="The conversation the feedback was given in."
     )
     feedback_time: ChatTime | None = Field(
-        default=None, description="When it was given ('YYYY-MM-DD HH:MM:SS' or ISO-8601)."
+        default=None,
+        description="When it was given ('YYYY-MM-DD HH:MM:SS', ISO-8601 or epoch seconds/ms, "
+        "from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z).",
     )
-    agent_id: str | None = Field(
+    agent_id: Id | None = Field(
         default=None, description="Only this agent's memories are corrected."
     )
-    app_id: str | None = None
+    app_id: Id | None = None
     allow_public: bool = False
-    allow_knowledgebase_ids: list[str] = Field(default_factory=list)
+    allow_knowledgebase_ids: list[Id] = Field(default_factory=list)
     async_mode: bool = Field(
         default=True, description="false: answer once the feedback is applied (with an LLM)."
     )

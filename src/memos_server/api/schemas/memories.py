@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from memos_server.api.schemas.common import TopLevelRequest
+from memos_server.api.schemas.common import Id, TopLevelRequest
 
 MAX_PAGE_SIZE = 50
 MAX_DELETE_IDS = 1000
@@ -67,12 +67,12 @@ class StoredPreference(_Owner, PreferenceItem):
 
 
 class GetMemoryRequest(TopLevelRequest):
-    user_id: str | None = Field(
+    user_id: Id | None = Field(
         default=None,
         min_length=1,
         description="Whose memories (required unless agent_id is given).",
     )
-    agent_id: str | None = Field(
+    agent_id: Id | None = Field(
         default=None,
         min_length=1,
         description="Only this agent's memories; alone: the agent's memories of every user.",
@@ -114,13 +114,13 @@ class GetMemoryData(BaseModel):
 
 
 class DeleteMemoryRequest(TopLevelRequest):
-    memory_ids: list[str] | None = Field(
+    memory_ids: list[Id] | None = Field(
         default=None, max_length=MAX_DELETE_IDS, description="These memories."
     )
-    user_id: str | None = Field(
+    user_id: Id | None = Field(
         default=None, min_length=1, description="All of this user's memories."
     )
-    agent_id: str | None = Field(
+    agent_id: Id | None = Field(
         default=None, min_length=1, description="All of this agent's memories, of every user."
     )
     filter: dict[str, Any] | None = Field(
@@ -151,7 +151,7 @@ class DeleteMemoryData(BaseModel):
 
 
 class UpdateMemoryRequest(TopLevelRequest):
-    memory_id: str = Field(min_length=1)
+    memory_id: Id = Field(min_length=1)
     content: str | None = Field(
         default=None, min_length=1, description="The new text (a preference's preference)."
     )

@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from memos_server.api.schemas.common import MemosRequest, TopLevelRequest
+from memos_server.api.schemas.common import Id, MemosRequest, TopLevelRequest
+from memos_server.times import parse_time
 
-_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d")
 
-
-def parse_chat_time(value: Any) -> Any:
-    """``YYYY-MM-DD HH:MM:SS``, ISO-8601, or epoch seconds/milliseconds. Naive times are UTC."""
-    if isinstance(value, bool):
-        raise ValueError("chat_time must be a date-time string")
-    if isinstance(value, int | float):
-        seconds = value / 1000 if value > 10_000_000_000 else value
-        try:
-            return datetime.fromtimestamp(seconds, UTC)
-        except (OverflowError, OSError, ValueError):
-            raise ValueError("chat_time is out of range") from None
-    if isinstance(value, str):
-        text = value.strip()
-        parsed: datetime | None = None
-        for fmt in _TIME_FORMATS:
-            try:
-                parsed = datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
-        if parsed is None:
-            try:
-                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                raise ValueError(
-                    "chat_time must look like 'YYYY-MM-DD HH:MM:SS' or ISO-8601"
-                ) from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return value
+def parse_chat_time(value: Any) -> datetime:
+    """``YYYY-MM-DD HH:MM:SS``, ISO-8601, or epoch seconds/milliseconds, within the one range
+    of every time (``memos_server.times``). Naive times are UTC."""
+    return parse_time(value, numbers="seconds or ms")
 
 
 ChatTime = Annotated[datetime, BeforeValidator(parse_chat_time)]
@@ -74,7 +49,11 @@ ContentPart = Annotated[TextPart | ImagePart | FilePart, Field(discriminator="ty
 class ChatMessage(MemosRequest):
     role: Literal["user", "assistant", "system", "tool"]
     content: str | list[ContentPart] | None = None
-    chat_time: ChatTime | None = None
+    chat_time: ChatTime | None = Field(
+        default=None,
+        description="When it was said: 'YYYY-MM-DD HH:MM:SS', ISO-8601 or epoch seconds/ms, "
+        "from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z.",
+    )
     tool_call_id: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
 
@@ -109,15 +88,15 @@ class ChatMessage(MemosRequest):
 
 
 class AddMessageRequest(TopLevelRequest):
-    user_id: str = Field(min_length=1, description="Whose memory this is (at most 100 chars).")
-    conversation_id: str = Field(min_length=1, description="The conversation (at most 100 chars).")
+    user_id: Id = Field(min_length=1, description="Whose memory this is (at most 100 chars).")
+    conversation_id: Id = Field(min_length=1, description="The conversation (at most 100 chars).")
     messages: list[ChatMessage] = Field(min_length=1, description="The turns, oldest first.")
-    agent_id: str | None = None
-    app_id: str | None = None
+    agent_id: Id | None = None
+    app_id: Id | None = None
     tags: list[str] = Field(default_factory=list)
     info: dict[str, Any] = Field(default_factory=dict, description="Free metadata, filterable.")
     allow_public: bool = False
-    allow_knowledgebase_ids: list[str] = Field(default_factory=list)
+    allow_knowledgebase_ids: list[Id] = Field(default_factory=list)
     async_mode: bool = True
 
     model_config = ConfigDict(
@@ -148,8 +127,8 @@ class AddMessageData(BaseModel):
 
 
 class GetMessageRequest(TopLevelRequest):
-    user_id: str = Field(min_length=1)
-    conversation_id: str = Field(min_length=1)
+    user_id: Id = Field(min_length=1)
+    conversation_id: Id = Field(min_length=1)
     message_limit_number: int = Field(default=6, ge=1, le=50)
 
     model_config = ConfigDict(

@@ -6,17 +6,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from memos_server.api.schemas.common import TopLevelRequest
+from memos_server.api.schemas.common import Id, TopLevelRequest
 from memos_server.api.schemas.memories import MemoryItem, PreferenceItem
 
 
 class SearchMemoryRequest(TopLevelRequest):
-    user_id: str = Field(min_length=1)
+    user_id: Id = Field(min_length=1)
     query: str = Field(min_length=1, description="The user's new message.")
-    conversation_id: str | None = Field(
+    conversation_id: Id | None = Field(
         default=None, description="The current conversation (context, not a filter)."
     )
-    agent_id: str | None = Field(default=None, description="Only memories of this agent.")
+    agent_id: Id | None = Field(default=None, description="Only memories of this agent.")
     memory_limit_number: int = Field(default=6, ge=0, description="Facts to return (max 25).")
     include_preference: bool = True
     preference_limit_number: int = Field(
@@ -30,7 +30,7 @@ class SearchMemoryRequest(TopLevelRequest):
     tool_memory_limit_number: int = Field(default=6, ge=0, le=25)
     include_skill: bool = False
     skill_limit_number: int = Field(default=6, ge=0, le=25)
-    knowledgebase_ids: list[str] | None = None
+    knowledgebase_ids: list[Id] | None = None
     return_instruction: bool = Field(
         default=False,
         description="Also answer `instruction`: the memories and the query as a prompt section.",

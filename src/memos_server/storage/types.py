@@ -1,0 +1,41 @@
+"""Column types of our own."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Dialect, case, literal_column
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator
+
+from memos_server.times import EARLIEST, LATEST, utc
+
+_EARLIEST: ColumnElement[datetime] = literal_column(f"'{EARLIEST.isoformat()}'::timestamptz")
+_LATEST: ColumnElement[datetime] = literal_column(f"'{LATEST.isoformat()}'::timestamptz")
+
+
+class ClientTime(TypeDecorator[datetime]):
+    """A ``timestamptz`` that came from outside (a client's ``chat_time``, a model's
+    ``memory_time``), read back inside the range of ``memos_server.times`` whatever is stored.
+
+    New values are checked on the way in; this covers rows written before that check: a year-1
+    time asyncpg stored as ``-infinity`` (read back naive, and breaking whatever showed it), or an
+    instant before year 1 in UTC, which asyncpg cannot read at all. The clamp is done in the
+    SELECT list, where the driver has not yet seen the value; WHERE and ORDER BY see what is
+    stored.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def column_expression(self, colexpr: ColumnElement[Any]) -> ColumnElement[Any]:
+        # CASE, not GREATEST/LEAST: those skip NULLs, and a NULL time must stay NULL.
+        return case(
+            (colexpr < _EARLIEST, _EARLIEST),
+            (colexpr > _LATEST, _LATEST),
+            else_=colexpr,
+        )
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else utc(value)
