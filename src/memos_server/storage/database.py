@@ -105,7 +105,7 @@ class Database:
             pool_pre_ping=True,
             pool_timeout=settings.pool_timeout_s,
             # Every statement of a request or a job is bounded (Postgres cancels it past the
-            # timeout); migrations run on their own engine, index builds lift it (NO_TIMEOUT).
+            # timeout); migrations run on their own engine, index builds lift it for themselves.
             connect_args={
                 "timeout": settings.connect_timeout_s,
                 "server_settings": timeout_settings(settings),
