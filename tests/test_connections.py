@@ -88,7 +88,10 @@ def answer_of(sock: socket.socket) -> tuple[int, dict[str, str], bytes, bool]:
     body = response.read()
     headers = {name.lower(): value for name, value in response.getheaders()}
     sock.settimeout(5)
-    closed = sock.recv(1) == b""
+    try:
+        closed = sock.recv(1) == b""
+    except ConnectionResetError:
+        closed = True  # closed, and a byte still trickling in after that was answered with RST
     return response.status, headers, body, closed
 
 
