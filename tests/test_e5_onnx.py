@@ -56,8 +56,9 @@ def test_the_vectors_are_the_engines(e5: E5Embedder, engine: Any, kind: TextKind
     ours = embed(e5, TEXTS, kind)
     theirs = engine.query(TEXTS) if kind is TextKind.QUERY else engine.passage(TEXTS)
     cosines = (ours * theirs).sum(axis=1)
-    # The engine also rounds activations to 8 bits; on 300 texts min cosine was 0.9997.
-    assert cosines.min() > 0.995, TEXTS[int(cosines.argmin())]
+    # The service's graph is int8 (e5_local.WEIGHTS): on 270 texts min 0.992, mean 0.996.
+    assert cosines.min() > 0.99, TEXTS[int(cosines.argmin())]
+    assert cosines.mean() > 0.995
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 
 
@@ -65,7 +66,7 @@ def test_query_and_passage_differ_by_their_prefix(e5: E5Embedder, engine: Any) -
     text = "我喜欢住在如家酒店"
     query, passage = embed(e5, [text], TextKind.QUERY)[0], embed(e5, [text], TextKind.PASSAGE)[0]
     assert float(query @ passage) < 0.999
-    assert float(query @ engine.query(text)) > 0.995
+    assert float(query @ engine.query(text)) > 0.99
     # Providers without prefixes embed a passage by default: what every store path asks for.
     assert np.allclose(np.array(asyncio.run(e5.embed([text]))[0]), passage)
 
