@@ -21,8 +21,7 @@ from memos_server.embedding.local import load_local
 from memos_server.settings import E5_LOCAL_MODEL, EmbeddingSettings
 from tests.support import MODEL_CACHE
 
-# Edge cases and corpus texts; all fit the model's 512 positions (longer ones the engine
-# averages over windows, where this embedder, like the others, truncates).
+# Edge cases, and corpus texts short and long.
 TEXTS = EDGE_CASES + varied_texts(60)[len(EDGE_CASES) :: 2]
 
 
@@ -53,12 +52,15 @@ def test_the_tokens_are_the_engines(e5: E5Embedder, engine: Any) -> None:
 
 @pytest.mark.parametrize("kind", list(TextKind))
 def test_the_vectors_are_the_engines(e5: E5Embedder, engine: Any, kind: TextKind) -> None:
-    ours = embed(e5, TEXTS, kind)
-    theirs = engine.query(TEXTS) if kind is TextKind.QUERY else engine.passage(TEXTS)
+    # Past the model's 512 positions the engine averages windows; this embedder, like the
+    # others, truncates (the service cuts what it stores to max_tokens first).
+    texts = [t for t in TEXTS if engine.token_count(t, kind is TextKind.QUERY) <= 512]
+    assert len(texts) > 40
+    ours = embed(e5, texts, kind)
+    theirs = engine.query(texts) if kind is TextKind.QUERY else engine.passage(texts)
     cosines = (ours * theirs).sum(axis=1)
-    # The service's graph is int8 (e5_local.WEIGHTS): on 270 texts min 0.992, mean 0.996.
-    assert cosines.min() > 0.99, TEXTS[int(cosines.argmin())]
-    assert cosines.mean() > 0.995
+    # The engine's 4-bit weights, its 8-bit activations: on 270 texts min 0.9999.
+    assert cosines.min() > 0.999, texts[int(cosines.argmin())]
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 
 
@@ -66,7 +68,7 @@ def test_query_and_passage_differ_by_their_prefix(e5: E5Embedder, engine: Any) -
     text = "我喜欢住在如家酒店"
     query, passage = embed(e5, [text], TextKind.QUERY)[0], embed(e5, [text], TextKind.PASSAGE)[0]
     assert float(query @ passage) < 0.999
-    assert float(query @ engine.query(text)) > 0.99
+    assert float(query @ engine.query(text)) > 0.999
     # Providers without prefixes embed a passage by default: what every store path asks for.
     assert np.allclose(np.array(asyncio.run(e5.embed([text]))[0]), passage)
 

@@ -24,10 +24,12 @@ from memos_server.errors import ConfigurationError
 from memos_server.settings import EmbeddingSettings
 
 PREFIXES = {TextKind.QUERY: "query: ", TextKind.PASSAGE: "passage: "}
-# bench/embedding_speed.py, 2 threads, CPU per query / passages per CPU-second: int8 10 ms / 63,
-# q4 15 ms / 36, fp32 16 ms / 42. int8 is the fastest; its vectors are a little further from
-# the engine's (cosine min 0.992, mean 0.996 on 270 texts, where q4 and fp32 give 0.9998+).
-WEIGHTS = Weights.INT8
+# bench/embedding_speed.py, 2 threads, CPU per query / passages per CPU-second: int8 9 ms / 65,
+# q4 14 ms / 42, fp32 15 ms / 44. int8 is the fastest but not used: ONNX Runtime quantises its
+# activations with one scale per call, so a text's vector depends on the texts batched with it
+# (cosine to the engine 0.992 alone, 0.988 in a batch). q4 quantises per row as the engine does:
+# 0.9999 to the engine, the same alone or batched, and the smallest file (74 MB).
+WEIGHTS = Weights.Q4
 
 
 def load_e5(settings: EmbeddingSettings, cache_dir: Path) -> E5Embedder:
