@@ -25,10 +25,10 @@ from memos_server.settings import EmbeddingSettings
 
 PREFIXES = {TextKind.QUERY: "query: ", TextKind.PASSAGE: "passage: "}
 # bench/embedding_speed.py, 2 threads, CPU per query / passages per CPU-second: int8 9 ms / 65,
-# q4 14 ms / 42, fp32 15 ms / 44. int8 is the fastest but not used: ONNX Runtime quantises its
+# q4 13 ms / 38, fp32 15 ms / 44. int8 is the fastest but not used: ONNX Runtime quantises its
 # activations with one scale per call, so a text's vector depends on the texts batched with it
-# (cosine to the engine 0.992 alone, 0.988 in a batch). q4 quantises per row as the engine does:
-# 0.9999 to the engine, the same alone or batched, and the smallest file (74 MB).
+# (cosine to the engine min 0.992 alone, 0.989 batched). q4 quantises per row as the engine
+# does: 0.9999 to the engine, the same alone or batched, and the smallest file (74 MB).
 WEIGHTS = Weights.Q4
 
 

@@ -84,7 +84,7 @@ def _quantize_int8(fp32: Path, target: Path) -> None:
     linear = [
         node.name
         for node in onnx.load(str(fp32), load_external_data=False).graph.node
-        if node.op_type == "MatMul" and node.name.endswith(".linear")
+        if node.op_type == "MatMul" and ".linear_" in node.name
     ]
     quantize_dynamic(
         fp32,
