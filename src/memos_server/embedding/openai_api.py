@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from openai import AsyncOpenAI, OpenAIError
 
-from memos_server.embedding.base import estimate_tokens
+from memos_server.embedding.base import TextKind, estimate_tokens
 from memos_server.errors import ConfigurationError, ServiceUnavailable
 from memos_server.metrics import observe_embedding
 from memos_server.settings import EmbeddingSettings
@@ -78,7 +78,9 @@ class OpenAIEmbedder:
         ordered = sorted(response.data, key=lambda item: item.index)
         return [_unit(item.embedding) for item in ordered]
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    async def embed(
+        self, texts: Sequence[str], kind: TextKind = TextKind.PASSAGE
+    ) -> list[list[float]]:
         vectors: list[list[float]] = []
         batch = self._settings.batch_size
         for start in range(0, len(texts), batch):

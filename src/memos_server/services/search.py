@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.embedding import Embedder
+from memos_server.embedding import Embedder, TextKind
 from memos_server.rerank import Reranker
 from memos_server.services.filters import Filter
 from memos_server.services.language import detect_language
@@ -201,7 +201,11 @@ async def search_memories(
     period = period_of(query.query)
     channels = settings.search.channels
     # The model embeds the query in its own thread while Postgres answers the full-text side.
-    embedding = asyncio.ensure_future(embedder.embed([query.query])) if channels != "text" else None
+    embedding = (
+        asyncio.ensure_future(embedder.embed([query.query], TextKind.QUERY))
+        if channels != "text"
+        else None
+    )
     try:
         # Segmenting a long query is CPU work: off the event loop.
         tokens = await asyncio.to_thread(query_tokens, query.query) if channels != "vector" else []
