@@ -103,6 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
             if runtime.llm is not None and settings.jobs.run_worker:
                 runtime.start_worker()
             runtime.start_index_sync()
+            runtime.start_binding_watch()
             app.state.runtime = runtime
             log.info("memos-server ready at %s", public_base_url(settings))
             log.info("web console at %s%s/", public_root(settings), CONSOLE_PATH)

@@ -1,4 +1,5 @@
-"""``memos-server``: run the service, migrate the database, manage projects and API keys."""
+"""``memos-server``: run the service, migrate the database, manage projects and API keys,
+re-embed the memories with another model."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import logging
 import signal
 import socket
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 from pydantic import SecretStr
 
@@ -27,6 +29,7 @@ from memos_server.services.apikeys import (
     list_projects,
     revoke_key,
 )
+from memos_server.services.reindex import BATCH_SIZE, Phase, Progress, Reindexer
 from memos_server.services.vector_indexes import sync_indexes
 from memos_server.settings import ServerSettings, Settings, get_settings
 
@@ -135,6 +138,7 @@ def _worker(settings: Settings) -> None:
                     "and MEMOS_LLM__MODEL"
                 )
             runtime.start_worker()
+            runtime.start_binding_watch()
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
@@ -146,10 +150,14 @@ def _worker(settings: Settings) -> None:
 
 
 def _with_runtime(
-    settings: Settings, work: Callable[[Runtime], Awaitable[None]], *, with_embedder: bool = False
+    settings: Settings,
+    work: Callable[[Runtime], Awaitable[None]],
+    *,
+    with_embedder: bool = False,
+    bind: bool = True,
 ) -> None:
     async def run() -> None:
-        async with open_runtime(settings, with_embedder=with_embedder) as runtime:
+        async with open_runtime(settings, with_embedder=with_embedder, bind=bind) as runtime:
             await work(runtime)
 
     asyncio.run(run())
@@ -214,6 +222,52 @@ async def _index_sync(runtime: Runtime) -> None:
     print(f"built {len(report.created)} per-user index(es), dropped {len(report.dropped)}")
 
 
+class ProgressBar:
+    """A reindex's progress: a bar redrawn in place on a terminal, else a line now and then."""
+
+    WIDTH = 30
+    LINE_EVERY_S = 5.0
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.tty = out.isatty()
+        self.last_line = float("-inf")
+
+    def __call__(self, progress: Progress) -> None:
+        total = max(progress.total, 1)
+        share = min(progress.done / total, 1.0)
+        rate = progress.rate
+        left = max(progress.total - progress.done, 0)
+        eta = f", about {left / rate:.0f} s left" if rate > 0 and left else ""
+        numbers = (
+            f"{progress.done}/{progress.total} memories ({share:.0%}), "
+            f"{rate:.1f}/s{eta} [{progress.phase}]"
+        )
+        if self.tty:
+            filled = round(share * self.WIDTH)
+            bar = "#" * filled + "-" * (self.WIDTH - filled)
+            end = "\n" if progress.phase in (Phase.DONE, Phase.FAILED) else ""
+            self.out.write(f"\rreindex {progress.model} [{bar}] {numbers}\x1b[K{end}")
+            self.out.flush()
+            return
+        now = time.monotonic()
+        if now - self.last_line >= self.LINE_EVERY_S or progress.phase != Phase.EMBEDDING:
+            self.last_line = now
+            print(f"reindex {progress.model}: {numbers}", file=self.out, flush=True)
+
+
+async def _reindex(runtime: Runtime, batch_size: int) -> None:
+    embedder = runtime.require_embedder()
+    reindexer = Reindexer(
+        runtime.database, embedder, batch_size=batch_size, on_progress=ProgressBar(sys.stdout)
+    )
+    progress = await reindexer.run()
+    print(
+        f"the database is bound to {embedder.name} ({embedder.dimension} dimensions): "
+        f"{progress.embedded} memories re-embedded by this run, {progress.total} in all"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memos-server", description=__doc__)
     commands = parser.add_subparsers(dest="command")
@@ -253,6 +307,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     index.add_parser(
         "sync", help="index users with MEMOS_SEARCH__HNSW_MIN_MEMORIES memories (once, now)"
+    )
+
+    reindex = commands.add_parser(
+        "reindex",
+        help="re-embed every memory with the configured model, then bind the database to it "
+        "(resumable; a service on the old model keeps answering meanwhile)",
+    )
+    reindex.add_argument(
+        "--batch-size", type=int, default=BATCH_SIZE, help="memories embedded per transaction"
     )
     return parser
 
@@ -305,6 +368,13 @@ def main(argv: list[str] | None = None) -> None:
             _with_runtime(settings, lambda runtime: _project_create(runtime, args.name))
         elif command == "project" and args.project_command == "list":
             _with_runtime(settings, _project_list)
+        elif command == "reindex":
+            _with_runtime(
+                settings,
+                lambda runtime: _reindex(runtime, args.batch_size),
+                with_embedder=True,
+                bind=False,
+            )
         elif command == "index" and args.index_command == "sync":
             _with_runtime(settings, _index_sync, with_embedder=True)
         else:

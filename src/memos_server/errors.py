@@ -21,6 +21,7 @@
         ├── DatabaseTimeout        50004 / 503 (a statement ran past its timeout; Retry-After)
         ├── SearchUnavailable      50005 / 503
         ├── LLMNotConfigured       50004 / 503 (an endpoint that needs a model, none set)
+        ├── EmbeddingModelRetired  50004 / 503 (a reindex bound the database to another model)
         └── llm.LLMUnavailable     50004 / 503 (the model failed after retries)
 
 Services raise these; they never import FastAPI.
@@ -174,6 +175,14 @@ class LLMNotConfigured(ServiceUnavailable):
         "this endpoint needs a language model and none is configured: set MEMOS_LLM__BASE_URL "
         "and MEMOS_LLM__MODEL (and MEMOS_LLM__API_KEY if the endpoint wants one)"
     )
+
+
+class EmbeddingModelRetired(ServiceUnavailable):
+    """A reindex bound the database to another embedding model than this process holds: its
+    vectors would not compare with the stored ones, so it answers this until restarted."""
+
+    default_message = "the database is bound to another embedding model: restart the service"
+    retry_after_s = 30
 
 
 class ConfigurationError(Exception):

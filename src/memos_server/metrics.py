@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,7 +28,14 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-__all__ = ["CONTENT_TYPE_LATEST", "Backlog", "llm_call", "observe_embedding", "render"]
+__all__ = [
+    "CONTENT_TYPE_LATEST",
+    "Backlog",
+    "ReindexState",
+    "llm_call",
+    "observe_embedding",
+    "render",
+]
 
 # Searches take a few milliseconds, an add with async_mode=false or a chat can take a minute.
 HTTP_SECONDS = Histogram(
@@ -130,12 +138,49 @@ class _Queue(Collector):
         yield age
 
 
-def render(backlog: Sequence[Backlog] | None, kinds: Sequence[str]) -> bytes:
-    """The exposition text: the process's metrics, then the job-queue gauges (absent when the
-    database could not be read, so a scrape never shows stale numbers as fresh)."""
+@dataclass(frozen=True)
+class ReindexState:
+    """A reindex under way (``memos-server reindex`` or the admin API, in any process): its
+    target model, and memories with that model's vector of all memories."""
+
+    model: str
+    done: int
+    total: int
+
+
+class _Reindex(Collector):
+    def __init__(self, state: ReindexState | None) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        memories = GaugeMetricFamily(
+            "memos_reindex_memories",
+            "Memories of the reindex under way: done (re-embedded by the new model) and total.",
+            labels=["model", "state"],
+        )
+        running = GaugeMetricFamily(
+            "memos_reindex_running", "1 while a reindex to another model is under way."
+        )
+        running.add_metric([], 1 if self.state else 0)
+        if self.state is not None:
+            memories.add_metric([self.state.model, "done"], self.state.done)
+            memories.add_metric([self.state.model, "total"], self.state.total)
+        yield running
+        yield memories
+
+
+def render(
+    backlog: Sequence[Backlog] | None,
+    kinds: Sequence[str],
+    reindex: ReindexState | Literal[False] | None = False,
+) -> bytes:
+    """The exposition text: the process's metrics, then the job-queue gauges and the reindex's
+    (each absent when the database could not be read, so a scrape never shows stale numbers as
+    fresh; ``reindex`` False: unread)."""
     text = generate_latest(REGISTRY)
-    if backlog is None:
-        return text
-    queue = CollectorRegistry(auto_describe=False)
-    queue.register(_Queue(backlog, kinds))
-    return text + generate_latest(queue)
+    shared = CollectorRegistry(auto_describe=False)
+    if backlog is not None:
+        shared.register(_Queue(backlog, kinds))
+    if reindex is not False:
+        shared.register(_Reindex(reindex))
+    return text + generate_latest(shared)

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from memos_server.embedding import Embedder, load_embedder
+from memos_server.errors import EmbeddingModelRetired
 from memos_server.llm import LLM
 from memos_server.llm.openai_chat import build_llm
 from memos_server.rerank import Reranker, load_reranker
@@ -24,6 +25,7 @@ from memos_server.services.feedback import FeedbackApplier
 from memos_server.services.jobs import JobHandler
 from memos_server.services.rate_limit import RateLimiter
 from memos_server.services.refine import Refiner
+from memos_server.services.reindex import Reindexer, pending_target, watch_binding
 from memos_server.services.text_index import warm_up
 from memos_server.services.vector_indexes import IndexCatalog, run_sync_loop
 from memos_server.services.worker import Worker
@@ -33,6 +35,35 @@ from memos_server.storage.embedded import EmbeddedPostgres
 from memos_server.storage.migrations import upgrade_database
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReindexRun:
+    """A reindex the admin API started in this process, with the new model it loaded."""
+
+    reindexer: Reindexer
+    embedder: Embedder
+    database: Database
+    task: asyncio.Task[None]
+
+    async def close(self) -> None:
+        if not self.task.done():
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        await self.embedder.aclose()
+        await self.database.dispose()
+
+
+@dataclass
+class ReindexStatus:
+    model: str | None
+    phase: str  # idle | pending (elsewhere, or stopped) | embedding | swapping | done | failed
+    done: int
+    total: int
+    embedded: int = 0
+    here: bool = False
+    error: str | None = None
 
 
 @dataclass
@@ -48,6 +79,11 @@ class Runtime:
     index_sync: asyncio.Task[None] | None = None
     rate_limiter: RateLimiter | None = None  # per API key; None: no limit
     failed_keys: FailedKeyThrottle | None = None  # per client address; None: no limit
+    # Set once a reindex bound the database to another model: what every request answers then.
+    retired: str | None = None
+    binding_watch: asyncio.Task[None] | None = None
+    worker_stop: asyncio.Task[None] | None = None
+    reindex: ReindexRun | None = None  # one started by the admin API in this process
 
     def job_handlers(self) -> dict[str, JobHandler]:
         """What a worker runs, by job kind: fine extraction of adds, and feedback."""
@@ -69,7 +105,81 @@ class Runtime:
 
     def require_embedder(self) -> Embedder:
         assert self.embedder is not None, "runtime opened without an embedder"
+        if self.retired is not None:
+            raise EmbeddingModelRetired(self.retired)
         return self.embedder
+
+    def retire_model(self, bound: str | None) -> None:
+        """The database is bound to another model now (``bound``, if known): answer 503 with
+        what to do, and run no more jobs, until restarted with that model."""
+        if self.retired is not None or self.embedder is None:
+            return
+        now = f"the embedding model {bound}" if bound else "another embedding model"
+        self.retired = (
+            f"a reindex bound this database to {now}; this service still holds "
+            f"{self.embedder.name}: restart it with MEMOS_EMBEDDING__MODEL set to the new model"
+        )
+        log.error("%s", self.retired)
+        if self.worker is not None:
+            # Its jobs would be refused by the database now (and use up their attempts).
+            self.worker_stop = asyncio.get_running_loop().create_task(self.worker.stop())
+
+    async def start_reindex(self, model: str) -> None:
+        """Start a reindex to ``model`` (same provider settings) in the background, unless one
+        runs in this process already. Loading the model takes a while: it happens here."""
+        if self.reindex is not None and not self.reindex.task.done():
+            return
+        if self.reindex is not None:
+            await self.reindex.close()
+            self.reindex = None
+        settings = self.settings.embedding.model_copy(update={"model": model})
+        embedder = await load_embedder(settings, self.settings.model_cache_dir)
+        # Its own connections, which say they hold the new model: the swap writes its vectors.
+        url = self.database.engine.url.render_as_string(hide_password=False)
+        database = Database(url, self.settings.database, embedding_model=embedder.name)
+        reindexer = Reindexer(database, embedder)
+
+        async def run() -> None:
+            try:
+                await reindexer.run()
+            except Exception:
+                log.exception("reindex to %s failed", embedder.name)
+                return
+            if self.embedder is not None and embedder.name != self.embedder.name:
+                self.retire_model(embedder.name)
+
+        self.reindex = ReindexRun(reindexer, embedder, database, asyncio.create_task(run()))
+
+    async def reindex_status(self) -> ReindexStatus:
+        """This process's reindex, else what the database says of one under way elsewhere."""
+        run = self.reindex
+        if run is not None and (not run.task.done() or run.reindexer.progress.phase != "done"):
+            progress = run.reindexer.progress
+            return ReindexStatus(
+                progress.model,
+                str(progress.phase),
+                progress.done,
+                progress.total,
+                progress.embedded,
+                here=True,
+                error=progress.error,
+            )
+        target, done, total = await pending_target(self.database)
+        if target is not None:
+            return ReindexStatus(target, "pending", done, total)
+        if run is not None:
+            progress = run.reindexer.progress
+            return ReindexStatus(
+                progress.model, "done", progress.done, progress.total, progress.embedded, True
+            )
+        return ReindexStatus(None, "idle", 0, 0)
+
+    def start_binding_watch(self) -> None:
+        """Notice a reindex elsewhere binding the database to another model."""
+        if self.embedder is not None:
+            self.binding_watch = asyncio.create_task(
+                watch_binding(self.database, self.embedder.name, self.retire_model)
+            )
 
 
 def rate_limiter_for(settings: Settings) -> RateLimiter | None:
@@ -100,7 +210,11 @@ async def _database_url(settings: Settings, embedded: EmbeddedPostgres | None) -
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, *, with_embedder: bool = True) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings, *, with_embedder: bool = True, bind: bool = True
+) -> AsyncIterator[Runtime]:
+    """``bind`` False: load the model without tying the database to it (``reindex`` does that
+    itself, at its end)."""
     # Made before it starts, so the finally below stops it even if the start is cut short (an
     # error elsewhere, a signal): stop() waits for a start in progress.
     embedded = EmbeddedPostgres(settings.data_dir) if settings.database.url is None else None
@@ -119,14 +233,18 @@ async def open_runtime(settings: Settings, *, with_embedder: bool = True) -> Asy
         llm = build_llm(settings.llm) if with_embedder else None
         url = await database_task
         await asyncio.to_thread(upgrade_database, url)
-        database = Database(url, settings.database)
         if segmenter_task is not None:
             await segmenter_task
         if embedder_task is not None:
             embedder = await embedder_task
-            async with database.session() as session:
-                await bind_embedding_model(session, embedder)
-                await session.commit()
+        database = Database(
+            url, settings.database, embedding_model=embedder.name if embedder else None
+        )
+        if embedder is not None:
+            if bind:
+                async with database.session() as session:
+                    await bind_embedding_model(session, embedder)
+                    await session.commit()
             log.info("embedding model %s (%d dimensions)", embedder.name, embedder.dimension)
         if llm is not None:
             log.info("fine mode: LLM %s at %s", llm.name, settings.llm.base_url)
@@ -147,6 +265,12 @@ async def open_runtime(settings: Settings, *, with_embedder: bool = True) -> Asy
         try:
             yield runtime
         finally:
+            if runtime.binding_watch is not None:
+                runtime.binding_watch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runtime.binding_watch
+            if runtime.reindex is not None:
+                await runtime.reindex.close()
             if runtime.index_sync is not None:
                 runtime.index_sync.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

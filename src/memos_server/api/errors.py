@@ -21,6 +21,7 @@ from memos_server.errors import (
     ConversationIdTooLong,
     DatabaseTimeout,
     DatabaseUnavailable,
+    EmbeddingModelRetired,
     MemosError,
     NotFound,
     RequiredFieldEmpty,
@@ -28,7 +29,7 @@ from memos_server.errors import (
     UnsupportedType,
     UserIdTooLong,
 )
-from memos_server.storage.database import timed_out, unavailable
+from memos_server.storage.database import MODEL_RETIRED_STATE, timed_out, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +187,13 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         if timed_out(exc):
             return database_slow(request)
+        if _sqlstate(exc) == MODEL_RETIRED_STATE:
+            # The trigger of migration 0009: a reindex elsewhere bound the database to another
+            # model than this process's; it stops using its own from now on.
+            runtime = getattr(request.app.state, "runtime", None)
+            if runtime is not None:
+                runtime.retire_model(None)
+            return render(EmbeddingModelRetired(runtime.retired if runtime else None))
         if unavailable(exc):
             return database_away(request, exc)
         if isinstance(exc, DataError) or _sqlstate(exc).startswith("22"):

@@ -94,8 +94,19 @@ def timeout_settings(settings: DatabaseSettings) -> dict[str, str]:
     return {"statement_timeout": str(max(1, round(settings.statement_timeout_s * 1000)))}
 
 
+# The embedding model a process holds, told to Postgres on each of its connections: the database
+# refuses that connection's vectors once it is bound to another model (migration 0009).
+MODEL_SETTING = "memos.embedding_model"
+MODEL_RETIRED_STATE = "ME001"
+
+
 class Database:
-    def __init__(self, url: str, settings: DatabaseSettings) -> None:
+    def __init__(
+        self, url: str, settings: DatabaseSettings, *, embedding_model: str | None = None
+    ) -> None:
+        server_settings = timeout_settings(settings)
+        if embedding_model is not None:
+            server_settings[MODEL_SETTING] = embedding_model
         self.engine: AsyncEngine = create_async_engine(
             async_url(url),
             pool_size=settings.pool_size,
@@ -108,7 +119,7 @@ class Database:
             # timeout); migrations run on their own engine, index builds lift it for themselves.
             connect_args={
                 "timeout": settings.connect_timeout_s,
-                "server_settings": timeout_settings(settings),
+                "server_settings": server_settings,
             },
             echo=settings.echo,
             # A database error's text (logged with its traceback) would otherwise quote the

@@ -110,6 +110,9 @@ class Memory(Base):
     confidence: Mapped[float] = mapped_column(Float, default=1.0)
     status: Mapped[str] = mapped_column(Text, default="activated")
     embedding: Mapped[list[float]] = mapped_column(Vector())
+    # The next model's vector while ``memos-server reindex`` runs (NULL otherwise); only the
+    # reindex reads or writes it (``repositories/reindex.py``).
+    embedding_next: Mapped[list[float] | None] = mapped_column(Vector(), deferred=True)
     source_message_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list)
     # A feedback memory: the memories it was given against, which search shows it above.
     corrects: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID), default=list)

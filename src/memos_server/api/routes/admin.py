@@ -1,12 +1,14 @@
-"""The admin API (``/admin/v1``): projects and their API keys, behind ``MEMOS_ADMIN_KEY``.
+"""The admin API (``/admin/v1``): projects and their API keys, and re-embedding the memories
+with another model, behind ``MEMOS_ADMIN_KEY``.
 
-The same operations as ``memos-server project`` and ``memos-server apikey``, for operators who
-manage a running service over HTTP. Project keys never open it; without an admin key set it
-answers 403.
+The same operations as ``memos-server project``, ``memos-server apikey`` and ``memos-server
+reindex``, for operators who manage a running service over HTTP. Project keys never open it;
+without an admin key set it answers 403.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -25,6 +27,8 @@ from memos_server.api.schemas.admin import (
     KeyInfo,
     NewKeyData,
     ProjectInfo,
+    ReindexRequest,
+    ReindexStatus,
     RevokeKeyData,
     RevokeKeyRequest,
 )
@@ -120,3 +124,18 @@ async def post_revoke(body: RevokeKeyRequest, session: SessionDep) -> Envelope[R
     count = await revoke_key(session, body.prefix)
     await session.commit()
     return Envelope(data=RevokeKeyData(revoked=count))
+
+
+@router.get("/reindex", response_model=Envelope[ReindexStatus])
+async def get_reindex(runtime: RuntimeDep) -> Envelope[ReindexStatus]:
+    """Where a reindex stands: this process's, or one under way elsewhere (from the database)."""
+    return Envelope(data=ReindexStatus(**asdict(await runtime.reindex_status())))
+
+
+@router.post("/reindex", response_model=Envelope[ReindexStatus])
+async def post_reindex(body: ReindexRequest, runtime: RuntimeDep) -> Envelope[ReindexStatus]:
+    """Re-embed every memory with ``model`` in the background (this process loads it), then
+    bind the database to it; answers the progress. Already running here: its progress. Once it
+    is done, this service answers 503 until restarted with the new model."""
+    await runtime.start_reindex(body.model)
+    return Envelope(data=ReindexStatus(**asdict(await runtime.reindex_status())))

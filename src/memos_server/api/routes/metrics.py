@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from memos_server import metrics
 from memos_server.api.deps import RuntimeDep
 from memos_server.services.jobs import KINDS, read_backlog
+from memos_server.services.reindex import read_reindex
 
 router = APIRouter(tags=["health"])
 
@@ -17,6 +18,8 @@ BACKLOG_TIMEOUT_S = 2.0
 
 @router.get("/metrics", response_class=Response)
 async def prometheus_metrics(runtime: RuntimeDep) -> Response:
-    """Request latencies, LLM and embedding calls, and the job queue, in Prometheus' text format."""
+    """Request latencies, LLM and embedding calls, the job queue and a reindex under way, in
+    Prometheus' text format."""
     backlog = await read_backlog(runtime.database, BACKLOG_TIMEOUT_S)
-    return Response(metrics.render(backlog, KINDS), media_type=metrics.CONTENT_TYPE_LATEST)
+    reindex = await read_reindex(runtime.database, BACKLOG_TIMEOUT_S)
+    return Response(metrics.render(backlog, KINDS, reindex), media_type=metrics.CONTENT_TYPE_LATEST)

@@ -51,3 +51,24 @@ class RevokeKeyRequest(TopLevelRequest):
 
 class RevokeKeyData(BaseModel):
     revoked: int = Field(description="Keys revoked (one, unless prefixes collide).")
+
+
+class ReindexRequest(TopLevelRequest):
+    model: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The new model, as MEMOS_EMBEDDING__MODEL names it (same provider).",
+    )
+
+
+class ReindexStatus(BaseModel):
+    model: str | None = Field(description="The model the reindex re-embeds with (None: none).")
+    phase: str = Field(
+        description="idle (no reindex), pending (under way in another process, or stopped), "
+        "embedding, swapping, done, failed."
+    )
+    done: int = Field(description="Memories with the new model's vector.")
+    total: int = Field(description="Memories in all.")
+    embedded: int = Field(default=0, description="Re-embedded by this process's run.")
+    here: bool = Field(default=False, description="The reindex runs in this process.")
+    error: str | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,16 @@ class MetaRepository:
         stored = await self.get(key)
         assert stored is not None
         return stored
+
+    async def put(self, key: str, value: str) -> None:
+        await self.session.execute(
+            insert(ServiceMeta)
+            .values(key=key, value=value)
+            .on_conflict_do_update(index_elements=[ServiceMeta.key], set_={"value": value})
+        )
+
+    async def remove(self, *keys: str) -> None:
+        await self.session.execute(delete(ServiceMeta).where(ServiceMeta.key.in_(keys)))
 
     async def fix_embedding_dimension(self, dimension: int) -> None:
         """Make Postgres refuse any vector of another size from now on."""

@@ -1,0 +1,295 @@
+"""Changing the embedding model of a live database: ``memos-server reindex`` and the admin API.
+
+From all-MiniLM-L6-v2 (the database's model) to multilingual-e5-small, on databases of their
+own: the CLI as a real process, killed midway and run again, while a service on the old model
+keeps answering searches; the admin API in a service; the start-up message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from memos_server.errors import ConfigurationError
+from memos_server.services.embedding_binding import bind_embedding_model
+from memos_server.settings import E5_LOCAL_MODEL, DatabaseSettings
+from memos_server.storage.database import Database
+from tests.support import (
+    ADMIN_KEY,
+    MODEL_CACHE,
+    Api,
+    ServiceProcess,
+    ServiceThread,
+    fresh_database,
+    make_settings,
+    new_api_key,
+    sql,
+    wait_until,
+)
+
+E5 = f"local:{E5_LOCAL_MODEL}"
+MINILM = "local:all-MiniLM-L6-v2"
+SEATS = "我一般都坐东航，座位尽量靠窗"
+SEATS_QUERY = "帮我网上值机选个位子"
+
+CITIES = ["北京", "上海", "广州", "深圳", "杭州", "南京", "西安", "重庆", "武汉", "苏州"]
+FOODS = ["火锅", "饺子", "烤鸭", "米粉", "小笼包", "面条", "寿司", "披萨", "沙拉", "咖喱"]
+HOBBIES = ["swimming", "chess", "painting", "hiking", "cooking", "running", "piano", "reading"]
+
+
+def texts(count: int) -> list[str]:
+    """Varied memories, Chinese and English, none about flights or seats."""
+    found = []
+    for n in range(count):
+        city, food, hobby = CITIES[n % 10], FOODS[(n * 3) % 10], HOBBIES[n % 8]
+        if n % 2:
+            found.append(f"我在{city}住了{n % 7 + 1}年，最喜欢吃{food}（第{n}条）")
+        else:
+            found.append(f"On weekends I like {hobby} with my friend number {n}.")
+    return found
+
+
+def add(api: Api, user: str, text: str) -> None:
+    api.ok(
+        "/add/message",
+        {
+            "user_id": user,
+            "conversation_id": "c",
+            "messages": [{"role": "user", "content": text}],
+        },
+    )
+
+
+def populate(base_url: str, key: str, count: int) -> None:
+    """``count`` memories over three users, from four threads; user u0 also gets SEATS."""
+    batches = [texts(count)[i::4] for i in range(4)]
+
+    def run(batch: list[str]) -> None:
+        with Api(base_url, key) as api:
+            for n, text in enumerate(batch):
+                add(api, f"u{n % 3}", text)
+
+    threads = [threading.Thread(target=run, args=(b,)) for b in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with Api(base_url, key) as api:
+        add(api, "u0", SEATS)
+
+
+def counts(url: str) -> tuple[int, int]:
+    [row] = sql(url, "SELECT count(embedding_next) AS done, count(*) AS total FROM memories")
+    return int(row["done"]), int(row["total"])
+
+
+def meta(url: str) -> dict[str, str]:
+    return {r["key"]: r["value"] for r in sql(url, "SELECT key, value FROM service_meta")}
+
+
+class Searches:
+    """Searches against a service from a thread, until stopped: every answer is counted."""
+
+    def __init__(self, base_url: str, key: str) -> None:
+        self.base_url, self.key = base_url, key
+        self.statuses: list[int] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        with Api(self.base_url, self.key) as api:
+            n = 0
+            while not self.stop.is_set():
+                query = "最喜欢吃什么" if n % 2 else "what do I like on weekends"
+                response = api.post("/search/memory", {"user_id": f"u{n % 3}", "query": query})
+                self.statuses.append(response.status_code)
+                n += 1
+                time.sleep(0.05)
+
+    def __enter__(self) -> Searches:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+
+def reindex_process(url: str, workdir: Path, *extra: str) -> subprocess.Popen[str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMOS_")}
+    env.update(
+        MEMOS_DATABASE__URL=url,
+        MEMOS_EMBEDDING__MODEL=E5_LOCAL_MODEL,
+        MEMOS_EMBEDDING__CACHE_DIR=str(MODEL_CACHE),
+        MEMOS_DATA_DIR=str(workdir),
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "memos_server", "reindex", *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.fixture
+def old_service(pg_url: str, tmp_path: Path) -> Iterator[tuple[str, ServiceProcess]]:
+    """A fresh database and a service on it with the old model (MiniLM), as its own process."""
+    url = fresh_database(pg_url)
+    service = ServiceProcess(
+        tmp_path, MEMOS_DATABASE__URL=url, MEMOS_DATA_DIR=str(tmp_path), MEMOS_ADMIN_KEY=ADMIN_KEY
+    ).start()
+    try:
+        yield url, service
+    finally:
+        service.stop()
+
+
+def test_reindex_while_searching_survives_a_kill_and_binds_the_new_model(
+    old_service: tuple[str, ServiceProcess], tmp_path: Path
+) -> None:
+    url, service = old_service
+    key = new_api_key(url)
+    populate(service.base_url, key, 300)
+    _, total = counts(url)
+    assert total == 301
+    assert meta(url)["embedding_model"] == MINILM
+
+    with Searches(service.base_url, key) as searches:
+        first = reindex_process(url, tmp_path, "--batch-size", "16")
+        try:
+            wait_until(lambda: counts(url)[0] >= 80, timeout_s=180, what="a third re-embedded")
+            # The progress is in /metrics of the service, whichever process reindexes.
+            scraped = httpx.get(service.base_url.split("/api/")[0] + "/metrics").text
+            assert "memos_reindex_running 1.0" in scraped
+            assert f'memos_reindex_memories{{model="{E5}",state="total"}} 301.0' in scraped
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=30)
+        done_before, _ = counts(url)
+        assert 80 <= done_before < total
+        with Api(service.base_url, key) as api:  # written after the kill, on the old model
+            for n in range(5):
+                add(api, "u1", f"后来又记下的一件事，编号{n}")
+        second = reindex_process(url, tmp_path, "--batch-size", "16")
+        out, _ = second.communicate(timeout=600)
+    assert second.returncode == 0, out
+
+    final_total = total + 5
+    # Not a terminal: plain progress lines, and every memory embedded exactly once over both
+    # runs (the second one never redid the first one's rows).
+    assert f"reindex {E5}: " in out and "\r" not in out
+    assert f"{final_total - done_before} memories re-embedded by this run" in out, out
+    assert f"{final_total} in all" in out
+    assert searches.statuses and set(searches.statuses) == {200}, set(searches.statuses)
+    assert meta(url)["embedding_model"] == E5
+    assert "reindex_model" not in meta(url)
+    assert counts(url) == (0, final_total)
+
+    # The old service notices the swap and says what to do instead of mixing models.
+    def refused() -> str | None:
+        response = httpx.post(
+            service.base_url + "/search/memory",
+            json={"user_id": "u0", "query": "x"},
+            headers={"Authorization": f"Token {key}"},
+        )
+        return response.text if response.status_code == 503 else None
+
+    assert "MEMOS_EMBEDDING__MODEL" in wait_until(refused, timeout_s=30, what="a 503")
+    service.stop()
+
+    # Restarted with the new model, it finds a Chinese paraphrase.
+    new = ServiceProcess(
+        tmp_path, MEMOS_DATABASE__URL=url, MEMOS_EMBEDDING__MODEL=E5_LOCAL_MODEL
+    ).start()
+    try:
+        with Api(new.base_url, key) as api:
+            found = api.ok("/search/memory", {"user_id": "u0", "query": SEATS_QUERY})
+        values = [m["memory_value"] for m in found["memory_detail_list"]][:3]
+        assert any(SEATS in value for value in values), values
+    finally:
+        new.stop()
+
+
+def test_the_admin_api_reindexes_in_the_service(pg_url: str, tmp_path: Path) -> None:
+    url = fresh_database(pg_url)
+    service = ServiceThread(make_settings(url, tmp_path))
+    service.start()
+    try:
+        key = new_api_key(url)
+        populate(service.base_url, key, 40)
+        root = service.base_url.split("/api/")[0] + "/admin/v1"
+        body = {"model": E5_LOCAL_MODEL}
+        assert httpx.post(root + "/reindex", json=body).status_code == 403
+        refused = httpx.post(root + "/reindex", json=body, headers={"Authorization": key})
+        assert refused.status_code in (401, 403)
+        with Api(root, ADMIN_KEY) as admin:
+            assert admin.data_of(admin.get("/reindex"))["phase"] == "idle"
+            started = admin.ok("/reindex", body)
+            assert started["model"] == E5 and started["here"] is True
+            assert started["phase"] in ("embedding", "swapping", "done")
+
+            def finished() -> dict[str, Any] | None:
+                status: dict[str, Any] = admin.data_of(admin.get("/reindex"))
+                assert status["phase"] != "failed", status
+                return status if status["phase"] == "done" else None
+
+            status = wait_until(finished, timeout_s=180, what="the reindex")
+        assert status["done"] == status["total"] == 41
+        assert status["embedded"] == 41
+        assert meta(url)["embedding_model"] == E5
+        # This service still holds MiniLM: it answers 503, saying to restart it.
+        with Api(service.base_url, key) as api:
+            message = api.fails("/search/memory", {"user_id": "u0", "query": "x"}, 503, 50004)
+        assert E5 in message and "restart" in message
+    finally:
+        service.stop()
+
+
+class Model:
+    """Only what the binding reads of a model: its identity and vector size."""
+
+    def __init__(self, name: str, dimension: int) -> None:
+        self.name, self.dimension = name, dimension
+
+
+def test_a_start_with_another_model_says_what_to_run(pg_url: str) -> None:
+    url = fresh_database(pg_url)
+
+    async def bind(model: Model) -> None:
+        database = Database(url, DatabaseSettings(pool_size=1, max_overflow=0))
+        try:
+            async with database.session() as session:
+                await bind_embedding_model(session, model)  # type: ignore[arg-type]
+                await session.commit()
+        finally:
+            await database.dispose()
+
+    from memos_server.storage.migrations import upgrade_database
+
+    upgrade_database(url)
+    asyncio.run(bind(Model(MINILM, 384)))
+    key = new_api_key(url)
+    from tests.support import store_memories
+
+    store_memories(url, key, "u", 12)
+    with pytest.raises(ConfigurationError) as refused:
+        asyncio.run(bind(Model(E5, 384)))
+    message = str(refused.value)
+    assert f"embedded by {MINILM}" in message and f"the configured model is {E5}" in message
+    assert "Run `memos-server reindex`" in message and "about 12 memories" in message
+    assert "MEMOS_EMBEDDING__MODEL=all-MiniLM-L6-v2 to keep the old model" in message
+    with pytest.raises(ConfigurationError, match="384 dimensions.*768 dimensions"):
+        asyncio.run(bind(Model("openai:text-embedding-3-small", 768)))
