@@ -232,9 +232,18 @@ def test_the_admin_api_reindexes_in_the_service(pg_url: str, tmp_path: Path) -> 
         populate(service.base_url, key, 40)
         root = service.base_url.split("/api/")[0] + "/admin/v1"
         body = {"model": E5_LOCAL_MODEL}
-        assert httpx.post(root + "/reindex", json=body).status_code == 403
-        refused = httpx.post(root + "/reindex", json=body, headers={"Authorization": key})
-        assert refused.status_code in (401, 403)
+        # As the rest of the admin API: 401 without the admin key, 403 with none configured.
+        with Api(root, None) as anonymous:
+            anonymous.fails("/reindex", body, 401, 40100)
+        with Api(root, key) as project_key:
+            project_key.fails("/reindex", body, 401, 40132)
+        settings = service.runtime.settings
+        configured, settings.admin_key = settings.admin_key, None
+        try:
+            with Api(root, ADMIN_KEY) as admin:
+                assert "MEMOS_ADMIN_KEY" in admin.fails("/reindex", body, 403, 40100)
+        finally:
+            settings.admin_key = configured
         with Api(root, ADMIN_KEY) as admin:
             assert admin.data_of(admin.get("/reindex"))["phase"] == "idle"
             started = admin.ok("/reindex", body)
