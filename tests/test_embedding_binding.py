@@ -44,7 +44,7 @@ def test_the_same_model_binds_again(service: ServiceThread, pg_url: str) -> None
 def test_another_dimension_is_refused_with_a_clear_message(
     service: ServiceThread, pg_url: str
 ) -> None:
-    with pytest.raises(ConfigurationError, match=r"384-dimensional.*768-dimensional"):
+    with pytest.raises(ConfigurationError, match=r"384 dimensions.*768 dimensions"):
         bind(pg_url, Model("local:bge-base", 768))
 
 

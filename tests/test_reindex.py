@@ -177,7 +177,7 @@ def test_reindex_while_searching_survives_a_kill_and_binds_the_new_model(
             assert f'memos_reindex_memories{{model="{E5}",state="total"}} 301.0' in scraped
         finally:
             first.send_signal(signal.SIGKILL)
-            first.wait(timeout=30)
+            first.communicate(timeout=30)
         done_before, _ = counts(url)
         assert 80 <= done_before < total
         with Api(service.base_url, key) as api:  # written after the kill, on the old model
@@ -190,10 +190,12 @@ def test_reindex_while_searching_survives_a_kill_and_binds_the_new_model(
     final_total = total + 5
     # Not a terminal: plain progress lines, and every memory embedded exactly once over both
     # runs (the second one never redid the first one's rows).
-    assert f"reindex {E5}: " in out and "\r" not in out
+    assert f"reindex {E5}: " in out
+    assert "\r" not in out
     assert f"{final_total - done_before} memories re-embedded by this run" in out, out
     assert f"{final_total} in all" in out
-    assert searches.statuses and set(searches.statuses) == {200}, set(searches.statuses)
+    assert len(searches.statuses) > 10
+    assert set(searches.statuses) == {200}, set(searches.statuses)
     assert meta(url)["embedding_model"] == E5
     assert "reindex_model" not in meta(url)
     assert counts(url) == (0, final_total)
@@ -247,7 +249,8 @@ def test_the_admin_api_reindexes_in_the_service(pg_url: str, tmp_path: Path) -> 
         with Api(root, ADMIN_KEY) as admin:
             assert admin.data_of(admin.get("/reindex"))["phase"] == "idle"
             started = admin.ok("/reindex", body)
-            assert started["model"] == E5 and started["here"] is True
+            assert started["model"] == E5
+            assert started["here"] is True
             assert started["phase"] in ("embedding", "swapping", "done")
 
             def finished() -> dict[str, Any] | None:
@@ -262,7 +265,8 @@ def test_the_admin_api_reindexes_in_the_service(pg_url: str, tmp_path: Path) -> 
         # This service still holds MiniLM: it answers 503, saying to restart it.
         with Api(service.base_url, key) as api:
             message = api.fails("/search/memory", {"user_id": "u0", "query": "x"}, 503, 50004)
-        assert E5 in message and "restart" in message
+        assert E5 in message
+        assert "restart" in message
     finally:
         service.stop()
 
@@ -275,30 +279,80 @@ class Model:
 
 
 def test_a_start_with_another_model_says_what_to_run(pg_url: str) -> None:
-    url = fresh_database(pg_url)
+    from memos_server.storage.migrations import upgrade_database
+    from tests.support import store_memories
 
-    async def bind(model: Model) -> None:
-        database = Database(url, DatabaseSettings(pool_size=1, max_overflow=0))
+    url = fresh_database(pg_url)
+    upgrade_database(url)
+    asyncio.run(_bind(url, Model(MINILM, 384)))
+    store_memories(url, new_api_key(url), "u", 12)
+    with pytest.raises(ConfigurationError) as refused:
+        asyncio.run(_bind(url, Model(E5, 384)))
+    message = str(refused.value)
+    assert f"embedded by {MINILM}" in message
+    assert f"the configured model is {E5}" in message
+    assert "Run `memos-server reindex`" in message
+    assert "about 12 memories" in message
+    assert "MEMOS_EMBEDDING__MODEL=all-MiniLM-L6-v2 to keep the old model" in message
+    with pytest.raises(ConfigurationError, match=r"384 dimensions.*768 dimensions"):
+        asyncio.run(_bind(url, Model("openai:text-embedding-3-small", 768)))
+
+
+def test_the_migration_on_a_populated_database_and_its_trigger(pg_url: str) -> None:
+    from alembic import command
+    from sqlalchemy.exc import DBAPIError
+
+    from memos_server.storage.migrations import alembic_config
+    from tests.support import execute
+
+    url = fresh_database(pg_url)
+    config = alembic_config(url)
+    command.upgrade(config, "0008")
+    asyncio.run(_bind(url, Model(MINILM, 3)))
+    project = "00000000-0000-0000-0000-000000000001"
+    execute(url, "INSERT INTO projects (id, name) VALUES (CAST(:id AS uuid), 'p')", id=project)
+    execute(
+        url,
+        "INSERT INTO memories (project_id, user_id, kind, mode, memory_key, memory_value,"
+        " memory_type, embedding) SELECT CAST(:p AS uuid), 'u', 'fact', 'fast', 'k', 'v' || g,"
+        " 'UserMemory', '[1,2,3]' FROM generate_series(1, 50) AS g",
+        p=project,
+    )
+    command.upgrade(config, "head")
+    assert counts(url) == (0, 50)
+    # A vector made for the reindex is void once the memory's own vector changes (its text was
+    # edited meanwhile); an update that leaves the vector alone keeps it.
+    execute(url, "UPDATE memories SET embedding_next = '[1,0,0,0]'")
+    execute(url, "UPDATE memories SET status = 'archived' WHERE memory_value = 'v1'")
+    execute(url, "UPDATE memories SET embedding = '[3,2,1]' WHERE memory_value = 'v2'")
+    assert counts(url) == (49, 50)
+    [row] = sql(url, "SELECT embedding_next FROM memories WHERE memory_value = 'v2'")
+    assert row["embedding_next"] is None
+
+    # A connection that holds another model than the bound one may not write vectors.
+    async def write_as(model: str) -> None:
+        from sqlalchemy import text
+
+        database = Database(
+            url, DatabaseSettings(pool_size=1, max_overflow=0), embedding_model=model
+        )
         try:
             async with database.session() as session:
-                await bind_embedding_model(session, model)  # type: ignore[arg-type]
-                await session.commit()
+                await session.execute(text("UPDATE memories SET embedding = '[9,9,9]'"))
+                await session.execute(text("UPDATE memories SET status = 'activated'"))
         finally:
             await database.dispose()
 
-    from memos_server.storage.migrations import upgrade_database
+    asyncio.run(write_as(MINILM))
+    with pytest.raises(DBAPIError, match="bound to the embedding model"):
+        asyncio.run(write_as(E5))
 
-    upgrade_database(url)
-    asyncio.run(bind(Model(MINILM, 384)))
-    key = new_api_key(url)
-    from tests.support import store_memories
 
-    store_memories(url, key, "u", 12)
-    with pytest.raises(ConfigurationError) as refused:
-        asyncio.run(bind(Model(E5, 384)))
-    message = str(refused.value)
-    assert f"embedded by {MINILM}" in message and f"the configured model is {E5}" in message
-    assert "Run `memos-server reindex`" in message and "about 12 memories" in message
-    assert "MEMOS_EMBEDDING__MODEL=all-MiniLM-L6-v2 to keep the old model" in message
-    with pytest.raises(ConfigurationError, match="384 dimensions.*768 dimensions"):
-        asyncio.run(bind(Model("openai:text-embedding-3-small", 768)))
+async def _bind(url: str, model: Model) -> None:
+    database = Database(url, DatabaseSettings(pool_size=1, max_overflow=0))
+    try:
+        async with database.session() as session:
+            await bind_embedding_model(session, model)  # type: ignore[arg-type]
+            await session.commit()
+    finally:
+        await database.dispose()
