@@ -120,6 +120,9 @@ class Runtime:
             f"{self.embedder.name}: restart it with MEMOS_EMBEDDING__MODEL set to the new model"
         )
         log.error("%s", self.retired)
+        if self.index_sync is not None:
+            # It would build indexes for this process's vector size, maybe not the new one.
+            self.index_sync.cancel()
         if self.worker is not None:
             # Its jobs would be refused by the database now (and use up their attempts).
             self.worker_stop = asyncio.get_running_loop().create_task(self.worker.stop())
@@ -275,7 +278,9 @@ async def open_runtime(
                 runtime.index_sync.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await runtime.index_sync
-            if runtime.worker is not None:
+            if runtime.worker_stop is not None:
+                await runtime.worker_stop
+            elif runtime.worker is not None:
                 await runtime.worker.stop()
             if runtime.reranker is not None:
                 await runtime.reranker.aclose()
