@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from memos_server.errors import ConfigurationError
 from memos_server.services.embedding_binding import bind_embedding_model
@@ -356,3 +357,78 @@ async def _bind(url: str, model: Model) -> None:
             await session.commit()
     finally:
         await database.dispose()
+
+
+class SmallModel:
+    """A stand-in model of another size (8): vectors from the text's bytes, unit length."""
+
+    name = "fake:small-8"
+    dimension = 8
+    max_tokens = 256
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    async def embed(self, texts: Any, kind: Any = None) -> list[list[float]]:
+        self.texts.extend(texts)
+        vectors = []
+        for text in texts:
+            raw = [float((sum(text.encode()) * (i + 3)) % 17 + 1) for i in range(8)]
+            norm = sum(x * x for x in raw) ** 0.5
+            vectors.append([x / norm for x in raw])
+        return vectors
+
+    async def aclose(self) -> None:
+        pass
+
+
+def test_a_model_of_another_size_replaces_the_vectors_and_the_indexes(pg_url: str) -> None:
+    from memos_server.services.reindex import Reindexer
+    from memos_server.settings import SearchSettings
+    from memos_server.storage.migrations import upgrade_database
+    from memos_server.storage.repositories.vector_indexes import PREFIX
+    from tests.support import execute, store_memories
+
+    url = fresh_database(pg_url)
+    upgrade_database(url)
+    asyncio.run(_bind(url, Model(MINILM, 384)))
+    key = new_api_key(url)
+    store_memories(url, key, "heavy", 40)
+    store_memories(url, key, "light", 3, text="other")
+
+    async def run() -> SmallModel:
+        from memos_server.services.vector_indexes import sync_indexes
+
+        database = Database(
+            url, DatabaseSettings(pool_size=2, max_overflow=0), embedding_model=SmallModel.name
+        )
+        try:
+            # A per-user HNSW index on the old vectors (vector(384)), as a service builds it.
+            search = SearchSettings(hnsw_min_memories=30, hnsw_sync_interval_s=3600)
+            assert len((await sync_indexes(database, search, 384)).created) == 1
+            model = SmallModel()
+            progress = await Reindexer(database, model, batch_size=10).run()  # type: ignore[arg-type]
+            assert (progress.embedded, progress.done, progress.total) == (43, 43, 43)
+            return model
+        finally:
+            await database.dispose()
+
+    model = asyncio.run(run())
+    assert len(model.texts) == 43  # each memory embedded once
+    assert meta(url)["embedding_model"] == SmallModel.name
+    assert meta(url)["embedding_dimension"] == "8"
+    [row] = sql(
+        url,
+        "SELECT min(vector_dims(embedding)) AS lo, max(vector_dims(embedding)) AS hi FROM memories",
+    )
+    assert (row["lo"], row["hi"]) == (8, 8)
+    assert sql(url, "SELECT relname FROM pg_class WHERE relname LIKE :p", p=PREFIX + "%") == []
+    with pytest.raises(IntegrityError, match="ck_memories_embedding_dim"):  # 384: refused now
+        execute(
+            url,
+            "UPDATE memories SET embedding = array_fill(0.05::real, ARRAY[384])::vector"
+            " WHERE user_id = 'light'",
+        )
