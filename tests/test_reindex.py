@@ -8,6 +8,7 @@ keeps answering searches; the admin API in a service; the start-up message.
 from __future__ import annotations
 
 import asyncio
+import io
 import signal
 import subprocess
 import sys
@@ -432,3 +433,37 @@ def test_a_model_of_another_size_replaces_the_vectors_and_the_indexes(pg_url: st
             "UPDATE memories SET embedding = array_fill(0.05::real, ARRAY[384])::vector"
             " WHERE user_id = 'light'",
         )
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_on_a_terminal_and_lines_elsewhere() -> None:
+    from memos_server.cli import ProgressBar
+    from memos_server.services.reindex import Phase, Progress
+
+    screen = Terminal()
+    bar = ProgressBar(screen)
+    progress = Progress(E5, done=30, total=120, embedded=30)
+    bar(progress)
+    progress.done, progress.phase = 120, Phase.DONE
+    bar(progress)
+    drawn = screen.getvalue()
+    assert drawn.startswith(f"\rreindex {E5} [########----------------------] 30/120")
+    assert "(25%)" in drawn
+    assert drawn.endswith("[done]\x1b[K\n")
+
+    log = io.StringIO()
+    lines = ProgressBar(log)
+    progress = Progress(E5, done=0, total=120)
+    for done in (10, 20, 30):  # within five seconds: one line
+        progress.done = done
+        lines(progress)
+    progress.phase = Phase.DONE
+    lines(progress)
+    assert log.getvalue().splitlines() == [
+        f"reindex {E5}: 10/120 memories (8%), 0.0/s [embedding]",
+        f"reindex {E5}: 30/120 memories (25%), 0.0/s [done]",
+    ]
