@@ -250,6 +250,9 @@ def test_the_admin_api_reindexes_in_the_service(pg_url: str, tmp_path: Path) -> 
             settings.admin_key = configured
         with Api(root, ADMIN_KEY) as admin:
             assert admin.data_of(admin.get("/reindex"))["phase"] == "idle"
+            assert "no-such-model" in admin.fails(
+                "/reindex", {"model": "no-such-model"}, 400, 40000
+            )
             started = admin.ok("/reindex", body)
             assert started["model"] == E5
             assert started["here"] is True

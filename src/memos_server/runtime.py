@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from memos_server.embedding import Embedder, load_embedder
-from memos_server.errors import EmbeddingModelRetired
+from memos_server.errors import BadRequest, EmbeddingModelRetired
 from memos_server.llm import LLM
 from memos_server.llm.openai_chat import build_llm
 from memos_server.rerank import Reranker, load_reranker
@@ -136,7 +136,11 @@ class Runtime:
             await self.reindex.close()
             self.reindex = None
         settings = self.settings.embedding.model_copy(update={"model": model})
-        embedder = await load_embedder(settings, self.settings.model_cache_dir)
+        try:
+            embedder = await load_embedder(settings, self.settings.model_cache_dir)
+        except Exception as error:
+            log.warning("reindex: cannot load %r: %s", model, error)
+            raise BadRequest(f"cannot load the embedding model {model!r}: {error}") from None
         # Its own connections, which say they hold the new model: the swap writes its vectors.
         url = self.database.engine.url.render_as_string(hide_password=False)
         database = Database(url, self.settings.database, embedding_model=embedder.name)
