@@ -268,6 +268,13 @@ async def _reindex(runtime: Runtime, batch_size: int) -> None:
     )
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memos-server", description=__doc__)
     commands = parser.add_subparsers(dest="command")
@@ -315,7 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(resumable; a service on the old model keeps answering meanwhile)",
     )
     reindex.add_argument(
-        "--batch-size", type=int, default=BATCH_SIZE, help="memories embedded per transaction"
+        "--batch-size",
+        type=_positive,
+        default=BATCH_SIZE,
+        help=f"memories embedded per transaction (default {BATCH_SIZE})",
     )
     return parser
 
