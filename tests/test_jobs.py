@@ -90,6 +90,9 @@ def test_different_adds_are_not_merged(fine_api: Api) -> None:
     other_times = fine_api.ok("/add/message", body(messages=timed))["task_id"]
 
     assert len({first, other_conversation, other_times}) == 3
+    # Their jobs end here, not in the middle of the next test's scripted model.
+    for task_id in (first, other_conversation, other_times):
+        final_status(fine_api, task_id)
 
 
 def test_an_idempotency_key_makes_any_add_safe_to_repeat(
@@ -105,6 +108,7 @@ def test_an_idempotency_key_makes_any_add_safe_to_repeat(
     fine_api.error_of(refused, 422, 40000)  # the key names another request
     history = fine_api.ok("/get/message", {"user_id": "u1", "conversation_id": "c1"})
     assert len(history["message_detail_list"]) == len(SEED_HOTEL)
+    final_status(fine_api, first["task_id"])
 
 
 def test_one_users_jobs_run_in_order(fine_api: Api, fake_llm: FakeLLM) -> None:
