@@ -48,9 +48,10 @@ def newer_first(
     """The candidates (given best first) as (index, relativity), older siblings moved down.
 
     A candidate with newer siblings ranked below it by at most ``lift`` of relativity, said at
-    least ``min_gap`` later, moves directly below the lowest of them and takes its relativity; in
-    a group the newest comes first. The candidates it passes move up one place each; every other
-    candidate keeps its place among the rest, and its relativity.
+    least ``min_gap`` later, moves directly below the best-ranked of them (and on with it, if
+    that one moves too) and takes its relativity; in a group the newest comes first. The
+    candidates it passes move up one place each; every other candidate keeps its place among the
+    rest, and its relativity.
     """
     scores = [c.relativity for c in candidates]
     unchanged = list(enumerate(scores))
