@@ -225,6 +225,30 @@ class SearchSettings(Group):
         le=1.0,
         description="Added to the score of memories in the period a query's time words name.",
     )
+    recency_lift: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Largest relativity gap by which a newer memory about the same subject as an "
+        "older one still goes above it (0: off; 0.1 is the tried setting, see BENCHMARKS.md).",
+    )
+    recency_similarity_z: float = Field(
+        default=1.0,
+        description="Two candidates are about the same subject when their cosine similarity is "
+        "this many standard deviations above the mean of the candidates' pairs.",
+    )
+    recency_min_gap_s: float = Field(
+        default=86400.0,
+        ge=0.0,
+        description="A newer memory replaces an older one only if said this much later (one "
+        "conversation's windows continue a subject; they do not update it).",
+    )
+    recency_candidates: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description="Fused candidates compared for newer siblings (at least the result limit).",
+    )
     reranker: str | None = Field(
         default=None,
         description="Off when unset; a local cross-encoder folder, or an http(s) /rerank URL.",

@@ -19,6 +19,7 @@ import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,7 @@ from memos_server.rerank import Reranker
 from memos_server.services.filters import Filter
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_query, check_result_limit
+from memos_server.services.recency import Candidate, newer_first
 from memos_server.services.text_index import query_tokens
 from memos_server.services.time_words import Period, period_of
 from memos_server.services.vector_indexes import IndexCatalog
@@ -185,6 +187,27 @@ def place_corrections(
     return ordered[:limit]
 
 
+def newer_siblings_first(found: Sequence[Scored], settings: SearchSettings) -> list[Scored]:
+    """``recency.newer_first`` over fused results: an older memory goes below a newer one about
+    the same subject that nearly matches it."""
+    candidates = [
+        Candidate(
+            relativity=s.relativity,
+            time=s.memory.memory_time or s.memory.create_time,
+            text=s.memory.memory_value,
+            vector=s.memory.embedding,
+        )
+        for s in found
+    ]
+    order = newer_first(
+        candidates,
+        settings.recency_lift,
+        settings.recency_similarity_z,
+        timedelta(seconds=settings.recency_min_gap_s),
+    )
+    return [Scored(found[i].memory, round(score, 6)) for i, score in order]
+
+
 async def search_memories(
     session: AsyncSession,
     embedder: Embedder,
@@ -247,9 +270,13 @@ async def search_memories(
         by_vector = await vector_hits(kind) if vector else []
         by_text = bm25(tokens, lexical[kind], documents[kind])
         keep = max(limit, settings.search.reranker_candidates) if reranker else limit
-        fused = fuse(by_vector, by_text, settings.search, keep, period)
-        memories = await repository.by_ids([memory_id for memory_id, _ in fused])
+        recency = settings.search.recency_lift > 0
+        pool = max(keep, settings.search.recency_candidates) if recency else keep
+        fused = fuse(by_vector, by_text, settings.search, pool, period)
+        memories = await repository.by_ids([i for i, _ in fused], vectors=recency)
         found = [Scored(memories[i], score) for i, score in fused if i in memories]
+        if recency:
+            found = newer_siblings_first(found, settings.search)[:keep]
         if reranker is not None and found:
             await release_connection(session)
             scores = await reranker.scores(query.query, [s.memory.memory_value for s in found])

@@ -253,13 +253,17 @@ class MemoryRepository:
         )
         return [Hit(id_, when, words=tuple(text.split())) for id_, when, text in result.all()]
 
-    async def by_ids(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Memory]:
-        """These memories (without their vectors), by id."""
+    async def by_ids(
+        self, ids: Sequence[uuid.UUID], *, vectors: bool = False
+    ) -> dict[uuid.UUID, Memory]:
+        """These memories, by id; their vectors only if asked (search's recency step compares
+        the candidates' with each other: in the same round trip, a few KB per row)."""
         if not ids:
             return {}
-        result = await self.session.execute(
-            select(Memory).options(defer(Memory.embedding)).where(Memory.id.in_(list(ids)))
-        )
+        query = select(Memory).where(Memory.id.in_(list(ids)))
+        if not vectors:
+            query = query.options(defer(Memory.embedding))
+        result = await self.session.execute(query)
         return {memory.id: memory for memory in result.scalars()}
 
     async def get_active(self, project_id: uuid.UUID, memory_id: uuid.UUID) -> Memory | None:
