@@ -7,11 +7,12 @@ sources; turns are ranked by first appearance and cut at k. The dataset is read 
 (CC BY-NC 4.0; never copied into the repo).
 
     .venv/bin/python bench/locomo.py [--dataset ../shared/bench-data/locomo/locomo10.json]
-        [--conversations 10] [--base-url URL --api-key KEY]
+        [--conversations 10] [--relativity 0,0.3,0.5] [--base-url URL --api-key KEY]
 
 Without --base-url it starts its own service (embedded Postgres in a temporary folder, fast mode)
 with the MEMOS_* settings of the environment, e.g. MEMOS_SEARCH__CHANNELS=vector for the
-vector-only line.
+vector-only line. ``--relativity`` asks each question once per floor (the request's
+``relativity``: memories scoring under it are dropped) and prints one table per floor.
 """
 
 from __future__ import annotations
@@ -126,31 +127,48 @@ def ranked_turns(memories: list[dict[str, Any]], ids: dict[int, str]) -> list[tu
     return seen
 
 
-def evaluate(client: Client, sample: dict[str, Any], user: str, ids: dict[int, str]) -> list[Any]:
-    rows = []
+def evaluate(
+    client: Client,
+    sample: dict[str, Any],
+    user: str,
+    ids: dict[int, str],
+    floors: tuple[float, ...] = (0.0,),
+) -> dict[float, list[Any]]:
+    """Floor → one row per question with evidence, the question asked with that relativity."""
+    rows: dict[float, list[Any]] = {floor: [] for floor in floors}
     for qa in sample["qa"]:
         evidence = evidence_ids(qa.get("evidence", []))
         if not evidence:
             continue
-        started = time.perf_counter()
-        found = client.post(
-            "/search/memory",
-            {
-                "user_id": user,
-                "query": qa["question"],
-                "memory_limit_number": max(KS),
-                "include_preference": False,
-            },
-        )["memory_detail_list"]
-        latency = (time.perf_counter() - started) * 1000
-        turns = ranked_turns(found, ids)
-        recalls, chars = {}, {}
-        for k in KS:
-            top = turns[:k]
-            recalls[k] = len(evidence & {dia for dia, _ in top}) / len(evidence)
-            chars[k] = top[-1][1] if top else 0
-        rows.append((qa["category"], recalls, chars, latency))
+        for floor in floors:
+            started = time.perf_counter()
+            found = client.post(
+                "/search/memory",
+                {
+                    "user_id": user,
+                    "query": qa["question"],
+                    "memory_limit_number": max(KS),
+                    "include_preference": False,
+                    "relativity": floor,
+                },
+            )["memory_detail_list"]
+            latency = (time.perf_counter() - started) * 1000
+            turns = ranked_turns(found, ids)
+            recalls, chars = {}, {}
+            for k in KS:
+                top = turns[:k]
+                recalls[k] = len(evidence & {dia for dia, _ in top}) / len(evidence)
+                chars[k] = top[-1][1] if top else 0
+            rows[floor].append((qa["category"], recalls, chars, latency, len(found)))
     return rows
+
+
+def floors_of(text: str) -> tuple[float, ...]:
+    """'0,0.3,0.5' → (0.0, 0.3, 0.5), each in 0..1."""
+    floors = tuple(float(part) for part in text.split(",") if part.strip())
+    if not floors or any(not 0.0 <= floor <= 1.0 for floor in floors):
+        raise argparse.ArgumentTypeError(f"floors in 0..1, comma-separated: {text!r}")
+    return floors
 
 
 def report(rows: list[Any], header: str) -> str:
@@ -173,9 +191,11 @@ def report(rows: list[Any], header: str) -> str:
     lines.append(line("**overall**", rows))
     chars = ", ".join(f"k={k}: {statistics.fmean(r[2][k] for r in rows):.0f}" for k in KS)
     latencies = [r[3] for r in rows]
+    returned = statistics.fmean(r[4] for r in rows)
     lines += [
         "",
-        f"Mean characters returned to fill k turns: {chars}.",
+        f"Mean characters returned to fill k turns: {chars}. Mean memories returned: "
+        f"{returned:.1f}; questions with none: {sum(1 for r in rows if not r[4])}.",
         f"Search latency over loopback HTTP (limit {max(KS)}): p50 "
         f"{percentile(latencies, 50):.1f} ms, p95 {percentile(latencies, 95):.1f} ms.",
     ]
@@ -202,6 +222,12 @@ def main() -> None:
     parser.add_argument("--base-url")
     parser.add_argument("--api-key")
     parser.add_argument("--label", default="")
+    parser.add_argument(
+        "--relativity",
+        type=floors_of,
+        default=(0.0,),
+        help="minimum relevance sent with each search; comma-separated floors, one table each",
+    )
     args = parser.parse_args()
     samples = json.loads(args.dataset.read_text(encoding="utf-8"))[: args.conversations]
 
@@ -213,12 +239,13 @@ def main() -> None:
         base_url = service.base_url
     try:
         client = Client(base_url, key)
-        rows: list[Any] = []
+        rows: dict[float, list[Any]] = {floor: [] for floor in args.relativity}
         started = time.perf_counter()
         for sample in samples:
             user = f"locomo-{sample['sample_id']}-{uuid.uuid4().hex[:6]}"
             ids = ingest(client, sample, user)
-            rows += evaluate(client, sample, user, ids)
+            for floor, found in evaluate(client, sample, user, ids, args.relativity).items():
+                rows[floor] += found
             print(f"  {sample['sample_id']}: {len(ids)} turns", file=sys.stderr)
         elapsed = time.perf_counter() - started
     finally:
@@ -226,11 +253,13 @@ def main() -> None:
             service.stop()
 
     settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith("MEMOS_")}
-    header = (
-        f"LoCoMo {args.label} ({len(samples)} conversations, {len(rows)} questions with "
-        f"evidence; {machine()}; settings {settings or 'default'}; {elapsed:.0f} s)"
-    )
-    print(report(rows, header))
+    for floor, found in rows.items():
+        header = (
+            f"LoCoMo {args.label} ({len(samples)} conversations, {len(found)} questions with "
+            f"evidence; {machine()}; settings {settings or 'default'}; relativity {floor}; "
+            f"{elapsed:.0f} s)"
+        )
+        print(report(found, header) + "\n")
 
 
 if __name__ == "__main__":

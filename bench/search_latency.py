@@ -4,6 +4,9 @@ Runs against any running memos-server (embedded or not):
 
     python bench/search_latency.py --base-url http://localhost:8000/api/openmem/v1 --api-key mk-...
 
+Without --base-url it starts its own service (embedded Postgres in a temporary folder) with the
+MEMOS_* settings of the environment, e.g. ``MEMOS_EMBEDDING__MODEL=multilingual-e5-small``.
+
 It stores N one-turn memories (mixed Chinese and English) for a new user through the real
 add/message path, then times sequential searches over HTTP on loopback and prints p50/p95/p99,
 with the machine and the dataset it ran on.
@@ -16,9 +19,12 @@ import os
 import platform
 import random
 import statistics
+import sys
+import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 
@@ -76,13 +82,27 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    if not args.base_url or not args.api_key:
-        parser.error("give --base-url and --api-key (or MEMOS_BASE_URL / MEMOS_API_KEY)")
+    if args.base_url and not args.api_key:
+        parser.error("give --api-key (or MEMOS_API_KEY) with --base-url")
+    if args.base_url:
+        run(args, args.base_url, args.api_key, "the service's embedding model")
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.locomo import own_service
 
+    service, key = own_service(Path(tempfile.mkdtemp(prefix="memos-latency-")))
+    model = os.environ.get("MEMOS_EMBEDDING__MODEL", "the default embedding model")
+    try:
+        run(args, service.base_url, key, f"{model} (own service)")
+    finally:
+        service.stop()
+
+
+def run(args: argparse.Namespace, base_url: str, api_key: str, model: str) -> None:
     rng = random.Random(args.seed)
     user = f"bench-{uuid.uuid4().hex[:8]}"
-    headers = {"Authorization": f"Token {args.api_key}"}
-    with httpx.Client(base_url=args.base_url, headers=headers, timeout=60) as client:
+    headers = {"Authorization": f"Token {api_key}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=60) as client:
 
         def add(i: int) -> None:
             body = {
@@ -114,10 +134,7 @@ def main() -> None:
         f"dataset : {args.memories} one-turn memories (half zh, half en) for one user, "
         f"stored in {load_s:.1f} s through add/message ({args.memories / load_s:.0f}/s, 4 clients)"
     )
-    print(
-        f"search  : {args.searches} sequential calls over loopback HTTP, limit 6, "
-        "local all-MiniLM-L6-v2"
-    )
+    print(f"search  : {args.searches} sequential calls over loopback HTTP, limit 6, {model}")
     print(
         f"latency : p50 {percentile(latencies, 50):.1f} ms, p95 {percentile(latencies, 95):.1f} ms,"
         f" p99 {percentile(latencies, 99):.1f} ms, mean {statistics.fmean(latencies):.1f} ms"

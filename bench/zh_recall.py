@@ -14,11 +14,16 @@ seen from today, as the set's ``asked_at`` does (weekdays, months and years alik
 printed.
 
     .venv/bin/python bench/zh_recall.py [--limit-queries N] [--retriever service,bm25]
-        [--base-url URL --api-key KEY]
+        [--relativity 0,0.3,0.5] [--unrelated] [--base-url URL --api-key KEY]
 
 Without --base-url it starts its own service (embedded Postgres in a temporary folder, fast mode)
 with the MEMOS_* settings of the environment. ``bm25`` is a no-service baseline: Okapi BM25 over
 jieba words of single messages, in this process. Prints one markdown table, the service first.
+
+``--relativity`` asks each query once per floor (the request's ``relativity``: memories scoring
+under it are dropped), one ``service@floor`` column pair each. ``--unrelated`` also asks
+``bench/data/zh_unrelated.json`` (ten requests per persona on topics it never mentioned) at each
+floor and prints how many memories come back, where the right answer is none.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from bench.search_latency import machine, percentile  # noqa: E402
 KS = (5, 10)
 MEMORY_LIMIT = 25  # the API's maximum for memory_limit_number
 DATASET = ROOT / "bench" / "data" / "zh_dev.json"
+UNRELATED = ROOT / "bench" / "data" / "zh_unrelated.json"
 KINDS = (
     "single_fact",
     "paraphrase",
@@ -142,19 +148,23 @@ class ServiceRetriever:
     ids: dict[int, str]  # the service's message_id → dataset message id
     latencies: list[float]
 
-    def __call__(self, query: dict[str, Any]) -> list[str]:
+    def search(self, query: dict[str, Any], floor: float = 0.0) -> list[dict[str, Any]]:
         started = time.perf_counter()
-        found = self.client.post(
+        found: list[dict[str, Any]] = self.client.post(
             "/search/memory",
             {
                 "user_id": self.users[query["user"]],
                 "query": query["query"],
                 "memory_limit_number": MEMORY_LIMIT,
                 "include_preference": False,
+                "relativity": floor,
             },
         )["memory_detail_list"]
         self.latencies.append((time.perf_counter() - started) * 1000)
-        return [message for message, _ in ranked_turns(found, self.ids)]
+        return found
+
+    def __call__(self, query: dict[str, Any], floor: float = 0.0) -> list[str]:
+        return [message for message, _ in ranked_turns(self.search(query, floor), self.ids)]
 
 
 def ingest(client: Client, data: dict[str, Any], shifts: dict[str, timedelta]) -> ServiceRetriever:
@@ -222,6 +232,43 @@ class Bm25Retriever:
         return [message_id for _, message_id in scored]
 
 
+def floors_of(text: str) -> tuple[float, ...]:
+    """'0,0.3,0.5' → (0.0, 0.3, 0.5), each in 0..1."""
+    floors = tuple(float(part) for part in text.split(",") if part.strip())
+    if not floors or any(not 0.0 <= floor <= 1.0 for floor in floors):
+        raise argparse.ArgumentTypeError(f"floors in 0..1, comma-separated: {text!r}")
+    return floors
+
+
+def unrelated_table(
+    retriever: ServiceRetriever, queries: list[dict[str, Any]], floors: tuple[float, ...]
+) -> str:
+    """What requests on topics a persona never mentioned return at each floor (ideally nothing)."""
+    lines = [
+        f"Unrelated requests ({len(queries)}, {UNRELATED.name}; limit {MEMORY_LIMIT}):",
+        "",
+        "| relativity floor | mean memories returned | requests returning any | "
+        "mean top relativity of those |",
+        "|---:|---:|---:|---:|",
+    ]
+    found: list[list[dict[str, Any]]] = []
+    for floor in floors:
+        found = [retriever.search(query, floor) for query in queries]
+        tops = [max(m["relativity"] for m in memories) for memories in found if memories]
+        top = f"{statistics.fmean(tops):.3f}" if tops else "-"
+        lines.append(
+            f"| {floor:g} | {statistics.fmean(len(m) for m in found):.1f} | "
+            f"{len(tops)} / {len(found)} | {top} |"
+        )
+    lines += ["", f"Returned at floor {floors[-1]:g} (the best memory of each request):"]
+    for query, memories in zip(queries, found, strict=True):
+        if memories:
+            best = max(memories, key=lambda m: m["relativity"])
+            text = best["memory_value"].replace("\n", " ")[:60]
+            lines.append(f"- {query['user']} {query['query']} → {best['relativity']:.3f} {text}")
+    return "\n".join(lines)
+
+
 # -- scoring ---------------------------------------------------------------------------------------
 
 
@@ -285,6 +332,17 @@ def main() -> None:
     parser.add_argument("--base-url")
     parser.add_argument("--api-key")
     parser.add_argument("--label", default="")
+    parser.add_argument(
+        "--relativity",
+        type=floors_of,
+        default=(0.0,),
+        help="minimum relevance sent with each search; comma-separated floors, one column each",
+    )
+    parser.add_argument(
+        "--unrelated",
+        action="store_true",
+        help=f"also count what the requests of {UNRELATED.name} return at each floor",
+    )
     args = parser.parse_args()
     retrievers = [name.strip() for name in args.retriever.split(",") if name.strip()]
     unknown = set(retrievers) - {"service", "bm25"}
@@ -315,7 +373,12 @@ def main() -> None:
         try:
             retriever = ingest(Client(base_url, key), data, {u: s for u, (s, _) in shifts.items()})
             print(f"  ingested {len(retriever.ids)} messages", file=sys.stderr)
-            results[name] = [score(query, retriever(query)) for query in queries]
+            for floor in args.relativity:
+                column = name if args.relativity == (0.0,) else f"{name}@{floor:g}"
+                results[column] = [score(query, retriever(query, floor)) for query in queries]
+            if args.unrelated:
+                unrelated = load(UNRELATED)["queries"]
+                notes.append(unrelated_table(retriever, unrelated, args.relativity))
         finally:
             if service is not None:
                 service.stop()
