@@ -49,7 +49,8 @@ async def measure(args: argparse.Namespace, url: str, seed: int) -> dict[str, An
     from memos_server.embedding.local import load_local
     from memos_server.settings import DatabaseSettings, EmbeddingSettings
     from memos_server.storage.database import Database
-    from memos_server.storage.repositories.memories import HnswScan, MemoryRepository, Scope
+    from memos_server.storage.repositories.memories import MemoryRepository
+    from memos_server.storage.repositories.memory_scopes import HnswScan, Scope
     from memos_server.storage.repositories.vector_indexes import (
         UserKind,
         create_index,

@@ -93,7 +93,8 @@ def test_the_full_text_channel_by_itself(api: Api, api_key: str, pg_url: str) ->
     from memos_server.services.search import bm25
     from memos_server.settings import DatabaseSettings
     from memos_server.storage.database import Database
-    from memos_server.storage.repositories.memories import MemoryRepository, Scope
+    from memos_server.storage.repositories.memories import MemoryRepository
+    from memos_server.storage.repositories.memory_scopes import Scope
     from tests.support import sql
 
     remember(api, "我家住在中华人民共和国的首都。", "明天去买菜。", "周末我们打羽毛球。")

@@ -453,7 +453,7 @@ class Terminal(io.StringIO):
 
 
 def test_the_progress_bar_on_a_terminal_and_lines_elsewhere() -> None:
-    from memos_server.cli import ProgressBar
+    from memos_server.progress_bar import ProgressBar
     from memos_server.services.reindex import Phase, Progress
 
     screen = Terminal()

@@ -10,16 +10,16 @@ import logging
 import signal
 import socket
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any
 
 from pydantic import SecretStr
 
 from memos_server.errors import ConfigurationError, MemosError
 from memos_server.listener import BACKLOG, CannotListen, listen
 from memos_server.logs import configure_logging
+from memos_server.progress_bar import ProgressBar
 from memos_server.runtime import Runtime, open_runtime
 from memos_server.services.apikeys import (
     check_chosen_key,
@@ -29,7 +29,7 @@ from memos_server.services.apikeys import (
     list_projects,
     revoke_key,
 )
-from memos_server.services.reindex import BATCH_SIZE, Phase, Progress, Reindexer
+from memos_server.services.reindex import BATCH_SIZE, Reindexer
 from memos_server.services.vector_indexes import sync_indexes
 from memos_server.settings import ServerSettings, Settings, get_settings
 
@@ -220,40 +220,6 @@ async def _index_sync(runtime: Runtime) -> None:
     if report.skipped:
         raise SystemExit("another process is syncing the indexes now; try again later")
     print(f"built {len(report.created)} per-user index(es), dropped {len(report.dropped)}")
-
-
-class ProgressBar:
-    """A reindex's progress: a bar redrawn in place on a terminal, else a line now and then."""
-
-    WIDTH = 30
-    LINE_EVERY_S = 5.0
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.tty = out.isatty()
-        self.last_line = float("-inf")
-
-    def __call__(self, progress: Progress) -> None:
-        total = max(progress.total, 1)
-        share = min(progress.done / total, 1.0)
-        rate = progress.rate
-        left = max(progress.total - progress.done, 0)
-        eta = f", about {left / rate:.0f} s left" if rate > 0 and left else ""
-        numbers = (
-            f"{progress.done}/{progress.total} memories ({share:.0%}), "
-            f"{rate:.1f}/s{eta} [{progress.phase}]"
-        )
-        if self.tty:
-            filled = round(share * self.WIDTH)
-            bar = "#" * filled + "-" * (self.WIDTH - filled)
-            end = "\n" if progress.phase in (Phase.DONE, Phase.FAILED) else ""
-            self.out.write(f"\rreindex {progress.model} [{bar}] {numbers}\x1b[K{end}")
-            self.out.flush()
-            return
-        now = time.monotonic()
-        if now - self.last_line >= self.LINE_EVERY_S or progress.phase != Phase.EMBEDDING:
-            self.last_line = now
-            print(f"reindex {progress.model}: {numbers}", file=self.out, flush=True)
 
 
 async def _reindex(runtime: Runtime, batch_size: int) -> None:

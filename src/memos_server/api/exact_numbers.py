@@ -1,7 +1,7 @@
 """Request bodies whose numbers keep the digits the client wrote.
 
 Python's JSON parser reads ``1e-200000`` as ``0.0`` and ``0.1000000000000000000001`` as ``0.1``.
-A filter compares numbers exactly (``services.filters``), so it needs the digits. Here every JSON
+A filter compares numbers exactly (``filters``), so it needs the digits. Here every JSON
 number with a fraction or an exponent becomes a ``JsonNumber``: a float like any other for every
 field, every check and ``json.dumps`` (which writes ``float.__repr__``), whose ``repr`` is the
 text the client sent. Integers need nothing: Python reads them exactly.

@@ -22,10 +22,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
+from memos_server.filters import Filter
 from memos_server.llm import Delta, Sampling
 from memos_server.prompts import Language, load_prompt
 from memos_server.rerank import Reranker
-from memos_server.services.filters import Filter
 from memos_server.services.ingest import AddMessages, IncomingMessage, add_messages
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_metadata, check_query

@@ -20,7 +20,8 @@ from memos_server.services.memory_admin import memory_id_of, memory_not_found
 from memos_server.settings import Settings
 from memos_server.storage.models import Memory, MemoryHistory, Message
 from memos_server.storage.repositories.history import HistoryRepository
-from memos_server.storage.repositories.memories import MemoryRepository, Selection
+from memos_server.storage.repositories.memories import MemoryRepository
+from memos_server.storage.repositories.memory_scopes import Selection
 from memos_server.storage.repositories.messages import MessageRepository
 from memos_server.storage.repositories.projects import ProjectRepository
 from memos_server.storage.repositories.users import ConversationCounts, UserCounts, UserRepository

@@ -19,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
 from memos_server.errors import BadRequest, MemoryNotFound, RequiredFieldEmpty, UnsupportedType
-from memos_server.services.filters import parse_filter
+from memos_server.filters import parse_filter
 from memos_server.services.limits import check_ids, check_memory_text
 from memos_server.services.text_index import memory_tokens
 from memos_server.settings import Settings
 from memos_server.storage.models import Memory, MemoryHistory
-from memos_server.storage.repositories.memories import MemoryRepository, Selection
+from memos_server.storage.repositories.memories import MemoryRepository
+from memos_server.storage.repositories.memory_scopes import Selection
 
 FACT_TYPES = ("WorkingMemory", "LongTermMemory", "UserMemory")
 PREFERENCE_TYPES = ("explicit_preference", "implicit_preference")

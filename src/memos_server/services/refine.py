@@ -30,7 +30,8 @@ from memos_server.services.reconcile import Decision, decide
 from memos_server.services.text_index import memory_tokens
 from memos_server.services.windows import Turn, short_title
 from memos_server.storage.models import Memory, MemoryHistory, Message, Task
-from memos_server.storage.repositories.memories import MemoryRepository, Scope
+from memos_server.storage.repositories.memories import MemoryRepository
+from memos_server.storage.repositories.memory_scopes import Scope
 from memos_server.storage.repositories.messages import MessageRepository
 from memos_server.storage.repositories.tasks import TaskRepository
 

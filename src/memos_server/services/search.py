@@ -24,8 +24,8 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder, TextKind
+from memos_server.filters import Filter
 from memos_server.rerank import Reranker
-from memos_server.services.filters import Filter
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_query, check_result_limit
 from memos_server.services.recency import Candidate, newer_first
@@ -35,7 +35,8 @@ from memos_server.services.vector_indexes import IndexCatalog
 from memos_server.settings import SearchSettings, Settings
 from memos_server.storage.database import release_connection
 from memos_server.storage.models import Memory
-from memos_server.storage.repositories.memories import Hit, HnswScan, MemoryRepository, Scope
+from memos_server.storage.repositories.memories import MemoryRepository
+from memos_server.storage.repositories.memory_scopes import Hit, HnswScan, Scope
 from memos_server.storage.repositories.vector_indexes import UserKind
 
 BM25_K1 = 1.2

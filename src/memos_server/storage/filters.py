@@ -1,4 +1,4 @@
-"""Turn a parsed filter (``services.filters``) into a WHERE clause on ``memories``.
+"""Turn a parsed filter (``memos_server.filters``) into a WHERE clause on ``memories``.
 
 Real columns for every named field; ``info`` keys through JSONB containment (GIN-indexed) for
 equality and membership, and through ``info->key`` for comparisons:
@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Numeric, String, and_, case, cast, false, 
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.expression import ColumnElement as Clause
 
-from memos_server.services.filters import All, Any_, Compare, Filter
+from memos_server.filters import All, Any_, Compare, Filter
 from memos_server.storage.models import Memory
 
 _COLUMNS: dict[str, Any] = {
@@ -55,7 +55,7 @@ def _ordered(column: Any, op: str, value: Any) -> ColumnElement[bool]:
 def _trimmed(number: Decimal) -> Decimal:
     """The same number without trailing zeros (``1.500`` → ``1.5``, ``0E-30000`` → ``0``)."""
     sign, digits, exponent = number.as_tuple()
-    assert isinstance(exponent, int)  # finite: services.filters refuses the rest
+    assert isinstance(exponent, int)  # finite: memos_server.filters refuses the rest
     significant = "".join(map(str, digits)).rstrip("0")
     if not significant:
         return Decimal(0)

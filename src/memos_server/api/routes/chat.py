@@ -27,6 +27,7 @@ from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.chat import ChatData, ChatRequest
 from memos_server.api.schemas.common import Envelope
 from memos_server.errors import LLMNotConfigured
+from memos_server.filters import parse_filter
 from memos_server.llm import Delta, LLMUnavailable, Sampling
 from memos_server.runtime import Runtime
 from memos_server.services.chat import (
@@ -36,7 +37,6 @@ from memos_server.services.chat import (
     split_answer,
     split_stream,
 )
-from memos_server.services.filters import parse_filter
 from memos_server.services.tasks import wait_for_task
 from memos_server.storage.models import Task
 

@@ -18,8 +18,8 @@ from memos_server.api.schemas.search import (
     SearchMemoryData,
     SearchMemoryRequest,
 )
+from memos_server.filters import parse_filter
 from memos_server.services.conversations import message_numbers
-from memos_server.services.filters import parse_filter
 from memos_server.services.instructions import full_instruction, instruction
 from memos_server.services.language import detect_language
 from memos_server.services.search import Scored, SearchQuery, search_memories

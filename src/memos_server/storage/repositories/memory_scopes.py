@@ -1,0 +1,100 @@
+"""What a memory query reads (a user's scope, a project's selection) and what it returns
+(search hits, counts): the shapes ``MemoryRepository`` takes and gives."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement
+
+from memos_server.filters import Filter
+from memos_server.storage.filters import to_sql
+from memos_server.storage.models import Memory
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose memories a query reads: always one project and one user, maybe narrowed further."""
+
+    project_id: uuid.UUID
+    user_id: str
+    agent_id: str | None = None
+    where: Filter | None = None
+
+    def conditions(self, kind: str | None) -> list[ColumnElement[bool]]:
+        """Conditions on ``memories`` for this scope; ``kind`` None: every kind."""
+        found = [
+            Memory.project_id == self.project_id,
+            Memory.user_id == self.user_id,
+            Memory.status == "activated",
+        ]
+        if kind is not None:
+            found.append(Memory.kind == kind)
+        if self.agent_id is not None:
+            found.append(Memory.agent_id == self.agent_id)
+        if self.where is not None:
+            found.append(to_sql(self.where))
+        return found
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which of one project's memories a listing or a deletion takes: each part that is set
+    narrows it (a user, an agent, ids, a filter, a kind, a memory or preference type, a
+    status)."""
+
+    project_id: uuid.UUID
+    user_id: str | None = None
+    agent_id: str | None = None
+    ids: tuple[uuid.UUID, ...] | None = None
+    where: Filter | None = None
+    kind: str | None = None
+    memory_type: str | None = None
+    preference_type: str | None = None
+    status: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found = [Memory.project_id == self.project_id]
+        if self.status is not None:
+            found.append(Memory.status == self.status)
+        if self.user_id is not None:
+            found.append(Memory.user_id == self.user_id)
+        if self.agent_id is not None:
+            found.append(Memory.agent_id == self.agent_id)
+        if self.ids is not None:
+            found.append(Memory.id.in_(list(self.ids)))
+        if self.kind is not None:
+            found.append(Memory.kind == self.kind)
+        if self.memory_type is not None:
+            found.append(Memory.memory_type == self.memory_type)
+        if self.preference_type is not None:
+            found.append(Memory.preference_type == self.preference_type)
+        if self.where is not None:
+            found.append(to_sql(self.where))
+        return found
+
+
+@dataclass(frozen=True)
+class HnswScan:
+    """Search a user's own HNSW index (built on ``embedding::vector(dimension)``)."""
+
+    dimension: int
+    ef_search: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A memory a search channel proposes: enough to rank it, not the memory itself."""
+
+    id: uuid.UUID
+    time: datetime  # when it happened (memory_time), else when it was stored
+    similarity: float = 0.0  # cosine similarity to the query (vector channel)
+    words: tuple[str, ...] = ()  # its index tokens (full-text channel)
+
+
+@dataclass(frozen=True)
+class Counts:
+    memories: dict[str, int]  # by kind
+    feedback: dict[str, int]  # feedback memories among them, by kind
