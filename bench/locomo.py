@@ -7,7 +7,7 @@ sources; turns are ranked by first appearance and cut at k. The dataset is read 
 (CC BY-NC 4.0; never copied into the repo).
 
     .venv/bin/python bench/locomo.py [--dataset ../shared/bench-data/locomo/locomo10.json]
-        [--conversations 10] [--relativity 0,0.3,0.5] [--base-url URL --api-key KEY]
+        [--conversations 10] [--relativity default,0,0.3] [--base-url URL --api-key KEY]
 
 Without --base-url it starts its own service (embedded Postgres in a temporary folder, fast mode)
 with the MEMOS_* settings of the environment, e.g. MEMOS_SEARCH__CHANNELS=vector for the
@@ -132,10 +132,10 @@ def evaluate(
     sample: dict[str, Any],
     user: str,
     ids: dict[int, str],
-    floors: tuple[float, ...] = (0.0,),
-) -> dict[float, list[Any]]:
+    floors: tuple[Floor, ...] = (None,),
+) -> dict[Floor, list[Any]]:
     """Floor → one row per question with evidence, the question asked with that relativity."""
-    rows: dict[float, list[Any]] = {floor: [] for floor in floors}
+    rows: dict[Floor, list[Any]] = {floor: [] for floor in floors}
     for qa in sample["qa"]:
         evidence = evidence_ids(qa.get("evidence", []))
         if not evidence:
@@ -143,14 +143,7 @@ def evaluate(
         for floor in floors:
             started = time.perf_counter()
             found = client.post(
-                "/search/memory",
-                {
-                    "user_id": user,
-                    "query": qa["question"],
-                    "memory_limit_number": max(KS),
-                    "include_preference": False,
-                    "relativity": floor,
-                },
+                "/search/memory", search_body(user, qa["question"], max(KS), floor)
             )["memory_detail_list"]
             latency = (time.perf_counter() - started) * 1000
             turns = ranked_turns(found, ids)
@@ -163,12 +156,36 @@ def evaluate(
     return rows
 
 
-def floors_of(text: str) -> tuple[float, ...]:
-    """'0,0.3,0.5' → (0.0, 0.3, 0.5), each in 0..1."""
-    floors = tuple(float(part) for part in text.split(",") if part.strip())
-    if not floors or any(not 0.0 <= floor <= 1.0 for floor in floors):
-        raise argparse.ArgumentTypeError(f"floors in 0..1, comma-separated: {text!r}")
+Floor = float | None  # a search's relativity; None: the request names none (the service's default)
+
+
+def floors_of(text: str) -> tuple[Floor, ...]:
+    """'default,0,0.3' → (None, 0.0, 0.3): floors in 0..1, or the service's default."""
+    floors = tuple(
+        None if part.strip() == "default" else float(part)
+        for part in text.split(",")
+        if part.strip()
+    )
+    if not floors or any(f is not None and not 0.0 <= f <= 1.0 for f in floors):
+        raise argparse.ArgumentTypeError(f"floors in 0..1 or 'default', comma-separated: {text!r}")
     return floors
+
+
+def floor_label(floor: Floor) -> str:
+    return "default" if floor is None else f"{floor:g}"
+
+
+def search_body(user: str, query: str, limit: int, floor: Floor) -> dict[str, Any]:
+    """A search/memory request for facts only; ``relativity`` only when the floor is given."""
+    body: dict[str, Any] = {
+        "user_id": user,
+        "query": query,
+        "memory_limit_number": limit,
+        "include_preference": False,
+    }
+    if floor is not None:
+        body["relativity"] = floor
+    return body
 
 
 def report(rows: list[Any], header: str) -> str:
@@ -225,8 +242,9 @@ def main() -> None:
     parser.add_argument(
         "--relativity",
         type=floors_of,
-        default=(0.0,),
-        help="minimum relevance sent with each search; comma-separated floors, one table each",
+        default=(None,),
+        help="minimum relevance sent with each search, comma-separated, one table each; "
+        "'default': none sent, the service's default floor (the default)",
     )
     args = parser.parse_args()
     samples = json.loads(args.dataset.read_text(encoding="utf-8"))[: args.conversations]
@@ -239,7 +257,7 @@ def main() -> None:
         base_url = service.base_url
     try:
         client = Client(base_url, key)
-        rows: dict[float, list[Any]] = {floor: [] for floor in args.relativity}
+        rows: dict[Floor, list[Any]] = {floor: [] for floor in args.relativity}
         started = time.perf_counter()
         for sample in samples:
             user = f"locomo-{sample['sample_id']}-{uuid.uuid4().hex[:6]}"
@@ -256,8 +274,8 @@ def main() -> None:
     for floor, found in rows.items():
         header = (
             f"LoCoMo {args.label} ({len(samples)} conversations, {len(found)} questions with "
-            f"evidence; {machine()}; settings {settings or 'default'}; relativity {floor}; "
-            f"{elapsed:.0f} s)"
+            f"evidence; {machine()}; settings {settings or 'default'}; "
+            f"relativity {floor_label(floor)}; {elapsed:.0f} s)"
         )
         print(report(found, header) + "\n")
 

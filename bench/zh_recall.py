@@ -14,7 +14,7 @@ seen from today, as the set's ``asked_at`` does (weekdays, months and years alik
 printed.
 
     .venv/bin/python bench/zh_recall.py [--limit-queries N] [--retriever service,bm25]
-        [--relativity 0,0.3,0.5] [--unrelated] [--base-url URL --api-key KEY]
+        [--relativity default,0,0.3] [--unrelated] [--base-url URL --api-key KEY]
 
 Without --base-url it starts its own service (embedded Postgres in a temporary folder, fast mode)
 with the MEMOS_* settings of the environment. ``bm25`` is a no-service baseline: Okapi BM25 over
@@ -48,7 +48,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.locomo import Client, own_service, ranked_turns  # noqa: E402
+from bench.locomo import (  # noqa: E402
+    Client,
+    Floor,
+    floor_label,
+    floors_of,
+    own_service,
+    ranked_turns,
+    search_body,
+)
 from bench.search_latency import machine, percentile  # noqa: E402
 
 KS = (5, 10)
@@ -148,22 +156,14 @@ class ServiceRetriever:
     ids: dict[int, str]  # the service's message_id → dataset message id
     latencies: list[float]
 
-    def search(self, query: dict[str, Any], floor: float = 0.0) -> list[dict[str, Any]]:
+    def search(self, query: dict[str, Any], floor: Floor = None) -> list[dict[str, Any]]:
         started = time.perf_counter()
-        found: list[dict[str, Any]] = self.client.post(
-            "/search/memory",
-            {
-                "user_id": self.users[query["user"]],
-                "query": query["query"],
-                "memory_limit_number": MEMORY_LIMIT,
-                "include_preference": False,
-                "relativity": floor,
-            },
-        )["memory_detail_list"]
+        body = search_body(self.users[query["user"]], query["query"], MEMORY_LIMIT, floor)
+        found: list[dict[str, Any]] = self.client.post("/search/memory", body)["memory_detail_list"]
         self.latencies.append((time.perf_counter() - started) * 1000)
         return found
 
-    def __call__(self, query: dict[str, Any], floor: float = 0.0) -> list[str]:
+    def __call__(self, query: dict[str, Any], floor: Floor = None) -> list[str]:
         return [message for message, _ in ranked_turns(self.search(query, floor), self.ids)]
 
 
@@ -232,16 +232,8 @@ class Bm25Retriever:
         return [message_id for _, message_id in scored]
 
 
-def floors_of(text: str) -> tuple[float, ...]:
-    """'0,0.3,0.5' → (0.0, 0.3, 0.5), each in 0..1."""
-    floors = tuple(float(part) for part in text.split(",") if part.strip())
-    if not floors or any(not 0.0 <= floor <= 1.0 for floor in floors):
-        raise argparse.ArgumentTypeError(f"floors in 0..1, comma-separated: {text!r}")
-    return floors
-
-
 def unrelated_table(
-    retriever: ServiceRetriever, queries: list[dict[str, Any]], floors: tuple[float, ...]
+    retriever: ServiceRetriever, queries: list[dict[str, Any]], floors: tuple[Floor, ...]
 ) -> str:
     """What requests on topics a persona never mentioned return at each floor (ideally nothing)."""
     lines = [
@@ -257,10 +249,10 @@ def unrelated_table(
         tops = [max(m["relativity"] for m in memories) for memories in found if memories]
         top = f"{statistics.fmean(tops):.3f}" if tops else "-"
         lines.append(
-            f"| {floor:g} | {statistics.fmean(len(m) for m in found):.1f} | "
+            f"| {floor_label(floor)} | {statistics.fmean(len(m) for m in found):.1f} | "
             f"{len(tops)} / {len(found)} | {top} |"
         )
-    lines += ["", f"Returned at floor {floors[-1]:g} (the best memory of each request):"]
+    lines += ["", f"Returned at floor {floor_label(floors[-1])} (the best memory of each request):"]
     for query, memories in zip(queries, found, strict=True):
         if memories:
             best = max(memories, key=lambda m: m["relativity"])
@@ -335,7 +327,7 @@ def main() -> None:
     parser.add_argument(
         "--relativity",
         type=floors_of,
-        default=(0.0,),
+        default=(None,),
         help="minimum relevance sent with each search; comma-separated floors, one column each",
     )
     parser.add_argument(
@@ -374,7 +366,7 @@ def main() -> None:
             retriever = ingest(Client(base_url, key), data, {u: s for u, (s, _) in shifts.items()})
             print(f"  ingested {len(retriever.ids)} messages", file=sys.stderr)
             for floor in args.relativity:
-                column = name if args.relativity == (0.0,) else f"{name}@{floor:g}"
+                column = name if args.relativity == (None,) else f"{name}@{floor_label(floor)}"
                 results[column] = [score(query, retriever(query, floor)) for query in queries]
             if args.unrelated:
                 unrelated = load(UNRELATED)["queries"]

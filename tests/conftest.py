@@ -72,8 +72,6 @@ def fine_service(
         },
         # Retry a failed job once, quickly; a dead worker's job is retaken within seconds.
         jobs={"max_attempts": 2, "retry_base_s": 0.1, "lease_s": 3.0, "poll_interval_s": 0.2},
-        # MiniLM scores short Chinese sentences low; show the model more neighbours in tests.
-        fine={"related_similarity": 0.2},
     )
     running = ServiceThread(settings)
     running.start()

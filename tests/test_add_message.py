@@ -15,7 +15,9 @@ def add(api: Api, messages: list[dict[str, Any]], conversation: str = "c1", **ex
 
 
 def all_memories(api: Api, query: str = "anything", user: str = "u1") -> list[dict[str, Any]]:
-    data = api.ok("/search/memory", {"user_id": user, "query": query, "memory_limit_number": 25})
+    # relativity 0: every memory, whatever the query (the default floor drops unrelated ones).
+    body = {"user_id": user, "query": query, "memory_limit_number": 25, "relativity": 0}
+    data = api.ok("/search/memory", body)
     memories: list[dict[str, Any]] = data["memory_detail_list"]
     return memories
 

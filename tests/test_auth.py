@@ -86,7 +86,7 @@ def check_isolation(a: Api, b: Api) -> None:
         listed = mine.ok("/get/memory", {"user_id": "same-user"})["memory_detail_list"]
         assert listed
         assert all(their_word not in m["memory_value"] for m in listed)
-        [their_memory] = theirs.ok("/get/memory", {"user_id": "same-user"})["memory_detail_list"]
+        their_memory, *_ = theirs.ok("/get/memory", {"user_id": "same-user"})["memory_detail_list"]
         mine.error_of(mine.get(f"/get/memory/{their_memory['id']}"), 404, 40307)
         mine.fails("/update/memory", {"memory_id": their_memory["id"], "title": "x"}, 404, 40307)
         deleted = mine.ok("/delete/memory", {"memory_ids": [their_memory["id"]]})

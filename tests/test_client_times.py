@@ -166,9 +166,9 @@ def test_hardening_02_any_stored_time_is_shown_by_every_reader(
     times = sorted(m["create_time"] for m in messages["message_detail_list"])
     assert times == [*["1970-01-01 00:00:00"] * 3, "9999-12-31 23:59:59"]
     for query in ("七天酒店", "去年住在哪里", "我三千年前住在哪里", "what hotel 5 years ago"):
-        found = api.ok(
-            "/search/memory", {"user_id": user, "query": query, "return_instruction": True}
-        )
+        # relativity 0: whatever the query, every memory comes back to be rendered.
+        body = {"user_id": user, "query": query, "return_instruction": True, "relativity": 0}
+        found = api.ok("/search/memory", body)
         assert found["memory_detail_list"], query
         assert {m["memory_time"] for m in found["memory_detail_list"]} <= {
             "1970-01-01 00:00:00",
@@ -214,7 +214,8 @@ def test_hardening_02_any_stored_time_is_shown_by_every_reader(
 def test_hardening_06_time_words_out_of_range_name_no_period(query: str, api: Api) -> None:
     assert period_of(query, NOW) is None
     api.ok("/add/message", _body("words", "2025-06-01 10:00:00"))
-    found = api.ok("/search/memory", {"user_id": "timely", "query": query})
+    # No period, no error: the search answers (relativity 0: whatever the query's words).
+    found = api.ok("/search/memory", {"user_id": "timely", "query": query, "relativity": 0})
     assert found["memory_detail_list"]
 
 

@@ -59,8 +59,10 @@ def test_the_vectors_are_the_engines(e5: E5Embedder, engine: Any, kind: TextKind
     ours = embed(e5, texts, kind)
     theirs = engine.query(texts) if kind is TextKind.QUERY else engine.passage(texts)
     cosines = (ours * theirs).sum(axis=1)
-    # The engine's 4-bit weights, its 8-bit activations: on 270 texts min 0.9999.
-    assert cosines.min() > 0.999, texts[int(cosines.argmin())]
+    # The engine's 4-bit weights re-quantised to 8 bits per column, 8-bit activations per text:
+    # on 270 texts min 0.992, mean 0.996 (q4, the engine's own blocks: min 0.9999).
+    assert cosines.min() > 0.99, texts[int(cosines.argmin())]
+    assert cosines.mean() > 0.995
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 
 
@@ -68,9 +70,17 @@ def test_query_and_passage_differ_by_their_prefix(e5: E5Embedder, engine: Any) -
     text = "我喜欢住在如家酒店"
     query, passage = embed(e5, [text], TextKind.QUERY)[0], embed(e5, [text], TextKind.PASSAGE)[0]
     assert float(query @ passage) < 0.999
-    assert float(query @ engine.query(text)) > 0.999
+    assert float(query @ engine.query(text)) > 0.99
     # Providers without prefixes embed a passage by default: what every store path asks for.
     assert np.allclose(np.array(asyncio.run(e5.embed([text]))[0]), passage)
+
+
+def test_a_texts_vector_does_not_depend_on_the_texts_beside_it(e5: E5Embedder) -> None:
+    # Each text runs alone: the quantised activations' scale is that text's own.
+    texts = [t for t in TEXTS if t.strip()][:24]
+    together = embed(e5, texts, TextKind.PASSAGE)
+    alone = np.stack([embed(e5, [text], TextKind.PASSAGE)[0] for text in texts])
+    assert np.allclose(together, alone, atol=1e-6)  # float rounding only
 
 
 def test_a_chinese_paraphrase_is_nearer_than_a_distractor(e5: E5Embedder) -> None:

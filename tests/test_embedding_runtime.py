@@ -11,6 +11,7 @@ import pytest
 from memos_server.embedding.batching import Batcher
 from memos_server.embedding.local import TorchEmbedder, load_local
 from memos_server.embedding.onnx_local import OnnxEmbedder
+from memos_server.settings import MINILM_LOCAL_MODEL as MINILM
 from memos_server.settings import EmbeddingSettings
 from tests.support import MODEL_CACHE
 
@@ -23,8 +24,8 @@ def cosine(a: list[float], b: list[float]) -> float:
 
 def test_onnx_and_torch_give_the_same_vectors() -> None:
     async def run() -> None:
-        onnx = load_local(EmbeddingSettings(), MODEL_CACHE)
-        torch = load_local(EmbeddingSettings(runtime="torch"), MODEL_CACHE)
+        onnx = load_local(EmbeddingSettings(model=MINILM), MODEL_CACHE)
+        torch = load_local(EmbeddingSettings(model=MINILM, runtime="torch"), MODEL_CACHE)
         try:
             assert isinstance(onnx, OnnxEmbedder)
             assert isinstance(torch, TorchEmbedder)
@@ -46,10 +47,10 @@ def test_onnx_and_torch_give_the_same_vectors() -> None:
 
 def test_the_onnx_export_is_made_once_and_reused(tmp_path: Path) -> None:
     cache = tmp_path / "models"
-    first = load_local(EmbeddingSettings(), cache)
+    first = load_local(EmbeddingSettings(model=MINILM), cache)
     [exported] = list(cache.iterdir())
     stamp = exported.stat().st_mtime_ns
-    second = load_local(EmbeddingSettings(), cache)
+    second = load_local(EmbeddingSettings(model=MINILM), cache)
     assert [p.name for p in cache.iterdir()] == [exported.name]
     assert exported.stat().st_mtime_ns == stamp
     asyncio.run(first.aclose())

@@ -98,8 +98,9 @@ def test_the_seed_hotel_conversation_gives_fact_and_preference(
         " ORDER BY kind, mode",
         t=task["task_id"],
     )
+    # The conversation's two fast windows (one exchange each) give way to the refined memories.
     assert stored == [
-        {"kind": "fact", "mode": "fast", "status": "archived", "prompt_version": None},
+        *[{"kind": "fact", "mode": "fast", "status": "archived", "prompt_version": None}] * 2,
         {"kind": "fact", "mode": "fine", "status": "activated", "prompt_version": "facts-zh-v1"},
         {
             "kind": "preference",

@@ -134,7 +134,7 @@ def test_hardening_04_long_chinese_message_is_linear_and_off_the_loop(
     parts = [m for m in listed["memory_detail_list"] if m["memory_key"].endswith(")")]
     count = int(parts[0]["memory_key"].rsplit("/", 1)[1].rstrip(")"))
     assert listed["total"] == 1 + count
-    assert count > 100
+    assert count > 80  # multilingual-e5-small's pieces hold one to a few Chinese characters
     assert parts, [m["memory_key"] for m in listed["memory_detail_list"]][:3]
 
     # The same text as feedback, and (reversed: words jieba does not know) as a memory's update.

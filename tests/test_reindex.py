@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from memos_server.errors import ConfigurationError
 from memos_server.services.embedding_binding import bind_embedding_model
-from memos_server.settings import E5_LOCAL_MODEL, DatabaseSettings
+from memos_server.settings import E5_LOCAL_MODEL, MINILM_LOCAL_MODEL, DatabaseSettings
 from memos_server.storage.database import Database
 from tests.support import (
     ADMIN_KEY,
@@ -40,7 +40,7 @@ from tests.support import (
 )
 
 E5 = f"local:{E5_LOCAL_MODEL}"
-MINILM = "local:all-MiniLM-L6-v2"
+MINILM = f"local:{MINILM_LOCAL_MODEL}"
 SEATS = "我一般都坐东航，座位尽量靠窗"
 SEATS_QUERY = "帮我网上值机选个位子"
 
@@ -153,7 +153,11 @@ def old_service(pg_url: str, tmp_path: Path) -> Iterator[tuple[str, ServiceProce
     """A fresh database and a service on it with the old model (MiniLM), as its own process."""
     url = fresh_database(pg_url)
     service = ServiceProcess(
-        tmp_path, MEMOS_DATABASE__URL=url, MEMOS_DATA_DIR=str(tmp_path), MEMOS_ADMIN_KEY=ADMIN_KEY
+        tmp_path,
+        MEMOS_DATABASE__URL=url,
+        MEMOS_DATA_DIR=str(tmp_path),
+        MEMOS_ADMIN_KEY=ADMIN_KEY,
+        MEMOS_EMBEDDING__MODEL=MINILM_LOCAL_MODEL,
     ).start()
     try:
         yield url, service
@@ -238,7 +242,11 @@ def test_reindex_while_searching_survives_a_kill_and_binds_the_new_model(
 
 def test_the_admin_api_reindexes_in_the_service(pg_url: str, tmp_path: Path) -> None:
     url = fresh_database(pg_url)
-    service = ServiceThread(make_settings(url, tmp_path))
+    service = ServiceThread(
+        make_settings(
+            url, tmp_path, embedding={"cache_dir": MODEL_CACHE, "model": MINILM_LOCAL_MODEL}
+        )
+    )
     service.start()
     try:
         key = new_api_key(url)

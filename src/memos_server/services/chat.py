@@ -52,7 +52,7 @@ class ChatQuery:
     memory_limit: int = 6
     include_preference: bool = True
     preference_limit: int = 6
-    min_relativity: float = 0.0
+    min_relativity: float | None = None
     where: Filter | None = None
     agent_id: str | None = None
     app_id: str | None = None

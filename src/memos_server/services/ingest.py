@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
+from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_messages, check_metadata
 from memos_server.services.tasks import Added, Request, TaskKind, find_repeat, open_task
 from memos_server.services.text_index import memory_tokens
@@ -122,9 +123,10 @@ async def add_messages(
         return repeat
 
     def prepare() -> list[tuple[Window, str]]:
+        chinese = detect_language(m.text for m in request.messages) == "zh"
         windows = build_windows(
             [Turn(i, m.role, m.text, m.chat_time) for i, m in enumerate(request.messages)],
-            max_turns=settings.fast.window_turns,
+            max_turns=settings.fast.window_turns_zh if chinese else settings.fast.window_turns,
             max_tokens=min(settings.fast.window_tokens, embedder.max_tokens),
             count_tokens=embedder.count_tokens,
         )

@@ -10,7 +10,8 @@ returns the refined ones only.
 
 LLM calls per add: one for facts, one for preferences, and one per new memory that has related
 existing memories (similarity >= ``related_similarity``) but no duplicate among them (similarity
->= ``duplicate_similarity``); each call is repeated once if its answer cannot be read.
+>= ``duplicate_similarity``; both the model's levels unless set, ``embedding.levels``); each
+call is repeated once if its answer cannot be read.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from datetime import datetime
 
 from sqlalchemy import func
 
+from memos_server.embedding.levels import levels_of
 from memos_server.prompts import Language
 from memos_server.services.extraction import Extraction, Usage, at_midnight, extract
 from memos_server.services.jobs import ModelJob, complete_job, hold_job, model_failures
@@ -128,13 +130,15 @@ class Refiner(ModelJob):
         for candidate, vector in zip(candidates, vectors, strict=True):
             candidate.vector = vector
         fine = self.settings.fine
+        levels = levels_of(self.embedder.name)
+        duplicate = fine.duplicate_similarity or levels.duplicate
+        similar = levels.similar if fine.related_similarity is None else fine.related_similarity
         plan: list[Planned] = []
         kept: list[Candidate] = []
         touched: set[uuid.UUID] = set()
         for candidate in candidates:
             if any(
-                c.kind == candidate.kind
-                and _similarity(c.vector, candidate.vector) >= fine.duplicate_similarity
+                c.kind == candidate.kind and _similarity(c.vector, candidate.vector) >= duplicate
                 for c in kept
             ):
                 continue  # the model said the same thing twice in this conversation
@@ -142,13 +146,13 @@ class Refiner(ModelJob):
                 nearest = await MemoryRepository(session).nearest(
                     scope, candidate.kind, candidate.vector, fine.related_candidates, mode="fine"
                 )
-            if nearest and nearest[0][1] >= fine.duplicate_similarity:
+            if nearest and nearest[0][1] >= duplicate:
                 plan.append(Planned(candidate, Decision("NONE", nearest[0][0])))
                 continue
             related = [
                 memory
                 for memory, similarity in nearest
-                if similarity >= fine.related_similarity and memory.id not in touched
+                if similarity >= similar and memory.id not in touched
             ]
             decision = (
                 await decide(self.llm, language, candidate.value, related, usage)

@@ -29,6 +29,7 @@ from memos_server.rerank import Reranker
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_query, check_result_limit
 from memos_server.services.recency import Candidate, newer_first
+from memos_server.services.relevance import default_floor
 from memos_server.services.text_index import query_tokens
 from memos_server.services.time_words import Period, period_of
 from memos_server.services.vector_indexes import IndexCatalog
@@ -50,7 +51,7 @@ class SearchQuery:
     memory_limit: int = 6
     include_preference: bool = True
     preference_limit: int = 6
-    min_relativity: float = 0.0
+    min_relativity: float | None = None  # None: the default floor (services/relevance.py)
     agent_id: str | None = None
     where: Filter | None = None
 
@@ -129,8 +130,17 @@ def fuse(
     settings: SearchSettings,
     limit: int,
     period: Period | None = None,
+    *,
+    text_asked: bool = True,
 ) -> list[tuple[uuid.UUID, float]]:
-    """The best ``limit`` memory ids of both channels, with their relativity, best first."""
+    """The best ``limit`` memory ids of both channels, with their relativity, best first.
+
+    ``text_asked``: the full-text channel looked for the query's words. When it did, a memory it
+    did not find has coverage 0 and the vector share keeps its weight, also when no memory held
+    any of the words: relativity stays on one scale across queries, so a floor means the same for
+    all of them. Only when the channel did not run (no words to look for, or the vector channel
+    alone by setting) is relativity the cosine.
+    """
     pool: dict[uuid.UUID, _Candidate] = {}
     for rank, hit in enumerate(vector, start=1):
         entry = pool.setdefault(hit.id, _Candidate(hit))
@@ -140,7 +150,7 @@ def fuse(
         entry = pool.setdefault(hit.id, _Candidate(hit))
         entry.coverage = coverage
         entry.ranks.append(rank)
-    weight = settings.vector_weight if vector and text else (1.0 if vector else 0.0)
+    weight = vector_weight(settings, bool(vector), text_asked)
 
     def boost(entry: _Candidate) -> float:
         return settings.time_boost if period is not None and period.holds(entry.hit.time) else 0.0
@@ -156,6 +166,13 @@ def fuse(
     order = rrf if settings.fusion == "rrf" else relativity
     ranked = sorted(pool.values(), key=order, reverse=True)[:limit]
     return [(entry.hit.id, round(relativity(entry), 6)) for entry in ranked]
+
+
+def vector_weight(settings: SearchSettings, vector: bool, text_asked: bool) -> float:
+    """The vector share of relativity: the setting's when both channels ran."""
+    if not vector:
+        return 0.0
+    return settings.vector_weight if text_asked else 1.0
 
 
 def place_corrections(
@@ -255,6 +272,17 @@ async def search_memories(
         if embedding is not None and not embedding.done():
             embedding.cancel()
 
+    floor = (
+        query.min_relativity
+        if query.min_relativity is not None
+        else default_floor(
+            settings.search,
+            embedder.name,
+            detect_language([query.query]),
+            vector_weight(settings.search, channels != "text", bool(tokens)),
+        )
+    )
+
     async def vector_hits(kind: str) -> list[Hit]:
         hnsw = None
         # A filter or an agent narrows the rows below what the user's index holds: exact scan.
@@ -273,7 +301,7 @@ async def search_memories(
         keep = max(limit, settings.search.reranker_candidates) if reranker else limit
         recency = settings.search.recency_lift > 0
         pool = max(keep, settings.search.recency_candidates) if recency else keep
-        fused = fuse(by_vector, by_text, settings.search, pool, period)
+        fused = fuse(by_vector, by_text, settings.search, pool, period, text_asked=bool(tokens))
         memories = await repository.by_ids([i for i, _ in fused], vectors=recency)
         found = [Scored(memories[i], score) for i, score in fused if i in memories]
         if recency:
@@ -286,7 +314,7 @@ async def search_memories(
         if counts is not None and counts.feedback[kind] and found:
             ids = [s.memory.id for s in found]
             found = place_corrections(found, await repository.corrections(scope, kind, ids), limit)
-        return [s for s in found if s.relativity >= query.min_relativity]
+        return [s for s in found if s.relativity >= floor]
 
     facts = await ranked("fact")
     preferences = await ranked("preference")

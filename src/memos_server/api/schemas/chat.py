@@ -26,8 +26,11 @@ class ChatRequest(TopLevelRequest):
     preference_limit_number: int = Field(
         default=6, ge=0, description="Preferences to recall (max 25)."
     )
-    relativity: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="Minimum relevance of a recalled memory."
+    relativity: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Minimum relevance of a recalled memory; unset: the service's default floor.",
     )
     filter: dict[str, Any] | None = Field(
         default=None, description="Which memories to recall (the search/memory grammar)."

@@ -22,8 +22,12 @@ class SearchMemoryRequest(TopLevelRequest):
     preference_limit_number: int = Field(
         default=6, ge=0, description="Preferences to return (max 25)."
     )
-    relativity: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="Minimum relevance; 0 keeps everything."
+    relativity: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Minimum relevance; 0 keeps everything; unset: the service's default floor "
+        "(MEMOS_SEARCH__RELATIVITY_FLOOR, by default the model's measured level).",
     )
     filter: dict[str, Any] | None = None
     include_tool_memory: bool = False

@@ -1,0 +1,25 @@
+"""The default relevance floor: what a search drops when its request names no ``relativity``.
+
+Relativity is ``w · cosine + (1 − w) · coverage`` (``search.fuse``). The floor is a cosine per
+model and language (``embedding.levels``: the level a memory sharing no word with the request
+must reach); words it shares lower the cosine it needs, by the text share. In relativity it is
+``w · cosine``, with the ``w`` the request was scored with (1 when it had no words to look for,
+0 when only the full-text channel ran: no floor).
+"""
+
+from __future__ import annotations
+
+from memos_server.embedding.levels import levels_of
+from memos_server.prompts import Language
+from memos_server.settings import SearchSettings
+
+
+def default_floor(
+    settings: SearchSettings, model: str, language: Language, vector_weight: float
+) -> float:
+    """The ``relativity`` of a request in ``language`` that names none, scored with
+    ``vector_weight``."""
+    if settings.relativity_floor is not None:
+        return settings.relativity_floor
+    related = levels_of(model).related.get(language)
+    return round(vector_weight * related, 6) if related is not None else 0.0
