@@ -96,7 +96,9 @@ def test_an_old_fact_nothing_replaced_keeps_its_rank(both: tuple[Api, Api]) -> N
     assert ranked(on, query)[0] == allergy
 
 
-def test_english_the_newer_city_ranks_above_the_older(both: tuple[Api, Api]) -> None:
+def test_english_requests_keep_the_fused_order_by_default(both: tuple[Api, Api]) -> None:
+    # search.recency_languages is ["zh"]: on LoCoMo, where nothing is updated, moving older
+    # siblings down costs recall (BENCHMARKS.md).
     off, on = both
     old, new = "I live in Brooklyn, New York.", "I moved to Austin, Texas last month."
     remember(
@@ -111,9 +113,7 @@ def test_english_the_newer_city_ranks_above_the_older(both: tuple[Api, Api]) -> 
     )
     query = "Find a gym near my home"
 
-    before, after = ranked(off, query), ranked(on, query)
-    assert before.index(old) < before.index(new)
-    assert after.index(new) < after.index(old)
+    assert ranked(on, query) == ranked(off, query)
 
 
 def test_the_same_text_told_twice_is_no_update(both: tuple[Api, Api]) -> None:

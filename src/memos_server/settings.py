@@ -258,6 +258,11 @@ class SearchSettings(Group):
         description="Largest relativity gap by which a newer memory about the same subject as an "
         "older one still goes above it (0: off; see BENCHMARKS.md).",
     )
+    recency_languages: list[Literal["zh", "en"]] = Field(
+        default=["zh"],
+        description="Languages of the queries that newer-over-older applies to (measured: "
+        "it helps on the Chinese set, and costs LoCoMo, where nothing is updated, 2-3 points).",
+    )
     recency_similarity_z: float = Field(
         default=1.5,
         description="Two candidates are about the same subject when their cosine similarity is "

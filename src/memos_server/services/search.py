@@ -272,13 +272,14 @@ async def search_memories(
         if embedding is not None and not embedding.done():
             embedding.cancel()
 
+    language = detect_language([query.query])
     floor = (
         query.min_relativity
         if query.min_relativity is not None
         else default_floor(
             settings.search,
             embedder.name,
-            detect_language([query.query]),
+            language,
             vector_weight(settings.search, channels != "text", bool(tokens)),
         )
     )
@@ -299,7 +300,7 @@ async def search_memories(
         by_vector = await vector_hits(kind) if vector else []
         by_text = bm25(tokens, lexical[kind], documents[kind])
         keep = max(limit, settings.search.reranker_candidates) if reranker else limit
-        recency = settings.search.recency_lift > 0
+        recency = settings.search.recency_lift > 0 and language in settings.search.recency_languages
         pool = max(keep, settings.search.recency_candidates) if recency else keep
         fused = fuse(by_vector, by_text, settings.search, pool, period, text_asked=bool(tokens))
         memories = await repository.by_ids([i for i, _ in fused], vectors=recency)
@@ -318,5 +319,5 @@ async def search_memories(
 
     facts = await ranked("fact")
     preferences = await ranked("preference")
-    note = PREFERENCE_NOTES[detect_language([query.query])] if preferences else ""
+    note = PREFERENCE_NOTES[language] if preferences else ""
     return SearchResult(facts=facts, preferences=preferences, preference_note=note)
