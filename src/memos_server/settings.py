@@ -252,7 +252,7 @@ class SearchSettings(Group):
         description="Added to the score of memories in the period a query's time words name.",
     )
     recency_lift: float = Field(
-        default=0.06,
+        default=0.08,
         ge=0.0,
         le=1.0,
         description="Largest relativity gap by which a newer memory about the same subject as an "
