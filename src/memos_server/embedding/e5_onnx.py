@@ -86,14 +86,26 @@ def _quantize_int8(fp32: Path, target: Path) -> None:
         for node in onnx.load(str(fp32), load_external_data=False).graph.node
         if node.op_type == "MatMul" and ".linear_" in node.name
     ]
-    quantize_dynamic(
-        fp32,
-        target,
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        nodes_to_quantize=linear,
-        op_types_to_quantize=["MatMul"],
-    )
+    # The quantiser logs a line per tensor on the root logger: not the service's to show.
+    root = logging.getLogger()
+    quiet = _DropQuantiserRecords()
+    root.addFilter(quiet)
+    try:
+        quantize_dynamic(
+            fp32,
+            target,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_quantize=linear,
+            op_types_to_quantize=["MatMul"],
+        )
+    finally:
+        root.removeFilter(quiet)
+
+
+class _DropQuantiserRecords(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "onnxruntime" not in record.pathname
 
 
 class _Builder:
