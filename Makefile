@@ -35,6 +35,7 @@ run: install
 lint: install
 	$(BIN)/ruff check src tests migrations bench
 	$(BIN)/ruff format --check src tests migrations bench
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy
