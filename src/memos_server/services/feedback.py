@@ -53,6 +53,7 @@ from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Scope
 from memos_server.storage.repositories.tasks import TaskRepository
+from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode, MemoryStatus
 
 FEEDBACK_TAG = "feedback"
 FEEDBACK_KEYS: dict[Language, str] = {"zh": "用户反馈", "en": "User feedback"}
@@ -152,8 +153,8 @@ async def add_feedback(
         agent_id=feedback.agent_id,
         app_id=feedback.app_id,
         task_id=task.id,
-        kind="fact",
-        mode="feedback",
+        kind=MemoryKind.FACT,
+        mode=MemoryMode.FEEDBACK,
         memory_key=key,
         memory_value=value,
         search_text=search_text,
@@ -161,14 +162,18 @@ async def add_feedback(
         tags=[FEEDBACK_TAG],
         memory_time=feedback.feedback_time,
         confidence=1.0,
-        status="activated",
+        status=MemoryStatus.ACTIVATED,
         embedding=vector,
         source_message_ids=[],
         corrects=corrects,
         info={},
     )
     history = MemoryHistory(
-        memory_id=memory.id, project_id=project_id, event="ADD", new_value=value, task_id=task.id
+        memory_id=memory.id,
+        project_id=project_id,
+        event=HistoryEvent.ADD,
+        new_value=value,
+        task_id=task.id,
     )
     await MemoryRepository(session).add_all([memory], [history])
     if apply:
@@ -194,10 +199,12 @@ async def corrected_by(
     """
     scope = Scope(project_id, feedback.user_id, feedback.agent_id)
     repository = MemoryRepository(session)
-    hits = await repository.lexical(scope, "fact", tokens, settings.fine.related_candidates)
+    hits = await repository.lexical(
+        scope, MemoryKind.FACT, tokens, settings.fine.related_candidates
+    )
     if not hits:
         return []
-    documents = (await repository.count_by_kind(scope, ["fact"])).memories["fact"]
+    documents = (await repository.count_by_kind(scope, [MemoryKind.FACT])).memories[MemoryKind.FACT]
     scored = bm25(tokens, hits, documents)
     best = scored[0][1]
     return [hit.id for hit, score, _ in scored if score >= best / 2]
@@ -270,7 +277,9 @@ class FeedbackApplier(ModelJob):
         repository = MemoryRepository(session)
         history: list[MemoryHistory] = []
 
-        def record(memory_id: uuid.UUID, event: str, old: str | None, new: str | None) -> None:
+        def record(
+            memory_id: uuid.UUID, event: HistoryEvent, old: str | None, new: str | None
+        ) -> None:
             history.append(
                 MemoryHistory(
                     memory_id=memory_id,
@@ -288,7 +297,7 @@ class FeedbackApplier(ModelJob):
                 assert vector is not None
                 memory = self._memory(task, feedback, op, vector, prompt_version)
                 added.append(memory)
-                record(memory.id, "ADD", None, memory.memory_value)
+                record(memory.id, HistoryEvent.ADD, None, memory.memory_value)
                 continue
             assert op.target is not None
             target = await repository.get_active(task.project_id, op.target.id)
@@ -296,19 +305,19 @@ class FeedbackApplier(ModelJob):
                 continue  # archived or deleted since it was shown to the model
             if op.action == "UPDATE":
                 assert vector is not None
-                record(target.id, "UPDATE", target.memory_value, op.memory_value)
+                record(target.id, HistoryEvent.UPDATE, target.memory_value, op.memory_value)
                 target.memory_value = op.memory_value
                 target.memory_key = op.memory_key or target.memory_key
                 target.search_text = memory_tokens(target.memory_key, target.memory_value)
                 target.embedding = vector
             else:
-                record(target.id, "ARCHIVE", target.memory_value, feedback.content)
-                target.status = "archived"
+                record(target.id, HistoryEvent.ARCHIVE, target.memory_value, feedback.content)
+                target.status = MemoryStatus.ARCHIVED
             target.update_time = func.now()
         own = await repository.active_feedback_for_task(task.project_id, task.id)
         await repository.archive([m.id for m in own])
         for memory in own:
-            record(memory.id, "ARCHIVE", memory.memory_value, None)
+            record(memory.id, HistoryEvent.ARCHIVE, memory.memory_value, None)
         await repository.add_all(added, history)
 
     def _memory(
@@ -328,15 +337,15 @@ class FeedbackApplier(ModelJob):
             agent_id=feedback.agent_id,
             app_id=feedback.app_id,
             task_id=task.id,
-            kind="fact",
-            mode="fine",
+            kind=MemoryKind.FACT,
+            mode=MemoryMode.FINE,
             memory_key=key,
             memory_value=op.memory_value,
             search_text=memory_tokens(key, op.memory_value),
             memory_type="UserMemory",
             tags=[*op.tags, FEEDBACK_TAG] if FEEDBACK_TAG not in op.tags else op.tags,
             confidence=1.0,
-            status="activated",
+            status=MemoryStatus.ACTIVATED,
             embedding=vector,
             source_message_ids=[],
             info={},

@@ -35,6 +35,7 @@ from memos_server.storage.models import Memory, MemoryHistory, Message
 from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.messages import MessageRepository
+from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode, MemoryStatus
 
 FAST_TAG = "mode:fast"
 
@@ -175,8 +176,8 @@ async def add_messages(
             agent_id=request.agent_id,
             app_id=request.app_id,
             task_id=task.id,
-            kind="fact",
-            mode="fast",
+            kind=MemoryKind.FACT,
+            mode=MemoryMode.FAST,
             memory_key=window.key,
             memory_value=window.text,
             search_text=search_text,
@@ -184,7 +185,7 @@ async def add_messages(
             tags=[FAST_TAG, *request.tags],
             memory_time=window.time,
             confidence=1.0,
-            status="activated",
+            status=MemoryStatus.ACTIVATED,
             embedding=vector,
             source_message_ids=source_ids,
             info=dict(request.info),
@@ -194,7 +195,7 @@ async def add_messages(
             MemoryHistory(
                 memory_id=memory.id,
                 project_id=project_id,
-                event="ADD",
+                event=HistoryEvent.ADD,
                 new_value=window.text,
                 source_message_ids=source_ids,
                 task_id=task.id,

@@ -36,6 +36,7 @@ from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Scope
 from memos_server.storage.repositories.messages import MessageRepository
 from memos_server.storage.repositories.tasks import TaskRepository
+from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode, MemoryStatus
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 class Candidate:
     """A memory the model proposed, before reconciliation."""
 
-    kind: str  # fact | preference
+    kind: MemoryKind
     key: str
     value: str
     memory_type: str
@@ -66,7 +67,7 @@ class Planned:
 def candidates_of(extraction: Extraction) -> list[Candidate]:
     found = [
         Candidate(
-            kind="fact",
+            kind=MemoryKind.FACT,
             key=fact.memory_key.strip(),
             value=fact.memory_value.strip(),
             memory_type=fact.memory_type,
@@ -79,7 +80,7 @@ def candidates_of(extraction: Extraction) -> list[Candidate]:
     ]
     found += [
         Candidate(
-            kind="preference",
+            kind=MemoryKind.PREFERENCE,
             key=short_title(preference.preference),
             value=preference.preference.strip(),
             memory_type="UserMemory",
@@ -144,7 +145,11 @@ class Refiner(ModelJob):
                 continue  # the model said the same thing twice in this conversation
             async with self.database.session() as session:
                 nearest = await MemoryRepository(session).nearest(
-                    scope, candidate.kind, candidate.vector, fine.related_candidates, mode="fine"
+                    scope,
+                    candidate.kind,
+                    candidate.vector,
+                    fine.related_candidates,
+                    mode=MemoryMode.FINE,
                 )
             if nearest and nearest[0][1] >= duplicate:
                 plan.append(Planned(candidate, Decision("NONE", nearest[0][0])))
@@ -182,7 +187,9 @@ class Refiner(ModelJob):
         source_ids = [m.id for m in messages]
         history: list[MemoryHistory] = []
 
-        def record(memory_id: uuid.UUID, event: str, old: str | None, new: str | None) -> None:
+        def record(
+            memory_id: uuid.UUID, event: HistoryEvent, old: str | None, new: str | None
+        ) -> None:
             history.append(
                 MemoryHistory(
                     memory_id=memory_id,
@@ -210,7 +217,9 @@ class Refiner(ModelJob):
                 if action in ("UPDATE", "ARCHIVE") and target is None:
                     action = "ADD"  # changed since it was read; keep the new memory
                 if action == "UPDATE" and target is not None:
-                    record(target.id, "UPDATE", target.memory_value, decision.memory_value)
+                    record(
+                        target.id, HistoryEvent.UPDATE, target.memory_value, decision.memory_value
+                    )
                     target.memory_value = decision.memory_value or target.memory_value
                     target.memory_key = decision.memory_key or target.memory_key
                     target.search_text = memory_tokens(target.memory_key, target.memory_value)
@@ -219,17 +228,17 @@ class Refiner(ModelJob):
                     target.update_time = func.now()
                     continue
                 if action == "ARCHIVE" and target is not None:
-                    record(target.id, "ARCHIVE", target.memory_value, candidate.value)
-                    target.status = "archived"
+                    record(target.id, HistoryEvent.ARCHIVE, target.memory_value, candidate.value)
+                    target.status = MemoryStatus.ARCHIVED
                     target.update_time = func.now()
                 if action in ("ADD", "ARCHIVE"):
                     memory = self._memory(task, messages[0], candidate, source_ids)
                     added.append(memory)
-                    record(memory.id, "ADD", None, memory.memory_value)
+                    record(memory.id, HistoryEvent.ADD, None, memory.memory_value)
             fast = await repository.active_fast_for_messages(task.project_id, source_ids)
             await repository.archive([m.id for m in fast])
             for memory in fast:
-                record(memory.id, "ARCHIVE", memory.memory_value, None)
+                record(memory.id, HistoryEvent.ARCHIVE, memory.memory_value, None)
             await repository.add_all(added, history)
             finished = await complete_job(session, task.id, job_id, usage)
             await session.commit()
@@ -247,7 +256,7 @@ class Refiner(ModelJob):
             app_id=origin.app_id,
             task_id=task.id,
             kind=candidate.kind,
-            mode="fine",
+            mode=MemoryMode.FINE,
             memory_key=candidate.key,
             memory_value=candidate.value,
             search_text=memory_tokens(candidate.key, candidate.value),
@@ -257,7 +266,7 @@ class Refiner(ModelJob):
             tags=candidate.tags,
             memory_time=candidate.memory_time,
             confidence=candidate.confidence,
-            status="activated",
+            status=MemoryStatus.ACTIVATED,
             embedding=candidate.vector,
             source_message_ids=source_ids,
             info=dict(origin.info),
