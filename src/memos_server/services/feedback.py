@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
@@ -42,9 +41,17 @@ from memos_server.services.feedback_operations import (
 from memos_server.services.jobs import ModelJob, complete_job, hold_job, model_failures
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_text
+from memos_server.services.memory_writer import (
+    MemoryText,
+    added_row,
+    archive,
+    history_row,
+    new_memory,
+    revise,
+)
 from memos_server.services.search import SearchQuery, bm25, search_memories
 from memos_server.services.tasks import Added, Request, TaskKind, find_repeat, open_task
-from memos_server.services.text_index import memory_tokens, query_tokens
+from memos_server.services.text_index import query_tokens
 from memos_server.services.windows import short_title
 from memos_server.settings import Settings
 from memos_server.storage.models import Feedback, Memory, MemoryHistory, Task
@@ -53,7 +60,7 @@ from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Scope
 from memos_server.storage.repositories.tasks import TaskRepository
-from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode, MemoryStatus
+from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode
 
 FEEDBACK_TAG = "feedback"
 FEEDBACK_KEYS: dict[Language, str] = {"zh": "用户反馈", "en": "User feedback"}
@@ -119,12 +126,12 @@ async def add_feedback(
         return repeat
     value = f"user: {feedback.content.strip()}"
 
-    def prepare() -> tuple[str, str, list[str]]:
+    def prepare() -> tuple[MemoryText, list[str]]:
         key = FEEDBACK_KEYS[detect_language([feedback.content])]
-        return key, memory_tokens(key, value), query_tokens(feedback.content)
+        return MemoryText(key, value), query_tokens(feedback.content)
 
     # Segmenting a long text is CPU work: off the event loop.
-    key, search_text, words = await asyncio.to_thread(prepare)
+    text, words = await asyncio.to_thread(prepare)
     # No connection is held while the model works (find_repeat ended its transaction).
     [vector] = await embedder.embed([value])
 
@@ -145,8 +152,8 @@ async def add_feedback(
         )
     )
     corrects = await corrected_by(session, settings, project_id, feedback, words)
-    memory = Memory(
-        id=uuid.uuid4(),
+    memory = new_memory(
+        text=text,
         project_id=project_id,
         user_id=feedback.user_id,
         conversation_id=feedback.conversation_id,
@@ -155,27 +162,13 @@ async def add_feedback(
         task_id=task.id,
         kind=MemoryKind.FACT,
         mode=MemoryMode.FEEDBACK,
-        memory_key=key,
-        memory_value=value,
-        search_text=search_text,
         memory_type="UserMemory",
         tags=[FEEDBACK_TAG],
         memory_time=feedback.feedback_time,
-        confidence=1.0,
-        status=MemoryStatus.ACTIVATED,
         embedding=vector,
-        source_message_ids=[],
         corrects=corrects,
-        info={},
     )
-    history = MemoryHistory(
-        memory_id=memory.id,
-        project_id=project_id,
-        event=HistoryEvent.ADD,
-        new_value=value,
-        task_id=task.id,
-    )
-    await MemoryRepository(session).add_all([memory], [history])
+    await MemoryRepository(session).add_all([memory], [added_row(memory)])
     if apply:
         await JobRepository(session).enqueue(
             task.id, project_id, feedback.user_id, settings.jobs.max_attempts, kind="feedback"
@@ -281,7 +274,7 @@ class FeedbackApplier(ModelJob):
             memory_id: uuid.UUID, event: HistoryEvent, old: str | None, new: str | None
         ) -> None:
             history.append(
-                MemoryHistory(
+                history_row(
                     memory_id=memory_id,
                     project_id=task.project_id,
                     event=event,
@@ -306,14 +299,11 @@ class FeedbackApplier(ModelJob):
             if op.action == "UPDATE":
                 assert vector is not None
                 record(target.id, HistoryEvent.UPDATE, target.memory_value, op.memory_value)
-                target.memory_value = op.memory_value
-                target.memory_key = op.memory_key or target.memory_key
-                target.search_text = memory_tokens(target.memory_key, target.memory_value)
-                target.embedding = vector
+                text = MemoryText(op.memory_key or target.memory_key, op.memory_value)
+                revise(target, text=text, embedding=vector)
             else:
                 record(target.id, HistoryEvent.ARCHIVE, target.memory_value, feedback.content)
-                target.status = MemoryStatus.ARCHIVED
-            target.update_time = func.now()
+                archive(target)
         own = await repository.active_feedback_for_task(task.project_id, task.id)
         await repository.archive([m.id for m in own])
         for memory in own:
@@ -329,8 +319,8 @@ class FeedbackApplier(ModelJob):
         prompt_version: str,
     ) -> Memory:
         key = op.memory_key or short_title(op.memory_value)
-        return Memory(
-            id=uuid.uuid4(),
+        return new_memory(
+            text=MemoryText(key, op.memory_value),
             project_id=task.project_id,
             user_id=task.user_id,
             conversation_id=feedback.conversation_id,
@@ -339,15 +329,8 @@ class FeedbackApplier(ModelJob):
             task_id=task.id,
             kind=MemoryKind.FACT,
             mode=MemoryMode.FINE,
-            memory_key=key,
-            memory_value=op.memory_value,
-            search_text=memory_tokens(key, op.memory_value),
             memory_type="UserMemory",
             tags=[*op.tags, FEEDBACK_TAG] if FEEDBACK_TAG not in op.tags else op.tags,
-            confidence=1.0,
-            status=MemoryStatus.ACTIVATED,
             embedding=vector,
-            source_message_ids=[],
-            info={},
             prompt_version=prompt_version,
         )

@@ -21,9 +21,9 @@ from memos_server.embedding import Embedder
 from memos_server.errors import BadRequest, MemoryNotFound, RequiredFieldEmpty, UnsupportedType
 from memos_server.filters import parse_filter
 from memos_server.services.limits import check_ids, check_memory_text
-from memos_server.services.text_index import memory_tokens
+from memos_server.services.memory_writer import MemoryText, history_row, revise
 from memos_server.settings import Settings
-from memos_server.storage.models import Memory, MemoryHistory
+from memos_server.storage.models import Memory
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Selection
 from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryStatus
@@ -229,21 +229,17 @@ async def update_memory(
         return memory
     archived = status == MemoryStatus.ARCHIVED and memory.status != MemoryStatus.ARCHIVED
     event = HistoryEvent.ARCHIVE if archived else HistoryEvent.UPDATE
-    history = MemoryHistory(
+    history = history_row(
         memory_id=memory.id,
         project_id=project_id,
         event=event,
         old_value=memory.memory_value,
         new_value=value,
-        source_message_ids=[],
     )
     if (value, key) != (memory.memory_value, memory.memory_key):
         # Segmenting a long text is CPU work: off the event loop.
-        memory.search_text = await asyncio.to_thread(memory_tokens, key, value)
-    if value != memory.memory_value and vector is not None:
-        memory.embedding = vector
-    memory.memory_value = value
-    memory.memory_key = key
+        revised = await asyncio.to_thread(MemoryText, key, value)
+        revise(memory, text=revised, embedding=vector if value != memory.memory_value else None)
     memory.status = status
     await repository.save(memory, history)
     return memory

@@ -21,22 +21,26 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func
-
 from memos_server.embedding.levels import levels_of
 from memos_server.prompts import Language
 from memos_server.services.extraction import Extraction, Usage, at_midnight, extract
 from memos_server.services.jobs import ModelJob, complete_job, hold_job, model_failures
 from memos_server.services.language import detect_language
+from memos_server.services.memory_writer import (
+    MemoryText,
+    archive,
+    history_row,
+    new_memory,
+    revise,
+)
 from memos_server.services.reconcile import Decision, decide
-from memos_server.services.text_index import memory_tokens
 from memos_server.services.windows import Turn, short_title
 from memos_server.storage.models import Memory, MemoryHistory, Message, Task
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Scope
 from memos_server.storage.repositories.messages import MessageRepository
 from memos_server.storage.repositories.tasks import TaskRepository
-from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode, MemoryStatus
+from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +195,7 @@ class Refiner(ModelJob):
             memory_id: uuid.UUID, event: HistoryEvent, old: str | None, new: str | None
         ) -> None:
             history.append(
-                MemoryHistory(
+                history_row(
                     memory_id=memory_id,
                     project_id=task.project_id,
                     event=event,
@@ -220,17 +224,15 @@ class Refiner(ModelJob):
                     record(
                         target.id, HistoryEvent.UPDATE, target.memory_value, decision.memory_value
                     )
-                    target.memory_value = decision.memory_value or target.memory_value
-                    target.memory_key = decision.memory_key or target.memory_key
-                    target.search_text = memory_tokens(target.memory_key, target.memory_value)
-                    target.embedding = candidate.vector
-                    target.source_message_ids = [*target.source_message_ids, *source_ids]
-                    target.update_time = func.now()
+                    text = MemoryText(
+                        decision.memory_key or target.memory_key,
+                        decision.memory_value or target.memory_value,
+                    )
+                    revise(target, text=text, embedding=candidate.vector, more_sources=source_ids)
                     continue
                 if action == "ARCHIVE" and target is not None:
                     record(target.id, HistoryEvent.ARCHIVE, target.memory_value, candidate.value)
-                    target.status = MemoryStatus.ARCHIVED
-                    target.update_time = func.now()
+                    archive(target)
                 if action in ("ADD", "ARCHIVE"):
                     memory = self._memory(task, messages[0], candidate, source_ids)
                     added.append(memory)
@@ -247,8 +249,8 @@ class Refiner(ModelJob):
     def _memory(
         self, task: Task, origin: Message, candidate: Candidate, source_ids: list[int]
     ) -> Memory:
-        return Memory(
-            id=uuid.uuid4(),
+        return new_memory(
+            text=MemoryText(candidate.key, candidate.value),
             project_id=task.project_id,
             user_id=task.user_id,
             conversation_id=task.conversation_id,
@@ -257,16 +259,12 @@ class Refiner(ModelJob):
             task_id=task.id,
             kind=candidate.kind,
             mode=MemoryMode.FINE,
-            memory_key=candidate.key,
-            memory_value=candidate.value,
-            search_text=memory_tokens(candidate.key, candidate.value),
             memory_type=candidate.memory_type,
             preference_type=candidate.preference_type,
             reasoning=candidate.reasoning,
             tags=candidate.tags,
             memory_time=candidate.memory_time,
             confidence=candidate.confidence,
-            status=MemoryStatus.ACTIVATED,
             embedding=candidate.vector,
             source_message_ids=source_ids,
             info=dict(origin.info),
