@@ -189,9 +189,10 @@ def store_preference(
 ) -> str:
     """Store a preference memory as fine mode would, embedded by the service's own model."""
     from memos_server.services.apikeys import hash_key
-    from memos_server.storage.models import Memory
+    from memos_server.services.memory_writer import MemoryText, new_memory
     from memos_server.storage.repositories.api_keys import ApiKeyRepository
     from memos_server.storage.repositories.memories import MemoryRepository
+    from memos_server.storage.vocabulary import MemoryKind, MemoryMode
 
     async def store() -> str:
         [vector] = await service.runtime.require_embedder().embed([preference])
@@ -200,22 +201,17 @@ def store_preference(
             async with database.session() as session:
                 key = await ApiKeyRepository(session).find(hash_key(api_key))
                 assert key is not None
-                memory = Memory(
-                    id=uuid.uuid4(),
+                memory = new_memory(
+                    text=MemoryText(preference[:20], preference),
                     project_id=key.project_id,
                     user_id=user_id,
                     conversation_id="prefs",
-                    kind="preference",
-                    mode="fine",
-                    memory_key=preference[:20],
-                    memory_value=preference,
+                    kind=MemoryKind.PREFERENCE,
+                    mode=MemoryMode.FINE,
                     memory_type="UserMemory",
                     preference_type=preference_type,
                     reasoning=reasoning,
-                    tags=[],
                     embedding=vector,
-                    source_message_ids=[],
-                    info={},
                 )
                 await MemoryRepository(session).add_all([memory], [])
                 await session.commit()

@@ -35,6 +35,7 @@ from memos_server.services.vector_indexes import IndexCatalog
 from memos_server.services.windows import SPOKEN_ROLES
 from memos_server.settings import Settings
 from memos_server.storage.repositories.messages import MessageRepository
+from memos_server.storage.vocabulary import MemoryMode
 
 NONE_RECALLED: dict[Language, str] = {"zh": "（无）", "en": "(none)"}
 PREFERENCE_KINDS: dict[Language, dict[str, str]] = {
@@ -73,7 +74,7 @@ def render_facts(facts: Sequence[Scored], language: Language) -> str:
     for scored in facts:
         memory = scored.memory
         when = _when(memory.memory_time or memory.update_time)
-        label = f"{memory.memory_key}: " if memory.mode == "feedback" else ""
+        label = f"{memory.memory_key}: " if memory.mode == MemoryMode.FEEDBACK else ""
         lines.append(f"- ({when}) {label}{memory.memory_value}")
     return "\n".join(lines)
 

@@ -25,10 +25,11 @@ from memos_server.storage.repositories.memory_scopes import Selection
 from memos_server.storage.repositories.messages import MessageRepository
 from memos_server.storage.repositories.projects import ProjectRepository
 from memos_server.storage.repositories.users import ConversationCounts, UserCounts, UserRepository
+from memos_server.storage.vocabulary import MemoryKind
 
 T = TypeVar("T")
 
-KINDS = ("fact", "preference")
+KINDS = tuple(MemoryKind)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
@@ -42,9 +41,17 @@ from memos_server.services.feedback_operations import (
 from memos_server.services.jobs import ModelJob, complete_job, hold_job, model_failures
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_text
+from memos_server.services.memory_writer import (
+    MemoryText,
+    added_row,
+    archive,
+    history_row,
+    new_memory,
+    revise,
+)
 from memos_server.services.search import SearchQuery, bm25, search_memories
 from memos_server.services.tasks import Added, Request, TaskKind, find_repeat, open_task
-from memos_server.services.text_index import memory_tokens, query_tokens
+from memos_server.services.text_index import query_tokens
 from memos_server.services.windows import short_title
 from memos_server.settings import Settings
 from memos_server.storage.models import Feedback, Memory, MemoryHistory, Task
@@ -53,6 +60,7 @@ from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Scope
 from memos_server.storage.repositories.tasks import TaskRepository
+from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode
 
 FEEDBACK_TAG = "feedback"
 FEEDBACK_KEYS: dict[Language, str] = {"zh": "用户反馈", "en": "User feedback"}
@@ -118,12 +126,12 @@ async def add_feedback(
         return repeat
     value = f"user: {feedback.content.strip()}"
 
-    def prepare() -> tuple[str, str, list[str]]:
+    def prepare() -> tuple[MemoryText, list[str]]:
         key = FEEDBACK_KEYS[detect_language([feedback.content])]
-        return key, memory_tokens(key, value), query_tokens(feedback.content)
+        return MemoryText(key, value), query_tokens(feedback.content)
 
     # Segmenting a long text is CPU work: off the event loop.
-    key, search_text, words = await asyncio.to_thread(prepare)
+    text, words = await asyncio.to_thread(prepare)
     # No connection is held while the model works (find_repeat ended its transaction).
     [vector] = await embedder.embed([value])
 
@@ -144,33 +152,23 @@ async def add_feedback(
         )
     )
     corrects = await corrected_by(session, settings, project_id, feedback, words)
-    memory = Memory(
-        id=uuid.uuid4(),
+    memory = new_memory(
+        text=text,
         project_id=project_id,
         user_id=feedback.user_id,
         conversation_id=feedback.conversation_id,
         agent_id=feedback.agent_id,
         app_id=feedback.app_id,
         task_id=task.id,
-        kind="fact",
-        mode="feedback",
-        memory_key=key,
-        memory_value=value,
-        search_text=search_text,
+        kind=MemoryKind.FACT,
+        mode=MemoryMode.FEEDBACK,
         memory_type="UserMemory",
         tags=[FEEDBACK_TAG],
         memory_time=feedback.feedback_time,
-        confidence=1.0,
-        status="activated",
         embedding=vector,
-        source_message_ids=[],
         corrects=corrects,
-        info={},
     )
-    history = MemoryHistory(
-        memory_id=memory.id, project_id=project_id, event="ADD", new_value=value, task_id=task.id
-    )
-    await MemoryRepository(session).add_all([memory], [history])
+    await MemoryRepository(session).add_all([memory], [added_row(memory)])
     if apply:
         await JobRepository(session).enqueue(
             task.id, project_id, feedback.user_id, settings.jobs.max_attempts, kind="feedback"
@@ -194,10 +192,12 @@ async def corrected_by(
     """
     scope = Scope(project_id, feedback.user_id, feedback.agent_id)
     repository = MemoryRepository(session)
-    hits = await repository.lexical(scope, "fact", tokens, settings.fine.related_candidates)
+    hits = await repository.lexical(
+        scope, MemoryKind.FACT, tokens, settings.fine.related_candidates
+    )
     if not hits:
         return []
-    documents = (await repository.count_by_kind(scope, ["fact"])).memories["fact"]
+    documents = (await repository.count_by_kind(scope, [MemoryKind.FACT])).memories[MemoryKind.FACT]
     scored = bm25(tokens, hits, documents)
     best = scored[0][1]
     return [hit.id for hit, score, _ in scored if score >= best / 2]
@@ -270,9 +270,11 @@ class FeedbackApplier(ModelJob):
         repository = MemoryRepository(session)
         history: list[MemoryHistory] = []
 
-        def record(memory_id: uuid.UUID, event: str, old: str | None, new: str | None) -> None:
+        def record(
+            memory_id: uuid.UUID, event: HistoryEvent, old: str | None, new: str | None
+        ) -> None:
             history.append(
-                MemoryHistory(
+                history_row(
                     memory_id=memory_id,
                     project_id=task.project_id,
                     event=event,
@@ -288,7 +290,7 @@ class FeedbackApplier(ModelJob):
                 assert vector is not None
                 memory = self._memory(task, feedback, op, vector, prompt_version)
                 added.append(memory)
-                record(memory.id, "ADD", None, memory.memory_value)
+                record(memory.id, HistoryEvent.ADD, None, memory.memory_value)
                 continue
             assert op.target is not None
             target = await repository.get_active(task.project_id, op.target.id)
@@ -296,19 +298,16 @@ class FeedbackApplier(ModelJob):
                 continue  # archived or deleted since it was shown to the model
             if op.action == "UPDATE":
                 assert vector is not None
-                record(target.id, "UPDATE", target.memory_value, op.memory_value)
-                target.memory_value = op.memory_value
-                target.memory_key = op.memory_key or target.memory_key
-                target.search_text = memory_tokens(target.memory_key, target.memory_value)
-                target.embedding = vector
+                record(target.id, HistoryEvent.UPDATE, target.memory_value, op.memory_value)
+                text = MemoryText(op.memory_key or target.memory_key, op.memory_value)
+                revise(target, text=text, embedding=vector)
             else:
-                record(target.id, "ARCHIVE", target.memory_value, feedback.content)
-                target.status = "archived"
-            target.update_time = func.now()
+                record(target.id, HistoryEvent.ARCHIVE, target.memory_value, feedback.content)
+                archive(target)
         own = await repository.active_feedback_for_task(task.project_id, task.id)
         await repository.archive([m.id for m in own])
         for memory in own:
-            record(memory.id, "ARCHIVE", memory.memory_value, None)
+            record(memory.id, HistoryEvent.ARCHIVE, memory.memory_value, None)
         await repository.add_all(added, history)
 
     def _memory(
@@ -320,25 +319,18 @@ class FeedbackApplier(ModelJob):
         prompt_version: str,
     ) -> Memory:
         key = op.memory_key or short_title(op.memory_value)
-        return Memory(
-            id=uuid.uuid4(),
+        return new_memory(
+            text=MemoryText(key, op.memory_value),
             project_id=task.project_id,
             user_id=task.user_id,
             conversation_id=feedback.conversation_id,
             agent_id=feedback.agent_id,
             app_id=feedback.app_id,
             task_id=task.id,
-            kind="fact",
-            mode="fine",
-            memory_key=key,
-            memory_value=op.memory_value,
-            search_text=memory_tokens(key, op.memory_value),
+            kind=MemoryKind.FACT,
+            mode=MemoryMode.FINE,
             memory_type="UserMemory",
             tags=[*op.tags, FEEDBACK_TAG] if FEEDBACK_TAG not in op.tags else op.tags,
-            confidence=1.0,
-            status="activated",
             embedding=vector,
-            source_message_ids=[],
-            info={},
             prompt_version=prompt_version,
         )

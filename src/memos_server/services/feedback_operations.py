@@ -16,10 +16,11 @@ from memos_server.services.llm_json import MalformedOutput, list_under
 from memos_server.services.reconcile import Answer
 from memos_server.services.windows import short_title
 from memos_server.storage.models import Memory
+from memos_server.storage.vocabulary import MemoryKind
 
 KIND_NAMES: dict[Language, dict[str, str]] = {
-    "zh": {"fact": "事实", "preference": "偏好"},
-    "en": {"fact": "fact", "preference": "preference"},
+    "zh": {MemoryKind.FACT: "事实", MemoryKind.PREFERENCE: "偏好"},
+    "en": {MemoryKind.FACT: "fact", MemoryKind.PREFERENCE: "preference"},
 }
 NO_MEMORIES: dict[Language, str] = {"zh": "（无）", "en": "(none)"}
 

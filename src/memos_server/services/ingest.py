@@ -27,14 +27,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from memos_server.embedding import Embedder
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_messages, check_metadata
+from memos_server.services.memory_writer import MemoryText, added_row, new_memory
 from memos_server.services.tasks import Added, Request, TaskKind, find_repeat, open_task
-from memos_server.services.text_index import memory_tokens
 from memos_server.services.windows import Turn, Window, build_windows
 from memos_server.settings import Settings
 from memos_server.storage.models import Memory, MemoryHistory, Message
 from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.messages import MessageRepository
+from memos_server.storage.vocabulary import MemoryKind, MemoryMode
 
 FAST_TAG = "mode:fast"
 
@@ -122,7 +123,7 @@ async def add_messages(
     if repeat is not None:
         return repeat
 
-    def prepare() -> list[tuple[Window, str]]:
+    def prepare() -> list[tuple[Window, MemoryText]]:
         chinese = detect_language(m.text for m in request.messages) == "zh"
         windows = build_windows(
             [Turn(i, m.role, m.text, m.chat_time) for i, m in enumerate(request.messages)],
@@ -130,7 +131,7 @@ async def add_messages(
             max_tokens=min(settings.fast.window_tokens, embedder.max_tokens),
             count_tokens=embedder.count_tokens,
         )
-        return [(w, memory_tokens(w.key, w.text)) for w in windows]
+        return [(w, MemoryText(w.key, w.text)) for w in windows]
 
     # Tokenizing, cutting and segmenting are CPU work (half a second for a 32,000-character
     # message): off the event loop, which meanwhile serves every other request.
@@ -165,41 +166,26 @@ async def add_messages(
 
     memories: list[Memory] = []
     history: list[MemoryHistory] = []
-    for (window, search_text), vector in zip(windows, vectors, strict=True):
-        source_ids = [rows[i].id for i in window.message_indexes]
-        memory = Memory(
-            id=uuid.uuid4(),
+    for (window, text), vector in zip(windows, vectors, strict=True):
+        memory = new_memory(
+            text=text,
             project_id=project_id,
             user_id=request.user_id,
             conversation_id=request.conversation_id,
             agent_id=request.agent_id,
             app_id=request.app_id,
             task_id=task.id,
-            kind="fact",
-            mode="fast",
-            memory_key=window.key,
-            memory_value=window.text,
-            search_text=search_text,
+            kind=MemoryKind.FACT,
+            mode=MemoryMode.FAST,
             memory_type=window.memory_type,
             tags=[FAST_TAG, *request.tags],
             memory_time=window.time,
-            confidence=1.0,
-            status="activated",
             embedding=vector,
-            source_message_ids=source_ids,
+            source_message_ids=[rows[i].id for i in window.message_indexes],
             info=dict(request.info),
         )
         memories.append(memory)
-        history.append(
-            MemoryHistory(
-                memory_id=memory.id,
-                project_id=project_id,
-                event="ADD",
-                new_value=window.text,
-                source_message_ids=source_ids,
-                task_id=task.id,
-            )
-        )
+        history.append(added_row(memory))
     await MemoryRepository(session).add_all(memories, history)
     if refine:
         await JobRepository(session).enqueue(

@@ -15,6 +15,7 @@ from datetime import datetime
 from memos_server.embedding.base import estimate_tokens
 from memos_server.prompts import Language, load_prompt
 from memos_server.services.search import Scored, SearchResult
+from memos_server.storage.vocabulary import MemoryKind
 
 NONE = {"zh": "（无）", "en": "(none)"}
 PREFERENCE_LABELS = {
@@ -49,13 +50,13 @@ def _within_budget(
 ) -> tuple[list[str], list[str]]:
     """The fact and preference lines that fit in ``budget`` tokens beside ``fixed`` text, taken
     in order of relevance across both lists."""
-    candidates = [(s.relativity, "fact", s) for s in result.facts] + [
-        (s.relativity, "preference", s) for s in result.preferences
+    candidates = [(s.relativity, MemoryKind.FACT, s) for s in result.facts] + [
+        (s.relativity, MemoryKind.PREFERENCE, s) for s in result.preferences
     ]
     used = estimate_tokens(fixed)
     chosen: set[int] = set()
     for _, kind, scored in sorted(candidates, key=lambda c: c[0], reverse=True):
-        line = (_fact_line if kind == "fact" else _preference_line)(scored, language)
+        line = (_fact_line if kind == MemoryKind.FACT else _preference_line)(scored, language)
         cost = estimate_tokens(line) + 1
         if used + cost <= budget:
             used += cost

@@ -21,11 +21,12 @@ from memos_server.embedding import Embedder
 from memos_server.errors import BadRequest, MemoryNotFound, RequiredFieldEmpty, UnsupportedType
 from memos_server.filters import parse_filter
 from memos_server.services.limits import check_ids, check_memory_text
-from memos_server.services.text_index import memory_tokens
+from memos_server.services.memory_writer import MemoryText, history_row, revise
 from memos_server.settings import Settings
-from memos_server.storage.models import Memory, MemoryHistory
+from memos_server.storage.models import Memory
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Selection
+from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryStatus
 
 FACT_TYPES = ("WorkingMemory", "LongTermMemory", "UserMemory")
 PREFERENCE_TYPES = ("explicit_preference", "implicit_preference")
@@ -71,21 +72,21 @@ async def list_memories(
         user_id=query.user_id,
         agent_id=query.agent_id,
         where=parse_filter(query.filter),
-        status="activated",
+        status=MemoryStatus.ACTIVATED,
     )
-    kinds = ["fact", "preference"] if query.include_preference else ["fact"]
+    kinds = list(MemoryKind) if query.include_preference else [MemoryKind.FACT]
     repository = MemoryRepository(session)
     totals = await repository.count_selected(selection, kinds)
     offset = (query.page - 1) * query.size
-    found: dict[str, list[Memory]] = {"fact": [], "preference": []}
+    found: dict[str, list[Memory]] = {kind: [] for kind in MemoryKind}
     for kind in kinds:
         if offset < totals[kind]:
             found[kind] = await repository.newest(replace(selection, kind=kind), offset, query.size)
     return MemoryPage(
-        facts=found["fact"],
-        preferences=found["preference"],
-        fact_total=totals["fact"],
-        preference_total=totals.get("preference", 0),
+        facts=found[MemoryKind.FACT],
+        preferences=found[MemoryKind.PREFERENCE],
+        fact_total=totals[MemoryKind.FACT],
+        preference_total=totals.get(MemoryKind.PREFERENCE, 0),
         page=query.page,
         size=query.size,
     )
@@ -107,7 +108,7 @@ def memory_not_found(raw: str) -> MemoryNotFound:
 async def get_memory(session: AsyncSession, project_id: uuid.UUID, raw_id: str) -> Memory:
     """The project's active memory with this id (MemoryNotFound otherwise)."""
     memory = await MemoryRepository(session).find(project_id, memory_id_of(raw_id))
-    if memory is None or memory.status != "activated":
+    if memory is None or memory.status != MemoryStatus.ACTIVATED:
         raise memory_not_found(raw_id)
     return memory
 
@@ -172,11 +173,11 @@ def _of_type(memory_type: str | None) -> tuple[str | None, str | None, str | Non
     if memory_type is None:
         return None, None, None
     if memory_type in FACT_TYPES:
-        return "fact", memory_type, None
+        return MemoryKind.FACT, memory_type, None
     if memory_type == ALL_PREFERENCES:
-        return "preference", None, None
+        return MemoryKind.PREFERENCE, None, None
     if memory_type in PREFERENCE_TYPES:
-        return "preference", None, memory_type
+        return MemoryKind.PREFERENCE, None, memory_type
     raise UnsupportedType(
         f"memory_type {memory_type[:100]!r} is not one of {', '.join(MEMORY_TYPES)}"
     )
@@ -226,22 +227,19 @@ async def update_memory(
     status = change.status or memory.status
     if (value, key, status) == (memory.memory_value, memory.memory_key, memory.status):
         return memory
-    event = "ARCHIVE" if status == "archived" and memory.status != "archived" else "UPDATE"
-    history = MemoryHistory(
+    archived = status == MemoryStatus.ARCHIVED and memory.status != MemoryStatus.ARCHIVED
+    event = HistoryEvent.ARCHIVE if archived else HistoryEvent.UPDATE
+    history = history_row(
         memory_id=memory.id,
         project_id=project_id,
         event=event,
         old_value=memory.memory_value,
         new_value=value,
-        source_message_ids=[],
     )
     if (value, key) != (memory.memory_value, memory.memory_key):
         # Segmenting a long text is CPU work: off the event loop.
-        memory.search_text = await asyncio.to_thread(memory_tokens, key, value)
-    if value != memory.memory_value and vector is not None:
-        memory.embedding = vector
-    memory.memory_value = value
-    memory.memory_key = key
+        revised = await asyncio.to_thread(MemoryText, key, value)
+        revise(memory, text=revised, embedding=vector if value != memory.memory_value else None)
     memory.status = status
     await repository.save(memory, history)
     return memory

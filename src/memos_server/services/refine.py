@@ -21,21 +21,26 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func
-
 from memos_server.embedding.levels import levels_of
 from memos_server.prompts import Language
 from memos_server.services.extraction import Extraction, Usage, at_midnight, extract
 from memos_server.services.jobs import ModelJob, complete_job, hold_job, model_failures
 from memos_server.services.language import detect_language
+from memos_server.services.memory_writer import (
+    MemoryText,
+    archive,
+    history_row,
+    new_memory,
+    revise,
+)
 from memos_server.services.reconcile import Decision, decide
-from memos_server.services.text_index import memory_tokens
 from memos_server.services.windows import Turn, short_title
 from memos_server.storage.models import Memory, MemoryHistory, Message, Task
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Scope
 from memos_server.storage.repositories.messages import MessageRepository
 from memos_server.storage.repositories.tasks import TaskRepository
+from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +49,7 @@ log = logging.getLogger(__name__)
 class Candidate:
     """A memory the model proposed, before reconciliation."""
 
-    kind: str  # fact | preference
+    kind: MemoryKind
     key: str
     value: str
     memory_type: str
@@ -66,7 +71,7 @@ class Planned:
 def candidates_of(extraction: Extraction) -> list[Candidate]:
     found = [
         Candidate(
-            kind="fact",
+            kind=MemoryKind.FACT,
             key=fact.memory_key.strip(),
             value=fact.memory_value.strip(),
             memory_type=fact.memory_type,
@@ -79,7 +84,7 @@ def candidates_of(extraction: Extraction) -> list[Candidate]:
     ]
     found += [
         Candidate(
-            kind="preference",
+            kind=MemoryKind.PREFERENCE,
             key=short_title(preference.preference),
             value=preference.preference.strip(),
             memory_type="UserMemory",
@@ -144,7 +149,11 @@ class Refiner(ModelJob):
                 continue  # the model said the same thing twice in this conversation
             async with self.database.session() as session:
                 nearest = await MemoryRepository(session).nearest(
-                    scope, candidate.kind, candidate.vector, fine.related_candidates, mode="fine"
+                    scope,
+                    candidate.kind,
+                    candidate.vector,
+                    fine.related_candidates,
+                    mode=MemoryMode.FINE,
                 )
             if nearest and nearest[0][1] >= duplicate:
                 plan.append(Planned(candidate, Decision("NONE", nearest[0][0])))
@@ -182,9 +191,11 @@ class Refiner(ModelJob):
         source_ids = [m.id for m in messages]
         history: list[MemoryHistory] = []
 
-        def record(memory_id: uuid.UUID, event: str, old: str | None, new: str | None) -> None:
+        def record(
+            memory_id: uuid.UUID, event: HistoryEvent, old: str | None, new: str | None
+        ) -> None:
             history.append(
-                MemoryHistory(
+                history_row(
                     memory_id=memory_id,
                     project_id=task.project_id,
                     event=event,
@@ -210,26 +221,26 @@ class Refiner(ModelJob):
                 if action in ("UPDATE", "ARCHIVE") and target is None:
                     action = "ADD"  # changed since it was read; keep the new memory
                 if action == "UPDATE" and target is not None:
-                    record(target.id, "UPDATE", target.memory_value, decision.memory_value)
-                    target.memory_value = decision.memory_value or target.memory_value
-                    target.memory_key = decision.memory_key or target.memory_key
-                    target.search_text = memory_tokens(target.memory_key, target.memory_value)
-                    target.embedding = candidate.vector
-                    target.source_message_ids = [*target.source_message_ids, *source_ids]
-                    target.update_time = func.now()
+                    record(
+                        target.id, HistoryEvent.UPDATE, target.memory_value, decision.memory_value
+                    )
+                    text = MemoryText(
+                        decision.memory_key or target.memory_key,
+                        decision.memory_value or target.memory_value,
+                    )
+                    revise(target, text=text, embedding=candidate.vector, more_sources=source_ids)
                     continue
                 if action == "ARCHIVE" and target is not None:
-                    record(target.id, "ARCHIVE", target.memory_value, candidate.value)
-                    target.status = "archived"
-                    target.update_time = func.now()
+                    record(target.id, HistoryEvent.ARCHIVE, target.memory_value, candidate.value)
+                    archive(target)
                 if action in ("ADD", "ARCHIVE"):
                     memory = self._memory(task, messages[0], candidate, source_ids)
                     added.append(memory)
-                    record(memory.id, "ADD", None, memory.memory_value)
+                    record(memory.id, HistoryEvent.ADD, None, memory.memory_value)
             fast = await repository.active_fast_for_messages(task.project_id, source_ids)
             await repository.archive([m.id for m in fast])
             for memory in fast:
-                record(memory.id, "ARCHIVE", memory.memory_value, None)
+                record(memory.id, HistoryEvent.ARCHIVE, memory.memory_value, None)
             await repository.add_all(added, history)
             finished = await complete_job(session, task.id, job_id, usage)
             await session.commit()
@@ -238,8 +249,8 @@ class Refiner(ModelJob):
     def _memory(
         self, task: Task, origin: Message, candidate: Candidate, source_ids: list[int]
     ) -> Memory:
-        return Memory(
-            id=uuid.uuid4(),
+        return new_memory(
+            text=MemoryText(candidate.key, candidate.value),
             project_id=task.project_id,
             user_id=task.user_id,
             conversation_id=task.conversation_id,
@@ -247,17 +258,13 @@ class Refiner(ModelJob):
             app_id=origin.app_id,
             task_id=task.id,
             kind=candidate.kind,
-            mode="fine",
-            memory_key=candidate.key,
-            memory_value=candidate.value,
-            search_text=memory_tokens(candidate.key, candidate.value),
+            mode=MemoryMode.FINE,
             memory_type=candidate.memory_type,
             preference_type=candidate.preference_type,
             reasoning=candidate.reasoning,
             tags=candidate.tags,
             memory_time=candidate.memory_time,
             confidence=candidate.confidence,
-            status="activated",
             embedding=candidate.vector,
             source_message_ids=source_ids,
             info=dict(origin.info),

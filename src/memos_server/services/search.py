@@ -39,6 +39,7 @@ from memos_server.storage.models import Memory
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Hit, HnswScan, Scope
 from memos_server.storage.repositories.vector_indexes import UserKind
+from memos_server.storage.vocabulary import MemoryKind
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -252,9 +253,9 @@ async def search_memories(
         tokens = await asyncio.to_thread(query_tokens, query.query) if channels != "vector" else []
         scope = Scope(project_id, query.user_id, query.agent_id, query.where)
         repository = MemoryRepository(session)
-        limits = {"fact": query.memory_limit}
+        limits: dict[str, int] = {MemoryKind.FACT: query.memory_limit}
         if query.include_preference:
-            limits["preference"] = query.preference_limit
+            limits[MemoryKind.PREFERENCE] = query.preference_limit
         limits = {kind: limit for kind, limit in limits.items() if limit > 0}
         # Kinds with nothing in scope need neither channel.
         counts = await repository.count_by_kind(scope, list(limits)) if limits else None
@@ -317,7 +318,7 @@ async def search_memories(
             found = place_corrections(found, await repository.corrections(scope, kind, ids), limit)
         return [s for s in found if s.relativity >= floor]
 
-    facts = await ranked("fact")
-    preferences = await ranked("preference")
+    facts = await ranked(MemoryKind.FACT)
+    preferences = await ranked(MemoryKind.PREFERENCE)
     note = PREFERENCE_NOTES[language] if preferences else ""
     return SearchResult(facts=facts, preferences=preferences, preference_note=note)

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from memos_server.storage.types import ClientTime
+from memos_server.storage.vocabulary import MemoryStatus
 
 
 class Base(DeclarativeBase):
@@ -98,8 +99,10 @@ class Memory(Base):
     agent_id: Mapped[str | None] = mapped_column(Text)
     app_id: Mapped[str | None] = mapped_column(Text)
     task_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
-    kind: Mapped[str] = mapped_column(Text)  # fact | preference
-    mode: Mapped[str] = mapped_column(Text)  # fast | fine | feedback
+    # kind, mode and status hold the words of ``MemoryKind``, ``MemoryMode`` and ``MemoryStatus``
+    # (plain text in the database; read back as ``str``, which the members compare equal to).
+    kind: Mapped[str] = mapped_column(Text)
+    mode: Mapped[str] = mapped_column(Text)
     memory_key: Mapped[str] = mapped_column(Text)
     memory_value: Mapped[str] = mapped_column(Text)
     memory_type: Mapped[str] = mapped_column(Text)
@@ -108,7 +111,7 @@ class Memory(Base):
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     memory_time: Mapped[datetime | None] = mapped_column(ClientTime)
     confidence: Mapped[float] = mapped_column(Float, default=1.0)
-    status: Mapped[str] = mapped_column(Text, default="activated")
+    status: Mapped[str] = mapped_column(Text, default=MemoryStatus.ACTIVATED)
     embedding: Mapped[list[float]] = mapped_column(Vector())
     # The next model's vector while ``memos-server reindex`` runs (NULL otherwise); only the
     # reindex reads or writes it (``repositories/reindex.py``).
@@ -134,7 +137,7 @@ class MemoryHistory(Base):
     # No foreign key: the history of a deleted memory outlives it.
     memory_id: Mapped[uuid.UUID] = mapped_column(UUID)
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    event: Mapped[str] = mapped_column(Text)  # ADD | UPDATE | ARCHIVE | DELETE
+    event: Mapped[str] = mapped_column(Text)  # a ``HistoryEvent``
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)
     source_message_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list)

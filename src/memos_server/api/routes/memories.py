@@ -33,6 +33,7 @@ from memos_server.services.memory_admin import (
     update_memory,
 )
 from memos_server.storage.models import Memory
+from memos_server.storage.vocabulary import MemoryKind
 
 router = APIRouter(tags=["memories"], responses=ERRORS, route_class=ExactNumbersRoute)
 
@@ -47,7 +48,11 @@ def stored_preference(m: Memory, numbers: Mapping[int, int]) -> StoredPreference
 
 async def stored(session: AsyncSession, m: Memory) -> StoredMemory | StoredPreference:
     numbers = await message_numbers(session, m.project_id, [m])
-    return stored_preference(m, numbers) if m.kind == "preference" else stored_memory(m, numbers)
+    return (
+        stored_preference(m, numbers)
+        if m.kind == MemoryKind.PREFERENCE
+        else stored_memory(m, numbers)
+    )
 
 
 @router.post("/get/memory", response_model=Envelope[GetMemoryData])

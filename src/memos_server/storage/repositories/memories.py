@@ -12,6 +12,7 @@ from sqlalchemy.orm import defer
 
 from memos_server.storage.models import Memory, MemoryHistory
 from memos_server.storage.repositories.memory_scopes import Counts, Hit, HnswScan, Scope, Selection
+from memos_server.storage.vocabulary import HistoryEvent, MemoryMode, MemoryStatus
 
 _when = func.coalesce(Memory.memory_time, Memory.create_time)
 FLUSH_ROWS = 16
@@ -64,7 +65,9 @@ class MemoryRepository:
         """How many memories of each kind are in scope (0: no need to look further), and how
         many of them are feedback memories."""
         result = await self.session.execute(
-            select(Memory.kind, func.count(), func.count().filter(Memory.mode == "feedback"))
+            select(
+                Memory.kind, func.count(), func.count().filter(Memory.mode == MemoryMode.FEEDBACK)
+            )
             .where(*scope.conditions(None), Memory.kind.in_(list(kinds)))
             .group_by(Memory.kind)
         )
@@ -85,7 +88,7 @@ class MemoryRepository:
             .options(defer(Memory.embedding))
             .where(
                 *scope.conditions(kind),
-                Memory.mode == "feedback",
+                Memory.mode == MemoryMode.FEEDBACK,
                 Memory.corrects.overlap(list(memory_ids)),
             )
         )
@@ -181,7 +184,7 @@ class MemoryRepository:
             select(Memory).where(
                 Memory.id == memory_id,
                 Memory.project_id == project_id,
-                Memory.status == "activated",
+                Memory.status == MemoryStatus.ACTIVATED,
             )
         )
         return result.scalar_one_or_none()
@@ -195,8 +198,8 @@ class MemoryRepository:
             .options(defer(Memory.embedding))
             .where(
                 Memory.project_id == project_id,
-                Memory.mode == "fast",
-                Memory.status == "activated",
+                Memory.mode == MemoryMode.FAST,
+                Memory.status == MemoryStatus.ACTIVATED,
                 Memory.source_message_ids.overlap(list(message_ids)),
             )
         )
@@ -231,8 +234,8 @@ class MemoryRepository:
             .where(
                 Memory.project_id == project_id,
                 Memory.task_id == task_id,
-                Memory.mode == "feedback",
-                Memory.status == "activated",
+                Memory.mode == MemoryMode.FEEDBACK,
+                Memory.status == MemoryStatus.ACTIVATED,
             )
         )
         return list(result.scalars())
@@ -242,7 +245,7 @@ class MemoryRepository:
             await self.session.execute(
                 update(Memory)
                 .where(Memory.id.in_(list(memory_ids)))
-                .values(status="archived", update_time=func.now())
+                .values(status=MemoryStatus.ARCHIVED, update_time=func.now())
             )
 
     async def count_selected(self, selection: Selection, kinds: Sequence[str]) -> dict[str, int]:
@@ -305,7 +308,7 @@ class MemoryRepository:
                 select(
                     deleted.c.id,
                     deleted.c.project_id,
-                    literal("DELETE"),
+                    literal(HistoryEvent.DELETE.value),
                     deleted.c.memory_value,
                     deleted.c.source_message_ids,
                 ),

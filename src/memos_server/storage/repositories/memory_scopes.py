@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement
 from memos_server.filters import Filter
 from memos_server.storage.filters import to_sql
 from memos_server.storage.models import Memory
+from memos_server.storage.vocabulary import MemoryStatus
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Scope:
         found = [
             Memory.project_id == self.project_id,
             Memory.user_id == self.user_id,
-            Memory.status == "activated",
+            Memory.status == MemoryStatus.ACTIVATED,
         ]
         if kind is not None:
             found.append(Memory.kind == kind)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import FromClause
 
 from memos_server.storage.models import Memory, Message
+from memos_server.storage.vocabulary import MemoryKind, MemoryStatus
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,15 @@ class UserRepository:
             .group_by(Message.user_id)
             .subquery()
         )
-        active = Memory.status == "activated"
+        active = Memory.status == MemoryStatus.ACTIVATED
         kept = (
             select(
                 Memory.user_id.label("user_id"),
-                func.count().filter(active, Memory.kind == "fact").label("facts"),
-                func.count().filter(active, Memory.kind == "preference").label("preferences"),
-                func.count().filter(Memory.status == "archived").label("archived"),
+                func.count().filter(active, Memory.kind == MemoryKind.FACT).label("facts"),
+                func.count()
+                .filter(active, Memory.kind == MemoryKind.PREFERENCE)
+                .label("preferences"),
+                func.count().filter(Memory.status == MemoryStatus.ARCHIVED).label("archived"),
                 func.max(Memory.update_time).label("last"),
             )
             .where(Memory.project_id == project_id)
@@ -123,7 +126,7 @@ class UserRepository:
             .where(
                 Memory.project_id == project_id,
                 Memory.user_id == user_id,
-                Memory.status == "activated",
+                Memory.status == MemoryStatus.ACTIVATED,
             )
             .group_by(Memory.conversation_id)
             .subquery()

@@ -1,0 +1,156 @@
+"""The one writer of memories: every path that makes or rewrites a memory goes through here.
+
+A memory's ``search_text`` (the tokens the full-text channel indexes) must follow its key and
+value exactly; a path that forgot to recompute it would leave the memory invisible to word
+search with no error anywhere. So the text of a memory travels as a ``MemoryText``, which
+derives the tokens from the key and value it holds: a caller cannot pass search text of its
+own, nor a key and value without their tokens.
+
+Segmenting a long text is CPU work (half a second for a 32,000-character add). Making a
+``MemoryText`` is that work and nothing else, so callers with long texts make it in a thread
+(``asyncio.to_thread``) and hand it to ``new_memory`` or ``revise`` on the event loop.
+
+History rows are built here too (``history_row``, ``added_row``), so each event is recorded the
+same way whichever path caused it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+
+from memos_server.services.text_index import memory_tokens
+from memos_server.storage.models import Memory, MemoryHistory
+from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode, MemoryStatus
+
+
+@dataclass(frozen=True)
+class MemoryText:
+    """A memory's key and value with the search text derived from them.
+
+    The search text is not an argument: it is computed here, from this key and value, so no
+    caller can hand in tokens that do not match. CPU work for long texts: make it in a thread.
+    """
+
+    key: str
+    value: str
+    search_text: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "search_text", memory_tokens(self.key, self.value))
+
+
+def new_memory(
+    *,
+    text: MemoryText,
+    project_id: uuid.UUID,
+    user_id: str,
+    kind: MemoryKind,
+    mode: MemoryMode,
+    memory_type: str,
+    embedding: list[float],
+    conversation_id: str | None,
+    agent_id: str | None = None,
+    app_id: str | None = None,
+    task_id: uuid.UUID | None = None,
+    tags: Sequence[str] = (),
+    memory_time: datetime | None = None,
+    confidence: float = 1.0,
+    preference_type: str | None = None,
+    reasoning: str | None = None,
+    source_message_ids: Sequence[int] = (),
+    corrects: Sequence[uuid.UUID] = (),
+    info: dict[str, Any] | None = None,
+    prompt_version: str | None = None,
+) -> Memory:
+    """A new active memory with its id already set (its history rows name it before a flush)."""
+    return Memory(
+        id=uuid.uuid4(),
+        project_id=project_id,
+        user_id=user_id,
+        conversation_id=conversation_id,
+        agent_id=agent_id,
+        app_id=app_id,
+        task_id=task_id,
+        kind=kind,
+        mode=mode,
+        memory_key=text.key,
+        memory_value=text.value,
+        search_text=text.search_text,
+        memory_type=memory_type,
+        preference_type=preference_type,
+        reasoning=reasoning,
+        tags=list(tags),
+        memory_time=memory_time,
+        confidence=confidence,
+        status=MemoryStatus.ACTIVATED,
+        embedding=embedding,
+        source_message_ids=list(source_message_ids),
+        corrects=list(corrects),
+        info={} if info is None else info,
+        prompt_version=prompt_version,
+    )
+
+
+def revise(
+    memory: Memory,
+    *,
+    text: MemoryText,
+    embedding: list[float] | None = None,
+    more_sources: Sequence[int] = (),
+) -> None:
+    """Give a stored memory a new key and value (their search text with them), its new vector
+    when there is one, and the messages it now also comes from; its update time is now."""
+    memory.memory_key = text.key
+    memory.memory_value = text.value
+    memory.search_text = text.search_text
+    if embedding is not None:
+        memory.embedding = embedding
+    if more_sources:
+        memory.source_message_ids = [*memory.source_message_ids, *more_sources]
+    memory.update_time = func.now()
+
+
+def archive(memory: Memory) -> None:
+    """Take a stored memory out of search: superseded, kept for its history."""
+    memory.status = MemoryStatus.ARCHIVED
+    memory.update_time = func.now()
+
+
+def history_row(
+    *,
+    memory_id: uuid.UUID,
+    project_id: uuid.UUID,
+    event: HistoryEvent,
+    old_value: str | None = None,
+    new_value: str | None = None,
+    source_message_ids: Sequence[int] = (),
+    task_id: uuid.UUID | None = None,
+) -> MemoryHistory:
+    """One event in a memory's history (DELETE rows are written by the set-based delete)."""
+    return MemoryHistory(
+        memory_id=memory_id,
+        project_id=project_id,
+        event=event,
+        old_value=old_value,
+        new_value=new_value,
+        source_message_ids=list(source_message_ids),
+        task_id=task_id,
+    )
+
+
+def added_row(memory: Memory) -> MemoryHistory:
+    """The ADD row of a memory made by ``new_memory``: its value, sources and task."""
+    return history_row(
+        memory_id=memory.id,
+        project_id=memory.project_id,
+        event=HistoryEvent.ADD,
+        new_value=memory.memory_value,
+        source_message_ids=memory.source_message_ids,
+        task_id=memory.task_id,
+    )

@@ -1,0 +1,46 @@
+"""The closed vocabularies of the ``memories`` and ``memory_history`` columns.
+
+Each is a ``StrEnum`` whose values are exactly the strings stored, so a member compares equal to
+the column's text, binds as that text in SQL and renders as it in JSON: naming them changes no
+row and no response, and a misspelt word becomes an error mypy or Python reports instead of a
+query that silently matches nothing. Rows read back from the database hold plain strings; compare
+them with these members, never with bare literals.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class MemoryKind(StrEnum):
+    """What a memory holds: a fact about the user, or a preference of theirs."""
+
+    FACT = "fact"
+    PREFERENCE = "preference"
+
+
+class MemoryMode(StrEnum):
+    """How a memory was made: verbatim turns (fast), by the LLM (fine), or a user's feedback."""
+
+    FAST = "fast"
+    FINE = "fine"
+    FEEDBACK = "feedback"
+
+
+class MemoryStatus(StrEnum):
+    """Whether search and listings show a memory (activated) or it was superseded (archived).
+
+    Deleted memories are removed, not marked; their ``DELETE`` history row is what remains.
+    """
+
+    ACTIVATED = "activated"
+    ARCHIVED = "archived"
+
+
+class HistoryEvent(StrEnum):
+    """What happened to a memory, one ``memory_history`` row per change."""
+
+    ADD = "ADD"
+    UPDATE = "UPDATE"
+    ARCHIVE = "ARCHIVE"
+    DELETE = "DELETE"
