@@ -85,6 +85,12 @@ class Runtime:
     worker_stop: asyncio.Task[None] | None = None
     reindex: ReindexRun | None = None  # one started by the admin API in this process
 
+    @property
+    def fine_mode(self) -> bool:
+        """Fine mode (extraction, feedback applied by the model, chat) is on when an LLM is
+        configured: the one place that says so."""
+        return self.llm is not None
+
     def job_handlers(self) -> dict[str, JobHandler]:
         """What a worker runs, by job kind: fine extraction of adds, and feedback."""
         assert self.llm is not None, "fine mode needs an LLM"

@@ -21,6 +21,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from memos_server.api.added import settle_added
 from memos_server.api.deps import EmbedderDep, ProjectDep, RuntimeDep, SessionDep, SettingsDep
 from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.responses import ERRORS
@@ -37,7 +38,6 @@ from memos_server.services.chat import (
     split_answer,
     split_stream,
 )
-from memos_server.services.tasks import wait_for_task
 from memos_server.storage.models import Task
 
 log = logging.getLogger(__name__)
@@ -183,15 +183,9 @@ async def _remember(
         answer,
         asked_at,
         datetime.now(UTC),
-        refine=runtime.llm is not None,
+        refine=runtime.fine_mode,
     )
-    await session.commit()
-    task = added.task
-    if added.created and runtime.worker is not None:
-        runtime.worker.wake()
-    if not async_mode and task.status == "running":
-        task = await wait_for_task(runtime.database, task.id, settings.ingest.sync_wait_s)
-    return task
+    return await settle_added(session, runtime, added, async_mode)
 
 
 async def _events(

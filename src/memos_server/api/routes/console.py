@@ -112,8 +112,8 @@ async def info(
         data=ConsoleInfo(
             project=await project_name(session, project),
             version=__version__,
-            chat_available=runtime.llm is not None,
-            llm_model=settings.llm.model if runtime.llm is not None else None,
+            chat_available=runtime.fine_mode,
+            llm_model=settings.llm.model if runtime.fine_mode else None,
             embedding_model=runtime.require_embedder().name,
         )
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from memos_server.api.added import answer_added
 from memos_server.api.deps import (
     EmbedderDep,
     IdempotencyKey,
@@ -13,7 +14,6 @@ from memos_server.api.deps import (
     SettingsDep,
 )
 from memos_server.api.responses import ERRORS
-from memos_server.api.routes.tasks import answer_added
 from memos_server.api.schemas.common import Envelope
 from memos_server.api.schemas.feedback import AddFeedbackRequest
 from memos_server.api.schemas.messages import AddMessageData
@@ -52,7 +52,7 @@ async def add_feedback_route(
             agent_id=body.agent_id,
             app_id=body.app_id,
         ),
-        apply=runtime.llm is not None,
+        apply=runtime.fine_mode,
         idempotency_key=idempotency_key,
     )
     return await answer_added(session, runtime, added, body.async_mode)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from memos_server.api.added import answer_added
 from memos_server.api.deps import (
     EmbedderDep,
     IdempotencyKey,
@@ -13,7 +14,6 @@ from memos_server.api.deps import (
     SettingsDep,
 )
 from memos_server.api.responses import ERRORS
-from memos_server.api.routes.tasks import answer_added
 from memos_server.api.schemas.common import Envelope, wall_clock
 from memos_server.api.schemas.messages import (
     AddMessageData,
@@ -75,7 +75,7 @@ async def add_message(
         settings,
         project,
         request,
-        refine=runtime.llm is not None,
+        refine=runtime.fine_mode,
         idempotency_key=idempotency_key,
     )
     return await answer_added(session, runtime, added, body.async_mode)
