@@ -136,7 +136,10 @@ class Refiner(ModelJob):
             candidate.vector = vector
         fine = self.settings.fine
         levels = levels_of(self.embedder.name)
-        duplicate = fine.duplicate_similarity or levels.duplicate
+        # A setting, when given, overrides the model's level.
+        duplicate = (
+            levels.duplicate if fine.duplicate_similarity is None else fine.duplicate_similarity
+        )
         similar = levels.similar if fine.related_similarity is None else fine.related_similarity
         plan: list[Planned] = []
         kept: list[Candidate] = []
