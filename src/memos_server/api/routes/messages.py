@@ -28,7 +28,12 @@ from memos_server.services.ingest import AddMessages, IncomingMessage, add_messa
 router = APIRouter(tags=["messages"], responses=ERRORS)
 
 
-@router.post("/add/message", response_model=Envelope[AddMessageData])
+@router.post(
+    "/add/message",
+    response_model=Envelope[AddMessageData],
+    summary="Add messages",
+    operation_id="add_message",
+)
 async def add_message(
     body: AddMessageRequest,
     project: ProjectDep,
@@ -81,7 +86,12 @@ async def add_message(
     return await answer_added(session, runtime, added, body.async_mode)
 
 
-@router.post("/get/message", response_model=Envelope[GetMessageData])
+@router.post(
+    "/get/message",
+    response_model=Envelope[GetMessageData],
+    summary="Get a conversation's messages",
+    operation_id="get_message",
+)
 async def get_message(
     body: GetMessageRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
 ) -> Envelope[GetMessageData]:

@@ -35,7 +35,12 @@ def preference_detail(scored: Scored) -> PreferenceDetail:
     return PreferenceDetail(**preference_fields(scored.memory), relativity=scored.relativity)
 
 
-@router.post("/search/memory", response_model=Envelope[SearchMemoryData])
+@router.post(
+    "/search/memory",
+    response_model=Envelope[SearchMemoryData],
+    summary="Search memories",
+    operation_id="search_memory",
+)
 async def search_memory(
     body: SearchMemoryRequest,
     project: ProjectDep,
