@@ -16,6 +16,7 @@ from memos_server.api.deps import (
 from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.common import Envelope, wall_clock
 from memos_server.api.schemas.messages import (
+    ADD_ANSWER_EXAMPLES,
     AddMessageData,
     AddMessageRequest,
     GetMessageData,
@@ -33,6 +34,7 @@ router = APIRouter(tags=["messages"], responses=ERRORS)
     response_model=Envelope[AddMessageData],
     summary="Add messages",
     operation_id="add_message",
+    responses={200: {"content": {"application/json": {"examples": ADD_ANSWER_EXAMPLES}}}},
 )
 async def add_message(
     body: AddMessageRequest,
