@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -565,3 +566,41 @@ def test_scale_file_variables_are_settings(service: str) -> None:
     for name in environment:
         path = name.removeprefix(ENV_PREFIX).lower().split(NESTED_DELIMITER)
         assert ".".join(path) in setting_fields(), name
+
+
+# ============================================================================= tests: Makefile
+
+
+def make_dry_run(*arguments: str) -> list[str]:
+    """The commands ``make -n`` would run, in a fresh (absent) venv."""
+    done = subprocess.run(
+        ["make", "-n", "-C", str(ROOT), "VENV=/nonexistent/venv", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return [line for line in done.stdout.splitlines() if not line.startswith("make")]
+
+
+def test_make_run_passes_the_port_and_installs_no_extras() -> None:
+    commands = make_dry_run("run", "PORT=9000")
+    [serve] = [c for c in commands if c.endswith("memos-server serve")]
+    assert serve.startswith(f"{env_variable('server.port')}=9000 ")
+    installs = [c for c in commands if "pip install" in c]
+    assert installs
+    assert all(c.endswith(" -e .") for c in installs), installs
+    assert not [c for c in make_dry_run("run") if "MEMOS_SERVER__PORT" in c]
+
+
+def test_make_test_adds_the_dev_and_torch_extras() -> None:
+    installs = [c for c in make_dry_run("test") if "pip install" in c]
+    assert any(c.endswith('-e ".[dev,torch]"') for c in installs), installs
+
+
+def test_make_says_what_it_does_and_echoes_no_comment() -> None:
+    for target in ("run", "test"):
+        commands = make_dry_run(target)
+        assert not [c for c in commands if c.lstrip().startswith("#")]
+        said = [c for c in commands if c.startswith('echo "memos-server:"')]
+        assert len(said) >= 3, commands
