@@ -31,7 +31,7 @@ $(BIN)/python:
 # --no-compile: Python compiles what the service imports when it first does; compiling every
 # module of every dependency up front cost ~90 MB of .pyc files and install time.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(SAY) "installing dependencies (about 90 s the first time)..."
+	$(SAY) "installing dependencies (about a minute the first time)..."
 	@$(BIN)/pip install -qq --no-compile -e .
 	@touch $@
 
@@ -66,7 +66,7 @@ $(SDK_VENV)/.installed:
 sdk: $(SDK_VENV)/.installed
 
 run: install
-	$(SAY) "starting (the first start prepares the model, about 10 s; then Postgres)..."
+	$(SAY) "starting (the first start prepares the model, 10 to 20 s, and Postgres)..."
 	@$(if $(PORT),MEMOS_SERVER__PORT=$(PORT)) $(BIN)/memos-server serve
 
 lint: install-dev
