@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from memos_server.errors import ConfigurationError, MemosError
+from memos_server.extras import check_extras
 from memos_server.listener import BACKLOG, CannotListen, listen
 from memos_server.logs import configure_logging
 from memos_server.progress_bar import ProgressBar
@@ -53,7 +54,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         update["jobs"] = settings.jobs.model_copy(update={"run_worker": False})
     settings = settings.model_copy(update=update)
     # What can be known before anything starts fails before anything starts (no Postgres to
-    # stop again, no "ready" line): a bad bootstrap key, a busy port.
+    # stop again, no "ready" line): a bad bootstrap key, torch asked of an install without it,
+    # a busy port.
+    check_extras(settings)
     if settings.api_key is not None:
         check_chosen_key(settings.api_key.get_secret_value())
     with listen(server.host, server.port) as sock:

@@ -53,7 +53,7 @@ class DatabaseSettings(Group):
 
 class EmbeddingSettings(Group):
     provider: Literal["local", "openai"] = Field(
-        default="local", description="local: sentence-transformers; openai: an embeddings API."
+        default="local", description="local: a model on this machine; openai: an embeddings API."
     )
     model: str = Field(
         default=E5_LOCAL_MODEL,
@@ -62,8 +62,8 @@ class EmbeddingSettings(Group):
     )
     runtime: Literal["onnx", "torch"] = Field(
         default="onnx",
-        description="local provider: ONNX Runtime (exported once, cached in the data dir) or "
-        "torch. Models ONNX cannot run fall back to torch.",
+        description="local provider: ONNX Runtime (written once, cached in the data dir) or "
+        "torch (the torch extra). Models ONNX cannot run fall back to torch.",
     )
     cache_dir: Path | None = Field(
         default=None,

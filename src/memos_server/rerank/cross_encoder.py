@@ -1,4 +1,5 @@
-"""A local cross-encoder (sentence-transformers ``CrossEncoder``) from a path; never downloads."""
+"""A local cross-encoder (sentence-transformers ``CrossEncoder``, the ``torch`` extra) from a path;
+never downloads."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from memos_server.errors import ConfigurationError
+from memos_server.extras import require_torch
 
 
 class CrossEncoderReranker:
@@ -21,6 +23,7 @@ class CrossEncoderReranker:
             raise ConfigurationError(
                 f"reranker model {path!r} is not a local folder (nothing is downloaded)"
             )
+        require_torch(f"the local cross-encoder reranker {path!r}")
         from sentence_transformers import CrossEncoder
 
         return cls(CrossEncoder(str(Path(path).expanduser()), device="cpu"))
