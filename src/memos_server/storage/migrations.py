@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memos_server.errors import ConfigurationError
 
@@ -35,3 +37,23 @@ def alembic_config(url: str) -> Config:
 def upgrade_database(url: str) -> None:
     """Bring the schema to the newest revision. Blocking; run it off the event loop."""
     command.upgrade(alembic_config(url), "head")
+
+
+def head_revision(url: str) -> str | None:
+    """The newest revision of the migrations shipped with this code (reads the scripts only)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+async def schema_is_current(engine: AsyncEngine, url: str) -> bool:
+    """Whether the database's schema is at the newest revision (False too when it has none): a
+    short CLI command migrates only then, sparing itself Alembic's full run (about a second)."""
+    from alembic.runtime.migration import MigrationContext
+
+    def current(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with engine.connect() as connection:
+        revision = await connection.run_sync(current)
+    return revision is not None and revision == head_revision(url)
