@@ -97,7 +97,8 @@ def _memories(settings: Settings, command: str, args: argparse.Namespace) -> Non
     elif command == "search":
         _model(settings, lambda runtime: memories.search(runtime, args))
     else:
-        _model(settings, lambda runtime: memories.add(runtime, args))
+        body = memories.read_add(args)
+        _model(settings, lambda runtime: memories.add(runtime, args, body))
 
 
 def _run(settings: Settings, parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

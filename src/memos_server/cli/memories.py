@@ -23,6 +23,7 @@ from memos_server.services.console import list_users
 from memos_server.services.erasure import Erasable, erasable, erase
 
 if TYPE_CHECKING:
+    from memos_server.api.schemas.messages import AddMessageRequest
     from memos_server.runtime import Runtime
 
 MOST_USERS = 1000
@@ -87,17 +88,16 @@ async def search(runtime: Runtime, args: Any) -> None:
             print(f"   {line}")
 
 
-async def add(runtime: Runtime, args: Any) -> None:
-    from memos_server.api.added import settle_added
+def read_add(args: Any) -> AddMessageRequest:
+    """The add read from stdin and checked as add/message checks it: before any model loads."""
     from memos_server.api.schemas.messages import AddMessageRequest
-    from memos_server.services.ingest import add_messages
 
     try:
         messages = json.loads(sys.stdin.read())
     except json.JSONDecodeError as error:
         raise BadRequest(f"stdin is not JSON: {error}") from None
     try:
-        body = AddMessageRequest.model_validate(
+        return AddMessageRequest.model_validate(
             {"user_id": args.user, "conversation_id": args.conversation, "messages": messages}
         )
     except ValidationError as error:
@@ -107,6 +107,12 @@ async def add(runtime: Runtime, args: Any) -> None:
         raise BadRequest(
             'stdin must hold a JSON list of {"role", "content"} messages: ' + problems
         ) from None
+
+
+async def add(runtime: Runtime, args: Any, body: AddMessageRequest) -> None:
+    from memos_server.api.added import settle_added
+    from memos_server.services.ingest import add_messages
+
     async with runtime.database.session() as session:
         project = await choose_project(session, args.project)
         # Read now: the services may end the session's transaction, and a rollback expires it.
