@@ -285,3 +285,13 @@ def test_log_format_auto_writes_text_lines_to_a_terminal(
         assert text_line.match(line), line
     assert any(": embedding model " in line for line in lines)
     assert "\r" not in written.decode().replace("\r\n", "\n")  # no progress bar drawn in the log
+
+
+def test_the_quick_schema_check_knows_the_head_alembic_knows() -> None:
+    # Short commands tell whether to migrate without importing Alembic (storage/migrations.py).
+    from alembic.script import ScriptDirectory
+
+    from memos_server.storage.migrations import alembic_config, head_revision
+
+    heads = ScriptDirectory.from_config(alembic_config("postgresql://localhost/x")).get_heads()
+    assert [head_revision()] == heads

@@ -31,7 +31,7 @@ async def short_lived_database(settings: Settings) -> AsyncIterator[Database]:
         one = settings.database.model_copy(update={"pool_size": 1, "max_overflow": 0})
         database = Database(url, one)
         try:
-            if not await schema_is_current(database.engine, url):
+            if not await schema_is_current(database.engine):
                 await database.engine.dispose()
                 await asyncio.to_thread(upgrade_database, url)
             yield database
