@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support import MODEL_CACHE, Api, ServiceThread, free_port
 
 
@@ -295,3 +297,35 @@ def test_the_quick_schema_check_knows_the_head_alembic_knows() -> None:
 
     heads = ScriptDirectory.from_config(alembic_config("postgresql://localhost/x")).get_heads()
     assert [head_revision()] == heads
+
+
+def test_a_reindex_draws_its_bar_only_on_a_terminal_with_text_logs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from memos_server.progress_bar import ProgressBar, ProgressLog, reindex_progress
+    from memos_server.services.reindex import Phase, Progress
+
+    # Under pytest stderr is not a terminal: log lines whatever the format.
+    assert isinstance(reindex_progress(text_logs=True), ProgressLog)
+    assert isinstance(reindex_progress(text_logs=False), ProgressLog)
+    terminal, screen = os.openpty()
+    try:
+        with open(screen, "w") as stderr, pytest.MonkeyPatch.context() as patch:
+            patch.setattr(sys, "stderr", stderr)
+            assert isinstance(reindex_progress(text_logs=True), ProgressBar)
+            assert isinstance(reindex_progress(text_logs=False), ProgressLog)  # JSON logs
+    finally:
+        os.close(terminal)
+
+    lines = ProgressLog()
+    progress = Progress("e5", done=0, total=120)
+    with caplog.at_level("INFO", logger="memos_server.reindex"):
+        for done in (10, 20):  # within five seconds: one line
+            progress.done = done
+            lines(progress)
+        progress.phase = Phase.DONE
+        lines(progress)
+    assert [r.getMessage() for r in caplog.records] == [
+        "reindex e5: 10/120 memories (8%), 0.0/s [embedding]",
+        "reindex e5: 20/120 memories (17%), 0.0/s [done]",
+    ]
