@@ -286,6 +286,7 @@ def test_log_format_auto_writes_text_lines_to_a_terminal(
     for line in lines:
         assert text_line.match(line), line
     assert any(": embedding model " in line for line in lines)
+    assert not any(" alembic." in line for line in lines)  # libraries' chatter stays out
     assert "\r" not in written.decode().replace("\r\n", "\n")  # no progress bar drawn in the log
 
 

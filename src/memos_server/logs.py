@@ -30,7 +30,7 @@ _STANDARD = {*vars(logging.makeLogRecord({})), "message", "asctime", "taskName",
 
 # Libraries that are chatty at INFO about things a user never needs (openai's debug lines hold
 # whole prompts).
-_QUIET = ("pgserver", "sentence_transformers", "httpx", "openai", "alembic.runtime.migration")
+_QUIET = ("pgserver", "sentence_transformers", "httpx", "openai", "alembic")
 
 
 class JsonFormatter(logging.Formatter):
