@@ -1,6 +1,6 @@
 """The strings a client names things with: every one an index holds has a length limit (a
-setting, README "Limits"), refused with 413 past it instead of a 500 from Postgres; no id may be
-white space only."""
+setting, docs/operations.md, "Limits"), refused with 413 past it instead of a 500 from Postgres;
+no id may be white space only."""
 
 from __future__ import annotations
 

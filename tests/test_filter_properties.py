@@ -1,6 +1,6 @@
 """The filter grammar, checked by property: random filter trees evaluated by Postgres (through
-search/memory, get/memory and delete/memory) and by the plain Python reading of README's grammar
-below, over the same rows, must select the same memories.
+search/memory, get/memory and delete/memory) and by the plain Python reading of the grammar
+(docs/search.md) below, over the same rows, must select the same memories.
 
 The rows mix what ``info`` can hold (integers, decimals, a huge integer, numeric-looking strings,
 booleans, lists, null, objects, missing keys) with tags, agents, apps, conversations and both
@@ -78,7 +78,7 @@ FAR_PAST, FAR_FUTURE = 946684800000, "2100-01-01T00:00:00Z"
 QUERY = "记录 record"
 
 
-# The reference: README's grammar read plainly.
+# The reference: the grammar of docs/search.md read plainly.
 
 
 def _number(value: Any) -> Decimal | None:

@@ -60,7 +60,7 @@ CHECKS = [
 # Left out on purpose:
 # - negative_data_rejection: fields are read as pydantic reads them by default (lax mode): 0 or
 #   "true" for a boolean, "6" for an integer. A value the schema calls the wrong type is accepted
-#   when it converts cleanly (README, "Input rules"); one that does not gets a 400.
+#   when it converts cleanly (docs/api.md, "Input rules"); one that does not gets a 400.
 # - positive_data_acceptance: the API has rules JSON Schema does not carry (no NUL or lone
 #   surrogate anywhere, at most 25 results where the cap is a setting, exactly one selector for
 #   delete/memory), and ids the fuzzer invents are rightly unknown (404): schema-valid requests
@@ -244,8 +244,8 @@ def _filtered(path: str, condition: str) -> str:
     return f'{{"user_id": "edges"{query}, "filter": {{"and": [{condition}]}}}}'
 
 
-# Times at and past both ends of their range (README, "Input rules"), written every way a client
-# may.
+# Times at and past both ends of their range (docs/api.md, "Input rules"), written every way a
+# client may.
 TIMES = [
     '"0001-01-01T00:00:00Z"',
     '"0001-01-01T00:00:00+05:00"',

@@ -1,7 +1,7 @@
 """Whatever JSON a client sends gets a 2xx, or a 4xx in the MemOS envelope with a clear message:
 never a 500, and never a change to what is already stored.
 
-The input rules (README, "Input rules"): text may hold any Unicode character (emoji, rare CJK)
+The input rules (docs/api.md, "Input rules"): text may hold any Unicode character (emoji, rare CJK)
 but not U+0000 or a lone surrogate; numbers are finite; nesting stops at 64 levels; the body is
 UTF-8 JSON; null means "the default"; unknown fields are ignored.
 """

@@ -97,3 +97,56 @@ def test_optional_fields_are_documented_as_nullable(service: ServiceThread) -> N
     assert {"type": "null"} in search["memory_limit_number"]["anyOf"]
     assert {"type": "null"} in search["include_preference"]["anyOf"]
     assert "anyOf" not in search["user_id"]  # required: null is refused
+
+
+# Stable names for client generators and links into /redoc (#operation/<id>): changing one
+# breaks them, so it is a decision, made here.
+OPERATION_IDS = {
+    ("POST", "/api/openmem/v1/add/message"): "add_message",
+    ("POST", "/api/openmem/v1/get/message"): "get_message",
+    ("POST", "/api/openmem/v1/search/memory"): "search_memory",
+    ("POST", "/api/openmem/v1/get/memory"): "get_memory",
+    ("GET", "/api/openmem/v1/get/memory/{memory_id}"): "get_memory_by_id",
+    ("POST", "/api/openmem/v1/delete/memory"): "delete_memory",
+    ("POST", "/api/openmem/v1/update/memory"): "update_memory",
+    ("POST", "/api/openmem/v1/get/status"): "get_status",
+    ("POST", "/api/openmem/v1/add/feedback"): "add_feedback",
+    ("POST", "/api/openmem/v1/chat"): "chat",
+    ("GET", "/api/openmem/v1/console/info"): "console_info",
+    ("POST", "/api/openmem/v1/console/users"): "console_users",
+    ("POST", "/api/openmem/v1/console/conversations"): "console_conversations",
+    ("POST", "/api/openmem/v1/console/messages"): "console_messages",
+    ("POST", "/api/openmem/v1/console/memories"): "console_memories",
+    ("POST", "/api/openmem/v1/console/history"): "console_history",
+    ("GET", "/admin/v1/projects"): "list_projects",
+    ("POST", "/admin/v1/projects"): "create_project",
+    ("GET", "/admin/v1/keys"): "list_keys",
+    ("POST", "/admin/v1/keys"): "create_key",
+    ("POST", "/admin/v1/keys/revoke"): "revoke_key",
+    ("GET", "/admin/v1/reindex"): "get_reindex",
+    ("POST", "/admin/v1/reindex"): "start_reindex",
+    ("GET", "/healthz"): "healthz",
+    ("GET", "/readyz"): "readyz",
+    ("GET", "/metrics"): "metrics",
+}
+
+
+def test_operations_read_like_a_reference(service: ServiceThread) -> None:
+    """Stable snake_case operation ids, and summaries in sentence case written for the reader
+    (not FastAPI's "Update Memory Route", made from the function's name)."""
+    root = service.base_url.removesuffix("/api/openmem/v1")
+    spec = httpx.get(f"{root}/openapi.json").json()
+    operations = {
+        (method.upper(), path): operation
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+    }
+
+    assert {key: op["operationId"] for key, op in operations.items()} == OPERATION_IDS
+    for key, operation in operations.items():
+        first, *rest = operation["summary"].split()
+        assert first[0].isupper(), key
+        # Sentence case: later words capitalised only when they are acronyms (API).
+        assert all(word.islower() or word.isupper() for word in rest), (key, operation["summary"])
+        assert operation["summary"] != operation["operationId"].replace("_", " ").title(), key
+        assert operation["description"], key  # the route's docstring

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp
 
 from memos_server import __version__
 from memos_server.api.body_limit import BodyLimit
+from memos_server.api.docs import install_api_docs
 from memos_server.api.errors import AnsweredErrors, install_error_handlers
 from memos_server.api.routes import (
     admin,
@@ -114,6 +115,9 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Self-hosted long-term memory for LLM applications (MemOS Cloud API).",
         lifespan=lifespan,
+        # FastAPI's pages load from a CDN; ours ship with the package (api/docs.py).
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_middleware(
         BodyLimit,
@@ -134,6 +138,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    install_api_docs(app)
     app.mount(CONSOLE_PATH, ConsoleFiles(), name="console")
     return app
 

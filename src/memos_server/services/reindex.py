@@ -26,7 +26,7 @@ model is not the bound one (SQLSTATE ME001). The service that ran the reindex st
 with a clear 503 and asks to be restarted with the new model (``Runtime.retire_model``); any
 other process notices within ``WATCH_INTERVAL_S`` (``watch_binding``). So the procedure is: keep
 the service running on the old model, run the reindex with the new one, restart the service
-with the new model (see README, "Changing the embedding model").
+with the new model (see docs/configuration.md, "Changing the embedding model").
 """
 
 from __future__ import annotations

@@ -62,7 +62,12 @@ router = APIRouter(
 )
 
 
-@router.get("/projects", response_model=Envelope[list[ProjectInfo]])
+@router.get(
+    "/projects",
+    response_model=Envelope[list[ProjectInfo]],
+    summary="List projects",
+    operation_id="list_projects",
+)
 async def get_projects(session: SessionDep) -> Envelope[list[ProjectInfo]]:
     """Every project with its number of active keys."""
     rows = await list_projects(session)
@@ -74,7 +79,12 @@ async def get_projects(session: SessionDep) -> Envelope[list[ProjectInfo]]:
     )
 
 
-@router.post("/projects", response_model=Envelope[ProjectInfo])
+@router.post(
+    "/projects",
+    response_model=Envelope[ProjectInfo],
+    summary="Create a project",
+    operation_id="create_project",
+)
 async def post_project(body: CreateProjectRequest, session: SessionDep) -> Envelope[ProjectInfo]:
     """Create a project (answers the existing one, ``created: false``, if the name is taken)."""
     project, created = await create_project(session, body.name)
@@ -86,7 +96,13 @@ async def post_project(body: CreateProjectRequest, session: SessionDep) -> Envel
     )
 
 
-@router.get("/keys", response_model=Envelope[list[KeyInfo]], responses=NOT_FOUND)
+@router.get(
+    "/keys",
+    response_model=Envelope[list[KeyInfo]],
+    responses=NOT_FOUND,
+    summary="List API keys",
+    operation_id="list_keys",
+)
 async def get_keys(
     session: SessionDep,
     project: Annotated[
@@ -110,7 +126,12 @@ async def get_keys(
     )
 
 
-@router.post("/keys", response_model=Envelope[NewKeyData])
+@router.post(
+    "/keys",
+    response_model=Envelope[NewKeyData],
+    summary="Create an API key",
+    operation_id="create_key",
+)
 async def post_key(body: CreateKeyRequest, session: SessionDep) -> Envelope[NewKeyData]:
     """Make a key for a project (created if new); the answer is the only time it is shown."""
     key = await create_key(session, body.project, body.name)
@@ -118,7 +139,13 @@ async def post_key(body: CreateKeyRequest, session: SessionDep) -> Envelope[NewK
     return Envelope(data=NewKeyData(key=key.secret, prefix=key.prefix, project=key.project))
 
 
-@router.post("/keys/revoke", response_model=Envelope[RevokeKeyData], responses=NOT_FOUND)
+@router.post(
+    "/keys/revoke",
+    response_model=Envelope[RevokeKeyData],
+    responses=NOT_FOUND,
+    summary="Revoke an API key",
+    operation_id="revoke_key",
+)
 async def post_revoke(body: RevokeKeyRequest, session: SessionDep) -> Envelope[RevokeKeyData]:
     """Revoke a key by its prefix: its very next request fails with 40132."""
     count = await revoke_key(session, body.prefix)
@@ -126,13 +153,23 @@ async def post_revoke(body: RevokeKeyRequest, session: SessionDep) -> Envelope[R
     return Envelope(data=RevokeKeyData(revoked=count))
 
 
-@router.get("/reindex", response_model=Envelope[ReindexStatus])
+@router.get(
+    "/reindex",
+    response_model=Envelope[ReindexStatus],
+    summary="Reindex progress",
+    operation_id="get_reindex",
+)
 async def get_reindex(runtime: RuntimeDep) -> Envelope[ReindexStatus]:
     """Where a reindex stands: this process's, or one under way elsewhere (from the database)."""
     return Envelope(data=ReindexStatus(**asdict(await runtime.reindex_status())))
 
 
-@router.post("/reindex", response_model=Envelope[ReindexStatus])
+@router.post(
+    "/reindex",
+    response_model=Envelope[ReindexStatus],
+    summary="Start a reindex",
+    operation_id="start_reindex",
+)
 async def post_reindex(body: ReindexRequest, runtime: RuntimeDep) -> Envelope[ReindexStatus]:
     """Re-embed every memory with ``model`` in the background (this process loads it), then
     bind the database to it; answers the progress. Already running here: its progress. Once it

@@ -102,7 +102,13 @@ def sse(kind: str, data: Any) -> str:
     return f"event: message\ndata: {payload}\n\n"
 
 
-@router.post("/chat", response_model=Envelope[ChatData], responses=_STREAM_DOC)
+@router.post(
+    "/chat",
+    response_model=Envelope[ChatData],
+    responses=_STREAM_DOC,
+    summary="Chat with memories",
+    operation_id="chat",
+)
 async def chat(
     body: ChatRequest,
     project: ProjectDep,

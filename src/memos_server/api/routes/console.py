@@ -103,7 +103,12 @@ def _time(m: Message) -> int | None:
     return epoch_ms(m.chat_time or m.created_at)
 
 
-@router.get("/info", response_model=Envelope[ConsoleInfo])
+@router.get(
+    "/info",
+    response_model=Envelope[ConsoleInfo],
+    summary="Key and service info",
+    operation_id="console_info",
+)
 async def info(
     project: ProjectDep, session: SessionDep, runtime: RuntimeDep, settings: SettingsDep
 ) -> Envelope[ConsoleInfo]:
@@ -119,7 +124,9 @@ async def info(
     )
 
 
-@router.post("/users", response_model=Envelope[UsersData])
+@router.post(
+    "/users", response_model=Envelope[UsersData], summary="List users", operation_id="console_users"
+)
 async def users(
     body: UsersRequest, project: ProjectDep, session: SessionDep
 ) -> Envelope[UsersData]:
@@ -144,7 +151,12 @@ async def users(
     )
 
 
-@router.post("/conversations", response_model=Envelope[ConversationsData])
+@router.post(
+    "/conversations",
+    response_model=Envelope[ConversationsData],
+    summary="List a user's conversations",
+    operation_id="console_conversations",
+)
 async def conversations(
     body: ConversationsRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
 ) -> Envelope[ConversationsData]:
@@ -169,7 +181,12 @@ async def conversations(
     )
 
 
-@router.post("/messages", response_model=Envelope[MessagesData])
+@router.post(
+    "/messages",
+    response_model=Envelope[MessagesData],
+    summary="List a conversation's messages",
+    operation_id="console_messages",
+)
 async def messages(
     body: MessagesRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
 ) -> Envelope[MessagesData]:
@@ -200,7 +217,12 @@ async def messages(
     )
 
 
-@router.post("/memories", response_model=Envelope[MemoriesData])
+@router.post(
+    "/memories",
+    response_model=Envelope[MemoriesData],
+    summary="List a user's memories",
+    operation_id="console_memories",
+)
 async def memories(
     body: MemoriesRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
 ) -> Envelope[MemoriesData]:
@@ -226,7 +248,13 @@ async def memories(
     )
 
 
-@router.post("/history", response_model=Envelope[HistoryData], responses=MEMORY_NOT_FOUND)
+@router.post(
+    "/history",
+    response_model=Envelope[HistoryData],
+    responses=MEMORY_NOT_FOUND,
+    summary="A memory's history",
+    operation_id="console_history",
+)
 async def history(
     body: HistoryRequest, project: ProjectDep, session: SessionDep
 ) -> Envelope[HistoryData]:

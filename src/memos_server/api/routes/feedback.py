@@ -22,7 +22,12 @@ from memos_server.services.feedback import IncomingFeedback, add_feedback
 router = APIRouter(tags=["feedback"], responses=ERRORS)
 
 
-@router.post("/add/feedback", response_model=Envelope[AddMessageData])
+@router.post(
+    "/add/feedback",
+    response_model=Envelope[AddMessageData],
+    summary="Add feedback",
+    operation_id="add_feedback",
+)
 async def add_feedback_route(
     body: AddFeedbackRequest,
     project: ProjectDep,

@@ -19,7 +19,7 @@ _NOT_READY: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/healthz", response_model=Health)
+@router.get("/healthz", response_model=Health, summary="Liveness", operation_id="healthz")
 async def healthz() -> Health:
     """The process is up."""
     return Health(status="ok")
@@ -30,7 +30,13 @@ async def healthz() -> Health:
 READY_TIMEOUT_S = 2.0
 
 
-@router.get("/readyz", response_model=Health, responses=_NOT_READY)
+@router.get(
+    "/readyz",
+    response_model=Health,
+    responses=_NOT_READY,
+    summary="Readiness",
+    operation_id="readyz",
+)
 async def readyz(runtime: RuntimeDep) -> Health | JSONResponse:
     """The database answers and the embedding model is loaded."""
     try:

@@ -55,7 +55,12 @@ async def stored(session: AsyncSession, m: Memory) -> StoredMemory | StoredPrefe
     )
 
 
-@router.post("/get/memory", response_model=Envelope[GetMemoryData])
+@router.post(
+    "/get/memory",
+    response_model=Envelope[GetMemoryData],
+    summary="List memories",
+    operation_id="get_memory",
+)
 async def get_memories(
     body: GetMemoryRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
 ) -> Envelope[GetMemoryData]:
@@ -99,6 +104,8 @@ async def get_memories(
     "/get/memory/{memory_id:path}",
     response_model=Envelope[StoredMemory | StoredPreference],
     responses=MEMORY_NOT_FOUND,
+    summary="Get one memory",
+    operation_id="get_memory_by_id",
 )
 async def get_memory_by_id(
     memory_id: str, project: ProjectDep, session: SessionDep
@@ -107,7 +114,12 @@ async def get_memory_by_id(
     return Envelope(data=await stored(session, await get_memory(session, project, memory_id)))
 
 
-@router.post("/delete/memory", response_model=Envelope[DeleteMemoryData])
+@router.post(
+    "/delete/memory",
+    response_model=Envelope[DeleteMemoryData],
+    summary="Delete memories",
+    operation_id="delete_memory",
+)
 async def delete_memory(
     body: DeleteMemoryRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
 ) -> Envelope[DeleteMemoryData]:
@@ -137,7 +149,11 @@ async def delete_memory(
 
 
 @router.post(
-    "/update/memory", response_model=Envelope[UpdateMemoryData], responses=MEMORY_NOT_FOUND
+    "/update/memory",
+    response_model=Envelope[UpdateMemoryData],
+    responses=MEMORY_NOT_FOUND,
+    summary="Update a memory",
+    operation_id="update_memory",
 )
 async def update_memory_route(
     body: UpdateMemoryRequest,

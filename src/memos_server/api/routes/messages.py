@@ -16,6 +16,7 @@ from memos_server.api.deps import (
 from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.common import Envelope, wall_clock
 from memos_server.api.schemas.messages import (
+    ADD_ANSWER_EXAMPLES,
     AddMessageData,
     AddMessageRequest,
     GetMessageData,
@@ -28,7 +29,13 @@ from memos_server.services.ingest import add_messages
 router = APIRouter(tags=["messages"], responses=ERRORS)
 
 
-@router.post("/add/message", response_model=Envelope[AddMessageData])
+@router.post(
+    "/add/message",
+    response_model=Envelope[AddMessageData],
+    summary="Add messages",
+    operation_id="add_message",
+    responses={200: {"content": {"application/json": {"examples": ADD_ANSWER_EXAMPLES}}}},
+)
 async def add_message(
     body: AddMessageRequest,
     project: ProjectDep,
@@ -58,7 +65,12 @@ async def add_message(
     return await answer_added(session, runtime, added, body.async_mode)
 
 
-@router.post("/get/message", response_model=Envelope[GetMessageData])
+@router.post(
+    "/get/message",
+    response_model=Envelope[GetMessageData],
+    summary="Get a conversation's messages",
+    operation_id="get_message",
+)
 async def get_message(
     body: GetMessageRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
 ) -> Envelope[GetMessageData]:

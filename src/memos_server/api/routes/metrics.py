@@ -16,7 +16,9 @@ router = APIRouter(tags=["health"])
 BACKLOG_TIMEOUT_S = 2.0
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics", response_class=Response, summary="Prometheus metrics", operation_id="metrics"
+)
 async def prometheus_metrics(runtime: RuntimeDep) -> Response:
     """Request latencies, LLM and embedding calls, the job queue and a reindex under way, in
     Prometheus' text format."""

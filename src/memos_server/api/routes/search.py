@@ -13,6 +13,7 @@ from memos_server.api.memory_items import memory_fields, preference_fields
 from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.common import Envelope
 from memos_server.api.schemas.search import (
+    SEARCH_ANSWER_EXAMPLES,
     MemoryDetail,
     PreferenceDetail,
     SearchMemoryData,
@@ -35,7 +36,13 @@ def preference_detail(scored: Scored) -> PreferenceDetail:
     return PreferenceDetail(**preference_fields(scored.memory), relativity=scored.relativity)
 
 
-@router.post("/search/memory", response_model=Envelope[SearchMemoryData])
+@router.post(
+    "/search/memory",
+    response_model=Envelope[SearchMemoryData],
+    summary="Search memories",
+    operation_id="search_memory",
+    responses={200: {"content": {"application/json": {"examples": SEARCH_ANSWER_EXAMPLES}}}},
+)
 async def search_memory(
     body: SearchMemoryRequest,
     project: ProjectDep,

@@ -13,7 +13,12 @@ from memos_server.services.tasks import get_task
 router = APIRouter(tags=["tasks"], responses={**ERRORS, **NOT_FOUND})
 
 
-@router.post("/get/status", response_model=Envelope[list[TaskStatus]])
+@router.post(
+    "/get/status",
+    response_model=Envelope[list[TaskStatus]],
+    summary="Get an add's status",
+    operation_id="get_status",
+)
 async def get_status(
     body: TaskStatusRequest, project: ProjectDep, session: SessionDep
 ) -> Envelope[list[TaskStatus]]:

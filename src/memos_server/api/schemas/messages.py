@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from memos_server.api.schemas.common import Id, MemosRequest, TopLevelRequest
 from memos_server.services.ingest import AddMessages, IncomingMessage
@@ -18,7 +25,13 @@ def parse_chat_time(value: Any) -> datetime:
     return parse_time(value, numbers="seconds or ms")
 
 
-ChatTime = Annotated[datetime, BeforeValidator(parse_chat_time)]
+# The schema says what is accepted: 'YYYY-MM-DD HH:MM:SS' is not an RFC 3339 date-time (the
+# ``format`` pydantic would write), and an epoch number is not a string at all.
+ChatTime = Annotated[
+    datetime,
+    BeforeValidator(parse_chat_time),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number"}]}),
+]
 
 
 class TextPart(BaseModel):
@@ -115,7 +128,24 @@ class AddMessageRequest(TopLevelRequest):
                         {"role": "user", "content": "我选七天"},
                         {"role": "assistant", "content": "好的，有其他问题再问我。"},
                     ],
-                }
+                },
+                {
+                    "user_id": "memos_user_456",
+                    "conversation_id": "trip-0412",
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": "I'm vegetarian, so no steakhouses for the team dinner.",
+                            "chat_time": "2025-04-12 19:05:00",
+                        },
+                        {
+                            "role": "assistant",
+                            "content": "Noted: I'll look for vegetarian-friendly places.",
+                            "chat_time": "2025-04-12 19:05:04",
+                        },
+                    ],
+                    "async_mode": False,
+                },
             ]
         }
     )
@@ -173,3 +203,32 @@ class MessageDetail(BaseModel):
 
 class GetMessageData(BaseModel):
     message_detail_list: list[MessageDetail]
+
+
+# Shown in /docs and /redoc under the 200 answer; checked by tests/test_openapi_examples.py.
+ADD_ANSWER_EXAMPLES: dict[str, Any] = {
+    "queued": {
+        "summary": "Stored; fine extraction runs as a job (async_mode true, an LLM configured)",
+        "value": {
+            "code": 0,
+            "message": "ok",
+            "data": {
+                "success": True,
+                "task_id": "0a89db3a-2061-4c97-a1b8-45700f8745bc",
+                "status": "running",
+            },
+        },
+    },
+    "done": {
+        "summary": "Stored and done (async_mode false, or fast mode)",
+        "value": {
+            "code": 0,
+            "message": "ok",
+            "data": {
+                "success": True,
+                "task_id": "5d2f9c71-7e3a-4b8e-9f0d-1c2b3a4d5e6f",
+                "status": "completed",
+            },
+        },
+    },
+}

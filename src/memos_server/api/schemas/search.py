@@ -54,7 +54,13 @@ class SearchMemoryRequest(TopLevelRequest):
                     "memory_limit_number": 6,
                     "include_preference": True,
                     "preference_limit_number": 6,
-                }
+                },
+                {
+                    "user_id": "memos_user_456",
+                    "query": "Where should we book the team dinner?",
+                    "memory_limit_number": 6,
+                    "include_preference": True,
+                },
             ]
         }
     )
@@ -81,3 +87,86 @@ class SearchMemoryData(BaseModel):
     full_instruction: str | None = Field(
         default=None, description="With return_full_instruction: a complete prompt."
     )
+
+
+# Shown in /docs and /redoc under the 200 answer (OpenAPI Example Objects); checked against
+# the answer's schema by tests/test_openapi_examples.py.
+SEARCH_ANSWER_EXAMPLES: dict[str, Any] = {
+    "zh": {
+        "summary": "记得住过的酒店和偏好",
+        "value": {
+            "code": 0,
+            "message": "ok",
+            "data": {
+                "memory_detail_list": [
+                    {
+                        "id": "6b1e4a4e-8f0c-4d7c-9a51-2f3a2c1d0e9b",
+                        "memory_key": "暑假广州旅游住宿",
+                        "memory_value": "[user观点]用户暑假去广州旅游，选择住七天酒店。",
+                        "memory_type": "UserMemory",
+                        "memory_time": "2025-06-10 09:12:40",
+                        "conversation_id": "0610",
+                        "status": "activated",
+                        "confidence": 0.99,
+                        "tags": ["旅游", "广州", "酒店"],
+                        "create_time": 1749546760000,
+                        "update_time": 1749546760000,
+                        "sources": [{"type": "chat", "message_id": 3}],
+                        "relativity": 0.82,
+                    }
+                ],
+                "preference_detail_list": [
+                    {
+                        "id": "2f6c0d1e-3b7a-4c5e-8d9f-0a1b2c3d4e5f",
+                        "preference_type": "explicit_preference",
+                        "preference": "用户出行住宿偏好经济型连锁酒店。",
+                        "reasoning": "用户在几个连锁品牌中选择了七天。",
+                        "conversation_id": "0610",
+                        "status": "activated",
+                        "tags": ["住宿"],
+                        "create_time": 1749546760000,
+                        "update_time": 1749546760000,
+                        "relativity": 0.74,
+                    }
+                ],
+                "tool_memory_detail_list": [],
+                "skill_detail_list": [],
+                "preference_note": "",
+            },
+        },
+    },
+    "en": {
+        "summary": "A dietary preference, found",
+        "value": {
+            "code": 0,
+            "message": "ok",
+            "data": {
+                "memory_detail_list": [
+                    {
+                        "id": "c4d8e2f0-1a2b-4c3d-9e8f-7a6b5c4d3e2f",
+                        "memory_key": "Vegetarian diet",
+                        "memory_value": "user: I'm vegetarian, so no steakhouses for the team "
+                        "dinner.\nassistant: Noted: I'll look for vegetarian-friendly places.",
+                        "memory_type": "LongTermMemory",
+                        "memory_time": "2025-04-12 19:05:00",
+                        "conversation_id": "trip-0412",
+                        "status": "activated",
+                        "confidence": 0.99,
+                        "tags": ["mode:fast"],
+                        "create_time": 1744484700000,
+                        "update_time": 1744484700000,
+                        "sources": [
+                            {"type": "chat", "message_id": 1},
+                            {"type": "chat", "message_id": 2},
+                        ],
+                        "relativity": 0.68,
+                    }
+                ],
+                "preference_detail_list": [],
+                "tool_memory_detail_list": [],
+                "skill_detail_list": [],
+                "preference_note": "",
+            },
+        },
+    },
+}
