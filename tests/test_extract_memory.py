@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fake_llm import FakeLLM, reply_json
+from tests.fake_llm import FakeLLM, Reply, reply_json
 from tests.support import ENGLISH_TRIP, SEED_HOTEL, Api, sql
 
 TABLES = ("messages", "memories", "memory_history", "tasks", "jobs", "feedback")
@@ -132,3 +132,10 @@ def test_bad_requests_are_refused(api: Api) -> None:
     api.fails(
         "/extract/memory", {"messages": [{"role": "user", "content": "长" * 32_001}]}, 413, 40305
     )
+
+
+def test_an_unusable_model_answer_is_a_503(fine_api: Api, fake_llm: FakeLLM) -> None:
+    fake_llm.script({"facts": Reply(content="not json at all")})
+
+    fine_api.fails("/extract/memory", {"messages": SEED_HOTEL}, 503, 50004)
+    assert len(fake_llm.calls("facts")) == 2  # asked once more, shown why

@@ -16,12 +16,13 @@ from datetime import datetime
 from enum import StrEnum
 
 from memos_server.embedding import Embedder
-from memos_server.llm import LLM
+from memos_server.llm import LLM, LLMUnavailable
 from memos_server.services.extraction import ExtractedFact, ExtractedPreference, extract
 from memos_server.services.ingest import FAST_TAG, fast_windows
 from memos_server.services.injected import strip_injected
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_messages
+from memos_server.services.llm_json import MalformedOutput
 from memos_server.services.windows import Turn
 from memos_server.settings import Settings
 
@@ -70,13 +71,17 @@ async def extract_memories(
         )
     turns = [Turn(i, m.role, strip_injected(m.text), m.chat_time) for i, m in enumerate(messages)]
     spoken = [t.text for t in turns if t.role == "user"] or [t.text for t in turns]
-    extraction = await extract(
-        llm,
-        turns,
-        detect_language(spoken),
-        facts=ExtractionType.MEMORY in types,
-        preferences=ExtractionType.PREFERENCE in types,
-    )
+    try:
+        extraction = await extract(
+            llm,
+            turns,
+            detect_language(spoken),
+            facts=ExtractionType.MEMORY in types,
+            preferences=ExtractionType.PREFERENCE in types,
+        )
+    except MalformedOutput as error:
+        # A job would retry later; a client waiting on the answer is told the model failed.
+        raise LLMUnavailable(f"the language model's answer could not be used: {error}") from error
     return Extracted(ExtractedBy.FINE, extraction.facts, extraction.preferences)
 
 
