@@ -18,11 +18,14 @@ from memos_server.api.routes import (
     admin,
     chat,
     console,
+    extract,
     feedback,
     health,
     memories,
     messages,
     metrics,
+    ping,
+    rerank,
     search,
     tasks,
 )
@@ -132,6 +135,9 @@ def create_app(settings: Settings) -> FastAPI:
         tasks.router,
         feedback.router,
         chat.router,
+        extract.router,
+        rerank.router,
+        ping.router,
         console.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
