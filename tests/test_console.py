@@ -37,6 +37,9 @@ sync_api = pytest.importorskip(
     "playwright.sync_api", reason="the playwright package is missing (pip install -e '.[dev]')"
 )
 expect = sync_api.expect
+# Assertions wait as long as actions do: on a loaded 2-core machine a fetch the console makes
+# after a click can take longer than Playwright's 5 s default.
+expect.set_options(timeout=15_000)
 
 
 class Console:
