@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 from memos_server.embedding.base import estimate_tokens
+from memos_server.prompts.recalled import recalled_text
 from memos_server.services.instructions import full_instruction, instruction
 from memos_server.services.search import Scored, SearchResult
 from memos_server.storage.models import Memory
@@ -49,7 +50,12 @@ def test_search_answers_both_prompts_when_asked(
     section = data["instruction"]
     assert section.startswith("# 用户记忆")
     assert section.rstrip().endswith(query)
-    assert data["memory_detail_list"][0]["memory_value"] in section
+    # A fast-mode memory is a window of turns; in the prompt it is one line (the turns joined
+    # by spaces) inside the <memories> block, and search returns it as stored.
+    window = data["memory_detail_list"][0]["memory_value"]
+    assert "\n" in window
+    assert f"] {recalled_text(window)}\n" in section
+    assert section.index("\n<memories>\n") < section.index(recalled_text(window))
     assert "- [显性, " in section
     assert "用户出行偏好住七天酒店。" in section
     assert "推断依据：用户选择了经济型酒店。" in section

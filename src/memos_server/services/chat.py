@@ -1,8 +1,10 @@
 """/chat: answer the user's message with what is remembered about them, and remember the turn.
 
 The message is searched like ``/search/memory``; the facts and preferences found, each with its
-time, fill the system prompt (``prompts/chat.<zh|en>.md``, in the message's language), after the
-client's own ``system_prompt``. The conversation's most recent messages
+time, one a line and escaped (``prompts/recalled.py``), fill the ``<memories>`` block of the
+system prompt (``prompts/chat.<zh|en>.md``, in the message's language), which says they are data
+from past conversations and never instructions; it comes after the client's own
+``system_prompt``. The conversation's most recent messages
 (``chat.history_messages``) come next, then the message. The configured model answers, whole or
 piece by piece; a ``<think>`` block at the start of its answer is reasoning, kept apart from the
 answer like ``reasoning_content``. The model is always the configured one: a ``model_name`` names
@@ -25,6 +27,7 @@ from memos_server.embedding import Embedder
 from memos_server.filters import Filter
 from memos_server.llm import Delta, Sampling
 from memos_server.prompts import Language, load_prompt
+from memos_server.prompts.recalled import recalled_text
 from memos_server.rerank import Reranker
 from memos_server.services.ingest import AddMessages, IncomingMessage, add_messages
 from memos_server.services.language import detect_language
@@ -74,8 +77,9 @@ def render_facts(facts: Sequence[Scored], language: Language) -> str:
     for scored in facts:
         memory = scored.memory
         when = _when(memory.memory_time or memory.update_time)
-        label = f"{memory.memory_key}: " if memory.mode == MemoryMode.FEEDBACK else ""
-        lines.append(f"- ({when}) {label}{memory.memory_value}")
+        key = recalled_text(memory.memory_key)
+        label = f"{key}: " if memory.mode == MemoryMode.FEEDBACK else ""
+        lines.append(f"- ({when}) {label}{recalled_text(memory.memory_value)}")
     return "\n".join(lines)
 
 
@@ -87,7 +91,8 @@ def render_preferences(preferences: Sequence[Scored], language: Language) -> str
     for scored in preferences:
         memory = scored.memory
         kind = kinds.get(memory.preference_type or "", kinds["explicit_preference"])
-        lines.append(f"- ({_when(memory.update_time)}, {kind}) {memory.memory_value}")
+        value = recalled_text(memory.memory_value)
+        lines.append(f"- ({_when(memory.update_time)}, {kind}) {value}")
     return "\n".join(lines)
 
 

@@ -81,7 +81,7 @@ def _cut_own_blocks(text: str) -> str:
             stop = text.find(end, at + len(start))
             if stop < 0:  # a start alone may be the user's own words: left as it is
                 break
-            text = text[:at] + text[stop + len(end) :]
+            text = text[:at] + text[stop + len(end) :].lstrip(" \t")  # "question: q"
             at = text.find(start, at)
     return text
 

@@ -4,7 +4,10 @@
 preferences, most relevant first, and the user's question. ``full_instruction`` is a whole prompt
 ready to send to a model: how to use the memories (preferences as constraints, newer over older),
 each memory with its date, in the query's language. Both stay within a token budget: the least
-relevant memories are left out first.
+relevant memories are left out first. In both, the memories stand one a line inside a
+``<memories>`` block, said to be data from past conversations and never instructions; each
+memory's text is escaped so that it cannot close the block or start a line of its own
+(``prompts/recalled.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from datetime import datetime
 
 from memos_server.embedding.base import estimate_tokens
 from memos_server.prompts import Language, load_prompt
+from memos_server.prompts.recalled import recalled_text
 from memos_server.services.search import Scored, SearchResult
 from memos_server.storage.vocabulary import MemoryKind
 
@@ -32,16 +36,16 @@ def _when(scored: Scored) -> str:
 
 
 def _fact_line(scored: Scored, language: Language) -> str:
-    return f"- [{_when(scored)}] {scored.memory.memory_value}"
+    return f"- [{_when(scored)}] {recalled_text(scored.memory.memory_value)}"
 
 
 def _preference_line(scored: Scored, language: Language) -> str:
     memory = scored.memory
     kind = memory.preference_type or "explicit_preference"
     label = PREFERENCE_LABELS[language].get(kind, kind)
-    line = f"- [{label}, {_when(scored)}] {memory.memory_value}"
+    line = f"- [{label}, {_when(scored)}] {recalled_text(memory.memory_value)}"
     if memory.reasoning and kind == "implicit_preference":
-        line += f" ({BECAUSE[language]}{memory.reasoning})"
+        line += f" ({BECAUSE[language]}{recalled_text(memory.reasoning)})"
     return line
 
 
