@@ -415,3 +415,43 @@ def test_deleting_a_conversation_keeps_what_was_also_said_elsewhere(
         other = stranger.ok("/delete/message", {"user_id": "u", "conversation_id": "kept"})
         assert set(other["deleted"].values()) == {0}
     assert len(api.ok("/get/memory", {"user_id": "u"})["memory_detail_list"]) == 1
+
+
+def test_an_add_in_flight_is_deleted_with_the_user_not_left_half(
+    service: ServiceThread, api: Api, pg_url: str, api_key: str
+) -> None:
+    """An add holds the user's lock shared until it commits; forgetting waits for it, then
+    deletes what it stored."""
+    from memos_server.storage.models import Message
+    from memos_server.storage.repositories.messages import MessageRepository
+    from memos_server.storage.repositories.tasks import TaskRepository
+
+    project = uuid.UUID(project_of(pg_url, api_key))
+
+    async def add_while_forgetting() -> tuple[bool, dict[str, int]]:
+        database = Database(pg_url, DatabaseSettings(pool_size=1, max_overflow=0))
+        try:
+            async with database.session() as session:
+                await TaskRepository(session).lock_user(project, "racer", exclusive=False)
+                message = Message(
+                    project_id=project,
+                    user_id="racer",
+                    conversation_id="c",
+                    role="user",
+                    content="一条正在写入的消息",
+                )
+                await MessageRepository(session).add_all([message])
+                deleting = asyncio.create_task(asyncio.to_thread(forget, api, "racer"))
+                await asyncio.sleep(1.0)
+                waited = not deleting.done()
+                await session.commit()
+            return waited, await deleting
+        finally:
+            await database.dispose()
+
+    waited, deleted = asyncio.run(add_while_forgetting())
+
+    assert waited, "the deletion did not wait for the add in flight"
+    assert deleted["messages"] == 1
+    got = api.ok("/get/message", {"user_id": "racer", "conversation_id": "c"})
+    assert got["message_detail_list"] == []
