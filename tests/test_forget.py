@@ -14,12 +14,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from memos_server.app import API_PREFIX
 from memos_server.services.forget import subject_digest
 from memos_server.settings import DatabaseSettings
 from memos_server.storage.database import Database
 from memos_server.storage.repositories.vector_indexes import UserKind, create_index
 from tests.fake_llm import FakeLLM, Reply, reply_json
 from tests.support import (
+    ADMIN_KEY,
     Api,
     ServiceThread,
     execute,
@@ -204,6 +206,13 @@ def test_forgetting_a_user_leaves_nothing_of_them_in_any_table(
         "subject": subject_digest(uuid.UUID(project), me.user_id),
         "counts": deleted,
     }
+    # The operator finds the record from the ids, which it does not hold.
+    [name] = sql(pg_url, "SELECT name FROM projects WHERE id = CAST(:p AS uuid)", p=project)
+    with Api(service.base_url.removesuffix(API_PREFIX) + "/admin/v1", ADMIN_KEY) as admin:
+        [shown] = admin.ok("/deletions", {"project": name["name"], "user_id": me.user_id})
+        assert (shown["scope"], shown["deleted"]) == ("user", deleted)
+        assert admin.ok("/deletions", {"project": name["name"], "user_id": "neighbour"}) == []
+        admin.fails("/deletions", {"project": "no-such-project", "user_id": "u"}, 404, 40001)
     # The neighbour and the other project's user are untouched.
     assert api.ok("/get/memory", {"user_id": "neighbour"})["total"] == 1
     with Api(service.base_url, other_key) as other:

@@ -127,6 +127,7 @@ OPERATION_IDS = {
     ("GET", "/admin/v1/keys"): "list_keys",
     ("POST", "/admin/v1/keys"): "create_key",
     ("POST", "/admin/v1/keys/revoke"): "revoke_key",
+    ("POST", "/admin/v1/deletions"): "find_deletions",
     ("GET", "/admin/v1/reindex"): "get_reindex",
     ("POST", "/admin/v1/reindex"): "start_reindex",
     ("GET", "/healthz"): "healthz",

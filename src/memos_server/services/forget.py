@@ -27,11 +27,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from memos_server.errors import NotFound
 from memos_server.services.limits import check_ids
 from memos_server.settings import Settings
+from memos_server.storage.models import Deletion
 from memos_server.storage.repositories.deletions import DeletionRepository
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Selection
+from memos_server.storage.repositories.projects import ProjectRepository
 from memos_server.storage.repositories.tasks import TaskRepository
 
 
@@ -86,3 +89,15 @@ async def forget_conversation(
         counts,
     )
     return Forgotten(record.id, counts)
+
+
+async def find_deletions(
+    session: AsyncSession, project: str, user_id: str, conversation_id: str | None = None
+) -> list[Deletion]:
+    """The recorded deletions of this user (or conversation) in the project named ``project``:
+    what an operator shows when asked whether someone was forgotten."""
+    found = await ProjectRepository(session).get_by_name(project)
+    if found is None:
+        raise NotFound(f"no project named {project!r}")
+    subject = subject_digest(found.id, user_id, conversation_id)
+    return await DeletionRepository(session).find(found.id, subject)

@@ -149,6 +149,15 @@ class DeletionRepository:
             dropped += 1
         return dropped
 
+    async def find(self, project_id: uuid.UUID, subject: str) -> list[Deletion]:
+        """The project's deletions of this subject (a digest), oldest first."""
+        result = await self.session.execute(
+            select(Deletion)
+            .where(Deletion.project_id == project_id, Deletion.subject == subject)
+            .order_by(Deletion.id)
+        )
+        return list(result.scalars())
+
     async def record(
         self, project_id: uuid.UUID, scope: str, subject: str, counts: dict[str, int]
     ) -> Deletion:
