@@ -20,6 +20,8 @@ ENDPOINTS = (
     "/update/memory",
     "/add/feedback",
     "/chat",
+    "/extract/memory",
+    "/rerank",
 )
 
 
@@ -116,6 +118,9 @@ OPERATION_IDS = {
     ("POST", "/api/openmem/v1/get/status"): "get_status",
     ("POST", "/api/openmem/v1/add/feedback"): "add_feedback",
     ("POST", "/api/openmem/v1/chat"): "chat",
+    ("POST", "/api/openmem/v1/extract/memory"): "extract_memory",
+    ("POST", "/api/openmem/v1/rerank"): "rerank",
+    ("GET", "/api/openmem/v1/ping"): "ping",
     ("GET", "/api/openmem/v1/console/info"): "console_info",
     ("POST", "/api/openmem/v1/console/users"): "console_users",
     ("POST", "/api/openmem/v1/console/conversations"): "console_conversations",

@@ -18,12 +18,15 @@ from memos_server.api.routes import (
     admin,
     chat,
     console,
+    extract,
     feedback,
     forget,
     health,
     memories,
     messages,
     metrics,
+    ping,
+    rerank,
     search,
     tasks,
 )
@@ -134,6 +137,9 @@ def create_app(settings: Settings) -> FastAPI:
         tasks.router,
         feedback.router,
         chat.router,
+        extract.router,
+        rerank.router,
+        ping.router,
         console.router,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -125,8 +125,8 @@ class ServerSettings(Group):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Least severe log level written."
     )
-    log_format: Literal["json", "text"] = Field(
-        default="json", description="json: one JSON object per line; text: for a terminal."
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="json lines, plain text, or auto: text if stderr is a TTY."
     )
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",

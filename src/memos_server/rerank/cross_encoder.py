@@ -13,8 +13,9 @@ from memos_server.extras import require_torch
 
 
 class CrossEncoderReranker:
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, name: str = "cross-encoder") -> None:
         self._model = model
+        self.name = name
 
     @classmethod
     def load(cls, path: str) -> CrossEncoderReranker:
@@ -26,7 +27,8 @@ class CrossEncoderReranker:
         require_torch(f"the local cross-encoder reranker {path!r}")
         from sentence_transformers import CrossEncoder
 
-        return cls(CrossEncoder(str(Path(path).expanduser()), device="cpu"))
+        folder = Path(path).expanduser()
+        return cls(CrossEncoder(str(folder), device="cpu"), folder.name)
 
     async def scores(self, query: str, documents: Sequence[str]) -> list[float]:
         pairs = [(query, document) for document in documents]
