@@ -38,7 +38,13 @@ from memos_server.services.feedback_operations import (
     read_operations,
     render_memories,
 )
-from memos_server.services.jobs import ModelJob, complete_job, hold_job, model_failures
+from memos_server.services.jobs import (
+    LostJob,
+    ModelJob,
+    complete_job,
+    hold_job,
+    model_failures,
+)
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_text
 from memos_server.services.memory_writer import (
@@ -213,8 +219,8 @@ class FeedbackApplier(ModelJob):
         async with self.database.session() as session:
             task = await TaskRepository(session).get_by_id(task_id)
             feedback = await FeedbackRepository(session).for_task(task_id)
-            assert task is not None, f"no task {task_id}"
-            assert feedback is not None, f"no feedback for task {task_id}"
+            if task is None or feedback is None:
+                raise LostJob(f"task {task_id} was deleted (delete/user or delete/message)")
             shown = await self._related(session, task, feedback)
         usage = Usage()
         language = detect_language([feedback.content])

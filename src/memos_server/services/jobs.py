@@ -51,7 +51,8 @@ class JobFailed(Exception):
 
 
 class LostJob(Exception):
-    """The job was taken over by another worker (this one's lease ran out); nothing was written."""
+    """The job was taken over by another worker (this one's lease ran out), or deleted with its
+    task (delete/user, delete/message); nothing was written."""
 
 
 class ModelJob:
@@ -80,7 +81,8 @@ def model_failures(usage: Usage) -> Iterator[None]:
 
 async def hold_job(session: AsyncSession, job_id: int, worker: str) -> None:
     """Lock the job row before applying its result: if another worker took the job over (this
-    one's lease ran out), it must not be applied twice."""
+    one's lease ran out), it must not be applied twice; if it was deleted with its user or
+    conversation, not at all."""
     if not await JobRepository(session).lock_if_held(job_id, worker):
         raise LostJob(f"job {job_id} is no longer held by {worker}")
 

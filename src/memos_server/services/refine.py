@@ -25,7 +25,13 @@ from memos_server.embedding.levels import levels_of
 from memos_server.prompts import Language
 from memos_server.services.extraction import Extraction, Usage, at_midnight, extract
 from memos_server.services.injected import strip_injected
-from memos_server.services.jobs import ModelJob, complete_job, hold_job, model_failures
+from memos_server.services.jobs import (
+    LostJob,
+    ModelJob,
+    complete_job,
+    hold_job,
+    model_failures,
+)
 from memos_server.services.language import detect_language
 from memos_server.services.memory_writer import (
     MemoryText,
@@ -114,7 +120,8 @@ class Refiner(ModelJob):
         """Extract, reconcile, apply; the job is marked done in the same transaction."""
         async with self.database.session() as session:
             task = await TaskRepository(session).get_by_id(task_id)
-            assert task is not None, f"no task {task_id}"
+            if task is None:
+                raise LostJob(f"task {task_id} was deleted (delete/user or delete/message)")
             messages = await MessageRepository(session).for_task(task_id)
         usage = Usage()
         with model_failures(usage):

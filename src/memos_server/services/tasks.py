@@ -95,6 +95,7 @@ async def open_task(
     if request.idempotency_key is not None:
         names.append(f"key:{request.kind}:{request.idempotency_key}")
     await tasks.lock_for_add(project_id, names)
+    await tasks.lock_user(project_id, request.user_id, exclusive=False)
     earlier = await find_earlier(session, project_id, request, dedupe_window_s)
     if earlier is not None:
         return Added(earlier, created=False)
@@ -137,7 +138,8 @@ async def wait_for_task(database: Database, task_id: uuid.UUID, timeout_s: float
     while True:
         async with database.session() as session:
             task = await TaskRepository(session).get_by_id(task_id)
-        assert task is not None
+        if task is None:
+            raise NotFound(f"task {task_id} was deleted meanwhile (delete/user or delete/message)")
         if task.status != "running" or time.monotonic() >= deadline:
             return task
         await asyncio.sleep(POLL_S)

@@ -150,7 +150,7 @@ class Worker:
         except JobFailed as failure:
             await self._failed(job, failure)
         except LostJob:
-            log.warning("job %d was taken over by another worker; dropped here", job.id)
+            log.warning("job %d was deleted or taken over by another worker; dropped", job.id)
         except asyncio.CancelledError:
             raise
         except Exception as error:

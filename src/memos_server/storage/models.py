@@ -205,6 +205,20 @@ class Job(Base):
     updated_at: Mapped[datetime] = _now()
 
 
+class Deletion(Base):
+    """A delete/user or delete/message, recorded without content (see migration 0010)."""
+
+    __tablename__ = "deletions"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(Text)  # user | conversation
+    # A keyed digest of the user id (and conversation id), never the ids themselves.
+    subject: Mapped[str] = mapped_column(Text)
+    counts: Mapped[dict[str, int]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = _now()
+
+
 class ServiceMeta(Base):
     """Facts about the database itself, such as the embedding model its vectors came from."""
 

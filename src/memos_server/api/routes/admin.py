@@ -33,6 +33,7 @@ from memos_server.api.schemas.admin import (
     RevokeKeyRequest,
 )
 from memos_server.api.schemas.common import Envelope
+from memos_server.api.schemas.forget import DeletionInfo, FindDeletionsRequest
 from memos_server.services.apikeys import (
     check_admin,
     create_key,
@@ -41,6 +42,7 @@ from memos_server.services.apikeys import (
     list_projects,
     revoke_key,
 )
+from memos_server.services.forget import find_deletions
 
 
 async def require_admin(
@@ -176,3 +178,33 @@ async def post_reindex(body: ReindexRequest, runtime: RuntimeDep) -> Envelope[Re
     is done, this service answers 503 until restarted with the new model."""
     await runtime.start_reindex(body.model)
     return Envelope(data=ReindexStatus(**asdict(await runtime.reindex_status())))
+
+
+@router.post(
+    "/deletions",
+    response_model=Envelope[list[DeletionInfo]],
+    responses=NOT_FOUND,
+    summary="Find a user's recorded deletions",
+    operation_id="find_deletions",
+)
+async def post_deletions(
+    body: FindDeletionsRequest, session: SessionDep
+) -> Envelope[list[DeletionInfo]]:
+    """Whether (and when) delete/user or delete/message forgot this user (or conversation):
+    the records hold no ids, only a keyed digest, recomputed here from the ids given.
+
+    A POST, so the user id travels in the body, never in a URL that access logs keep.
+    """
+    rows = await find_deletions(session, body.project, body.user_id, body.conversation_id)
+    return Envelope(
+        data=[
+            DeletionInfo(
+                deletion_id=row.id,
+                scope=row.scope,
+                subject=row.subject,
+                created_at=row.created_at,
+                deleted=row.counts,
+            )
+            for row in rows
+        ]
+    )

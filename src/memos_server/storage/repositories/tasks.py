@@ -29,6 +29,14 @@ class TaskRepository:
         for lock in sorted({_lock_id(f"{project_id}:{name}") for name in names}):
             await self.session.execute(select(func.pg_advisory_xact_lock(lock)))
 
+    async def lock_user(self, project_id: uuid.UUID, user_id: str, *, exclusive: bool) -> None:
+        """Until this transaction ends: adds of the user take this shared (they never wait for
+        each other), forgetting the user takes it exclusive, so no add is stored half before
+        and half after the deletion."""
+        lock = _lock_id(f"{project_id}:user:{user_id}")
+        take = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
+        await self.session.execute(select(take(lock)))
+
     async def by_key(self, project_id: uuid.UUID, kind: str, key: str) -> Task | None:
         """The task an ``Idempotency-Key`` opened on this endpoint (``kind``) of the project."""
         result = await self.session.execute(

@@ -1,0 +1,180 @@
+"""Forgetting: every row of one user (or of one conversation of theirs) in a project, and the
+content-free record that it happened.
+
+Each function is a handful of set-based statements in the caller's transaction, in this order:
+
+1. the jobs, first: a worker applying one of them holds its row (``hold_job``), so the DELETE
+   waits for that transaction to commit, and every later statement (each takes a new snapshot,
+   READ COMMITTED) sees and deletes what it wrote; a worker that comes to apply after the DELETE
+   finds its job gone and writes nothing;
+2. the memory history, while the messages and tasks that name its rows still exist: a memory
+   deleted earlier (delete/memory) has no row left in ``memories`` but its history still quotes
+   it, and is found through the tasks and messages that made it;
+3. memories, feedback, tasks, messages; then the user's HNSW indexes, whose predicates name the
+   user (``DROP INDEX`` inside the transaction: it locks ``memories`` only until the commit that
+   follows at once).
+
+``memory_history`` has no index on project, task or sources, so step 2 scans it once: a rare,
+deliberate operation pays that rather than every write paying for three more indexes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Executable, delete, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memos_server.storage.models import Deletion, Feedback, Job, Message, Task
+from memos_server.storage.repositories.vector_indexes import UserKind
+from memos_server.storage.vocabulary import MemoryKind, MemoryMode
+
+_USER_HISTORY = text(
+    """
+    WITH tasks_of AS (SELECT id FROM tasks WHERE project_id = :p AND user_id = :u),
+    said AS (SELECT ARRAY(SELECT id FROM messages WHERE project_id = :p AND user_id = :u) AS ids),
+    memories_of AS (
+        SELECT id FROM memories WHERE project_id = :p AND user_id = :u
+        UNION
+        SELECT h.memory_id FROM memory_history h, said
+        WHERE h.project_id = :p
+          AND (h.task_id IN (SELECT id FROM tasks_of) OR h.source_message_ids && said.ids)
+    )
+    DELETE FROM memory_history
+    WHERE project_id = :p AND memory_id IN (SELECT id FROM memories_of)
+    """
+)
+
+_USER_MEMORIES = text(
+    """
+    WITH gone AS (
+        DELETE FROM memories WHERE project_id = :p AND user_id = :u RETURNING kind, mode
+    )
+    SELECT kind, mode, count(*) AS n FROM gone GROUP BY kind, mode
+    """
+)
+
+# Memories made only from the conversation's messages, and the feedback given in it.
+_CONVERSATION_MEMORIES = text(
+    """
+    SELECT id FROM memories
+    WHERE project_id = :p AND user_id = :u
+      AND ((cardinality(source_message_ids) > 0
+            AND source_message_ids <@ ARRAY(
+                SELECT id FROM messages
+                WHERE project_id = :p AND user_id = :u AND conversation_id = :c))
+           OR (mode = 'feedback' AND task_id IN (
+                SELECT id FROM tasks
+                WHERE project_id = :p AND user_id = :u AND conversation_id = :c)))
+    """
+)
+
+
+Scoped = type[Feedback] | type[Task] | type[Message] | type[Job]
+
+
+def _of(
+    model: Scoped, project_id: uuid.UUID, user_id: str, conversation_id: str | None = None
+) -> list[ColumnElement[bool]]:
+    found = [model.project_id == project_id, model.user_id == user_id]
+    if conversation_id is not None and not issubclass(model, Job):
+        found.append(model.conversation_id == conversation_id)
+    return found
+
+
+class DeletionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _count(self, statement: Executable, params: dict[str, Any] | None = None) -> int:
+        result = await self.session.execute(statement, params)
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def _rows(
+        self, project_id: uuid.UUID, user_id: str, conversation_id: str | None = None
+    ) -> dict[str, int]:
+        """Delete the feedback, tasks and messages of the user (in the conversation)."""
+        counts = {}
+        for name, model in (("feedback", Feedback), ("tasks", Task), ("messages", Message)):
+            where = _of(model, project_id, user_id, conversation_id)
+            counts[name] = await self._count(delete(model).where(*where))
+        return counts
+
+    async def forget_user(self, project_id: uuid.UUID, user_id: str) -> dict[str, int]:
+        """Delete every row of the user in the project; how many of each kind went."""
+        params: dict[str, Any] = {"p": project_id, "u": user_id}
+        counts = {"jobs": await self._count(delete(Job).where(*_of(Job, project_id, user_id)))}
+        counts["history"] = await self._count(_USER_HISTORY, params)
+        counts.update(memory_counts(await self.session.execute(_USER_MEMORIES, params)))
+        counts.update(await self._rows(project_id, user_id))
+        counts["indexes"] = await self._drop_indexes(
+            [UserKind(project_id, user_id, kind).index_name for kind in MemoryKind]
+        )
+        return counts
+
+    async def conversation_memories(
+        self, project_id: uuid.UUID, user_id: str, conversation_id: str
+    ) -> list[uuid.UUID]:
+        """The user's memories made only from this conversation's messages (every source among
+        them), and the feedback memories of feedback given in it."""
+        result = await self.session.execute(
+            _CONVERSATION_MEMORIES, {"p": project_id, "u": user_id, "c": conversation_id}
+        )
+        return [memory_id for (memory_id,) in result.all()]
+
+    async def forget_conversation_jobs(
+        self, project_id: uuid.UUID, user_id: str, conversation_id: str
+    ) -> int:
+        """The conversation's jobs, first (see the module's note on order)."""
+        tasks = select(Task.id).where(*_of(Task, project_id, user_id, conversation_id))
+        return await self._count(delete(Job).where(Job.task_id.in_(tasks)))
+
+    async def forget_conversation_rows(
+        self, project_id: uuid.UUID, user_id: str, conversation_id: str
+    ) -> dict[str, int]:
+        """The conversation's feedback, tasks and messages (its memories are gone by now)."""
+        return await self._rows(project_id, user_id, conversation_id)
+
+    async def _drop_indexes(self, names: Sequence[str]) -> int:
+        present = await self.session.execute(
+            text("SELECT relname FROM pg_class WHERE relkind = 'i' AND relname = ANY(:names)"),
+            {"names": list(names)},
+        )
+        dropped = 0
+        for (name,) in present.all():
+            # The names are ours (a prefix and hex digits), never a client's text.
+            await self.session.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
+            dropped += 1
+        return dropped
+
+    async def find(self, project_id: uuid.UUID, subject: str) -> list[Deletion]:
+        """The project's deletions of this subject (a digest), oldest first."""
+        result = await self.session.execute(
+            select(Deletion)
+            .where(Deletion.project_id == project_id, Deletion.subject == subject)
+            .order_by(Deletion.id)
+        )
+        return list(result.scalars())
+
+    async def record(
+        self, project_id: uuid.UUID, scope: str, subject: str, counts: dict[str, int]
+    ) -> Deletion:
+        deletion = Deletion(project_id=project_id, scope=scope, subject=subject, counts=counts)
+        self.session.add(deletion)
+        await self.session.flush()
+        return deletion
+
+
+def memory_counts(rows: Any) -> dict[str, int]:
+    """Deleted memories as facts, preferences and feedback (feedback memories are facts)."""
+    counts = {"facts": 0, "preferences": 0, "feedback_memories": 0}
+    for kind, mode, n in rows:
+        if mode == MemoryMode.FEEDBACK:
+            counts["feedback_memories"] += int(n)
+        elif kind == MemoryKind.PREFERENCE:
+            counts["preferences"] += int(n)
+        else:
+            counts["facts"] += int(n)
+    return counts
