@@ -93,7 +93,7 @@ def _memories(settings: Settings, command: str, args: argparse.Namespace) -> Non
     if command == "users":
         _rows(settings, lambda session: memories.users(session, args))
     elif command == "reset":
-        _rows(settings, lambda session: memories.reset(session, args))
+        _rows(settings, lambda session: memories.reset(session, settings, args))
     elif command == "search":
         _model(settings, lambda runtime: memories.search(runtime, args))
     else:

@@ -25,6 +25,7 @@ from memos_server.services.erasure import Erasable, erasable, erase
 if TYPE_CHECKING:
     from memos_server.api.schemas.messages import AddMessageRequest
     from memos_server.runtime import Runtime
+    from memos_server.settings import Settings
 
 MOST_USERS = 1000
 
@@ -180,7 +181,7 @@ def _what(counts: Erasable) -> str:
     )
 
 
-async def reset(session: AsyncSession, args: Any) -> None:
+async def reset(session: AsyncSession, settings: Settings, args: Any) -> None:
     project = await choose_project(session, args.project)
     name, project_id = project.name, project.id
     whose = (
@@ -203,6 +204,6 @@ async def reset(session: AsyncSession, args: Any) -> None:
             answer = ""
         if answer.strip() != "yes":
             raise SystemExit("nothing deleted")
-    deleted = await erase(session, project_id, args.user)
+    deleted = await erase(session, settings, project_id, args.user)
     await session.commit()
     print(f"deleted {_what(deleted)}")

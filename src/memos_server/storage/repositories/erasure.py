@@ -1,4 +1,5 @@
-"""Erasing a project's or one user's messages and memories (``memos-server reset``).
+"""Counting what a reset of a project or of one user deletes (``memos-server reset``; the
+deletion itself is ``deletions.forget_user``, user by user).
 
 What goes: the messages, the memories, their history, and the tasks of the adds and feedback
 (their jobs and the feedback text go with them, by foreign key). The project and its keys stay.
@@ -12,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.storage.models import Memory, MemoryHistory, Message, Task
@@ -45,14 +46,14 @@ class ErasureRepository:
         ]
         return Erasable(*(int(n or 0) for n in counts))
 
-    async def erase(self, project_id: uuid.UUID, user_id: str | None) -> Erasable:
-        """Delete it all (the caller commits); what was deleted. The history goes first: a
-        user's is found through their memories and messages."""
-        before = await self.count(project_id, user_id)
-        await self.session.execute(delete(MemoryHistory).where(*self._history(project_id, user_id)))
-        for model in (Memory, Message, Task):
-            await self.session.execute(delete(model).where(*_of(model, project_id, user_id)))
-        return before
+    async def users(self, project_id: uuid.UUID) -> list[str]:
+        """Every user with messages, memories or tasks in the project."""
+        named = [
+            select(model.user_id).where(model.project_id == project_id)
+            for model in (Message, Memory, Task)
+        ]
+        result = await self.session.scalars(named[0].union(*named[1:]))
+        return sorted(result.all())
 
     async def _count(self, model: Any, conditions: list[ColumnElement[bool]]) -> int | None:
         return await self.session.scalar(select(func.count()).select_from(model).where(*conditions))
