@@ -20,6 +20,7 @@ from memos_server.api.routes import (
     console,
     feedback,
     health,
+    knowledge,
     memories,
     messages,
     metrics,
@@ -101,7 +102,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(settings) as runtime:
             await bootstrap(runtime)
-            if runtime.llm is not None and settings.jobs.run_worker:
+            # Without an LLM the worker still runs knowledge-base documents.
+            if settings.jobs.run_worker:
                 runtime.start_worker()
             runtime.start_index_sync()
             runtime.start_binding_watch()
@@ -123,6 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
         BodyLimit,
         max_bytes=settings.limits.max_body_bytes,
         timeout_s=settings.limits.body_timeout_s,
+        larger={f"{API_PREFIX}/add/knowledgebase-file": upload_limit(settings)},
     )
     install_error_handlers(app, settings.limits.max_body_bytes)
     for router in (
@@ -132,6 +135,7 @@ def create_app(settings: Settings) -> FastAPI:
         tasks.router,
         feedback.router,
         chat.router,
+        knowledge.router,
         console.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
@@ -141,6 +145,12 @@ def create_app(settings: Settings) -> FastAPI:
     install_api_docs(app)
     app.mount(CONSOLE_PATH, ConsoleFiles(), name="console")
     return app
+
+
+def upload_limit(settings: Settings) -> int:
+    """Largest body of add/knowledgebase-file: one document of the largest size, as base64,
+    with room for the JSON or multipart around it."""
+    return max(settings.limits.max_body_bytes, settings.knowledge.max_file_bytes * 4 // 3 + 65_536)
 
 
 def public_root(settings: Settings) -> str:
