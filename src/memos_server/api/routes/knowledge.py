@@ -90,15 +90,16 @@ async def delete_knowledgebase(
 async def read_upload(request: Request) -> tuple[str, list[Upload]]:
     """The base id and documents of a JSON or multipart upload."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form()
-        base_id = request.query_params.get("knowledgebase_id") or form.get("knowledgebase_id")
+        # The form's files are spooled to temporary files: closed when the block ends.
+        async with request.form() as form:
+            base_id = request.query_params.get("knowledgebase_id") or form.get("knowledgebase_id")
+            uploads = [
+                Upload(name=part.filename, content=await part.read())
+                for part in form.getlist("file")
+                if isinstance(part, UploadFile)
+            ]
         if not isinstance(base_id, str) or not base_id.strip():
             raise RequiredFieldEmpty("knowledgebase_id is empty")
-        uploads = [
-            Upload(name=part.filename, content=await part.read())
-            for part in form.getlist("file")
-            if isinstance(part, UploadFile)
-        ]
         return base_id, uploads
     try:
         body = AddKnowledgebaseFileRequest.model_validate_json(await request.body())

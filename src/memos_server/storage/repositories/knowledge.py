@@ -124,7 +124,12 @@ class KnowledgeRepository:
         distance = KnowledgePassage.embedding.cosine_distance(vector)
         result = await self.session.execute(
             select(KnowledgePassage.id, KnowledgePassage.created_at, distance)
-            .where(KnowledgePassage.knowledgebase_id.in_(list(base_ids)))
+            .where(
+                KnowledgePassage.knowledgebase_id.in_(list(base_ids)),
+                # Passages embedded before a reindex to a model of another size are left to the
+                # text channel instead of failing the search.
+                func.vector_dims(KnowledgePassage.embedding) == len(vector),
+            )
             .order_by(distance)
             .limit(limit)
         )
