@@ -128,14 +128,15 @@ def _serve_processes(settings: Settings, sock: socket.socket) -> None:
 
 
 def _worker(settings: Settings) -> None:
-    """Run fine-extraction jobs until SIGTERM or Ctrl-C; then finish or hand back the jobs."""
+    """Run jobs (fine extraction with an LLM; knowledge-base documents always) until SIGTERM or
+    Ctrl-C; then finish or hand back the jobs."""
 
     async def run() -> None:
         async with open_runtime(settings) as runtime:
             if runtime.llm is None:
-                raise ConfigurationError(
-                    "a worker runs fine extraction, which needs an LLM: set MEMOS_LLM__BASE_URL "
-                    "and MEMOS_LLM__MODEL"
+                log.info(
+                    "no LLM configured (MEMOS_LLM__BASE_URL, MEMOS_LLM__MODEL): this worker runs "
+                    "knowledge-base documents only"
                 )
             runtime.start_worker()
             runtime.start_binding_watch()
@@ -256,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="answer API requests only; run jobs in `memos-server worker` processes",
     )
-    commands.add_parser("worker", help="run fine-extraction jobs (any number, any machine)")
+    commands.add_parser(
+        "worker", help="run fine-extraction and document jobs (any number, any machine)"
+    )
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command")
     db.add_parser("upgrade", help="apply all migrations (the service also does at start)")
