@@ -283,3 +283,19 @@ def test_limits_answer_413_or_fail_the_job(small: Api, tmp_path: Path) -> None:
     [file] = settled(small, [added["id"]])
     assert file["status"] == "failed"
     assert "MEMOS_KNOWLEDGE__MAX_PASSAGES_PER_FILE" in file["reason"]
+
+
+def test_multipart_upload_as_the_sdk_form_sends_it(api: Api) -> None:
+    base = create_base(api)
+    files = [
+        ("file", ("a.md", DOG_FOOD_MD.encode(), "text/markdown")),
+        ("file", ("b.txt", "退货需要保留小票。".encode(), "text/plain")),
+    ]
+    response = api.http.post(
+        "/add/knowledgebase-file", params={"knowledgebase_id": base}, files=files
+    )
+    added = Api.data_of(response)
+    assert [a["name"] for a in added] == ["a.md", "b.txt"]
+    assert [f["status"] for f in settled(api, [a["id"] for a in added])] == ["completed"] * 2
+    missing = api.http.post("/add/knowledgebase-file", files=files)
+    assert "knowledgebase_id" in Api.error_of(missing, 400, 40002)

@@ -16,6 +16,7 @@ import binascii
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -138,6 +139,17 @@ class KnowledgeService:
             )
         )
 
+    def refuse_url(self) -> NoReturn:
+        """Fetching a URL a client names is server-side request forgery unless every address
+        (redirects too) is checked against private, loopback and link-local ranges; this version
+        has no such check, so it refuses URLs whatever ``allow_url_fetch`` says."""
+        if not self.limits.allow_url_fetch:
+            raise UrlFetchOff()
+        raise BadRequest(
+            "fetching documents by URL is not available in this version: send the content as "
+            "base64 or as a multipart upload"
+        )
+
     async def check_uploads(self, uploads: Sequence[Upload]) -> list[tuple[Upload, DocumentType]]:
         """Each document with its type, or the first reason to refuse the whole upload."""
         if not uploads:
@@ -150,16 +162,7 @@ class KnowledgeService:
         checked: list[tuple[Upload, DocumentType]] = []
         for upload in uploads:
             if upload.url is not None:
-                # Fetching is server-side request forgery unless every address is checked; this
-                # version refuses URLs whatever the setting says until that check exists.
-                raise (
-                    UrlFetchOff()
-                    if not self.limits.allow_url_fetch
-                    else BadRequest(
-                        "fetching documents by URL is not available in this version: send the "
-                        "content as base64 or as a multipart upload"
-                    )
-                )
+                self.refuse_url()
             content = upload.content or b""
             label = upload.name or "document"
             if not content:
