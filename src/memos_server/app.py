@@ -18,12 +18,15 @@ from memos_server.api.routes import (
     admin,
     chat,
     console,
+    extract,
     feedback,
     health,
     knowledge,
     memories,
     messages,
     metrics,
+    ping,
+    rerank,
     search,
     tasks,
 )
@@ -136,6 +139,9 @@ def create_app(settings: Settings) -> FastAPI:
         feedback.router,
         chat.router,
         knowledge.router,
+        extract.router,
+        rerank.router,
+        ping.router,
         console.router,
     ):
         app.include_router(router, prefix=API_PREFIX)

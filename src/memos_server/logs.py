@@ -1,4 +1,9 @@
-"""Process-wide logging set-up: one JSON object per line (or plain text), with the request id.
+"""Process-wide logging set-up: one JSON object per line, or plain text lines for a person at a
+terminal, with the request id.
+
+``auto`` (the default) picks text when stderr is a terminal and JSON otherwise (a pipe, a file,
+journald, a container's log collector). Progress bars of libraries (tqdm, Hugging Face) are turned
+off: redrawn with ``\r`` they only garble a log file, and a JSON line is never one of them.
 
 Every logger goes through the one root handler, uvicorn's included (it is started with
 ``log_config=None``, so it adds no handlers of its own). Lines logged while a request is being
@@ -9,9 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Literal
+
+LogFormat = Literal["auto", "json", "text"]
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -21,7 +30,7 @@ _STANDARD = {*vars(logging.makeLogRecord({})), "message", "asctime", "taskName",
 
 # Libraries that are chatty at INFO about things a user never needs (openai's debug lines hold
 # whole prompts).
-_QUIET = ("pgserver", "sentence_transformers", "httpx", "openai", "alembic.runtime.migration")
+_QUIET = ("pgserver", "sentence_transformers", "httpx", "openai", "alembic")
 
 
 class JsonFormatter(logging.Formatter):
@@ -46,8 +55,10 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
+    """``21:04:05 INFO    memos_server.runtime: fast mode ...``: the local time of day."""
+
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         line = super().formatMessage(record)
@@ -55,11 +66,22 @@ class TextFormatter(logging.Formatter):
         return line if current is None else f"{line} [request {current}]"
 
 
-def configure_logging(level: str, log_format: Literal["json", "text"] = "json") -> None:
+def text_logs(log_format: LogFormat) -> bool:
+    """Whether log lines are plain text: asked for, or ``auto`` with stderr a terminal."""
+    if log_format == "auto":
+        return sys.stderr.isatty()
+    return log_format == "text"
+
+
+def configure_logging(level: str, log_format: LogFormat = "auto") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.setFormatter(TextFormatter() if text_logs(log_format) else JsonFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     # Python's warnings become log lines too, so every line of output has the one format.
     logging.captureWarnings(True)
     for name in _QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+    # Read by tqdm (which sentence-transformers and Hugging Face downloads draw with) and by
+    # huggingface_hub when they start a bar, so set before any model loads.
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

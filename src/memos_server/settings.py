@@ -55,7 +55,7 @@ class DatabaseSettings(Group):
 
 class EmbeddingSettings(Group):
     provider: Literal["local", "openai"] = Field(
-        default="local", description="local: sentence-transformers; openai: an embeddings API."
+        default="local", description="local: a model on this machine; openai: an embeddings API."
     )
     model: str = Field(
         default=E5_LOCAL_MODEL,
@@ -64,8 +64,8 @@ class EmbeddingSettings(Group):
     )
     runtime: Literal["onnx", "torch"] = Field(
         default="onnx",
-        description="local provider: ONNX Runtime (exported once, cached in the data dir) or "
-        "torch. Models ONNX cannot run fall back to torch.",
+        description="local provider: ONNX Runtime (written once, cached in the data dir) or "
+        "torch (the torch extra). Models ONNX cannot run fall back to torch.",
     )
     cache_dir: Path | None = Field(
         default=None,
@@ -127,8 +127,8 @@ class ServerSettings(Group):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Least severe log level written."
     )
-    log_format: Literal["json", "text"] = Field(
-        default="json", description="json: one JSON object per line; text: for a terminal."
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="json lines, plain text, or auto: text if stderr is a TTY."
     )
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",

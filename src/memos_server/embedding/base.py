@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import Protocol
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+from memos_server.writing_systems import WIDE_CHAR
 
 
 class TextKind(StrEnum):
@@ -45,5 +44,5 @@ class Embedder(Protocol):
 
 def estimate_tokens(text: str) -> int:
     """A tokenizer-free estimate: one token per CJK character, about four characters otherwise."""
-    cjk = len(_CJK.findall(text))
+    cjk = len(WIDE_CHAR.findall(text))
     return cjk + (len(text) - cjk + 3) // 4

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from memos_server.embedding.bert_graph import Config
+
 MAGIC = b"E5S1"
 BLOCK = 32
 _FP32, _Q4 = 0, 1
@@ -48,16 +50,6 @@ def bundled_file() -> Path:
 def file_digest(path: Path) -> str:
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Config:
-    hidden: int
-    layers: int
-    heads: int
-    ffn: int
-    positions: int
-    eps: float
 
 
 @dataclass(frozen=True)

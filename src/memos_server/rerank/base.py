@@ -7,6 +7,10 @@ from typing import Protocol
 
 
 class Reranker(Protocol):
+    @property
+    def name(self) -> str:
+        """The model that scores, as the rerank endpoint names it."""
+
     async def scores(self, query: str, documents: Sequence[str]) -> list[float]:
         """One relevance score per document, in order; higher is more relevant."""
 

@@ -1,4 +1,5 @@
-"""A local cross-encoder (sentence-transformers ``CrossEncoder``) from a path; never downloads."""
+"""A local cross-encoder (sentence-transformers ``CrossEncoder``, the ``torch`` extra) from a path;
+never downloads."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from memos_server.errors import ConfigurationError
+from memos_server.extras import require_torch
 
 
 class CrossEncoderReranker:
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, name: str = "cross-encoder") -> None:
         self._model = model
+        self.name = name
 
     @classmethod
     def load(cls, path: str) -> CrossEncoderReranker:
@@ -21,9 +24,11 @@ class CrossEncoderReranker:
             raise ConfigurationError(
                 f"reranker model {path!r} is not a local folder (nothing is downloaded)"
             )
+        require_torch(f"the local cross-encoder reranker {path!r}")
         from sentence_transformers import CrossEncoder
 
-        return cls(CrossEncoder(str(Path(path).expanduser()), device="cpu"))
+        folder = Path(path).expanduser()
+        return cls(CrossEncoder(str(folder), device="cpu"), folder.name)
 
     async def scores(self, query: str, documents: Sequence[str]) -> list[float]:
         pairs = [(query, document) for document in documents]

@@ -21,6 +21,7 @@ class HttpReranker:
         self._client = httpx.AsyncClient(headers=headers, timeout=timeout_s)
         self._url = url
         self._model = model
+        self.name = model or url
 
     async def scores(self, query: str, documents: Sequence[str]) -> list[float]:
         body: dict[str, Any] = {"query": query, "documents": list(documents)}

@@ -159,6 +159,31 @@ async def list_projects(session: AsyncSession) -> list[tuple[Project, int]]:
     return await ProjectRepository(session).list_with_key_counts()
 
 
+async def choose_project(session: AsyncSession, name: str | None) -> Project:
+    """The project named ``name``; unnamed, the only project there is (else an error that lists
+    them, so the caller can pick one)."""
+    projects = ProjectRepository(session)
+    if name is not None:
+        project = await projects.get_by_name(name)
+        if project is None:
+            raise NotFound(f"no project named {name!r}{_listing(await projects.list_names())}")
+        return project
+    names = await projects.list_names()
+    if len(names) != 1:
+        raise NotFound(
+            "no projects yet (make one with `memos-server project create NAME`)"
+            if not names
+            else f"several projects: choose one with --project{_listing(names)}"
+        )
+    project = await projects.get_by_name(names[0])
+    assert project is not None
+    return project
+
+
+def _listing(names: list[str]) -> str:
+    return f" (projects: {', '.join(names)})" if names else ""
+
+
 async def list_keys(session: AsyncSession, project: str | None) -> list[tuple[ApiKey, str]]:
     """Keys (never their secrets) with their project's name, oldest first."""
     if project is not None and await ProjectRepository(session).get_by_name(project) is None:

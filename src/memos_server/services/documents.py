@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from html.parser import HTMLParser
 
+from memos_server.writing_systems import HAN, HANGUL, KANA
+
 WHITE = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
 BLANK_LINES = re.compile(r"\n\s*\n")
 MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -27,6 +29,7 @@ MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 DOCX_HEADING = re.compile(r"^(Heading|Title)\s*(\d*)$")
 HTML_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 HTML_BLOCKS = {"p", "div", "li", "tr", "br", "section", "article", "blockquote", "pre", "td"}
+TIGHT = re.compile(f"[{HAN}{KANA}{HANGUL}\u3000-\u303f\uff00-\uffef]")
 HTML_SKIPPED = {"script", "style", "head", "noscript", "template", "svg"}
 
 
@@ -159,14 +162,16 @@ def _join_lines(lines: list[str]) -> str:
     """Lines of one paragraph as one line: a space between Latin words, none inside Chinese."""
     out = ""
     for line in lines:
-        if out and not (_cjk(out[-1]) and _cjk(line[0])):
+        if out and not (joins_tight(out[-1]) and joins_tight(line[0])):
             out += " "
         out += line
     return out
 
 
-def _cjk(char: str) -> bool:
-    return "\u3000" <= char <= "\u9fff" or "\uff00" <= char <= "\uffef"
+def joins_tight(char: str) -> bool:
+    """No space between two such characters when lines are joined: Chinese, Japanese, Korean
+    and their punctuation (。，（ ...)."""
+    return TIGHT.match(char) is not None
 
 
 class _Headings:

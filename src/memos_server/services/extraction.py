@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal, TypeVar
@@ -193,34 +193,53 @@ def _read_preferences(value: Any) -> list[ExtractedPreference]:
     return [ExtractedPreference.model_validate(item) for item in list_under(value, "preferences")]
 
 
-async def extract(llm: LLM, turns: Sequence[Turn], language: Language) -> Extraction:
-    """Facts and preferences of one conversation: two calls at once (each maybe repeated once)."""
+async def _nothing() -> list[Any]:
+    return []
+
+
+async def extract(
+    llm: LLM,
+    turns: Sequence[Turn],
+    language: Language,
+    *,
+    facts: bool = True,
+    preferences: bool = True,
+) -> Extraction:
+    """Facts and preferences of one conversation: two calls at once (each maybe repeated once).
+    A kind not asked for, or a conversation with nothing said in it, costs no call."""
     conversation = render_conversation(turns)
     fact_prompt = load_prompt("facts", language)
     preference_prompt = load_prompt("preferences", language)
     usage = Usage()
-    # The two calls do not depend on each other: ask both at once, and let both finish.
-    facts, preferences = await asyncio.gather(
+    said = bool(conversation.strip())
+    fact_call: Coroutine[Any, Any, list[ExtractedFact]] = (
         ask_json(
             llm,
             fact_prompt.render(conversation=conversation),
             lambda value: _read_facts(value, language),
             usage,
-        ),
-        ask_json(
-            llm, preference_prompt.render(conversation=conversation), _read_preferences, usage
-        ),
-        return_exceptions=True,
+        )
+        if facts and said
+        else _nothing()
     )
-    failures = [r for r in (facts, preferences) if isinstance(r, BaseException)]
+    preference_call: Coroutine[Any, Any, list[ExtractedPreference]] = (
+        ask_json(llm, preference_prompt.render(conversation=conversation), _read_preferences, usage)
+        if preferences and said
+        else _nothing()
+    )
+    # The two calls do not depend on each other: ask both at once, and let both finish.
+    found_facts, found_preferences = await asyncio.gather(
+        fact_call, preference_call, return_exceptions=True
+    )
+    failures = [r for r in (found_facts, found_preferences) if isinstance(r, BaseException)]
     if failures:
         # An unreachable model is worth retrying later; report that before a bad answer.
         raise next((f for f in failures if isinstance(f, LLMUnavailable)), failures[0])
-    assert isinstance(facts, list)
-    assert isinstance(preferences, list)
+    assert isinstance(found_facts, list)
+    assert isinstance(found_preferences, list)
     return Extraction(
-        facts=facts,
-        preferences=preferences,
+        facts=found_facts,
+        preferences=found_preferences,
         fact_prompt=fact_prompt.version,
         preference_prompt=preference_prompt.version,
         usage=usage,

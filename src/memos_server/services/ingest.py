@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
+from memos_server.services.injected import strip_injected
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_messages, check_metadata
 from memos_server.services.memory_writer import MemoryText, added_row, new_memory
@@ -59,6 +61,25 @@ class AddMessages:
     app_id: str | None = None
     tags: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+
+
+def fast_windows(
+    settings: Settings, embedder: Embedder, messages: Sequence[tuple[str, str, datetime | None]]
+) -> list[Window]:
+    """The windows fast mode makes of messages (role, text, time): what an add stores without an
+    LLM. Text a runtime injected (recalled memories, reasoning) is left out first. CPU work: call
+    it off the event loop."""
+    turns = [
+        Turn(i, role, strip_injected(text), chat_time)
+        for i, (role, text, chat_time) in enumerate(messages)
+    ]
+    chinese = detect_language(t.text for t in turns) == "zh"
+    return build_windows(
+        turns,
+        max_turns=settings.fast.window_turns_zh if chinese else settings.fast.window_turns,
+        max_tokens=min(settings.fast.window_tokens, embedder.max_tokens),
+        count_tokens=embedder.count_tokens,
+    )
 
 
 def fingerprint(request: AddMessages) -> str:
@@ -124,14 +145,8 @@ async def add_messages(
         return repeat
 
     def prepare() -> list[tuple[Window, MemoryText]]:
-        chinese = detect_language(m.text for m in request.messages) == "zh"
-        windows = build_windows(
-            [Turn(i, m.role, m.text, m.chat_time) for i, m in enumerate(request.messages)],
-            max_turns=settings.fast.window_turns_zh if chinese else settings.fast.window_turns,
-            max_tokens=min(settings.fast.window_tokens, embedder.max_tokens),
-            count_tokens=embedder.count_tokens,
-        )
-        return [(w, MemoryText(w.key, w.text)) for w in windows]
+        turns = [(m.role, m.text, m.chat_time) for m in request.messages]
+        return [(w, MemoryText(w.key, w.text)) for w in fast_windows(settings, embedder, turns)]
 
     # Tokenizing, cutting and segmenting are CPU work (half a second for a 32,000-character
     # message): off the event loop, which meanwhile serves every other request.

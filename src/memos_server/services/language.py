@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable
 
 from memos_server.prompts import Language
+from memos_server.writing_systems import HAN_CHAR
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
 
 # Chinese text mixes in Latin words ("下个月去 Tokyo 出差"); a third of the letters being Han
@@ -18,7 +18,7 @@ CJK_SHARE = 0.3
 def detect_language(texts: Iterable[str]) -> Language:
     cjk = latin = 0
     for text in texts:
-        cjk += len(_CJK.findall(text))
+        cjk += len(HAN_CHAR.findall(text))
         latin += len(_LATIN.findall(text))
     if cjk == 0:
         return "en"

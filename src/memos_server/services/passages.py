@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from memos_server.services.documents import Block
+from memos_server.services.documents import Block, joins_tight
 from memos_server.services.windows import sentences
 
 
@@ -67,14 +67,10 @@ def _joined(parts: list[str]) -> str:
         if part == "\n":
             text = text.rstrip() + "\n"
         elif text and not text.endswith("\n") and not text.endswith(" "):
-            text += part if _cjk_end(text) else " " + part
+            text += part if joins_tight(text[-1]) else " " + part
         else:
             text += part
     return text.strip()
-
-
-def _cjk_end(text: str) -> bool:
-    return "\u3000" <= text[-1] <= "\u9fff" or "\uff00" <= text[-1] <= "\uffef"
 
 
 def _pieces(paragraph: str, target: int) -> Iterator[str]:

@@ -24,6 +24,7 @@ from datetime import datetime
 from memos_server.embedding.levels import levels_of
 from memos_server.prompts import Language
 from memos_server.services.extraction import Extraction, Usage, at_midnight, extract
+from memos_server.services.injected import strip_injected
 from memos_server.services.jobs import ModelJob, complete_job, hold_job, model_failures
 from memos_server.services.language import detect_language
 from memos_server.services.memory_writer import (
@@ -117,10 +118,11 @@ class Refiner(ModelJob):
             messages = await MessageRepository(session).for_task(task_id)
         usage = Usage()
         with model_failures(usage):
-            turns = [Turn(i, m.role, m.content, m.chat_time) for i, m in enumerate(messages)]
-            spoken = [m.content for m in messages if m.role == "user"] or [
-                m.content for m in messages
+            turns = [
+                Turn(i, m.role, strip_injected(m.content), m.chat_time)
+                for i, m in enumerate(messages)
             ]
+            spoken = [t.text for t in turns if t.role == "user"] or [t.text for t in turns]
             language = detect_language(spoken)
             extraction = await extract(self.llm, turns, language)
             usage.add(extraction.usage)

@@ -15,8 +15,9 @@ import threading
 from functools import lru_cache
 from typing import Any
 
-_RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z0-9]+(?:'[A-Za-z]+)?")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+from memos_server.writing_systems import HAN, HAN_CHAR
+
+_RUNS = re.compile(f"[{HAN}]+|[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 
 STOP_WORDS_EN = frozenset(
     [
@@ -263,7 +264,7 @@ def _stemmer() -> Any:
 def _tokens(text: str, *, for_index: bool) -> list[str]:
     out: list[str] = []
     for run in _RUNS.findall(text):
-        if _CJK.match(run):
+        if HAN_CHAR.match(run):
             jieba = _segmenter()
             cut = jieba.lcut_for_search if for_index else jieba.lcut
             for start in range(0, len(run), MAX_RUN_CHARS):

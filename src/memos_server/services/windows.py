@@ -13,11 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from memos_server.writing_systems import WIDE_CHAR
+
 # Roles whose words are worth remembering; system prompts and tool output are not about the user.
 SPOKEN_ROLES = ("user", "assistant")
 
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;…\n])|(?<=[.])\s+")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _TRAILING_PUNCT = " \t\n,.;:!?，。；：！？、…~-—\"'“”‘’()（）"
 
 _CLAUSE_END = re.compile(r"[，,、；;：:]")
@@ -75,7 +76,7 @@ def short_title(text: str) -> str:
     text = " ".join(text.split())
     first = next((s for s in _SENTENCE_END.split(text) if s.strip(_TRAILING_PUNCT)), text)
     first = first.strip(_TRAILING_PUNCT)
-    if _CJK.search(first):
+    if WIDE_CHAR.search(first):
         # A Chinese title reads best as one clause: the first long enough to say something.
         clauses = [c for c in _CLAUSE_END.split(first) if len(c.strip()) >= MIN_CJK_CLAUSE]
         title = (clauses[0].strip() if clauses else first)[:KEY_CJK_CHARS]

@@ -24,7 +24,7 @@ from memos_server.api.schemas.messages import (
     MessageDetail,
 )
 from memos_server.services.conversations import recent_messages
-from memos_server.services.ingest import AddMessages, IncomingMessage, add_messages
+from memos_server.services.ingest import add_messages
 
 router = APIRouter(tags=["messages"], responses=ERRORS)
 
@@ -53,35 +53,12 @@ async def add_message(
     the same request lately) answers the first add's task; a key sent again with a different
     request is refused (422, 40000).
     """
-    request = AddMessages(
-        user_id=body.user_id,
-        conversation_id=body.conversation_id,
-        agent_id=body.agent_id,
-        app_id=body.app_id,
-        tags=body.tags,
-        info=body.info,
-        messages=[
-            IncomingMessage(
-                role=m.role,
-                text=m.text,
-                parts=(
-                    [part.model_dump() for part in m.content]
-                    if isinstance(m.content, list)
-                    else None
-                ),
-                chat_time=m.chat_time,
-                tool_call_id=m.tool_call_id,
-                tool_calls=m.tool_calls,
-            )
-            for m in body.messages
-        ],
-    )
     added = await add_messages(
         session,
         embedder,
         settings,
         project,
-        request,
+        body.to_add(),
         refine=runtime.fine_mode,
         idempotency_key=idempotency_key,
     )

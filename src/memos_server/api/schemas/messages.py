@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from memos_server.api.schemas.common import Id, MemosRequest, TopLevelRequest
+from memos_server.services.ingest import AddMessages, IncomingMessage
 from memos_server.times import parse_time
 
 
@@ -148,6 +149,32 @@ class AddMessageRequest(TopLevelRequest):
             ]
         }
     )
+
+    def to_add(self) -> AddMessages:
+        """What the service stores (add/message and ``memos-server add`` alike)."""
+        return AddMessages(
+            user_id=self.user_id,
+            conversation_id=self.conversation_id,
+            agent_id=self.agent_id,
+            app_id=self.app_id,
+            tags=self.tags,
+            info=self.info,
+            messages=[
+                IncomingMessage(
+                    role=m.role,
+                    text=m.text,
+                    parts=(
+                        [part.model_dump() for part in m.content]
+                        if isinstance(m.content, list)
+                        else None
+                    ),
+                    chat_time=m.chat_time,
+                    tool_call_id=m.tool_call_id,
+                    tool_calls=m.tool_calls,
+                )
+                for m in self.messages
+            ],
+        )
 
 
 class AddMessageData(BaseModel):

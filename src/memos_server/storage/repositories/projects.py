@@ -27,6 +27,11 @@ class ProjectRepository:
         result = await self.session.execute(select(Project).where(Project.name == name))
         return result.scalar_one_or_none()
 
+    async def list_names(self) -> list[str]:
+        """Every project's name, oldest project first."""
+        result = await self.session.scalars(select(Project.name).order_by(Project.created_at))
+        return list(result.all())
+
     async def list_with_key_counts(self) -> list[tuple[Project, int]]:
         active = func.count(ApiKey.id).filter(ApiKey.revoked_at.is_(None))
         result = await self.session.execute(

@@ -1,0 +1,101 @@
+"""The command line: every command and its options."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
+def build_parser(description: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="memos-server", description=description)
+    commands = parser.add_subparsers(dest="command")
+
+    serve = commands.add_parser("serve", help="run the service (the default command)")
+    serve.add_argument("--host", help="address to listen on (MEMOS_SERVER__HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (MEMOS_SERVER__PORT)")
+    serve.add_argument(
+        "--workers", type=int, help="API processes sharing the port (MEMOS_SERVER__WORKERS)"
+    )
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="answer API requests only; run jobs in `memos-server worker` processes",
+    )
+    commands.add_parser(
+        "worker", help="run fine-extraction and document jobs (any number, any machine)"
+    )
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command")
+    db.add_parser("upgrade", help="apply all migrations (the service also does at start)")
+
+    apikey = commands.add_parser("apikey", help="API keys").add_subparsers(dest="apikey_command")
+    create = apikey.add_parser("create", help="make a key and print it once")
+    create.add_argument("--project", required=True, help="project name (created if new)")
+    create.add_argument("--name", help="a label for the key")
+    listing = apikey.add_parser("list", help="list keys by prefix (never the keys)")
+    listing.add_argument("--project", help="only this project's keys")
+    revoke = apikey.add_parser("revoke", help="revoke the key with this prefix")
+    revoke.add_argument("prefix")
+
+    project = commands.add_parser("project", help="projects").add_subparsers(dest="project_command")
+    project_create = project.add_parser("create", help="create a project")
+    project_create.add_argument("name")
+    project.add_parser("list", help="list projects")
+
+    _memory_commands(commands)
+
+    index = commands.add_parser("index", help="per-user HNSW indexes").add_subparsers(
+        dest="index_command"
+    )
+    index.add_parser(
+        "sync", help="index users with MEMOS_SEARCH__HNSW_MIN_MEMORIES memories (once, now)"
+    )
+
+    reindex = commands.add_parser(
+        "reindex",
+        help="re-embed every memory with the configured model, then bind the database to it "
+        "(resumable; a service on the old model keeps answering meanwhile)",
+    )
+    reindex.add_argument("--batch-size", type=_positive, help="memories embedded per transaction")
+    return parser
+
+
+def _memory_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    project_help = "project name (default: the only project; required if there are several)"
+
+    search = commands.add_parser("search", help="search a user's memories, as search/memory does")
+    search.add_argument("query")
+    search.add_argument("--user", required=True)
+    search.add_argument("--project", help=project_help)
+    search.add_argument("--conversation", help="only memories made in this conversation")
+    search.add_argument(
+        "--top", type=_positive, default=6, help="facts and preferences, each (default 6)"
+    )
+    search.add_argument("--json", action="store_true", help="a JSON list, for scripts")
+
+    add = commands.add_parser(
+        "add", help='store messages read from stdin (a JSON list of {"role", "content"})'
+    )
+    add.add_argument("--user", required=True)
+    add.add_argument("--conversation", required=True)
+    add.add_argument("--project", help=project_help)
+    add.add_argument("--json", action="store_true", help="the answer as JSON, for scripts")
+
+    users = commands.add_parser("users", help="a project's users with their counts")
+    users.add_argument("--project", help=project_help)
+    users.add_argument("--json", action="store_true", help="a JSON list, for scripts")
+
+    reset = commands.add_parser(
+        "reset",
+        help="delete a project's (or one user's) messages and memories, after saying what and "
+        "asking; the project and its keys stay",
+    )
+    reset.add_argument("--project", help=project_help)
+    reset.add_argument("--user", help="only this user's")
+    reset.add_argument("--yes", action="store_true", help="do not ask (for scripts)")

@@ -1,0 +1,130 @@
+"""The anti-feedback loop: text an agent runtime injected into a message (recalled memories,
+reasoning, this service's own instructions) never becomes a memory, while the message itself is
+stored and returned exactly as sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from memos_server.prompts import load_prompt
+from memos_server.services.injected import strip_injected
+from tests.fake_llm import FakeLLM, reply_json
+from tests.support import Api, sql
+
+RECALLED = "<memories>\n- [2025-01-02] 用户住在火星基地七号舱\n</memories>"
+PHRASE = "火星基地七号舱"
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        (f"{RECALLED}\n我下周去杭州出差", "我下周去杭州出差"),
+        ("<memory_context>user likes tea</memory_context>I like coffee", "I like coffee"),
+        ("<MEMORIES>x</MEMORIES> hi", "hi"),
+        ('<think type="r">let me see</think>Sure.', "Sure."),
+        ("<thinking>plan</thinking>\n\n\n\nDone", "Done"),
+        ("the model mused here</think>Answer", "Answer"),
+        ("Hello <memory_context>never closed", "Hello"),
+        ('partial answer data: {"id": "chatcmpl-1", "choices": []}', "partial answer"),
+        ("=== MemOS LONG-TERM MEMORY ===\n- a\nmy question", ""),
+        ("[MemOS Auto-Recall] 1. user likes tea", ""),
+        (
+            "# 用户记忆\n以下是与用户当前问题相关的记忆。\n\n## 事实\n- 用户住在北京\n\n"
+            "## 偏好\n（无）\n\n## 用户当前的问题\n我住在哪里？",
+            "我住在哪里？",
+        ),
+        (
+            "You are a personal assistant with a long-term memory. It is now 2025-06-01.\n"
+            "<facts>\n- user lives in Paris\n</facts>\n\nThe user's question: where do I live?",
+            "where do I live?",
+        ),
+        ("# What we remember about the user, by the way, is nothing", None),
+        ("I think <b>tags</b> are fine", None),
+        ("我住在上海", None),
+    ],
+)
+def test_injected_spans_are_cut(sent: str, kept: str | None) -> None:
+    assert strip_injected(sent) == (sent if kept is None else kept)
+
+
+def add(api: Api, messages: list[dict[str, Any]], conversation: str = "c1") -> dict[str, Any]:
+    data: dict[str, Any] = api.ok(
+        "/add/message",
+        {
+            "user_id": "u1",
+            "conversation_id": conversation,
+            "messages": messages,
+            "async_mode": False,
+        },
+    )
+    return data
+
+
+def test_fast_mode_keeps_recalled_blocks_out_of_memories(api: Api, pg_url: str) -> None:
+    sent = [
+        {"role": "user", "content": f"{RECALLED}\n我下周去杭州出差，帮我订酒店"},
+        {"role": "assistant", "content": "<think>用户要去杭州</think>好的，已为你查找杭州的酒店。"},
+        {"role": "user", "content": RECALLED},  # only a block: nothing of it is remembered
+    ]
+    task = add(api, sent)
+
+    memories = sql(
+        pg_url, "SELECT memory_value FROM memories WHERE task_id = :t", t=task["task_id"]
+    )
+    assert memories, "the user's own words are remembered"
+    text = "\n".join(m["memory_value"] for m in memories)
+    assert "杭州出差" in text
+    assert PHRASE not in text
+    assert "用户要去杭州" not in text
+    assert "<think>" not in text
+    found = api.ok("/search/memory", {"user_id": "u1", "query": PHRASE, "relativity": 0})
+    assert all(PHRASE not in m["memory_value"] for m in found["memory_detail_list"])
+    # The messages are kept exactly as sent.
+    stored = api.ok("/get/message", {"user_id": "u1", "conversation_id": "c1"})
+    assert [m["content"] for m in stored["message_detail_list"]] == [m["content"] for m in sent]
+
+
+def test_a_message_that_is_only_a_block_makes_no_memory(api: Api, pg_url: str) -> None:
+    task = add(api, [{"role": "user", "content": RECALLED}], "only-block")
+
+    assert sql(pg_url, "SELECT id FROM memories WHERE task_id = :t", t=task["task_id"]) == []
+    stored = api.ok("/get/message", {"user_id": "u1", "conversation_id": "only-block"})
+    assert [m["content"] for m in stored["message_detail_list"]] == [RECALLED]
+
+
+def test_fine_mode_never_shows_the_model_a_recalled_block(fine_api: Api, fake_llm: FakeLLM) -> None:
+    fake_llm.script({"facts": reply_json({"memories": []}), "preferences": reply_json({})})
+    # This service's own instruction block, as search renders it, pasted back by an agent.
+    instruction = load_prompt("instruction", "zh").render(
+        facts=f"- [2025-01-02] 用户住在{PHRASE}", preferences="（无）", query="我住在哪里？"
+    )
+    add(
+        fine_api,
+        [
+            {"role": "user", "content": f"{RECALLED}\n{instruction}"},
+            {"role": "assistant", "content": "<thinking>回忆用户信息</thinking>你住在北京。"},
+            {"role": "user", "content": "其实我上个月搬到了南京"},
+        ],
+    )
+
+    prompts = [call["messages"][0]["content"] for call in fake_llm.calls()]
+    assert len(prompts) == 2  # facts and preferences
+    for prompt in prompts:
+        assert "搬到了南京" in prompt
+        assert "你住在北京" in prompt
+        assert PHRASE not in prompt
+        assert "<memories>" not in prompt
+        assert "回忆用户信息" not in prompt
+        assert "# 用户记忆" not in prompt
+        assert "## 用户当前的问题" not in prompt
+
+
+def test_fine_mode_asks_nothing_of_a_conversation_that_is_only_blocks(
+    fine_api: Api, fake_llm: FakeLLM
+) -> None:
+    task = add(fine_api, [{"role": "user", "content": RECALLED}], "only-block")
+
+    assert task["status"] == "completed"
+    assert fake_llm.calls() == []
