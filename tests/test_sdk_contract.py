@@ -101,3 +101,23 @@ def test_get_update_and_delete_memories_through_the_sdk(
     assert result["deleted"] == [{"code": 0, "success": True}] * 3
     assert result["after_delete"]["total"] == 0
     assert result["after_delete"]["memories"] == result["after_delete"]["preferences"] == []
+
+
+def test_knowledge_bases_through_the_sdk(service: ServiceThread, api_key: str) -> None:
+    """create, add (JSON and multipart form), get (by ids and paged), delete a file, delete the
+    base: the six knowledge-base methods, and search_memory with knowledgebase_ids."""
+    result = run_sdk(ROOT / "tests" / "sdk" / "drive_knowledge.py", service.base_url, api_key)
+
+    assert len(result["base"]) == 32
+    assert [a["name"] for a in result["added"]] == ["policy.md", "food.txt"]
+    assert all(a["status"] == "running" for a in result["added"])
+    assert [f["status"] for f in result["files"]] == ["completed", "completed"]
+    assert [f["type"] for f in result["files"]] == ["md", "txt"]
+    assert result["listed"] == {"names": ["policy.md"], "total": 2, "page": 1, "page_size": 1}
+    [top, *_] = [m for m in result["found"] if m.get("source") == "knowledgebase"]
+    assert top["file_name"] == "food.txt"
+    assert "三文鱼" in top["memory_value"]
+    assert result["status"] == "completed"
+    assert result["deleted_file"] is True
+    assert {m["file_name"] for m in result["after_file"]} <= {"policy.md"}
+    assert result["deleted_base"] is True

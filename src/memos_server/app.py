@@ -22,6 +22,7 @@ from memos_server.api.routes import (
     feedback,
     forget,
     health,
+    knowledge,
     memories,
     messages,
     metrics,
@@ -105,7 +106,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(settings) as runtime:
             await bootstrap(runtime)
-            if runtime.llm is not None and settings.jobs.run_worker:
+            # Without an LLM the worker still runs knowledge-base documents.
+            if settings.jobs.run_worker:
                 runtime.start_worker()
             runtime.start_index_sync()
             runtime.start_binding_watch()
@@ -127,6 +129,7 @@ def create_app(settings: Settings) -> FastAPI:
         BodyLimit,
         max_bytes=settings.limits.max_body_bytes,
         timeout_s=settings.limits.body_timeout_s,
+        larger={f"{API_PREFIX}/add/knowledgebase-file": upload_limit(settings)},
     )
     install_error_handlers(app, settings.limits.max_body_bytes)
     for router in (
@@ -137,6 +140,7 @@ def create_app(settings: Settings) -> FastAPI:
         tasks.router,
         feedback.router,
         chat.router,
+        knowledge.router,
         extract.router,
         rerank.router,
         ping.router,
@@ -149,6 +153,12 @@ def create_app(settings: Settings) -> FastAPI:
     install_api_docs(app)
     app.mount(CONSOLE_PATH, ConsoleFiles(), name="console")
     return app
+
+
+def upload_limit(settings: Settings) -> int:
+    """Largest body of add/knowledgebase-file: one document of the largest size, as base64,
+    with room for the JSON or multipart around it."""
+    return max(settings.limits.max_body_bytes, settings.knowledge.max_file_bytes * 4 // 3 + 65_536)
 
 
 def public_root(settings: Settings) -> str:

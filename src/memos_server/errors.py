@@ -4,13 +4,20 @@
     ├── BadRequest                 40000 / 400
     │   ├── RequiredFieldEmpty     40002 / 400
     │   ├── UnsupportedType        40006 / 400
+    │   ├── UnsupportedFileType    40007 / 400 (a knowledge-base document of another format)
+    │   ├── InvalidBase64          40008 / 400
+    │   ├── UrlFetchOff            40000 / 400 (a document by URL, and fetching is off)
     │   ├── BodyTimeout            40000 / 408 (the body came too slowly; connection closed)
     │   └── IdempotencyKeyReused   40000 / 422 (the key came with another request before)
     ├── TooLong                    40305 / 413
     │   ├── UserIdTooLong          40010 / 413
-    │   └── ConversationIdTooLong  40011 / 413
+    │   ├── ConversationIdTooLong  40011 / 413
+    │   ├── TooManyFiles           50103 / 413
+    │   └── FileTooLarge           50104 / 413 (bytes or pages)
     ├── NotFound                   40001 / 404
-    │   └── MemoryNotFound         40307 / 404
+    │   ├── MemoryNotFound         40307 / 404
+    │   └── KnowledgeBaseNotFound  50120 / 404
+    ├── KnowledgeBaseNotLinked     50123 / 403 (another project's base or document)
     ├── Unauthenticated            40100 / 401
     │   └── InvalidApiKey          40132 / 401
     ├── AdminApiOff                40100 / 403 (no MEMOS_ADMIN_KEY set)
@@ -59,6 +66,23 @@ class UnsupportedType(BadRequest):
     default_message = "unsupported type"
 
 
+class UnsupportedFileType(BadRequest):
+    code = 40007
+    default_message = "unsupported file type"
+
+
+class InvalidBase64(BadRequest):
+    code = 40008
+    default_message = "invalid base64 content"
+
+
+class UrlFetchOff(BadRequest):
+    default_message = (
+        "this server does not fetch documents by URL (it would fetch addresses its clients "
+        "choose): send the document's content as base64, or upload it as multipart/form-data"
+    )
+
+
 class BodyTimeout(BadRequest):
     status = 408
     default_message = "request body not received in time"
@@ -91,6 +115,14 @@ class ConversationIdTooLong(TooLong):
     code = 40011
 
 
+class TooManyFiles(TooLong):
+    code = 50103
+
+
+class FileTooLarge(TooLong):
+    code = 50104
+
+
 class NotFound(MemosError):
     code = 40001
     status = 404
@@ -100,6 +132,17 @@ class NotFound(MemosError):
 class MemoryNotFound(NotFound):
     code = 40307
     default_message = "memory not found"
+
+
+class KnowledgeBaseNotFound(NotFound):
+    code = 50120
+    default_message = "knowledge base not found"
+
+
+class KnowledgeBaseNotLinked(MemosError):
+    code = 50123
+    status = 403
+    default_message = "knowledge base not linked to this project"
 
 
 class Unauthenticated(MemosError):

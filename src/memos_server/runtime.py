@@ -23,6 +23,7 @@ from memos_server.services.embedding_binding import bind_embedding_model
 from memos_server.services.failed_keys import FailedKeyThrottle
 from memos_server.services.feedback import FeedbackApplier
 from memos_server.services.jobs import JobHandler
+from memos_server.services.knowledge_ingest import KnowledgeIngester
 from memos_server.services.rate_limit import RateLimiter
 from memos_server.services.refine import Refiner
 from memos_server.services.reindex import Reindexer, pending_target, watch_binding
@@ -92,10 +93,16 @@ class Runtime:
         return self.llm is not None
 
     def job_handlers(self) -> dict[str, JobHandler]:
-        """What a worker runs, by job kind: fine extraction of adds, and feedback."""
-        assert self.llm is not None, "fine mode needs an LLM"
-        parts = (self.database, self.require_embedder(), self.llm, self.settings)
-        return {"refine": Refiner(*parts), "feedback": FeedbackApplier(*parts)}
+        """What a worker runs, by job kind: knowledge-base documents always; with an LLM, fine
+        extraction of adds and feedback."""
+        embedder = self.require_embedder()
+        handlers: dict[str, JobHandler] = {
+            "knowledge": KnowledgeIngester(self.database, embedder, self.settings)
+        }
+        if self.llm is not None:
+            parts = (self.database, embedder, self.llm, self.settings)
+            handlers.update(refine=Refiner(*parts), feedback=FeedbackApplier(*parts))
+        return handlers
 
     def start_worker(self) -> Worker:
         self.worker = Worker(self.database, self.job_handlers(), self.settings.jobs)

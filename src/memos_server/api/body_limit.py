@@ -5,6 +5,9 @@ A declared ``Content-Length`` over the limit is answered at once; a body without
 counted as it streams in and refused when it passes the limit, so no oversized body is ever held
 in memory.
 
+``larger`` gives some paths a limit of their own: a knowledge-base upload carries documents as
+base64 (4/3 of their size), bounded by ``knowledge.max_file_bytes`` rather than the JSON limit.
+
 The time limit counts from the request's headers to the body's last byte. uvicorn has none: a
 client that sends its headers and then trickles the body, or stops, held a connection and its
 request for as long as it liked. The body is read here rather than when a route asks for it so
@@ -17,6 +20,7 @@ whole before the route runs anyway, so reading it here first holds nothing more 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,24 +33,32 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        timeout_s: float,
+        larger: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout_s = timeout_s
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await render(self.too_large())(scope, receive, send)
+        if declared.isdigit() and int(declared) > limit:
+            await render(self.too_large(limit))(scope, receive, send)
             return
         try:
             async with asyncio.timeout(self.timeout_s):
-                first = await self.read(receive)
+                first = await self.read(receive, limit)
         except _TooLarge:
-            await render(self.too_large())(scope, receive, send)
+            await render(self.too_large(limit))(scope, receive, send)
             return
         except TimeoutError:
             late = BodyTimeout(
@@ -70,7 +82,7 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def read(self, receive: Receive) -> Message:
+    async def read(self, receive: Receive, limit: int) -> Message:
         """The whole body as one message, or the disconnect that came before its end."""
         chunks: list[bytes] = []
         received = 0
@@ -80,13 +92,16 @@ class BodyLimit:
                 return message
             chunk = message.get("body", b"")
             received += len(chunk)
-            if received > self.max_bytes:
+            if received > limit:
                 raise _TooLarge
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
-    def too_large(self) -> TooLong:
-        return TooLong(
-            f"request body larger than {self.max_bytes:,} bytes (MEMOS_LIMITS__MAX_BODY_BYTES)"
+    def too_large(self, limit: int) -> TooLong:
+        setting = (
+            "MEMOS_LIMITS__MAX_BODY_BYTES"
+            if limit == self.max_bytes
+            else "MEMOS_KNOWLEDGE__MAX_FILE_BYTES, as base64"
         )
+        return TooLong(f"request body larger than {limit:,} bytes ({setting})")

@@ -27,7 +27,9 @@ def build_parser(description: str | None) -> argparse.ArgumentParser:
         action="store_true",
         help="answer API requests only; run jobs in `memos-server worker` processes",
     )
-    commands.add_parser("worker", help="run fine-extraction jobs (any number, any machine)")
+    commands.add_parser(
+        "worker", help="run fine-extraction and document jobs (any number, any machine)"
+    )
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command")
     db.add_parser("upgrade", help="apply all migrations (the service also does at start)")

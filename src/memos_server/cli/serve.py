@@ -15,7 +15,6 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from memos_server.errors import ConfigurationError
 from memos_server.extras import check_extras
 from memos_server.listener import BACKLOG, listen
 from memos_server.logs import text_logs
@@ -118,14 +117,15 @@ def _serve_processes(settings: Settings, sock: socket.socket) -> None:
 
 
 def worker(settings: Settings) -> None:
-    """Run fine-extraction jobs until SIGTERM or Ctrl-C; then finish or hand back the jobs."""
+    """Run jobs (fine extraction with an LLM; knowledge-base documents always) until SIGTERM or
+    Ctrl-C; then finish or hand back the jobs."""
 
     async def run() -> None:
         async with open_runtime(settings) as runtime:
             if runtime.llm is None:
-                raise ConfigurationError(
-                    "a worker runs fine extraction, which needs an LLM: set MEMOS_LLM__BASE_URL "
-                    "and MEMOS_LLM__MODEL"
+                log.info(
+                    "no LLM configured (MEMOS_LLM__BASE_URL, MEMOS_LLM__MODEL): this worker runs "
+                    "knowledge-base documents only"
                 )
             runtime.start_worker()
             runtime.start_binding_watch()

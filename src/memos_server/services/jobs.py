@@ -1,6 +1,7 @@
 """What every kind of job shares: the handler interface the worker runs, and how a job ends.
 
-Kinds: ``refine`` (fine extraction of an add, ``services.refine``) and ``feedback`` (applying a
+Kinds: ``refine`` (fine extraction of an add, ``services.refine``), ``knowledge`` (a
+knowledge-base document, ``services.knowledge_ingest``) and ``feedback`` (applying a
 user's feedback, ``services.feedback``).
 """
 
@@ -26,7 +27,7 @@ from memos_server.storage.models import Task
 from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.tasks import TaskRepository
 
-KINDS = ("refine", "feedback")
+KINDS = ("refine", "feedback", "knowledge")
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,8 @@ from memos_server.services.time_words import Period, period_of
 from memos_server.services.vector_indexes import IndexCatalog
 from memos_server.settings import SearchSettings, Settings
 from memos_server.storage.database import release_connection
-from memos_server.storage.models import Memory
+from memos_server.storage.models import KnowledgePassage, Memory
+from memos_server.storage.repositories.knowledge import KnowledgeRepository
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Hit, HnswScan, Scope
 from memos_server.storage.repositories.vector_indexes import UserKind
@@ -55,6 +56,9 @@ class SearchQuery:
     min_relativity: float | None = None  # None: the default floor (services/relevance.py)
     agent_id: str | None = None
     where: Filter | None = None
+    # Knowledge bases whose passages to return too (already checked to be the project's).
+    knowledgebase_ids: tuple[uuid.UUID, ...] = ()
+    passage_limit: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,10 +68,18 @@ class Scored:
 
 
 @dataclass(frozen=True)
+class ScoredPassage:
+    passage: KnowledgePassage
+    file_name: str
+    relativity: float  # 0..1, on the memories' scale (same channels, same fusion)
+
+
+@dataclass(frozen=True)
 class SearchResult:
     facts: list[Scored]
     preferences: list[Scored]
     preference_note: str = ""
+    passages: list[ScoredPassage] = field(default_factory=list)
 
 
 PREFERENCE_NOTES = {
@@ -240,6 +252,8 @@ async def search_memories(
     check_query(settings.limits, query.query)
     check_result_limit(settings.limits, "memory_limit_number", query.memory_limit)
     check_result_limit(settings.limits, "preference_limit_number", query.preference_limit)
+    check_result_limit(settings.limits, "knowledgebase_limit_number", query.passage_limit)
+    passages_wanted = bool(query.knowledgebase_ids) and query.passage_limit > 0
     period = period_of(query.query)
     channels = settings.search.channels
     # The model embeds the query in its own thread while Postgres answers the full-text side.
@@ -265,10 +279,11 @@ async def search_memories(
         lexical = {
             kind: await repository.lexical(scope, kind, tokens, pool[kind]) for kind in limits
         }
-        if embedding is not None and limits and not embedding.done():
+        needs_vector = bool(limits) or passages_wanted
+        if embedding is not None and needs_vector and not embedding.done():
             # The model is busy (a long add's batches go first): wait holding no connection.
             await release_connection(session)
-        vector = (await embedding)[0] if embedding is not None and limits else []
+        vector = (await embedding)[0] if embedding is not None and needs_vector else []
     finally:
         if embedding is not None and not embedding.done():
             embedding.cancel()
@@ -318,7 +333,34 @@ async def search_memories(
             found = place_corrections(found, await repository.corrections(scope, kind, ids), limit)
         return [s for s in found if s.relativity >= floor]
 
+    async def ranked_passages() -> list[ScoredPassage]:
+        """The named bases' best passages: one vector and one text query over their rows."""
+        if not passages_wanted:
+            return []
+        knowledge = KnowledgeRepository(session)
+        bases, limit = query.knowledgebase_ids, query.passage_limit
+        pool = max(settings.search.candidates, limit)
+        by_vector = await knowledge.nearest(bases, vector, pool) if vector else []
+        hits = await knowledge.lexical(bases, tokens, pool)
+        documents = await knowledge.count_passages(bases) if hits else 0
+        fused = fuse(
+            by_vector,
+            bm25(tokens, hits, documents),
+            settings.search,
+            limit,
+            text_asked=bool(tokens),
+        )
+        rows = await knowledge.passages([i for i, _ in fused])
+        return [
+            ScoredPassage(rows[i][0], rows[i][1], score)
+            for i, score in fused
+            if i in rows and score >= floor
+        ]
+
     facts = await ranked(MemoryKind.FACT)
     preferences = await ranked(MemoryKind.PREFERENCE)
     note = PREFERENCE_NOTES[language] if preferences else ""
-    return SearchResult(facts=facts, preferences=preferences, preference_note=note)
+    passages = await ranked_passages()
+    return SearchResult(
+        facts=facts, preferences=preferences, preference_note=note, passages=passages
+    )

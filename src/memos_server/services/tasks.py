@@ -21,10 +21,11 @@ class TaskKind(StrEnum):
 
     ADD_MESSAGE = "add_message"
     ADD_FEEDBACK = "add_feedback"
+    ADD_KNOWLEDGEBASE_FILE = "add_knowledgebase_file"
 
     @property
     def endpoint(self) -> str:
-        return "add/message" if self is TaskKind.ADD_MESSAGE else "add/feedback"
+        return self.value.replace("_", "/", 1).replace("_", "-")
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,12 @@ def _split_turn(turn: Turn, max_tokens: int, count_tokens: Callable[[str], int])
     ]
 
 
+def sentences(text: str) -> list[str]:
+    """The text cut after each sentence end (。！？!?；; … a line break, or a full stop and a
+    space); the pieces joined give back the text."""
+    return _sentences(text)
+
+
 def _sentences(text: str) -> list[str]:
     # Keep the separators attached so that joining the pieces gives back the text.
     out: list[str] = []

@@ -133,7 +133,9 @@ class Worker:
 
     async def _claim(self) -> Job | None:
         async with self.database.session() as session:
-            job = await JobRepository(session).claim(self.name, self.settings.lease_s)
+            job = await JobRepository(session).claim(
+                self.name, self.settings.lease_s, list(self.handlers)
+            )
             await session.commit()
         return job
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Integer,
+    LargeBinary,
     Text,
     func,
 )
@@ -216,6 +217,68 @@ class Deletion(Base):
     # A keyed digest of the user id (and conversation id), never the ids themselves.
     subject: Mapped[str] = mapped_column(Text)
     counts: Mapped[dict[str, int]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = _now()
+
+
+class KnowledgeBase(Base):
+    """A project's collection of documents (create/knowledgebase); searched beside memories."""
+
+    __tablename__ = "knowledge_bases"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+
+
+class KnowledgeFile(Base):
+    """A document uploaded to a knowledge base; ``status`` holds a ``FileStatus`` word."""
+
+    __tablename__ = "knowledge_files"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    knowledgebase_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("knowledge_bases.id", ondelete="CASCADE")
+    )
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(Text)  # a ``DocumentType``: txt, md, html, pdf, docx
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    passages: Mapped[int] = mapped_column(Integer, default=0)
+    # Upload order (one upload's files share ``created_at``): what listings sort by.
+    seq: Mapped[int] = mapped_column(BigInteger, Identity())
+    # The document as uploaded, until its job has read it (then NULL: the passages are what
+    # search reads, and a failed document is not kept either).
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class KnowledgePassage(Base):
+    """A piece of a document, embedded and tokenised like a memory, found by search/memory."""
+
+    __tablename__ = "knowledge_passages"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    # The base as well as the file: search narrows by base without a join.
+    knowledgebase_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("knowledge_bases.id", ondelete="CASCADE")
+    )
+    file_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("knowledge_files.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)  # 0, 1, ... in the document's order
+    page: Mapped[int | None] = mapped_column(Integer)  # a PDF's page it starts on (1, 2, ...)
+    heading: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text)
+    embedding: Mapped[list[float]] = mapped_column(Vector())
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    tsv: Mapped[Any] = mapped_column(
+        TSVECTOR, Computed("to_tsvector('simple', search_text)", persisted=True), deferred=True
+    )
     created_at: Mapped[datetime] = _now()
 
 

@@ -44,3 +44,12 @@ class HistoryEvent(StrEnum):
     UPDATE = "UPDATE"
     ARCHIVE = "ARCHIVE"
     DELETE = "DELETE"
+
+
+class FileStatus(StrEnum):
+    """Where a knowledge-base document is: its job running, its passages searchable, or failed
+    (``knowledge_files.error`` says why). The Cloud's words for a document's status."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"

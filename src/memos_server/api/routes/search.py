@@ -11,10 +11,11 @@ from memos_server.api.deps import EmbedderDep, ProjectDep, RuntimeDep, SessionDe
 from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.memory_items import memory_fields, preference_fields
 from memos_server.api.responses import ERRORS
-from memos_server.api.schemas.common import Envelope
+from memos_server.api.schemas.common import Envelope, epoch_ms
 from memos_server.api.schemas.search import (
     SEARCH_ANSWER_EXAMPLES,
     MemoryDetail,
+    PassageDetail,
     PreferenceDetail,
     SearchMemoryData,
     SearchMemoryRequest,
@@ -22,8 +23,9 @@ from memos_server.api.schemas.search import (
 from memos_server.filters import parse_filter
 from memos_server.services.conversations import message_numbers
 from memos_server.services.instructions import full_instruction, instruction
+from memos_server.services.knowledge import KnowledgeService
 from memos_server.services.language import detect_language
-from memos_server.services.search import Scored, SearchQuery, search_memories
+from memos_server.services.search import Scored, ScoredPassage, SearchQuery, search_memories
 
 router = APIRouter(tags=["memories"], responses=ERRORS, route_class=ExactNumbersRoute)
 
@@ -34,6 +36,25 @@ def memory_detail(scored: Scored, numbers: Mapping[int, int]) -> MemoryDetail:
 
 def preference_detail(scored: Scored) -> PreferenceDetail:
     return PreferenceDetail(**preference_fields(scored.memory), relativity=scored.relativity)
+
+
+def passage_detail(scored: ScoredPassage) -> PassageDetail:
+    passage = scored.passage
+    created = epoch_ms(passage.created_at)
+    return PassageDetail(
+        id=passage.id.hex,
+        memory_key=passage.heading or scored.file_name,
+        memory_value=passage.text,
+        create_time=created,
+        update_time=created,
+        relativity=scored.relativity,
+        knowledgebase_id=passage.knowledgebase_id.hex,
+        file_id=passage.file_id.hex,
+        file_name=scored.file_name,
+        position=passage.position,
+        page=passage.page,
+        heading=passage.heading,
+    )
 
 
 @router.post(
@@ -51,7 +72,16 @@ async def search_memory(
     settings: SettingsDep,
     runtime: RuntimeDep,
 ) -> Envelope[SearchMemoryData]:
-    """The user's fact and preference memories most relevant to the query, best first."""
+    """The user's fact and preference memories most relevant to the query, best first; with
+    ``knowledgebase_ids``, the best passages of those knowledge bases after them."""
+    bases = await KnowledgeService(settings).search_bases(
+        session, project_id=project, base_ids=body.knowledgebase_ids or []
+    )
+    passage_limit = (
+        body.knowledgebase_limit_number
+        if body.knowledgebase_limit_number is not None
+        else settings.knowledge.search_limit
+    )
     result = await search_memories(
         session,
         embedder,
@@ -66,6 +96,8 @@ async def search_memory(
             min_relativity=body.relativity,
             agent_id=body.agent_id,
             where=parse_filter(body.filter),
+            knowledgebase_ids=tuple(bases),
+            passage_limit=passage_limit if bases else 0,
         ),
         runtime.reranker,
         runtime.indexes,
@@ -75,7 +107,10 @@ async def search_memory(
     budget = settings.search.instruction_max_tokens
     return Envelope(
         data=SearchMemoryData(
-            memory_detail_list=[memory_detail(s, numbers) for s in result.facts],
+            memory_detail_list=[
+                *(memory_detail(s, numbers) for s in result.facts),
+                *(passage_detail(p) for p in result.passages),
+            ],
             preference_detail_list=[preference_detail(s) for s in result.preferences],
             preference_note=result.preference_note,
             instruction=(

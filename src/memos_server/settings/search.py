@@ -1,0 +1,100 @@
+"""How search ranks and what it returns (``MEMOS_SEARCH__*``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from memos_server.settings.group import Group
+
+
+class SearchSettings(Group):
+    channels: Literal["hybrid", "vector", "text"] = Field(
+        default="hybrid", description="Vector, full-text, or both fused."
+    )
+    fusion: Literal["weighted", "rrf"] = Field(
+        default="weighted", description="A weighted sum of the scores, or reciprocal rank fusion."
+    )
+    rrf_k: int = Field(default=60, ge=1, description="RRF constant: higher flattens the ranks.")
+    vector_weight: float = Field(
+        default=0.8, ge=0.0, le=1.0, description="Share of the vector score in relativity."
+    )
+    candidates: int = Field(
+        default=50, ge=1, le=1000, description="Memories each channel proposes for fusion."
+    )
+    relativity_floor: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="`relativity` of a search that sends none "
+        "(unset: the model's level for the query's language; services/relevance.py).",
+    )
+    time_boost: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=1.0,
+        description="Added to the score of memories in the period a query's time words name.",
+    )
+    recency_lift: float = Field(
+        default=0.08,
+        ge=0.0,
+        le=1.0,
+        description="Largest relativity gap by which a newer memory about the same subject as an "
+        "older one still goes above it (0: off; see BENCHMARKS.md).",
+    )
+    recency_languages: list[Literal["zh", "en"]] = Field(
+        default=["zh"], description="Query languages newer-over-older applies to (BENCHMARKS.md)."
+    )
+    recency_similarity_z: float = Field(
+        default=1.5,
+        description="Two candidates are about the same subject when their cosine similarity is "
+        "this many standard deviations above the mean of the candidates' pairs.",
+    )
+    recency_min_gap_s: float = Field(
+        default=86400.0,
+        ge=0.0,
+        description="A newer memory replaces an older one only if said this much later (one "
+        "conversation's windows continue a subject; they do not update it).",
+    )
+    recency_candidates: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description="Fused candidates compared for newer siblings (at least the result limit).",
+    )
+    reranker: str | None = Field(
+        default=None,
+        description="Off when unset; a local cross-encoder folder, or an http(s) /rerank URL.",
+    )
+    reranker_model: str | None = Field(
+        default=None, description="Model name sent to an HTTP rerank endpoint, if it wants one."
+    )
+    reranker_api_key: SecretStr | None = Field(
+        default=None, description="Bearer key for an HTTP rerank endpoint."
+    )
+    reranker_candidates: int = Field(
+        default=20, ge=1, le=200, description="Fused results the reranker reorders."
+    )
+    reranker_timeout_s: float = Field(default=10.0, gt=0, description="HTTP rerank timeout.")
+    instruction_max_tokens: int = Field(
+        default=2000,
+        ge=100,
+        description="Token budget of instruction / full_instruction (least relevant dropped).",
+    )
+    hnsw_min_memories: int = Field(
+        default=0,
+        ge=0,
+        description="Give each user with this many memories of a kind an HNSW index of their "
+        "own (approximate search); 0: always the exact scan.",
+    )
+    hnsw_ef_search: int = Field(
+        default=100, ge=1, le=1000, description="HNSW candidates per search (recall vs time)."
+    )
+    hnsw_m: int = Field(default=16, ge=2, le=100, description="HNSW links per node.")
+    hnsw_ef_construction: int = Field(
+        default=64, ge=4, le=1000, description="HNSW candidates while building."
+    )
+    hnsw_sync_interval_s: float = Field(
+        default=600.0, gt=0, description="How often indexes are made for users who grew."
+    )

@@ -1,0 +1,177 @@
+"""Knowledge bases, their documents and passages, and the two search channels over passages.
+
+Search reads only the named bases' passages (``ix_knowledge_passages_base``) with an exact scan:
+the same trade as memories' (exact, and fast to tens of thousands of rows), without per-user
+HNSW indexes. A passage exists only once its document is completed: the job writes the passages
+and the file's new status in one transaction, and deleting a document or a base deletes its
+passages with it (foreign keys ON DELETE CASCADE), so search never sees half a document.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer, undefer
+
+from memos_server.storage.models import KnowledgeBase, KnowledgeFile, KnowledgePassage
+from memos_server.storage.repositories.memory_scopes import Hit
+
+FLUSH_ROWS = 16
+
+
+class KnowledgeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_base(self, base: KnowledgeBase) -> KnowledgeBase:
+        self.session.add(base)
+        await self.session.flush()
+        return base
+
+    async def bases(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, KnowledgeBase]:
+        if not ids:
+            return {}
+        result = await self.session.execute(
+            select(KnowledgeBase).where(KnowledgeBase.id.in_(list(ids)))
+        )
+        return {base.id: base for base in result.scalars()}
+
+    async def base_ids_of(self, project_id: uuid.UUID) -> list[uuid.UUID]:
+        result = await self.session.execute(
+            select(KnowledgeBase.id).where(KnowledgeBase.project_id == project_id)
+        )
+        return list(result.scalars())
+
+    async def delete_base(self, base_id: uuid.UUID) -> None:
+        await self.session.execute(delete(KnowledgeBase).where(KnowledgeBase.id == base_id))
+
+    async def add_files(self, files: Sequence[KnowledgeFile]) -> None:
+        self.session.add_all(files)
+        await self.session.flush()
+
+    async def files(self, ids: Sequence[uuid.UUID]) -> list[KnowledgeFile]:
+        if not ids:
+            return []
+        result = await self.session.execute(
+            select(KnowledgeFile).where(KnowledgeFile.id.in_(list(ids)))
+        )
+        return list(result.scalars())
+
+    async def files_of_base(
+        self, base_id: uuid.UUID, offset: int, limit: int
+    ) -> tuple[list[KnowledgeFile], int]:
+        """One page of the base's documents, oldest first, and how many it holds."""
+        total = await self.session.scalar(
+            select(func.count()).where(KnowledgeFile.knowledgebase_id == base_id)
+        )
+        result = await self.session.execute(
+            select(KnowledgeFile)
+            .where(KnowledgeFile.knowledgebase_id == base_id)
+            .order_by(KnowledgeFile.seq)
+            .offset(offset)
+            .limit(limit)
+        )
+        return list(result.scalars()), int(total or 0)
+
+    async def delete_files(self, ids: Sequence[uuid.UUID]) -> None:
+        if ids:
+            await self.session.execute(delete(KnowledgeFile).where(KnowledgeFile.id.in_(list(ids))))
+
+    async def file_of_task(self, task_id: uuid.UUID, *, lock: bool = False) -> KnowledgeFile | None:
+        """The document a job works on, with its content (locked for the job's write)."""
+        query = (
+            select(KnowledgeFile)
+            .options(undefer(KnowledgeFile.content))
+            .where(KnowledgeFile.task_id == task_id)
+        )
+        if lock:
+            query = query.with_for_update()
+        result = await self.session.execute(query)
+        return result.scalar_one_or_none()
+
+    async def finish_file(
+        self, file_id: uuid.UUID, *, status: str, error: str | None, passages: int
+    ) -> None:
+        """The document's outcome; its content is dropped either way (passages are what stays)."""
+        await self.session.execute(
+            update(KnowledgeFile)
+            .where(KnowledgeFile.id == file_id)
+            .values(
+                status=status, error=error, passages=passages, content=None, updated_at=func.now()
+            )
+        )
+
+    async def replace_passages(
+        self, file_id: uuid.UUID, passages: Sequence[KnowledgePassage]
+    ) -> None:
+        # A job run again (its first worker's lease ran out) must not leave two copies.
+        await self.session.execute(
+            delete(KnowledgePassage).where(KnowledgePassage.file_id == file_id)
+        )
+        for start in range(0, len(passages), FLUSH_ROWS):
+            self.session.add_all(passages[start : start + FLUSH_ROWS])
+            await self.session.flush()
+
+    async def nearest(
+        self, base_ids: Sequence[uuid.UUID], vector: Sequence[float], limit: int
+    ) -> list[Hit]:
+        """The passages closest to ``vector`` in these bases, with cosine similarity."""
+        if not base_ids or limit <= 0:
+            return []
+        distance = KnowledgePassage.embedding.cosine_distance(vector)
+        result = await self.session.execute(
+            select(KnowledgePassage.id, KnowledgePassage.created_at, distance)
+            .where(
+                KnowledgePassage.knowledgebase_id.in_(list(base_ids)),
+                # Passages embedded before a reindex to a model of another size are left to the
+                # text channel instead of failing the search.
+                func.vector_dims(KnowledgePassage.embedding) == len(vector),
+            )
+            .order_by(distance)
+            .limit(limit)
+        )
+        return [Hit(id_, when, similarity=1.0 - float(d)) for id_, when, d in result.all()]
+
+    async def lexical(
+        self, base_ids: Sequence[uuid.UUID], tokens: Sequence[str], limit: int
+    ) -> list[Hit]:
+        """Passages of these bases holding any of ``tokens``, best ``ts_rank`` first, with
+        their index tokens (tokens from ``text_index``: safe inside quoted lexemes)."""
+        if not base_ids or not tokens or limit <= 0:
+            return []
+        query = func.to_tsquery("simple", " | ".join(f"'{token}'" for token in tokens))
+        result = await self.session.execute(
+            select(KnowledgePassage.id, KnowledgePassage.created_at, KnowledgePassage.search_text)
+            .where(
+                KnowledgePassage.knowledgebase_id.in_(list(base_ids)),
+                func.ts_match_vq(KnowledgePassage.tsv, query),
+            )
+            .order_by(func.ts_rank(KnowledgePassage.tsv, query).desc())
+            .limit(limit)
+        )
+        return [Hit(id_, when, words=tuple(text.split())) for id_, when, text in result.all()]
+
+    async def count_passages(self, base_ids: Sequence[uuid.UUID]) -> int:
+        if not base_ids:
+            return 0
+        total = await self.session.scalar(
+            select(func.count()).where(KnowledgePassage.knowledgebase_id.in_(list(base_ids)))
+        )
+        return int(total or 0)
+
+    async def passages(
+        self, ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[KnowledgePassage, str]]:
+        """Passages by id, each with its document's name."""
+        if not ids:
+            return {}
+        result = await self.session.execute(
+            select(KnowledgePassage, KnowledgeFile.name)
+            .join(KnowledgeFile, KnowledgeFile.id == KnowledgePassage.file_id)
+            .options(defer(KnowledgePassage.embedding))
+            .where(KnowledgePassage.id.in_(list(ids)))
+        )
+        return {passage.id: (passage, name) for passage, name in result.all()}
