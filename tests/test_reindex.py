@@ -487,3 +487,60 @@ def test_the_progress_bar_on_a_terminal_and_lines_elsewhere() -> None:
         f"reindex {E5}: 10/120 memories (8%), 0.0/s [embedding]",
         f"reindex {E5}: 30/120 memories (25%), 0.0/s [done]",
     ]
+
+
+def test_a_database_with_knowledge_passages_is_not_reindexed(pg_url: str) -> None:
+    """Reindex does not re-embed knowledge-base passages yet: it refuses, saying what to do,
+    rather than leave them on the old model's vectors for the new model's queries."""
+    from memos_server.services.reindex import Reindexer
+    from memos_server.storage.migrations import upgrade_database
+    from tests.support import execute
+
+    url = fresh_database(pg_url)
+    upgrade_database(url)
+    asyncio.run(_bind(url, Model(MINILM, 384)))
+    new_api_key(url)
+    [project] = sql(url, "SELECT id FROM projects LIMIT 1")
+    ids = {"p": project["id"]}
+    execute(
+        url,
+        "INSERT INTO tasks (id, project_id, kind, user_id, conversation_id, status) VALUES "
+        "('00000000-0000-0000-0000-000000000001', :p, 'knowledge', '', '', 'completed')",
+        **ids,
+    )
+    execute(
+        url,
+        "INSERT INTO knowledge_bases (id, project_id, name) VALUES "
+        "('00000000-0000-0000-0000-000000000002', :p, '手册')",
+        **ids,
+    )
+    execute(
+        url,
+        "INSERT INTO knowledge_files (id, project_id, knowledgebase_id, task_id, name, type,"
+        " size_bytes, status) VALUES ('00000000-0000-0000-0000-000000000003', :p,"
+        " '00000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-000000000001',"
+        " 'a.txt', 'txt', 10, 'completed')",
+        **ids,
+    )
+    execute(
+        url,
+        "INSERT INTO knowledge_passages (id, project_id, knowledgebase_id, file_id, position, text,"
+        " embedding) VALUES ('00000000-0000-0000-0000-000000000004', :p,"
+        " '00000000-0000-0000-0000-000000000002',"
+        " '00000000-0000-0000-0000-000000000003', 0, '退货政策：七天无理由',"
+        " array_fill(0.05::real, ARRAY[384])::vector)",
+        **ids,
+    )
+
+    async def run() -> None:
+        database = Database(
+            url, DatabaseSettings(pool_size=2, max_overflow=0), embedding_model=SmallModel.name
+        )
+        try:
+            await Reindexer(database, SmallModel()).run()  # type: ignore[arg-type]
+        finally:
+            await database.dispose()
+
+    with pytest.raises(ConfigurationError, match="1 knowledge-base passages"):
+        asyncio.run(run())
+    assert meta(url)["embedding_model"] == MINILM  # still bound to the old model

@@ -179,6 +179,14 @@ class Reindexer:
                 self.progress.phase = Phase.DONE
                 self._report()
                 return
+            if passages := await memories.knowledge_passages():
+                # Their vectors would stay the old model's, and a query of the new model
+                # compared with them ranks noise: refuse rather than answer wrongly.
+                raise ConfigurationError(
+                    f"this database holds {passages} knowledge-base passages, which reindex "
+                    "does not re-embed yet: delete those knowledge bases (delete/knowledgebase), "
+                    "reindex, then upload the documents again"
+                )
             if target != name:
                 if target is not None:
                     log.info("reindex: forgetting the vectors made for %s", target)

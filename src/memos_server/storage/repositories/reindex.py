@@ -16,7 +16,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.storage.models import Memory
+from memos_server.storage.models import KnowledgePassage, Memory
 
 _memories = cast(Table, Memory.__table__)
 
@@ -40,6 +40,12 @@ class ReindexRepository:
         )
         done, total = result.one()
         return int(done), int(total)
+
+    async def knowledge_passages(self) -> int:
+        """Passages of every project's knowledge bases (reindex does not re-embed them)."""
+        return int(
+            await self.session.scalar(select(func.count()).select_from(KnowledgePassage)) or 0
+        )
 
     async def pending(self, after: uuid.UUID | None, limit: int) -> list[Pending]:
         """The next memories without a new vector, in id order after ``after``."""
