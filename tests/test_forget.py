@@ -385,6 +385,7 @@ def test_deleting_a_conversation_keeps_what_was_also_said_elsewhere(
     assert data["deleted"] == {
         "jobs": 0,
         "memories": 2,
+        "history": 2,  # each one's ADD row
         "feedback": 1,
         "tasks": 2,
         "messages": 2,
@@ -401,13 +402,13 @@ def test_deleting_a_conversation_keeps_what_was_also_said_elsewhere(
     )
     history = sql(
         pg_url,
-        "SELECT memory_id::text AS id FROM memory_history "
-        "WHERE project_id = CAST(:p AS uuid) AND event = 'DELETE'",
+        "SELECT memory_id::text AS id FROM memory_history WHERE project_id = CAST(:p AS uuid)",
         p=project,
     )
-    assert {row["id"] for row in history} == doomed
-    # Only the history quotes it (its ADD and DELETE rows), as after delete/memory.
-    assert sorted(scan(pg_url, token)) == ["memory_history.new_value", "memory_history.old_value"]
+    assert not {row["id"] for row in history} & doomed
+    # Nothing quotes it, history included: a row left there would name no user, and a later
+    # delete/user could not find it.
+    assert scan(pg_url, token) == []
     [record] = sql(
         pg_url,
         "SELECT scope, subject FROM deletions WHERE project_id = CAST(:p AS uuid)",
@@ -424,6 +425,10 @@ def test_deleting_a_conversation_keeps_what_was_also_said_elsewhere(
         other = stranger.ok("/delete/message", {"user_id": "u", "conversation_id": "kept"})
         assert set(other["deleted"].values()) == {0}
     assert len(api.ok("/get/memory", {"user_id": "u"})["memory_detail_list"]) == 1
+    # Forgetting the user afterwards leaves nothing of either conversation anywhere.
+    api.ok("/delete/user", {"user_id": "u"})
+    assert scan(pg_url, token) == []
+    assert scan(pg_url, "西湖跑步") == []
 
 
 def test_an_add_in_flight_is_deleted_with_the_user_not_left_half(

@@ -32,8 +32,6 @@ from memos_server.services.limits import check_ids
 from memos_server.settings import Settings
 from memos_server.storage.models import Deletion
 from memos_server.storage.repositories.deletions import DeletionRepository
-from memos_server.storage.repositories.memories import MemoryRepository
-from memos_server.storage.repositories.memory_scopes import Selection
 from memos_server.storage.repositories.projects import ProjectRepository
 from memos_server.storage.repositories.tasks import TaskRepository
 
@@ -76,11 +74,7 @@ async def forget_conversation(
         "jobs": await deletions.forget_conversation_jobs(project_id, user_id, conversation_id)
     }
     doomed = await deletions.conversation_memories(project_id, user_id, conversation_id)
-    counts["memories"] = (
-        await MemoryRepository(session).delete_selected(Selection(project_id, ids=tuple(doomed)))
-        if doomed
-        else 0
-    )
+    counts.update(await deletions.forget_memories(project_id, doomed))
     counts.update(await deletions.forget_conversation_rows(project_id, user_id, conversation_id))
     record = await deletions.record(
         project_id,
