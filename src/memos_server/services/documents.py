@@ -295,13 +295,43 @@ def _pdf(content: bytes, limits: Limits) -> list[Block]:
                 "(MEMOS_KNOWLEDGE__MAX_PAGES)"
             )
         out: list[Block] = []
+        characters = 0
         for number, page in enumerate(pages, start=1):
-            out.extend(_paragraphs(page.extract_text() or "", "", number))
+            text = page.extract_text() or ""
+            characters += len(text)
+            if characters > limits.max_text_chars:  # stop reading at once, not after every page
+                raise DocumentError(
+                    f"the PDF holds more than {limits.max_text_chars:,} characters of text "
+                    "(MEMOS_KNOWLEDGE__MAX_TEXT_CHARS)"
+                )
+            out.extend(_paragraphs(text, "", number))
         return out
     except DocumentError:
         raise
     except Exception as error:  # pypdf raises many kinds for a damaged file
         raise DocumentError(f"the PDF cannot be read ({type(error).__name__}: {error})") from None
+
+
+# A 500-page text holds about 15,000 paragraphs.
+MAX_DOCX_PARAGRAPHS = 100_000
+_PARAGRAPH_TAGS = (b"<w:p>", b"<w:p ")
+
+
+def _docx_paragraphs(archive: zipfile.ZipFile) -> int:
+    """Paragraph tags in the document's body, read a megabyte at a time."""
+    try:
+        body = archive.open("word/document.xml")
+    except KeyError:
+        return 0
+    count, tail = 0, b""
+    with body:
+        while chunk := body.read(1 << 20):
+            window = tail + chunk
+            count += sum(window.count(tag) for tag in _PARAGRAPH_TAGS)
+            # The last bytes may hold the start of a tag that the next chunk ends (too short to
+            # hold a whole one, so nothing is counted twice).
+            tail = window[-4:]
+    return count
 
 
 def _docx(content: bytes, limits: Limits) -> list[Block]:
@@ -312,6 +342,14 @@ def _docx(content: bytes, limits: Limits) -> list[Block]:
                 raise DocumentError(
                     f"the document unpacks to {unpacked:,} bytes, more than "
                     f"{limits.max_unpacked_bytes:,}: refused as a likely zip bomb"
+                )
+            # python-docx builds an object per paragraph (a 70 MB body of one-letter paragraphs
+            # took minutes and gigabytes): count them first, streaming, in bounded memory.
+            paragraphs = _docx_paragraphs(archive)
+            if paragraphs > MAX_DOCX_PARAGRAPHS:
+                raise DocumentError(
+                    f"the document has {paragraphs:,} paragraphs, more than "
+                    f"{MAX_DOCX_PARAGRAPHS:,}: split it into smaller documents"
                 )
     except zipfile.BadZipFile:
         raise DocumentError("the .docx file is damaged (not a zip archive)") from None

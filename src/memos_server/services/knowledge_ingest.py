@@ -31,8 +31,10 @@ log = logging.getLogger(__name__)
 
 EMBED_BATCH = 64  # passages per call to the model: other requests' embeddings get turns between
 # A docx may unpack to this many times its size before it is taken for a zip bomb (text
-# compresses about 4 to 10 times; Word's XML around it, a little more).
+# compresses about 4 to 10 times; Word's XML around it, a little more), and never past
+# MAX_UNPACKED_BYTES, whatever its size.
 UNPACK_RATIO = 40
+MAX_UNPACKED_BYTES = 64_000_000
 
 
 class KnowledgeIngester:
@@ -99,7 +101,9 @@ class KnowledgeIngester:
             Limits(
                 max_pages=limits.max_pages,
                 max_text_chars=limits.max_text_chars,
-                max_unpacked_bytes=max(len(content) * UNPACK_RATIO, 10_000_000),
+                max_unpacked_bytes=min(
+                    max(len(content) * UNPACK_RATIO, 10_000_000), MAX_UNPACKED_BYTES
+                ),
             ),
         )
         passages = split_passages(blocks, limits.passage_chars)
