@@ -8,8 +8,10 @@ and fingerprints, jobs (a fine job still running writes nothing: see
 
 delete/message removes the conversation's messages, its tasks, jobs and feedback, and the
 memories made only from its messages (every source among them) or from feedback given in it,
-each with a ``DELETE`` history row as delete/memory writes. A memory with sources in another
-conversation too stays: it is also what the user said elsewhere (an UPDATE merged them).
+with their whole history: unlike delete/memory it writes no ``DELETE`` row, since history has
+no user column and a row quoting them could not be found by a later delete/user. A memory with
+sources in another conversation too stays: it is also what the user said elsewhere (an UPDATE
+merged them).
 
 Both record the deletion in ``deletions`` without content: the project, a keyed digest of the
 ids, the time and the counts. The digest (HMAC-SHA256 keyed by the project id) lets an operator
