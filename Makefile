@@ -41,11 +41,11 @@ $(VENV)/.installed-torch: pyproject.toml | $(BIN)/python
 	@$(BIN)/pip install -qq -e ".[torch]"
 	@touch $@
 
+# make run installs without .pyc files; the tests import everything, so this compiles the venv
+# once (quietly: a few packages ship files for other Python versions that do not compile).
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-torch
 	$(SAY) "installing the test tools..."
 	@$(BIN)/pip install -qq -e ".[dev,torch]"
-	@# make run installed without .pyc files; the tests import everything, compiled once here
-	@# (quietly: a few packages ship files for other Python versions that do not compile).
 	@$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null 2>&1 || true
 	@touch $@
 

@@ -123,12 +123,32 @@ def file_detail(file: KnowledgeFile) -> FileDetail:
 
 
 # The multipart form add_knowledgebase_file_form sends, for OpenAPI (the route reads it itself).
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$defs`` put in place of their references (none is recursive)."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(dict(defs[ref.removeprefix("#/$defs/")]))
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
+            # Inline: the route reads its body itself (JSON or multipart), so FastAPI never
+            # puts this model into the schema's components for a reference to point at.
             "application/json": {
-                "schema": {"$ref": "#/components/schemas/AddKnowledgebaseFileRequest"}
+                "schema": _inline(AddKnowledgebaseFileRequest.model_json_schema())
             },
             "multipart/form-data": {
                 "schema": {
