@@ -208,6 +208,50 @@ def test_cli_add_search_users_and_reset_on_the_embedded_postgres(tmp_path: Path)
     assert not (data / "postgres" / "postmaster.pid").exists()
 
 
+LISTED_ALONE = """
+import sys
+from memos_server.cli import main
+main(sys.argv[1:])
+print("imported:", sorted({m.split(".")[0] for m in sys.modules} & {"sqlalchemy", "alembic"}))
+"""
+
+
+def test_listings_read_on_a_plain_connection_and_migrate_a_new_database(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    # A new data dir: no schema yet. The listing migrates first, then lists nothing.
+    first = answered(home_cli(data, "project", "list")).splitlines()
+    assert len(first) == 1
+    assert first[0].split() == ["PROJECT", "ACTIVE", "KEYS", "ID"]
+    answered(home_cli(data, "apikey", "create", "--project", "旅行助手", "--name", "前台"))
+    answered(home_cli(data, "project", "create", "没有钥匙"))
+
+    # Migrated: a listing imports neither SQLAlchemy nor Alembic (they took most of its second).
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MEMOS_")}
+    environment["MEMOS_DATA_DIR"] = str(data)
+    for args, expected in (
+        (["apikey", "list"], ["旅行助手", "前台", "never", "active"]),
+        (["apikey", "list", "--project", "旅行助手"], ["旅行助手", "前台"]),
+        (["project", "list"], ["旅行助手", "没有钥匙"]),
+    ):
+        listed = subprocess.run(
+            [sys.executable, "-c", LISTED_ALONE, *args],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stdout.splitlines()[-1] == "imported: []"
+        assert all(word in listed.stdout for word in expected)
+    keyless = answered(home_cli(data, "apikey", "list", "--project", "没有钥匙")).splitlines()
+    assert len(keyless) == 1  # the header: a project without keys lists none
+    unknown = home_cli(data, "apikey", "list", "--project", "nope")
+    assert unknown.returncode == 1
+    assert "no project named 'nope'" in unknown.stderr
+    assert not (data / "postgres" / "postmaster.pid").exists()
+
+
 def serve_until_ready(pg_url: str, tmp_path: Path, stderr: int) -> subprocess.Popen[bytes]:
     """``memos-server serve`` with no log format set (``auto``), its stderr as given. The database
     has a key already (``api_key``): no new key's banner (printed, not logged) among the lines."""

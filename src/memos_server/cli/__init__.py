@@ -68,21 +68,34 @@ def _model(settings: Settings, work: Callable[[Runtime], Awaitable[None]]) -> No
     with_runtime(settings, work, with_embedder=True)
 
 
+def _listed(settings: Settings, listed: Callable[[], bool]) -> None:
+    """A listing on a plain connection; if the schema was behind, migrate and list again."""
+    if not listed():
+        from memos_server.cli import keys
+
+        _rows(settings, keys.migrated)
+        listed()
+
+
 def _keys(settings: Settings, command: str, sub: str | None, args: argparse.Namespace) -> None:
+    if sub == "list":  # before ``keys`` is imported: it brings SQLAlchemy
+        from memos_server.cli import listing
+
+        if command == "apikey":
+            _listed(settings, lambda: listing.apikey_list(settings, args.project))
+        else:
+            _listed(settings, lambda: listing.project_list(settings))
+        return
     from memos_server.cli import keys
 
     if (command, sub) == ("db", "upgrade"):
         _rows(settings, keys.db_upgrade)
     elif (command, sub) == ("apikey", "create"):
         _rows(settings, lambda session: keys.apikey_create(session, args.project, args.name))
-    elif (command, sub) == ("apikey", "list"):
-        _rows(settings, lambda session: keys.apikey_list(session, args.project))
     elif (command, sub) == ("apikey", "revoke"):
         _rows(settings, lambda session: keys.apikey_revoke(session, args.prefix))
     elif (command, sub) == ("project", "create"):
         _rows(settings, lambda session: keys.project_create(session, args.name))
-    elif (command, sub) == ("project", "list"):
-        _rows(settings, keys.project_list)
     else:
         raise AssertionError(f"no command {command} {sub}")  # argparse allows no other
 
