@@ -28,7 +28,8 @@ VIEWPOINTS = {
 }
 
 
-def _tags(value: Any) -> list[str]:
+def model_tags(value: Any) -> list[str]:
+    """Tags as a model writes them (a list, or one string with commas), at most five."""
     if isinstance(value, str):
         value = [part for part in value.replace("，", ",").split(",")]
     if not isinstance(value, list):
@@ -57,7 +58,7 @@ class _Extracted(BaseModel):
     @field_validator("tags", mode="before")
     @classmethod
     def clean_tags(cls, value: Any) -> list[str]:
-        return _tags(value)
+        return model_tags(value)
 
     @field_validator("confidence", mode="before")
     @classmethod

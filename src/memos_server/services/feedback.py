@@ -31,9 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
 from memos_server.prompts import Language, load_prompt
+from memos_server.services.applier import Applier, Decision
 from memos_server.services.extraction import Usage, ask_json
 from memos_server.services.feedback_operations import (
-    Operation,
     minute,
     read_operations,
     render_memories,
@@ -47,26 +47,19 @@ from memos_server.services.jobs import (
 )
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_text
-from memos_server.services.memory_writer import (
-    MemoryText,
-    added_row,
-    archive,
-    history_row,
-    new_memory,
-    revise,
-)
+from memos_server.services.memory_writer import MemoryText, added_row, new_memory
 from memos_server.services.search import SearchQuery, bm25, search_memories
 from memos_server.services.tasks import Added, Request, TaskKind, find_repeat, open_task
 from memos_server.services.text_index import query_tokens
 from memos_server.services.windows import short_title
 from memos_server.settings import Settings
-from memos_server.storage.models import Feedback, Memory, MemoryHistory, Task
+from memos_server.storage.models import Feedback, Memory, Task
 from memos_server.storage.repositories.feedback import FeedbackRepository
 from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Scope
 from memos_server.storage.repositories.tasks import TaskRepository
-from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode
+from memos_server.storage.vocabulary import MemoryKind, MemoryMode
 
 FEEDBACK_TAG = "feedback"
 FEEDBACK_KEYS: dict[Language, str] = {"zh": "用户反馈", "en": "User feedback"}
@@ -234,7 +227,7 @@ class FeedbackApplier(ModelJob):
             operations = await ask_json(
                 self.llm, text, lambda value: read_operations(value, shown, language), usage
             )
-        rewrites = [op.memory_value for op in operations if op.action in ("UPDATE", "ADD")]
+        rewrites = [op.memory_value or "" for op in operations if op.action in ("UPDATE", "ADD")]
         embedded = iter(await self.embedder.embed(rewrites))
         vectors = [next(embedded) if op.action in ("UPDATE", "ADD") else None for op in operations]
         async with self.database.session() as session:
@@ -269,64 +262,36 @@ class FeedbackApplier(ModelJob):
         session: AsyncSession,
         task: Task,
         feedback: Feedback,
-        operations: Sequence[Operation],
+        decisions: Sequence[Decision],
         vectors: Sequence[list[float] | None],
         prompt_version: str,
     ) -> None:
-        repository = MemoryRepository(session)
-        history: list[MemoryHistory] = []
-
-        def record(
-            memory_id: uuid.UUID, event: HistoryEvent, old: str | None, new: str | None
-        ) -> None:
-            history.append(
-                history_row(
-                    memory_id=memory_id,
-                    project_id=task.project_id,
-                    event=event,
-                    old_value=old,
-                    new_value=new,
-                    task_id=task.id,
-                )
+        applier = Applier(session, project_id=task.project_id, task_id=task.id)
+        for decision, vector in zip(decisions, vectors, strict=True):
+            # What an ADD adds; an UPDATE's correction too, should its target be gone.
+            new = (
+                self._memory(task, feedback, decision, vector, prompt_version)
+                if vector is not None
+                else None
             )
-
-        added: list[Memory] = []
-        for op, vector in zip(operations, vectors, strict=True):
-            if op.action == "ADD":
-                assert vector is not None
-                memory = self._memory(task, feedback, op, vector, prompt_version)
-                added.append(memory)
-                record(memory.id, HistoryEvent.ADD, None, memory.memory_value)
-                continue
-            assert op.target is not None
-            target = await repository.get_active(task.project_id, op.target.id)
-            if target is None:
-                continue  # archived or deleted since it was shown to the model
-            if op.action == "UPDATE":
-                assert vector is not None
-                record(target.id, HistoryEvent.UPDATE, target.memory_value, op.memory_value)
-                text = MemoryText(op.memory_key or target.memory_key, op.memory_value)
-                revise(target, text=text, embedding=vector)
-            else:
-                record(target.id, HistoryEvent.ARCHIVE, target.memory_value, feedback.content)
-                archive(target)
-        own = await repository.active_feedback_for_task(task.project_id, task.id)
-        await repository.archive([m.id for m in own])
-        for memory in own:
-            record(memory.id, HistoryEvent.ARCHIVE, memory.memory_value, None)
-        await repository.add_all(added, history)
+            await applier.apply(decision, new=new, vector=vector, reason=feedback.content)
+        own = await MemoryRepository(session).active_feedback_for_task(task.project_id, task.id)
+        await applier.retire(own)
+        await applier.finish()
 
     def _memory(
         self,
         task: Task,
         feedback: Feedback,
-        op: Operation,
+        decision: Decision,
         vector: list[float],
         prompt_version: str,
     ) -> Memory:
-        key = op.memory_key or short_title(op.memory_value)
+        value = decision.memory_value or ""
+        key = decision.memory_key or short_title(value)
+        tags = decision.tags
         return new_memory(
-            text=MemoryText(key, op.memory_value),
+            text=MemoryText(key, value),
             project_id=task.project_id,
             user_id=task.user_id,
             conversation_id=feedback.conversation_id,
@@ -336,7 +301,7 @@ class FeedbackApplier(ModelJob):
             kind=MemoryKind.FACT,
             mode=MemoryMode.FINE,
             memory_type="UserMemory",
-            tags=[*op.tags, FEEDBACK_TAG] if FEEDBACK_TAG not in op.tags else op.tags,
+            tags=[*tags, FEEDBACK_TAG] if FEEDBACK_TAG not in tags else tags,
             embedding=vector,
             prompt_version=prompt_version,
         )

@@ -4,13 +4,11 @@ its answer read as operations (ADD / UPDATE / ARCHIVE / NONE) on them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import Field, field_validator
-
 from memos_server.prompts import Language
+from memos_server.services.applier import Decision
 from memos_server.services.extraction import VIEWPOINTS
 from memos_server.services.llm_json import MalformedOutput, list_under
 from memos_server.services.reconcile import Answer
@@ -25,38 +23,16 @@ KIND_NAMES: dict[Language, dict[str, str]] = {
 NO_MEMORIES: dict[Language, str] = {"zh": "（无）", "en": "(none)"}
 
 
-class _Operation(Answer):
-    tags: list[str] = Field(default_factory=list)
-
-    @field_validator("tags", mode="before")
-    @classmethod
-    def clean_tags(cls, value: Any) -> list[str]:
-        if isinstance(value, str):
-            value = value.replace("，", ",").split(",")
-        if not isinstance(value, list):
-            return []
-        return [str(tag).strip() for tag in value if str(tag).strip()][:5]
-
-
-@dataclass(frozen=True)
-class Operation:
-    action: str  # UPDATE | ARCHIVE | ADD
-    target: Memory | None = None  # for UPDATE and ARCHIVE
-    memory_value: str = ""  # for UPDATE and ADD
-    memory_key: str | None = None
-    tags: list[str] = field(default_factory=list)
-
-
-def read_operations(value: Any, shown: Sequence[Memory], language: Language) -> list[Operation]:
-    """The model's answer as operations on the memories it was shown (numbered from 1)."""
+def read_operations(value: Any, shown: Sequence[Memory], language: Language) -> list[Decision]:
+    """The model's answer as decisions on the memories it was shown (numbered from 1)."""
     if isinstance(value, dict) and "action" in value:
         items = [value]  # one operation, not wrapped in a list
     else:
         items = list_under(value, "operations")
-    operations: list[Operation] = []
+    operations: list[Decision] = []
     touched: set[int] = set()
     for item in items:
-        answer = _Operation.model_validate(item)
+        answer = Answer.model_validate(item)
         text = (answer.memory_value or "").strip()
         if answer.action == "NONE":
             continue
@@ -66,7 +42,7 @@ def read_operations(value: Any, shown: Sequence[Memory], language: Language) -> 
             if not text.startswith(VIEWPOINTS[language]):
                 text = VIEWPOINTS[language][0] + text
             key = answer.memory_key or short_title(_without_viewpoint(text, language))
-            operations.append(Operation("ADD", None, text, key, answer.tags))
+            operations.append(Decision("ADD", None, text, key, answer.tags))
             continue
         if not shown:
             raise MalformedOutput(f"there are no memories to {answer.action}; only ADD is possible")
@@ -78,7 +54,7 @@ def read_operations(value: Any, shown: Sequence[Memory], language: Language) -> 
         if answer.action == "UPDATE" and not text:
             raise MalformedOutput("UPDATE needs the corrected memory_value")
         target = shown[answer.id - 1]
-        operations.append(Operation(answer.action, target, text, answer.memory_key))
+        operations.append(Decision(answer.action, target, text, answer.memory_key))
     return operations
 
 

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from memos_server.llm import LLM
 from memos_server.prompts import Language, load_prompt
-from memos_server.services.extraction import Usage, ask_json
+from memos_server.services.applier import Action, Decision
+from memos_server.services.extraction import Usage, ask_json, model_tags
 from memos_server.services.llm_json import MalformedOutput
 from memos_server.storage.models import Memory
 
 log = logging.getLogger(__name__)
-
-Action = Literal["ADD", "UPDATE", "ARCHIVE", "NONE"]
 
 
 class Answer(BaseModel):
@@ -29,6 +27,12 @@ class Answer(BaseModel):
     id: int | None = None
     memory_value: str | None = Field(default=None, max_length=4000)
     memory_key: str | None = Field(default=None, max_length=200)
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def clean_tags(cls, value: Any) -> list[str]:
+        return model_tags(value)
 
     @field_validator("action", mode="before")
     @classmethod
@@ -51,14 +55,6 @@ class Answer(BaseModel):
         if value in ("", "null", "None"):
             return None
         return value
-
-
-@dataclass(frozen=True)
-class Decision:
-    action: Action
-    target: Memory | None = None
-    memory_value: str | None = None
-    memory_key: str | None = None
 
 
 def _read(value: Any, candidates: Sequence[Memory]) -> Decision:

@@ -23,6 +23,7 @@ from datetime import datetime
 
 from memos_server.embedding.levels import levels_of
 from memos_server.prompts import Language
+from memos_server.services.applier import Applier, Decision
 from memos_server.services.extraction import Extraction, Usage, at_midnight, extract
 from memos_server.services.injected import strip_injected
 from memos_server.services.jobs import (
@@ -33,21 +34,15 @@ from memos_server.services.jobs import (
     model_failures,
 )
 from memos_server.services.language import detect_language
-from memos_server.services.memory_writer import (
-    MemoryText,
-    archive,
-    history_row,
-    new_memory,
-    revise,
-)
-from memos_server.services.reconcile import Decision, decide
+from memos_server.services.memory_writer import MemoryText, new_memory
+from memos_server.services.reconcile import decide
 from memos_server.services.windows import Turn, short_title
-from memos_server.storage.models import Memory, MemoryHistory, Message, Task
+from memos_server.storage.models import Memory, Message, Task
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Scope
 from memos_server.storage.repositories.messages import MessageRepository
 from memos_server.storage.repositories.tasks import TaskRepository
-from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode
+from memos_server.storage.vocabulary import MemoryKind, MemoryMode
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +68,7 @@ class Candidate:
 class Planned:
     candidate: Candidate
     decision: Decision
+    merged_vector: list[float] | None = None  # an UPDATE's: its merged text's embedding
 
 
 def candidates_of(extraction: Extraction) -> list[Candidate]:
@@ -188,7 +184,7 @@ class Refiner(ModelJob):
         merged = [p for p in plan if p.decision.action == "UPDATE"]
         merged_vectors = await self.embedder.embed([p.decision.memory_value or "" for p in merged])
         for planned, vector in zip(merged, merged_vectors, strict=True):
-            planned.candidate.vector = vector
+            planned.merged_vector = vector
         return plan
 
     async def _apply(
@@ -201,59 +197,22 @@ class Refiner(ModelJob):
         worker: str,
     ) -> Task:
         source_ids = [m.id for m in messages]
-        history: list[MemoryHistory] = []
-
-        def record(
-            memory_id: uuid.UUID, event: HistoryEvent, old: str | None, new: str | None
-        ) -> None:
-            history.append(
-                history_row(
-                    memory_id=memory_id,
-                    project_id=task.project_id,
-                    event=event,
-                    old_value=old,
-                    new_value=new,
-                    source_message_ids=source_ids,
-                    task_id=task.id,
-                )
-            )
-
         async with self.database.session() as session:
             await hold_job(session, job_id, worker)
-            repository = MemoryRepository(session)
-            added: list[Memory] = []
+            applier = Applier(
+                session, project_id=task.project_id, task_id=task.id, source_ids=source_ids
+            )
             for planned in plan:
-                candidate, decision = planned.candidate, planned.decision
-                action = decision.action
-                target = (
-                    await repository.get_active(task.project_id, decision.target.id)
-                    if decision.target is not None and action in ("UPDATE", "ARCHIVE")
-                    else None
-                )
-                if action in ("UPDATE", "ARCHIVE") and target is None:
-                    action = "ADD"  # changed since it was read; keep the new memory
-                if action == "UPDATE" and target is not None:
-                    record(
-                        target.id, HistoryEvent.UPDATE, target.memory_value, decision.memory_value
-                    )
-                    text = MemoryText(
-                        decision.memory_key or target.memory_key,
-                        decision.memory_value or target.memory_value,
-                    )
-                    revise(target, text=text, embedding=candidate.vector, more_sources=source_ids)
+                if planned.decision.action == "NONE":
                     continue
-                if action == "ARCHIVE" and target is not None:
-                    record(target.id, HistoryEvent.ARCHIVE, target.memory_value, candidate.value)
-                    archive(target)
-                if action in ("ADD", "ARCHIVE"):
-                    memory = self._memory(task, messages[0], candidate, source_ids)
-                    added.append(memory)
-                    record(memory.id, HistoryEvent.ADD, None, memory.memory_value)
-            fast = await repository.active_fast_for_messages(task.project_id, source_ids)
-            await repository.archive([m.id for m in fast])
-            for memory in fast:
-                record(memory.id, HistoryEvent.ARCHIVE, memory.memory_value, None)
-            await repository.add_all(added, history)
+                # The new memory: added on ADD and ARCHIVE, and on UPDATE if its target is gone.
+                new = self._memory(task, messages[0], planned.candidate, source_ids)
+                await applier.apply(planned.decision, new=new, vector=planned.merged_vector)
+            fast = await MemoryRepository(session).active_fast_for_messages(
+                task.project_id, source_ids
+            )
+            await applier.retire(fast)
+            await applier.finish()
             finished = await complete_job(session, task.id, job_id, usage)
             await session.commit()
         return finished
