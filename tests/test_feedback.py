@@ -13,7 +13,9 @@ from typing import Any
 from memos_server.services.search import Scored, place_corrections
 from memos_server.storage.models import Memory
 from tests.fake_llm import FakeLLM, Reply, reply_json
-from tests.support import Api, sql, wait_until
+from tests.support.api import Api
+from tests.support.database import sql
+from tests.support.waiting import wait_until
 
 LIVES_IN_BEIJING = [
     {"role": "user", "content": "我住在北京，每天坐地铁去公司上班。"},

@@ -16,7 +16,8 @@ from memos_server.services.instructions import full_instruction, instruction
 from memos_server.services.search import Scored, SearchResult
 from memos_server.storage.models import Memory
 from tests.fake_llm import FakeLLM, reply_json
-from tests.support import Api, sql
+from tests.support.api import Api
+from tests.support.database import sql
 
 RECALLED = "<memories>\n- [2025-01-02] 用户住在火星基地七号舱\n</memories>"
 PHRASE = "火星基地七号舱"

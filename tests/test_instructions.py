@@ -11,7 +11,10 @@ from memos_server.prompts.recalled import recalled_text
 from memos_server.services.instructions import full_instruction, instruction
 from memos_server.services.search import Scored, SearchResult
 from memos_server.storage.models import Memory
-from tests.support import SEED_FAMILY_TRIP, Api, ServiceThread, store_preference
+from tests.support.api import Api
+from tests.support.conversations import SEED_FAMILY_TRIP
+from tests.support.memories import store_preference
+from tests.support.service import ServiceThread
 
 DATE = re.compile(r"\[\d{4}-\d{2}-\d{2}\]")
 

@@ -15,7 +15,10 @@ from memos_server.services.instructions import full_instruction, instruction
 from memos_server.services.search import Scored, SearchResult
 from memos_server.storage.models import Memory
 from tests.fake_llm import FakeLLM, Reply, reply_json
-from tests.support import SEED_HOTEL, Api, ServiceThread, store_memories, store_preference
+from tests.support.api import Api
+from tests.support.conversations import SEED_HOTEL
+from tests.support.memories import store_memories, store_preference
+from tests.support.service import ServiceThread
 from tests.test_fine_mode import HOTEL_FACT
 
 # What a poisoned conversation could leave as a memory: a tag closing the block early, words
