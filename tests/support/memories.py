@@ -1,19 +1,27 @@
-"""Memories stored without the API: as fine mode would store one, or many in one statement."""
+"""Memories made without the API: stored as fine mode or a bulk import would store them, or
+built (never stored) as search hands them to the code that renders them."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
 
 from memos_server.services.apikeys import hash_key
 from memos_server.services.memory_writer import MemoryText, new_memory
 from memos_server.services.text_index import index_tokens
 from memos_server.settings import DatabaseSettings
 from memos_server.storage.database import Database
+from memos_server.storage.models import Memory
 from memos_server.storage.repositories.api_keys import ApiKeyRepository
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.vocabulary import MemoryKind, MemoryMode
 from tests.support.database import execute, project_of
 from tests.support.service import ServiceThread
+
+# The project of memories that are built but never stored: no row refers to it.
+UNSTORED_PROJECT = uuid.UUID(int=0)
 
 
 def store_preference(
@@ -102,3 +110,35 @@ def store_memories(
         step=0 if same_time else 1,
         count=count,
     )
+
+
+def recalled_memory(
+    value: str,
+    *,
+    create_time: datetime,
+    memory_id: uuid.UUID | None = None,
+    preference_type: str | None = None,
+    reasoning: str | None = None,
+    corrects: Sequence[uuid.UUID] = (),
+) -> Memory:
+    """A memory as search hands it on, made by the one memory writer but never stored.
+
+    The database would give it its create time; here the caller does.
+    """
+    memory = new_memory(
+        text=MemoryText(value[:20], value),
+        project_id=UNSTORED_PROJECT,
+        user_id="recalled",
+        conversation_id=None,
+        kind=MemoryKind.FACT if preference_type is None else MemoryKind.PREFERENCE,
+        mode=MemoryMode.FINE,
+        memory_type="LongTermMemory" if preference_type is None else "UserMemory",
+        embedding=[],
+        preference_type=preference_type,
+        reasoning=reasoning,
+        corrects=corrects,
+    )
+    memory.create_time = create_time
+    if memory_id is not None:
+        memory.id = memory_id
+    return memory
