@@ -32,7 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.search_latency import machine, percentile  # noqa: E402
 from tests.fake_llm import FakeLLM, Reply  # noqa: E402
-from tests.support import ServiceProcess, new_api_key, sql  # noqa: E402
+from tests.support.database import new_api_key, sql  # noqa: E402
+from tests.support.process import ServiceProcess  # noqa: E402
 
 HOTEL = [
     {"role": "user", "content": "我暑假定好去广州旅游，住宿的话有哪些连锁酒店可选？"},

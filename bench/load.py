@@ -587,7 +587,7 @@ OWN_SERVICE_SETTINGS = {"MEMOS_FAST__WINDOW_TURNS": "1", "MEMOS_LIMITS__RATE_PER
 
 
 def own_service(data_dir: Path, state: State) -> tuple[Any, str]:
-    from tests.support import ServiceProcess
+    from tests.support.process import ServiceProcess
 
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {

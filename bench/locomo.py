@@ -220,7 +220,7 @@ def report(rows: list[Any], header: str) -> str:
 
 
 def own_service(workdir: Path) -> tuple[Any, str]:
-    from tests.support import ServiceProcess
+    from tests.support.process import ServiceProcess
 
     service = ServiceProcess(
         workdir,

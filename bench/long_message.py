@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ingest_jobs import database_url  # noqa: E402
 from bench.search_latency import machine  # noqa: E402
-from tests.support import ServiceProcess, new_api_key  # noqa: E402
+from tests.support.database import new_api_key  # noqa: E402
+from tests.support.process import ServiceProcess  # noqa: E402
 
 PHRASE = "广州旅游酒店"
 

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support import ADMIN_KEY, ServiceThread, make_settings  # noqa: E402
+from tests.support.service import ADMIN_KEY, ServiceThread, make_settings  # noqa: E402
 
 STALLED = 200
 GUESSES = 300

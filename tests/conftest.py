@@ -12,7 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fake_llm import FakeLLM
-from tests.support import Api, ServiceThread, make_settings, new_api_key
+from tests.support.api import Api
+from tests.support.database import new_api_key
+from tests.support.service import ServiceThread, make_settings
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support import ENGLISH_TRIP, SEED_FAMILY_TRIP, SEED_HOTEL, Api
+from tests.support.api import Api
+from tests.support.conversations import ENGLISH_TRIP, SEED_FAMILY_TRIP, SEED_HOTEL
 
 
 def add(api: Api, messages: list[dict[str, Any]], conversation: str = "c1", **extra: Any) -> Any:

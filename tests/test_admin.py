@@ -9,7 +9,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.support import ADMIN_KEY, SEED_HOTEL, Api, ServiceThread, new_api_key
+from tests.support.api import Api
+from tests.support.conversations import SEED_HOTEL
+from tests.support.database import new_api_key
+from tests.support.service import ADMIN_KEY, ServiceThread
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from memos_server.app import API_PREFIX
-from tests.support import ROOT, ServiceThread
+from tests.support.paths import ROOT
+from tests.support.service import ServiceThread
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Route

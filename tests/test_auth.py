@@ -5,7 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support import SEED_HOTEL, Api, ServiceThread, new_api_key
+from tests.support.api import Api
+from tests.support.conversations import SEED_HOTEL
+from tests.support.database import new_api_key
+from tests.support.service import ServiceThread
 
 ENDPOINTS = [
     ("/add/message", {"user_id": "u", "conversation_id": "c", "messages": SEED_HOTEL}),

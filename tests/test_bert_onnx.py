@@ -15,7 +15,7 @@ from memos_server.embedding.local import resolve_model_path
 from memos_server.embedding.onnx_export import ModelLayout, cached_onnx, read_layout
 from memos_server.embedding.onnx_local import OnnxEmbedder
 from memos_server.settings import MINILM_LOCAL_MODEL, EmbeddingSettings
-from tests.support import MODEL_CACHE
+from tests.support.paths import MODEL_CACHE
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,9 @@ import pytest
 
 from memos_server.services.chat import ThinkSplitter, split_answer
 from tests.fake_llm import FakeLLM, Reply, reply_json
-from tests.support import SEED_HOTEL, Api, wait_until
+from tests.support.api import Api
+from tests.support.conversations import SEED_HOTEL
+from tests.support.waiting import wait_until
 from tests.test_fine_mode import HOTEL_FACT, HOTEL_PREFERENCE
 
 QUERY = "我国庆想出去玩，帮我推荐个没住过的酒店品牌"

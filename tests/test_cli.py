@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import MODEL_CACHE, Api, ServiceThread, free_port
+from tests.support.api import Api
+from tests.support.paths import MODEL_CACHE
+from tests.support.service import ServiceThread, free_port
 
 
 def cli(pg_url: str, *args: str) -> subprocess.CompletedProcess[str]:

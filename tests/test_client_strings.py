@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import Api
+from tests.support.api import Api
 
 USER = "strings-user"
 TURN = [{"role": "user", "content": "我住在广州，喜欢七天酒店"}]

@@ -13,7 +13,8 @@ import pytest
 from memos_server.services.extraction import at_midnight
 from memos_server.services.time_words import period_of
 from memos_server.times import EARLIEST, LATEST, LATEST_MS
-from tests.support import Api, execute, project_of
+from tests.support.api import Api
+from tests.support.database import execute, project_of
 
 NOW = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
 

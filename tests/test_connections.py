@@ -14,7 +14,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support import Api, ServiceThread, make_settings, new_api_key
+from tests.support.api import Api
+from tests.support.database import new_api_key
+from tests.support.service import ServiceThread, make_settings
 
 BODY_TIMEOUT_S = 3.0
 SEARCH = {"user_id": "conn-user", "query": "七天酒店"}

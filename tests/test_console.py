@@ -17,7 +17,10 @@ import pytest
 
 from memos_server.app import API_PREFIX
 from tests.fake_llm import FakeLLM, Reply, reply_json
-from tests.support import ENGLISH_TRIP, ROOT, SEED_HOTEL, Api, ServiceThread
+from tests.support.api import Api
+from tests.support.conversations import ENGLISH_TRIP, SEED_HOTEL
+from tests.support.paths import ROOT
+from tests.support.service import ServiceThread
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright

@@ -14,7 +14,11 @@ import pytest
 
 from memos_server.app import API_PREFIX
 from memos_server.console import STATIC_DIR
-from tests.support import ENGLISH_TRIP, ROOT, SEED_HOTEL, Api, ServiceThread, new_api_key
+from tests.support.api import Api
+from tests.support.conversations import ENGLISH_TRIP, SEED_HOTEL
+from tests.support.database import new_api_key
+from tests.support.paths import ROOT
+from tests.support.service import ServiceThread
 
 
 def add(api: Api, user_id: str, conversation_id: str, messages: list[dict[str, Any]]) -> None:

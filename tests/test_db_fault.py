@@ -29,7 +29,12 @@ import pytest
 from bench.load import Answer, add_call, run_clients
 from memos_server.storage.repositories.vector_indexes import UserKind
 from tests.fake_llm import FakeLLM
-from tests.support import ROOT, Api, ServiceProcess, project_of, sql, store_memories, wait_until
+from tests.support.api import Api
+from tests.support.database import project_of, sql
+from tests.support.memories import store_memories
+from tests.support.paths import ROOT
+from tests.support.process import ServiceProcess
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,9 @@ from sqlalchemy.exc import DBAPIError
 
 from memos_server.settings import DatabaseSettings
 from memos_server.storage.database import Database, unavailable
-from tests.support import Api, free_port, sql
+from tests.support.api import Api
+from tests.support.database import sql
+from tests.support.service import free_port
 
 Work = Callable[[Database], Awaitable[object]]
 

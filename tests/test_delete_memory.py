@@ -8,15 +8,11 @@ from typing import Any
 
 import pytest
 
-from tests.support import (
-    SEED_HOTEL,
-    Api,
-    ServiceThread,
-    new_api_key,
-    project_of,
-    sql,
-    store_memories,
-)
+from tests.support.api import Api
+from tests.support.conversations import SEED_HOTEL
+from tests.support.database import new_api_key, project_of, sql
+from tests.support.memories import store_memories
+from tests.support.service import ServiceThread
 
 
 def delete(api: Api, **body: Any) -> int:

@@ -16,7 +16,7 @@ from memos_server.services.documents import (
     Limits,
     extract,
 )
-from tests.knowledge_support import make_docx, make_pdf
+from tests.support.knowledge import make_docx, make_pdf
 
 LIMITS = Limits(max_pages=500, max_text_chars=5_000_000, max_unpacked_bytes=64_000_000)
 

@@ -19,7 +19,7 @@ from memos_server.embedding import TextKind
 from memos_server.embedding.e5_local import E5Embedder
 from memos_server.embedding.local import load_local
 from memos_server.settings import E5_LOCAL_MODEL, EmbeddingSettings
-from tests.support import MODEL_CACHE
+from tests.support.paths import MODEL_CACHE
 
 # Edge cases, and corpus texts short and long.
 TEXTS = EDGE_CASES + varied_texts(60)[len(EDGE_CASES) :: 2]

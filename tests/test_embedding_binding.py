@@ -13,7 +13,7 @@ from memos_server.errors import ConfigurationError
 from memos_server.services.embedding_binding import bind_embedding_model
 from memos_server.settings import DatabaseSettings
 from memos_server.storage.database import Database
-from tests.support import ServiceThread
+from tests.support.service import ServiceThread
 
 
 @dataclass

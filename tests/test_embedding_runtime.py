@@ -13,7 +13,7 @@ from memos_server.embedding.local import TorchEmbedder, load_local
 from memos_server.embedding.onnx_local import OnnxEmbedder
 from memos_server.settings import MINILM_LOCAL_MODEL as MINILM
 from memos_server.settings import EmbeddingSettings
-from tests.support import MODEL_CACHE
+from tests.support.paths import MODEL_CACHE
 
 TEXTS = ["Where does the user like to stay?", "我喜欢住在如家酒店，因为便宜。", "a", "word " * 400]
 

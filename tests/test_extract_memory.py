@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from tests.fake_llm import FakeLLM, Reply, reply_json
-from tests.support import ENGLISH_TRIP, SEED_HOTEL, Api, sql
+from tests.support.api import Api
+from tests.support.conversations import ENGLISH_TRIP, SEED_HOTEL
+from tests.support.database import sql
 
 TABLES = ("messages", "memories", "memory_history", "tasks", "jobs", "feedback")
 HOTEL_FACT = {

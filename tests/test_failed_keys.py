@@ -16,7 +16,8 @@ import pytest
 from memos_server.errors import TooManyFailedKeys
 from memos_server.runtime import failed_key_throttle_for
 from memos_server.services.failed_keys import FailedKeyThrottle, client_of
-from tests.support import ADMIN_KEY, Api, ServiceThread, make_settings
+from tests.support.api import Api
+from tests.support.service import ADMIN_KEY, ServiceThread, make_settings
 
 BURST = 5
 PER_MINUTE = 30.0  # one wrong key back every 2 s

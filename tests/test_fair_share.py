@@ -28,7 +28,9 @@ from memos_server.settings import DatabaseSettings
 from memos_server.storage.database import Database, timed_out
 from memos_server.storage.migrations import upgrade_database
 from memos_server.storage.repositories.vector_indexes import without_statement_timeout
-from tests.support import Api, ServiceThread, make_settings, new_api_key
+from tests.support.api import Api
+from tests.support.database import new_api_key
+from tests.support.service import ServiceThread, make_settings
 
 # Common characters, drawn at random: text the model must embed window by window (no two alike).
 HANZI = (

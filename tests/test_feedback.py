@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from memos_server.services.search import Scored, place_corrections
-from memos_server.storage.models import Memory
 from tests.fake_llm import FakeLLM, Reply, reply_json
-from tests.support import Api, sql, wait_until
+from tests.support.api import Api
+from tests.support.database import sql
+from tests.support.memories import recalled_memory
+from tests.support.waiting import wait_until
 
 LIVES_IN_BEIJING = [
     {"role": "user", "content": "我住在北京，每天坐地铁去公司上班。"},
@@ -201,9 +203,9 @@ def test_feedback_needs_an_api_key(api: Api, service: Any) -> None:
 
 
 def scored(name: str, relativity: float, corrects: tuple[str, ...] = ()) -> Scored:
-    memory = Memory(
-        id=uuid.uuid5(uuid.NAMESPACE_URL, name),
-        memory_value=name,
+    memory = recalled_memory(
+        name,
+        memory_id=uuid.uuid5(uuid.NAMESPACE_URL, name),
         corrects=[uuid.uuid5(uuid.NAMESPACE_URL, c) for c in corrects],
         create_time=datetime(2025, 1, len(name), tzinfo=UTC),
     )

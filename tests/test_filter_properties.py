@@ -20,7 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from tests.support import Api, ServiceThread, new_api_key
+from tests.support.api import Api
+from tests.support.database import new_api_key
+from tests.support.service import ServiceThread
 
 ROWS: list[dict[str, Any]] = [
     {"agent_id": "a1", "app_id": "web", "conversation_id": "c1", "tags": ["t1"],

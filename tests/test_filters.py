@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import Api
+from tests.support.api import Api
 
 ONE_DAY_MS = 86_400_000
 

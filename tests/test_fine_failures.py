@@ -15,7 +15,8 @@ import pytest
 from memos_server.llm.openai_chat import OpenAIChat
 from memos_server.settings import LLMSettings
 from tests.fake_llm import FakeLLM, Reply, reply_json
-from tests.support import SEED_HOTEL, Api
+from tests.support.api import Api
+from tests.support.conversations import SEED_HOTEL
 
 VALUE = "[user观点]用户选择了七天酒店。"
 FACT = {"memory_key": "七天酒店", "memory_value": VALUE, "tags": ["酒店"]}

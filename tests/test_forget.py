@@ -20,17 +20,11 @@ from memos_server.settings import DatabaseSettings
 from memos_server.storage.database import Database
 from memos_server.storage.repositories.vector_indexes import UserKind, create_index
 from tests.fake_llm import FakeLLM, Reply, reply_json
-from tests.support import (
-    ADMIN_KEY,
-    Api,
-    ServiceThread,
-    execute,
-    new_api_key,
-    project_of,
-    sql,
-    store_preference,
-    wait_until,
-)
+from tests.support.api import Api
+from tests.support.database import execute, new_api_key, project_of, sql
+from tests.support.memories import store_preference
+from tests.support.service import ADMIN_KEY, ServiceThread
+from tests.support.waiting import wait_until
 
 SCANNED_TYPES = ("text", "character varying", "jsonb", "ARRAY", "json", "tsvector")
 

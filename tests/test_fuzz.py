@@ -27,18 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from tests.fake_llm import FakeLLM
-from tests.support import (
-    ADMIN_KEY,
-    ROOT,
-    Api,
-    ServiceThread,
-    new_api_key,
-    project_of,
-    sql,
-    store_memories,
-    store_preference,
-    wait_until,
-)
+from tests.support.api import Api
+from tests.support.database import new_api_key, project_of, sql
+from tests.support.memories import store_memories, store_preference
+from tests.support.paths import ROOT
+from tests.support.service import ADMIN_KEY, ServiceThread
+from tests.support.waiting import wait_until
 
 SUMMARY = ROOT / "test-artifacts" / "fuzz-summary.json"
 MAX_EXAMPLES = 60

@@ -6,16 +6,11 @@ from typing import Any
 
 import pytest
 
-from tests.support import (
-    SEED_HOTEL,
-    Api,
-    ServiceThread,
-    new_api_key,
-    project_of,
-    sql,
-    store_memories,
-    store_preference,
-)
+from tests.support.api import Api
+from tests.support.conversations import SEED_HOTEL
+from tests.support.database import new_api_key, project_of, sql
+from tests.support.memories import store_memories, store_preference
+from tests.support.service import ServiceThread
 
 
 def page(api: Api, **body: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from memos_server.services.text_index import index_tokens, query_tokens
-from tests.support import Api
+from tests.support.api import Api
 
 
 def remember(api: Api, *texts: str, user: str = "u1") -> None:
@@ -95,7 +95,7 @@ def test_the_full_text_channel_by_itself(api: Api, api_key: str, pg_url: str) ->
     from memos_server.storage.database import Database
     from memos_server.storage.repositories.memories import MemoryRepository
     from memos_server.storage.repositories.memory_scopes import Scope
-    from tests.support import sql
+    from tests.support.database import sql
 
     remember(api, "我家住在中华人民共和国的首都。", "明天去买菜。", "周末我们打羽毛球。")
     [row] = sql(pg_url, "SELECT project_id FROM api_keys WHERE key_hash = :h", h=hash_key(api_key))

@@ -12,7 +12,10 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from memos_server.app import API_PREFIX
-from tests.support import SEED_HOTEL, Api, ServiceThread, new_api_key
+from tests.support.api import Api
+from tests.support.conversations import SEED_HOTEL
+from tests.support.database import new_api_key
+from tests.support.service import ServiceThread
 
 ADD = "/add/message"
 

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import SEED_HOTEL, Api
+from tests.support.api import Api
+from tests.support.conversations import SEED_HOTEL
 
 USER = "hygiene"
 ADD = {"user_id": USER, "conversation_id": "c1", "messages": SEED_HOTEL}

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime
 
 from memos_server.embedding.base import estimate_tokens
 from memos_server.prompts.recalled import recalled_text
 from memos_server.services.instructions import full_instruction, instruction
 from memos_server.services.search import Scored, SearchResult
-from memos_server.storage.models import Memory
-from tests.support import SEED_FAMILY_TRIP, Api, ServiceThread, store_preference
+from tests.support.api import Api
+from tests.support.conversations import SEED_FAMILY_TRIP
+from tests.support.memories import recalled_memory, store_preference
+from tests.support.service import ServiceThread
 
 DATE = re.compile(r"\[\d{4}-\d{2}-\d{2}\]")
 
@@ -84,14 +85,7 @@ def test_an_empty_memory_still_gives_a_usable_prompt(api: Api) -> None:
 
 
 def fact(text: str, relativity: float) -> Scored:
-    memory = Memory(
-        id=uuid.uuid4(),
-        memory_value=text,
-        memory_time=None,
-        create_time=datetime(2026, 5, 1, tzinfo=UTC),
-        preference_type=None,
-        reasoning=None,
-    )
+    memory = recalled_memory(text, create_time=datetime(2026, 5, 1, tzinfo=UTC))
     return Scored(memory, relativity)
 
 

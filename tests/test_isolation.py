@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 
 from tests.fake_llm import FakeLLM, reply_json, task_of
-from tests.support import SEED_HOTEL, Api, ServiceThread, new_api_key
+from tests.support.api import Api
+from tests.support.conversations import SEED_HOTEL
+from tests.support.database import new_api_key
+from tests.support.service import ServiceThread
 from tests.test_fine_mode import HOTEL_FACT, HOTEL_PREFERENCE
 
 SAME = {"user_id": "same-user", "conversation_id": "same-conv", "agent_id": "same-agent"}

@@ -13,17 +13,12 @@ import httpx
 import pytest
 
 from tests.fake_llm import FakeLLM, Reply, reply_json
-from tests.support import (
-    SEED_FAMILY_TRIP,
-    SEED_HOTEL,
-    Api,
-    ServiceProcess,
-    ServiceThread,
-    fresh_database,
-    new_api_key,
-    sql,
-    wait_until,
-)
+from tests.support.api import Api
+from tests.support.conversations import SEED_FAMILY_TRIP, SEED_HOTEL
+from tests.support.database import fresh_database, new_api_key, sql
+from tests.support.process import ServiceProcess
+from tests.support.service import ServiceThread
+from tests.support.waiting import wait_until
 
 VALUE = "[user观点]用户选择了七天酒店。"
 FACT = {"memory_key": "七天酒店", "memory_value": VALUE, "tags": ["酒店"]}

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.knowledge_support import (
+from tests.support.api import Api
+from tests.support.database import new_api_key, sql
+from tests.support.knowledge import (
     b64,
     create_base,
     make_docx,
@@ -20,7 +22,7 @@ from tests.knowledge_support import (
     upload,
     zip_bomb_docx,
 )
-from tests.support import Api, ServiceThread, make_settings, new_api_key, sql
+from tests.support.service import ServiceThread, make_settings
 
 DOG_FOOD_MD = """# 宠物食品手册
 

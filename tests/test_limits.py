@@ -13,7 +13,9 @@ import pytest
 from memos_server.errors import RateLimited
 from memos_server.runtime import rate_limiter_for
 from memos_server.services.rate_limit import RateLimiter
-from tests.support import Api, ServiceThread, make_settings, new_api_key
+from tests.support.api import Api
+from tests.support.database import new_api_key
+from tests.support.service import ServiceThread, make_settings
 
 USER = {"user_id": "limits-user", "conversation_id": "limits-conv"}
 

@@ -11,7 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tests.fake_llm import FakeLLM, Reply, reply_json
-from tests.support import Api, ServiceThread, new_api_key, wait_until
+from tests.support.api import Api
+from tests.support.database import new_api_key
+from tests.support.service import ServiceThread
+from tests.support.waiting import wait_until
 
 ADDS = 24
 GOOD_FACT = {"memory_key": "爱好", "memory_value": "[user观点]用户喜欢爬山。", "tags": ["爱好"]}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import MODEL_CACHE, ROOT
+from tests.support.paths import MODEL_CACHE, ROOT
 
 SECTION = "<!-- load-benchmark:start -->"
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.support import ROOT
+from tests.support.paths import ROOT
 
 OVERALL = re.compile(r"\| \*\*overall\*\* \| " + r" \| ".join([r"([\d.]+)"] * 4) + r" \|")
 DATASET = ROOT.parent / "shared" / "bench-data" / "locomo" / "locomo10.json"

@@ -16,7 +16,8 @@ import httpx
 
 from memos_server.services.text_index import index_tokens, query_tokens
 from memos_server.services.windows import Turn, build_windows
-from tests.support import Api, ServiceThread
+from tests.support.api import Api
+from tests.support.service import ServiceThread
 
 PHRASE = "广州旅游酒店"
 LONG = PHRASE * 5333  # 31,998 characters, the message

@@ -15,7 +15,9 @@ from memos_server.storage.database import Database
 from memos_server.storage.migrations import alembic_config
 from memos_server.storage.models import Message
 from memos_server.storage.repositories.messages import MessageRepository
-from tests.support import Api, ServiceThread, execute, fresh_database, new_api_key, sql
+from tests.support.api import Api
+from tests.support.database import execute, fresh_database, new_api_key, sql
+from tests.support.service import ServiceThread
 
 
 def add(api: Api, *texts: str, conversation: str = "c1") -> None:

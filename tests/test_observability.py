@@ -24,16 +24,11 @@ from memos_server.logs import JsonFormatter, request_id
 from memos_server.settings import DatabaseSettings
 from memos_server.storage.database import Database
 from tests.fake_llm import FakeLLM, Reply, reply_json
-from tests.support import (
-    Api,
-    ServiceProcess,
-    ServiceThread,
-    execute,
-    free_port,
-    fresh_database,
-    project_of,
-    wait_until,
-)
+from tests.support.api import Api
+from tests.support.database import execute, fresh_database, project_of
+from tests.support.process import ServiceProcess
+from tests.support.service import ServiceThread, free_port
+from tests.support.waiting import wait_until
 
 SEARCH = f"{API_PREFIX}/search/memory"
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import ServiceThread
+from tests.support.service import ServiceThread
 
 ENDPOINTS = (
     "/add/message",

@@ -24,7 +24,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from memos_server.app import API_PREFIX, create_app
-from tests.support import make_settings
+from tests.support.service import make_settings
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Where a schema holds other schemas (JSON Schema 2020-12), by the shape of the slot.

@@ -16,7 +16,9 @@ import httpx
 import psutil
 import pytest
 
-from tests.support import SEED_FAMILY_TRIP, Api, ServiceProcess
+from tests.support.api import Api
+from tests.support.conversations import SEED_FAMILY_TRIP
+from tests.support.process import ServiceProcess
 
 KEY = re.compile(r"mk-[A-Za-z0-9_-]{43}")
 

@@ -5,7 +5,6 @@ in ``instruction``, ``full_instruction`` and /chat's system prompt."""
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -13,9 +12,11 @@ import pytest
 from memos_server.prompts.recalled import recalled_text
 from memos_server.services.instructions import full_instruction, instruction
 from memos_server.services.search import Scored, SearchResult
-from memos_server.storage.models import Memory
 from tests.fake_llm import FakeLLM, Reply, reply_json
-from tests.support import SEED_HOTEL, Api, ServiceThread, store_memories, store_preference
+from tests.support.api import Api
+from tests.support.conversations import SEED_HOTEL
+from tests.support.memories import recalled_memory, store_memories, store_preference
+from tests.support.service import ServiceThread
 from tests.test_fine_mode import HOTEL_FACT
 
 # What a poisoned conversation could leave as a memory: a tag closing the block early, words
@@ -78,10 +79,8 @@ def assert_held_in_block(prompt: str, payload: str) -> None:
 
 
 def scored(text: str, *, preference: str | None = None, reasoning: str | None = None) -> Scored:
-    memory = Memory(
-        id=uuid.uuid4(),
-        memory_value=text,
-        memory_time=None,
+    memory = recalled_memory(
+        text,
         create_time=datetime(2026, 5, 1, tzinfo=UTC),
         preference_type=preference,
         reasoning=reasoning,

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from memos_server.services.recency import Candidate, newer_first
-from tests.support import Api, ServiceThread, make_settings
+from tests.support.api import Api
+from tests.support.service import ServiceThread, make_settings
 
 
 @pytest.fixture(scope="module")

@@ -26,18 +26,12 @@ from memos_server.errors import ConfigurationError
 from memos_server.services.embedding_binding import bind_embedding_model
 from memos_server.settings import E5_LOCAL_MODEL, MINILM_LOCAL_MODEL, DatabaseSettings
 from memos_server.storage.database import Database
-from tests.support import (
-    ADMIN_KEY,
-    MODEL_CACHE,
-    Api,
-    ServiceProcess,
-    ServiceThread,
-    fresh_database,
-    make_settings,
-    new_api_key,
-    sql,
-    wait_until,
-)
+from tests.support.api import Api
+from tests.support.database import fresh_database, new_api_key, sql
+from tests.support.paths import MODEL_CACHE
+from tests.support.process import ServiceProcess
+from tests.support.service import ADMIN_KEY, ServiceThread, make_settings
+from tests.support.waiting import wait_until
 
 E5 = f"local:{E5_LOCAL_MODEL}"
 MINILM = f"local:{MINILM_LOCAL_MODEL}"
@@ -302,7 +296,7 @@ class Model:
 
 def test_a_start_with_another_model_says_what_to_run(pg_url: str) -> None:
     from memos_server.storage.migrations import upgrade_database
-    from tests.support import store_memories
+    from tests.support.memories import store_memories
 
     url = fresh_database(pg_url)
     upgrade_database(url)
@@ -325,7 +319,7 @@ def test_the_migration_on_a_populated_database_and_its_trigger(pg_url: str) -> N
     from sqlalchemy.exc import DBAPIError
 
     from memos_server.storage.migrations import alembic_config
-    from tests.support import execute
+    from tests.support.database import execute
 
     url = fresh_database(pg_url)
     config = alembic_config(url)
@@ -411,7 +405,8 @@ def test_a_model_of_another_size_replaces_the_vectors_and_the_indexes(pg_url: st
     from memos_server.settings import SearchSettings
     from memos_server.storage.migrations import upgrade_database
     from memos_server.storage.repositories.vector_indexes import PREFIX
-    from tests.support import execute, store_memories
+    from tests.support.database import execute
+    from tests.support.memories import store_memories
 
     url = fresh_database(pg_url)
     upgrade_database(url)
@@ -494,7 +489,7 @@ def test_a_database_with_knowledge_passages_is_not_reindexed(pg_url: str) -> Non
     rather than leave them on the old model's vectors for the new model's queries."""
     from memos_server.services.reindex import Reindexer
     from memos_server.storage.migrations import upgrade_database
-    from tests.support import execute
+    from tests.support.database import execute
 
     url = fresh_database(pg_url)
     upgrade_database(url)

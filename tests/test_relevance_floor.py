@@ -15,7 +15,8 @@ from memos_server.embedding import TextKind
 from memos_server.embedding.local import load_local
 from memos_server.services.text_index import index_tokens, query_tokens
 from memos_server.settings import MINILM_LOCAL_MODEL, EmbeddingSettings
-from tests.support import MODEL_CACHE, Api
+from tests.support.api import Api
+from tests.support.paths import MODEL_CACHE
 from tests.test_hybrid_search import remember, values
 
 SEATS = "我一般都坐东航，座位尽量靠窗"

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from memos_server.rerank.http_endpoint import HttpReranker
-from tests.support import Api, ServiceThread
+from tests.support.api import Api
+from tests.support.service import ServiceThread
 from tests.test_time_and_rerank import RerankServer
 
 HOBBIES_ZH = ["用户在杭州做后端开发", "用户喜欢打羽毛球", "用户下周三要去北京出差"]

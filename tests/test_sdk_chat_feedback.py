@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from tests.fake_llm import FakeLLM, Reply, reply_json
-from tests.support import ROOT, ServiceThread, new_api_key
+from tests.support.database import new_api_key
+from tests.support.paths import ROOT
+from tests.support.service import ServiceThread
 from tests.test_sdk_contract import run_sdk
 
 SCRIPT = ROOT / "tests" / "sdk" / "drive_chat_feedback.py"

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.support import ROOT, ServiceThread, store_preference
+from tests.support.memories import store_preference
+from tests.support.paths import ROOT
+from tests.support.service import ServiceThread
 
 
 def sdk_python() -> str:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from tests.fake_llm import FakeLLM, reply_json
-from tests.support import ROOT, ServiceThread, new_api_key, sql
+from tests.support.database import new_api_key, sql
+from tests.support.paths import ROOT
+from tests.support.service import ServiceThread
 from tests.test_sdk_contract import run_sdk
 
 DRIVER = ROOT / "tests" / "sdk" / "drive_extract_rerank.py"

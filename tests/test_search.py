@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support import (
-    ENGLISH_TRIP,
-    SEED_FAMILY_TRIP,
-    SEED_HOTEL,
-    Api,
-    ServiceThread,
-    store_preference,
-)
+from tests.support.api import Api
+from tests.support.conversations import ENGLISH_TRIP, SEED_FAMILY_TRIP, SEED_HOTEL
+from tests.support.memories import store_preference
+from tests.support.service import ServiceThread
 
 
 def search(api: Api, query: str, **extra: Any) -> Any:

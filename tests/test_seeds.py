@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import ROOT, ServiceThread
+from tests.support.paths import ROOT
+from tests.support.service import ServiceThread
 from tests.test_sdk_contract import sdk_python
 
 SEEDS = ROOT.parent / "shared" / "seeds"

@@ -14,7 +14,8 @@ import pytest
 
 from memos_server.rerank.http_endpoint import HttpReranker
 from memos_server.services.time_words import period_of
-from tests.support import Api, ServiceThread
+from tests.support.api import Api
+from tests.support.service import ServiceThread
 
 NOW = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
 

@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.support import Api, ServiceThread, new_api_key, project_of, sql, store_preference
+from tests.support.api import Api
+from tests.support.database import new_api_key, project_of, sql
+from tests.support.memories import store_preference
+from tests.support.service import ServiceThread
 
 
 def add_fact(api: Api, text: str, user_id: str = "u1") -> dict[str, Any]:

@@ -7,7 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import SEED_HOTEL, Api, ServiceThread
+from tests.support.api import Api
+from tests.support.conversations import SEED_HOTEL
+from tests.support.service import ServiceThread
 
 ADD = {"user_id": "u1", "conversation_id": "c1", "messages": SEED_HOTEL}
 SEARCH = {"user_id": "u1", "query": "酒店"}

@@ -15,16 +15,10 @@ from memos_server.services.vector_indexes import SyncReport, sync_indexes
 from memos_server.settings import DatabaseSettings, SearchSettings
 from memos_server.storage.database import Database
 from memos_server.storage.repositories.vector_indexes import UserKind
-from tests.support import (
-    Api,
-    ServiceThread,
-    fresh_database,
-    make_settings,
-    new_api_key,
-    sql,
-    sql_autocommit,
-    wait_until,
-)
+from tests.support.api import Api
+from tests.support.database import fresh_database, new_api_key, sql, sql_autocommit
+from tests.support.service import ServiceThread, make_settings
+from tests.support.waiting import wait_until
 
 BIG = "o'brien\\大客户"  # quotes, a backslash and CJK: the index predicate must hold them
 SEARCH = SearchSettings(hnsw_min_memories=30, hnsw_sync_interval_s=3600)

@@ -21,7 +21,7 @@ import pytest
 
 from bench.zh_recall import DATASET, KINDS, load, messages_by_id, parse_time
 from memos_server.services.time_words import period_of
-from tests.support import ROOT
+from tests.support.paths import ROOT
 
 MINIMUM = {
     "single_fact": 15,

@@ -9,7 +9,7 @@ import time
 import zipfile
 from typing import Any
 
-from tests.support import Api
+from tests.support.api import Api
 
 
 def b64(content: bytes) -> str:
