@@ -30,8 +30,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
+from memos_server.llm.json_output import Usage, ask_json
 from memos_server.prompts import Language, load_prompt
-from memos_server.services.extraction import Usage, ask_json
 from memos_server.services.feedback_operations import (
     Operation,
     minute,

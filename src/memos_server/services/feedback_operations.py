@@ -10,9 +10,9 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from memos_server.llm.json_output import MalformedOutput, list_under
 from memos_server.prompts import Language
 from memos_server.services.extraction import VIEWPOINTS
-from memos_server.services.llm_json import MalformedOutput, list_under
 from memos_server.services.reconcile import Answer
 from memos_server.services.windows import short_title
 from memos_server.storage.models import Memory

@@ -18,9 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
 from memos_server.llm import LLM, LLMUnavailable
+from memos_server.llm.json_output import MalformedOutput, Usage
 from memos_server.metrics import Backlog
-from memos_server.services.extraction import Usage
-from memos_server.services.llm_json import MalformedOutput
 from memos_server.settings import Settings
 from memos_server.storage.database import Database
 from memos_server.storage.models import Task

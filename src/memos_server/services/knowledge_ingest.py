@@ -15,8 +15,8 @@ import logging
 import uuid
 
 from memos_server.embedding import Embedder
+from memos_server.llm.json_output import Usage
 from memos_server.services.documents import DocumentError, DocumentType, Limits, extract
-from memos_server.services.extraction import Usage
 from memos_server.services.jobs import complete_job, hold_job, mark_task
 from memos_server.services.passages import Passage, split_passages
 from memos_server.services.text_index import memory_tokens

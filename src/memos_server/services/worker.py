@@ -27,7 +27,7 @@ import socket
 import uuid
 from collections.abc import Mapping
 
-from memos_server.services.extraction import Usage
+from memos_server.llm.json_output import Usage
 from memos_server.services.jobs import JobFailed, JobHandler, LostJob, mark_task
 from memos_server.settings import JobSettings
 from memos_server.storage.database import Database, unavailable
