@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from memos_server.services.chat import ThinkSplitter, split_answer
+from memos_server.llm.think import ThinkSplitter, split_answer
 from tests.fake_llm import FakeLLM, Reply, reply_json
 from tests.support import SEED_HOTEL, Api, wait_until
 from tests.test_fine_mode import HOTEL_FACT, HOTEL_PREFERENCE

@@ -7,7 +7,7 @@ from past conversations and never instructions; it comes after the client's own
 ``system_prompt``. The conversation's most recent messages
 (``chat.history_messages``) come next, then the message. The configured model answers, whole or
 piece by piece; a ``<think>`` block at the start of its answer is reasoning, kept apart from the
-answer like ``reasoning_content``. The model is always the configured one: a ``model_name`` names
+answer like ``reasoning_content`` (``llm/think.py``). The model is always the configured one: a ``model_name`` names
 a cloud model that means nothing here. With ``add_message_on_answer`` the message and the answer
 are stored as a new turn of the conversation by the normal add path, so memories (and, with an
 LLM, a fine-extraction job) follow as for any add.
@@ -16,7 +16,7 @@ LLM, a fine-extraction job) follow as for any add.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
 from memos_server.filters import Filter
-from memos_server.llm import Delta, Sampling
+from memos_server.llm import Sampling
 from memos_server.prompts import Language, load_prompt
 from memos_server.prompts.recalled import recalled_text
 from memos_server.rerank import Reranker
@@ -153,91 +153,6 @@ async def build_messages(
         if m.role in SPOKEN_ROLES and m.content.strip()
     ]
     return [{"role": "system", "content": system}, *turns, {"role": "user", "content": chat.query}]
-
-
-class ThinkSplitter:
-    """Splits a model's answer, as it arrives, into reasoning and answer text.
-
-    Reasoning models served without a reasoning parser write their reasoning first, inside
-    ``<think>...</think>``; only a block at the very start counts, so an answer that merely
-    mentions the tag is left alone. Tags may arrive split across pieces.
-    """
-
-    OPEN = "<think>"
-    CLOSE = "</think>"
-
-    def __init__(self) -> None:
-        self._state = "start"  # start | thinking | answering
-        self._pending = ""
-        self._strip = False  # drop the blank lines between the block and the answer
-
-    def feed(self, text: str) -> list[Delta]:
-        self._pending += text
-        out: list[Delta] = []
-        if self._state == "start":
-            head = self._pending.lstrip()
-            if head.startswith(self.OPEN):
-                self._state = "thinking"
-                self._pending = head.removeprefix(self.OPEN)
-            elif self.OPEN.startswith(head):
-                return out  # maybe the start of the tag: wait for more
-            else:
-                self._state = "answering"
-        if self._state == "thinking":
-            at = self._pending.find(self.CLOSE)
-            if at < 0:
-                keep = _partial_suffix(self._pending, self.CLOSE)
-                out += self._emit(self._pending[: len(self._pending) - keep], reasoning=True)
-                self._pending = self._pending[len(self._pending) - keep :]
-                return out
-            out += self._emit(self._pending[:at], reasoning=True)
-            self._pending = self._pending[at + len(self.CLOSE) :]
-            self._state, self._strip = "answering", True
-        out += self._emit(self._pending, reasoning=False)
-        self._pending = ""
-        return out
-
-    def flush(self) -> list[Delta]:
-        """What is still held back once the answer is complete."""
-        rest, self._pending = self._pending, ""
-        return self._emit(rest, reasoning=self._state == "thinking")
-
-    def _emit(self, text: str, *, reasoning: bool) -> list[Delta]:
-        if not reasoning and self._strip:
-            text = text.lstrip()
-            self._strip = not text
-        if not text:
-            return []
-        return [Delta(reasoning=text) if reasoning else Delta(text=text)]
-
-
-def _partial_suffix(text: str, tag: str) -> int:
-    """How many characters at the end of ``text`` could be the start of ``tag``."""
-    for size in range(min(len(tag) - 1, len(text)), 0, -1):
-        if tag.startswith(text[-size:]):
-            return size
-    return 0
-
-
-def split_answer(text: str, reasoning: str = "") -> tuple[str, str]:
-    """A whole answer as (answer, reasoning)."""
-    splitter = ThinkSplitter()
-    pieces = splitter.feed(text) + splitter.flush()
-    answer = "".join(p.text for p in pieces)
-    thought = "".join(p.reasoning for p in pieces)
-    return answer, reasoning or thought
-
-
-async def split_stream(deltas: AsyncIterator[Delta]) -> AsyncGenerator[Delta, None]:
-    """The model's pieces with any leading ``<think>`` block turned into reasoning."""
-    splitter = ThinkSplitter()
-    async for delta in deltas:
-        if delta.reasoning:
-            yield Delta(reasoning=delta.reasoning)
-        for piece in splitter.feed(delta.text):
-            yield piece
-    for piece in splitter.flush():
-        yield piece
 
 
 async def remember_exchange(
