@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from memos_server.embedding import Embedder, load_embedder
 from memos_server.errors import BadRequest, EmbeddingModelRetired
 from memos_server.llm import LLM
-from memos_server.llm.openai_chat import build_llm
+from memos_server.llm.factory import build_llm
 from memos_server.rerank import Reranker, load_reranker
 from memos_server.services.embedding_binding import bind_embedding_model
 from memos_server.services.failed_keys import FailedKeyThrottle
