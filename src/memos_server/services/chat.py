@@ -1,24 +1,23 @@
 """/chat: answer the user's message with what is remembered about them, and remember the turn.
 
 The message is searched like ``/search/memory``; the facts and preferences found, each with its
-time, one a line and escaped (``prompts/recalled.py``), fill the ``<memories>`` block of the
+time, one a line and escaped (``prompts/memory_lines.py``), fill the ``<memories>`` block of the
 system prompt (``prompts/chat.<zh|en>.md``, in the message's language), which says they are data
 from past conversations and never instructions; it comes after the client's own
 ``system_prompt``. The conversation's most recent messages
 (``chat.history_messages``) come next, then the message. The configured model answers, whole or
 piece by piece; a ``<think>`` block at the start of its answer is reasoning, kept apart from the
-answer like ``reasoning_content`` (``llm/think.py``). The model is always the configured one: a ``model_name`` names
-a cloud model that means nothing here. With ``add_message_on_answer`` the message and the answer
-are stored as a new turn of the conversation by the normal add path, so memories (and, with an
-LLM, a fine-extraction job) follow as for any add.
+answer like ``reasoning_content`` (``llm/think.py``). The model is always the configured one: a
+``model_name`` names a cloud model that means nothing here. With ``add_message_on_answer`` the
+message and the answer are stored as a new turn of the conversation by the normal add path, so
+memories (and, with an LLM, a fine-extraction job) follow as for any add.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,25 +25,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from memos_server.embedding import Embedder
 from memos_server.filters import Filter
 from memos_server.llm import Sampling
-from memos_server.prompts import Language, load_prompt
-from memos_server.prompts.recalled import recalled_text
+from memos_server.prompts import load_prompt
+from memos_server.prompts.dates import chat_now
+from memos_server.prompts.memory_lines import chat_facts, chat_preferences
 from memos_server.rerank import Reranker
 from memos_server.services.ingest import AddMessages, IncomingMessage, add_messages
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_metadata, check_query
-from memos_server.services.search import Scored, SearchQuery, search_memories
+from memos_server.services.search import SearchQuery, search_memories
 from memos_server.services.tasks import Added
 from memos_server.services.vector_indexes import IndexCatalog
 from memos_server.services.windows import SPOKEN_ROLES
 from memos_server.settings import Settings
 from memos_server.storage.repositories.messages import MessageRepository
-from memos_server.storage.vocabulary import MemoryMode
-
-NONE_RECALLED: dict[Language, str] = {"zh": "（无）", "en": "(none)"}
-PREFERENCE_KINDS: dict[Language, dict[str, str]] = {
-    "zh": {"explicit_preference": "显性", "implicit_preference": "隐性"},
-    "en": {"explicit_preference": "explicit", "implicit_preference": "implicit"},
-}
 
 
 @dataclass(frozen=True)
@@ -63,37 +56,6 @@ class ChatQuery:
     tags: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     sampling: Sampling = field(default_factory=Sampling)
-
-
-def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def render_facts(facts: Sequence[Scored], language: Language) -> str:
-    """One line per fact, with when it happened (or was last recorded)."""
-    if not facts:
-        return NONE_RECALLED[language]
-    lines = []
-    for scored in facts:
-        memory = scored.memory
-        when = _when(memory.memory_time or memory.update_time)
-        key = recalled_text(memory.memory_key)
-        label = f"{key}: " if memory.mode == MemoryMode.FEEDBACK else ""
-        lines.append(f"- ({when}) {label}{recalled_text(memory.memory_value)}")
-    return "\n".join(lines)
-
-
-def render_preferences(preferences: Sequence[Scored], language: Language) -> str:
-    if not preferences:
-        return NONE_RECALLED[language]
-    kinds = PREFERENCE_KINDS[language]
-    lines = []
-    for scored in preferences:
-        memory = scored.memory
-        kind = kinds.get(memory.preference_type or "", kinds["explicit_preference"])
-        value = recalled_text(memory.memory_value)
-        lines.append(f"- ({_when(memory.update_time)}, {kind}) {value}")
-    return "\n".join(lines)
 
 
 async def build_messages(
@@ -136,9 +98,9 @@ async def build_messages(
     )
     language = detect_language([chat.query])
     system = load_prompt("chat", language).render(
-        current_time=now.astimezone(UTC).strftime("%Y-%m-%d %H:%M (%A) UTC"),
-        facts=render_facts(found.facts, language),
-        preferences=render_preferences(found.preferences, language),
+        current_time=chat_now(now),
+        facts=chat_facts([s.memory for s in found.facts], language),
+        preferences=chat_preferences([s.memory for s in found.preferences], language),
     )
     if chat.system_prompt and chat.system_prompt.strip():
         system = f"{chat.system_prompt.strip()}\n\n{system}"

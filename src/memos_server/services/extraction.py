@@ -13,13 +13,10 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from memos_server.llm import LLM, LLMUnavailable
 from memos_server.llm.json_output import Usage, ask_json, list_under
 from memos_server.prompts import Language, load_prompt
+from memos_server.prompts.dates import said_at
+from memos_server.prompts.labels import VIEWPOINTS
 from memos_server.services.windows import SPOKEN_ROLES, Turn
 from memos_server.times import in_range
-
-VIEWPOINTS = {
-    "zh": ("[user观点]", "[assistant观点]"),
-    "en": ("[user viewpoint]", "[assistant viewpoint]"),
-}
 
 
 def _tags(value: Any) -> list[str]:
@@ -115,11 +112,7 @@ def render_conversation(turns: Sequence[Turn]) -> str:
     for turn in turns:
         if turn.role not in SPOKEN_ROLES or not turn.text.strip():
             continue
-        when = (
-            turn.chat_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S (%A)")
-            if turn.chat_time
-            else "time unknown"
-        )
+        when = said_at(turn.chat_time) if turn.chat_time else "time unknown"
         lines.append(f"[{when}] {turn.role}: {turn.text.strip()}")
     return "\n".join(lines)
 
