@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from memos_server.services.chat import ThinkSplitter, split_answer
+from memos_server.llm.think import ThinkSplitter, split_answer
 from tests.fake_llm import FakeLLM, Reply, reply_json
 from tests.support.api import Api
 from tests.support.conversations import SEED_HOTEL

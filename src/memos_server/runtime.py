@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from memos_server.embedding import Embedder, load_embedder
 from memos_server.errors import BadRequest, EmbeddingModelRetired
 from memos_server.llm import LLM
-from memos_server.llm.openai_chat import build_llm
+from memos_server.llm.factory import build_llm
 from memos_server.rerank import Reranker, load_reranker
 from memos_server.services.embedding_binding import bind_embedding_model
 from memos_server.services.failed_keys import FailedKeyThrottle
@@ -26,7 +26,7 @@ from memos_server.services.jobs import JobHandler
 from memos_server.services.knowledge_ingest import KnowledgeIngester
 from memos_server.services.rate_limit import RateLimiter
 from memos_server.services.refine import Refiner
-from memos_server.services.reindex import Reindexer, pending_target, watch_binding
+from memos_server.services.reindex import Phase, Reindexer, pending_target, watch_binding
 from memos_server.services.text_index import warm_up
 from memos_server.services.vector_indexes import IndexCatalog, run_sync_loop
 from memos_server.services.worker import Worker
@@ -34,6 +34,7 @@ from memos_server.settings import Settings
 from memos_server.storage.database import Database
 from memos_server.storage.embedded import EmbeddedPostgres
 from memos_server.storage.migrations import upgrade_database
+from memos_server.storage.vocabulary import JobKind
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +98,12 @@ class Runtime:
         extraction of adds and feedback."""
         embedder = self.require_embedder()
         handlers: dict[str, JobHandler] = {
-            "knowledge": KnowledgeIngester(self.database, embedder, self.settings)
+            JobKind.KNOWLEDGE: KnowledgeIngester(self.database, embedder, self.settings)
         }
         if self.llm is not None:
             parts = (self.database, embedder, self.llm, self.settings)
-            handlers.update(refine=Refiner(*parts), feedback=FeedbackApplier(*parts))
+            handlers[JobKind.REFINE] = Refiner(*parts)
+            handlers[JobKind.FEEDBACK] = FeedbackApplier(*parts)
         return handlers
 
     def start_worker(self) -> Worker:
@@ -173,7 +175,7 @@ class Runtime:
     async def reindex_status(self) -> ReindexStatus:
         """This process's reindex, else what the database says of one under way elsewhere."""
         run = self.reindex
-        if run is not None and (not run.task.done() or run.reindexer.progress.phase != "done"):
+        if run is not None and (not run.task.done() or run.reindexer.progress.phase != Phase.DONE):
             progress = run.reindexer.progress
             return ReindexStatus(
                 progress.model,

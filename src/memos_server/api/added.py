@@ -15,6 +15,7 @@ from memos_server.runtime import Runtime
 from memos_server.services.tasks import Added, wait_for_task
 from memos_server.storage.database import unavailable
 from memos_server.storage.models import Task
+from memos_server.storage.vocabulary import TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ async def settle_added(
     task = added.task
     if added.created and runtime.worker is not None:
         runtime.worker.wake()
-    if not async_mode and task.status == "running":
+    if not async_mode and task.status == TaskStatus.RUNNING:
         try:
             task = await wait_for_task(
                 runtime.database, task.id, runtime.settings.ingest.sync_wait_s

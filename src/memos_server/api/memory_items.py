@@ -7,6 +7,7 @@ from typing import Any
 
 from memos_server.api.schemas.common import epoch_ms, wall_clock
 from memos_server.storage.models import Memory
+from memos_server.storage.vocabulary import PreferenceType
 
 
 def sources(memory: Memory, numbers: Mapping[int, int]) -> list[dict[str, Any]]:
@@ -41,7 +42,7 @@ def preference_fields(m: Memory) -> dict[str, Any]:
     """The fields of a preference memory item (``PreferenceItem``)."""
     return {
         "id": str(m.id),
-        "preference_type": m.preference_type or "explicit_preference",
+        "preference_type": m.preference_type or PreferenceType.EXPLICIT,
         "preference": m.memory_value,
         "reasoning": m.reasoning or "",
         "conversation_id": m.conversation_id,

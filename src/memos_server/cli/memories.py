@@ -21,6 +21,7 @@ from memos_server.errors import BadRequest
 from memos_server.services.apikeys import choose_project
 from memos_server.services.console import list_users
 from memos_server.services.erasure import Erasable, erasable, erase
+from memos_server.storage.vocabulary import TaskStatus
 
 if TYPE_CHECKING:
     from memos_server.api.schemas.messages import AddMessageRequest
@@ -133,7 +134,7 @@ async def add(runtime: Runtime, args: Any, body: AddMessageRequest) -> None:
     elif not added.created:
         print(f"the same add was stored lately (task {task.id}, {task.status}): nothing stored")
     else:
-        later = " (fine extraction runs in a worker)" if task.status == "running" else ""
+        later = " (fine extraction runs in a worker)" if task.status == TaskStatus.RUNNING else ""
         print(
             f"stored {len(body.messages)} message(s) for user {args.user!r} in project "
             f"{name!r}: task {task.id}, {task.status}{later}"

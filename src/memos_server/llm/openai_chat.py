@@ -245,8 +245,3 @@ class OpenAIChat:
 
     async def aclose(self) -> None:
         await self._client.close()
-
-
-def build_llm(settings: LLMSettings) -> OpenAIChat | None:
-    """The configured model, or None: fast mode."""
-    return OpenAIChat(settings) if settings.configured else None

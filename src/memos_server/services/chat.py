@@ -1,50 +1,43 @@
 """/chat: answer the user's message with what is remembered about them, and remember the turn.
 
 The message is searched like ``/search/memory``; the facts and preferences found, each with its
-time, one a line and escaped (``prompts/recalled.py``), fill the ``<memories>`` block of the
+time, one a line and escaped (``prompts/memory_lines.py``), fill the ``<memories>`` block of the
 system prompt (``prompts/chat.<zh|en>.md``, in the message's language), which says they are data
 from past conversations and never instructions; it comes after the client's own
 ``system_prompt``. The conversation's most recent messages
 (``chat.history_messages``) come next, then the message. The configured model answers, whole or
 piece by piece; a ``<think>`` block at the start of its answer is reasoning, kept apart from the
-answer like ``reasoning_content``. The model is always the configured one: a ``model_name`` names
-a cloud model that means nothing here. With ``add_message_on_answer`` the message and the answer
-are stored as a new turn of the conversation by the normal add path, so memories (and, with an
-LLM, a fine-extraction job) follow as for any add.
+answer like ``reasoning_content`` (``llm/think.py``). The model is always the configured one: a
+``model_name`` names a cloud model that means nothing here. With ``add_message_on_answer`` the
+message and the answer are stored as a new turn of the conversation by the normal add path, so
+memories (and, with an LLM, a fine-extraction job) follow as for any add.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
 from memos_server.filters import Filter
-from memos_server.llm import Delta, Sampling
-from memos_server.prompts import Language, load_prompt
-from memos_server.prompts.recalled import recalled_text
+from memos_server.llm import Sampling
+from memos_server.prompts import load_prompt
+from memos_server.prompts.dates import chat_now
+from memos_server.prompts.memory_lines import chat_facts, chat_preferences
 from memos_server.rerank import Reranker
 from memos_server.services.ingest import AddMessages, IncomingMessage, add_messages
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_metadata, check_query
-from memos_server.services.search import Scored, SearchQuery, search_memories
+from memos_server.services.search import SearchQuery, search_memories
 from memos_server.services.tasks import Added
 from memos_server.services.vector_indexes import IndexCatalog
 from memos_server.services.windows import SPOKEN_ROLES
 from memos_server.settings import Settings
 from memos_server.storage.repositories.messages import MessageRepository
-from memos_server.storage.vocabulary import MemoryMode
-
-NONE_RECALLED: dict[Language, str] = {"zh": "（无）", "en": "(none)"}
-PREFERENCE_KINDS: dict[Language, dict[str, str]] = {
-    "zh": {"explicit_preference": "显性", "implicit_preference": "隐性"},
-    "en": {"explicit_preference": "explicit", "implicit_preference": "implicit"},
-}
 
 
 @dataclass(frozen=True)
@@ -63,37 +56,6 @@ class ChatQuery:
     tags: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     sampling: Sampling = field(default_factory=Sampling)
-
-
-def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def render_facts(facts: Sequence[Scored], language: Language) -> str:
-    """One line per fact, with when it happened (or was last recorded)."""
-    if not facts:
-        return NONE_RECALLED[language]
-    lines = []
-    for scored in facts:
-        memory = scored.memory
-        when = _when(memory.memory_time or memory.update_time)
-        key = recalled_text(memory.memory_key)
-        label = f"{key}: " if memory.mode == MemoryMode.FEEDBACK else ""
-        lines.append(f"- ({when}) {label}{recalled_text(memory.memory_value)}")
-    return "\n".join(lines)
-
-
-def render_preferences(preferences: Sequence[Scored], language: Language) -> str:
-    if not preferences:
-        return NONE_RECALLED[language]
-    kinds = PREFERENCE_KINDS[language]
-    lines = []
-    for scored in preferences:
-        memory = scored.memory
-        kind = kinds.get(memory.preference_type or "", kinds["explicit_preference"])
-        value = recalled_text(memory.memory_value)
-        lines.append(f"- ({_when(memory.update_time)}, {kind}) {value}")
-    return "\n".join(lines)
 
 
 async def build_messages(
@@ -136,9 +98,9 @@ async def build_messages(
     )
     language = detect_language([chat.query])
     system = load_prompt("chat", language).render(
-        current_time=now.astimezone(UTC).strftime("%Y-%m-%d %H:%M (%A) UTC"),
-        facts=render_facts(found.facts, language),
-        preferences=render_preferences(found.preferences, language),
+        current_time=chat_now(now),
+        facts=chat_facts([s.memory for s in found.facts], language),
+        preferences=chat_preferences([s.memory for s in found.preferences], language),
     )
     if chat.system_prompt and chat.system_prompt.strip():
         system = f"{chat.system_prompt.strip()}\n\n{system}"
@@ -153,91 +115,6 @@ async def build_messages(
         if m.role in SPOKEN_ROLES and m.content.strip()
     ]
     return [{"role": "system", "content": system}, *turns, {"role": "user", "content": chat.query}]
-
-
-class ThinkSplitter:
-    """Splits a model's answer, as it arrives, into reasoning and answer text.
-
-    Reasoning models served without a reasoning parser write their reasoning first, inside
-    ``<think>...</think>``; only a block at the very start counts, so an answer that merely
-    mentions the tag is left alone. Tags may arrive split across pieces.
-    """
-
-    OPEN = "<think>"
-    CLOSE = "</think>"
-
-    def __init__(self) -> None:
-        self._state = "start"  # start | thinking | answering
-        self._pending = ""
-        self._strip = False  # drop the blank lines between the block and the answer
-
-    def feed(self, text: str) -> list[Delta]:
-        self._pending += text
-        out: list[Delta] = []
-        if self._state == "start":
-            head = self._pending.lstrip()
-            if head.startswith(self.OPEN):
-                self._state = "thinking"
-                self._pending = head.removeprefix(self.OPEN)
-            elif self.OPEN.startswith(head):
-                return out  # maybe the start of the tag: wait for more
-            else:
-                self._state = "answering"
-        if self._state == "thinking":
-            at = self._pending.find(self.CLOSE)
-            if at < 0:
-                keep = _partial_suffix(self._pending, self.CLOSE)
-                out += self._emit(self._pending[: len(self._pending) - keep], reasoning=True)
-                self._pending = self._pending[len(self._pending) - keep :]
-                return out
-            out += self._emit(self._pending[:at], reasoning=True)
-            self._pending = self._pending[at + len(self.CLOSE) :]
-            self._state, self._strip = "answering", True
-        out += self._emit(self._pending, reasoning=False)
-        self._pending = ""
-        return out
-
-    def flush(self) -> list[Delta]:
-        """What is still held back once the answer is complete."""
-        rest, self._pending = self._pending, ""
-        return self._emit(rest, reasoning=self._state == "thinking")
-
-    def _emit(self, text: str, *, reasoning: bool) -> list[Delta]:
-        if not reasoning and self._strip:
-            text = text.lstrip()
-            self._strip = not text
-        if not text:
-            return []
-        return [Delta(reasoning=text) if reasoning else Delta(text=text)]
-
-
-def _partial_suffix(text: str, tag: str) -> int:
-    """How many characters at the end of ``text`` could be the start of ``tag``."""
-    for size in range(min(len(tag) - 1, len(text)), 0, -1):
-        if tag.startswith(text[-size:]):
-            return size
-    return 0
-
-
-def split_answer(text: str, reasoning: str = "") -> tuple[str, str]:
-    """A whole answer as (answer, reasoning)."""
-    splitter = ThinkSplitter()
-    pieces = splitter.feed(text) + splitter.flush()
-    answer = "".join(p.text for p in pieces)
-    thought = "".join(p.reasoning for p in pieces)
-    return answer, reasoning or thought
-
-
-async def split_stream(deltas: AsyncIterator[Delta]) -> AsyncGenerator[Delta, None]:
-    """The model's pieces with any leading ``<think>`` block turned into reasoning."""
-    splitter = ThinkSplitter()
-    async for delta in deltas:
-        if delta.reasoning:
-            yield Delta(reasoning=delta.reasoning)
-        for piece in splitter.feed(delta.text):
-            yield piece
-    for piece in splitter.flush():
-        yield piece
 
 
 async def remember_exchange(

@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-from memos_server import metrics
 from memos_server.llm import LLM, LLMUnavailable
+from memos_server.llm.json_output import Usage, ask_json, list_under
 from memos_server.prompts import Language, load_prompt
-from memos_server.services.llm_json import MalformedOutput, list_under, parse_llm_json
+from memos_server.prompts.dates import said_at
+from memos_server.prompts.labels import VIEWPOINTS
 from memos_server.services.windows import SPOKEN_ROLES, Turn
 from memos_server.times import in_range
-
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-VIEWPOINTS = {
-    "zh": ("[user观点]", "[assistant观点]"),
-    "en": ("[user viewpoint]", "[assistant viewpoint]"),
-}
 
 
 def model_tags(value: Any) -> list[str]:
@@ -109,18 +100,6 @@ class ExtractedPreference(_Extracted):
 
 
 @dataclass
-class Usage:
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def add(self, other: Usage) -> None:
-        self.calls += other.calls
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
-
-
-@dataclass
 class Extraction:
     facts: list[ExtractedFact]
     preferences: list[ExtractedPreference]
@@ -134,49 +113,9 @@ def render_conversation(turns: Sequence[Turn]) -> str:
     for turn in turns:
         if turn.role not in SPOKEN_ROLES or not turn.text.strip():
             continue
-        when = (
-            turn.chat_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S (%A)")
-            if turn.chat_time
-            else "time unknown"
-        )
+        when = said_at(turn.chat_time) if turn.chat_time else "time unknown"
         lines.append(f"[{when}] {turn.role}: {turn.text.strip()}")
     return "\n".join(lines)
-
-
-async def ask_json(llm: LLM, prompt: str, read: Callable[[Any], T], usage: Usage) -> T:
-    """One call; if the answer cannot be used, one more call that shows the model why."""
-    messages = [{"role": "user", "content": prompt}]
-    for attempt in (1, 2):
-        completion = await llm.complete(messages, json_output=True)
-        usage.add(Usage(1, completion.prompt_tokens, completion.completion_tokens))
-        try:
-            return read(parse_llm_json(completion.text))
-        except (MalformedOutput, ValidationError) as error:
-            reason = _explain(error)
-            log.warning("LLM answer unusable (attempt %d): %s", attempt, reason)
-            metrics.llm_failed("unusable_answer")
-            if attempt == 2:
-                raise MalformedOutput(reason) from error
-            messages = [
-                *messages,
-                {"role": "assistant", "content": completion.text},
-                {
-                    "role": "user",
-                    "content": (
-                        f"Your answer could not be used: {reason}. Answer again with only the "
-                        "JSON object described above."
-                    ),
-                },
-            ]
-    raise AssertionError("unreachable")
-
-
-def _explain(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return f"{where}: {first['msg']}"
-    return str(error)
 
 
 def _read_facts(value: Any, language: Language) -> list[ExtractedFact]:

@@ -30,14 +30,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
-from memos_server.prompts import Language, load_prompt
+from memos_server.llm.json_output import Usage, ask_json
+from memos_server.prompts import load_prompt
+from memos_server.prompts.dates import minute
+from memos_server.prompts.labels import FEEDBACK_KEYS
+from memos_server.prompts.memory_lines import render_memories
 from memos_server.services.applier import Applier, Decision
-from memos_server.services.extraction import Usage, ask_json
-from memos_server.services.feedback_operations import (
-    minute,
-    read_operations,
-    render_memories,
-)
+from memos_server.services.feedback_operations import read_operations
 from memos_server.services.jobs import (
     LostJob,
     ModelJob,
@@ -62,7 +61,6 @@ from memos_server.storage.repositories.tasks import TaskRepository
 from memos_server.storage.vocabulary import MemoryKind, MemoryMode
 
 FEEDBACK_TAG = "feedback"
-FEEDBACK_KEYS: dict[Language, str] = {"zh": "用户反馈", "en": "User feedback"}
 
 
 @dataclass(frozen=True)

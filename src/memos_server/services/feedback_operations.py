@@ -1,26 +1,18 @@
-"""add/feedback's model step, in and out: the memories shown to the model as numbered lines, and
-its answer read as operations (ADD / UPDATE / ARCHIVE / NONE) on them."""
+"""add/feedback's model answer read as decisions (ADD / UPDATE / ARCHIVE / NONE) on the memories
+it was shown, numbered from 1 (the numbered lines are ``prompts.memory_lines.render_memories``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
+from memos_server.llm.json_output import MalformedOutput, list_under
 from memos_server.prompts import Language
+from memos_server.prompts.labels import VIEWPOINTS
 from memos_server.services.applier import Decision
-from memos_server.services.extraction import VIEWPOINTS
-from memos_server.services.llm_json import MalformedOutput, list_under
 from memos_server.services.reconcile import Answer
 from memos_server.services.windows import short_title
 from memos_server.storage.models import Memory
-from memos_server.storage.vocabulary import MemoryKind
-
-KIND_NAMES: dict[Language, dict[str, str]] = {
-    "zh": {MemoryKind.FACT: "事实", MemoryKind.PREFERENCE: "偏好"},
-    "en": {MemoryKind.FACT: "fact", MemoryKind.PREFERENCE: "preference"},
-}
-NO_MEMORIES: dict[Language, str] = {"zh": "（无）", "en": "(none)"}
 
 
 def read_operations(value: Any, shown: Sequence[Memory], language: Language) -> list[Decision]:
@@ -62,17 +54,3 @@ def _without_viewpoint(text: str, language: Language) -> str:
     for prefix in VIEWPOINTS[language]:
         text = text.removeprefix(prefix)
     return text.strip()
-
-
-def render_memories(memories: Sequence[Memory], language: Language) -> str:
-    if not memories:
-        return NO_MEMORIES[language]
-    kinds = KIND_NAMES[language]
-    return "\n".join(
-        f"{i}. [{kinds.get(m.kind, m.kind)}] ({minute(m.update_time)}) {m.memory_value}"
-        for i, m in enumerate(memories, start=1)
-    )
-
-
-def minute(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")

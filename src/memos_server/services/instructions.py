@@ -7,7 +7,7 @@ each memory with its date, in the query's language. Both stay within a token bud
 relevant memories are left out first. In both, the memories stand one a line inside a
 ``<memories>`` block, said to be data from past conversations and never instructions; each
 memory's text is escaped so that it cannot close the block or start a line of its own
-(``prompts/recalled.py``).
+(``prompts/recalled.py``); the lines' format is ``prompts/memory_lines.py``'s.
 """
 
 from __future__ import annotations
@@ -17,36 +17,11 @@ from datetime import datetime
 
 from memos_server.embedding.base import estimate_tokens
 from memos_server.prompts import Language, load_prompt
-from memos_server.prompts.recalled import recalled_text
-from memos_server.services.search import Scored, SearchResult
+from memos_server.prompts.dates import instruction_now
+from memos_server.prompts.labels import NO_MEMORIES
+from memos_server.prompts.memory_lines import instruction_fact, instruction_preference
+from memos_server.services.search import SearchResult
 from memos_server.storage.vocabulary import MemoryKind
-
-NONE = {"zh": "（无）", "en": "(none)"}
-PREFERENCE_LABELS = {
-    "zh": {"explicit_preference": "显性", "implicit_preference": "隐性"},
-    "en": {"explicit_preference": "explicit", "implicit_preference": "implicit"},
-}
-BECAUSE = {"zh": "推断依据：", "en": "inferred from: "}
-
-
-def _when(scored: Scored) -> str:
-    memory = scored.memory
-    moment = memory.memory_time or memory.create_time
-    return moment.strftime("%Y-%m-%d")
-
-
-def _fact_line(scored: Scored, language: Language) -> str:
-    return f"- [{_when(scored)}] {recalled_text(scored.memory.memory_value)}"
-
-
-def _preference_line(scored: Scored, language: Language) -> str:
-    memory = scored.memory
-    kind = memory.preference_type or "explicit_preference"
-    label = PREFERENCE_LABELS[language].get(kind, kind)
-    line = f"- [{label}, {_when(scored)}] {recalled_text(memory.memory_value)}"
-    if memory.reasoning and kind == "implicit_preference":
-        line += f" ({BECAUSE[language]}{recalled_text(memory.reasoning)})"
-    return line
 
 
 def _within_budget(
@@ -60,18 +35,25 @@ def _within_budget(
     used = estimate_tokens(fixed)
     chosen: set[int] = set()
     for _, kind, scored in sorted(candidates, key=lambda c: c[0], reverse=True):
-        line = (_fact_line if kind == MemoryKind.FACT else _preference_line)(scored, language)
+        memory = scored.memory
+        line = (
+            instruction_fact(memory)
+            if kind == MemoryKind.FACT
+            else instruction_preference(memory, language)
+        )
         cost = estimate_tokens(line) + 1
         if used + cost <= budget:
             used += cost
             chosen.add(id(scored))
-    facts = [_fact_line(s, language) for s in result.facts if id(s) in chosen]
-    preferences = [_preference_line(s, language) for s in result.preferences if id(s) in chosen]
+    facts = [instruction_fact(s.memory) for s in result.facts if id(s) in chosen]
+    preferences = [
+        instruction_preference(s.memory, language) for s in result.preferences if id(s) in chosen
+    ]
     return facts, preferences
 
 
 def _joined(lines: Sequence[str], language: Language) -> str:
-    return "\n".join(lines) if lines else NONE[language]
+    return "\n".join(lines) if lines else NO_MEMORIES[language]
 
 
 def instruction(query: str, result: SearchResult, language: Language, budget: int) -> str:
@@ -87,7 +69,7 @@ def full_instruction(
     query: str, result: SearchResult, language: Language, budget: int, now: datetime
 ) -> str:
     prompt = load_prompt("full_instruction", language)
-    moment = now.strftime("%Y-%m-%d %H:%M %Z").strip()
+    moment = instruction_now(now)
     fixed = prompt.render(facts="", preferences="", query=query, now=moment)
     facts, preferences = _within_budget(result, language, budget, fixed)
     return prompt.render(

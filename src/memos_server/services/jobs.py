@@ -18,16 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
 from memos_server.llm import LLM, LLMUnavailable
+from memos_server.llm.json_output import MalformedOutput, Usage
 from memos_server.metrics import Backlog
-from memos_server.services.extraction import Usage
-from memos_server.services.llm_json import MalformedOutput
 from memos_server.settings import Settings
 from memos_server.storage.database import Database
 from memos_server.storage.models import Task
 from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.tasks import TaskRepository
+from memos_server.storage.vocabulary import JobKind, JobStatus, TaskStatus
 
-KINDS = ("refine", "feedback", "knowledge")
+KINDS = tuple(JobKind)
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +92,13 @@ async def complete_job(
     session: AsyncSession, task_id: uuid.UUID, job_id: int, usage: Usage
 ) -> Task:
     """Mark the task completed and the job done, in the transaction that applied the result."""
-    finished = await mark_task(session, task_id, "completed", usage, None)
-    await JobRepository(session).finish(job_id, "done")
+    finished = await mark_task(session, task_id, TaskStatus.COMPLETED, usage, None)
+    await JobRepository(session).finish(job_id, JobStatus.DONE)
     return finished
 
 
 async def mark_task(
-    session: AsyncSession, task_id: uuid.UUID, status: str, usage: Usage, error: str | None
+    session: AsyncSession, task_id: uuid.UUID, status: TaskStatus, usage: Usage, error: str | None
 ) -> Task:
     return await TaskRepository(session).finish(
         task_id,

@@ -39,9 +39,8 @@ from memos_server.storage.models import KnowledgeBase, KnowledgeFile, Task
 from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.knowledge import KnowledgeRepository
 from memos_server.storage.repositories.tasks import TaskRepository
-from memos_server.storage.vocabulary import FileStatus
+from memos_server.storage.vocabulary import FileStatus, JobKind, TaskStatus
 
-JOB_KIND = "knowledge"
 ALL = "all"  # knowledgebase_ids=["all"]: every base of the project
 MAX_NAME_CHARS = 200
 MAX_DESCRIPTION_CHARS = 2_000
@@ -203,7 +202,7 @@ class KnowledgeService:
                     kind=TaskKind.ADD_KNOWLEDGEBASE_FILE,
                     user_id="",
                     conversation_id=str(base.id),
-                    status="running",
+                    status=TaskStatus.RUNNING,
                 )
             )
             files.append(
@@ -225,7 +224,7 @@ class KnowledgeService:
                 project_id,
                 f"knowledgebase:{base.id}",
                 self.settings.jobs.max_attempts,
-                kind=JOB_KIND,
+                kind=JobKind.KNOWLEDGE,
             )
         await KnowledgeRepository(session).add_files(files)
         return files

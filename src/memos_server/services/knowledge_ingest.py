@@ -15,8 +15,8 @@ import logging
 import uuid
 
 from memos_server.embedding import Embedder
+from memos_server.llm.json_output import Usage
 from memos_server.services.documents import DocumentError, DocumentType, Limits, extract
-from memos_server.services.extraction import Usage
 from memos_server.services.jobs import complete_job, hold_job, mark_task
 from memos_server.services.passages import Passage, split_passages
 from memos_server.services.text_index import memory_tokens
@@ -25,7 +25,7 @@ from memos_server.storage.database import Database
 from memos_server.storage.models import KnowledgeFile, KnowledgePassage, Task
 from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.knowledge import KnowledgeRepository
-from memos_server.storage.vocabulary import FileStatus
+from memos_server.storage.vocabulary import FileStatus, JobStatus, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -123,9 +123,9 @@ class KnowledgeIngester:
                 await knowledge.finish_file(
                     file.id, status=FileStatus.FAILED, error=reason, passages=0
                 )
-            await JobRepository(session).finish(job_id, "failed", reason)
+            await JobRepository(session).finish(job_id, JobStatus.FAILED, reason)
             failed = await mark_task(
-                session, file.task_id, "failed", Usage(), f"{self.what} failed ({reason})"
+                session, file.task_id, TaskStatus.FAILED, Usage(), f"{self.what} failed ({reason})"
             )
             await session.commit()
         log.warning("knowledge file %s failed: %s", file.id, reason)

@@ -26,10 +26,10 @@ from memos_server.settings import Settings
 from memos_server.storage.models import Memory
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Selection
-from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryStatus
+from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryStatus, PreferenceType
 
 FACT_TYPES = ("WorkingMemory", "LongTermMemory", "UserMemory")
-PREFERENCE_TYPES = ("explicit_preference", "implicit_preference")
+PREFERENCE_TYPES = tuple(PreferenceType)
 ALL_PREFERENCES = "PreferenceMemory"
 MEMORY_TYPES = (*FACT_TYPES, ALL_PREFERENCES, *PREFERENCE_TYPES)
 

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from memos_server.embedding.levels import levels_of
+from memos_server.llm.json_output import Usage
 from memos_server.prompts import Language
 from memos_server.services.applier import Applier, Decision
-from memos_server.services.extraction import Extraction, Usage, at_midnight, extract
+from memos_server.services.extraction import Extraction, at_midnight, extract
 from memos_server.services.injected import strip_injected
 from memos_server.services.jobs import (
     LostJob,

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder, TextKind
 from memos_server.filters import Filter
+from memos_server.prompts.labels import PREFERENCE_NOTES
 from memos_server.rerank import Reranker
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_query, check_result_limit
@@ -80,15 +81,6 @@ class SearchResult:
     preferences: list[Scored]
     preference_note: str = ""
     passages: list[ScoredPassage] = field(default_factory=list)
-
-
-PREFERENCE_NOTES = {
-    "zh": "请在回答中遵循以上用户偏好：显性偏好是用户明确表达的，必须遵守；隐性偏好是推断的，"
-    "在不与用户当前要求冲突时参考。",
-    "en": "Respect the user preferences above: explicit ones were stated by the user and must "
-    "be followed; implicit ones were inferred and should guide the answer unless the user's "
-    "current request says otherwise.",
-}
 
 
 @dataclass

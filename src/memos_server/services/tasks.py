@@ -14,6 +14,7 @@ from memos_server.errors import IdempotencyKeyReused, NotFound
 from memos_server.storage.database import Database
 from memos_server.storage.models import Task
 from memos_server.storage.repositories.tasks import TaskRepository
+from memos_server.storage.vocabulary import TaskStatus
 
 
 class TaskKind(StrEnum):
@@ -107,7 +108,7 @@ async def open_task(
             kind=request.kind,
             user_id=request.user_id,
             conversation_id=request.conversation_id,
-            status="running" if running else "completed",
+            status=TaskStatus.RUNNING if running else TaskStatus.COMPLETED,
             idempotency_key=request.idempotency_key,
             fingerprint=request.fingerprint,
         )
@@ -141,6 +142,6 @@ async def wait_for_task(database: Database, task_id: uuid.UUID, timeout_s: float
             task = await TaskRepository(session).get_by_id(task_id)
         if task is None:
             raise NotFound(f"task {task_id} was deleted meanwhile (delete/user or delete/message)")
-        if task.status != "running" or time.monotonic() >= deadline:
+        if task.status != TaskStatus.RUNNING or time.monotonic() >= deadline:
             return task
         await asyncio.sleep(POLL_S)

@@ -27,12 +27,13 @@ import socket
 import uuid
 from collections.abc import Mapping
 
-from memos_server.services.extraction import Usage
+from memos_server.llm.json_output import Usage
 from memos_server.services.jobs import JobFailed, JobHandler, LostJob, mark_task
 from memos_server.settings import JobSettings
 from memos_server.storage.database import Database, unavailable
 from memos_server.storage.models import Job
 from memos_server.storage.repositories.jobs import JobRepository
+from memos_server.storage.vocabulary import JobStatus, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -211,13 +212,13 @@ class Worker:
                     f"retrying in {delay:.0f} s"
                 )
                 await jobs.retry_later(job.id, failure.reason, delay)
-                await mark_task(session, job.task_id, "running", failure.usage, error)
+                await mark_task(session, job.task_id, TaskStatus.RUNNING, failure.usage, error)
             else:
                 handler = self.handlers.get(job.kind)
                 what, kept = (handler.what, handler.kept) if handler else (job.kind, "")
                 error = f"{what} failed ({failure.reason})" + (f"; {kept}" if kept else "")
-                await jobs.finish(job.id, "failed", failure.reason)
-                await mark_task(session, job.task_id, "failed", failure.usage, error)
+                await jobs.finish(job.id, JobStatus.FAILED, failure.reason)
+                await mark_task(session, job.task_id, TaskStatus.FAILED, failure.usage, error)
             await session.commit()
         log.warning("job %d (task %s): %s", job.id, job.task_id, error)
 

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from memos_server.storage.types import ClientTime
-from memos_server.storage.vocabulary import MemoryStatus
+from memos_server.storage.vocabulary import JobStatus, MemoryStatus
 
 
 class Base(DeclarativeBase):
@@ -168,10 +168,10 @@ class Task(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(Text)  # add_message | add_feedback
+    kind: Mapped[str] = mapped_column(Text)  # a ``TaskKind`` (services/tasks.py)
     user_id: Mapped[str] = mapped_column(Text)
     conversation_id: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text)  # running | completed | failed
+    status: Mapped[str] = mapped_column(Text)  # a ``TaskStatus``
     error: Mapped[str | None] = mapped_column(Text)
     # What the task cost in LLM calls, as the endpoint reported it.
     llm_calls: Mapped[int] = mapped_column(Integer, default=0)
@@ -194,8 +194,8 @@ class Job(Base):
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(Text)  # refine | feedback
-    status: Mapped[str] = mapped_column(Text, default="queued")  # queued|running|done|failed
+    kind: Mapped[str] = mapped_column(Text)  # a ``JobKind``
+    status: Mapped[str] = mapped_column(Text, default=JobStatus.QUEUED)  # a ``JobStatus``
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer)
     run_after: Mapped[datetime] = _now()

@@ -1,4 +1,4 @@
-"""The closed vocabularies of the ``memories`` and ``memory_history`` columns.
+"""The closed vocabularies of the columns: memories, their history, tasks, jobs and documents.
 
 Each is a ``StrEnum`` whose values are exactly the strings stored, so a member compares equal to
 the column's text, binds as that text in SQL and renders as it in JSON: naming them changes no
@@ -17,6 +17,14 @@ class MemoryKind(StrEnum):
 
     FACT = "fact"
     PREFERENCE = "preference"
+
+
+class PreferenceType(StrEnum):
+    """A preference the user stated (explicit) or one inferred from their choices (implicit).
+    A preference row without one is read as explicit."""
+
+    EXPLICIT = "explicit_preference"
+    IMPLICIT = "implicit_preference"
 
 
 class MemoryMode(StrEnum):
@@ -44,6 +52,35 @@ class HistoryEvent(StrEnum):
     UPDATE = "UPDATE"
     ARCHIVE = "ARCHIVE"
     DELETE = "DELETE"
+
+
+class TaskStatus(StrEnum):
+    """Where an add-like request's task is: its job still to finish, done, or failed for good
+    (``tasks.error`` says why)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class JobKind(StrEnum):
+    """The work a job does: fine extraction of an add (``services.refine``), applying a user's
+    feedback (``services.feedback``) or reading a knowledge-base document
+    (``services.knowledge_ingest``)."""
+
+    REFINE = "refine"
+    FEEDBACK = "feedback"
+    KNOWLEDGE = "knowledge"
+
+
+class JobStatus(StrEnum):
+    """Where a job is in the queue: waiting (``queued``, also between attempts), held by a
+    worker (``running``), ``done``, or ``failed`` for good."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
 
 
 class FileStatus(StrEnum):

@@ -30,14 +30,9 @@ from memos_server.api.schemas.common import Envelope
 from memos_server.errors import LLMNotConfigured
 from memos_server.filters import parse_filter
 from memos_server.llm import Delta, LLMUnavailable, Sampling
+from memos_server.llm.think import split_answer, split_stream
 from memos_server.runtime import Runtime
-from memos_server.services.chat import (
-    ChatQuery,
-    build_messages,
-    remember_exchange,
-    split_answer,
-    split_stream,
-)
+from memos_server.services.chat import ChatQuery, build_messages, remember_exchange
 from memos_server.storage.models import Task
 
 log = logging.getLogger(__name__)

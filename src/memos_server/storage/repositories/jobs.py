@@ -16,6 +16,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.storage.models import Job
+from memos_server.storage.vocabulary import JobKind, JobStatus
 
 _CLAIM = text(
     """
@@ -65,14 +66,14 @@ class JobRepository:
         project_id: uuid.UUID,
         user_id: str,
         max_attempts: int,
-        kind: str = "refine",
+        kind: str = JobKind.REFINE,
     ) -> Job:
         job = Job(
             task_id=task_id,
             project_id=project_id,
             user_id=user_id,
             kind=kind,
-            status="queued",
+            status=JobStatus.QUEUED,
             attempts=0,
             max_attempts=max_attempts,
         )
@@ -98,7 +99,7 @@ class JobRepository:
         """Lock the job row for this transaction if ``worker`` still holds the job."""
         result = await self.session.execute(
             select(Job.id)
-            .where(Job.id == job_id, Job.locked_by == worker, Job.status == "running")
+            .where(Job.id == job_id, Job.locked_by == worker, Job.status == JobStatus.RUNNING)
             .with_for_update()
         )
         return result.scalar_one_or_none() is not None
@@ -107,12 +108,12 @@ class JobRepository:
         """Extend the lease; False if the job is no longer this worker's."""
         result = await self.session.execute(
             update(Job)
-            .where(Job.id == job_id, Job.locked_by == worker, Job.status == "running")
+            .where(Job.id == job_id, Job.locked_by == worker, Job.status == JobStatus.RUNNING)
             .values(lease_until=func.now() + timedelta(seconds=lease_s))
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def finish(self, job_id: int, status: str, error: str | None = None) -> None:
+    async def finish(self, job_id: int, status: JobStatus, error: str | None = None) -> None:
         """Done or failed for good; ``locked_by`` keeps the worker that ran it last."""
         await self.session.execute(
             update(Job)
@@ -130,7 +131,7 @@ class JobRepository:
             update(Job)
             .where(Job.id == job_id)
             .values(
-                status="queued",
+                status=JobStatus.QUEUED,
                 last_error=error,
                 run_after=func.now() + timedelta(seconds=delay_s),
                 locked_by=None,
@@ -143,9 +144,9 @@ class JobRepository:
         """Hand a job back untried (shutdown): claimable at once, the attempt not counted."""
         await self.session.execute(
             update(Job)
-            .where(Job.id == job_id, Job.locked_by == worker, Job.status == "running")
+            .where(Job.id == job_id, Job.locked_by == worker, Job.status == JobStatus.RUNNING)
             .values(
-                status="queued",
+                status=JobStatus.QUEUED,
                 attempts=Job.attempts - 1,
                 locked_by=None,
                 lease_until=None,

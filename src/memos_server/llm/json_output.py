@@ -1,17 +1,30 @@
-"""Read the JSON a language model meant to write.
+"""Read the JSON a language model meant to write, asking once more when it is unusable.
 
 Models wrap JSON in ``<think>`` blocks and code fences, leave trailing commas, use single quotes,
 answer a bare list where an object was asked for, and translate key names. ``parse_llm_json``
 undoes each of those; what still is not JSON raises ``MalformedOutput`` with the reason, which is
-shown to the model when it is asked once more.
+shown to the model when it is asked once more (``ask_json``, which also counts the calls and
+tokens spent in a ``Usage``).
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import logging
 import re
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from memos_server import metrics
+from memos_server.llm.base import LLM
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.S)
@@ -135,3 +148,53 @@ def list_under(value: Any, key: str) -> list[Any]:
         if len(lists) == 1:
             return lists[0]  # the list under another name
     raise MalformedOutput(f'expected an object with a "{key}" list')
+
+
+@dataclass
+class Usage:
+    """The model calls a piece of work made and the tokens they cost (kept with its task)."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def add(self, other: Usage) -> None:
+        self.calls += other.calls
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+
+
+async def ask_json(llm: LLM, prompt: str, read: Callable[[Any], T], usage: Usage) -> T:
+    """One call; if the answer cannot be used, one more call that shows the model why."""
+    messages = [{"role": "user", "content": prompt}]
+    for attempt in (1, 2):
+        completion = await llm.complete(messages, json_output=True)
+        usage.add(Usage(1, completion.prompt_tokens, completion.completion_tokens))
+        try:
+            return read(parse_llm_json(completion.text))
+        except (MalformedOutput, ValidationError) as error:
+            reason = _explain(error)
+            log.warning("LLM answer unusable (attempt %d): %s", attempt, reason)
+            metrics.llm_failed("unusable_answer")
+            if attempt == 2:
+                raise MalformedOutput(reason) from error
+            messages = [
+                *messages,
+                {"role": "assistant", "content": completion.text},
+                {
+                    "role": "user",
+                    "content": (
+                        f"Your answer could not be used: {reason}. Answer again with only the "
+                        "JSON object described above."
+                    ),
+                },
+            ]
+    raise AssertionError("unreachable")
+
+
+def _explain(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"{where}: {first['msg']}"
+    return str(error)
