@@ -280,7 +280,13 @@ async def open_runtime(
             embedded=embedded,
             llm=llm,
             reranker=reranker,
-            indexes=IndexCatalog(settings.search, embedder.dimension) if embedder else None,
+            indexes=(
+                IndexCatalog(
+                    settings.search, embedder.dimension, settings.knowledge.hnsw_min_passages
+                )
+                if embedder
+                else None
+            ),
             rate_limiter=rate_limiter_for(settings),
             failed_keys=failed_key_throttle_for(settings),
         )

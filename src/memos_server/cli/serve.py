@@ -154,15 +154,24 @@ def with_runtime(
 
 
 async def index_sync(runtime: Runtime) -> None:
+    from memos_server.services.knowledge_indexes import sync_base_indexes
     from memos_server.services.vector_indexes import sync_indexes
 
-    search = runtime.settings.search
-    if search.hnsw_min_memories <= 0:
-        raise SystemExit("per-user indexes are off: set MEMOS_SEARCH__HNSW_MIN_MEMORIES")
-    report = await sync_indexes(runtime.database, search, runtime.require_embedder().dimension)
-    if report.skipped:
+    settings = runtime.settings
+    if settings.search.hnsw_min_memories <= 0 and settings.knowledge.hnsw_min_passages <= 0:
+        raise SystemExit(
+            "HNSW indexes are off: set MEMOS_SEARCH__HNSW_MIN_MEMORIES (per user) or "
+            "MEMOS_KNOWLEDGE__HNSW_MIN_PASSAGES (per knowledge base)"
+        )
+    dimension = runtime.require_embedder().dimension
+    users = await sync_indexes(runtime.database, settings.search, dimension)
+    bases = await sync_base_indexes(runtime.database, settings, dimension)
+    if users.skipped or bases.skipped:
         raise SystemExit("another process is syncing the indexes now; try again later")
-    print(f"built {len(report.created)} per-user index(es), dropped {len(report.dropped)}")
+    print(
+        f"built {len(users.created)} per-user index(es), dropped {len(users.dropped)}; "
+        f"built {len(bases.created)} knowledge-base index(es), dropped {len(bases.dropped)}"
+    )
 
 
 async def reindex(runtime: Runtime, batch_size: int | None) -> None:

@@ -18,10 +18,11 @@ from memos_server.embedding import Embedder
 from memos_server.llm.json_output import Usage
 from memos_server.services.documents import DocumentError, DocumentType, Limits, extract
 from memos_server.services.jobs import complete_job, hold_job, mark_task
+from memos_server.services.knowledge_indexes import sync_base_indexes
 from memos_server.services.passages import Passage, split_passages
 from memos_server.services.text_index import memory_tokens
 from memos_server.settings import Settings
-from memos_server.storage.database import Database
+from memos_server.storage.database import Database, unavailable
 from memos_server.storage.models import KnowledgeFile, KnowledgePassage, Task
 from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.knowledge import KnowledgeRepository
@@ -90,7 +91,17 @@ class KnowledgeIngester:
             finished = await complete_job(session, task_id, job_id, Usage())
             await session.commit()
         log.info("knowledge file %s: %d passages", file.id, len(rows))
+        await self._index()
         return finished
+
+    async def _index(self) -> None:
+        """Give the base its own index if it has grown past ``knowledge.hnsw_min_passages``
+        (the document is searchable meanwhile, by an exact scan); a failure only delays that."""
+        try:
+            await sync_base_indexes(self.database, self.settings, self.embedder.dimension)
+        except Exception as error:
+            if not unavailable(error):
+                log.exception("knowledge base indexes: sync failed; the next document tries again")
 
     def _passages(self, file: KnowledgeFile) -> list[Passage]:
         limits = self.settings.knowledge

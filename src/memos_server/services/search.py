@@ -332,7 +332,9 @@ async def search_memories(
         knowledge = KnowledgeRepository(session)
         bases, limit = query.knowledgebase_ids, query.passage_limit
         pool = max(settings.search.candidates, limit)
-        by_vector = await knowledge.nearest(bases, vector, pool) if vector else []
+        indexed = await indexes.indexed_bases(session) if indexes is not None else set()
+        hnsw = HnswScan(indexes.dimension, indexes.ef_search) if indexes and indexed else None
+        by_vector = await knowledge.nearest(bases, vector, pool, hnsw, indexed) if vector else []
         hits = await knowledge.lexical(bases, tokens, pool)
         documents = await knowledge.count_passages(bases) if hits else 0
         fused = fuse(

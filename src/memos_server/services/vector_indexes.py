@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.settings import SearchSettings
 from memos_server.storage.database import Database, unavailable
+from memos_server.storage.repositories.knowledge_indexes import KnowledgeIndexRepository
 from memos_server.storage.repositories.vector_indexes import (
     UserKind,
     VectorIndexRepository,
@@ -86,22 +88,38 @@ async def sync_indexes(database: Database, settings: SearchSettings, dimension: 
 
 
 class IndexCatalog:
-    """Which users have a usable index, as this process last looked (every 30 s at most)."""
+    """Which users and knowledge bases have a usable index, as this process last looked (every
+    30 s at most)."""
 
-    def __init__(self, settings: SearchSettings, dimension: int) -> None:
+    def __init__(self, settings: SearchSettings, dimension: int, min_passages: int = 0) -> None:
         self.enabled = settings.hnsw_min_memories > 0
+        self.bases_enabled = min_passages > 0
         self.dimension = dimension
         self.ef_search = settings.hnsw_ef_search
         self._names: set[str] = set()
+        self._bases: set[uuid.UUID] = set()
         self._checked = float("-inf")
+
+    async def _look(self, session: AsyncSession) -> None:
+        if time.monotonic() - self._checked > CATALOG_TTL_S:
+            if self.enabled:
+                self._names = await VectorIndexRepository(session).valid_names()
+            if self.bases_enabled:
+                self._bases = await KnowledgeIndexRepository(session).indexed_bases()
+            self._checked = time.monotonic()
 
     async def indexed(self, session: AsyncSession, target: UserKind) -> bool:
         if not self.enabled:
             return False
-        if time.monotonic() - self._checked > CATALOG_TTL_S:
-            self._names = await VectorIndexRepository(session).valid_names()
-            self._checked = time.monotonic()
+        await self._look(session)
         return target.index_name in self._names
+
+    async def indexed_bases(self, session: AsyncSession) -> set[uuid.UUID]:
+        """The knowledge bases whose passages have an index of their own."""
+        if not self.bases_enabled:
+            return set()
+        await self._look(session)
+        return self._bases
 
     def forget(self) -> None:
         """Look again on the next search (after a sync in this process)."""

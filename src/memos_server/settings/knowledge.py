@@ -44,3 +44,9 @@ class KnowledgeSettings(BaseModel):
         description="Passages search/memory returns when knowledgebase_ids is set and the request "
         "names no knowledgebase_limit_number.",
     )
+    hnsw_min_passages: int = Field(
+        default=2_000,
+        ge=0,
+        description="Give each knowledge base with this many passages an HNSW index of its own "
+        "(searches read it instead of scanning every passage); 0: never.",
+    )

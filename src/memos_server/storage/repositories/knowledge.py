@@ -1,23 +1,27 @@
 """Knowledge bases, their documents and passages, and the two search channels over passages.
 
-Search reads only the named bases' passages (``ix_knowledge_passages_base``) with an exact scan:
-the same trade as memories' (exact, and fast to tens of thousands of rows), without per-user
-HNSW indexes. A passage exists only once its document is completed: the job writes the passages
-and the file's new status in one transaction, and deleting a document or a base deletes its
-passages with it (foreign keys ON DELETE CASCADE), so search never sees half a document.
+Search reads only the named bases' passages: an exact scan through
+``ix_knowledge_passages_base``, or, for a base large enough to have one, a walk of its own HNSW
+index (``knowledge_indexes``); words through ``ix_knowledge_passages_tsv`` (GIN). A passage exists
+only once its document is completed: the job writes the passages and the file's new status in one
+transaction, and deleting a document or a base deletes its passages with it (foreign keys ON
+DELETE CASCADE), so search never sees half a document.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import cast, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, undefer
 
 from memos_server.storage.models import KnowledgeBase, KnowledgeFile, KnowledgePassage
-from memos_server.storage.repositories.memory_scopes import Hit
+from memos_server.storage.repositories.memory_scopes import Hit, HnswScan
 
 FLUSH_ROWS = 16
 
@@ -116,16 +120,60 @@ class KnowledgeRepository:
             await self.session.flush()
 
     async def nearest(
-        self, base_ids: Sequence[uuid.UUID], vector: Sequence[float], limit: int
+        self,
+        base_ids: Sequence[uuid.UUID],
+        vector: Sequence[float],
+        limit: int,
+        hnsw: HnswScan | None = None,
+        indexed: AbstractSet[uuid.UUID] = frozenset(),
     ) -> list[Hit]:
-        """The passages closest to ``vector`` in these bases, with cosine similarity."""
+        """The passages closest to ``vector`` in these bases, with cosine similarity.
+
+        Bases in ``indexed`` are walked through their own HNSW index (``knowledge_indexes``),
+        one query each; the others are scanned exactly in one query."""
         if not base_ids or limit <= 0:
             return []
-        distance = KnowledgePassage.embedding.cosine_distance(vector)
+        walked = [b for b in base_ids if b in indexed] if hnsw is not None else []
+        scanned = [b for b in base_ids if b not in walked]
+        hits: list[Hit] = []
+        if scanned:
+            hits += await self._nearest(scanned, vector, limit, KnowledgePassage.embedding)
+        if walked:
+            assert hnsw is not None
+            column = cast(KnowledgePassage.embedding, Vector(hnsw.dimension))
+            await self._configure(
+                {
+                    "hnsw.ef_search": str(max(hnsw.ef_search, limit)),
+                    "plan_cache_mode": "force_custom_plan",
+                    "enable_sort": "off",
+                }
+            )
+            try:
+                for base in walked:
+                    hits += await self._nearest([base], vector, limit, column)
+            finally:
+                await self._configure({"plan_cache_mode": "auto", "enable_sort": "on"})
+        hits.sort(key=lambda hit: hit.similarity, reverse=True)
+        return hits[:limit]
+
+    async def _nearest(
+        self,
+        base_ids: Sequence[uuid.UUID],
+        vector: Sequence[float],
+        limit: int,
+        column: Any,  # the vector column, or its cast to the index's fixed size
+    ) -> list[Hit]:
+        distance = column.cosine_distance(vector)
+        where = (
+            # The partial index's own predicate, so the planner can match it.
+            [KnowledgePassage.knowledgebase_id == base_ids[0]]
+            if len(base_ids) == 1
+            else [KnowledgePassage.knowledgebase_id.in_(list(base_ids))]
+        )
         result = await self.session.execute(
             select(KnowledgePassage.id, KnowledgePassage.created_at, distance)
             .where(
-                KnowledgePassage.knowledgebase_id.in_(list(base_ids)),
+                *where,
                 # Passages embedded before a reindex to a model of another size are left to the
                 # text channel instead of failing the search.
                 func.vector_dims(KnowledgePassage.embedding) == len(vector),
@@ -134,6 +182,11 @@ class KnowledgeRepository:
             .limit(limit)
         )
         return [Hit(id_, when, similarity=1.0 - float(d)) for id_, when, d in result.all()]
+
+    async def _configure(self, values: dict[str, str]) -> None:
+        """``SET LOCAL`` of several settings in one round trip."""
+        calls = [func.set_config(name, value, True) for name, value in values.items()]
+        await self.session.execute(select(*calls))
 
     async def lexical(
         self, base_ids: Sequence[uuid.UUID], tokens: Sequence[str], limit: int
