@@ -16,6 +16,8 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, TextContent
 
+from memos_server.services.failed_keys import FailedKeyThrottle
+from memos_server.services.rate_limit import RateLimiter
 from tests.support import MODEL_CACHE, ROOT, Api, ServiceThread, new_api_key
 
 T = TypeVar("T")
@@ -173,6 +175,39 @@ def test_a_missing_or_wrong_key_is_refused(
     assert refused.status_code == 401
     assert refused.json()["code"] == code
     assert refused.headers["www-authenticate"].startswith("Bearer")
+
+
+def post_listing(service: ServiceThread, key: str) -> httpx.Response:
+    return httpx.post(
+        mcp_url(service),
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Authorization": f"Token {key}", "Accept": "application/json, text/event-stream"},
+        timeout=30,
+    )
+
+
+def test_the_rate_limit_and_the_wrong_key_throttle_apply(
+    service: ServiceThread, api_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limiter = RateLimiter(rate=1, burst=2, clock=lambda: 0.0)  # a clock that never moves
+    monkeypatch.setattr(service.runtime, "rate_limiter", limiter)
+    assert post_listing(service, api_key).status_code == 200
+    assert post_listing(service, api_key).status_code == 200
+    limited = post_listing(service, api_key)
+    assert limited.status_code == 429
+    assert limited.json()["code"] == 40300
+    assert limited.headers["Retry-After"]
+
+    monkeypatch.setattr(service.runtime, "rate_limiter", None)
+    monkeypatch.setattr(
+        service.runtime, "failed_keys", FailedKeyThrottle(30.0, 2, clock=lambda: 0.0)
+    )
+    for _ in range(2):
+        assert post_listing(service, "mk-guessed-key-guessed-key").status_code == 401
+    # Past its allowance the client is refused before its key is looked at: the right one too.
+    throttled = post_listing(service, api_key)
+    assert throttled.status_code == 429
+    assert "too many wrong API keys" in throttled.json()["message"]
 
 
 def test_the_client_with_a_wrong_key_gets_no_tools(service: ServiceThread) -> None:

@@ -16,6 +16,7 @@ header; ``MEMOS_USER_ID`` or ``--user-id`` for the stdio command). The conversat
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -115,13 +116,28 @@ def answer(words: str, data: BaseModel) -> CallToolResult:
     )
 
 
+@contextmanager
+def logging_left_alone() -> Iterator[None]:
+    """The SDK's server calls ``logging.basicConfig`` (a rich handler on the root logger, at
+    INFO) when it is made; that does nothing to a root logger with a handler. Logging is
+    ``memos_server.logs``'s to configure, made or not yet."""
+    root = logging.getLogger()
+    guard = logging.NullHandler()
+    root.addHandler(guard)
+    try:
+        yield
+    finally:
+        root.removeHandler(guard)
+
+
 def build_server(resolve: Resolve) -> MCPServer:
-    server: MCPServer = MCPServer(
-        "memos-server",
-        title="memos-server memory",
-        version=__version__,
-        instructions=INSTRUCTIONS,
-    )
+    with logging_left_alone():
+        server: MCPServer = MCPServer(
+            "memos-server",
+            title="memos-server memory",
+            version=__version__,
+            instructions=INSTRUCTIONS,
+        )
 
     @server.tool(name="add_message", description=ADD_MESSAGE)
     async def add_message(
