@@ -18,10 +18,21 @@ from mcp.types import CallToolResult, TextContent
 
 from memos_server.services.failed_keys import FailedKeyThrottle
 from memos_server.services.rate_limit import RateLimiter
+from tests.knowledge_support import create_base, passages_of, settled, upload
 from tests.support import MODEL_CACHE, ROOT, Api, ServiceThread, new_api_key
 
 T = TypeVar("T")
 TOOLS = {"add_message", "search_memory", "delete_memory", "add_feedback", "get_user_profile"}
+POLICY = """# 行李规定
+
+## 托运行李
+
+经济舱旅客可免费托运两件行李，每件不超过23公斤。
+
+## 随身行李
+
+随身行李限一件，不超过7公斤。
+"""
 FLIGHT = [
     {"role": "user", "content": "我一般都坐东航，座位尽量靠窗"},
     {"role": "assistant", "content": "好的，以后帮您订东航的靠窗座位。"},
@@ -159,6 +170,40 @@ def test_add_feedback(service: ServiceThread, api_key: str) -> None:
     assert "Feedback stored" in text_of(result)
     found = ok(call(service, api_key, "search_memory", user_id="traveller", query="国航 过道"))
     assert any("国航" in m["memory_value"] for m in found["memory_detail_list"])
+
+
+def test_knowledge_bases_are_searched_through_knowledgebase_ids(
+    service: ServiceThread, api_key: str, pg_url: str
+) -> None:
+    with Api(service.base_url, api_key) as api:
+        base = create_base(api)
+        [added] = upload(api, base, ("policy.md", POLICY.encode()))
+        [file] = settled(api, [added["id"]])
+        assert file["status"] == "completed", file
+    question = "我的行李可以带几件？"
+    found = call(
+        service, api_key, "search_memory", user_id="u", query=question, knowledgebase_ids=["all"]
+    )
+    passages = passages_of(ok(found))
+    assert passages
+    assert passages[0]["file_name"] == "policy.md"
+    assert "policy.md" in text_of(found)
+    assert "两件" in text_of(found)
+    # Without knowledgebase_ids, no passage; another project's key, none of this base's.
+    plain = ok(call(service, api_key, "search_memory", user_id="u", query=question))
+    assert passages_of(plain) == []
+    other = new_api_key(pg_url)
+    named = call(
+        service, other, "search_memory", user_id="u", query=question, knowledgebase_ids=[base]
+    )
+    assert named.is_error
+    assert "50120" in text_of(named)  # as the REST search: not found, whoever owns it
+    every = ok(
+        call(
+            service, other, "search_memory", user_id="u", query=question, knowledgebase_ids=["all"]
+        )
+    )
+    assert passages_of(every) == []
 
 
 @pytest.mark.parametrize(
