@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -197,7 +198,7 @@ def test_knowledge_bases_are_searched_through_knowledgebase_ids(
         service, other, "search_memory", user_id="u", query=question, knowledgebase_ids=[base]
     )
     assert named.is_error
-    assert "50120" in text_of(named)  # as the REST search: not found, whoever owns it
+    assert "50123" in text_of(named)  # as the REST search answers: not linked to this project
     every = ok(
         call(
             service, other, "search_memory", user_id="u", query=question, knowledgebase_ids=["all"]
@@ -405,6 +406,23 @@ def test_the_stdio_command(service: ServiceThread, api_key: str, pg_url: str) ->
     assert any("靠窗" in m["memory_value"] for m in rest["memory_detail_list"])
 
 
+def test_the_stdio_command_needs_a_key() -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MEMOS_")}
+    environment["PYTHONPATH"] = str(ROOT / "src")
+    result = subprocess.run(
+        [sys.executable, "-m", "memos_server", "mcp"],
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "MEMOS_API_KEY or --api-key" in result.stderr
+    assert result.stdout == ""
+
+
 def test_the_stdio_command_refuses_a_wrong_key(pg_url: str) -> None:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MEMOS_")}
     environment.update(
@@ -413,8 +431,6 @@ def test_the_stdio_command_refuses_a_wrong_key(pg_url: str) -> None:
         MEMOS_EMBEDDING__CACHE_DIR=str(MODEL_CACHE),
         PYTHONPATH=str(ROOT / "src"),
     )
-    import subprocess
-
     result = subprocess.run(
         [sys.executable, "-m", "memos_server", "mcp"],
         env=environment,
