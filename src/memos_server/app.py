@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from memos_server import __version__
@@ -34,6 +35,7 @@ from memos_server.api.routes import (
 from memos_server.api.telemetry import RequestTelemetry
 from memos_server.console import ConsoleFiles
 from memos_server.logs import configure_logging
+from memos_server.mcp.http import MCP_PATH, McpEndpoint
 from memos_server.runtime import Runtime, open_runtime
 from memos_server.services.apikeys import Bootstrap, NewKey, ensure_bootstrap_key
 from memos_server.settings import Settings, get_settings
@@ -102,9 +104,11 @@ class App(FastAPI):
 
 
 def create_app(settings: Settings) -> FastAPI:
+    mcp = McpEndpoint(settings.limits)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(settings) as runtime:
+        async with open_runtime(settings) as runtime, mcp.running():
             await bootstrap(runtime)
             # Without an LLM the worker still runs knowledge-base documents.
             if settings.jobs.run_worker:
@@ -151,6 +155,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     install_api_docs(app)
+    # Any method: the SDK answers POST and says what it does not serve.
+    app.router.routes.append(Route(MCP_PATH, endpoint=mcp, include_in_schema=False))
     app.mount(CONSOLE_PATH, ConsoleFiles(), name="console")
     return app
 

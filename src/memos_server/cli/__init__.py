@@ -33,7 +33,8 @@ EXIT_CONFIGURATION = 1
 EXIT_CANNOT_LISTEN = 4
 
 # Commands a person runs for their answer: only warnings and errors are logged beside it.
-QUICK = ("db", "apikey", "project", "search", "add", "users", "reset")
+# ``mcp`` too: its stdout is the protocol's, and its stderr a client's log.
+QUICK = ("db", "apikey", "project", "search", "add", "users", "reset", "mcp")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,6 +115,16 @@ def _memories(settings: Settings, command: str, args: argparse.Namespace) -> Non
         _model(settings, lambda runtime: memories.add(runtime, args, body))
 
 
+def _mcp(settings: Settings, args: argparse.Namespace) -> None:
+    key = args.api_key or (settings.api_key.get_secret_value() if settings.api_key else None)
+    if not key:
+        raise ConfigurationError("memos-server mcp needs an API key: MEMOS_API_KEY or --api-key")
+    user = args.user_id or settings.user_id
+    from memos_server.mcp.stdio import serve_stdio
+
+    _model(settings, lambda runtime: serve_stdio(runtime, key, user))
+
+
 def _run(settings: Settings, parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     command = args.command or "serve"
     sub = getattr(args, f"{command}_command", None)
@@ -138,6 +149,8 @@ def _run(settings: Settings, parser: argparse.ArgumentParser, args: argparse.Nam
             with_embedder=True,
             bind=False,
         )
+    elif command == "mcp":
+        _mcp(settings, args)
     elif (command, sub) == ("index", "sync"):
         from memos_server.cli.serve import index_sync, with_runtime
 

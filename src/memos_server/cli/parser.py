@@ -57,6 +57,16 @@ def build_parser(description: str | None) -> argparse.ArgumentParser:
         "sync", help="index users with MEMOS_SEARCH__HNSW_MIN_MEMORIES memories (once, now)"
     )
 
+    mcp = commands.add_parser(
+        "mcp",
+        help="serve the memory tools to an MCP client over stdio (Claude Desktop, Cursor); the "
+        "service itself serves them at /mcp",
+    )
+    mcp.add_argument("--api-key", help="the project's API key (default: MEMOS_API_KEY)")
+    mcp.add_argument(
+        "--user-id", help="the user a tool call names none of (default: MEMOS_USER_ID)"
+    )
+
     reindex = commands.add_parser(
         "reindex",
         help="re-embed every memory with the configured model, then bind the database to it "

@@ -283,6 +283,11 @@ class Settings(BaseSettings):
         "has no key; 24+ visible ASCII characters.",
     )
     default_project: str = Field(default="default", description="Project of the bootstrap key.")
+    user_id: str | None = Field(
+        default=None,
+        description="`memos-server mcp`: the user a tool call names none of (as memos-api-mcp "
+        "reads MEMOS_USER_ID).",
+    )
     admin_key: SecretStr | None = Field(
         default=None,
         description="Key of the admin API (/admin/v1: projects and API keys); unset: it is off.",
