@@ -19,8 +19,11 @@ from mcp.types import CallToolResult, TextContent
 
 from memos_server.services.failed_keys import FailedKeyThrottle
 from memos_server.services.rate_limit import RateLimiter
-from tests.knowledge_support import create_base, passages_of, settled, upload
-from tests.support import MODEL_CACHE, ROOT, Api, ServiceThread, new_api_key
+from tests.support.api import Api
+from tests.support.database import new_api_key
+from tests.support.knowledge import create_base, passages_of, settled, upload
+from tests.support.paths import MODEL_CACHE, ROOT
+from tests.support.service import ServiceThread
 
 T = TypeVar("T")
 TOOLS = {"add_message", "search_memory", "delete_memory", "add_feedback", "get_user_profile"}
