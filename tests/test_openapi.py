@@ -132,6 +132,8 @@ OPERATION_IDS = {
     ("POST", "/api/openmem/v1/console/messages"): "console_messages",
     ("POST", "/api/openmem/v1/console/memories"): "console_memories",
     ("POST", "/api/openmem/v1/console/history"): "console_history",
+    ("POST", "/api/openmem/v1/console/knowledgebases"): "console_knowledgebases",
+    ("POST", "/api/openmem/v1/console/passages"): "console_passages",
     ("GET", "/admin/v1/projects"): "list_projects",
     ("POST", "/admin/v1/projects"): "create_project",
     ("GET", "/admin/v1/keys"): "list_keys",

@@ -16,6 +16,7 @@ from memos_server.errors import InvalidApiKey
 from memos_server.runtime import Runtime
 from memos_server.services.apikeys import authenticate
 from memos_server.services.failed_keys import client_of
+from memos_server.services.knowledge import KnowledgeService
 from memos_server.settings import Settings
 
 
@@ -42,9 +43,14 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def get_knowledge(runtime: RuntimeDep) -> KnowledgeService:
+    return KnowledgeService(runtime.settings)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+KnowledgeDep = Annotated[KnowledgeService, Depends(get_knowledge)]
 
 
 # Declared as a security scheme so OpenAPI shows how to authenticate; read and checked below.

@@ -24,6 +24,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorEnvelope, "description": "Not found (40001)"}
 }
+NOT_LINKED: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorEnvelope, "description": "Another project's knowledge base (50123)"}
+}
 MEMORY_NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorEnvelope, "description": "Memory not found (40307)"}
 }

@@ -35,9 +35,9 @@ from memos_server.errors import (
 from memos_server.services.documents import DocumentType, detect_type, pdf_pages
 from memos_server.services.tasks import TaskKind
 from memos_server.settings import Settings
-from memos_server.storage.models import KnowledgeBase, KnowledgeFile, Task
+from memos_server.storage.models import KnowledgeBase, KnowledgeFile, KnowledgePassage, Task
 from memos_server.storage.repositories.jobs import JobRepository
-from memos_server.storage.repositories.knowledge import KnowledgeRepository
+from memos_server.storage.repositories.knowledge import BaseCounts, KnowledgeRepository
 from memos_server.storage.repositories.tasks import TaskRepository
 from memos_server.storage.vocabulary import FileStatus, JobKind, TaskStatus
 
@@ -53,6 +53,15 @@ class Upload:
     name: str | None
     content: bytes | None = None
     url: str | None = None
+
+
+@dataclass(frozen=True)
+class FilePassages:
+    """A document with one page of its passages (in the document's order)."""
+
+    file: KnowledgeFile
+    passages: list[KnowledgePassage]
+    total: int  # the document's passages, over all pages
 
 
 def decode_content(content: str) -> Upload:
@@ -118,6 +127,12 @@ class KnowledgeService:
         """The base, its documents and their passages, at once (search stops finding them)."""
         base = await self.own_base(session, project_id=project_id, base_id=base_id)
         await KnowledgeRepository(session).delete_base(base.id)
+
+    async def bases_with_counts(
+        self, session: AsyncSession, *, project_id: uuid.UUID, offset: int, limit: int
+    ) -> tuple[list[BaseCounts], int]:
+        """One page of the project's bases, newest first, with their documents' counts."""
+        return await KnowledgeRepository(session).bases_with_counts(project_id, offset, limit)
 
     async def search_bases(
         self, session: AsyncSession, *, project_id: uuid.UUID, base_ids: Sequence[str]
@@ -265,3 +280,20 @@ class KnowledgeService:
         """The documents and their passages, at once; a job still running on one finds it gone."""
         files = await self.files(session, project_id=project_id, file_ids=file_ids)
         await KnowledgeRepository(session).delete_files([f.id for f in files])
+
+    async def file_passages(
+        self,
+        session: AsyncSession,
+        *,
+        project_id: uuid.UUID,
+        file_id: str,
+        offset: int,
+        limit: int,
+    ) -> FilePassages:
+        """A document of the project and one page of its passages; unknown: 40001, another
+        project's: 50123 (as /get/knowledgebase-file)."""
+        [file] = await self.files(session, project_id=project_id, file_ids=[file_id])
+        passages, total = await KnowledgeRepository(session).passages_of_file(
+            file.id, offset, limit
+        )
+        return FilePassages(file, passages, total)

@@ -12,29 +12,36 @@ from typing import Any
 from fastapi import APIRouter
 
 from memos_server import __version__
-from memos_server.api.deps import ProjectDep, RuntimeDep, SessionDep, SettingsDep
-from memos_server.api.responses import ERRORS, MEMORY_NOT_FOUND
+from memos_server.api.deps import KnowledgeDep, ProjectDep, RuntimeDep, SessionDep, SettingsDep
+from memos_server.api.responses import ERRORS, MEMORY_NOT_FOUND, NOT_FOUND, NOT_LINKED
 from memos_server.api.schemas.common import Envelope, epoch_ms, wall_clock
 from memos_server.api.schemas.console import (
     ConsoleInfo,
     ConsoleMemory,
     ConsoleMessage,
+    ConsolePassage,
     ConversationsData,
     ConversationsRequest,
     ConversationSummary,
     HistoryData,
     HistoryRequest,
     HistoryRow,
+    KnowledgebasesData,
+    KnowledgebasesRequest,
+    KnowledgebaseSummary,
     MemoriesData,
     MemoriesRequest,
     MemoryRef,
     MessagesData,
     MessagesRequest,
+    PassagesData,
+    PassagesRequest,
     SourceMessage,
     UsersData,
     UsersRequest,
     UserSummary,
 )
+from memos_server.api.schemas.knowledge import file_detail
 from memos_server.services.console import (
     list_conversations,
     list_user_memories,
@@ -289,5 +296,67 @@ async def history(
                 )
                 for m in story.messages
             ],
+        )
+    )
+
+
+@router.post(
+    "/knowledgebases",
+    response_model=Envelope[KnowledgebasesData],
+    summary="List knowledge bases",
+    operation_id="console_knowledgebases",
+)
+async def knowledgebases(
+    body: KnowledgebasesRequest, project: ProjectDep, session: SessionDep, knowledge: KnowledgeDep
+) -> Envelope[KnowledgebasesData]:
+    """The project's knowledge bases, newest first, with their documents' counts."""
+    found, total = await knowledge.bases_with_counts(
+        session, project_id=project, offset=body.offset, limit=body.limit
+    )
+    return Envelope(
+        data=KnowledgebasesData(
+            knowledgebases=[
+                KnowledgebaseSummary(
+                    id=c.base.id.hex,
+                    name=c.base.name,
+                    description=c.base.description,
+                    files=c.files,
+                    running=c.running,
+                    failed=c.failed,
+                    passages=c.passages,
+                    create_time=epoch_ms(c.base.created_at),
+                )
+                for c in found
+            ],
+            total=total,
+        )
+    )
+
+
+@router.post(
+    "/passages",
+    response_model=Envelope[PassagesData],
+    responses={**NOT_FOUND, **NOT_LINKED},
+    summary="List a document's passages",
+    operation_id="console_passages",
+)
+async def passages(
+    body: PassagesRequest, project: ProjectDep, session: SessionDep, knowledge: KnowledgeDep
+) -> Envelope[PassagesData]:
+    """A knowledge-base document and its passages in the document's order, as search finds
+    them. A document id nobody holds is 40001; another project's is 50123."""
+    view = await knowledge.file_passages(
+        session, project_id=project, file_id=body.file_id, offset=body.offset, limit=body.limit
+    )
+    return Envelope(
+        data=PassagesData(
+            file=file_detail(view.file),
+            passages=[
+                ConsolePassage(
+                    id=p.id.hex, position=p.position, page=p.page, heading=p.heading, text=p.text
+                )
+                for p in view.passages
+            ],
+            total=view.total,
         )
     )

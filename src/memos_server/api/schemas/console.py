@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from memos_server.api.schemas.common import Id, TopLevelRequest
+from memos_server.api.schemas.knowledge import FileDetail
 
 MAX_OFFSET = 1_000_000_000
 
@@ -173,3 +174,50 @@ class HistoryData(BaseModel):
     memory: ConsoleMemory | None = Field(description="The memory now; null once deleted.")
     history: list[HistoryRow] = Field(description="Oldest first.")
     messages: list[SourceMessage] = Field(description="The messages the history names.")
+
+
+class KnowledgebasesRequest(TopLevelRequest):
+    offset: int = _offset()
+    limit: int = Field(default=100, ge=1, le=500, description="Bases to answer (at most 500).")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"offset": 0, "limit": 100}]})
+
+
+class KnowledgebaseSummary(BaseModel):
+    id: str = Field(description="The base's id (32 hex digits), as create/knowledgebase gave it.")
+    name: str
+    description: str | None
+    files: int = Field(description="Documents uploaded, whatever their status.")
+    running: int = Field(description="Documents still being processed.")
+    failed: int = Field(description="Documents whose processing failed.")
+    passages: int = Field(description="Passages search can return from it.")
+    create_time: int | None
+
+
+class KnowledgebasesData(BaseModel):
+    knowledgebases: list[KnowledgebaseSummary] = Field(description="Newest first.")
+    total: int
+
+
+class PassagesRequest(TopLevelRequest):
+    file_id: Id = Field(min_length=1, max_length=100, description="A document's id.")
+    offset: int = _offset()
+    limit: int = Field(default=50, ge=1, le=200, description="Passages to answer (at most 200).")
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"file_id": "6b1e4a4e8f0c4d7c9a512f3a2c1d0e9b"}]}
+    )
+
+
+class ConsolePassage(BaseModel):
+    id: str
+    position: int = Field(description="Its place in the document: 0, 1, ...")
+    page: int | None = Field(description="A PDF's page it starts on.")
+    heading: str = Field(description="The heading path it sits under (A > B), or empty.")
+    text: str
+
+
+class PassagesData(BaseModel):
+    file: FileDetail = Field(description="The document, as /get/knowledgebase-file shows it.")
+    passages: list[ConsolePassage] = Field(description="In the document's order.")
+    total: int = Field(description="The document's passages, over all pages.")

@@ -27,12 +27,23 @@ export function whenUnauthorized(callback) {
 
 // GET without a body, POST with one; answers the envelope's data or throws ApiError.
 export async function call(path, body, key = session.key()) {
+  if (body === undefined) return send(path, {}, key);
+  return send(path, { body: JSON.stringify(body), type: "application/json" }, key);
+}
+
+// POST a multipart form (files, as add/knowledgebase-file takes them): the browser sets the
+// Content-Type with its boundary, and the files are sent as they are, not as base64.
+export async function upload(path, form, key = session.key()) {
+  return send(path, { body: form }, key);
+}
+
+async function send(path, { body, type }, key) {
   const headers = { Authorization: `Token ${key}` };
   const init = { method: "GET", headers, cache: "no-store", credentials: "omit" };
   if (body !== undefined) {
     init.method = "POST";
-    headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+    if (type) headers["Content-Type"] = type;
+    init.body = body;
   }
   let response;
   try {

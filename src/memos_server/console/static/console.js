@@ -1,8 +1,10 @@
-// The console page: log in with a key, pick a user, look through the tabs.
+// The console page: log in with a key, pick a user, look through the tabs; or look at the
+// project's knowledge bases (the Knowledge view, which belongs to no user).
 
 import { call, session, whenUnauthorized } from "./api.js";
 import { renderChat } from "./chat.js";
 import { renderConversations } from "./conversations.js";
+import { renderKnowledge } from "./knowledge.js";
 import { renderMemories } from "./memories.js";
 import { renderSearch } from "./search.js";
 import { userList } from "./users.js";
@@ -16,7 +18,14 @@ const TABS = {
   chat: renderChat,
 };
 
-const state = { info: null, userId: null, tab: "conversations", drawn: new Set() };
+const state = {
+  info: null,
+  userId: null,
+  tab: "conversations",
+  drawn: new Set(),
+  view: "users",
+  knowledgeDrawn: false,
+};
 
 const users = userList({
   list: $("users"),
@@ -48,6 +57,7 @@ async function enter(key) {
 }
 
 function pickUser(userId) {
+  if (state.view !== "users") showView("users");
   state.userId = userId;
   state.drawn.clear();
   users.select(userId);
@@ -69,6 +79,29 @@ function showTab(tab) {
     state.drawn.add(tab);
     TABS[tab]($(`tab-${tab}`), context());
   }
+}
+
+// Users (the sidebar and a user's tabs) or Knowledge (the project's knowledge bases, full width).
+function showView(view) {
+  state.view = view;
+  for (const button of document.querySelectorAll("[data-view]")) {
+    button.setAttribute("aria-selected", String(button.dataset.view === view));
+  }
+  const knowledge = view === "knowledge";
+  $("app").classList.toggle("wide", knowledge);
+  document.querySelector(".sidebar").hidden = knowledge;
+  $("knowledge-view").hidden = !knowledge;
+  $("no-user").hidden = knowledge || state.userId !== null;
+  $("user-view").hidden = knowledge || state.userId === null;
+  if (knowledge && !state.knowledgeDrawn) {
+    state.knowledgeDrawn = true;
+    renderKnowledge($("knowledge-view"), {
+      info: state.info,
+      // The search playground lists the bases to include: it draws them again when next shown.
+      changed: () => state.drawn.clear(),
+    });
+  }
+  if (!knowledge && state.userId !== null) showTab(state.tab);
 }
 
 // What a tab knows: whose data, what the service can do, and how to say the data changed.
@@ -114,6 +147,10 @@ $("open-user").addEventListener("submit", (event) => {
 
 for (const button of document.querySelectorAll("[data-tab]")) {
   button.addEventListener("click", () => showTab(button.dataset.tab));
+}
+
+for (const button of document.querySelectorAll("[data-view]")) {
+  button.addEventListener("click", () => showView(button.dataset.view));
 }
 
 whenUnauthorized((error) => {

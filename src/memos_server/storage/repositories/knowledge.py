@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
@@ -22,8 +23,20 @@ from sqlalchemy.orm import defer, undefer
 
 from memos_server.storage.models import KnowledgeBase, KnowledgeFile, KnowledgePassage
 from memos_server.storage.repositories.memory_scopes import Hit, HnswScan
+from memos_server.storage.vocabulary import FileStatus
 
 FLUSH_ROWS = 16
+
+
+@dataclass(frozen=True)
+class BaseCounts:
+    """A knowledge base with what its documents hold (for the console's list)."""
+
+    base: KnowledgeBase
+    files: int
+    running: int  # documents whose job has not finished
+    failed: int
+    passages: int  # passages search can return, over its completed documents
 
 
 class KnowledgeRepository:
@@ -48,6 +61,35 @@ class KnowledgeRepository:
             select(KnowledgeBase.id).where(KnowledgeBase.project_id == project_id)
         )
         return list(result.scalars())
+
+    async def bases_with_counts(
+        self, project_id: uuid.UUID, offset: int, limit: int
+    ) -> tuple[list[BaseCounts], int]:
+        """One page of the project's bases, newest first, and how many it has."""
+        total = await self.session.scalar(
+            select(func.count()).where(KnowledgeBase.project_id == project_id)
+        )
+        status = KnowledgeFile.status
+        result = await self.session.execute(
+            select(
+                KnowledgeBase,
+                func.count(KnowledgeFile.id),
+                func.count(KnowledgeFile.id).filter(status == FileStatus.RUNNING),
+                func.count(KnowledgeFile.id).filter(status == FileStatus.FAILED),
+                func.coalesce(func.sum(KnowledgeFile.passages), 0),
+            )
+            .outerjoin(KnowledgeFile, KnowledgeFile.knowledgebase_id == KnowledgeBase.id)
+            .where(KnowledgeBase.project_id == project_id)
+            .group_by(KnowledgeBase.id)
+            .order_by(KnowledgeBase.created_at.desc(), KnowledgeBase.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        found = [
+            BaseCounts(base, int(files), int(running), int(failed), int(passages))
+            for base, files, running, failed, passages in result.all()
+        ]
+        return found, int(total or 0)
 
     async def delete_base(self, base_id: uuid.UUID) -> None:
         await self.session.execute(delete(KnowledgeBase).where(KnowledgeBase.id == base_id))
@@ -118,6 +160,23 @@ class KnowledgeRepository:
         for start in range(0, len(passages), FLUSH_ROWS):
             self.session.add_all(passages[start : start + FLUSH_ROWS])
             await self.session.flush()
+
+    async def passages_of_file(
+        self, file_id: uuid.UUID, offset: int, limit: int
+    ) -> tuple[list[KnowledgePassage], int]:
+        """One page of a document's passages in its order, and how many it has."""
+        total = await self.session.scalar(
+            select(func.count()).where(KnowledgePassage.file_id == file_id)
+        )
+        result = await self.session.execute(
+            select(KnowledgePassage)
+            .options(defer(KnowledgePassage.embedding))
+            .where(KnowledgePassage.file_id == file_id)
+            .order_by(KnowledgePassage.position)
+            .offset(offset)
+            .limit(limit)
+        )
+        return list(result.scalars()), int(total or 0)
 
     async def nearest(
         self,
