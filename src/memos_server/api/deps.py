@@ -11,6 +11,7 @@ from fastapi import Depends, Header, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from memos_server.api.transaction import commit_now, request_session
 from memos_server.embedding import Embedder
 from memos_server.errors import InvalidApiKey
 from memos_server.runtime import Runtime
@@ -36,15 +37,17 @@ def get_embedder(runtime: RuntimeDep) -> Embedder:
 
 
 async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    # Routes that write commit explicitly (the request is the edge); anything left open is
-    # rolled back when the session closes.
-    async with runtime.database.session() as session:
+    """The request's one transaction (see ``api.transaction``): committed when the route returns,
+    before its answer is sent; rolled back when it raises."""
+    async with request_session(runtime.database) as session:
         yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# Scope "function": FastAPI leaves the dependency (so commits) once the route has returned and
+# before it sends the response; the default scope would commit after the answer was sent.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 # Declared as a security scheme so OpenAPI shows how to authenticate; read and checked below.
@@ -94,7 +97,7 @@ async def get_project(
     # Commit (the key's last-use time, if it was written) and so end the transaction either way:
     # its connection goes back to the pool now, not when the route ends. A route may wait seconds
     # for the model before its next statement; it takes a connection again for that one.
-    await session.commit()
+    await commit_now(session)
     return caller.project_id
 
 

@@ -27,6 +27,7 @@ from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.chat import ChatData, ChatRequest
 from memos_server.api.schemas.common import Envelope
+from memos_server.api.transaction import commit_now, request_session
 from memos_server.errors import LLMNotConfigured
 from memos_server.filters import parse_filter
 from memos_server.llm import Delta, LLMUnavailable, Sampling
@@ -150,7 +151,7 @@ async def chat(
         session, embedder, settings, project, query, asked_at, runtime.reranker, runtime.indexes
     )
     # The model may take many seconds: hold no database connection meanwhile.
-    await session.close()
+    await commit_now(session)
 
     if body.stream:
         deltas = split_stream(llm.stream(messages, sampling=query.sampling))
@@ -223,7 +224,8 @@ async def _events(
     task_id = None
     if body.add_message_on_answer:
         try:
-            async with runtime.database.session() as session:
+            # The route has returned: the stored turn is a transaction of its own.
+            async with request_session(runtime.database) as session:
                 task = await _remember(
                     session, runtime, project, query, "".join(answer), asked_at, body.async_mode
                 )

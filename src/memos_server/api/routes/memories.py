@@ -144,7 +144,6 @@ async def delete_memory(
             memory_type=body.memory_type,
         ),
     )
-    await session.commit()
     return Envelope(data=DeleteMemoryData(success=True, deleted_count=deleted))
 
 
@@ -176,5 +175,4 @@ async def update_memory_route(
             memory_id=body.memory_id, content=body.content, title=body.title, status=body.status
         ),
     )
-    await session.commit()
     return Envelope(data=UpdateMemoryData(success=True, memory=await stored(session, memory)))
