@@ -16,7 +16,12 @@ from memos_server.embedding import Embedder
 from memos_server.errors import InvalidApiKey
 from memos_server.runtime import Runtime
 from memos_server.services.apikeys import authenticate
+from memos_server.services.chat import ChatService
 from memos_server.services.failed_keys import client_of
+from memos_server.services.feedback_intake import FeedbackIntake
+from memos_server.services.ingest import MessageIntake
+from memos_server.services.memory_admin import MemoryAdmin
+from memos_server.services.search import SearchService
 from memos_server.settings import Settings
 
 
@@ -45,6 +50,41 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
+
+
+# The request services, built once with the runtime. Each needs the embedding model, which
+# refuses (503) once a reindex retired it: asked for first, as the routes always did.
+def get_message_intake(runtime: RuntimeDep, _: EmbedderDep) -> MessageIntake:
+    return runtime.services.messages
+
+
+def get_feedback_intake(runtime: RuntimeDep, _: EmbedderDep) -> FeedbackIntake:
+    return runtime.services.feedback
+
+
+def get_search(runtime: RuntimeDep, _: EmbedderDep) -> SearchService:
+    return runtime.services.search
+
+
+def get_chat(runtime: RuntimeDep, _: EmbedderDep) -> ChatService:
+    return runtime.services.chat
+
+
+def get_memory_admin(runtime: RuntimeDep) -> MemoryAdmin:
+    return runtime.services.memories
+
+
+def get_memory_editor(runtime: RuntimeDep, _: EmbedderDep) -> MemoryAdmin:
+    """The memory admin for a change that may re-embed a text (update/memory)."""
+    return runtime.services.memories
+
+
+MessageIntakeDep = Annotated[MessageIntake, Depends(get_message_intake)]
+FeedbackIntakeDep = Annotated[FeedbackIntake, Depends(get_feedback_intake)]
+SearchDep = Annotated[SearchService, Depends(get_search)]
+ChatDep = Annotated[ChatService, Depends(get_chat)]
+MemoryAdminDep = Annotated[MemoryAdmin, Depends(get_memory_admin)]
+MemoryEditorDep = Annotated[MemoryAdmin, Depends(get_memory_editor)]
 # Scope "function": FastAPI leaves the dependency (so commits) once the route has returned and
 # before it sends the response; the default scope would commit after the answer was sent.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
