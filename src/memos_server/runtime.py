@@ -27,6 +27,7 @@ from memos_server.services.feedback import FeedbackApplier
 from memos_server.services.feedback_intake import FeedbackIntake
 from memos_server.services.ingest import MessageIntake
 from memos_server.services.jobs import JobHandler
+from memos_server.services.knowledge import KnowledgeService
 from memos_server.services.knowledge_ingest import KnowledgeIngester
 from memos_server.services.memory_admin import MemoryAdmin
 from memos_server.services.rate_limit import RateLimiter
@@ -82,6 +83,7 @@ class RequestServices:
     search: SearchService  # search/memory, and chat's recall
     chat: ChatService
     memories: MemoryAdmin  # get/memory, update/memory, delete/memory
+    knowledge: KnowledgeService  # knowledge bases and their documents
 
 
 @dataclass
@@ -118,6 +120,7 @@ class Runtime:
             search=search,
             chat=ChatService(settings=settings, llm=self.llm, search=search, messages=messages),
             memories=MemoryAdmin(embedder=embedder, settings=settings),
+            knowledge=KnowledgeService(settings),
         )
 
     @property

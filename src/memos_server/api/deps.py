@@ -20,6 +20,7 @@ from memos_server.services.chat import ChatService
 from memos_server.services.failed_keys import client_of
 from memos_server.services.feedback_intake import FeedbackIntake
 from memos_server.services.ingest import MessageIntake
+from memos_server.services.knowledge import KnowledgeService
 from memos_server.services.memory_admin import MemoryAdmin
 from memos_server.services.search import SearchService
 from memos_server.settings import Settings
@@ -70,6 +71,10 @@ def get_chat(runtime: RuntimeDep, _: EmbedderDep) -> ChatService:
     return runtime.services.chat
 
 
+def get_knowledge(runtime: RuntimeDep) -> KnowledgeService:
+    return runtime.services.knowledge
+
+
 def get_memory_admin(runtime: RuntimeDep) -> MemoryAdmin:
     return runtime.services.memories
 
@@ -83,6 +88,7 @@ MessageIntakeDep = Annotated[MessageIntake, Depends(get_message_intake)]
 FeedbackIntakeDep = Annotated[FeedbackIntake, Depends(get_feedback_intake)]
 SearchDep = Annotated[SearchService, Depends(get_search)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
+KnowledgeDep = Annotated[KnowledgeService, Depends(get_knowledge)]
 MemoryAdminDep = Annotated[MemoryAdmin, Depends(get_memory_admin)]
 MemoryEditorDep = Annotated[MemoryAdmin, Depends(get_memory_editor)]
 # Scope "function": FastAPI leaves the dependency (so commits) once the route has returned and

@@ -7,14 +7,12 @@ multipart form the SDK's ``add_knowledgebase_file_form`` sends (parts named ``fi
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from memos_server.api.deps import ProjectDep, RuntimeDep, SessionDep
+from memos_server.api.deps import KnowledgeDep, ProjectDep, RuntimeDep, SessionDep
 from memos_server.api.responses import ERRORS, NOT_FOUND
 from memos_server.api.schemas.common import Envelope
 from memos_server.api.schemas.knowledge import (
@@ -33,18 +31,11 @@ from memos_server.api.schemas.knowledge import (
 )
 from memos_server.api.transaction import commit_now
 from memos_server.errors import BadRequest, RequiredFieldEmpty
-from memos_server.services.knowledge import KnowledgeService, Upload, decode_content
+from memos_server.services.knowledge import Upload, decode_content
 
 router = APIRouter(tags=["knowledge"], responses={**ERRORS, **NOT_FOUND})
 
 DEFAULT_PAGE_SIZE = 10
-
-
-def get_knowledge(runtime: RuntimeDep) -> KnowledgeService:
-    return KnowledgeService(runtime.settings)
-
-
-KnowledgeDep = Annotated[KnowledgeService, Depends(get_knowledge)]
 
 
 @router.post(

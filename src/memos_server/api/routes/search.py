@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from memos_server.api.deps import ProjectDep, SearchDep, SessionDep, SettingsDep
+from memos_server.api.deps import KnowledgeDep, ProjectDep, SearchDep, SessionDep, SettingsDep
 from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.memory_items import memory_fields, preference_fields
 from memos_server.api.responses import ERRORS
@@ -23,7 +23,6 @@ from memos_server.api.schemas.search import (
 from memos_server.filters import parse_filter
 from memos_server.services.conversations import message_numbers
 from memos_server.services.instructions import full_instruction, instruction
-from memos_server.services.knowledge import KnowledgeService
 from memos_server.services.language import detect_language
 from memos_server.services.search import Scored, ScoredPassage, SearchQuery
 
@@ -69,11 +68,12 @@ async def search_memory(
     project: ProjectDep,
     session: SessionDep,
     search: SearchDep,
+    knowledge: KnowledgeDep,
     settings: SettingsDep,
 ) -> Envelope[SearchMemoryData]:
     """The user's fact and preference memories most relevant to the query, best first; with
     ``knowledgebase_ids``, the best passages of those knowledge bases after them."""
-    bases = await KnowledgeService(settings).search_bases(
+    bases = await knowledge.search_bases(
         session, project_id=project, base_ids=body.knowledgebase_ids or []
     )
     passage_limit = (
