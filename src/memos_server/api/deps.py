@@ -1,4 +1,6 @@
-"""What a route can ask for: the runtime's parts, a database session, the caller's project."""
+"""What a route can ask for: the runtime's parts, a database session (the request's one
+transaction, ``api.transaction``), the caller's project, and the request services the runtime
+built once."""
 
 from __future__ import annotations
 
@@ -53,8 +55,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
 
 
-# The request services, built once with the runtime. Each needs the embedding model, which
-# refuses (503) once a reindex retired it: asked for first, as the routes always did.
+# The request services, built once with the runtime. Those that embed ask for the embedding
+# model first, as the routes always did: it refuses (503) once a reindex retired it.
 def get_message_intake(runtime: RuntimeDep, _: EmbedderDep) -> MessageIntake:
     return runtime.services.messages
 
