@@ -112,11 +112,11 @@ def reranking(service: ServiceThread) -> Iterator[RerankServer]:
     """The running service with an HTTP reranker configured, for this test only."""
     server = RerankServer(favourite="banana")
     reranker = HttpReranker(server.url, "rerank-key", "test-reranker", 5.0)
-    service.runtime.reranker = reranker
+    service.runtime.services.search.reranker = reranker
     try:
         yield server
     finally:
-        service.runtime.reranker = None
+        service.runtime.services.search.reranker = None
         asyncio.run(reranker.aclose())
         server.stop()
 

@@ -2,7 +2,8 @@
 
 ``open_runtime`` builds them in order (Postgres and the model load side by side), migrates the
 schema, ties the database to the model, and releases everything on exit. The app's lifespan and
-the CLI both use it.
+the CLI both use it. The request services (``RequestServices``) are built once, with the
+runtime, from what it holds; routes get them as dependencies (``api.deps``).
 """
 
 from __future__ import annotations
@@ -12,21 +13,27 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from memos_server.embedding import Embedder, load_embedder
 from memos_server.errors import BadRequest, EmbeddingModelRetired
 from memos_server.llm import LLM
 from memos_server.llm.factory import build_llm
 from memos_server.rerank import Reranker, load_reranker
+from memos_server.services.chat import ChatService
 from memos_server.services.embedding_binding import bind_embedding_model
 from memos_server.services.failed_keys import FailedKeyThrottle
 from memos_server.services.feedback import FeedbackApplier
+from memos_server.services.feedback_intake import FeedbackIntake
+from memos_server.services.ingest import MessageIntake
 from memos_server.services.jobs import JobHandler
+from memos_server.services.knowledge import KnowledgeService
 from memos_server.services.knowledge_ingest import KnowledgeIngester
+from memos_server.services.memory_admin import MemoryAdmin
 from memos_server.services.rate_limit import RateLimiter
 from memos_server.services.refine import Refiner
 from memos_server.services.reindex import Phase, Reindexer, pending_target, watch_binding
+from memos_server.services.search import SearchService
 from memos_server.services.text_index import warm_up
 from memos_server.services.vector_indexes import IndexCatalog, run_sync_loop
 from memos_server.services.worker import Worker
@@ -68,6 +75,18 @@ class ReindexStatus:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class RequestServices:
+    """What routes call, built once per process (keyword-only arguments, no parade of parts)."""
+
+    messages: MessageIntake  # add/message
+    feedback: FeedbackIntake  # add/feedback
+    search: SearchService  # search/memory, and chat's recall
+    chat: ChatService
+    memories: MemoryAdmin  # get/memory, update/memory, delete/memory
+    knowledge: KnowledgeService  # knowledge bases and their documents
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -86,6 +105,24 @@ class Runtime:
     binding_watch: asyncio.Task[None] | None = None
     worker_stop: asyncio.Task[None] | None = None
     reindex: ReindexRun | None = None  # one started by the admin API in this process
+    services: RequestServices = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The embedder is asked for at each request (``require_embedder``): it refuses once a
+        # reindex retired it. Fine mode is decided here, once, for every service.
+        embedder, settings, fine = self.require_embedder, self.settings, self.fine_mode
+        messages = MessageIntake(embedder=embedder, settings=settings, fine=fine)
+        search = SearchService(
+            embedder=embedder, settings=settings, reranker=self.reranker, indexes=self.indexes
+        )
+        self.services = RequestServices(
+            messages=messages,
+            feedback=FeedbackIntake(embedder=embedder, settings=settings, fine=fine),
+            search=search,
+            chat=ChatService(settings=settings, llm=self.llm, search=search, messages=messages),
+            memories=MemoryAdmin(embedder=embedder, settings=settings),
+            knowledge=KnowledgeService(settings),
+        )
 
     @property
     def fine_mode(self) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.api.schemas.common import Envelope
 from memos_server.api.schemas.messages import AddMessageData
+from memos_server.api.transaction import commit_now
 from memos_server.runtime import Runtime
 from memos_server.services.tasks import Added, wait_for_task
 from memos_server.storage.database import unavailable
@@ -23,12 +24,12 @@ log = logging.getLogger(__name__)
 async def settle_added(
     session: AsyncSession, runtime: Runtime, added: Added, async_mode: bool
 ) -> Task:
-    """Commit, wake this process's worker for the job, and give the task back (once its job has
-    finished, when ``async_mode`` is false).
+    """Commit (``commit_now``, the request's early edge), wake this process's worker for the
+    job, and give the task back (once its job has finished, when ``async_mode`` is false).
 
     Success is answered only after the commit: if it fails, the request fails (503 when the
     database went away) and the client repeats it."""
-    await session.commit()  # what the request stored, and its job, are safe from here on
+    await commit_now(session)  # what the request stored, and its job, are safe from here on
     task = added.task
     if added.created and runtime.worker is not None:
         runtime.worker.wake()

@@ -1,4 +1,6 @@
-"""What a route can ask for: the runtime's parts, a database session, the caller's project."""
+"""What a route can ask for: the runtime's parts, a database session (the request's one
+transaction, ``api.transaction``), the caller's project, and the request services the runtime
+built once."""
 
 from __future__ import annotations
 
@@ -11,12 +13,18 @@ from fastapi import Depends, Header, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from memos_server.api.transaction import commit_now, request_session
 from memos_server.embedding import Embedder
 from memos_server.errors import InvalidApiKey
 from memos_server.runtime import Runtime
 from memos_server.services.apikeys import authenticate
+from memos_server.services.chat import ChatService
 from memos_server.services.failed_keys import client_of
+from memos_server.services.feedback_intake import FeedbackIntake
+from memos_server.services.ingest import MessageIntake
 from memos_server.services.knowledge import KnowledgeService
+from memos_server.services.memory_admin import MemoryAdmin
+from memos_server.services.search import SearchService
 from memos_server.settings import Settings
 
 
@@ -37,20 +45,57 @@ def get_embedder(runtime: RuntimeDep) -> Embedder:
 
 
 async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    # Routes that write commit explicitly (the request is the edge); anything left open is
-    # rolled back when the session closes.
-    async with runtime.database.session() as session:
+    """The request's one transaction (see ``api.transaction``): committed when the route returns,
+    before its answer is sent; rolled back when it raises."""
+    async with request_session(runtime.database) as session:
         yield session
-
-
-def get_knowledge(runtime: RuntimeDep) -> KnowledgeService:
-    return KnowledgeService(runtime.settings)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+# The request services, built once with the runtime. Those that embed ask for the embedding
+# model first, as the routes always did: it refuses (503) once a reindex retired it.
+def get_message_intake(runtime: RuntimeDep, _: EmbedderDep) -> MessageIntake:
+    return runtime.services.messages
+
+
+def get_feedback_intake(runtime: RuntimeDep, _: EmbedderDep) -> FeedbackIntake:
+    return runtime.services.feedback
+
+
+def get_search(runtime: RuntimeDep, _: EmbedderDep) -> SearchService:
+    return runtime.services.search
+
+
+def get_chat(runtime: RuntimeDep, _: EmbedderDep) -> ChatService:
+    return runtime.services.chat
+
+
+def get_knowledge(runtime: RuntimeDep) -> KnowledgeService:
+    return runtime.services.knowledge
+
+
+def get_memory_admin(runtime: RuntimeDep) -> MemoryAdmin:
+    return runtime.services.memories
+
+
+def get_memory_editor(runtime: RuntimeDep, _: EmbedderDep) -> MemoryAdmin:
+    """The memory admin for a change that may re-embed a text (update/memory)."""
+    return runtime.services.memories
+
+
+MessageIntakeDep = Annotated[MessageIntake, Depends(get_message_intake)]
+FeedbackIntakeDep = Annotated[FeedbackIntake, Depends(get_feedback_intake)]
+SearchDep = Annotated[SearchService, Depends(get_search)]
+ChatDep = Annotated[ChatService, Depends(get_chat)]
 KnowledgeDep = Annotated[KnowledgeService, Depends(get_knowledge)]
+MemoryAdminDep = Annotated[MemoryAdmin, Depends(get_memory_admin)]
+MemoryEditorDep = Annotated[MemoryAdmin, Depends(get_memory_editor)]
+# Scope "function": FastAPI leaves the dependency (so commits) once the route has returned and
+# before it sends the response; the default scope would commit after the answer was sent.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 # Declared as a security scheme so OpenAPI shows how to authenticate; read and checked below.
@@ -100,7 +145,7 @@ async def get_project(
     # Commit (the key's last-use time, if it was written) and so end the transaction either way:
     # its connection goes back to the pool now, not when the route ends. A route may wait seconds
     # for the model before its next statement; it takes a connection again for that one.
-    await session.commit()
+    await commit_now(session)
     return caller.project_id
 
 

@@ -37,27 +37,23 @@ def _time(moment: datetime | None) -> str:
 
 async def search(runtime: Runtime, args: Any) -> None:
     from memos_server.filters import parse_filter
-    from memos_server.services.search import SearchQuery, search_memories
+    from memos_server.services.search import SearchQuery
 
     async with runtime.database.session() as session:
         project = await choose_project(session, args.project)
         # Read now: the services may end the session's transaction, and a rollback expires it.
         name, project_id = project.name, project.id
         where = {"conversation_id": args.conversation} if args.conversation else None
-        result = await search_memories(
+        result = await runtime.services.search.search(
             session,
-            runtime.require_embedder(),
-            runtime.settings,
-            project_id,
-            SearchQuery(
+            project_id=project_id,
+            query=SearchQuery(
                 user_id=args.user,
                 query=args.query,
                 memory_limit=args.top,
                 preference_limit=args.top,
                 where=parse_filter(where),
             ),
-            runtime.reranker,
-            runtime.indexes,
         )
     found = [*result.facts, *result.preferences]
     if args.json:
@@ -113,19 +109,13 @@ def read_add(args: Any) -> AddMessageRequest:
 
 async def add(runtime: Runtime, args: Any, body: AddMessageRequest) -> None:
     from memos_server.api.added import settle_added
-    from memos_server.services.ingest import add_messages
 
     async with runtime.database.session() as session:
         project = await choose_project(session, args.project)
         # Read now: the services may end the session's transaction, and a rollback expires it.
         name, project_id = project.name, project.id
-        added = await add_messages(
-            session,
-            runtime.require_embedder(),
-            runtime.settings,
-            project_id,
-            body.to_add(),
-            refine=runtime.fine_mode,
+        added = await runtime.services.messages.add(
+            session, project_id=project_id, request=body.to_add()
         )
         task = await settle_added(session, runtime, added, async_mode=True)
     if args.json:

@@ -1,7 +1,8 @@
 """What each MCP tool does, as one call into the services: the only module of ``mcp`` that calls
 one. Its inputs are the REST API's own request models (already validated, so a tool and its
-endpoint accept the same things); its outputs are the REST answers' ``data``. Each call opens its
-own session and commits where the endpoint commits.
+endpoint accept the same things); its outputs are the REST answers' ``data``. Each call is a
+request of its own: one session, committed at its end as a REST request's is
+(``api.transaction.request_session``).
 """
 
 from __future__ import annotations
@@ -21,15 +22,13 @@ from memos_server.api.schemas.memories import (
 )
 from memos_server.api.schemas.messages import AddMessageData, AddMessageRequest
 from memos_server.api.schemas.search import SearchMemoryData, SearchMemoryRequest
+from memos_server.api.transaction import request_session
 from memos_server.filters import parse_filter
 from memos_server.runtime import Runtime
 from memos_server.services.conversations import message_numbers
-from memos_server.services.feedback import IncomingFeedback, add_feedback
-from memos_server.services.ingest import add_messages
-from memos_server.services.knowledge import KnowledgeService
-from memos_server.services.memory_admin import DeleteQuery, ListQuery, delete_memories
-from memos_server.services.memory_admin import list_memories as list_stored
-from memos_server.services.search import SearchQuery, search_memories
+from memos_server.services.feedback_intake import IncomingFeedback
+from memos_server.services.memory_admin import DeleteQuery, ListQuery
+from memos_server.services.search import SearchQuery
 
 
 @dataclass(frozen=True)
@@ -45,14 +44,9 @@ async def add_message(caller: Caller, body: AddMessageRequest) -> AddMessageData
     """As add/message: stored now; fine extraction, if any, runs as a job (never waited for:
     a model should not sit through it)."""
     runtime = caller.runtime
-    async with runtime.database.session() as session:
-        added = await add_messages(
-            session,
-            runtime.require_embedder(),
-            runtime.settings,
-            caller.project_id,
-            body.to_add(),
-            refine=runtime.fine_mode,
+    async with request_session(runtime.database) as session:
+        added = await runtime.services.messages.add(
+            session, project_id=caller.project_id, request=body.to_add()
         )
         task = await settle_added(session, runtime, added, async_mode=True)
         return AddMessageData(success=True, task_id=str(task.id), status=task.status)
@@ -62,8 +56,8 @@ async def search_memory(caller: Caller, body: SearchMemoryRequest) -> SearchMemo
     """As search/memory: the user's facts and preferences, best first, then any passages of
     the knowledge bases named."""
     runtime, settings, project = caller.runtime, caller.runtime.settings, caller.project_id
-    async with runtime.database.session() as session:
-        bases = await KnowledgeService(settings).search_bases(
+    async with request_session(runtime.database) as session:
+        bases = await runtime.services.knowledge.search_bases(
             session, project_id=project, base_ids=body.knowledgebase_ids or []
         )
         passage_limit = (
@@ -71,12 +65,10 @@ async def search_memory(caller: Caller, body: SearchMemoryRequest) -> SearchMemo
             if body.knowledgebase_limit_number is not None
             else settings.knowledge.search_limit
         )
-        result = await search_memories(
+        result = await runtime.services.search.search(
             session,
-            runtime.require_embedder(),
-            settings,
-            project,
-            SearchQuery(
+            project_id=project,
+            query=SearchQuery(
                 user_id=body.user_id,
                 query=body.query,
                 memory_limit=body.memory_limit_number,
@@ -88,8 +80,6 @@ async def search_memory(caller: Caller, body: SearchMemoryRequest) -> SearchMemo
                 knowledgebase_ids=tuple(bases),
                 passage_limit=passage_limit if bases else 0,
             ),
-            runtime.reranker,
-            runtime.indexes,
         )
         numbers = await message_numbers(session, project, [s.memory for s in result.facts])
     return SearchMemoryData(
@@ -105,14 +95,10 @@ async def search_memory(caller: Caller, body: SearchMemoryRequest) -> SearchMemo
 async def delete_memory(caller: Caller, body: DeleteMemoryRequest) -> DeleteMemoryData:
     """As delete/memory by ``memory_ids``: ids of another project are simply not found."""
     runtime = caller.runtime
-    async with runtime.database.session() as session:
-        deleted = await delete_memories(
-            session,
-            runtime.settings,
-            caller.project_id,
-            DeleteQuery(memory_ids=body.memory_ids),
+    async with request_session(runtime.database) as session:
+        deleted = await runtime.services.memories.delete(
+            session, project_id=caller.project_id, query=DeleteQuery(memory_ids=body.memory_ids)
         )
-        await session.commit()
     return DeleteMemoryData(success=True, deleted_count=deleted)
 
 
@@ -120,13 +106,11 @@ async def feedback(caller: Caller, body: AddFeedbackRequest) -> AddMessageData:
     """As add/feedback: stored at once as a memory ranked above what it corrects; with an LLM,
     a job then updates or archives what it contradicts."""
     runtime = caller.runtime
-    async with runtime.database.session() as session:
-        added = await add_feedback(
+    async with request_session(runtime.database) as session:
+        added = await runtime.services.feedback.add(
             session,
-            runtime.require_embedder(),
-            runtime.settings,
-            caller.project_id,
-            IncomingFeedback(
+            project_id=caller.project_id,
+            feedback=IncomingFeedback(
                 user_id=body.user_id,
                 content=body.feedback_content,
                 conversation_id=body.conversation_id,
@@ -134,7 +118,6 @@ async def feedback(caller: Caller, body: AddFeedbackRequest) -> AddMessageData:
                 agent_id=body.agent_id,
                 app_id=body.app_id,
             ),
-            apply=runtime.fine_mode,
         )
         task = await settle_added(session, runtime, added, async_mode=True)
         return AddMessageData(success=True, task_id=str(task.id), status=task.status)
@@ -143,12 +126,11 @@ async def feedback(caller: Caller, body: AddFeedbackRequest) -> AddMessageData:
 async def user_profile(caller: Caller, body: GetMemoryRequest) -> GetMemoryData:
     """As get/memory: one page of the user's facts and preferences, newest first."""
     runtime, project = caller.runtime, caller.project_id
-    async with runtime.database.session() as session:
-        page = await list_stored(
+    async with request_session(runtime.database) as session:
+        page = await runtime.services.memories.page(
             session,
-            runtime.settings,
-            project,
-            ListQuery(
+            project_id=project,
+            query=ListQuery(
                 user_id=body.user_id,
                 agent_id=body.agent_id,
                 page=body.page,

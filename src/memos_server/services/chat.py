@@ -22,19 +22,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.embedding import Embedder
+from memos_server.errors import LLMNotConfigured
 from memos_server.filters import Filter
-from memos_server.llm import Sampling
+from memos_server.llm import LLM, Sampling
 from memos_server.prompts import load_prompt
 from memos_server.prompts.dates import chat_now
 from memos_server.prompts.memory_lines import chat_facts, chat_preferences
-from memos_server.rerank import Reranker
-from memos_server.services.ingest import AddMessages, IncomingMessage, add_messages
+from memos_server.services.ingest import AddMessages, IncomingMessage, MessageIntake
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_metadata, check_query
-from memos_server.services.search import SearchQuery, search_memories
+from memos_server.services.search import SearchQuery, SearchService
 from memos_server.services.tasks import Added
-from memos_server.services.vector_indexes import IndexCatalog
 from memos_server.services.windows import SPOKEN_ROLES
 from memos_server.settings import Settings
 from memos_server.storage.repositories.messages import MessageRepository
@@ -58,97 +56,110 @@ class ChatQuery:
     sampling: Sampling = field(default_factory=Sampling)
 
 
-async def build_messages(
-    session: AsyncSession,
-    embedder: Embedder,
-    settings: Settings,
-    project_id: uuid.UUID,
-    chat: ChatQuery,
-    now: datetime,
-    reranker: Reranker | None = None,
-    indexes: IndexCatalog | None = None,
-) -> list[dict[str, str]]:
-    """The messages to send the model: system prompt with memories, recent turns, the query."""
-    check_ids(
-        settings.limits,
-        chat.user_id,
-        chat.conversation_id,
-        agent_id=chat.agent_id,
-        app_id=chat.app_id,
-    )
-    check_metadata(settings.limits, chat.tags, chat.info)  # before the model, not at the store
-    check_query(settings.limits, chat.query)
-    found = await search_memories(
-        session,
-        embedder,
-        settings,
-        project_id,
-        SearchQuery(
-            user_id=chat.user_id,
-            query=chat.query,
-            memory_limit=chat.memory_limit,
-            include_preference=chat.include_preference,
-            preference_limit=chat.preference_limit,
-            min_relativity=chat.min_relativity,
-            agent_id=chat.agent_id,
-            where=chat.where,
-        ),
-        reranker,
-        indexes,
-    )
-    language = detect_language([chat.query])
-    system = load_prompt("chat", language).render(
-        current_time=chat_now(now),
-        facts=chat_facts([s.memory for s in found.facts], language),
-        preferences=chat_preferences([s.memory for s in found.preferences], language),
-    )
-    if chat.system_prompt and chat.system_prompt.strip():
-        system = f"{chat.system_prompt.strip()}\n\n{system}"
-    history = []
-    if settings.chat.history_messages:
-        history = await MessageRepository(session).recent(
-            project_id, chat.user_id, chat.conversation_id, settings.chat.history_messages
-        )
-    turns = [
-        {"role": m.role, "content": m.content}
-        for m in history
-        if m.role in SPOKEN_ROLES and m.content.strip()
-    ]
-    return [{"role": "system", "content": system}, *turns, {"role": "user", "content": chat.query}]
+class ChatService:
+    """/chat's use of the service: the prompt with the user's memories, and the stored turn.
+    Built once per process; the route asks the model and shapes the answer."""
 
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        llm: LLM | None,
+        search: SearchService,
+        messages: MessageIntake,
+    ) -> None:
+        self.settings = settings
+        self._llm = llm
+        self.search = search
+        self.messages = messages
 
-async def remember_exchange(
-    session: AsyncSession,
-    embedder: Embedder,
-    settings: Settings,
-    project_id: uuid.UUID,
-    chat: ChatQuery,
-    answer: str,
-    asked_at: datetime,
-    answered_at: datetime,
-    *,
-    refine: bool,
-) -> Added:
-    """Store the query and the answer as a new turn of the conversation (the add path)."""
-    turn = [IncomingMessage(role="user", text=chat.query, chat_time=asked_at)]
-    if answer.strip():
-        # An answer longer than a message may be is kept in part rather than refused after the
-        # client has it.
-        text = answer[: settings.limits.max_message_chars]
-        turn.append(IncomingMessage(role="assistant", text=text, chat_time=answered_at))
-    return await add_messages(
-        session,
-        embedder,
-        settings,
-        project_id,
-        AddMessages(
-            user_id=chat.user_id,
-            conversation_id=chat.conversation_id,
-            messages=turn,
+    def model(self) -> LLM:
+        """The configured model; chat needs one (503 otherwise)."""
+        if self._llm is None:
+            raise LLMNotConfigured()
+        return self._llm
+
+    async def prompt(
+        self, session: AsyncSession, *, project_id: uuid.UUID, chat: ChatQuery, now: datetime
+    ) -> list[dict[str, str]]:
+        """The messages to send the model: system prompt with memories, recent turns, the
+        query."""
+        settings = self.settings
+        check_ids(
+            settings.limits,
+            chat.user_id,
+            chat.conversation_id,
             agent_id=chat.agent_id,
             app_id=chat.app_id,
-            tags=list(chat.tags),
-            info=dict(chat.info),
-        ),
-        refine=refine,
-    )
+        )
+        check_metadata(settings.limits, chat.tags, chat.info)  # before the model, not at the store
+        check_query(settings.limits, chat.query)
+        found = await self.search.search(
+            session,
+            project_id=project_id,
+            query=SearchQuery(
+                user_id=chat.user_id,
+                query=chat.query,
+                memory_limit=chat.memory_limit,
+                include_preference=chat.include_preference,
+                preference_limit=chat.preference_limit,
+                min_relativity=chat.min_relativity,
+                agent_id=chat.agent_id,
+                where=chat.where,
+            ),
+        )
+        language = detect_language([chat.query])
+        system = load_prompt("chat", language).render(
+            current_time=chat_now(now),
+            facts=chat_facts([s.memory for s in found.facts], language),
+            preferences=chat_preferences([s.memory for s in found.preferences], language),
+        )
+        if chat.system_prompt and chat.system_prompt.strip():
+            system = f"{chat.system_prompt.strip()}\n\n{system}"
+        history = []
+        if settings.chat.history_messages:
+            history = await MessageRepository(session).recent(
+                project_id, chat.user_id, chat.conversation_id, settings.chat.history_messages
+            )
+        turns = [
+            {"role": m.role, "content": m.content}
+            for m in history
+            if m.role in SPOKEN_ROLES and m.content.strip()
+        ]
+        return [
+            {"role": "system", "content": system},
+            *turns,
+            {"role": "user", "content": chat.query},
+        ]
+
+    async def remember(
+        self,
+        session: AsyncSession,
+        *,
+        project_id: uuid.UUID,
+        chat: ChatQuery,
+        answer: str,
+        asked_at: datetime,
+        answered_at: datetime,
+    ) -> Added:
+        """Store the query and the answer as a new turn of the conversation (add/message's
+        intake: fast memories, and in fine mode its job)."""
+        turn = [IncomingMessage(role="user", text=chat.query, chat_time=asked_at)]
+        if answer.strip():
+            # An answer longer than a message may be is kept in part rather than refused after
+            # the client has it.
+            text = answer[: self.settings.limits.max_message_chars]
+            turn.append(IncomingMessage(role="assistant", text=text, chat_time=answered_at))
+        return await self.messages.add(
+            session,
+            project_id=project_id,
+            request=AddMessages(
+                user_id=chat.user_id,
+                conversation_id=chat.conversation_id,
+                messages=turn,
+                agent_id=chat.agent_id,
+                app_id=chat.app_id,
+                tags=list(chat.tags),
+                info=dict(chat.info),
+            ),
+        )

@@ -3,6 +3,7 @@
 The fast path (no LLM) runs here: each window of raw turns becomes one fact memory holding the
 turns verbatim. The messages, their memories, the ADD history rows, the task and (with an LLM) the
 fine-extraction job are written in one transaction, so an add is stored whole or not at all.
+``MessageIntake`` is add/message's kind of the add-like intake (``services.intake``).
 
 An add is stored once however often it is sent: a repeated ``Idempotency-Key``, or the same
 request (its fingerprint) within ``dedupe_window_s``, answers the first add's task and stores
@@ -14,7 +15,6 @@ writes last, in one short transaction that looks again under advisory locks (see
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import uuid
@@ -27,14 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
 from memos_server.services.injected import strip_injected
+from memos_server.services.intake import Intake
 from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_messages, check_metadata
 from memos_server.services.memory_writer import MemoryText, added_row, new_memory
-from memos_server.services.tasks import Added, Request, TaskKind, find_repeat, open_task
+from memos_server.services.tasks import Added, TaskKind
 from memos_server.services.windows import Turn, Window, build_windows
 from memos_server.settings import Settings
-from memos_server.storage.models import Memory, MemoryHistory, Message
-from memos_server.storage.repositories.jobs import JobRepository
+from memos_server.storage.models import Memory, MemoryHistory, Message, Task
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.messages import MessageRepository
 from memos_server.storage.vocabulary import MemoryKind, MemoryMode
@@ -111,99 +111,101 @@ def fingerprint(request: AddMessages) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def add_messages(
-    session: AsyncSession,
-    embedder: Embedder,
-    settings: Settings,
-    project_id: uuid.UUID,
-    request: AddMessages,
-    *,
-    refine: bool = False,
-    idempotency_key: str | None = None,
-) -> Added:
-    """Store the messages and their fast memories, and queue fine extraction when ``refine``."""
-    check_ids(
-        settings.limits,
-        request.user_id,
-        request.conversation_id,
-        agent_id=request.agent_id,
-        app_id=request.app_id,
-    )
-    check_metadata(settings.limits, request.tags, request.info)
-    check_messages(settings.limits, [m.text for m in request.messages])
-    identity = Request(
-        kind=TaskKind.ADD_MESSAGE,
-        user_id=request.user_id,
-        conversation_id=request.conversation_id,
-        fingerprint=fingerprint(request),
-        idempotency_key=idempotency_key,
-    )
-    window_s = settings.ingest.dedupe_window_s
-    # A repeat is recognised before any expensive work (find_repeat ends its transaction).
-    repeat = await find_repeat(session, project_id, identity, window_s)
-    if repeat is not None:
-        return repeat
+class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
+    """add/message (and the turn chat stores): the messages and their fast memories; in fine
+    mode, a ``refine`` job."""
 
-    def prepare() -> list[tuple[Window, MemoryText]]:
+    kind = TaskKind.ADD_MESSAGE
+    job = "refine"
+
+    async def add(
+        self,
+        session: AsyncSession,
+        *,
+        project_id: uuid.UUID,
+        request: AddMessages,
+        idempotency_key: str | None = None,
+    ) -> Added:
+        """Store the messages and their fast memories, and queue fine extraction in fine mode."""
+        return await self.take(
+            session, project_id=project_id, request=request, idempotency_key=idempotency_key
+        )
+
+    def check(self, request: AddMessages) -> None:
+        limits = self.settings.limits
+        check_ids(
+            limits,
+            request.user_id,
+            request.conversation_id,
+            agent_id=request.agent_id,
+            app_id=request.app_id,
+        )
+        check_metadata(limits, request.tags, request.info)
+        check_messages(limits, [m.text for m in request.messages])
+
+    def identity(self, request: AddMessages) -> tuple[str, str, str]:
+        return request.user_id, request.conversation_id, fingerprint(request)
+
+    def prepare(self, request: AddMessages, embedder: Embedder) -> list[tuple[Window, MemoryText]]:
+        # Tokenizing, cutting and segmenting: half a second for a 32,000-character message.
         turns = [(m.role, m.text, m.chat_time) for m in request.messages]
-        return [(w, MemoryText(w.key, w.text)) for w in fast_windows(settings, embedder, turns)]
+        windows = fast_windows(self.settings, embedder, turns)
+        return [(w, MemoryText(w.key, w.text)) for w in windows]
 
-    # Tokenizing, cutting and segmenting are CPU work (half a second for a 32,000-character
-    # message): off the event loop, which meanwhile serves every other request.
-    windows = await asyncio.to_thread(prepare)
-    # Embed before touching the database again, so no connection is held while the model works.
-    vectors = await embedder.embed([window.text for window, _ in windows])
+    def texts(self, prepared: list[tuple[Window, MemoryText]]) -> list[str]:
+        return [window.text for window, _ in prepared]
 
-    added = await open_task(session, project_id, identity, running=refine, dedupe_window_s=window_s)
-    if not added.created:
-        return added
-    task = added.task
-    rows = [
-        Message(
-            project_id=project_id,
-            user_id=request.user_id,
-            conversation_id=request.conversation_id,
-            agent_id=request.agent_id,
-            app_id=request.app_id,
-            task_id=task.id,
-            role=m.role,
-            content=m.text,
-            content_parts=m.parts,
-            tool_call_id=m.tool_call_id,
-            tool_calls=m.tool_calls,
-            chat_time=m.chat_time,
-            tags=list(request.tags),
-            info=dict(request.info),
-        )
-        for m in request.messages
-    ]
-    await MessageRepository(session).add_all(rows)
+    async def store(
+        self,
+        session: AsyncSession,
+        *,
+        project_id: uuid.UUID,
+        task: Task,
+        request: AddMessages,
+        prepared: list[tuple[Window, MemoryText]],
+        vectors: Sequence[list[float]],
+    ) -> None:
+        rows = [
+            Message(
+                project_id=project_id,
+                user_id=request.user_id,
+                conversation_id=request.conversation_id,
+                agent_id=request.agent_id,
+                app_id=request.app_id,
+                task_id=task.id,
+                role=m.role,
+                content=m.text,
+                content_parts=m.parts,
+                tool_call_id=m.tool_call_id,
+                tool_calls=m.tool_calls,
+                chat_time=m.chat_time,
+                tags=list(request.tags),
+                info=dict(request.info),
+            )
+            for m in request.messages
+        ]
+        await MessageRepository(session).add_all(rows)
 
-    memories: list[Memory] = []
-    history: list[MemoryHistory] = []
-    for (window, text), vector in zip(windows, vectors, strict=True):
-        memory = new_memory(
-            text=text,
-            project_id=project_id,
-            user_id=request.user_id,
-            conversation_id=request.conversation_id,
-            agent_id=request.agent_id,
-            app_id=request.app_id,
-            task_id=task.id,
-            kind=MemoryKind.FACT,
-            mode=MemoryMode.FAST,
-            memory_type=window.memory_type,
-            tags=[FAST_TAG, *request.tags],
-            memory_time=window.time,
-            embedding=vector,
-            source_message_ids=[rows[i].id for i in window.message_indexes],
-            info=dict(request.info),
-        )
-        memories.append(memory)
-        history.append(added_row(memory))
-    await MemoryRepository(session).add_all(memories, history)
-    if refine:
-        await JobRepository(session).enqueue(
-            task.id, project_id, request.user_id, settings.jobs.max_attempts
-        )
-    return added
+        memories: list[Memory] = []
+        history: list[MemoryHistory] = []
+        for (window, text), vector in zip(prepared, vectors, strict=True):
+            memory = new_memory(
+                text=text,
+                project_id=project_id,
+                user_id=request.user_id,
+                conversation_id=request.conversation_id,
+                agent_id=request.agent_id,
+                app_id=request.app_id,
+                task_id=task.id,
+                kind=MemoryKind.FACT,
+                mode=MemoryMode.FAST,
+                memory_type=window.memory_type,
+                tags=[FAST_TAG, *request.tags],
+                memory_time=window.time,
+                embedding=vector,
+                source_message_ids=[rows[i].id for i in window.message_indexes],
+                info=dict(request.info),
+            )
+            memories.append(memory)
+            history.append(added_row(memory))
+        await MemoryRepository(session).add_all(memories, history)

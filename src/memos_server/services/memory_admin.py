@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -61,7 +61,7 @@ class MemoryPage:
         return math.ceil(max(self.fact_total, self.preference_total) / self.size)
 
 
-async def list_memories(
+async def _list(
     session: AsyncSession, settings: Settings, project_id: uuid.UUID, query: ListQuery
 ) -> MemoryPage:
     if query.user_id is None and query.agent_id is None:
@@ -105,8 +105,7 @@ def memory_not_found(raw: str) -> MemoryNotFound:
     return MemoryNotFound(f"memory not found: {shown!r}")
 
 
-async def get_memory(session: AsyncSession, project_id: uuid.UUID, raw_id: str) -> Memory:
-    """The project's active memory with this id (MemoryNotFound otherwise)."""
+async def _get(session: AsyncSession, project_id: uuid.UUID, raw_id: str) -> Memory:
     memory = await MemoryRepository(session).find(project_id, memory_id_of(raw_id))
     if memory is None or memory.status != MemoryStatus.ACTIVATED:
         raise memory_not_found(raw_id)
@@ -183,14 +182,6 @@ def _of_type(memory_type: str | None) -> tuple[str | None, str | None, str | Non
     )
 
 
-async def delete_memories(
-    session: AsyncSession, settings: Settings, project_id: uuid.UUID, query: DeleteQuery
-) -> int:
-    """Delete the selected memories (active or archived); how many were deleted."""
-    check_ids(settings.limits, query.user_id, agent_id=query.agent_id)
-    return await MemoryRepository(session).delete_selected(_selection(project_id, query))
-
-
 @dataclass(frozen=True)
 class MemoryChange:
     memory_id: str
@@ -199,17 +190,13 @@ class MemoryChange:
     status: str | None = None
 
 
-async def update_memory(
+async def _update(
     session: AsyncSession,
     embedder: Embedder,
     settings: Settings,
     project_id: uuid.UUID,
     change: MemoryChange,
 ) -> Memory:
-    """Rewrite a memory's text (re-embedded, re-indexed), title or status, with a history row.
-
-    A change that changes nothing (a retried update) writes nothing.
-    """
     if change.content is None and change.title is None and change.status is None:
         raise RequiredFieldEmpty("content, title or status is required")
     for name, text in (("content", change.content), ("title", change.title)):
@@ -243,3 +230,36 @@ async def update_memory(
     memory.status = status
     await repository.save(memory, history)
     return memory
+
+
+class MemoryAdmin:
+    """get/memory, get/memory/{id}, delete/memory and update/memory; built once per process."""
+
+    def __init__(self, *, embedder: Callable[[], Embedder], settings: Settings) -> None:
+        """``embedder``: the current model, asked when an update re-embeds a text."""
+        self._embedder = embedder
+        self.settings = settings
+
+    async def page(
+        self, session: AsyncSession, *, project_id: uuid.UUID, query: ListQuery
+    ) -> MemoryPage:
+        """A page of the user's (or the agent's) active memories, newest first."""
+        return await _list(session, self.settings, project_id, query)
+
+    async def get(self, session: AsyncSession, *, project_id: uuid.UUID, memory_id: str) -> Memory:
+        """The project's active memory with this id (MemoryNotFound otherwise)."""
+        return await _get(session, project_id, memory_id)
+
+    async def delete(
+        self, session: AsyncSession, *, project_id: uuid.UUID, query: DeleteQuery
+    ) -> int:
+        """Delete the selected memories (active or archived); how many were deleted."""
+        check_ids(self.settings.limits, query.user_id, agent_id=query.agent_id)
+        return await MemoryRepository(session).delete_selected(_selection(project_id, query))
+
+    async def update(
+        self, session: AsyncSession, *, project_id: uuid.UUID, change: MemoryChange
+    ) -> Memory:
+        """Rewrite a memory's text (re-embedded, re-indexed), title or status, with a history
+        row. A change that changes nothing (a retried update) writes nothing."""
+        return await _update(session, self._embedder(), self.settings, project_id, change)

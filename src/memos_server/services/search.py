@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -358,3 +358,35 @@ async def search_memories(
     return SearchResult(
         facts=facts, preferences=preferences, preference_note=note, passages=passages
     )
+
+
+class SearchService:
+    """search/memory (and chat's recall), built once per process with what a search uses."""
+
+    def __init__(
+        self,
+        *,
+        embedder: Callable[[], Embedder],
+        settings: Settings,
+        reranker: Reranker | None = None,
+        indexes: IndexCatalog | None = None,
+    ) -> None:
+        """``embedder``: the current model, asked at each search (it refuses once retired)."""
+        self._embedder = embedder
+        self.settings = settings
+        self.reranker = reranker
+        self.indexes = indexes
+
+    async def search(
+        self, session: AsyncSession, *, project_id: uuid.UUID, query: SearchQuery
+    ) -> SearchResult:
+        """The user's memories (and the named bases' passages) most relevant to the query."""
+        return await search_memories(
+            session,
+            self._embedder(),
+            self.settings,
+            project_id,
+            query,
+            self.reranker,
+            self.indexes,
+        )

@@ -90,7 +90,6 @@ async def get_projects(session: SessionDep) -> Envelope[list[ProjectInfo]]:
 async def post_project(body: CreateProjectRequest, session: SessionDep) -> Envelope[ProjectInfo]:
     """Create a project (answers the existing one, ``created: false``, if the name is taken)."""
     project, created = await create_project(session, body.name)
-    await session.commit()
     return Envelope(
         data=ProjectInfo(
             id=str(project.id), name=project.name, created_at=project.created_at, created=created
@@ -137,7 +136,6 @@ async def get_keys(
 async def post_key(body: CreateKeyRequest, session: SessionDep) -> Envelope[NewKeyData]:
     """Make a key for a project (created if new); the answer is the only time it is shown."""
     key = await create_key(session, body.project, body.name)
-    await session.commit()
     return Envelope(data=NewKeyData(key=key.secret, prefix=key.prefix, project=key.project))
 
 
@@ -151,7 +149,6 @@ async def post_key(body: CreateKeyRequest, session: SessionDep) -> Envelope[NewK
 async def post_revoke(body: RevokeKeyRequest, session: SessionDep) -> Envelope[RevokeKeyData]:
     """Revoke a key by its prefix: its very next request fails with 40132."""
     count = await revoke_key(session, body.prefix)
-    await session.commit()
     return Envelope(data=RevokeKeyData(revoked=count))
 
 

@@ -22,17 +22,17 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.api.added import settle_added
-from memos_server.api.deps import EmbedderDep, ProjectDep, RuntimeDep, SessionDep, SettingsDep
+from memos_server.api.deps import ChatDep, ProjectDep, RuntimeDep, SessionDep
 from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.chat import ChatData, ChatRequest
 from memos_server.api.schemas.common import Envelope
-from memos_server.errors import LLMNotConfigured
+from memos_server.api.transaction import commit_now, request_session
 from memos_server.filters import parse_filter
 from memos_server.llm import Delta, LLMUnavailable, Sampling
 from memos_server.llm.think import split_answer, split_stream
 from memos_server.runtime import Runtime
-from memos_server.services.chat import ChatQuery, build_messages, remember_exchange
+from memos_server.services.chat import ChatQuery, ChatService
 from memos_server.storage.models import Task
 
 log = logging.getLogger(__name__)
@@ -108,8 +108,7 @@ async def chat(
     body: ChatRequest,
     project: ProjectDep,
     session: SessionDep,
-    embedder: EmbedderDep,
-    settings: SettingsDep,
+    chat_service: ChatDep,
     runtime: RuntimeDep,
 ) -> Envelope[ChatData] | StreamingResponse:
     """Answer the user's message with the configured model and the user's memories.
@@ -119,9 +118,7 @@ async def chat(
     ``add_message_on_answer`` (the default) the message and the answer are stored as a turn of the
     conversation. ``stream: true`` answers as server-sent events. Needs an LLM (503 otherwise).
     """
-    llm = runtime.llm
-    if llm is None:
-        raise LLMNotConfigured()
+    llm = chat_service.model()
     asked_at = datetime.now(UTC)
     query = ChatQuery(
         user_id=body.user_id,
@@ -141,17 +138,15 @@ async def chat(
             temperature=body.temperature, top_p=body.top_p, max_tokens=body.max_tokens
         ),
     )
-    messages = await build_messages(
-        session, embedder, settings, project, query, asked_at, runtime.reranker, runtime.indexes
-    )
+    messages = await chat_service.prompt(session, project_id=project, chat=query, now=asked_at)
     # The model may take many seconds: hold no database connection meanwhile.
-    await session.close()
+    await commit_now(session)
 
     if body.stream:
         deltas = split_stream(llm.stream(messages, sampling=query.sampling))
         first = await anext(deltas, None)  # unreachable model: a 503 envelope, not a stream
         return StreamingResponse(
-            _events(first, deltas, runtime, project, query, asked_at, body),
+            _events(first, deltas, runtime, chat_service, project, query, asked_at, body),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -160,7 +155,9 @@ async def chat(
     answer, reasoning = split_answer(completion.text, completion.reasoning)
     task_id = None
     if body.add_message_on_answer:
-        task = await _remember(session, runtime, project, query, answer, asked_at, body.async_mode)
+        task = await _remember(
+            session, runtime, chat_service, project, query, answer, asked_at, body.async_mode
+        )
         task_id = str(task.id)
     return Envelope(data=ChatData(response=answer, reasoning=reasoning or None, task_id=task_id))
 
@@ -168,23 +165,20 @@ async def chat(
 async def _remember(
     session: AsyncSession,
     runtime: Runtime,
+    chat_service: ChatService,
     project: uuid.UUID,
     query: ChatQuery,
     answer: str,
     asked_at: datetime,
     async_mode: bool,
 ) -> Task:
-    settings = runtime.settings
-    added = await remember_exchange(
+    added = await chat_service.remember(
         session,
-        runtime.require_embedder(),
-        settings,
-        project,
-        query,
-        answer,
-        asked_at,
-        datetime.now(UTC),
-        refine=runtime.fine_mode,
+        project_id=project,
+        chat=query,
+        answer=answer,
+        asked_at=asked_at,
+        answered_at=datetime.now(UTC),
     )
     return await settle_added(session, runtime, added, async_mode)
 
@@ -193,6 +187,7 @@ async def _events(
     first: Delta | None,
     deltas: AsyncGenerator[Delta, None],
     runtime: Runtime,
+    chat_service: ChatService,
     project: uuid.UUID,
     query: ChatQuery,
     asked_at: datetime,
@@ -218,9 +213,17 @@ async def _events(
     task_id = None
     if body.add_message_on_answer:
         try:
-            async with runtime.database.session() as session:
+            # The route has returned: the stored turn is a transaction of its own.
+            async with request_session(runtime.database) as session:
                 task = await _remember(
-                    session, runtime, project, query, "".join(answer), asked_at, body.async_mode
+                    session,
+                    runtime,
+                    chat_service,
+                    project,
+                    query,
+                    "".join(answer),
+                    asked_at,
+                    body.async_mode,
                 )
             task_id = str(task.id)
         except Exception:

@@ -6,18 +6,17 @@ from fastapi import APIRouter
 
 from memos_server.api.added import answer_added
 from memos_server.api.deps import (
-    EmbedderDep,
+    FeedbackIntakeDep,
     IdempotencyKey,
     ProjectDep,
     RuntimeDep,
     SessionDep,
-    SettingsDep,
 )
 from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.common import Envelope
 from memos_server.api.schemas.feedback import AddFeedbackRequest
 from memos_server.api.schemas.messages import AddMessageData
-from memos_server.services.feedback import IncomingFeedback, add_feedback
+from memos_server.services.feedback_intake import IncomingFeedback
 
 router = APIRouter(tags=["feedback"], responses=ERRORS)
 
@@ -32,8 +31,7 @@ async def add_feedback_route(
     body: AddFeedbackRequest,
     project: ProjectDep,
     session: SessionDep,
-    embedder: EmbedderDep,
-    settings: SettingsDep,
+    intake: FeedbackIntakeDep,
     runtime: RuntimeDep,
     idempotency_key: IdempotencyKey,
 ) -> Envelope[AddMessageData]:
@@ -44,12 +42,10 @@ async def add_feedback_route(
     it newly says (``status: running``; poll ``/get/status``), or before the answer when
     ``async_mode`` is false. Repeats are answered as for add/message (``Idempotency-Key``).
     """
-    added = await add_feedback(
+    added = await intake.add(
         session,
-        embedder,
-        settings,
-        project,
-        IncomingFeedback(
+        project_id=project,
+        feedback=IncomingFeedback(
             user_id=body.user_id,
             content=body.feedback_content,
             conversation_id=body.conversation_id,
@@ -57,7 +53,6 @@ async def add_feedback_route(
             agent_id=body.agent_id,
             app_id=body.app_id,
         ),
-        apply=runtime.fine_mode,
         idempotency_key=idempotency_key,
     )
     return await answer_added(session, runtime, added, body.async_mode)

@@ -36,7 +36,6 @@ async def delete_user(
     with zero counts.
     """
     forgotten = await forget_user(session, settings, project, body.user_id)
-    await session.commit()
     return Envelope(data=_data(forgotten))
 
 
@@ -58,5 +57,4 @@ async def delete_message(
     forgotten = await forget_conversation(
         session, settings, project, body.user_id, body.conversation_id
     )
-    await session.commit()
     return Envelope(data=_data(forgotten))

@@ -29,6 +29,7 @@ from memos_server.api.schemas.knowledge import (
     added_file,
     file_detail,
 )
+from memos_server.api.transaction import commit_now
 from memos_server.errors import BadRequest, RequiredFieldEmpty
 from memos_server.services.knowledge import Upload, decode_content
 
@@ -56,7 +57,6 @@ async def create_knowledgebase(
         name=body.knowledgebase_name,
         description=body.knowledgebase_description,
     )
-    await session.commit()
     return Envelope(data=CreateKnowledgebaseData(id=base.id.hex))
 
 
@@ -74,7 +74,6 @@ async def delete_knowledgebase(
 ) -> Envelope[SuccessData]:
     """The base with its documents and passages; search stops finding them at once."""
     await knowledge.delete(session, project_id=project, base_id=body.knowledgebase_id)
-    await session.commit()
     return Envelope(data=SuccessData(success=True))
 
 
@@ -121,7 +120,7 @@ async def add_knowledgebase_file(
     (``status: running``; poll /get/status with its ``task_id`` or /get/knowledgebase-file)."""
     base_id, uploads = await read_upload(request)
     files = await knowledge.add_files(session, project_id=project, base_id=base_id, uploads=uploads)
-    await session.commit()
+    await commit_now(session)  # the worker, woken now, must find the documents' jobs
     if runtime.worker is not None:
         runtime.worker.wake()
     return Envelope(data=[added_file(f) for f in files])
@@ -175,5 +174,4 @@ async def delete_knowledgebase_file(
 ) -> Envelope[SuccessData]:
     """The documents and their passages; search stops finding them at once."""
     await knowledge.delete_files(session, project_id=project, file_ids=body.file_ids)
-    await session.commit()
     return Envelope(data=SuccessData(success=True))

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.api.deps import EmbedderDep, ProjectDep, SessionDep, SettingsDep
+from memos_server.api.deps import MemoryAdminDep, MemoryEditorDep, ProjectDep, SessionDep
 from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.memory_items import memory_fields, owner_fields, preference_fields, sources
 from memos_server.api.responses import ERRORS, MEMORY_NOT_FOUND
@@ -23,15 +23,7 @@ from memos_server.api.schemas.memories import (
     UpdateMemoryRequest,
 )
 from memos_server.services.conversations import message_numbers
-from memos_server.services.memory_admin import (
-    DeleteQuery,
-    ListQuery,
-    MemoryChange,
-    delete_memories,
-    get_memory,
-    list_memories,
-    update_memory,
-)
+from memos_server.services.memory_admin import DeleteQuery, ListQuery, MemoryChange
 from memos_server.storage.models import Memory
 from memos_server.storage.vocabulary import MemoryKind
 
@@ -62,7 +54,7 @@ async def stored(session: AsyncSession, m: Memory) -> StoredMemory | StoredPrefe
     operation_id="get_memory",
 )
 async def get_memories(
-    body: GetMemoryRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
+    body: GetMemoryRequest, project: ProjectDep, session: SessionDep, memories: MemoryAdminDep
 ) -> Envelope[GetMemoryData]:
     """The user's active memories a page at a time, newest first.
 
@@ -73,11 +65,10 @@ async def get_memories(
     as ``get/message`` refuses a limit above 50. With ``agent_id`` alone (the SDK sends one of
     user_id and agent_id), the agent's memories of every user of the project.
     """
-    page = await list_memories(
+    page = await memories.page(
         session,
-        settings,
-        project,
-        ListQuery(
+        project_id=project,
+        query=ListQuery(
             user_id=body.user_id,
             agent_id=body.agent_id,
             page=body.page,
@@ -108,10 +99,11 @@ async def get_memories(
     operation_id="get_memory_by_id",
 )
 async def get_memory_by_id(
-    memory_id: str, project: ProjectDep, session: SessionDep
+    memory_id: str, project: ProjectDep, session: SessionDep, memories: MemoryAdminDep
 ) -> Envelope[StoredMemory | StoredPreference]:
     """One active memory of the project, a fact or a preference (40307 when there is none)."""
-    return Envelope(data=await stored(session, await get_memory(session, project, memory_id)))
+    memory = await memories.get(session, project_id=project, memory_id=memory_id)
+    return Envelope(data=await stored(session, memory))
 
 
 @router.post(
@@ -121,7 +113,7 @@ async def get_memory_by_id(
     operation_id="delete_memory",
 )
 async def delete_memory(
-    body: DeleteMemoryRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
+    body: DeleteMemoryRequest, project: ProjectDep, session: SessionDep, memories: MemoryAdminDep
 ) -> Envelope[DeleteMemoryData]:
     """Delete memories for good, in one statement however many (history keeps their text).
 
@@ -132,11 +124,10 @@ async def delete_memory(
     (WorkingMemory, LongTermMemory, UserMemory), PreferenceMemory (every preference), or
     explicit_preference / implicit_preference.
     """
-    deleted = await delete_memories(
+    deleted = await memories.delete(
         session,
-        settings,
-        project,
-        DeleteQuery(
+        project_id=project,
+        query=DeleteQuery(
             memory_ids=body.memory_ids,
             user_id=body.user_id,
             agent_id=body.agent_id,
@@ -144,7 +135,6 @@ async def delete_memory(
             memory_type=body.memory_type,
         ),
     )
-    await session.commit()
     return Envelope(data=DeleteMemoryData(success=True, deleted_count=deleted))
 
 
@@ -159,22 +149,18 @@ async def update_memory_route(
     body: UpdateMemoryRequest,
     project: ProjectDep,
     session: SessionDep,
-    embedder: EmbedderDep,
-    settings: SettingsDep,
+    memories: MemoryEditorDep,
 ) -> Envelope[UpdateMemoryData]:
     """Change a memory's text (re-embedded), title (memory_key) or status, keeping its id.
 
     Reaches archived memories too (``status: activated`` brings one back). Each change writes
     a history row (UPDATE, or ARCHIVE when it archives); repeating an update changes nothing.
     """
-    memory = await update_memory(
+    memory = await memories.update(
         session,
-        embedder,
-        settings,
-        project,
-        MemoryChange(
+        project_id=project,
+        change=MemoryChange(
             memory_id=body.memory_id, content=body.content, title=body.title, status=body.status
         ),
     )
-    await session.commit()
     return Envelope(data=UpdateMemoryData(success=True, memory=await stored(session, memory)))

@@ -6,8 +6,8 @@ from fastapi import APIRouter
 
 from memos_server.api.added import answer_added
 from memos_server.api.deps import (
-    EmbedderDep,
     IdempotencyKey,
+    MessageIntakeDep,
     ProjectDep,
     RuntimeDep,
     SessionDep,
@@ -24,7 +24,6 @@ from memos_server.api.schemas.messages import (
     MessageDetail,
 )
 from memos_server.services.conversations import recent_messages
-from memos_server.services.ingest import add_messages
 
 router = APIRouter(tags=["messages"], responses=ERRORS)
 
@@ -40,8 +39,7 @@ async def add_message(
     body: AddMessageRequest,
     project: ProjectDep,
     session: SessionDep,
-    embedder: EmbedderDep,
-    settings: SettingsDep,
+    intake: MessageIntakeDep,
     runtime: RuntimeDep,
     idempotency_key: IdempotencyKey,
 ) -> Envelope[AddMessageData]:
@@ -53,14 +51,8 @@ async def add_message(
     the same request lately) answers the first add's task; a key sent again with a different
     request is refused (422, 40000).
     """
-    added = await add_messages(
-        session,
-        embedder,
-        settings,
-        project,
-        body.to_add(),
-        refine=runtime.fine_mode,
-        idempotency_key=idempotency_key,
+    added = await intake.add(
+        session, project_id=project, request=body.to_add(), idempotency_key=idempotency_key
     )
     return await answer_added(session, runtime, added, body.async_mode)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from memos_server.api.deps import EmbedderDep, ProjectDep, RuntimeDep, SessionDep, SettingsDep
+from memos_server.api.deps import KnowledgeDep, ProjectDep, SearchDep, SessionDep, SettingsDep
 from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.memory_items import memory_fields, preference_fields
 from memos_server.api.responses import ERRORS
@@ -23,9 +23,8 @@ from memos_server.api.schemas.search import (
 from memos_server.filters import parse_filter
 from memos_server.services.conversations import message_numbers
 from memos_server.services.instructions import full_instruction, instruction
-from memos_server.services.knowledge import KnowledgeService
 from memos_server.services.language import detect_language
-from memos_server.services.search import Scored, ScoredPassage, SearchQuery, search_memories
+from memos_server.services.search import Scored, ScoredPassage, SearchQuery
 
 router = APIRouter(tags=["memories"], responses=ERRORS, route_class=ExactNumbersRoute)
 
@@ -68,13 +67,13 @@ async def search_memory(
     body: SearchMemoryRequest,
     project: ProjectDep,
     session: SessionDep,
-    embedder: EmbedderDep,
+    search: SearchDep,
+    knowledge: KnowledgeDep,
     settings: SettingsDep,
-    runtime: RuntimeDep,
 ) -> Envelope[SearchMemoryData]:
     """The user's fact and preference memories most relevant to the query, best first; with
     ``knowledgebase_ids``, the best passages of those knowledge bases after them."""
-    bases = await KnowledgeService(settings).search_bases(
+    bases = await knowledge.search_bases(
         session, project_id=project, base_ids=body.knowledgebase_ids or []
     )
     passage_limit = (
@@ -82,12 +81,10 @@ async def search_memory(
         if body.knowledgebase_limit_number is not None
         else settings.knowledge.search_limit
     )
-    result = await search_memories(
+    result = await search.search(
         session,
-        embedder,
-        settings,
-        project,
-        SearchQuery(
+        project_id=project,
+        query=SearchQuery(
             user_id=body.user_id,
             query=body.query,
             memory_limit=body.memory_limit_number,
@@ -99,8 +96,6 @@ async def search_memory(
             knowledgebase_ids=tuple(bases),
             passage_limit=passage_limit if bases else 0,
         ),
-        runtime.reranker,
-        runtime.indexes,
     )
     numbers = await message_numbers(session, project, [s.memory for s in result.facts])
     language = detect_language([body.query])

@@ -1,0 +1,41 @@
+"""Where a request's transaction ends: the one rule for the request layer.
+
+A request gets one session (``request_session``, the ``SessionDep`` of ``api.deps``). What the
+route and the services it calls write is committed when the route has returned, and rolled back
+when it raised: routes and services never commit. The commit happens before the answer is sent
+(the dependency's scope is ``"function"``: FastAPI leaves it once the route has returned, and
+only then sends the response), so success is answered only once it is stored; a failed commit
+is the request's error (503 when the database went away), and the client repeats the request.
+
+A request that must end its transaction before its end (to give the connection back before a
+slow wait, or to make what it stored visible before waking a worker) does so through
+``commit_now``, and only there. Services reading before a slow wait let go of their connection
+with ``storage.database.release_connection`` (read-only work: nothing to commit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memos_server.storage.database import Database
+
+
+@asynccontextmanager
+async def request_session(database: Database) -> AsyncIterator[AsyncSession]:
+    """The request's session: committed once the route returns, rolled back if it raises (an
+    error leaves the block before the commit, and closing the session rolls back)."""
+    async with database.session() as session:
+        yield session
+        await session.commit()
+
+
+async def commit_now(session: AsyncSession) -> None:
+    """End the request's transaction early: commit what it wrote so far and hand the connection
+    back to the pool. For the moments a request waits on something slow (the model, a job) or
+    lets another process see what it stored (waking the worker). The session stays usable: it
+    takes a connection again at its next statement, and what it loaded stays loaded
+    (``expire_on_commit=False``); the request's end commits whatever follows."""
+    await session.commit()
