@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.api import Api
-from tests.support.database import new_api_key, sql
+from tests.support.database import fresh_database, new_api_key, sql
 from tests.support.knowledge import (
     b64,
     create_base,
@@ -244,9 +244,11 @@ def test_a_chinese_question_recalls_a_memory_and_a_passage(api: Api) -> None:
 
 @pytest.fixture(scope="module")
 def small(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    """A service with tiny knowledge-base limits."""
+    """A service with tiny knowledge-base limits, on a database of its own: on the shared one its
+    worker would take other tests' jobs (and fail them against its limits), and theirs its own."""
+    own_url = fresh_database(pg_url)
     settings = make_settings(
-        pg_url,
+        own_url,
         tmp_path_factory.mktemp("small-kb"),
         knowledge={
             "max_file_bytes": 20_000,
@@ -260,7 +262,7 @@ def small(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api
     )
     running = ServiceThread(settings)
     running.start()
-    with Api(running.base_url, new_api_key(pg_url)) as client:
+    with Api(running.base_url, new_api_key(own_url)) as client:
         yield client
     running.stop()
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from memos_server.api.deps import SessionDep
 from memos_server.errors import BadRequest
-from tests.support import ServiceThread
+from tests.support.service import ServiceThread
 
 PROBE = "CREATE TABLE IF NOT EXISTS transaction_edge_probe (value text)"
 
