@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 
 from memos_server.embedding.base import estimate_tokens
 from memos_server.prompts import load_prompt
-from memos_server.services.extraction import render_conversation
-from memos_server.services.language import detect_language
-from memos_server.services.windows import Turn
+from memos_server.services.fine.extraction import render_conversation
+from memos_server.text.language import detect_language
+from memos_server.text.windows import Turn
 
 FAMILY_TRIP = [
     ("user", "我想暑假出去玩,你能帮我推荐下吗?"),

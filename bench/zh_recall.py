@@ -112,7 +112,7 @@ def week_shift(
     """Whole weeks to add to a user's dates so that, seen from ``now``, every message falls in
     the periods of the queries' time words it falls in seen from ``asked_at``; and whether one
     was found (else the nearest shift)."""
-    from memos_server.services.time_words import period_of
+    from memos_server.text.time_words import period_of
 
     wanted = []
     for query in queries:

@@ -1,5 +1,5 @@
 """The one applier of ADD / UPDATE / ARCHIVE / NONE, called in process on a real Postgres: the
-rules fine extraction and feedback share (``services/applier.py``)."""
+rules fine extraction and feedback share (``services/fine/applier.py``)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.services.apikeys import create_project
-from memos_server.services.applier import Applier, Decision
+from memos_server.services.fine.applier import Applier, Decision
 from memos_server.services.memory_writer import MemoryText, new_memory
-from memos_server.services.text_index import memory_tokens
 from memos_server.settings import DatabaseSettings
 from memos_server.storage.database import Database
 from memos_server.storage.models import Memory, MemoryHistory
 from memos_server.storage.vocabulary import MemoryKind, MemoryMode
+from memos_server.text.tokens import memory_tokens
 
 DIMS = 384
 

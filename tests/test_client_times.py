@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from memos_server.services.extraction import at_midnight
-from memos_server.services.time_words import period_of
+from memos_server.services.fine.extraction import at_midnight
+from memos_server.text.time_words import period_of
 from memos_server.times import EARLIEST, LATEST, LATEST_MS
 from tests.support.api import Api
 from tests.support.database import execute, project_of

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from memos_server.services.documents import (
+from memos_server.services.knowledge.documents import (
     MAX_DOCX_PARAGRAPHS,
     DocumentError,
     DocumentType,
@@ -41,7 +41,7 @@ def test_a_docx_of_countless_paragraphs_is_refused_before_it_is_parsed() -> None
 
 
 def test_paragraphs_split_across_reads_are_counted_once() -> None:
-    from memos_server.services.documents import _docx_paragraphs
+    from memos_server.services.knowledge.documents import _docx_paragraphs
 
     for count in (0, 1, 29_000, 31_000, 60_000):  # 35 bytes each: tags across 1 MiB reads
         with zipfile.ZipFile(io.BytesIO(paragraphs_docx(count))) as archive:

@@ -287,7 +287,7 @@ def test_a_fine_job_finishing_after_the_deletion_writes_nothing(
         }
     )
     records = Records()
-    worker_log = logging.getLogger("memos_server.services.worker")
+    worker_log = logging.getLogger("memos_server.services.jobs.worker")
     worker_log.addHandler(records)
     try:
         task = fine_api.ok(

@@ -11,8 +11,8 @@ import pytest
 
 from memos_server.prompts import Language, load_prompt
 from memos_server.services.injected import strip_injected
-from memos_server.services.instructions import full_instruction, instruction
-from memos_server.services.search import Scored, SearchResult
+from memos_server.services.search.engine import Scored, SearchResult
+from memos_server.services.search.instructions import full_instruction, instruction
 from tests.fake_llm import FakeLLM, reply_json
 from tests.support.api import Api
 from tests.support.database import sql

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from memos_server.embedding.base import estimate_tokens
 from memos_server.prompts.recalled import recalled_text
-from memos_server.services.instructions import full_instruction, instruction
-from memos_server.services.search import Scored, SearchResult
+from memos_server.services.search.engine import Scored, SearchResult
+from memos_server.services.search.instructions import full_instruction, instruction
 from tests.support.api import Api
 from tests.support.conversations import SEED_FAMILY_TRIP
 from tests.support.memories import recalled_memory, store_preference

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from memos_server.llm.json_output import MalformedOutput, list_under, parse_llm_json
-from memos_server.services.extraction import ExtractedFact, ExtractedPreference
+from memos_server.services.fine.extraction import ExtractedFact, ExtractedPreference
 
 EXPECTED = {"memories": [{"memory_key": "k", "memory_value": "v", "tags": ["a", "b"]}]}
 

@@ -14,8 +14,8 @@ import time
 
 import httpx
 
-from memos_server.services.text_index import index_tokens, query_tokens
-from memos_server.services.windows import Turn, build_windows
+from memos_server.text.tokens import index_tokens, query_tokens
+from memos_server.text.windows import Turn, build_windows
 from tests.support.api import Api
 from tests.support.service import ServiceThread
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 from memos_server.services.memory_writer import MemoryText, added_row, new_memory, revise
-from memos_server.services.text_index import memory_tokens
 from memos_server.storage.vocabulary import MemoryKind, MemoryMode
+from memos_server.text.tokens import memory_tokens
 
 
 def test_new_memory_derives_search_text_and_its_add_row() -> None:

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from memos_server.prompts.recalled import recalled_text
-from memos_server.services.instructions import full_instruction, instruction
-from memos_server.services.search import Scored, SearchResult
+from memos_server.services.search.engine import Scored, SearchResult
+from memos_server.services.search.instructions import full_instruction, instruction
 from tests.fake_llm import FakeLLM, Reply, reply_json
 from tests.support.api import Api
 from tests.support.conversations import SEED_HOTEL

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from memos_server.services.recency import Candidate, newer_first
+from memos_server.services.search.recency import Candidate, newer_first
 from tests.support.api import Api
 from tests.support.service import ServiceThread, make_settings
 

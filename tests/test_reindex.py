@@ -416,7 +416,7 @@ def test_a_model_of_another_size_replaces_the_vectors_and_the_indexes(pg_url: st
     store_memories(url, key, "light", 3, text="other")
 
     async def run() -> SmallModel:
-        from memos_server.services.vector_indexes import sync_indexes
+        from memos_server.services.search.vector_indexes import sync_indexes
 
         database = Database(
             url, DatabaseSettings(pool_size=2, max_overflow=0), embedding_model=SmallModel.name

@@ -1,8 +1,8 @@
 """Chinese recall with the multilingual default model, and the default relevance floor.
 
-The floor (``services/relevance.py``, levels in ``embedding/levels.py``) applies when a request
-names no ``relativity``: for multilingual-e5-small, in Chinese, a memory sharing no word with
-the request needs a cosine of 0.8375; English requests get no default floor.
+The floor (``services/search/relevance.py``, levels in ``embedding/levels.py``) applies when a
+request names no ``relativity``: for multilingual-e5-small, in Chinese, a memory sharing no word
+with the request needs a cosine of 0.8375; English requests get no default floor.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import numpy as np
 
 from memos_server.embedding import TextKind
 from memos_server.embedding.local import load_local
-from memos_server.services.text_index import index_tokens, query_tokens
 from memos_server.settings import MINILM_LOCAL_MODEL, EmbeddingSettings
+from memos_server.text.tokens import index_tokens, query_tokens
 from tests.support.api import Api
 from tests.support.paths import MODEL_CACHE
 from tests.test_hybrid_search import remember, values

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from memos_server.rerank.http_endpoint import HttpReranker
-from memos_server.services.time_words import period_of
+from memos_server.text.time_words import period_of
 from tests.support.api import Api
 from tests.support.service import ServiceThread
 

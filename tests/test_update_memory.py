@@ -70,7 +70,7 @@ def cosine(a: list[float], b: list[float]) -> float:
 def test_new_text_and_title_are_embedded_indexed_and_recorded(
     api: Api, service: ServiceThread, pg_url: str
 ) -> None:
-    from memos_server.services.text_index import memory_tokens
+    from memos_server.text.tokens import memory_tokens
 
     fact = add_fact(api, "I live in Beijing.")
     text = "[user viewpoint] The user moved to Shanghai in 2025."
@@ -97,7 +97,7 @@ def test_new_text_and_title_are_embedded_indexed_and_recorded(
 
 
 def test_a_new_title_alone_keeps_the_vector(api: Api, pg_url: str) -> None:
-    from memos_server.services.text_index import memory_tokens
+    from memos_server.text.tokens import memory_tokens
 
     fact = add_fact(api, "My dentist appointment is on Monday.")
     before = stored(pg_url, fact["id"])

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from memos_server.services.apikeys import hash_key
-from memos_server.services.vector_indexes import SyncReport, sync_indexes
+from memos_server.services.search.vector_indexes import SyncReport, sync_indexes
 from memos_server.settings import DatabaseSettings, SearchSettings
 from memos_server.storage.database import Database
 from memos_server.storage.repositories.vector_indexes import UserKind

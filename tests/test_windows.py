@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from memos_server.services.windows import Turn, build_windows, short_title
+from memos_server.text.windows import Turn, build_windows, short_title
 
 
 def words(text: str) -> int:

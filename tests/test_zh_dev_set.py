@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from bench.zh_recall import DATASET, KINDS, load, messages_by_id, parse_time
-from memos_server.services.time_words import period_of
+from memos_server.text.time_words import period_of
 from tests.support.paths import ROOT
 
 MINIMUM = {

@@ -32,7 +32,7 @@ def upgrade() -> None:
 
 def _backfill() -> None:
     """Tokens for memories written before this revision."""
-    from memos_server.services.text_index import index_tokens
+    from memos_server.text.tokens import index_tokens
 
     connection = op.get_bind()
     last = None

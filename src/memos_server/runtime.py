@@ -23,25 +23,25 @@ from memos_server.rerank import Reranker, load_reranker
 from memos_server.services.chat import ChatService
 from memos_server.services.embedding_binding import bind_embedding_model
 from memos_server.services.failed_keys import FailedKeyThrottle
-from memos_server.services.feedback import FeedbackApplier
 from memos_server.services.feedback_intake import FeedbackIntake
+from memos_server.services.fine.feedback import FeedbackApplier
+from memos_server.services.fine.refine import Refiner
 from memos_server.services.ingest import MessageIntake
-from memos_server.services.jobs import JobHandler
-from memos_server.services.knowledge import KnowledgeService
-from memos_server.services.knowledge_ingest import KnowledgeIngester
+from memos_server.services.jobs.handlers import JobHandler
+from memos_server.services.jobs.worker import Worker
+from memos_server.services.knowledge.bases import KnowledgeService
+from memos_server.services.knowledge.ingest import KnowledgeIngester
 from memos_server.services.memory_admin import MemoryAdmin
 from memos_server.services.rate_limit import RateLimiter
-from memos_server.services.refine import Refiner
 from memos_server.services.reindex import Phase, Reindexer, pending_target, watch_binding
-from memos_server.services.search import SearchService
-from memos_server.services.text_index import warm_up
-from memos_server.services.vector_indexes import IndexCatalog, run_sync_loop
-from memos_server.services.worker import Worker
+from memos_server.services.search.engine import SearchService
+from memos_server.services.search.vector_indexes import IndexCatalog, run_sync_loop
 from memos_server.settings import Settings
 from memos_server.storage.database import Database
 from memos_server.storage.embedded import EmbeddedPostgres
 from memos_server.storage.migrations import upgrade_database
 from memos_server.storage.vocabulary import JobKind
+from memos_server.text.tokens import warm_up
 
 log = logging.getLogger(__name__)
 

@@ -10,13 +10,13 @@ from datetime import datetime
 
 from memos_server.services.apikeys import hash_key
 from memos_server.services.memory_writer import MemoryText, new_memory
-from memos_server.services.text_index import index_tokens
 from memos_server.settings import DatabaseSettings
 from memos_server.storage.database import Database
 from memos_server.storage.models import Memory
 from memos_server.storage.repositories.api_keys import ApiKeyRepository
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.vocabulary import MemoryKind, MemoryMode
+from memos_server.text.tokens import index_tokens
 from tests.support.database import execute, project_of
 from tests.support.service import ServiceThread
 

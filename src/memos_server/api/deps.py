@@ -22,9 +22,9 @@ from memos_server.services.chat import ChatService
 from memos_server.services.failed_keys import client_of
 from memos_server.services.feedback_intake import FeedbackIntake
 from memos_server.services.ingest import MessageIntake
-from memos_server.services.knowledge import KnowledgeService
+from memos_server.services.knowledge.bases import KnowledgeService
 from memos_server.services.memory_admin import MemoryAdmin
-from memos_server.services.search import SearchService
+from memos_server.services.search.engine import SearchService
 from memos_server.settings import Settings
 
 

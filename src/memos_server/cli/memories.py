@@ -37,7 +37,7 @@ def _time(moment: datetime | None) -> str:
 
 async def search(runtime: Runtime, args: Any) -> None:
     from memos_server.filters import parse_filter
-    from memos_server.services.search import SearchQuery
+    from memos_server.services.search.engine import SearchQuery
 
     async with runtime.database.session() as session:
         project = await choose_project(session, args.project)

@@ -154,8 +154,8 @@ def with_runtime(
 
 
 async def index_sync(runtime: Runtime) -> None:
-    from memos_server.services.knowledge_indexes import sync_base_indexes
-    from memos_server.services.vector_indexes import sync_indexes
+    from memos_server.services.knowledge.indexes import sync_base_indexes
+    from memos_server.services.search.vector_indexes import sync_indexes
 
     settings = runtime.settings
     if settings.search.hnsw_min_memories <= 0 and settings.knowledge.hnsw_min_passages <= 0:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Protocol
 
-from memos_server.writing_systems import WIDE_CHAR
+from memos_server.text.writing_systems import WIDE_CHAR
 
 
 class TextKind(StrEnum):

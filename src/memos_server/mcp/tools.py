@@ -28,7 +28,7 @@ from memos_server.runtime import Runtime
 from memos_server.services.conversations import message_numbers
 from memos_server.services.feedback_intake import IncomingFeedback
 from memos_server.services.memory_admin import DeleteQuery, ListQuery
-from memos_server.services.search import SearchQuery
+from memos_server.services.search.engine import SearchQuery
 
 
 @dataclass(frozen=True)

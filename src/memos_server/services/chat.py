@@ -29,13 +29,13 @@ from memos_server.prompts import load_prompt
 from memos_server.prompts.dates import chat_now
 from memos_server.prompts.memory_lines import chat_facts, chat_preferences
 from memos_server.services.ingest import AddMessages, IncomingMessage, MessageIntake
-from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_metadata, check_query
-from memos_server.services.search import SearchQuery, SearchService
+from memos_server.services.search.engine import SearchQuery, SearchService
 from memos_server.services.tasks import Added
-from memos_server.services.windows import SPOKEN_ROLES
 from memos_server.settings import Settings
 from memos_server.storage.repositories.messages import MessageRepository
+from memos_server.text.language import detect_language
+from memos_server.text.windows import SPOKEN_ROLES
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 ``feedback``, key "用户反馈" / "User feedback") naming the memories it corrects: the user's
 facts that best share its words (``corrected_by``). Whenever search returns one of them, the
 feedback comes directly above it. That is all fast mode does; in fine mode a ``feedback`` job
-then applies it (``services.feedback``).
+then applies it (``services.fine.feedback``).
 
 Like an add, a feedback is stored once however often it is sent (``Idempotency-Key``, or the
 same user, conversation, text and time within ``ingest.dedupe_window_s``): it is a kind of the
@@ -23,20 +23,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
 from memos_server.prompts.labels import FEEDBACK_KEYS
-from memos_server.services.feedback import FEEDBACK_TAG
+from memos_server.services.fine.feedback import FEEDBACK_TAG
 from memos_server.services.intake import Intake
-from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_text
 from memos_server.services.memory_writer import MemoryText, added_row, new_memory
-from memos_server.services.search import bm25
+from memos_server.services.search.engine import bm25
 from memos_server.services.tasks import Added, TaskKind
-from memos_server.services.text_index import query_tokens
 from memos_server.settings import Settings
 from memos_server.storage.models import Feedback, Task
 from memos_server.storage.repositories.feedback import FeedbackRepository
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Scope
 from memos_server.storage.vocabulary import MemoryKind, MemoryMode
+from memos_server.text.language import detect_language
+from memos_server.text.tokens import query_tokens
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from typing import Any
 
 from sqlalchemy import func
 
-from memos_server.services.text_index import memory_tokens
 from memos_server.storage.models import Memory, MemoryHistory
 from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode, MemoryStatus
+from memos_server.text.tokens import memory_tokens
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from memos_server.embedding import Embedder
 from memos_server.errors import ConfigurationError
 from memos_server.metrics import ReindexState
 from memos_server.services.embedding_binding import DIMENSION_KEY, MODEL_KEY, TARGET_KEY
-from memos_server.services.vector_indexes import SYNC_LOCK
+from memos_server.services.search.vector_indexes import SYNC_LOCK
 from memos_server.storage.database import Database
 from memos_server.storage.repositories.meta import MetaRepository
 from memos_server.storage.repositories.reindex import Pending, ReindexRepository

@@ -28,7 +28,7 @@ class SearchSettings(Group):
         ge=0.0,
         le=1.0,
         description="`relativity` of a search that sends none "
-        "(unset: the model's level for the query's language; services/relevance.py).",
+        "(unset: the model's level for the query's language; services/search/relevance.py).",
     )
     time_boost: float = Field(
         default=0.15,

@@ -64,9 +64,9 @@ class TaskStatus(StrEnum):
 
 
 class JobKind(StrEnum):
-    """The work a job does: fine extraction of an add (``services.refine``), applying a user's
-    feedback (``services.feedback``) or reading a knowledge-base document
-    (``services.knowledge_ingest``)."""
+    """The work a job does: fine extraction of an add (``services.fine.refine``), applying a user's
+    feedback (``services.fine.feedback``) or reading a knowledge-base document
+    (``services.knowledge.ingest``)."""
 
     REFINE = "refine"
     FEEDBACK = "feedback"

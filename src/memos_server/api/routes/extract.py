@@ -14,7 +14,7 @@ from memos_server.api.schemas.extract import (
     ExtractMemoryRequest,
     ExtractPreferenceItem,
 )
-from memos_server.services.extract_memory import (
+from memos_server.services.fine.extract_memory import (
     ExtractedBy,
     ExtractionType,
     Said,

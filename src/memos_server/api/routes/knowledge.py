@@ -31,7 +31,7 @@ from memos_server.api.schemas.knowledge import (
 )
 from memos_server.api.transaction import commit_now
 from memos_server.errors import BadRequest, RequiredFieldEmpty
-from memos_server.services.knowledge import Upload, decode_content
+from memos_server.services.knowledge.bases import Upload, decode_content
 
 router = APIRouter(tags=["knowledge"], responses={**ERRORS, **NOT_FOUND})
 

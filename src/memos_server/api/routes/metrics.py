@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from memos_server import metrics
 from memos_server.api.deps import RuntimeDep
-from memos_server.services.jobs import KINDS, read_backlog
+from memos_server.services.jobs.handlers import KINDS, read_backlog
 from memos_server.services.reindex import read_reindex
 
 router = APIRouter(tags=["health"])

@@ -16,7 +16,7 @@ from memos_server.api.schemas.rerank import (
     RerankResult,
     RerankUsage,
 )
-from memos_server.services.reranking import rerank_documents
+from memos_server.services.search.reranking import rerank_documents
 
 router = APIRouter(tags=["rerank"], responses=ERRORS)
 

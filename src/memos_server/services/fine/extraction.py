@@ -15,7 +15,7 @@ from memos_server.llm.json_output import Usage, ask_json, list_under
 from memos_server.prompts import Language, load_prompt
 from memos_server.prompts.dates import said_at
 from memos_server.prompts.labels import VIEWPOINTS
-from memos_server.services.windows import SPOKEN_ROLES, Turn
+from memos_server.text.windows import SPOKEN_ROLES, Turn
 from memos_server.times import in_range
 
 

@@ -15,7 +15,7 @@ import threading
 from functools import lru_cache
 from typing import Any
 
-from memos_server.writing_systems import HAN, HAN_CHAR
+from memos_server.text.writing_systems import HAN, HAN_CHAR
 
 _RUNS = re.compile(f"[{HAN}]+|[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from memos_server.writing_systems import WIDE_CHAR
+from memos_server.text.writing_systems import WIDE_CHAR
 
 # Roles whose words are worth remembering; system prompts and tool output are not about the user.
 SPOKEN_ROLES = ("user", "assistant")

@@ -27,13 +27,10 @@ from memos_server.embedding import Embedder, TextKind
 from memos_server.filters import Filter
 from memos_server.prompts.labels import PREFERENCE_NOTES
 from memos_server.rerank import Reranker
-from memos_server.services.language import detect_language
 from memos_server.services.limits import check_ids, check_query, check_result_limit
-from memos_server.services.recency import Candidate, newer_first
-from memos_server.services.relevance import default_floor
-from memos_server.services.text_index import query_tokens
-from memos_server.services.time_words import Period, period_of
-from memos_server.services.vector_indexes import IndexCatalog
+from memos_server.services.search.recency import Candidate, newer_first
+from memos_server.services.search.relevance import default_floor
+from memos_server.services.search.vector_indexes import IndexCatalog
 from memos_server.settings import SearchSettings, Settings
 from memos_server.storage.database import release_connection
 from memos_server.storage.models import KnowledgePassage, Memory
@@ -42,6 +39,9 @@ from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Hit, HnswScan, Scope
 from memos_server.storage.repositories.vector_indexes import UserKind
 from memos_server.storage.vocabulary import MemoryKind
+from memos_server.text.language import detect_language
+from memos_server.text.time_words import Period, period_of
+from memos_server.text.tokens import query_tokens
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -54,7 +54,7 @@ class SearchQuery:
     memory_limit: int = 6
     include_preference: bool = True
     preference_limit: int = 6
-    min_relativity: float | None = None  # None: the default floor (services/relevance.py)
+    min_relativity: float | None = None  # None: the default floor (services/search/relevance.py)
     agent_id: str | None = None
     where: Filter | None = None
     # Knowledge bases whose passages to return too (already checked to be the project's).

@@ -5,7 +5,7 @@ this project), one nobody holds 50120, as the Cloud does; a document of another 
 answers 50123 too. An upload is checked whole before anything is stored (type, base64, sizes,
 a PDF's pages): a refused request stores nothing. Each accepted document gets a task (its
 ``task_id`` for /get/status) and a ``knowledge`` job, queued in the same transaction; the job
-(``services.knowledge_ingest``) makes its passages.
+(``services.knowledge.ingest``) makes its passages.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from memos_server.errors import (
     UnsupportedFileType,
     UrlFetchOff,
 )
-from memos_server.services.documents import DocumentType, detect_type, pdf_pages
+from memos_server.services.knowledge.documents import DocumentType, detect_type, pdf_pages
 from memos_server.services.tasks import TaskKind
 from memos_server.settings import Settings
 from memos_server.storage.models import KnowledgeBase, KnowledgeFile, KnowledgePassage, Task

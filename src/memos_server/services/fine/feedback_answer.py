@@ -9,10 +9,10 @@ from typing import Any
 from memos_server.llm.json_output import MalformedOutput, list_under
 from memos_server.prompts import Language
 from memos_server.prompts.labels import VIEWPOINTS
-from memos_server.services.applier import Decision
-from memos_server.services.reconcile import Answer
-from memos_server.services.windows import short_title
+from memos_server.services.fine.applier import Decision
+from memos_server.services.fine.reconcile import Answer
 from memos_server.storage.models import Memory
+from memos_server.text.windows import short_title
 
 
 def read_operations(value: Any, shown: Sequence[Memory], language: Language) -> list[Decision]:

@@ -1,8 +1,8 @@
 """What every kind of job shares: the handler interface the worker runs, and how a job ends.
 
-Kinds: ``refine`` (fine extraction of an add, ``services.refine``), ``knowledge`` (a
-knowledge-base document, ``services.knowledge_ingest``) and ``feedback`` (applying a
-user's feedback, ``services.feedback``).
+Kinds: ``refine`` (fine extraction of an add, ``services.fine.refine``), ``knowledge`` (a
+knowledge-base document, ``services.knowledge.ingest``) and ``feedback`` (applying a
+user's feedback, ``services.fine.feedback``).
 """
 
 from __future__ import annotations

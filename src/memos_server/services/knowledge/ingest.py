@@ -16,17 +16,17 @@ import uuid
 
 from memos_server.embedding import Embedder
 from memos_server.llm.json_output import Usage
-from memos_server.services.documents import DocumentError, DocumentType, Limits, extract
-from memos_server.services.jobs import complete_job, hold_job, mark_task
-from memos_server.services.knowledge_indexes import sync_base_indexes
-from memos_server.services.passages import Passage, split_passages
-from memos_server.services.text_index import memory_tokens
+from memos_server.services.jobs.handlers import complete_job, hold_job, mark_task
+from memos_server.services.knowledge.documents import DocumentError, DocumentType, Limits, extract
+from memos_server.services.knowledge.indexes import sync_base_indexes
+from memos_server.services.knowledge.passages import Passage, split_passages
 from memos_server.settings import Settings
 from memos_server.storage.database import Database, unavailable
 from memos_server.storage.models import KnowledgeFile, KnowledgePassage, Task
 from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.knowledge import KnowledgeRepository
 from memos_server.storage.vocabulary import FileStatus, JobStatus, TaskStatus
+from memos_server.text.tokens import memory_tokens
 
 log = logging.getLogger(__name__)
 

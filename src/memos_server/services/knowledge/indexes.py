@@ -14,7 +14,7 @@ import time
 
 from sqlalchemy import text
 
-from memos_server.services.vector_indexes import SyncReport
+from memos_server.services.search.vector_indexes import SyncReport
 from memos_server.settings import Settings
 from memos_server.storage.database import Database
 from memos_server.storage.repositories.knowledge_indexes import (

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 
 from memos_server.prompts import Language
-from memos_server.writing_systems import HAN_CHAR
+from memos_server.text.writing_systems import HAN_CHAR
 
 _LATIN = re.compile(r"[A-Za-z]")
 

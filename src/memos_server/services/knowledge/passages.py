@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from memos_server.services.documents import Block, joins_tight
-from memos_server.services.windows import sentences
+from memos_server.services.knowledge.documents import Block, joins_tight
+from memos_server.text.windows import sentences
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Mapping
 
 from memos_server.llm.json_output import Usage
-from memos_server.services.jobs import JobFailed, JobHandler, LostJob, mark_task
+from memos_server.services.jobs.handlers import JobFailed, JobHandler, LostJob, mark_task
 from memos_server.settings import JobSettings
 from memos_server.storage.database import Database, unavailable
 from memos_server.storage.models import Job

@@ -20,7 +20,7 @@ from memos_server.prompts import Language, load_prompt
 from memos_server.prompts.dates import instruction_now
 from memos_server.prompts.labels import NO_MEMORIES
 from memos_server.prompts.memory_lines import instruction_fact, instruction_preference
-from memos_server.services.search import SearchResult
+from memos_server.services.search.engine import SearchResult
 from memos_server.storage.vocabulary import MemoryKind
 
 

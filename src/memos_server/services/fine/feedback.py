@@ -20,24 +20,24 @@ from memos_server.llm.json_output import Usage, ask_json
 from memos_server.prompts import load_prompt
 from memos_server.prompts.dates import minute
 from memos_server.prompts.memory_lines import render_memories
-from memos_server.services.applier import Applier, Decision
-from memos_server.services.feedback_operations import read_operations
-from memos_server.services.jobs import (
+from memos_server.services.fine.applier import Applier, Decision
+from memos_server.services.fine.feedback_answer import read_operations
+from memos_server.services.jobs.handlers import (
     LostJob,
     ModelJob,
     complete_job,
     hold_job,
     model_failures,
 )
-from memos_server.services.language import detect_language
 from memos_server.services.memory_writer import MemoryText, new_memory
-from memos_server.services.search import SearchQuery, search_memories
-from memos_server.services.windows import short_title
+from memos_server.services.search.engine import SearchQuery, search_memories
 from memos_server.storage.models import Feedback, Memory, Task
 from memos_server.storage.repositories.feedback import FeedbackRepository
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.tasks import TaskRepository
 from memos_server.storage.vocabulary import MemoryKind, MemoryMode
+from memos_server.text.language import detect_language
+from memos_server.text.windows import short_title
 
 FEEDBACK_TAG = "feedback"
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from html.parser import HTMLParser
 
-from memos_server.writing_systems import HAN, HANGUL, KANA
+from memos_server.text.writing_systems import HAN, HANGUL, KANA
 
 WHITE = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
 BLANK_LINES = re.compile(r"\n\s*\n")

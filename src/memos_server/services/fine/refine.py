@@ -1,6 +1,6 @@
 """Fine mode: turn one add's messages into fact and preference memories with the LLM.
 
-It runs as a job (``services.worker``). The raw messages and their fast-mode memories are
+It runs as a job (``services.jobs.worker``). The raw messages and their fast-mode memories are
 already stored (by ``ingest``) before it starts, so nothing is lost if the model fails: the
 failure is raised as ``JobFailed`` for the worker to retry or record, and the fast memories
 stay. When extraction succeeds, each new memory is reconciled with the user's existing fine
@@ -24,26 +24,26 @@ from datetime import datetime
 from memos_server.embedding.levels import levels_of
 from memos_server.llm.json_output import Usage
 from memos_server.prompts import Language
-from memos_server.services.applier import Applier, Decision
-from memos_server.services.extraction import Extraction, at_midnight, extract
+from memos_server.services.fine.applier import Applier, Decision
+from memos_server.services.fine.extraction import Extraction, at_midnight, extract
+from memos_server.services.fine.reconcile import decide
 from memos_server.services.injected import strip_injected
-from memos_server.services.jobs import (
+from memos_server.services.jobs.handlers import (
     LostJob,
     ModelJob,
     complete_job,
     hold_job,
     model_failures,
 )
-from memos_server.services.language import detect_language
 from memos_server.services.memory_writer import MemoryText, new_memory
-from memos_server.services.reconcile import decide
-from memos_server.services.windows import Turn, short_title
 from memos_server.storage.models import Memory, Message, Task
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Scope
 from memos_server.storage.repositories.messages import MessageRepository
 from memos_server.storage.repositories.tasks import TaskRepository
 from memos_server.storage.vocabulary import MemoryKind, MemoryMode
+from memos_server.text.language import detect_language
+from memos_server.text.windows import Turn, short_title
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from memos_server.llm import LLM
 from memos_server.llm.json_output import MalformedOutput, Usage, ask_json
 from memos_server.prompts import Language, load_prompt
-from memos_server.services.applier import Action, Decision
-from memos_server.services.extraction import model_tags
+from memos_server.services.fine.applier import Action, Decision
+from memos_server.services.fine.extraction import model_tags
 from memos_server.storage.models import Memory
 
 log = logging.getLogger(__name__)
