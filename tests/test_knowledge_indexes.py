@@ -101,12 +101,17 @@ def test_a_large_base_is_indexed_searched_through_it_and_dropped_with_it(
     both = searched(indexing, "七天无理由退货", [large, small])
     assert TOPICS[0][1] in both  # the small base's passage (no "第n版" in it)
     assert any("版说明" in text for text in both)
-    scans = sql(
+    # The searches walked the index. Backends report their statistics a moment after a
+    # transaction ends (at most once a second), so look until they have.
+    deadline = time.monotonic() + 30
+    while not sql(
         pg_url,
-        "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = :n",
+        "SELECT 1 FROM pg_stat_user_indexes WHERE indexrelname = :n AND idx_scan > 0",
         n=large_index,
-    )
-    assert scans[0]["idx_scan"] > 0  # the searches walked the index
+    ):
+        assert time.monotonic() < deadline, "no search walked the base's index"
+        searched(indexing, "积分怎么用", [large])
+        time.sleep(0.5)
 
     indexing.ok("/delete/knowledgebase", {"knowledgebase_id": large})
     # The next document's sync drops the index of a base that is gone.
