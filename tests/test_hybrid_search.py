@@ -90,7 +90,7 @@ def test_the_full_text_channel_by_itself(api: Api, api_key: str, pg_url: str) ->
     import asyncio
 
     from memos_server.services.apikeys import hash_key
-    from memos_server.services.search.engine import bm25
+    from memos_server.services.search.fusion import bm25
     from memos_server.settings import DatabaseSettings
     from memos_server.storage.database import Database
     from memos_server.storage.repositories.memories import MemoryRepository

@@ -113,7 +113,11 @@ class Runtime:
         embedder, settings, fine = self.require_embedder, self.settings, self.fine_mode
         messages = MessageIntake(embedder=embedder, settings=settings, fine=fine)
         search = SearchService(
-            embedder=embedder, settings=settings, reranker=self.reranker, indexes=self.indexes
+            embedder=embedder,
+            settings=settings,
+            reranker=self.reranker,
+            indexes=self.indexes,
+            own_session=self.database.session,
         )
         self.services = RequestServices(
             messages=messages,

@@ -27,7 +27,7 @@ from memos_server.services.fine.feedback import FEEDBACK_TAG
 from memos_server.services.intake import Intake
 from memos_server.services.limits import check_ids, check_text
 from memos_server.services.memory_writer import MemoryText, added_row, new_memory
-from memos_server.services.search.engine import bm25
+from memos_server.services.search.fusion import bm25
 from memos_server.services.tasks import Added, TaskKind
 from memos_server.settings import Settings
 from memos_server.storage.models import Feedback, Task

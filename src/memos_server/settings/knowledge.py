@@ -50,3 +50,10 @@ class KnowledgeSettings(BaseModel):
         description="Give each knowledge base with this many passages an HNSW index of its own "
         "(searches read it instead of scanning every passage); 0: never.",
     )
+    common_word_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="A query word in more than this share of all passages is left out of the "
+        "passages' full-text channel (it weighs next to nothing and costs a scan); 1: never.",
+    )

@@ -22,8 +22,9 @@ from memos_server.api.schemas.search import (
 )
 from memos_server.filters import parse_filter
 from memos_server.services.conversations import message_numbers
-from memos_server.services.search.engine import Scored, ScoredPassage, SearchQuery
+from memos_server.services.search.engine import Scored, SearchQuery
 from memos_server.services.search.instructions import full_instruction, instruction
+from memos_server.services.search.passages import ScoredPassage
 from memos_server.text.language import detect_language
 
 router = APIRouter(tags=["memories"], responses=ERRORS, route_class=ExactNumbersRoute)

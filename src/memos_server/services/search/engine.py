@@ -15,7 +15,6 @@ meets the correction before what it corrects.
 from __future__ import annotations
 
 import asyncio
-import math
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,23 +27,27 @@ from memos_server.filters import Filter
 from memos_server.prompts.labels import PREFERENCE_NOTES
 from memos_server.rerank import Reranker
 from memos_server.services.limits import check_ids, check_query, check_result_limit
+from memos_server.services.search.fusion import bm25, fuse, vector_weight
+from memos_server.services.search.passages import (
+    OpenSession,
+    PassagesWanted,
+    ScoredPassage,
+    passages_apart,
+    ranked_passages,
+)
 from memos_server.services.search.recency import Candidate, newer_first
 from memos_server.services.search.relevance import default_floor
 from memos_server.services.search.vector_indexes import IndexCatalog
 from memos_server.settings import SearchSettings, Settings
 from memos_server.storage.database import release_connection
-from memos_server.storage.models import KnowledgePassage, Memory
-from memos_server.storage.repositories.knowledge import KnowledgeRepository
+from memos_server.storage.models import Memory
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Hit, HnswScan, Scope
 from memos_server.storage.repositories.vector_indexes import UserKind
 from memos_server.storage.vocabulary import MemoryKind
 from memos_server.text.language import detect_language
-from memos_server.text.time_words import Period, period_of
+from memos_server.text.time_words import period_of
 from memos_server.text.tokens import query_tokens
-
-BM25_K1 = 1.2
-BM25_B = 0.75
 
 
 @dataclass(frozen=True)
@@ -69,115 +72,11 @@ class Scored:
 
 
 @dataclass(frozen=True)
-class ScoredPassage:
-    passage: KnowledgePassage
-    file_name: str
-    relativity: float  # 0..1, on the memories' scale (same channels, same fusion)
-
-
-@dataclass(frozen=True)
 class SearchResult:
     facts: list[Scored]
     preferences: list[Scored]
     preference_note: str = ""
     passages: list[ScoredPassage] = field(default_factory=list)
-
-
-@dataclass
-class _Candidate:
-    hit: Hit
-    cosine: float = 0.0
-    coverage: float = 0.0  # IDF-weighted share of the query's words the memory holds
-    ranks: list[int] = field(default_factory=list)
-
-
-def bm25(
-    tokens: Sequence[str], hits: Sequence[Hit], documents: int
-) -> list[tuple[Hit, float, float]]:
-    """(hit, BM25 score, coverage) for each full-text hit, best score first.
-
-    ``documents``: the user's memories of this kind in scope. Length normalisation is against the
-    hits' mean length (one scan less per query than the scope's).
-    """
-    documents = max(documents, len(hits))
-    counts = [(hit, _counts(hit.words)) for hit in hits]
-    lengths = [len(c) for _, c in counts]
-    mean_length = (sum(lengths) / len(lengths) if lengths else 1.0) or 1.0
-    idf = {
-        token: math.log(1 + (documents - df + 0.5) / (df + 0.5))
-        for token in tokens
-        for df in [sum(1 for _, c in counts if token in c)]
-    }
-    total = sum(idf.values()) or 1.0
-    scored = []
-    for hit, words in counts:
-        length = len(words) or 1  # distinct tokens, as for the mean
-        norm = BM25_K1 * (1 - BM25_B + BM25_B * length / mean_length)
-        score = sum(
-            idf[t] * words[t] * (BM25_K1 + 1) / (words[t] + norm) for t in tokens if t in words
-        )
-        coverage = sum(idf[t] for t in tokens if t in words) / total
-        scored.append((hit, score, coverage))
-    scored.sort(key=lambda row: row[1], reverse=True)
-    return scored
-
-
-def _counts(words: Sequence[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for word in words:
-        found[word] = found.get(word, 0) + 1
-    return found
-
-
-def fuse(
-    vector: Sequence[Hit],
-    text: Sequence[tuple[Hit, float, float]],
-    settings: SearchSettings,
-    limit: int,
-    period: Period | None = None,
-    *,
-    text_asked: bool = True,
-) -> list[tuple[uuid.UUID, float]]:
-    """The best ``limit`` memory ids of both channels, with their relativity, best first.
-
-    ``text_asked``: the full-text channel looked for the query's words. When it did, a memory it
-    did not find has coverage 0 and the vector share keeps its weight, also when no memory held
-    any of the words: relativity stays on one scale across queries, so a floor means the same for
-    all of them. Only when the channel did not run (no words to look for, or the vector channel
-    alone by setting) is relativity the cosine.
-    """
-    pool: dict[uuid.UUID, _Candidate] = {}
-    for rank, hit in enumerate(vector, start=1):
-        entry = pool.setdefault(hit.id, _Candidate(hit))
-        entry.cosine = min(1.0, max(0.0, hit.similarity))
-        entry.ranks.append(rank)
-    for rank, (hit, _, coverage) in enumerate(text, start=1):
-        entry = pool.setdefault(hit.id, _Candidate(hit))
-        entry.coverage = coverage
-        entry.ranks.append(rank)
-    weight = vector_weight(settings, bool(vector), text_asked)
-
-    def boost(entry: _Candidate) -> float:
-        return settings.time_boost if period is not None and period.holds(entry.hit.time) else 0.0
-
-    def relativity(entry: _Candidate) -> float:
-        score = weight * entry.cosine + (1 - weight) * entry.coverage
-        return min(1.0, score + boost(entry))
-
-    def rrf(entry: _Candidate) -> float:
-        fused = sum(1.0 / (settings.rrf_k + rank) for rank in entry.ranks)
-        return fused * (1 + boost(entry))
-
-    order = rrf if settings.fusion == "rrf" else relativity
-    ranked = sorted(pool.values(), key=order, reverse=True)[:limit]
-    return [(entry.hit.id, round(relativity(entry), 6)) for entry in ranked]
-
-
-def vector_weight(settings: SearchSettings, vector: bool, text_asked: bool) -> float:
-    """The vector share of relativity: the setting's when both channels ran."""
-    if not vector:
-        return 0.0
-    return settings.vector_weight if text_asked else 1.0
 
 
 def place_corrections(
@@ -239,7 +138,10 @@ async def search_memories(
     query: SearchQuery,
     reranker: Reranker | None = None,
     indexes: IndexCatalog | None = None,
+    own_session: OpenSession | None = None,
 ) -> SearchResult:
+    """``own_session``: opens a session for the knowledge-base passages' queries, run beside
+    the memories' (without it they run after them, on ``session``)."""
     check_ids(settings.limits, query.user_id, agent_id=query.agent_id)
     check_query(settings.limits, query.query)
     check_result_limit(settings.limits, "memory_limit_number", query.memory_limit)
@@ -325,36 +227,26 @@ async def search_memories(
             found = place_corrections(found, await repository.corrections(scope, kind, ids), limit)
         return [s for s in found if s.relativity >= floor]
 
-    async def ranked_passages() -> list[ScoredPassage]:
-        """The named bases' best passages: one vector and one text query over their rows."""
-        if not passages_wanted:
-            return []
-        knowledge = KnowledgeRepository(session)
-        bases, limit = query.knowledgebase_ids, query.passage_limit
-        pool = max(settings.search.candidates, limit)
-        indexed = await indexes.indexed_bases(session) if indexes is not None else set()
-        hnsw = HnswScan(indexes.dimension, indexes.ef_search) if indexes and indexed else None
-        by_vector = await knowledge.nearest(bases, vector, pool, hnsw, indexed) if vector else []
-        hits = await knowledge.lexical(bases, tokens, pool)
-        documents = await knowledge.count_passages(bases) if hits else 0
-        fused = fuse(
-            by_vector,
-            bm25(tokens, hits, documents),
-            settings.search,
-            limit,
-            text_asked=bool(tokens),
-        )
-        rows = await knowledge.passages([i for i, _ in fused])
-        return [
-            ScoredPassage(rows[i][0], rows[i][1], score)
-            for i, score in fused
-            if i in rows and score >= floor
-        ]
-
-    facts = await ranked(MemoryKind.FACT)
-    preferences = await ranked(MemoryKind.PREFERENCE)
+    wanted = PassagesWanted(query.knowledgebase_ids, query.passage_limit, vector, tokens, floor)
+    # The passages' queries run beside the memories' on a connection of their own, if given one.
+    beside = (
+        asyncio.ensure_future(passages_apart(own_session, settings, wanted, indexes))
+        if passages_wanted and own_session is not None
+        else None
+    )
+    try:
+        facts = await ranked(MemoryKind.FACT)
+        preferences = await ranked(MemoryKind.PREFERENCE)
+        if beside is not None:
+            passages = await beside
+        elif passages_wanted:
+            passages = await ranked_passages(session, settings, wanted, indexes)
+        else:
+            passages = []
+    finally:
+        if beside is not None and not beside.done():
+            beside.cancel()
     note = PREFERENCE_NOTES[language] if preferences else ""
-    passages = await ranked_passages()
     return SearchResult(
         facts=facts, preferences=preferences, preference_note=note, passages=passages
     )
@@ -370,12 +262,15 @@ class SearchService:
         settings: Settings,
         reranker: Reranker | None = None,
         indexes: IndexCatalog | None = None,
+        own_session: OpenSession | None = None,
     ) -> None:
-        """``embedder``: the current model, asked at each search (it refuses once retired)."""
+        """``embedder``: the current model, asked at each search (it refuses once retired);
+        ``own_session``: a second session for knowledge-base passages (``search_memories``)."""
         self._embedder = embedder
         self.settings = settings
         self.reranker = reranker
         self.indexes = indexes
+        self._own_session = own_session
 
     async def search(
         self, session: AsyncSession, *, project_id: uuid.UUID, query: SearchQuery
@@ -389,4 +284,5 @@ class SearchService:
             query,
             self.reranker,
             self.indexes,
+            self._own_session,
         )

@@ -185,11 +185,14 @@ class KnowledgeRepository:
         limit: int,
         hnsw: HnswScan | None = None,
         indexed: AbstractSet[uuid.UUID] = frozenset(),
+        *,
+        restore: bool = True,
     ) -> list[Hit]:
         """The passages closest to ``vector`` in these bases, with cosine similarity.
 
         Bases in ``indexed`` are walked through their own HNSW index (``knowledge_indexes``),
-        one query each; the others are scanned exactly in one query."""
+        one query each; the others are scanned exactly in one query. The walk's planner settings
+        last to the end of the transaction unless ``restore`` (one round trip more)."""
         if not base_ids or limit <= 0:
             return []
         walked = [b for b in base_ids if b in indexed] if hnsw is not None else []
@@ -211,7 +214,8 @@ class KnowledgeRepository:
                 for base in walked:
                     hits += await self._nearest([base], vector, limit, column)
             finally:
-                await self._configure({"plan_cache_mode": "auto", "enable_sort": "on"})
+                if restore:
+                    await self._configure({"plan_cache_mode": "auto", "enable_sort": "on"})
         hits.sort(key=lambda hit: hit.similarity, reverse=True)
         return hits[:limit]
 
@@ -259,7 +263,9 @@ class KnowledgeRepository:
             select(KnowledgePassage.id, KnowledgePassage.created_at, KnowledgePassage.search_text)
             .where(
                 KnowledgePassage.knowledgebase_id.in_(list(base_ids)),
-                func.ts_match_vq(KnowledgePassage.tsv, query),
+                # ``@@`` itself, not its function ts_match_vq: only the operator can use the GIN
+                # index (ix_knowledge_passages_tsv), which a large base needs.
+                KnowledgePassage.tsv.bool_op("@@")(query),
             )
             .order_by(func.ts_rank(KnowledgePassage.tsv, query).desc())
             .limit(limit)

@@ -1,0 +1,114 @@
+"""Scoring of search hits: BM25 over the full-text channel's words, and the fusion of both
+channels into one 0..1 relativity (weighted sum, or reciprocal rank by setting). Shared by the
+memories' search and the knowledge-base passages'."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from memos_server.settings import SearchSettings
+from memos_server.storage.repositories.memory_scopes import Hit
+from memos_server.text.time_words import Period
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
+@dataclass
+class _Candidate:
+    hit: Hit
+    cosine: float = 0.0
+    coverage: float = 0.0  # IDF-weighted share of the query's words the memory holds
+    ranks: list[int] = field(default_factory=list)
+
+
+def bm25(
+    tokens: Sequence[str], hits: Sequence[Hit], documents: int
+) -> list[tuple[Hit, float, float]]:
+    """(hit, BM25 score, coverage) for each full-text hit, best score first.
+
+    ``documents``: the user's memories of this kind in scope. Length normalisation is against the
+    hits' mean length (one scan less per query than the scope's).
+    """
+    documents = max(documents, len(hits))
+    counts = [(hit, _counts(hit.words)) for hit in hits]
+    lengths = [len(c) for _, c in counts]
+    mean_length = (sum(lengths) / len(lengths) if lengths else 1.0) or 1.0
+    idf = {
+        token: math.log(1 + (documents - df + 0.5) / (df + 0.5))
+        for token in tokens
+        for df in [sum(1 for _, c in counts if token in c)]
+    }
+    total = sum(idf.values()) or 1.0
+    scored = []
+    for hit, words in counts:
+        length = len(words) or 1  # distinct tokens, as for the mean
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * length / mean_length)
+        score = sum(
+            idf[t] * words[t] * (BM25_K1 + 1) / (words[t] + norm) for t in tokens if t in words
+        )
+        coverage = sum(idf[t] for t in tokens if t in words) / total
+        scored.append((hit, score, coverage))
+    scored.sort(key=lambda row: row[1], reverse=True)
+    return scored
+
+
+def _counts(words: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for word in words:
+        found[word] = found.get(word, 0) + 1
+    return found
+
+
+def fuse(
+    vector: Sequence[Hit],
+    text: Sequence[tuple[Hit, float, float]],
+    settings: SearchSettings,
+    limit: int,
+    period: Period | None = None,
+    *,
+    text_asked: bool = True,
+) -> list[tuple[uuid.UUID, float]]:
+    """The best ``limit`` memory ids of both channels, with their relativity, best first.
+
+    ``text_asked``: the full-text channel looked for the query's words. When it did, a memory it
+    did not find has coverage 0 and the vector share keeps its weight, also when no memory held
+    any of the words: relativity stays on one scale across queries, so a floor means the same for
+    all of them. Only when the channel did not run (no words to look for, or the vector channel
+    alone by setting) is relativity the cosine.
+    """
+    pool: dict[uuid.UUID, _Candidate] = {}
+    for rank, hit in enumerate(vector, start=1):
+        entry = pool.setdefault(hit.id, _Candidate(hit))
+        entry.cosine = min(1.0, max(0.0, hit.similarity))
+        entry.ranks.append(rank)
+    for rank, (hit, _, coverage) in enumerate(text, start=1):
+        entry = pool.setdefault(hit.id, _Candidate(hit))
+        entry.coverage = coverage
+        entry.ranks.append(rank)
+    weight = vector_weight(settings, bool(vector), text_asked)
+
+    def boost(entry: _Candidate) -> float:
+        return settings.time_boost if period is not None and period.holds(entry.hit.time) else 0.0
+
+    def relativity(entry: _Candidate) -> float:
+        score = weight * entry.cosine + (1 - weight) * entry.coverage
+        return min(1.0, score + boost(entry))
+
+    def rrf(entry: _Candidate) -> float:
+        fused = sum(1.0 / (settings.rrf_k + rank) for rank in entry.ranks)
+        return fused * (1 + boost(entry))
+
+    order = rrf if settings.fusion == "rrf" else relativity
+    ranked = sorted(pool.values(), key=order, reverse=True)[:limit]
+    return [(entry.hit.id, round(relativity(entry), 6)) for entry in ranked]
+
+
+def vector_weight(settings: SearchSettings, vector: bool, text_asked: bool) -> float:
+    """The vector share of relativity: the setting's when both channels ran."""
+    if not vector:
+        return 0.0
+    return settings.vector_weight if text_asked else 1.0
