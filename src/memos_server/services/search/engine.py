@@ -60,6 +60,8 @@ class SearchQuery:
     # Knowledge bases whose passages to return too (already checked to be the project's).
     knowledgebase_ids: tuple[uuid.UUID, ...] = ()
     passage_limit: int = 0
+    # The filter's ``knowledgebase`` part (``filters.parse_search_filter``): which passages.
+    passage_where: Filter | None = None
 
 
 @dataclass(frozen=True)
@@ -257,7 +259,10 @@ async def search_memories(
     try:
         # Segmenting a long query is CPU work: off the event loop.
         tokens = await asyncio.to_thread(query_tokens, query.query) if channels != "vector" else []
-        scope = Scope(project_id, query.user_id, query.agent_id, query.where)
+        # Memories shared into the named bases (allow_knowledgebase_ids) are in scope too.
+        scope = Scope(
+            project_id, query.user_id, query.agent_id, query.where, query.knowledgebase_ids
+        )
         repository = MemoryRepository(session)
         limits: dict[str, int] = {MemoryKind.FACT: query.memory_limit}
         if query.include_preference:
@@ -294,8 +299,14 @@ async def search_memories(
 
     async def vector_hits(kind: str) -> list[Hit]:
         hnsw = None
-        # A filter or an agent narrows the rows below what the user's index holds: exact scan.
-        if indexes is not None and query.agent_id is None and query.where is None:
+        # A filter or an agent narrows the rows below what the user's index holds, and memories
+        # shared into the named bases lie outside it: exact scan.
+        if (
+            indexes is not None
+            and query.agent_id is None
+            and query.where is None
+            and not query.knowledgebase_ids
+        ):
             target = UserKind(project_id, query.user_id, kind)
             if await indexes.indexed(session, target):
                 hnsw = HnswScan(indexes.dimension, indexes.ef_search)
@@ -330,13 +341,15 @@ async def search_memories(
         if not passages_wanted:
             return []
         knowledge = KnowledgeRepository(session)
-        bases, limit = query.knowledgebase_ids, query.passage_limit
+        bases, limit, where = query.knowledgebase_ids, query.passage_limit, query.passage_where
         pool = max(settings.search.candidates, limit)
         indexed = await indexes.indexed_bases(session) if indexes is not None else set()
         hnsw = HnswScan(indexes.dimension, indexes.ef_search) if indexes and indexed else None
-        by_vector = await knowledge.nearest(bases, vector, pool, hnsw, indexed) if vector else []
-        hits = await knowledge.lexical(bases, tokens, pool)
-        documents = await knowledge.count_passages(bases) if hits else 0
+        by_vector = (
+            await knowledge.nearest(bases, vector, pool, hnsw, indexed, where) if vector else []
+        )
+        hits = await knowledge.lexical(bases, tokens, pool, where)
+        documents = await knowledge.count_passages(bases, where) if hits else 0
         fused = fuse(
             by_vector,
             bm25(tokens, hits, documents),

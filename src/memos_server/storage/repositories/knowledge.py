@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import cast, delete, func, select, update
+from sqlalchemy import ColumnElement, cast, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, undefer
 
+from memos_server.filters import Filter
 from memos_server.storage.models import KnowledgeBase, KnowledgeFile, KnowledgePassage
+from memos_server.storage.passage_filters import passage_sql
 from memos_server.storage.repositories.memory_scopes import Hit, HnswScan
 from memos_server.storage.vocabulary import FileStatus
 
@@ -185,6 +187,7 @@ class KnowledgeRepository:
         limit: int,
         hnsw: HnswScan | None = None,
         indexed: AbstractSet[uuid.UUID] = frozenset(),
+        where: Filter | None = None,
     ) -> list[Hit]:
         """The passages closest to ``vector`` in these bases, with cosine similarity.
 
@@ -196,7 +199,7 @@ class KnowledgeRepository:
         scanned = [b for b in base_ids if b not in walked]
         hits: list[Hit] = []
         if scanned:
-            hits += await self._nearest(scanned, vector, limit, KnowledgePassage.embedding)
+            hits += await self._nearest(scanned, vector, limit, KnowledgePassage.embedding, where)
         if walked:
             assert hnsw is not None
             column = cast(KnowledgePassage.embedding, Vector(hnsw.dimension))
@@ -209,7 +212,7 @@ class KnowledgeRepository:
             )
             try:
                 for base in walked:
-                    hits += await self._nearest([base], vector, limit, column)
+                    hits += await self._nearest([base], vector, limit, column, where)
             finally:
                 await self._configure({"plan_cache_mode": "auto", "enable_sort": "on"})
         hits.sort(key=lambda hit: hit.similarity, reverse=True)
@@ -221,14 +224,17 @@ class KnowledgeRepository:
         vector: Sequence[float],
         limit: int,
         column: Any,  # the vector column, or its cast to the index's fixed size
+        passage_filter: Filter | None = None,
     ) -> list[Hit]:
         distance = column.cosine_distance(vector)
-        where = (
+        where: list[ColumnElement[bool]] = (
             # The partial index's own predicate, so the planner can match it.
             [KnowledgePassage.knowledgebase_id == base_ids[0]]
             if len(base_ids) == 1
             else [KnowledgePassage.knowledgebase_id.in_(list(base_ids))]
         )
+        if passage_filter is not None:
+            where.append(passage_sql(passage_filter))
         result = await self.session.execute(
             select(KnowledgePassage.id, KnowledgePassage.created_at, distance)
             .where(
@@ -248,7 +254,11 @@ class KnowledgeRepository:
         await self.session.execute(select(*calls))
 
     async def lexical(
-        self, base_ids: Sequence[uuid.UUID], tokens: Sequence[str], limit: int
+        self,
+        base_ids: Sequence[uuid.UUID],
+        tokens: Sequence[str],
+        limit: int,
+        where: Filter | None = None,
     ) -> list[Hit]:
         """Passages of these bases holding any of ``tokens``, best ``ts_rank`` first, with
         their index tokens (tokens from ``text_index``: safe inside quoted lexemes)."""
@@ -260,17 +270,23 @@ class KnowledgeRepository:
             .where(
                 KnowledgePassage.knowledgebase_id.in_(list(base_ids)),
                 func.ts_match_vq(KnowledgePassage.tsv, query),
+                *([] if where is None else [passage_sql(where)]),
             )
             .order_by(func.ts_rank(KnowledgePassage.tsv, query).desc())
             .limit(limit)
         )
         return [Hit(id_, when, words=tuple(text.split())) for id_, when, text in result.all()]
 
-    async def count_passages(self, base_ids: Sequence[uuid.UUID]) -> int:
+    async def count_passages(
+        self, base_ids: Sequence[uuid.UUID], where: Filter | None = None
+    ) -> int:
         if not base_ids:
             return 0
         total = await self.session.scalar(
-            select(func.count()).where(KnowledgePassage.knowledgebase_id.in_(list(base_ids)))
+            select(func.count()).where(
+                KnowledgePassage.knowledgebase_id.in_(list(base_ids)),
+                *([] if where is None else [passage_sql(where)]),
+            )
         )
         return int(total or 0)
 
