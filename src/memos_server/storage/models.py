@@ -265,6 +265,8 @@ class KnowledgeFile(Base):
     # The document as uploaded, until its job has read it (then NULL: the passages are what
     # search reads, and a failed document is not kept either).
     content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    # A document named by URL: what its job fetches (``content`` is NULL until then).
+    source_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 

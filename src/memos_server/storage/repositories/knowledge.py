@@ -141,14 +141,28 @@ class KnowledgeRepository:
         return result.scalar_one_or_none()
 
     async def finish_file(
-        self, file_id: uuid.UUID, *, status: str, error: str | None, passages: int
+        self,
+        file_id: uuid.UUID,
+        *,
+        status: str,
+        error: str | None,
+        passages: int,
+        size_bytes: int | None = None,
+        type: str | None = None,
     ) -> None:
-        """The document's outcome; its content is dropped either way (passages are what stays)."""
+        """The document's outcome; its content is dropped either way (passages are what stays).
+        A document fetched by URL learns its size and type here."""
+        known = {"size_bytes": size_bytes, "type": type}
         await self.session.execute(
             update(KnowledgeFile)
             .where(KnowledgeFile.id == file_id)
             .values(
-                status=status, error=error, passages=passages, content=None, updated_at=func.now()
+                status=status,
+                error=error,
+                passages=passages,
+                content=None,
+                updated_at=func.now(),
+                **{key: value for key, value in known.items() if value is not None},
             )
         )
 
