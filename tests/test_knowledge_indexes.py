@@ -101,12 +101,19 @@ def test_a_large_base_is_indexed_searched_through_it_and_dropped_with_it(
     both = searched(indexing, "七天无理由退货", [large, small])
     assert TOPICS[0][1] in both  # the small base's passage (no "第n版" in it)
     assert any("版说明" in text for text in both)
-    scans = sql(
-        pg_url,
-        "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = :n",
-        n=large_index,
-    )
-    assert scans[0]["idx_scan"] > 0  # the searches walked the index
+    # The searches walked the index. A backend reports its counts when a transaction ends, at
+    # most once a second, else when it has been idle 10 s: wait for them.
+    deadline = time.monotonic() + 30
+    while True:
+        scans = sql(
+            pg_url,
+            "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = :n",
+            n=large_index,
+        )
+        if scans[0]["idx_scan"] > 0:
+            break
+        assert time.monotonic() < deadline, "the searches never walked the index"
+        time.sleep(0.5)
 
     indexing.ok("/delete/knowledgebase", {"knowledgebase_id": large})
     # The next document's sync drops the index of a base that is gone.

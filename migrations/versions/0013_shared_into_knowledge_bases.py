@@ -32,13 +32,14 @@ def upgrade() -> None:
                 server_default=_EMPTY,
             ),
         )
-    # Only shared memories are indexed: a search naming bases finds them with ``&&``.
+    # A search naming bases finds the memories shared into them with ``&&`` through this index.
+    # Not partial: the planner cannot prove ``knowledgebase_ids <> '{}'`` from ``&&``, and an
+    # empty array costs a GIN index one entry.
     op.create_index(
         "ix_memories_knowledgebase_ids",
         "memories",
         ["knowledgebase_ids"],
         postgresql_using="gin",
-        postgresql_where=sa.text("knowledgebase_ids <> '{}'"),
     )
 
 

@@ -30,7 +30,8 @@ class Scope:
         """Conditions on ``memories`` for this scope; ``kind`` None: every kind."""
         whose = Memory.user_id == self.user_id
         if self.bases:
-            # The partial GIN index's predicate is implied by ``&&`` with a non-empty array.
+            # ``ix_memories_knowledgebase_ids`` (GIN) answers the ``&&``: a bitmap OR with the
+            # user's rows.
             whose = or_(whose, Memory.knowledgebase_ids.overlap(list(self.bases)))
         found = [
             Memory.project_id == self.project_id,
