@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -21,12 +22,19 @@ from memos_server.services.failed_keys import FailedKeyThrottle
 from memos_server.services.rate_limit import RateLimiter
 from tests.support.api import Api
 from tests.support.database import new_api_key
-from tests.support.knowledge import create_base, passages_of, settled, upload
+from tests.support.knowledge import b64, create_base, passages_of, settled, upload
 from tests.support.paths import MODEL_CACHE, ROOT
 from tests.support.service import ServiceThread
 
 T = TypeVar("T")
 TOOLS = {"add_message", "search_memory", "delete_memory", "add_feedback", "get_user_profile"}
+KNOWLEDGE_TOOLS = {
+    "create_knowledge_base",
+    "add_kb_document",
+    "get_kb_documents",
+    "delete_kb_documents",
+    "remove_knowledge_base",
+}
 POLICY = """# 行李规定
 
 ## 托运行李
@@ -98,7 +106,7 @@ def test_lists_the_tools_with_descriptions(service: ServiceThread, api_key: str)
         return (await client.list_tools()).tools
 
     tools = {tool.name: tool for tool in over_http(service, api_key, work)}
-    assert set(tools) == TOOLS
+    assert set(tools) == TOOLS | KNOWLEDGE_TOOLS
     for tool in tools.values():
         assert tool.description
         assert "When" in tool.description
@@ -208,6 +216,108 @@ def test_knowledge_bases_are_searched_through_knowledgebase_ids(
         )
     )
     assert passages_of(every) == []
+
+
+def test_knowledge_base_tools_manage_documents(
+    service: ServiceThread, api_key: str, pg_url: str
+) -> None:
+    created = call(
+        service,
+        api_key,
+        "create_knowledge_base",
+        knowledgebase_name="行李知识库",
+        knowledgebase_description="航空公司的行李规定",
+    )
+    base = ok(created)["id"]
+    assert base in text_of(created)
+    document = {"content": b64(POLICY.encode()), "file_name": "行李规定.md"}
+    added = call(service, api_key, "add_kb_document", knowledgebase_id=base, file=[document])
+    [file] = ok(added)["files"]
+    assert (file["name"], file["status"]) == ("行李规定.md", "running")
+    assert file["id"] in text_of(added)
+
+    deadline = time.monotonic() + 90
+    while True:
+        got = call(service, api_key, "get_kb_documents", file_ids=[file["id"]])
+        [detail] = ok(got)["file_detail_list"]
+        if detail["status"] != "running":
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert detail["status"] == "completed", detail
+    assert "completed" in text_of(got)
+
+    question = "经济舱可以免费托运几件行李？"
+    found = call(
+        service, api_key, "search_memory", user_id="u", query=question, knowledgebase_ids=[base]
+    )
+    assert passages_of(ok(found))[0]["file_name"] == "行李规定.md"
+    words = text_of(found)
+    # The passages stand in a block of their own, after the memories'.
+    assert words.index("</memories>") < words.index("<documents>") < words.index("两件")
+    assert "not what the user said" in words
+
+    # Another project's key: not linked (50123), as the REST API answers.
+    other = new_api_key(pg_url)
+    for tool, arguments in [
+        ("get_kb_documents", {"file_ids": [file["id"]]}),
+        ("delete_kb_documents", {"file_ids": [file["id"]]}),
+        ("remove_knowledge_base", {"knowledgebase_id": base}),
+        ("add_kb_document", {"knowledgebase_id": base, "file": [document]}),
+    ]:
+        refused = call(service, other, tool, **arguments)
+        assert refused.is_error, tool
+        assert "50123" in text_of(refused)
+    # A local path is not read: it is neither base64 nor a URL.
+    path = call(
+        service,
+        api_key,
+        "add_kb_document",
+        knowledgebase_id=base,
+        file=[{"content": "/etc/passwd", "file_name": "passwd.txt"}],
+    )
+    assert path.is_error
+    assert "40008" in text_of(path)
+
+    assert ok(call(service, api_key, "delete_kb_documents", file_ids=[file["id"]]))["success"]
+    gone = ok(
+        call(
+            service, api_key, "search_memory", user_id="u", query=question, knowledgebase_ids=[base]
+        )
+    )
+    assert passages_of(gone) == []
+    assert ok(call(service, api_key, "remove_knowledge_base", knowledgebase_id=base))["success"]
+    again = call(service, api_key, "remove_knowledge_base", knowledgebase_id=base)
+    assert again.is_error
+    assert "50120" in text_of(again)
+
+
+def test_feedback_written_into_a_knowledge_base(service: ServiceThread, api_key: str) -> None:
+    base = ok(call(service, api_key, "create_knowledge_base", knowledgebase_name="报销"))["id"]
+    ok(
+        call(
+            service,
+            api_key,
+            "add_feedback",
+            user_id="finance",
+            feedback_content="办公类软件的采购上限是600元，而不是800元。",
+            allow_knowledgebase_ids=[base],
+        )
+    )
+    question = "办公软件采购上限是多少？"
+    found = ok(
+        call(
+            service,
+            api_key,
+            "search_memory",
+            user_id="designer",
+            query=question,
+            knowledgebase_ids=[base],
+        )
+    )
+    assert any("600元" in m["memory_value"] for m in found["memory_detail_list"])
+    alone = ok(call(service, api_key, "search_memory", user_id="designer", query=question))
+    assert alone["memory_detail_list"] == []
 
 
 @pytest.mark.parametrize(
@@ -400,7 +510,7 @@ def test_the_stdio_command(service: ServiceThread, api_key: str, pg_url: str) ->
             return names, added, found
 
     names, added, found = asyncio.run(run())
-    assert names == TOOLS
+    assert names == TOOLS | KNOWLEDGE_TOOLS
     assert ok(added)["success"] is True
     assert "靠窗" in text_of(found)
     # Stored in the key's project, for the user MEMOS_USER_ID names: the service finds it.

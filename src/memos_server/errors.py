@@ -79,7 +79,8 @@ class InvalidBase64(BadRequest):
 class UrlFetchOff(BadRequest):
     default_message = (
         "this server does not fetch documents by URL (it would fetch addresses its clients "
-        "choose): send the document's content as base64, or upload it as multipart/form-data"
+        "choose; MEMOS_KNOWLEDGE__URL_FETCH turns it on): send the document's content as "
+        "base64, or upload it as multipart/form-data"
     )
 
 

@@ -10,6 +10,15 @@ key of the ``info`` object given at add time. Times are epoch milliseconds or da
 A condition object with several fields, or a field with several operators, means all of them,
 wherever it stands (an item of "or" included).
 
+search/memory and /chat also take the split form ``{"user": <filter>, "knowledgebase": <filter>}``
+(either part may be left out): the user part filters memories as above, the knowledgebase part
+filters the passages of the named knowledge bases, with the same ``and``/``or`` grammar over
+their own fields (``PASSAGE_FIELDS``): ``knowledgebase_id``, ``file_id``, ``file_name`` and
+``heading`` (equality), ``page`` (a number, compared), ``create_time`` (the time the document's
+passages were stored, compared). Any other field there is refused. The form is recognised by its
+``knowledgebase`` key, or by a lone ``user`` key holding a filter object (``{"user": "bob"}`` and
+``{"user": {"eq": "bob"}}`` stay conditions on the info key ``user``).
+
 Numbers become ``Decimal``s here, so a comparison is exact at any size or precision: an integer
 as written, a float as the shortest decimal that reads back as it (the API hands over floats that
 keep the digits the client wrote: ``api.exact_numbers``). Ordered comparisons take a number or a
@@ -18,6 +27,7 @@ string, never a boolean (a boolean has no order worth asking for; equality works
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -167,3 +177,94 @@ def parse_filter(raw: dict[str, Any] | None) -> Filter | None:
     if _count(tree) > MAX_CONDITIONS:
         raise BadRequest(f"filter: more than {MAX_CONDITIONS} conditions")
     return tree
+
+
+SPLIT_KEYS = ("user", "knowledgebase")
+PASSAGE_ID_FIELDS = ("knowledgebase_id", "file_id")
+PASSAGE_TEXT_FIELDS = ("file_name", "heading")
+PASSAGE_FIELDS = (*PASSAGE_ID_FIELDS, *PASSAGE_TEXT_FIELDS, "page", "create_time")
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """A search's filter: on the user's memories, and on the named bases' passages."""
+
+    user: Filter | None = None
+    knowledgebase: Filter | None = None
+
+
+def _is_split(raw: dict[str, Any]) -> bool:
+    if "knowledgebase" in raw:
+        return True
+    user = raw.get("user")
+    return set(raw) == {"user"} and isinstance(user, dict) and not set(user) & set(OPERATORS)
+
+
+def _passage_condition(node: Compare) -> Compare:
+    field, op, value = node.field, node.op, node.value
+    if field not in PASSAGE_FIELDS:
+        raise BadRequest(
+            f"filter.knowledgebase: unknown field {field!r} (use {', '.join(PASSAGE_FIELDS)})"
+        )
+    if field in PASSAGE_ID_FIELDS + PASSAGE_TEXT_FIELDS:
+        if op != "eq" or not isinstance(value, str):
+            raise BadRequest(f"filter.knowledgebase: {field!r} takes equality with a string")
+        if field in PASSAGE_ID_FIELDS:
+            try:
+                return Compare(field, op, uuid.UUID(value.strip()))
+            except ValueError:
+                raise BadRequest(f"filter.knowledgebase: {field} {value!r:.100} is no id") from None
+    if field == "page" and (
+        op == "contains" or not isinstance(value, Decimal) or value != value.to_integral_value()
+    ):
+        raise BadRequest("filter.knowledgebase: 'page' compares with a whole number")
+    return node
+
+
+def _passage_tree(node: Filter) -> Filter:
+    if isinstance(node, Compare):
+        return _passage_condition(node)
+    parts = tuple(_passage_tree(part) for part in node.parts)
+    return All(parts) if isinstance(node, All) else Any_(parts)
+
+
+def parse_search_filter(raw: dict[str, Any] | None) -> SearchFilter:
+    """A search's filter, plain (on memories only) or split into its user and knowledgebase
+    parts; BadRequest says what is wrong."""
+    if raw is None or raw == {} or not _is_split(raw):
+        return SearchFilter(user=parse_filter(raw))
+    extra = sorted(str(key) for key in raw if key not in SPLIT_KEYS)
+    if extra:
+        raise BadRequest(
+            'filter: the split form {"user": …, "knowledgebase": …} takes no other keys '
+            f"(got {', '.join(map(repr, extra))})"
+        )
+    parts: dict[str, Filter | None] = {}
+    for key in SPLIT_KEYS:
+        part = raw.get(key)
+        if part is not None and not isinstance(part, dict):
+            raise BadRequest(f"filter.{key} must be a filter object")
+        parts[key] = parse_filter(part) if key == "user" else _knowledgebase_filter(part)
+    return SearchFilter(user=parts["user"], knowledgebase=parts["knowledgebase"])
+
+
+def _knowledgebase_filter(raw: dict[str, Any] | None) -> Filter | None:
+    if raw is None or raw == {}:
+        return None
+    tree = _parse(raw, depth=1)
+    if _count(tree) > MAX_CONDITIONS:
+        raise BadRequest(f"filter.knowledgebase: more than {MAX_CONDITIONS} conditions")
+    return _passage_tree(tree)
+
+
+def parse_memory_filter(raw: dict[str, Any] | None) -> Filter | None:
+    """The filter of an endpoint that reads memories only (get/memory, delete/memory): the
+    plain form, or a split form's user part; a knowledgebase part is refused."""
+    if raw is not None and raw != {} and _is_split(raw):
+        if raw.get("knowledgebase"):
+            raise BadRequest(
+                "filter: a knowledgebase part applies only where passages are searched "
+                "(search/memory, chat)"
+            )
+        return parse_search_filter(raw).user
+    return parse_filter(raw)

@@ -94,3 +94,42 @@ def passages_of(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def memories_of(result: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in result["memory_detail_list"] if m.get("source") != "knowledgebase"]
+
+
+HUNDRED_PAGE_NEEDLE_PAGE = 73
+HUNDRED_PAGE_QUERY = "蓝鲸号游轮的船长是谁？"
+
+_ZH_SUBJECTS = ["航线", "客舱", "餐厅", "行李", "安全演习", "岸上观光", "退改规则", "医疗服务"]
+_ZH_LINES = [
+    "本章介绍{subject}的安排，第{page}页第{line}条。",
+    "旅客应提前阅读{subject}说明，并遵守船方的指引。",
+    "如有疑问，请联系前台，{subject}相关问题会在当天答复。",
+    "{subject}的具体时间以每日船上通知为准，编号{page}-{line}。",
+]
+_EN_LINES = [
+    "Section {page}.{line} explains the {subject} rules for every passenger on board.",
+    "Passengers should read the {subject} notes before the ship leaves port.",
+    "Questions about {subject} are answered at the front desk on the same day.",
+]
+_EN_SUBJECTS = ["itinerary", "cabin", "dining", "luggage", "safety drill", "excursion"]
+
+
+def hundred_page_pdf() -> bytes:
+    """A 100-page cruise handbook mixing Chinese and English lines; page 73 alone names the
+    captain of the Blue Whale (the line ``HUNDRED_PAGE_QUERY`` asks about)."""
+    pages: list[list[str]] = []
+    for page in range(1, 101):
+        lines = [f"第{page}章 Chapter {page}"]
+        for line in range(1, 19):
+            if line % 2:
+                subject = _ZH_SUBJECTS[(page + line) % len(_ZH_SUBJECTS)]
+                template = _ZH_LINES[(page * 7 + line) % len(_ZH_LINES)]
+            else:
+                subject = _EN_SUBJECTS[(page + line) % len(_EN_SUBJECTS)]
+                template = _EN_LINES[(page * 5 + line) % len(_EN_LINES)]
+            lines.append(template.format(subject=subject, page=page, line=line))
+        if page == HUNDRED_PAGE_NEEDLE_PAGE:
+            lines[9] = "蓝鲸号游轮的船长是周明远，他已经航海二十年。"
+            lines[10] = "Captain Zhou Mingyuan has commanded the Blue Whale for twenty years."
+        pages.append(lines)
+    return make_pdf(pages)

@@ -1,6 +1,6 @@
 """The MCP server: the tools, named and shaped like MemOS's ``memos-api-mcp`` (``add_message``,
-``search_memory``, ``delete_memory``, ``add_feedback``, ``get_user_profile``) so that its users can
-point their client here instead.
+``search_memory``, ``delete_memory``, ``add_feedback``, ``get_user_profile``, and the knowledge-base
+tools of ``mcp.knowledge``) so that its users can point their client here instead.
 
 Each tool builds the REST endpoint's request model from its arguments, so every limit and rule
 of the API holds (a bad argument is a tool error with the API's message and code, never a crash),
@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import BaseModel, ConfigDict, Field
 
 from memos_server import __version__
-from memos_server.api.errors import from_validation
 from memos_server.api.schemas.feedback import AddFeedbackRequest
 from memos_server.api.schemas.memories import (
     DeleteMemoryData,
@@ -37,8 +36,8 @@ from memos_server.api.schemas.memories import (
 )
 from memos_server.api.schemas.messages import AddMessageData, AddMessageRequest
 from memos_server.api.schemas.search import SearchMemoryData, SearchMemoryRequest
-from memos_server.errors import MemosError
 from memos_server.mcp import text, tools
+from memos_server.mcp.answers import Resolve, answer, as_tool_errors
 from memos_server.mcp.descriptions import (
     ADD_FEEDBACK,
     ADD_MESSAGE,
@@ -47,9 +46,8 @@ from memos_server.mcp.descriptions import (
     INSTRUCTIONS,
     SEARCH_MEMORY,
 )
+from memos_server.mcp.knowledge import add_knowledge_tools
 from memos_server.mcp.tools import Caller
-
-Resolve = Callable[[Context], Awaitable[Caller]]
 
 
 class Turn(BaseModel):
@@ -79,18 +77,6 @@ FirstMessage = Annotated[
 AgentId = Annotated[str | None, Field(description="Only this agent's memories.")]
 
 
-@contextmanager
-def as_tool_errors() -> Iterator[None]:
-    """The API's refusals, worded as the API words them, as tool errors the model can read."""
-    try:
-        yield
-    except ValidationError as invalid:
-        error = from_validation([{**e, "loc": ("body", *e["loc"])} for e in invalid.errors()])
-        raise ToolError(f"{error.message} (code {error.code})") from None
-    except MemosError as error:
-        raise ToolError(f"{error.message} (code {error.code})") from None
-
-
 def user_of(caller: Caller, user_id: str | None) -> str:
     chosen = user_id if user_id is not None else caller.default_user
     if chosen is None:
@@ -107,13 +93,6 @@ def conversation_of(user: str, conversation_id: str | None, first: str | None) -
     if first is not None and first.strip():
         return hashlib.md5(f"{user}\n{first}".encode(), usedforsecurity=False).hexdigest()
     return None
-
-
-def answer(words: str, data: BaseModel) -> CallToolResult:
-    return CallToolResult(
-        content=[TextContent(type="text", text=words)],
-        structured_content=data.model_dump(mode="json"),
-    )
 
 
 @contextmanager
@@ -266,6 +245,14 @@ def build_server(resolve: Resolve) -> MCPServer:
         feedback_time: Annotated[
             str | None, Field(description="When it was given (default: now).")
         ] = None,
+        allow_knowledgebase_ids: Annotated[
+            list[str] | None,
+            Field(
+                description="Knowledge bases the correction is written into too: anyone "
+                "searching them then finds it. Only when the user corrects the project's "
+                "documents, not their own facts."
+            ),
+        ] = None,
     ) -> Annotated[CallToolResult, AddMessageData]:
         caller = await resolve(ctx)
         user = user_of(caller, user_id)
@@ -280,6 +267,7 @@ def build_server(resolve: Resolve) -> MCPServer:
                     "agent_id": agent_id,
                     "app_id": app_id,
                     "feedback_time": feedback_time,
+                    "allow_knowledgebase_ids": allow_knowledgebase_ids or [],
                 }
             )
             data = await tools.feedback(caller, body)
@@ -311,4 +299,5 @@ def build_server(resolve: Resolve) -> MCPServer:
             data = await tools.user_profile(caller, body)
         return answer(text.profile_text(user, data), data)
 
+    add_knowledge_tools(server, resolve)
     return server

@@ -15,7 +15,8 @@ from mcp.server.mcpserver import Context
 from starlette.requests import Request
 
 from memos_server.api.deps import get_project
-from memos_server.mcp.server import as_tool_errors, build_server
+from memos_server.mcp.answers import as_tool_errors
+from memos_server.mcp.server import build_server
 from memos_server.mcp.tools import Caller
 from memos_server.runtime import Runtime
 

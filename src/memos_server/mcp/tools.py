@@ -14,6 +14,18 @@ from memos_server.api.added import settle_added
 from memos_server.api.routes.memories import stored_memory, stored_preference
 from memos_server.api.routes.search import memory_detail, passage_detail, preference_detail
 from memos_server.api.schemas.feedback import AddFeedbackRequest
+from memos_server.api.schemas.knowledge import (
+    AddedFile,
+    AddKnowledgebaseFileRequest,
+    CreateKnowledgebaseData,
+    CreateKnowledgebaseRequest,
+    DeleteKnowledgebaseFileRequest,
+    DeleteKnowledgebaseRequest,
+    GetKnowledgebaseFileData,
+    SuccessData,
+    added_file,
+    file_detail,
+)
 from memos_server.api.schemas.memories import (
     DeleteMemoryData,
     DeleteMemoryRequest,
@@ -23,10 +35,11 @@ from memos_server.api.schemas.memories import (
 from memos_server.api.schemas.messages import AddMessageData, AddMessageRequest
 from memos_server.api.schemas.search import SearchMemoryData, SearchMemoryRequest
 from memos_server.api.transaction import request_session
-from memos_server.filters import parse_filter
+from memos_server.filters import parse_search_filter
 from memos_server.runtime import Runtime
 from memos_server.services.conversations import message_numbers
 from memos_server.services.feedback_intake import IncomingFeedback
+from memos_server.services.knowledge.bases import Upload, decode_content
 from memos_server.services.memory_admin import DeleteQuery, ListQuery
 from memos_server.services.search.engine import SearchQuery
 
@@ -56,6 +69,7 @@ async def search_memory(caller: Caller, body: SearchMemoryRequest) -> SearchMemo
     """As search/memory: the user's facts and preferences, best first, then any passages of
     the knowledge bases named."""
     runtime, settings, project = caller.runtime, caller.runtime.settings, caller.project_id
+    where = parse_search_filter(body.filter)
     async with request_session(runtime.database) as session:
         bases = await runtime.services.knowledge.search_bases(
             session, project_id=project, base_ids=body.knowledgebase_ids or []
@@ -76,9 +90,10 @@ async def search_memory(caller: Caller, body: SearchMemoryRequest) -> SearchMemo
                 preference_limit=body.preference_limit_number,
                 min_relativity=body.relativity,
                 agent_id=body.agent_id,
-                where=parse_filter(body.filter),
+                where=where.user,
                 knowledgebase_ids=tuple(bases),
                 passage_limit=passage_limit if bases else 0,
+                passage_where=where.knowledgebase,
             ),
         )
         numbers = await message_numbers(session, project, [s.memory for s in result.facts])
@@ -107,6 +122,9 @@ async def feedback(caller: Caller, body: AddFeedbackRequest) -> AddMessageData:
     a job then updates or archives what it contradicts."""
     runtime = caller.runtime
     async with request_session(runtime.database) as session:
+        shared = await runtime.services.knowledge.search_bases(
+            session, project_id=caller.project_id, base_ids=body.allow_knowledgebase_ids
+        )
         added = await runtime.services.feedback.add(
             session,
             project_id=caller.project_id,
@@ -117,6 +135,7 @@ async def feedback(caller: Caller, body: AddFeedbackRequest) -> AddMessageData:
                 feedback_time=body.feedback_time,
                 agent_id=body.agent_id,
                 app_id=body.app_id,
+                knowledgebase_ids=tuple(shared),
             ),
         )
         task = await settle_added(session, runtime, added, async_mode=True)
@@ -149,3 +168,71 @@ async def user_profile(caller: Caller, body: GetMemoryRequest) -> GetMemoryData:
         current=page.page,
         pages=page.pages,
     )
+
+
+async def create_knowledge_base(
+    caller: Caller, body: CreateKnowledgebaseRequest
+) -> CreateKnowledgebaseData:
+    """As create/knowledgebase: a new, empty base of the key's project."""
+    runtime = caller.runtime
+    async with request_session(runtime.database) as session:
+        base = await runtime.services.knowledge.create(
+            session,
+            project_id=caller.project_id,
+            name=body.knowledgebase_name,
+            description=body.knowledgebase_description,
+        )
+        return CreateKnowledgebaseData(id=base.id.hex)
+
+
+async def remove_knowledge_base(caller: Caller, body: DeleteKnowledgebaseRequest) -> SuccessData:
+    """As delete/knowledgebase: the base, its documents and passages, at once."""
+    runtime = caller.runtime
+    async with request_session(runtime.database) as session:
+        await runtime.services.knowledge.delete(
+            session, project_id=caller.project_id, base_id=body.knowledgebase_id
+        )
+    return SuccessData(success=True)
+
+
+async def add_kb_document(caller: Caller, body: AddKnowledgebaseFileRequest) -> list[AddedFile]:
+    """As add/knowledgebase-file (JSON): each document stored with its job (``running``); the
+    worker is woken once they are committed."""
+    runtime = caller.runtime
+    uploads = []
+    for item in body.file:
+        decoded = decode_content(item.content)
+        uploads.append(Upload(name=item.name, content=decoded.content, url=decoded.url))
+    async with request_session(runtime.database) as session:
+        files = await runtime.services.knowledge.add_files(
+            session, project_id=caller.project_id, base_id=body.knowledgebase_id, uploads=uploads
+        )
+        added = [added_file(f) for f in files]
+    if runtime.worker is not None:
+        runtime.worker.wake()
+    return added
+
+
+async def get_kb_documents(
+    caller: Caller, body: DeleteKnowledgebaseFileRequest
+) -> GetKnowledgebaseFileData:
+    """As get/knowledgebase-file by ``file_ids``: each document with its status and reason."""
+    runtime = caller.runtime
+    async with request_session(runtime.database) as session:
+        files = await runtime.services.knowledge.files(
+            session, project_id=caller.project_id, file_ids=body.file_ids
+        )
+        details = [file_detail(f) for f in files]
+    return GetKnowledgebaseFileData(
+        file_detail_list=details, total=len(details), page=1, page_size=max(1, len(details))
+    )
+
+
+async def delete_kb_documents(caller: Caller, body: DeleteKnowledgebaseFileRequest) -> SuccessData:
+    """As delete/knowledgebase-file: the documents and their passages, at once."""
+    runtime = caller.runtime
+    async with request_session(runtime.database) as session:
+        await runtime.services.knowledge.delete_files(
+            session, project_id=caller.project_id, file_ids=body.file_ids
+        )
+    return SuccessData(success=True)

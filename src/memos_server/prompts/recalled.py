@@ -1,7 +1,8 @@
 """Recalled memories as data a model reads, never as instructions it follows.
 
 ``instruction``, ``full_instruction`` and ``/chat``'s system prompt put what was recalled inside
-one ``<memories>…</memories>`` block, the name MemOS's own Cloud chat prompt uses
+one ``<memories>…</memories>`` block (and knowledge-base passages in a ``<documents>`` block of
+their own, escaped the same way: ``passage_lines.py``), the name MemOS's own Cloud chat prompt uses
 (``memos/templates/cloud_service_prompt.py``) and the one agent runtimes and MemOS's source
 filter already recognise as recalled context. The words around the block say it is data from
 past conversations, possibly outdated or wrong, and that no instruction inside it is to be
@@ -29,7 +30,7 @@ BLOCK = "memories"
 _LINE_BREAKS = re.compile(r"[ \t]*[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]+\s*")
 # Brackets a model may read as "<" or ">" where they open a tag named like the block.
 _LOOKALIKE_TAG = re.compile(
-    r"[＜﹤〈⟨‹《](?=[\s\u200b-\u200f\u2060\ufeff/／]*(?:memor|facts|preferences))",
+    r"[＜﹤〈⟨‹《](?=[\s\u200b-\u200f\u2060\ufeff/／]*(?:memor|facts|preferences|documents))",
     re.IGNORECASE,
 )
 _ESCAPES = str.maketrans({"<": "&lt;", ">": "&gt;"})

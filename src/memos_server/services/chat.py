@@ -3,7 +3,9 @@
 The message is searched like ``/search/memory``; the facts and preferences found, each with its
 time, one a line and escaped (``prompts/memory_lines.py``), fill the ``<memories>`` block of the
 system prompt (``prompts/chat.<zh|en>.md``, in the message's language), which says they are data
-from past conversations and never instructions; it comes after the client's own
+from past conversations and never instructions; with ``knowledgebase_ids``, the bases' best
+passages follow in a ``<documents>`` block of their own, said to be the project's documents, not
+things the user said (``prompts/passage_lines.py``). The prompt comes after the client's own
 ``system_prompt``. The conversation's most recent messages
 (``chat.history_messages``) come next, then the message. The configured model answers, whole or
 piece by piece; a ``<think>`` block at the start of its answer is reasoning, kept apart from the
@@ -28,6 +30,7 @@ from memos_server.llm import LLM, Sampling
 from memos_server.prompts import load_prompt
 from memos_server.prompts.dates import chat_now
 from memos_server.prompts.memory_lines import chat_facts, chat_preferences
+from memos_server.prompts.passage_lines import ShownPassage, documents_block, passage_line
 from memos_server.services.ingest import AddMessages, IncomingMessage, MessageIntake
 from memos_server.services.limits import check_ids, check_metadata, check_query
 from memos_server.services.search.engine import SearchQuery, SearchService
@@ -49,6 +52,11 @@ class ChatQuery:
     preference_limit: int = 6
     min_relativity: float | None = None
     where: Filter | None = None
+    # Knowledge bases whose passages the model sees (already checked to be the project's), the
+    # filter's knowledgebase part, and the bases the stored turn's memories are shared into.
+    knowledgebase_ids: tuple[uuid.UUID, ...] = ()
+    passage_where: Filter | None = None
+    shared_into: tuple[uuid.UUID, ...] = ()
     agent_id: str | None = None
     app_id: str | None = None
     tags: list[str] = field(default_factory=list)
@@ -106,13 +114,24 @@ class ChatService:
                 min_relativity=chat.min_relativity,
                 agent_id=chat.agent_id,
                 where=chat.where,
+                knowledgebase_ids=chat.knowledgebase_ids,
+                passage_limit=settings.knowledge.search_limit if chat.knowledgebase_ids else 0,
+                passage_where=chat.passage_where,
             ),
         )
         language = detect_language([chat.query])
+        passages = [
+            passage_line(
+                ShownPassage(p.file_name, p.passage.heading, p.passage.page, p.passage.text),
+                language,
+            )
+            for p in found.passages
+        ]
         system = load_prompt("chat", language).render(
             current_time=chat_now(now),
             facts=chat_facts([s.memory for s in found.facts], language),
             preferences=chat_preferences([s.memory for s in found.preferences], language),
+            documents=documents_block(passages, language),
         )
         if chat.system_prompt and chat.system_prompt.strip():
             system = f"{chat.system_prompt.strip()}\n\n{system}"
@@ -161,5 +180,6 @@ class ChatService:
                 app_id=chat.app_id,
                 tags=list(chat.tags),
                 info=dict(chat.info),
+                knowledgebase_ids=chat.shared_into,
             ),
         )

@@ -47,6 +47,8 @@ class IncomingFeedback:
     feedback_time: datetime | None = None
     agent_id: str | None = None
     app_id: str | None = None
+    # allow_knowledgebase_ids, checked: the feedback's memories are shared into these bases.
+    knowledgebase_ids: tuple[uuid.UUID, ...] = ()
 
 
 def fingerprint(feedback: IncomingFeedback) -> str:
@@ -60,6 +62,11 @@ def fingerprint(feedback: IncomingFeedback) -> str:
             feedback.app_id,
             feedback.content,
             feedback.feedback_time.isoformat() if feedback.feedback_time else None,
+            *(
+                [sorted(str(b) for b in feedback.knowledgebase_ids)]
+                if feedback.knowledgebase_ids
+                else []
+            ),
         ],
         ensure_ascii=False,
         separators=(",", ":"),
@@ -140,6 +147,7 @@ class FeedbackIntake(Intake[IncomingFeedback, PreparedFeedback]):
                 feedback_time=request.feedback_time,
             )
         )
+        task.knowledgebase_ids = list(request.knowledgebase_ids)  # for the fine job's memories
         corrects = await corrected_by(session, self.settings, project_id, request, prepared.words)
         memory = new_memory(
             text=prepared.text,
@@ -156,6 +164,7 @@ class FeedbackIntake(Intake[IncomingFeedback, PreparedFeedback]):
             memory_time=request.feedback_time,
             embedding=vector,
             corrects=corrects,
+            knowledgebase_ids=request.knowledgebase_ids,
         )
         await MemoryRepository(session).add_all([memory], [added_row(memory)])
 

@@ -61,6 +61,8 @@ class AddMessages:
     app_id: str | None = None
     tags: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    # allow_knowledgebase_ids, checked: the add's memories are shared into these bases.
+    knowledgebase_ids: tuple[uuid.UUID, ...] = ()
 
 
 def fast_windows(
@@ -103,6 +105,12 @@ def fingerprint(request: AddMessages) -> str:
                 ]
                 for m in request.messages
             ],
+            # Only when set, so an add without it keeps the fingerprint it always had.
+            *(
+                [sorted(str(b) for b in request.knowledgebase_ids)]
+                if request.knowledgebase_ids
+                else []
+            ),
         ],
         ensure_ascii=False,
         sort_keys=True,
@@ -185,6 +193,7 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
             for m in request.messages
         ]
         await MessageRepository(session).add_all(rows)
+        task.knowledgebase_ids = list(request.knowledgebase_ids)  # for the fine job's memories
 
         memories: list[Memory] = []
         history: list[MemoryHistory] = []
@@ -205,6 +214,7 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
                 embedding=vector,
                 source_message_ids=[rows[i].id for i in window.message_indexes],
                 info=dict(request.info),
+                knowledgebase_ids=request.knowledgebase_ids,
             )
             memories.append(memory)
             history.append(added_row(memory))

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
 from memos_server.errors import BadRequest, MemoryNotFound, RequiredFieldEmpty, UnsupportedType
-from memos_server.filters import parse_filter
+from memos_server.filters import parse_memory_filter
 from memos_server.services.limits import check_ids, check_memory_text
 from memos_server.services.memory_writer import MemoryText, history_row, revise
 from memos_server.settings import Settings
@@ -71,7 +71,7 @@ async def _list(
         project_id,
         user_id=query.user_id,
         agent_id=query.agent_id,
-        where=parse_filter(query.filter),
+        where=parse_memory_filter(query.filter),
         status=MemoryStatus.ACTIVATED,
     )
     kinds = list(MemoryKind) if query.include_preference else [MemoryKind.FACT]
@@ -141,7 +141,7 @@ def _selection(project_id: uuid.UUID, query: DeleteQuery) -> Selection:
         raise BadRequest(
             f"{SELECTORS} (filter may be combined with user_id); got {', '.join(given)}"
         )
-    where = parse_filter(query.filter)
+    where = parse_memory_filter(query.filter)
     if query.filter is not None and where is None:
         raise BadRequest("filter is empty: it would select every memory of the project")
     ids = None

@@ -67,6 +67,7 @@ def new_memory(
     corrects: Sequence[uuid.UUID] = (),
     info: dict[str, Any] | None = None,
     prompt_version: str | None = None,
+    knowledgebase_ids: Sequence[uuid.UUID] = (),
 ) -> Memory:
     """A new active memory with its id already set (its history rows name it before a flush)."""
     return Memory(
@@ -92,6 +93,7 @@ def new_memory(
         embedding=embedding,
         source_message_ids=list(source_message_ids),
         corrects=list(corrects),
+        knowledgebase_ids=list(knowledgebase_ids),
         info={} if info is None else info,
         prompt_version=prompt_version,
     )

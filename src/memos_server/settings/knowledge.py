@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import ipaddress
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_HOST = re.compile(r"^(?=.{1,253}\.?$)[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.?$")
 
 
 class KnowledgeSettings(BaseModel):
@@ -57,3 +62,43 @@ class KnowledgeSettings(BaseModel):
         description="A query word in more than this share of all passages is left out of the "
         "passages' full-text channel (it weighs next to nothing and costs a scan); 1: never.",
     )
+    url_fetch: bool = Field(
+        default=False,
+        description="Fetch documents whose JSON content is an http(s) URL (in the document's "
+        "job; public addresses only unless url_allow names them); off: such uploads answer 400.",
+    )
+    url_allow: list[str] = Field(
+        default_factory=list,
+        description="Hosts or CIDR ranges a fetched URL may reach although they are not public "
+        '(private, loopback, link-local...), as JSON: ["10.0.0.0/8", "docs.internal"].',
+    )
+    url_max_chars: int = Field(
+        default=2_048, ge=16, le=65_536, description="Longest document URL; over it: 400."
+    )
+    url_max_redirects: int = Field(
+        default=5, ge=0, le=20, description="Redirects one fetch follows (each one checked again)."
+    )
+    url_connect_timeout_s: float = Field(
+        default=5.0, gt=0, le=120, description="Seconds to connect to a document's server."
+    )
+    url_read_timeout_s: float = Field(
+        default=15.0, gt=0, le=600, description="Seconds a document's server may stay silent."
+    )
+    url_total_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3_600,
+        description="Seconds one fetch may take in all, redirects and body included.",
+    )
+
+    @field_validator("url_allow")
+    @classmethod
+    def _hosts_or_ranges(cls, entries: list[str]) -> list[str]:
+        """A malformed entry is an error at start-up, not a range silently allowing nothing."""
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                if not _HOST.match(entry.strip()):
+                    raise ValueError(f"not a host name or CIDR range: {entry!r}") from None
+        return entries

@@ -22,6 +22,7 @@ from sqlalchemy import (
     LargeBinary,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -120,6 +121,11 @@ class Memory(Base):
     source_message_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list)
     # A feedback memory: the memories it was given against, which search shows it above.
     corrects: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID), default=list)
+    # The knowledge bases the memory was shared into (``allow_knowledgebase_ids``): a search
+    # naming one of them finds it whoever asks.
+    knowledgebase_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(UUID), default=list, server_default=text("'{}'::uuid[]")
+    )
     info: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     prompt_version: Mapped[str | None] = mapped_column(Text)
     # Tokens of key and value for the full-text channel (``tsv`` is generated from it).
@@ -180,6 +186,11 @@ class Task(Base):
     # The client's Idempotency-Key, and a digest of what was added (retries without a key).
     idempotency_key: Mapped[str | None] = mapped_column(Text)
     fingerprint: Mapped[str | None] = mapped_column(Text)
+    # add/message's and add/feedback's ``allow_knowledgebase_ids``: the fine job's memories go
+    # into these bases too.
+    knowledgebase_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(UUID), default=list, server_default=text("'{}'::uuid[]")
+    )
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 
@@ -254,6 +265,8 @@ class KnowledgeFile(Base):
     # The document as uploaded, until its job has read it (then NULL: the passages are what
     # search reads, and a failed document is not kept either).
     content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    # A document named by URL: what its job fetches (``content`` is NULL until then).
+    source_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 

@@ -22,13 +22,13 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.api.added import settle_added
-from memos_server.api.deps import ChatDep, ProjectDep, RuntimeDep, SessionDep
+from memos_server.api.deps import ChatDep, KnowledgeDep, ProjectDep, RuntimeDep, SessionDep
 from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.chat import ChatData, ChatRequest
 from memos_server.api.schemas.common import Envelope
 from memos_server.api.transaction import commit_now, request_session
-from memos_server.filters import parse_filter
+from memos_server.filters import parse_search_filter
 from memos_server.llm import Delta, LLMUnavailable, Sampling
 from memos_server.llm.think import split_answer, split_stream
 from memos_server.runtime import Runtime
@@ -109,17 +109,26 @@ async def chat(
     project: ProjectDep,
     session: SessionDep,
     chat_service: ChatDep,
+    knowledge: KnowledgeDep,
     runtime: RuntimeDep,
 ) -> Envelope[ChatData] | StreamingResponse:
     """Answer the user's message with the configured model and the user's memories.
 
-    Recalls facts and preferences as ``/search/memory`` does and sends them, with your
+    Recalls facts and preferences (and, with ``knowledgebase_ids``, the bases' best passages, in a
+    block of their own) as ``/search/memory`` does and sends them, with your
     ``system_prompt`` and the conversation's recent turns, to the model. With
     ``add_message_on_answer`` (the default) the message and the answer are stored as a turn of the
     conversation. ``stream: true`` answers as server-sent events. Needs an LLM (503 otherwise).
     """
     llm = chat_service.model()
     asked_at = datetime.now(UTC)
+    where = parse_search_filter(body.filter)
+    bases = await knowledge.search_bases(
+        session, project_id=project, base_ids=body.knowledgebase_ids or []
+    )
+    shared = await knowledge.search_bases(
+        session, project_id=project, base_ids=body.allow_knowledgebase_ids
+    )
     query = ChatQuery(
         user_id=body.user_id,
         conversation_id=body.conversation_id,
@@ -129,7 +138,10 @@ async def chat(
         include_preference=body.include_preference,
         preference_limit=body.preference_limit_number,
         min_relativity=body.relativity,
-        where=parse_filter(body.filter),
+        where=where.user,
+        knowledgebase_ids=tuple(bases),
+        passage_where=where.knowledgebase,
+        shared_into=tuple(shared),
         agent_id=body.agent_id,
         app_id=body.app_id,
         tags=body.tags,

@@ -8,6 +8,7 @@ from memos_server.api.added import answer_added
 from memos_server.api.deps import (
     FeedbackIntakeDep,
     IdempotencyKey,
+    KnowledgeDep,
     ProjectDep,
     RuntimeDep,
     SessionDep,
@@ -32,6 +33,7 @@ async def add_feedback_route(
     project: ProjectDep,
     session: SessionDep,
     intake: FeedbackIntakeDep,
+    knowledge: KnowledgeDep,
     runtime: RuntimeDep,
     idempotency_key: IdempotencyKey,
 ) -> Envelope[AddMessageData]:
@@ -41,7 +43,12 @@ async def add_feedback_route(
     an LLM configured, a job then updates or archives the memories it contradicts and adds what
     it newly says (``status: running``; poll ``/get/status``), or before the answer when
     ``async_mode`` is false. Repeats are answered as for add/message (``Idempotency-Key``).
+    With ``allow_knowledgebase_ids`` the correction is written into those knowledge bases too: a
+    search naming one of them finds it, whoever asks.
     """
+    shared = await knowledge.search_bases(
+        session, project_id=project, base_ids=body.allow_knowledgebase_ids
+    )
     added = await intake.add(
         session,
         project_id=project,
@@ -52,6 +59,7 @@ async def add_feedback_route(
             feedback_time=body.feedback_time,
             agent_id=body.agent_id,
             app_id=body.app_id,
+            knowledgebase_ids=tuple(shared),
         ),
         idempotency_key=idempotency_key,
     )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter
 
 from memos_server.api.added import answer_added
 from memos_server.api.deps import (
     IdempotencyKey,
+    KnowledgeDep,
     MessageIntakeDep,
     ProjectDep,
     RuntimeDep,
@@ -40,6 +43,7 @@ async def add_message(
     project: ProjectDep,
     session: SessionDep,
     intake: MessageIntakeDep,
+    knowledge: KnowledgeDep,
     runtime: RuntimeDep,
     idempotency_key: IdempotencyKey,
 ) -> Envelope[AddMessageData]:
@@ -49,10 +53,17 @@ async def add_message(
     configured, fine extraction runs as a job (``status: running``; poll ``/get/status``), or
     before the answer when ``async_mode`` is false. A repeat (the same ``Idempotency-Key``, or
     the same request lately) answers the first add's task; a key sent again with a different
-    request is refused (422, 40000).
+    request is refused (422, 40000). With ``allow_knowledgebase_ids`` the add's memories are
+    written into those knowledge bases too: a search naming one of them finds them, whoever asks.
     """
+    shared = await knowledge.search_bases(
+        session, project_id=project, base_ids=body.allow_knowledgebase_ids
+    )
     added = await intake.add(
-        session, project_id=project, request=body.to_add(), idempotency_key=idempotency_key
+        session,
+        project_id=project,
+        request=replace(body.to_add(), knowledgebase_ids=tuple(shared)),
+        idempotency_key=idempotency_key,
     )
     return await answer_added(session, runtime, added, body.async_mode)
 

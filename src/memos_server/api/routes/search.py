@@ -20,7 +20,7 @@ from memos_server.api.schemas.search import (
     SearchMemoryData,
     SearchMemoryRequest,
 )
-from memos_server.filters import parse_filter
+from memos_server.filters import parse_search_filter
 from memos_server.services.conversations import message_numbers
 from memos_server.services.search.engine import Scored, SearchQuery
 from memos_server.services.search.instructions import full_instruction, instruction
@@ -74,6 +74,7 @@ async def search_memory(
 ) -> Envelope[SearchMemoryData]:
     """The user's fact and preference memories most relevant to the query, best first; with
     ``knowledgebase_ids``, the best passages of those knowledge bases after them."""
+    where = parse_search_filter(body.filter)
     bases = await knowledge.search_bases(
         session, project_id=project, base_ids=body.knowledgebase_ids or []
     )
@@ -93,9 +94,10 @@ async def search_memory(
             preference_limit=body.preference_limit_number,
             min_relativity=body.relativity,
             agent_id=body.agent_id,
-            where=parse_filter(body.filter),
+            where=where.user,
             knowledgebase_ids=tuple(bases),
             passage_limit=passage_limit if bases else 0,
+            passage_where=where.knowledgebase,
         ),
     )
     numbers = await message_numbers(session, project, [s.memory for s in result.facts])

@@ -33,7 +33,14 @@ class ChatRequest(TopLevelRequest):
         description="Minimum relevance of a recalled memory; unset: the service's default floor.",
     )
     filter: dict[str, Any] | None = Field(
-        default=None, description="Which memories to recall (the search/memory grammar)."
+        default=None,
+        description="Which memories (and passages) to recall: the search/memory grammar, "
+        'plain or split as {"user": …, "knowledgebase": …}.',
+    )
+    knowledgebase_ids: list[Id] | None = Field(
+        default=None,
+        description='Knowledge bases whose passages the model sees too (["all"]: every base '
+        "of the project); MEMOS_KNOWLEDGE__SEARCH_LIMIT passages at most.",
     )
     model_name: str | None = Field(
         default=None,
@@ -55,6 +62,11 @@ class ChatRequest(TopLevelRequest):
     app_id: Id | None = None
     tags: list[str] = Field(default_factory=list, description="Tags of the stored turn.")
     info: dict[str, Any] = Field(default_factory=dict, description="Metadata of the stored turn.")
+    allow_public: bool = False
+    allow_knowledgebase_ids: list[Id] = Field(
+        default_factory=list,
+        description="Knowledge bases the stored turn's memories are written into (as add/message).",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={

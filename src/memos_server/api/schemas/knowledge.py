@@ -34,8 +34,8 @@ class FileInput(BaseModel):
 
     content: str = Field(
         min_length=1,
-        description="The document as base64 (a data: URL prefix allowed); an http(s) URL is "
-        "refused (this server fetches nothing a client names).",
+        description="The document as base64 (a data: URL prefix allowed), or an http(s) URL "
+        "fetched by the document's job when MEMOS_KNOWLEDGE__URL_FETCH is on (refused otherwise).",
     )
     name: str | None = Field(
         default=None, description="File name; its extension gives the type (txt, md, pdf, ...)."

@@ -16,8 +16,8 @@ import binascii
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NoReturn
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.errors import (
@@ -32,7 +32,13 @@ from memos_server.errors import (
     UnsupportedFileType,
     UrlFetchOff,
 )
-from memos_server.services.knowledge.documents import DocumentType, detect_type, pdf_pages
+from memos_server.services.knowledge.documents import (
+    EXTENSIONS,
+    DocumentType,
+    detect_type,
+    pdf_pages,
+)
+from memos_server.services.knowledge.fetch import file_name
 from memos_server.services.tasks import TaskKind
 from memos_server.settings import Settings
 from memos_server.storage.models import KnowledgeBase, KnowledgeFile, KnowledgePassage, Task
@@ -77,6 +83,14 @@ def decode_content(content: str) -> Upload:
         raise InvalidBase64(
             "file content is neither an http(s) URL nor valid base64 (standard alphabet)"
         ) from None
+
+
+def url_parses(url: str) -> bool:
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL:
+        return False
+    return True
 
 
 def parse_id(raw: str, what: str) -> uuid.UUID:
@@ -153,13 +167,30 @@ class KnowledgeService:
             )
         )
 
-    def refuse_url(self) -> NoReturn:
-        """Fetching a URL a client names is server-side request forgery unless every address
-        (redirects too) is checked against private, loopback and link-local ranges; this version
-        has no such check, so it refuses URLs."""
-        raise UrlFetchOff()
+    def check_url(self, upload: Upload) -> tuple[Upload, DocumentType | None]:
+        """A document named by URL: refused unless ``url_fetch`` is on (fetching addresses a
+        client chooses is request forgery waiting to happen), then taken as it is. Its addresses
+        are checked, and it is fetched, by its job (``fetch.py``); its type is its name's, or,
+        when the URL's path has no known extension, the fetched bytes' (``None`` until then)."""
+        if not self.limits.url_fetch:
+            raise UrlFetchOff()
+        url = upload.url or ""
+        if len(url) > self.limits.url_max_chars:
+            raise BadRequest(
+                f"the URL is {len(url):,} characters, more than {self.limits.url_max_chars:,} "
+                "(MEMOS_KNOWLEDGE__URL_MAX_CHARS)"
+            )
+        if not url_parses(url):
+            raise BadRequest("the document URL is not a valid URL")
+        name = upload.name or file_name(httpx.URL(url))
+        if name is None or "." not in name:
+            return Upload(name=name, url=url), None
+        kind = EXTENSIONS.get(name.rsplit(".", 1)[1].strip().lower())
+        return Upload(name=name, url=url), kind
 
-    async def check_uploads(self, uploads: Sequence[Upload]) -> list[tuple[Upload, DocumentType]]:
+    async def check_uploads(
+        self, uploads: Sequence[Upload]
+    ) -> list[tuple[Upload, DocumentType | None]]:
         """Each document with its type, or the first reason to refuse the whole upload."""
         if not uploads:
             raise RequiredFieldEmpty("file is empty: send at least one document")
@@ -168,10 +199,11 @@ class KnowledgeService:
                 f"{len(uploads)} documents in one upload, more than "
                 f"{self.limits.max_files_per_upload} (MEMOS_KNOWLEDGE__MAX_FILES_PER_UPLOAD)"
             )
-        checked: list[tuple[Upload, DocumentType]] = []
+        checked: list[tuple[Upload, DocumentType | None]] = []
         for upload in uploads:
             if upload.url is not None:
-                self.refuse_url()
+                checked.append(self.check_url(upload))
+                continue
             content = upload.content or b""
             label = upload.name or "document"
             if not content:
@@ -226,11 +258,12 @@ class KnowledgeService:
                     project_id=project_id,
                     knowledgebase_id=base.id,
                     task_id=task.id,
-                    name=(upload.name or f"document.{kind}")[:MAX_NAME_CHARS],
-                    type=kind,
+                    name=(upload.name or f"document.{kind or 'url'}")[:MAX_NAME_CHARS],
+                    type=kind or "",  # a URL's without an extension: known once fetched
                     size_bytes=len(upload.content or b""),
                     status=FileStatus.RUNNING,
                     content=upload.content,
+                    source_url=upload.url,
                 )
             )
             # One base's documents run one after another; different bases' side by side.

@@ -3,9 +3,10 @@
 Parsing and tokenising run in a thread, embedding in the model's own; no connection is held
 meanwhile. The passages, the document's ``completed`` status and the job's end are written in one
 transaction, so search sees all of a document or none of it. A document that cannot be read
-(corrupt, encrypted, no text, over a limit) fails for good, at once: the reason goes to the file
-(``get/knowledgebase-file``) and its task (``get/status``), and no passage is written. A
-document deleted while its job ran is simply dropped.
+(corrupt, encrypted, no text, over a limit), or a URL that may not or could not be fetched
+(``fetch.py``: the fetch runs here, not in the request), fails for good, at once: the reason
+goes to the file (``get/knowledgebase-file``) and its task (``get/status``), and no passage is
+written. A document deleted while its job ran is simply dropped.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ import uuid
 from memos_server.embedding import Embedder
 from memos_server.llm.json_output import Usage
 from memos_server.services.jobs.handlers import complete_job, hold_job, mark_task
-from memos_server.services.knowledge.documents import DocumentError, DocumentType, Limits, extract
+from memos_server.services.knowledge.documents import (
+    DocumentError,
+    DocumentType,
+    Limits,
+    detect_type,
+    extract,
+)
+from memos_server.services.knowledge.fetch import FetchError, UrlFetcher
 from memos_server.services.knowledge.indexes import sync_base_indexes
 from memos_server.services.knowledge.passages import Passage, split_passages
 from memos_server.settings import Settings
@@ -46,14 +54,23 @@ class KnowledgeIngester:
         self.database = database
         self.embedder = embedder
         self.settings = settings
+        self.fetcher = UrlFetcher(settings.knowledge)
 
     async def run(self, task_id: uuid.UUID, job_id: int, worker: str) -> Task:
         async with self.database.session() as session:
             file = await KnowledgeRepository(session).file_of_task(task_id)
-        if file is None or file.content is None:
+        if file is None or (file.content is None and file.source_url is None):
             return await self._dropped(task_id, job_id, worker)
+        content, kind = file.content, DocumentType(file.type) if file.type else None
+        if content is None:
+            # Named by URL: fetched here, in the job, holding no connection (fetch.py's checks).
+            try:
+                content, kind = await self._fetch(file)
+            except FetchError as error:
+                return await self._failed(file, job_id, worker, str(error))
+        assert kind is not None
         try:
-            passages = await asyncio.to_thread(self._passages, file)
+            passages = await asyncio.to_thread(self._passages, content, kind)
         except DocumentError as error:
             return await self._failed(file, job_id, worker, str(error))
         vectors: list[list[float]] = []
@@ -86,7 +103,12 @@ class KnowledgeIngester:
                 return await self._dropped(task_id, job_id, worker)
             await knowledge.replace_passages(file.id, rows)
             await knowledge.finish_file(
-                file.id, status=FileStatus.COMPLETED, error=None, passages=len(rows)
+                file.id,
+                status=FileStatus.COMPLETED,
+                error=None,
+                passages=len(rows),
+                size_bytes=len(content),
+                type=kind,
             )
             finished = await complete_job(session, task_id, job_id, Usage())
             await session.commit()
@@ -103,12 +125,23 @@ class KnowledgeIngester:
             if not unavailable(error):
                 log.exception("knowledge base indexes: sync failed; the next document tries again")
 
-    def _passages(self, file: KnowledgeFile) -> list[Passage]:
+    async def _fetch(self, file: KnowledgeFile) -> tuple[bytes, DocumentType]:
+        """The document a URL names, with its type (the URL's name, else its first bytes)."""
+        assert file.source_url is not None
+        fetched = await self.fetcher.fetch(file.source_url)
+        kind = detect_type(fetched.name, fetched.content)
+        if kind is None:
+            raise FetchError(
+                "the URL's document is of an unsupported type; txt, md, html, xml, json, pdf "
+                "or docx are read"
+            )
+        return fetched.content, kind
+
+    def _passages(self, content: bytes, kind: DocumentType) -> list[Passage]:
         limits = self.settings.knowledge
-        content = file.content or b""
         blocks = extract(
             content,
-            DocumentType(file.type),
+            kind,
             Limits(
                 max_pages=limits.max_pages,
                 max_text_chars=limits.max_text_chars,

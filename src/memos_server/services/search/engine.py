@@ -63,6 +63,8 @@ class SearchQuery:
     # Knowledge bases whose passages to return too (already checked to be the project's).
     knowledgebase_ids: tuple[uuid.UUID, ...] = ()
     passage_limit: int = 0
+    # The filter's ``knowledgebase`` part (``filters.parse_search_filter``): which passages.
+    passage_where: Filter | None = None
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,10 @@ async def search_memories(
     try:
         # Segmenting a long query is CPU work: off the event loop.
         tokens = await asyncio.to_thread(query_tokens, query.query) if channels != "vector" else []
-        scope = Scope(project_id, query.user_id, query.agent_id, query.where)
+        # Memories shared into the named bases (allow_knowledgebase_ids) are in scope too.
+        scope = Scope(
+            project_id, query.user_id, query.agent_id, query.where, query.knowledgebase_ids
+        )
         repository = MemoryRepository(session)
         limits: dict[str, int] = {MemoryKind.FACT: query.memory_limit}
         if query.include_preference:
@@ -196,8 +201,14 @@ async def search_memories(
 
     async def vector_hits(kind: str) -> list[Hit]:
         hnsw = None
-        # A filter or an agent narrows the rows below what the user's index holds: exact scan.
-        if indexes is not None and query.agent_id is None and query.where is None:
+        # A filter or an agent narrows the rows below what the user's index holds, and memories
+        # shared into the named bases lie outside it: exact scan.
+        if (
+            indexes is not None
+            and query.agent_id is None
+            and query.where is None
+            and not query.knowledgebase_ids
+        ):
             target = UserKind(project_id, query.user_id, kind)
             if await indexes.indexed(session, target):
                 hnsw = HnswScan(indexes.dimension, indexes.ef_search)
@@ -227,7 +238,9 @@ async def search_memories(
             found = place_corrections(found, await repository.corrections(scope, kind, ids), limit)
         return [s for s in found if s.relativity >= floor]
 
-    wanted = PassagesWanted(query.knowledgebase_ids, query.passage_limit, vector, tokens, floor)
+    wanted = PassagesWanted(
+        query.knowledgebase_ids, query.passage_limit, vector, tokens, floor, query.passage_where
+    )
     # The passages' queries run beside the memories' on a connection of their own, if given one.
     beside = (
         asyncio.ensure_future(passages_apart(own_session, settings, wanted, indexes))

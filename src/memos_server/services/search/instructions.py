@@ -7,12 +7,16 @@ each memory with its date, in the query's language. Both stay within a token bud
 relevant memories are left out first. In both, the memories stand one a line inside a
 ``<memories>`` block, said to be data from past conversations and never instructions; each
 memory's text is escaped so that it cannot close the block or start a line of its own
-(``prompts/recalled.py``); the lines' format is ``prompts/memory_lines.py``'s.
+(``prompts/recalled.py``); the lines' format is ``prompts/memory_lines.py``'s. Knowledge-base
+passages the search found follow in a ``<documents>`` block of their own, said to be the
+project's documents and not things the user said, escaped the same way
+(``prompts/passage_lines.py``); they take what the memories leave of the budget.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from memos_server.embedding.base import estimate_tokens
@@ -20,15 +24,31 @@ from memos_server.prompts import Language, load_prompt
 from memos_server.prompts.dates import instruction_now
 from memos_server.prompts.labels import NO_MEMORIES
 from memos_server.prompts.memory_lines import instruction_fact, instruction_preference
+from memos_server.prompts.passage_lines import ShownPassage, documents_block, passage_line
 from memos_server.services.search.engine import SearchResult
 from memos_server.storage.vocabulary import MemoryKind
 
 
-def _within_budget(
-    result: SearchResult, language: Language, budget: int, fixed: str
-) -> tuple[list[str], list[str]]:
+@dataclass(frozen=True)
+class _Chosen:
+    facts: list[str]
+    preferences: list[str]
+    passages: list[str]
+
+
+def _passage_lines(result: SearchResult, language: Language) -> list[str]:
+    return [
+        passage_line(
+            ShownPassage(p.file_name, p.passage.heading, p.passage.page, p.passage.text), language
+        )
+        for p in result.passages
+    ]
+
+
+def _within_budget(result: SearchResult, language: Language, budget: int, fixed: str) -> _Chosen:
     """The fact and preference lines that fit in ``budget`` tokens beside ``fixed`` text, taken
-    in order of relevance across both lists."""
+    in order of relevance across both lists; then the passages, best first, in what is left
+    (with their block's own words, counted once)."""
     candidates = [(s.relativity, MemoryKind.FACT, s) for s in result.facts] + [
         (s.relativity, MemoryKind.PREFERENCE, s) for s in result.preferences
     ]
@@ -49,7 +69,16 @@ def _within_budget(
     preferences = [
         instruction_preference(s.memory, language) for s in result.preferences if id(s) in chosen
     ]
-    return facts, preferences
+    passages: list[str] = []
+    lines = _passage_lines(result, language)
+    if lines:
+        used += estimate_tokens(documents_block([""], language))
+        for line in lines:
+            cost = estimate_tokens(line) + 1
+            if used + cost <= budget:
+                used += cost
+                passages.append(line)
+    return _Chosen(facts, preferences, passages)
 
 
 def _joined(lines: Sequence[str], language: Language) -> str:
@@ -58,10 +87,13 @@ def _joined(lines: Sequence[str], language: Language) -> str:
 
 def instruction(query: str, result: SearchResult, language: Language, budget: int) -> str:
     prompt = load_prompt("instruction", language)
-    fixed = prompt.render(facts="", preferences="", query=query)
-    facts, preferences = _within_budget(result, language, budget, fixed)
+    fixed = prompt.render(facts="", preferences="", query=query, documents="")
+    chosen = _within_budget(result, language, budget, fixed)
     return prompt.render(
-        facts=_joined(facts, language), preferences=_joined(preferences, language), query=query
+        facts=_joined(chosen.facts, language),
+        preferences=_joined(chosen.preferences, language),
+        query=query,
+        documents=documents_block(chosen.passages, language),
     ).strip()
 
 
@@ -70,11 +102,12 @@ def full_instruction(
 ) -> str:
     prompt = load_prompt("full_instruction", language)
     moment = instruction_now(now)
-    fixed = prompt.render(facts="", preferences="", query=query, now=moment)
-    facts, preferences = _within_budget(result, language, budget, fixed)
+    fixed = prompt.render(facts="", preferences="", query=query, now=moment, documents="")
+    chosen = _within_budget(result, language, budget, fixed)
     return prompt.render(
-        facts=_joined(facts, language),
-        preferences=_joined(preferences, language),
+        facts=_joined(chosen.facts, language),
+        preferences=_joined(chosen.preferences, language),
         query=query,
         now=moment,
+        documents=documents_block(chosen.passages, language),
     ).strip()

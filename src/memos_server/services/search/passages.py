@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from memos_server.filters import Filter
 from memos_server.services.search.fusion import bm25, fuse
 from memos_server.services.search.vector_indexes import IndexCatalog
 from memos_server.settings import Settings
@@ -40,6 +41,7 @@ class PassagesWanted:
     vector: list[float]  # the query's embedding ([] when the vector channel is off)
     tokens: list[str]  # the query's words
     floor: float
+    where: Filter | None = None  # the filter's knowledgebase part
 
 
 async def ranked_passages(
@@ -53,12 +55,12 @@ async def ranked_passages(
     """The named bases' best passages: one vector and one text query over their rows.
     ``session_ends``: nothing follows on ``session`` (no planner setting needs restoring)."""
     knowledge = KnowledgeRepository(session)
-    bases, limit, vector = wanted.bases, wanted.limit, wanted.vector
+    bases, limit, vector, where = wanted.bases, wanted.limit, wanted.vector, wanted.where
     pool = max(settings.search.candidates, limit)
     indexed = await indexes.indexed_bases(session) if indexes is not None else set()
     hnsw = HnswScan(indexes.dimension, indexes.ef_search) if indexes and indexed else None
     by_vector = (
-        await knowledge.nearest(bases, vector, pool, hnsw, indexed, restore=not session_ends)
+        await knowledge.nearest(bases, vector, pool, hnsw, indexed, where, restore=not session_ends)
         if vector
         else []
     )
@@ -66,8 +68,8 @@ async def ranked_passages(
     shares = await word_shares(session, "knowledge_passages", "tsv") if wanted.tokens else {}
     most = settings.knowledge.common_word_share
     words = [t for t in wanted.tokens if shares.get(t, 0.0) <= most]
-    hits = await knowledge.lexical(bases, words, pool)
-    documents = await knowledge.count_passages(bases) if hits else 0
+    hits = await knowledge.lexical(bases, words, pool, where)
+    documents = await knowledge.count_passages(bases, where) if hits else 0
     fused = fuse(
         by_vector, bm25(words, hits, documents), settings.search, limit, text_asked=bool(words)
     )

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import cast, delete, func, select, update
+from sqlalchemy import ColumnElement, cast, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, undefer
 
+from memos_server.filters import Filter
 from memos_server.storage.models import KnowledgeBase, KnowledgeFile, KnowledgePassage
+from memos_server.storage.passage_filters import passage_sql
 from memos_server.storage.repositories.memory_scopes import Hit, HnswScan
 from memos_server.storage.vocabulary import FileStatus
 
@@ -139,14 +141,28 @@ class KnowledgeRepository:
         return result.scalar_one_or_none()
 
     async def finish_file(
-        self, file_id: uuid.UUID, *, status: str, error: str | None, passages: int
+        self,
+        file_id: uuid.UUID,
+        *,
+        status: str,
+        error: str | None,
+        passages: int,
+        size_bytes: int | None = None,
+        type: str | None = None,
     ) -> None:
-        """The document's outcome; its content is dropped either way (passages are what stays)."""
+        """The document's outcome; its content is dropped either way (passages are what stays).
+        A document fetched by URL learns its size and type here."""
+        known = {"size_bytes": size_bytes, "type": type}
         await self.session.execute(
             update(KnowledgeFile)
             .where(KnowledgeFile.id == file_id)
             .values(
-                status=status, error=error, passages=passages, content=None, updated_at=func.now()
+                status=status,
+                error=error,
+                passages=passages,
+                content=None,
+                updated_at=func.now(),
+                **{key: value for key, value in known.items() if value is not None},
             )
         )
 
@@ -185,6 +201,7 @@ class KnowledgeRepository:
         limit: int,
         hnsw: HnswScan | None = None,
         indexed: AbstractSet[uuid.UUID] = frozenset(),
+        where: Filter | None = None,
         *,
         restore: bool = True,
     ) -> list[Hit]:
@@ -199,7 +216,7 @@ class KnowledgeRepository:
         scanned = [b for b in base_ids if b not in walked]
         hits: list[Hit] = []
         if scanned:
-            hits += await self._nearest(scanned, vector, limit, KnowledgePassage.embedding)
+            hits += await self._nearest(scanned, vector, limit, KnowledgePassage.embedding, where)
         if walked:
             assert hnsw is not None
             column = cast(KnowledgePassage.embedding, Vector(hnsw.dimension))
@@ -212,7 +229,7 @@ class KnowledgeRepository:
             )
             try:
                 for base in walked:
-                    hits += await self._nearest([base], vector, limit, column)
+                    hits += await self._nearest([base], vector, limit, column, where)
             finally:
                 if restore:
                     await self._configure({"plan_cache_mode": "auto", "enable_sort": "on"})
@@ -225,14 +242,17 @@ class KnowledgeRepository:
         vector: Sequence[float],
         limit: int,
         column: Any,  # the vector column, or its cast to the index's fixed size
+        passage_filter: Filter | None = None,
     ) -> list[Hit]:
         distance = column.cosine_distance(vector)
-        where = (
+        where: list[ColumnElement[bool]] = (
             # The partial index's own predicate, so the planner can match it.
             [KnowledgePassage.knowledgebase_id == base_ids[0]]
             if len(base_ids) == 1
             else [KnowledgePassage.knowledgebase_id.in_(list(base_ids))]
         )
+        if passage_filter is not None:
+            where.append(passage_sql(passage_filter))
         result = await self.session.execute(
             select(KnowledgePassage.id, KnowledgePassage.created_at, distance)
             .where(
@@ -252,7 +272,11 @@ class KnowledgeRepository:
         await self.session.execute(select(*calls))
 
     async def lexical(
-        self, base_ids: Sequence[uuid.UUID], tokens: Sequence[str], limit: int
+        self,
+        base_ids: Sequence[uuid.UUID],
+        tokens: Sequence[str],
+        limit: int,
+        where: Filter | None = None,
     ) -> list[Hit]:
         """Passages of these bases holding any of ``tokens``, best ``ts_rank`` first, with
         their index tokens (tokens from ``text_index``: safe inside quoted lexemes)."""
@@ -266,17 +290,23 @@ class KnowledgeRepository:
                 # ``@@`` itself, not its function ts_match_vq: only the operator can use the GIN
                 # index (ix_knowledge_passages_tsv), which a large base needs.
                 KnowledgePassage.tsv.bool_op("@@")(query),
+                *([] if where is None else [passage_sql(where)]),
             )
             .order_by(func.ts_rank(KnowledgePassage.tsv, query).desc())
             .limit(limit)
         )
         return [Hit(id_, when, words=tuple(text.split())) for id_, when, text in result.all()]
 
-    async def count_passages(self, base_ids: Sequence[uuid.UUID]) -> int:
+    async def count_passages(
+        self, base_ids: Sequence[uuid.UUID], where: Filter | None = None
+    ) -> int:
         if not base_ids:
             return 0
         total = await self.session.scalar(
-            select(func.count()).where(KnowledgePassage.knowledgebase_id.in_(list(base_ids)))
+            select(func.count()).where(
+                KnowledgePassage.knowledgebase_id.in_(list(base_ids)),
+                *([] if where is None else [passage_sql(where)]),
+            )
         )
         return int(total or 0)
 

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, or_
 
 from memos_server.filters import Filter
 from memos_server.storage.filters import to_sql
@@ -23,12 +23,19 @@ class Scope:
     user_id: str
     agent_id: str | None = None
     where: Filter | None = None
+    # Knowledge bases a search names: memories any user shared into them are in scope too.
+    bases: tuple[uuid.UUID, ...] = ()
 
     def conditions(self, kind: str | None) -> list[ColumnElement[bool]]:
         """Conditions on ``memories`` for this scope; ``kind`` None: every kind."""
+        whose = Memory.user_id == self.user_id
+        if self.bases:
+            # ``ix_memories_knowledgebase_ids`` (GIN) answers the ``&&``: a bitmap OR with the
+            # user's rows.
+            whose = or_(whose, Memory.knowledgebase_ids.overlap(list(self.bases)))
         found = [
             Memory.project_id == self.project_id,
-            Memory.user_id == self.user_id,
+            whose,
             Memory.status == MemoryStatus.ACTIVATED,
         ]
         if kind is not None:

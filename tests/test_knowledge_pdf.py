@@ -1,0 +1,35 @@
+"""The 100-page target: a generated 100-page PDF, Chinese and English mixed, becomes searchable,
+and a question recalls the passage from its page 73. Its speed is measured by
+``bench/knowledge_pdf.py``, not asserted here."""
+
+from __future__ import annotations
+
+from tests.support.api import Api
+from tests.support.knowledge import (
+    HUNDRED_PAGE_NEEDLE_PAGE,
+    HUNDRED_PAGE_QUERY,
+    create_base,
+    hundred_page_pdf,
+    passages_of,
+    settled,
+    upload,
+)
+
+
+def test_a_hundred_page_pdf_becomes_searchable(api: Api) -> None:
+    base = create_base(api, "邮轮手册")
+    [added] = upload(api, base, ("cruise-handbook.pdf", hundred_page_pdf()))
+    [file] = settled(api, [added["id"]], timeout_s=600)
+    assert file["status"] == "completed", file
+    assert file["passages"] >= 100  # about one passage a page at least
+    found = passages_of(
+        api.ok(
+            "/search/memory",
+            {"user_id": "reader", "query": HUNDRED_PAGE_QUERY, "knowledgebase_ids": [base]},
+        )
+    )
+    top = found[0]
+    assert "周明远" in top["memory_value"]
+    # A passage starts where its first sentence is: on page 73, or at the end of page 72.
+    assert top["page"] in (HUNDRED_PAGE_NEEDLE_PAGE - 1, HUNDRED_PAGE_NEEDLE_PAGE)
+    assert top["file_name"] == "cruise-handbook.pdf"
