@@ -126,6 +126,7 @@ class FeedbackIntake(Intake[IncomingFeedback, PreparedFeedback]):
         request: IncomingFeedback,
         prepared: PreparedFeedback,
         vectors: Sequence[list[float]],
+        expires_at: datetime | None,
     ) -> None:
         [vector] = vectors
         await FeedbackRepository(session).add(
@@ -156,6 +157,7 @@ class FeedbackIntake(Intake[IncomingFeedback, PreparedFeedback]):
             memory_time=request.feedback_time,
             embedding=vector,
             corrects=corrects,
+            expires_at=expires_at,
         )
         await MemoryRepository(session).add_all([memory], [added_row(memory)])
 

@@ -157,6 +157,7 @@ def _selection(project_id: uuid.UUID, query: DeleteQuery) -> Selection:
         kind=kind,
         memory_type=memory_type,
         preference_type=preference_type,
+        expired=True,  # a deletion takes expired memories too, before the sweep does
     )
 
 

@@ -67,8 +67,10 @@ def new_memory(
     corrects: Sequence[uuid.UUID] = (),
     info: dict[str, Any] | None = None,
     prompt_version: str | None = None,
+    expires_at: datetime | None = None,
 ) -> Memory:
-    """A new active memory with its id already set (its history rows name it before a flush)."""
+    """A new active memory with its id already set (its history rows name it before a flush);
+    ``expires_at``: when it stops being returned and is purged (None: never)."""
     return Memory(
         id=uuid.uuid4(),
         project_id=project_id,
@@ -94,6 +96,7 @@ def new_memory(
         corrects=list(corrects),
         info={} if info is None else info,
         prompt_version=prompt_version,
+        expires_at=expires_at,
     )
 
 

@@ -45,6 +45,8 @@ class Project(Base):
     name: Mapped[str] = mapped_column(Text, unique=True)
     # The last message number (``Message.seq``) handed out in the project.
     message_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # Days a memory made by an add lives here (0: forever; NULL: the service's default TTL).
+    ttl_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _now()
 
 
@@ -129,6 +131,8 @@ class Memory(Base):
     )
     create_time: Mapped[datetime] = _now()
     update_time: Mapped[datetime] = _now()
+    # When it stops being returned (and the sweep purges it); NULL: never (docs/retention.md).
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class MemoryHistory(Base):
@@ -180,6 +184,8 @@ class Task(Base):
     # The client's Idempotency-Key, and a digest of what was added (retries without a key).
     idempotency_key: Mapped[str | None] = mapped_column(Text)
     fingerprint: Mapped[str | None] = mapped_column(Text)
+    # The expiry the add resolved for its memories: its fine job gives it to what it makes.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 

@@ -144,4 +144,5 @@ class FeedbackApplier(ModelJob):
             tags=[*tags, FEEDBACK_TAG] if FEEDBACK_TAG not in tags else tags,
             embedding=vector,
             prompt_version=prompt_version,
+            expires_at=task.expires_at,
         )

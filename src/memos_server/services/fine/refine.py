@@ -241,4 +241,5 @@ class Refiner(ModelJob):
             source_message_ids=source_ids,
             info=dict(origin.info),
             prompt_version=candidate.prompt_version,
+            expires_at=task.expires_at,
         )
