@@ -5,7 +5,7 @@ the sweep finds the expired ones through a partial index that holds only memorie
 expiry, so projects that never use retention pay nothing for it. ``projects.ttl_days`` overrides
 ``MEMOS_RETENTION__DEFAULT_TTL_DAYS`` for one project (0: forever, NULL: the default).
 ``tasks.expires_at`` is the expiry an add resolved, which its fine job gives the memories it
-makes later.
+makes later. A sweep's purge is recorded in ``deletions`` with the scope ``expiry``.
 
 Revision ID: 0013
 Revises: 0012
@@ -33,9 +33,19 @@ def upgrade() -> None:
     )
     op.add_column("projects", sa.Column("ttl_days", sa.Integer(), nullable=True))
     op.add_column("tasks", sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+    # A sweep's purge is recorded like a forgetting, scope ``expiry``.
+    op.drop_constraint("ck_deletions_scope", "deletions", type_="check")
+    op.create_check_constraint(
+        "ck_deletions_scope", "deletions", "scope IN ('user', 'conversation', 'expiry')"
+    )
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM deletions WHERE scope = 'expiry'")
+    op.drop_constraint("ck_deletions_scope", "deletions", type_="check")
+    op.create_check_constraint(
+        "ck_deletions_scope", "deletions", "scope IN ('user', 'conversation')"
+    )
     op.drop_column("tasks", "expires_at")
     op.drop_column("projects", "ttl_days")
     op.drop_index("ix_memories_expires_at", table_name="memories")

@@ -213,13 +213,14 @@ class Job(Base):
 
 
 class Deletion(Base):
-    """A delete/user or delete/message, recorded without content (see migration 0010)."""
+    """A delete/user or delete/message, or a retention sweep's purge of one user's expired
+    memories, recorded without content (see migrations 0010 and 0013)."""
 
     __tablename__ = "deletions"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    scope: Mapped[str] = mapped_column(Text)  # user | conversation
+    scope: Mapped[str] = mapped_column(Text)  # user | conversation | expiry
     # A keyed digest of the user id (and conversation id), never the ids themselves.
     subject: Mapped[str] = mapped_column(Text)
     counts: Mapped[dict[str, int]] = mapped_column(JSONB, default=dict)
