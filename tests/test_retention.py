@@ -15,12 +15,16 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from memos_server.services.forget import subject_digest
 from memos_server.services.retention import SWEEP_LOCK, SweepReport, add_expiry, sweep
 from memos_server.settings import DatabaseSettings, RetentionSettings
 from memos_server.storage.database import Database
+from memos_server.storage.repositories.memories import MemoryRepository
+from memos_server.storage.repositories.memory_scopes import HnswScan, Scope
+from memos_server.storage.repositories.vector_indexes import UserKind, create_index
+from tests.fake_llm import FakeLLM, reply_json
 from tests.support.api import Api
 from tests.support.conversations import SEED_HOTEL
 from tests.support.database import execute, project_of, sql
@@ -405,3 +409,115 @@ def test_the_commands_set_a_ttl_and_sweep_now(api: Api, pg_url: str, api_key: st
     assert swept.returncode == 0, swept.stderr
     assert "purged" in swept.stdout
     assert expiries(pg_url, api_key, "u10") == []
+
+
+def fine_add(api: Api, user: str, said: str, **info: Any) -> str:
+    body: dict[str, Any] = {
+        "user_id": user,
+        "conversation_id": uuid.uuid4().hex[:8],
+        "messages": [{"role": "user", "content": said}, {"role": "assistant", "content": "好的"}],
+        "async_mode": False,
+    }
+    if info:
+        body["info"] = info
+    data = api.ok("/add/message", body)
+    assert data["status"] == "completed"
+    task_id: str = data["task_id"]
+    return task_id
+
+
+def test_fine_mode_memories_keep_the_adds_expiry(
+    fine_api: Api, fake_llm: FakeLLM, pg_url: str
+) -> None:
+    def fact(value: str) -> dict[str, Any]:
+        return {"memory_key": "行程", "memory_value": value, "tags": ["行程"]}
+
+    fake_llm.script({"facts": reply_json({"memories": [fact("[user观点]用户下周在杭州出差。")]})})
+    task = fine_add(fine_api, "f1", "我下周在杭州出差", ttl_seconds=3600)
+
+    [expected] = sql(pg_url, "SELECT expires_at FROM tasks WHERE id = :t", t=task)
+    made = sql(pg_url, "SELECT mode, expires_at FROM memories WHERE task_id = :t", t=task)
+    assert {row["mode"] for row in made} == {"fast", "fine"}
+    assert {row["expires_at"] for row in made} == {expected["expires_at"]}
+    assert expected["expires_at"] is not None
+
+    # An UPDATE that merges an expiring add into a memory that never expired: the merged text
+    # holds what the add said, so it lives no longer than the add asked.
+    fake_llm.script({"facts": reply_json({"memories": [fact("[user观点]用户住在北京。")]})})
+    fine_add(fine_api, "f2", "我住在北京")
+    [before] = sql(
+        pg_url, "SELECT id, expires_at FROM memories WHERE user_id = 'f2' AND mode = 'fine'"
+    )
+    assert before["expires_at"] is None
+    merged = "[user观点]用户住在北京朝阳区，这个月借住朋友家。"
+    fake_llm.script(
+        {
+            "facts": reply_json({"memories": [fact("[user观点]用户这个月借住朋友家。")]}),
+            "reconcile": reply_json({"action": "UPDATE", "id": 1, "memory_value": merged}),
+        }
+    )
+    second = fine_add(fine_api, "f2", "这个月我借住在朝阳区朋友家", ttl_seconds=7200)
+
+    [asked] = sql(pg_url, "SELECT expires_at FROM tasks WHERE id = :t", t=second)
+    [after] = sql(
+        pg_url, "SELECT memory_value, expires_at FROM memories WHERE id = :m", m=before["id"]
+    )
+    assert after == {"memory_value": merged, "expires_at": asked["expires_at"]}
+
+
+def test_a_users_hnsw_index_still_serves_their_search_and_skips_the_expired(
+    pg_url: str, api_key: str
+) -> None:
+    """The search's extra expiry condition leaves the per-user index's predicate implied: the
+    plan still walks the index, and what it hands back holds no expired memory."""
+    project = uuid.UUID(project_of(pg_url, api_key))
+    store_memories(pg_url, api_key, "大用户", 40, text="出差记录")
+    execute(
+        pg_url,
+        "UPDATE memories SET expires_at = now() - interval '1 minute' WHERE user_id = '大用户' "
+        "AND project_id = :p AND memory_value IN (SELECT '出差记录 ' || g "
+        "FROM generate_series(1, 10) g)",
+        p=project,
+    )
+    [dimension] = sql(pg_url, "SELECT value FROM service_meta WHERE key = 'embedding_dimension'")
+    size = int(dimension["value"])
+    target = UserKind(project, "大用户", "fact")
+
+    async def run() -> tuple[list[str], str]:
+        database = Database(pg_url, DatabaseSettings(pool_size=2, max_overflow=0))
+        seen: list[tuple[str, Any]] = []
+
+        def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+            seen.append((statement, parameters))
+
+        try:
+            async with database.engine.connect() as raw:
+                connection = await raw.execution_options(isolation_level="AUTOCOMMIT")
+                await create_index(connection, target, size, 8, 16)
+            event.listen(database.engine.sync_engine, "before_cursor_execute", capture)
+            async with database.session() as session:
+                hits = await MemoryRepository(session).nearest_hits(
+                    Scope(project, "大用户"), "fact", [0.05] * size, 40, HnswScan(size, 40)
+                )
+                event.remove(database.engine.sync_engine, "before_cursor_execute", capture)
+                statement, parameters = next(s for s in seen if "ORDER BY" in s[0])
+                await session.execute(
+                    text(
+                        "SELECT set_config('enable_sort', 'off', true), "
+                        "set_config('plan_cache_mode', 'force_custom_plan', true)"
+                    )
+                )
+                connection = await session.connection()
+                plan = await connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+                shown = "\n".join(row[0] for row in plan.all())
+            return [str(h.id) for h in hits], shown
+        finally:
+            await database.dispose()
+
+    ids, plan = asyncio.run(run())
+
+    found = sql(pg_url, "SELECT memory_value FROM memories WHERE id::text = ANY(:ids)", ids=ids)
+    values = sorted(row["memory_value"] for row in found)
+    assert len(ids) == 30
+    assert values == sorted(f"出差记录 {n}" for n in range(11, 41))
+    assert target.index_name in plan, plan
