@@ -31,7 +31,7 @@ from memos_server.errors import BadRequest, NotFound
 from memos_server.services.forget import subject_digest
 from memos_server.settings import RetentionSettings
 from memos_server.storage.database import Database, unavailable
-from memos_server.storage.models import Project
+from memos_server.storage.models import Deletion, Project
 from memos_server.storage.repositories.deletions import DeletionRepository, memory_counts
 from memos_server.storage.repositories.projects import ProjectRepository
 from memos_server.storage.repositories.retention import RetentionRepository, by_owner
@@ -135,14 +135,18 @@ async def _purge_batch(database: Database, batch: int, report: SweepReport) -> i
     async with database.session() as session:
         expired, history_of = await RetentionRepository(session).purge_expired(batch)
         history = Counter(history_of)
-        deletions = DeletionRepository(session)
+        records = []
         for (project_id, user_id), memories in by_owner(expired).items():
             kinds = Counter((m.kind, m.mode) for m in memories)
             counts = memory_counts((kind, mode, n) for (kind, mode), n in kinds.items())
             counts["history"] = sum(history[m.id] for m in memories)
-            await deletions.record(project_id, SCOPE, subject_digest(project_id, user_id), counts)
-            report.users += 1
+            subject = subject_digest(project_id, user_id)
+            records.append(
+                Deletion(project_id=project_id, scope=SCOPE, subject=subject, counts=counts)
+            )
+        await DeletionRepository(session).record_all(records)
         await session.commit()
+    report.users += len(records)
     report.memories += len(expired)
     report.history += len(history_of)
     if expired:
