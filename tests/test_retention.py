@@ -14,7 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.types import TextContent
 from sqlalchemy import event, text
 
 from memos_server.services.forget import subject_digest
@@ -24,7 +28,7 @@ from memos_server.storage.database import Database
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import HnswScan, Scope
 from memos_server.storage.repositories.vector_indexes import UserKind, create_index
-from tests.fake_llm import FakeLLM, reply_json
+from tests.fake_llm import FakeLLM, Reply, reply_json
 from tests.support.api import Api
 from tests.support.conversations import SEED_HOTEL
 from tests.support.database import execute, project_of, sql
@@ -521,3 +525,67 @@ def test_a_users_hnsw_index_still_serves_their_search_and_skips_the_expired(
     assert len(ids) == 30
     assert values == sorted(f"出差记录 {n}" for n in range(11, 41))
     assert target.index_name in plan, plan
+
+
+def mcp_search(service: ServiceThread, key: str, user: str, query: str) -> str:
+    """The MCP search_memory tool's answer, text and structured content, as one string."""
+
+    async def run() -> str:
+        headers = {"Authorization": f"Bearer {key}"}
+        url = f"http://127.0.0.1:{service.port}/mcp"
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=60) as http,
+            Client(streamable_http_client(url, http_client=http)) as client,
+        ):
+            result = await client.call_tool("search_memory", {"user_id": user, "query": query})
+            assert not result.is_error
+            words = [b.text for b in result.content if isinstance(b, TextContent)]
+            return "\n".join(words) + str(result.structured_content)
+
+    return asyncio.run(run())
+
+
+def test_the_mcp_tools_never_show_an_expired_memory(
+    service: ServiceThread, api: Api, pg_url: str, api_key: str
+) -> None:
+    add(api, "m1", TRIP, ttl_seconds=3600)
+    assert "杭州" in mcp_search(service, api_key, "m1", "杭州出差")
+
+    expire_now(pg_url, api_key, "m1")
+
+    assert "杭州" not in mcp_search(service, api_key, "m1", "杭州出差")
+
+
+def test_chat_never_recalls_an_expired_memory(
+    fine_api: Api, fake_llm: FakeLLM, pg_url: str
+) -> None:
+    def remembered(value: str) -> Reply:
+        return reply_json({"memories": [{"memory_key": "行程", "memory_value": value}]})
+
+    fake_llm.script({"facts": remembered("[user观点]用户下周在杭州出差。")})
+    fine_add(fine_api, "chatter", "我下周在杭州出差", ttl_seconds=3600)
+    fake_llm.script(
+        {
+            "facts": remembered("[user观点]用户出差时住七天酒店。"),
+            "reconcile": reply_json({"action": "ADD"}),
+        }
+    )
+    fine_add(fine_api, "chatter", "我出差时住七天酒店")
+
+    def recalled() -> str:
+        fake_llm.script({"chat": Reply(content="好的")})
+        body = {"user_id": "chatter", "conversation_id": uuid.uuid4().hex[:8]}
+        fine_api.ok("/chat", {**body, "query": "我下周出差去哪里，住什么酒店？", "relativity": 0})
+        [call] = fake_llm.calls("chat")
+        return str(call["messages"][:-1])  # everything but the question itself
+
+    assert "杭州" in recalled()
+    execute(
+        pg_url,
+        "UPDATE memories SET expires_at = now() - interval '1 second' "
+        "WHERE user_id = 'chatter' AND memory_value LIKE '%杭州%'",
+    )
+
+    words = recalled()
+    assert "杭州" not in words
+    assert "七天" in words
