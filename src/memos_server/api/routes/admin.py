@@ -221,8 +221,8 @@ async def post_deletions(
     body: FindDeletionsRequest, session: SessionDep
 ) -> Envelope[list[DeletionInfo]]:
     """Whether (and when) delete/user or delete/message forgot this user (or conversation), or
-    the retention sweep purged their expired memories:
-    the records hold no ids, only a keyed digest, recomputed here from the ids given.
+    the retention sweep purged their expired memories: the records hold no ids, only a keyed
+    digest, recomputed here from the ids given.
 
     A POST, so the user id travels in the body, never in a URL that access logs keep.
     """
