@@ -315,6 +315,20 @@ EDGES: list[tuple[str, str]] = [
         )
         for i, n in enumerate(NUMBERS)
     ],
+    # An add's expiry (docs/retention.md): every edge of a time and a number of seconds.
+    *[
+        (
+            "/add/message",
+            _turn(conversation_id=f"expiry-{i}", info={}).replace(
+                '"info": {}', f'"info": {{"{key}": {value}}}'
+            ),
+        )
+        for key, values in (
+            ("expires_at", TIMES),
+            ("ttl_seconds", [*NUMBERS, "0", "-1", "0.5", "true", "null", '"60"', "[60]"]),
+        )
+        for i, value in enumerate(values)
+    ],
     *[
         (path, _filtered(path, f'{{"price": {{"{op}": {n}}}}}'))
         for path in ("/search/memory", "/get/memory", "/delete/memory")

@@ -136,6 +136,7 @@ OPERATION_IDS = {
     ("POST", "/api/openmem/v1/console/passages"): "console_passages",
     ("GET", "/admin/v1/projects"): "list_projects",
     ("POST", "/admin/v1/projects"): "create_project",
+    ("POST", "/admin/v1/projects/ttl"): "set_project_ttl",
     ("GET", "/admin/v1/keys"): "list_keys",
     ("POST", "/admin/v1/keys"): "create_key",
     ("POST", "/admin/v1/keys/revoke"): "revoke_key",

@@ -114,6 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
             if settings.jobs.run_worker:
                 runtime.start_worker()
             runtime.start_index_sync()
+            runtime.start_retention_sweep()
             runtime.start_binding_watch()
             app.state.runtime = runtime
             log.info("memos-server ready at %s", public_base_url(settings))

@@ -34,6 +34,7 @@ from memos_server.services.knowledge.ingest import KnowledgeIngester
 from memos_server.services.memory_admin import MemoryAdmin
 from memos_server.services.rate_limit import RateLimiter
 from memos_server.services.reindex import Phase, Reindexer, pending_target, watch_binding
+from memos_server.services.retention import run_sweep_loop
 from memos_server.services.search.engine import SearchService
 from memos_server.services.search.vector_indexes import IndexCatalog, run_sync_loop
 from memos_server.settings import Settings
@@ -98,6 +99,7 @@ class Runtime:
     reranker: Reranker | None = None
     indexes: IndexCatalog | None = None  # per-user HNSW indexes, when switched on
     index_sync: asyncio.Task[None] | None = None
+    retention_sweep: asyncio.Task[None] | None = None  # purges expired memories
     rate_limiter: RateLimiter | None = None  # per API key; None: no limit
     failed_keys: FailedKeyThrottle | None = None  # per client address; None: no limit
     # Set once a reindex bound the database to another model: what every request answers then.
@@ -157,6 +159,13 @@ class Runtime:
         if self.indexes is not None and self.indexes.enabled:
             self.index_sync = asyncio.create_task(
                 run_sync_loop(self.database, self.settings.search, self.indexes)
+            )
+
+    def start_retention_sweep(self) -> None:
+        """Purge expired memories every ``retention.sweep_interval_s`` (if switched on)."""
+        if self.settings.retention.run_sweep:
+            self.retention_sweep = asyncio.create_task(
+                run_sweep_loop(self.database, self.settings.retention)
             )
 
     def require_embedder(self) -> Embedder:
@@ -340,10 +349,11 @@ async def open_runtime(
                     await runtime.binding_watch
             if runtime.reindex is not None:
                 await runtime.reindex.close()
-            if runtime.index_sync is not None:
-                runtime.index_sync.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await runtime.index_sync
+            for loop in (runtime.index_sync, runtime.retention_sweep):
+                if loop is not None:
+                    loop.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await loop
             if runtime.worker_stop is not None:
                 await runtime.worker_stop
             elif runtime.worker is not None:

@@ -34,7 +34,7 @@ EXIT_CANNOT_LISTEN = 4
 
 # Commands a person runs for their answer: only warnings and errors are logged beside it.
 # ``mcp`` too: its stdout is the protocol's, and its stderr a client's log.
-QUICK = ("db", "apikey", "project", "search", "add", "users", "reset", "mcp")
+QUICK = ("db", "apikey", "project", "search", "add", "users", "reset", "mcp", "retention")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +97,8 @@ def _keys(settings: Settings, command: str, sub: str | None, args: argparse.Name
         _rows(settings, lambda session: keys.apikey_revoke(session, args.prefix))
     elif (command, sub) == ("project", "create"):
         _rows(settings, lambda session: keys.project_create(session, args.name))
+    elif (command, sub) == ("project", "ttl"):
+        _rows(settings, lambda session: keys.project_ttl(session, settings, args.name, args.days))
     else:
         raise AssertionError(f"no command {command} {sub}")  # argparse allows no other
 
@@ -155,6 +157,10 @@ def _run(settings: Settings, parser: argparse.ArgumentParser, args: argparse.Nam
         from memos_server.cli.serve import index_sync, with_runtime
 
         with_runtime(settings, index_sync, with_embedder=True)
+    elif (command, sub) == ("retention", "sweep"):
+        from memos_server.cli.serve import retention_sweep, with_runtime
+
+        with_runtime(settings, retention_sweep)
     else:
         parser.print_help()
         sys.exit(2)

@@ -10,6 +10,8 @@ from memos_server.services.apikeys import (
     create_project,
     revoke_key,
 )
+from memos_server.services.retention import set_project_ttl
+from memos_server.settings import Settings
 
 
 async def migrated(session: AsyncSession) -> None:
@@ -38,3 +40,16 @@ async def project_create(session: AsyncSession, name: str) -> None:
     project, created = await create_project(session, name)
     await session.commit()
     print(f"project {project.name!r} ({project.id}){'' if created else ' already exists'}")
+
+
+async def project_ttl(
+    session: AsyncSession, settings: Settings, name: str, days: int | None
+) -> None:
+    project = await set_project_ttl(session, settings.retention, name, days)
+    await session.commit()
+    if days is None:
+        default = settings.retention.default_ttl_days
+        said = f"the default ({default} days)" if default else "the default (forever)"
+    else:
+        said = f"{days} days" if days else "forever"
+    print(f"memories added to project {project.name!r} from now on live {said}")

@@ -12,6 +12,18 @@ def _positive(value: str) -> int:
     return number
 
 
+def _ttl_days(value: str) -> int | None:
+    if value == "default":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a number of days, or 'default'") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 (forever) or more")
+    return number
+
+
 def build_parser(description: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memos-server", description=description)
     commands = parser.add_subparsers(dest="command")
@@ -47,6 +59,13 @@ def build_parser(description: str | None) -> argparse.ArgumentParser:
     project_create = project.add_parser("create", help="create a project")
     project_create.add_argument("name")
     project.add_parser("list", help="list projects")
+    project_ttl = project.add_parser(
+        "ttl", help="days a memory made by an add to the project lives (docs/retention.md)"
+    )
+    project_ttl.add_argument("name")
+    project_ttl.add_argument(
+        "days", help="0: forever; 'default': MEMOS_RETENTION__DEFAULT_TTL_DAYS", type=_ttl_days
+    )
 
     _memory_commands(commands)
 
@@ -56,6 +75,11 @@ def build_parser(description: str | None) -> argparse.ArgumentParser:
     index.add_parser(
         "sync", help="index users with MEMOS_SEARCH__HNSW_MIN_MEMORIES memories (once, now)"
     )
+
+    retention = commands.add_parser(
+        "retention", help="memories that expire (docs/retention.md)"
+    ).add_subparsers(dest="retention_command")
+    retention.add_parser("sweep", help="purge every expired memory now (once)")
 
     mcp = commands.add_parser(
         "mcp",

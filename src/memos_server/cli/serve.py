@@ -174,6 +174,18 @@ async def index_sync(runtime: Runtime) -> None:
     )
 
 
+async def retention_sweep(runtime: Runtime) -> None:
+    from memos_server.services.retention import sweep
+
+    report = await sweep(runtime.database, runtime.settings.retention)
+    if report.skipped:
+        raise SystemExit("another process is sweeping expired memories now; try again later")
+    print(
+        f"purged {report.memories} expired memories ({report.history} history rows) in "
+        f"{report.batches} batch(es); {report.users} deletion record(s)"
+    )
+
+
 async def reindex(runtime: Runtime, batch_size: int | None) -> None:
     from memos_server.progress_bar import reindex_progress
     from memos_server.services.reindex import BATCH_SIZE, Reindexer

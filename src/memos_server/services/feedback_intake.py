@@ -133,6 +133,7 @@ class FeedbackIntake(Intake[IncomingFeedback, PreparedFeedback]):
         request: IncomingFeedback,
         prepared: PreparedFeedback,
         vectors: Sequence[list[float]],
+        expires_at: datetime | None,
     ) -> None:
         [vector] = vectors
         await FeedbackRepository(session).add(
@@ -165,6 +166,7 @@ class FeedbackIntake(Intake[IncomingFeedback, PreparedFeedback]):
             embedding=vector,
             corrects=corrects,
             knowledgebase_ids=request.knowledgebase_ids,
+            expires_at=expires_at,
         )
         await MemoryRepository(session).add_all([memory], [added_row(memory)])
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +30,7 @@ from memos_server.services.injected import strip_injected
 from memos_server.services.intake import Intake
 from memos_server.services.limits import check_ids, check_messages, check_metadata
 from memos_server.services.memory_writer import MemoryText, added_row, new_memory
+from memos_server.services.retention import requested_expiry
 from memos_server.services.tasks import Added, TaskKind
 from memos_server.settings import Settings
 from memos_server.storage.models import Memory, MemoryHistory, Message, Task
@@ -150,6 +151,10 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
         )
         check_metadata(limits, request.tags, request.info)
         check_messages(limits, [m.text for m in request.messages])
+        requested_expiry(request.info, self.settings.retention)  # refused before any work
+
+    def info(self, request: AddMessages) -> Mapping[str, Any]:
+        return request.info
 
     def identity(self, request: AddMessages) -> tuple[str, str, str]:
         return request.user_id, request.conversation_id, fingerprint(request)
@@ -172,6 +177,7 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
         request: AddMessages,
         prepared: list[tuple[Window, MemoryText]],
         vectors: Sequence[list[float]],
+        expires_at: datetime | None,
     ) -> None:
         rows = [
             Message(
@@ -215,6 +221,7 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
                 source_message_ids=[rows[i].id for i in window.message_indexes],
                 info=dict(request.info),
                 knowledgebase_ids=request.knowledgebase_ids,
+                expires_at=expires_at,
             )
             memories.append(memory)
             history.append(added_row(memory))

@@ -5,7 +5,8 @@ In order: the request's limits checked; its fingerprint taken and a repeat looke
 answers the first request's task and stores nothing; ``find_repeat`` ends the look-up's
 transaction); the text prepared off the event loop (cutting, tokenising, segmenting are CPU
 work); the texts embedded with no database connection held; then one short transaction opens
-the task (looking again under advisory locks, see ``services.tasks``), writes the request's rows
+the task (looking again under advisory locks, see ``services.tasks``) with the expiry of what it
+makes (``services.retention``), writes the request's rows
 and, in fine mode, queues its job. Nothing is committed here: the caller's edge commits
 (``api.transaction`` for a request).
 
@@ -19,12 +20,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from typing import ClassVar, Generic, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
+from memos_server.services.retention import add_expiry
 from memos_server.services.tasks import Added, Request, TaskKind, find_repeat, open_task
 from memos_server.settings import Settings
 from memos_server.storage.models import Task
@@ -75,8 +78,16 @@ class Intake(ABC, Generic[R, P]):
         prepared = await asyncio.to_thread(self.prepare, request, embedder)
         # Embedded before touching the database again: no connection held while the model works.
         vectors = await embedder.embed(self.texts(prepared))
+        expires_at = await add_expiry(
+            session, self.settings.retention, project_id, self.info(request)
+        )
         added = await open_task(
-            session, project_id, identity, running=self.fine, dedupe_window_s=window_s
+            session,
+            project_id,
+            identity,
+            running=self.fine,
+            dedupe_window_s=window_s,
+            expires_at=expires_at,
         )
         if not added.created:
             return added
@@ -87,6 +98,7 @@ class Intake(ABC, Generic[R, P]):
             request=request,
             prepared=prepared,
             vectors=vectors,
+            expires_at=expires_at,
         )
         if self.fine:
             await JobRepository(session).enqueue(
@@ -97,6 +109,11 @@ class Intake(ABC, Generic[R, P]):
     @abstractmethod
     def check(self, request: R) -> None:
         """Refuse a request over the limits (``services.limits``)."""
+
+    def info(self, request: R) -> Mapping[str, Any]:
+        """The request's ``info``, where an add may ask for an expiry (``services.retention``);
+        a kind without one: none."""
+        return {}
 
     @abstractmethod
     def identity(self, request: R) -> tuple[str, str, str]:
@@ -120,5 +137,7 @@ class Intake(ABC, Generic[R, P]):
         request: R,
         prepared: P,
         vectors: Sequence[list[float]],
+        expires_at: datetime | None,
     ) -> None:
-        """Write the request's rows under its new task."""
+        """Write the request's rows under its new task; its memories expire at ``expires_at``
+        (None: never)."""

@@ -1,8 +1,9 @@
 """Managing stored memories: list them a page at a time, read one, change one, delete many.
 
-Everything is scoped to the caller's project. Listing and reading show active memories only;
-update and delete also reach archived ones (an update can reactivate a memory, and deleting a
-user's memories leaves none of them behind). Deletion is one set-based statement that writes a
+Everything is scoped to the caller's project. Listing and reading show active, unexpired
+memories only (``docs/retention.md``); update also reaches archived ones (it can reactivate a
+memory), and delete archived and expired ones too (deleting a user's memories leaves none of
+them behind). Deletion is one set-based statement that writes a
 DELETE history row per memory, so it costs the same one request for ten memories or ten thousand.
 """
 
@@ -157,6 +158,7 @@ def _selection(project_id: uuid.UUID, query: DeleteQuery) -> Selection:
         kind=kind,
         memory_type=memory_type,
         preference_type=preference_type,
+        expired=True,  # a deletion takes expired memories too, before the sweep does
     )
 
 

@@ -68,8 +68,10 @@ def new_memory(
     info: dict[str, Any] | None = None,
     prompt_version: str | None = None,
     knowledgebase_ids: Sequence[uuid.UUID] = (),
+    expires_at: datetime | None = None,
 ) -> Memory:
-    """A new active memory with its id already set (its history rows name it before a flush)."""
+    """A new active memory with its id already set (its history rows name it before a flush);
+    ``expires_at``: when it stops being returned and is purged (None: never)."""
     return Memory(
         id=uuid.uuid4(),
         project_id=project_id,
@@ -96,6 +98,7 @@ def new_memory(
         knowledgebase_ids=list(knowledgebase_ids),
         info={} if info is None else info,
         prompt_version=prompt_version,
+        expires_at=expires_at,
     )
 
 

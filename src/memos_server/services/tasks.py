@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -85,13 +86,15 @@ async def open_task(
     *,
     running: bool,
     dedupe_window_s: float,
+    expires_at: datetime | None = None,
 ) -> Added:
     """A new task for the request, or the earlier task of the same request (see
     ``find_earlier``) if one was stored meanwhile.
 
     Requests with the same fingerprint, or the same key, are serialised by advisory locks on
     both until the transaction ends, so identical requests arriving together, with a key or
-    without, are stored once, and a key is never given to two tasks."""
+    without, are stored once, and a key is never given to two tasks. ``expires_at``: when the
+    memories the request makes expire (its fine job reads it from the task)."""
     tasks = TaskRepository(session)
     names = [f"fingerprint:{request.kind}:{request.fingerprint}"]
     if request.idempotency_key is not None:
@@ -111,6 +114,7 @@ async def open_task(
             status=TaskStatus.RUNNING if running else TaskStatus.COMPLETED,
             idempotency_key=request.idempotency_key,
             fingerprint=request.fingerprint,
+            expires_at=expires_at,
         )
     )
     return Added(task, created=True)

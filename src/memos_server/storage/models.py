@@ -46,6 +46,8 @@ class Project(Base):
     name: Mapped[str] = mapped_column(Text, unique=True)
     # The last message number (``Message.seq``) handed out in the project.
     message_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # Days a memory made by an add lives here (0: forever; NULL: the service's default TTL).
+    ttl_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _now()
 
 
@@ -135,6 +137,8 @@ class Memory(Base):
     )
     create_time: Mapped[datetime] = _now()
     update_time: Mapped[datetime] = _now()
+    # When it stops being returned (and the sweep purges it); NULL: never (docs/retention.md).
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class MemoryHistory(Base):
@@ -191,6 +195,8 @@ class Task(Base):
     knowledgebase_ids: Mapped[list[uuid.UUID]] = mapped_column(
         ARRAY(UUID), default=list, server_default=text("'{}'::uuid[]")
     )
+    # The expiry the add resolved for its memories: its fine job gives it to what it makes.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 
@@ -218,13 +224,14 @@ class Job(Base):
 
 
 class Deletion(Base):
-    """A delete/user or delete/message, recorded without content (see migration 0010)."""
+    """A delete/user or delete/message, or a retention sweep's purge of one user's expired
+    memories, recorded without content (see migrations 0010 and 0013)."""
 
     __tablename__ = "deletions"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    scope: Mapped[str] = mapped_column(Text)  # user | conversation
+    scope: Mapped[str] = mapped_column(Text)  # user | conversation | expiry
     # A keyed digest of the user id (and conversation id), never the ids themselves.
     subject: Mapped[str] = mapped_column(Text)
     counts: Mapped[dict[str, int]] = mapped_column(JSONB, default=dict)

@@ -1,5 +1,5 @@
-"""The admin API (``/admin/v1``): projects and their API keys, and re-embedding the memories
-with another model, behind ``MEMOS_ADMIN_KEY``.
+"""The admin API (``/admin/v1``): projects (their memory TTL too) and their API keys, and
+re-embedding the memories with another model, behind ``MEMOS_ADMIN_KEY``.
 
 The same operations as ``memos-server project``, ``memos-server apikey`` and ``memos-server
 reindex``, for operators who manage a running service over HTTP. Project keys never open it;
@@ -27,6 +27,7 @@ from memos_server.api.schemas.admin import (
     KeyInfo,
     NewKeyData,
     ProjectInfo,
+    ProjectTtlRequest,
     ReindexRequest,
     ReindexStatus,
     RevokeKeyData,
@@ -43,6 +44,7 @@ from memos_server.services.apikeys import (
     revoke_key,
 )
 from memos_server.services.forget import find_deletions
+from memos_server.services.retention import set_project_ttl
 
 
 async def require_admin(
@@ -75,7 +77,13 @@ async def get_projects(session: SessionDep) -> Envelope[list[ProjectInfo]]:
     rows = await list_projects(session)
     return Envelope(
         data=[
-            ProjectInfo(id=str(p.id), name=p.name, created_at=p.created_at, active_keys=keys)
+            ProjectInfo(
+                id=str(p.id),
+                name=p.name,
+                created_at=p.created_at,
+                active_keys=keys,
+                ttl_days=p.ttl_days,
+            )
             for p, keys in rows
         ]
     )
@@ -93,6 +101,31 @@ async def post_project(body: CreateProjectRequest, session: SessionDep) -> Envel
     return Envelope(
         data=ProjectInfo(
             id=str(project.id), name=project.name, created_at=project.created_at, created=created
+        )
+    )
+
+
+@router.post(
+    "/projects/ttl",
+    response_model=Envelope[ProjectInfo],
+    responses=NOT_FOUND,
+    summary="Set a project's memory TTL",
+    operation_id="set_project_ttl",
+)
+async def post_project_ttl(
+    body: ProjectTtlRequest, runtime: RuntimeDep, session: SessionDep
+) -> Envelope[ProjectInfo]:
+    """How many days a memory made by an add to the project lives from now on (0: forever;
+    null: the service's default); an add's own info.expires_at or info.ttl_seconds wins."""
+    project = await set_project_ttl(
+        session, runtime.settings.retention, body.project, body.ttl_days
+    )
+    return Envelope(
+        data=ProjectInfo(
+            id=str(project.id),
+            name=project.name,
+            created_at=project.created_at,
+            ttl_days=project.ttl_days,
         )
     )
 
@@ -187,8 +220,9 @@ async def post_reindex(body: ReindexRequest, runtime: RuntimeDep) -> Envelope[Re
 async def post_deletions(
     body: FindDeletionsRequest, session: SessionDep
 ) -> Envelope[list[DeletionInfo]]:
-    """Whether (and when) delete/user or delete/message forgot this user (or conversation):
-    the records hold no ids, only a keyed digest, recomputed here from the ids given.
+    """Whether (and when) delete/user or delete/message forgot this user (or conversation), or
+    the retention sweep purged their expired memories: the records hold no ids, only a keyed
+    digest, recomputed here from the ids given.
 
     A POST, so the user id travels in the body, never in a URL that access logs keep.
     """

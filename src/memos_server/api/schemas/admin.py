@@ -21,6 +21,22 @@ class ProjectInfo(BaseModel):
     created_at: datetime
     active_keys: int | None = Field(default=None, description="Keys not revoked (in listings).")
     created: bool | None = Field(default=None, description="Made by this request (on create).")
+    ttl_days: int | None = Field(
+        default=None,
+        description="Days a memory made by an add lives (0: forever; null: the service's "
+        "MEMOS_RETENTION__DEFAULT_TTL_DAYS).",
+    )
+
+
+class ProjectTtlRequest(TopLevelRequest):
+    project: str = ProjectName
+    ttl_days: int | None = Field(
+        ge=0,
+        le=36_500,
+        description="Days a memory made by an add to the project lives from now on (0: forever; "
+        "null: the service's default). At most MEMOS_RETENTION__MAX_TTL_DAYS; memories already "
+        "stored keep their expiry.",
+    )
 
 
 class CreateKeyRequest(TopLevelRequest):

@@ -49,7 +49,10 @@ class FindDeletionsRequest(TopLevelRequest):
 
 class DeletionInfo(BaseModel):
     deletion_id: int
-    scope: str = Field(description="user (delete/user) or conversation (delete/message).")
+    scope: str = Field(
+        description="user (delete/user), conversation (delete/message) or expiry (the "
+        "retention sweep purged the user's expired memories)."
+    )
     subject: str = Field(description="The keyed digest the record holds instead of the ids.")
     created_at: datetime
     deleted: dict[str, int]

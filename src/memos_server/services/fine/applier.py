@@ -8,7 +8,8 @@ reconciling a new memory with the nearest old ones (``refine``), a user's feedba
   deleted since the model saw it is not touched, and the change falls back to adding the
   decision's new memory, if it brings one (what the user said is kept, not the stale target);
 - an UPDATE rewrites the target's key and value (and so its search text, ``memory_writer``),
-  gives it the new vector, and adds the messages it now also comes from;
+  gives it the new vector, adds the messages it now also comes from, and keeps the sooner of
+  its expiry and the new memory's (``docs/retention.md``);
 - an ARCHIVE takes the target out of search and adds the memory that replaces it, if any;
 - every change is a history row with the same task and sources;
 - nothing is written until ``finish``, in the caller's one transaction.
@@ -24,6 +25,7 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.services.memory_writer import MemoryText, archive, history_row, revise
+from memos_server.services.retention import sooner
 from memos_server.storage.models import Memory, MemoryHistory
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.vocabulary import HistoryEvent
@@ -106,6 +108,9 @@ class Applier:
             self._record(target.id, HistoryEvent.UPDATE, target.memory_value, value)
             text = MemoryText(decision.memory_key or target.memory_key, value)
             revise(target, text=text, embedding=vector, more_sources=self._source_ids)
+            if new is not None:
+                # The merged text holds what the new one said: it lives no longer than either.
+                target.expires_at = sooner(target.expires_at, new.expires_at)
             return
         if action == "ARCHIVE" and target is not None:
             because = reason if reason is not None else new.memory_value if new else None

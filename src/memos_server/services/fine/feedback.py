@@ -145,4 +145,5 @@ class FeedbackApplier(ModelJob):
             embedding=vector,
             prompt_version=prompt_version,
             knowledgebase_ids=task.knowledgebase_ids or (),
+            expires_at=task.expires_at,
         )

@@ -242,4 +242,5 @@ class Refiner(ModelJob):
             info=dict(origin.info),
             prompt_version=candidate.prompt_version,
             knowledgebase_ids=task.knowledgebase_ids or (),
+            expires_at=task.expires_at,
         )

@@ -179,6 +179,11 @@ class DeletionRepository:
         )
         return list(result.scalars())
 
+    async def record_all(self, deletions: Sequence[Deletion]) -> None:
+        """Several records in one round trip (a retention sweep's batch: one per user)."""
+        self.session.add_all(deletions)
+        await self.session.flush()
+
     async def record(
         self, project_id: uuid.UUID, scope: str, subject: str, counts: dict[str, int]
     ) -> Deletion:

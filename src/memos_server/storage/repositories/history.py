@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.storage.models import MemoryHistory
+from memos_server.storage.models import Memory, MemoryHistory
 
 
 class HistoryRepository:
@@ -15,10 +15,18 @@ class HistoryRepository:
         self.session = session
 
     async def for_memory(self, project_id: uuid.UUID, memory_id: uuid.UUID) -> list[MemoryHistory]:
-        """The project's history rows of one memory, oldest first (a deleted memory's too)."""
+        """The project's history rows of one memory, oldest first (a deleted memory's too; an
+        expired one's never: it is gone from the moment it expires, its history with it)."""
+        expired = exists().where(
+            Memory.id == memory_id, Memory.project_id == project_id, Memory.expires_at <= func.now()
+        )
         rows = await self.session.execute(
             select(MemoryHistory)
-            .where(MemoryHistory.memory_id == memory_id, MemoryHistory.project_id == project_id)
+            .where(
+                MemoryHistory.memory_id == memory_id,
+                MemoryHistory.project_id == project_id,
+                ~expired,
+            )
             .order_by(MemoryHistory.id)
         )
         return list(rows.scalars())

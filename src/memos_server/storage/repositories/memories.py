@@ -11,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from memos_server.storage.models import Memory, MemoryHistory
-from memos_server.storage.repositories.memory_scopes import Counts, Hit, HnswScan, Scope, Selection
+from memos_server.storage.repositories.memory_scopes import (
+    Counts,
+    Hit,
+    HnswScan,
+    Scope,
+    Selection,
+    live,
+)
 from memos_server.storage.vocabulary import HistoryEvent, MemoryMode, MemoryStatus
 
 _when = func.coalesce(Memory.memory_time, Memory.create_time)
@@ -169,11 +176,12 @@ class MemoryRepository:
     async def by_ids(
         self, ids: Sequence[uuid.UUID], *, vectors: bool = False
     ) -> dict[uuid.UUID, Memory]:
-        """These memories, by id; their vectors only if asked (search's recency step compares
-        the candidates' with each other: in the same round trip, a few KB per row)."""
+        """These memories, by id, unless expired; their vectors only if asked (search's recency
+        step compares the candidates' with each other: in the same round trip, a few KB per
+        row)."""
         if not ids:
             return {}
-        query = select(Memory).where(Memory.id.in_(list(ids)))
+        query = select(Memory).where(Memory.id.in_(list(ids)), live())
         if not vectors:
             query = query.options(defer(Memory.embedding))
         result = await self.session.execute(query)
@@ -185,6 +193,7 @@ class MemoryRepository:
                 Memory.id == memory_id,
                 Memory.project_id == project_id,
                 Memory.status == MemoryStatus.ACTIVATED,
+                live(),
             )
         )
         return result.scalar_one_or_none()
@@ -208,8 +217,8 @@ class MemoryRepository:
     async def made_from(
         self, project_id: uuid.UUID, user_id: str, message_ids: Sequence[int]
     ) -> list[Memory]:
-        """The user's memories made from any of these messages, whatever their status, oldest
-        first (the user's rows come from the user index; each is matched in place)."""
+        """The user's unexpired memories made from any of these messages, whatever their status,
+        oldest first (the user's rows come from the user index; each is matched in place)."""
         if not message_ids:
             return []
         result = await self.session.execute(
@@ -219,6 +228,7 @@ class MemoryRepository:
                 Memory.project_id == project_id,
                 Memory.user_id == user_id,
                 Memory.source_message_ids.overlap(list(message_ids)),
+                live(),
             )
             .order_by(Memory.create_time, Memory.id)
         )
@@ -274,11 +284,12 @@ class MemoryRepository:
     async def find(
         self, project_id: uuid.UUID, memory_id: uuid.UUID, *, lock: bool = False
     ) -> Memory | None:
-        """The project's memory with this id, whatever its status; ``lock``: FOR UPDATE."""
+        """The project's memory with this id, whatever its status, unless expired; ``lock``:
+        FOR UPDATE."""
         query = (
             select(Memory)
             .options(defer(Memory.embedding), defer(Memory.search_text))
-            .where(Memory.id == memory_id, Memory.project_id == project_id)
+            .where(Memory.id == memory_id, Memory.project_id == project_id, live())
         )
         if lock:
             query = query.with_for_update()

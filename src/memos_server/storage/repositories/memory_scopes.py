@@ -1,5 +1,12 @@
 """What a memory query reads (a user's scope, a project's selection) and what it returns
-(search hits, counts): the shapes ``MemoryRepository`` takes and gives."""
+(search hits, counts): the shapes ``MemoryRepository`` takes and gives.
+
+Both shapes hold ``live()``: a memory past its ``expires_at`` is gone for every reader (search's
+channels, listings, the console, reconciliation) from that instant, whether or not the sweep has
+purged it yet (``docs/retention.md``). The per-user HNSW indexes (``vector_indexes``) need no
+change: their predicate (project, user, kind, status) is still implied by a scope's conditions,
+and the expiry is one more filter on the rows the index hands back.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +14,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, func, or_
 
 from memos_server.filters import Filter
 from memos_server.storage.filters import to_sql
 from memos_server.storage.models import Memory
 from memos_server.storage.vocabulary import MemoryStatus
+
+
+def live() -> ColumnElement[bool]:
+    """Not expired: no ``expires_at``, or one still ahead (``now()``: the transaction's start,
+    so every statement of one request sees the same memories)."""
+    return or_(Memory.expires_at.is_(None), Memory.expires_at > func.now())
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,7 @@ class Scope:
             Memory.project_id == self.project_id,
             whose,
             Memory.status == MemoryStatus.ACTIVATED,
+            live(),
         ]
         if kind is not None:
             found.append(Memory.kind == kind)
@@ -51,7 +65,7 @@ class Scope:
 class Selection:
     """Which of one project's memories a listing or a deletion takes: each part that is set
     narrows it (a user, an agent, ids, a filter, a kind, a memory or preference type, a
-    status)."""
+    status). Expired memories are left out unless ``expired`` (a deletion takes them too)."""
 
     project_id: uuid.UUID
     user_id: str | None = None
@@ -62,9 +76,12 @@ class Selection:
     memory_type: str | None = None
     preference_type: str | None = None
     status: str | None = None
+    expired: bool = False
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found = [Memory.project_id == self.project_id]
+        if not self.expired:
+            found.append(live())
         if self.status is not None:
             found.append(Memory.status == self.status)
         if self.user_id is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import FromClause
 
 from memos_server.storage.models import Memory, Message
+from memos_server.storage.repositories.memory_scopes import live
 from memos_server.storage.vocabulary import MemoryKind, MemoryStatus
 
 
@@ -75,7 +76,7 @@ class UserRepository:
                 func.count().filter(Memory.status == MemoryStatus.ARCHIVED).label("archived"),
                 func.max(Memory.update_time).label("last"),
             )
-            .where(Memory.project_id == project_id)
+            .where(Memory.project_id == project_id, live())
             .group_by(Memory.user_id)
             .subquery()
         )
@@ -127,6 +128,7 @@ class UserRepository:
                 Memory.project_id == project_id,
                 Memory.user_id == user_id,
                 Memory.status == MemoryStatus.ACTIVATED,
+                live(),
             )
             .group_by(Memory.conversation_id)
             .subquery()

@@ -56,10 +56,11 @@ class VectorIndexRepository:
         return {name for (name,) in result.all()}
 
     async def heavy(self, min_memories: int) -> list[UserKind]:
-        """Users with at least ``min_memories`` active memories of a kind."""
+        """Users with at least ``min_memories`` active, unexpired memories of a kind."""
         result = await self.session.execute(
             text(
                 "SELECT project_id, user_id, kind FROM memories WHERE status = 'activated' "
+                "AND (expires_at IS NULL OR expires_at > now()) "
                 "GROUP BY project_id, user_id, kind HAVING count(*) >= :n"
             ),
             {"n": min_memories},
