@@ -45,6 +45,21 @@ class MemoryText:
         object.__setattr__(self, "search_text", memory_tokens(self.key, self.value))
 
 
+@dataclass(frozen=True)
+class Carried:
+    """What an imported memory keeps from where it was made (``services/portability``): its id,
+    status and times. A memory made here has none of them (a new id, active, now)."""
+
+    id: uuid.UUID | None = None
+    status: MemoryStatus = MemoryStatus.ACTIVATED
+    create_time: datetime | None = None
+    update_time: datetime | None = None
+
+    def times(self) -> dict[str, datetime]:
+        kept = {"create_time": self.create_time, "update_time": self.update_time}
+        return {name: value for name, value in kept.items() if value is not None}
+
+
 def new_memory(
     *,
     text: MemoryText,
@@ -67,10 +82,15 @@ def new_memory(
     corrects: Sequence[uuid.UUID] = (),
     info: dict[str, Any] | None = None,
     prompt_version: str | None = None,
+    carried: Carried | None = None,
 ) -> Memory:
-    """A new active memory with its id already set (its history rows name it before a flush)."""
+    """A new active memory with its id already set (its history rows name it before a flush).
+
+    ``carried``: a memory brought from another instance (an import) keeps its id, status and
+    times; everything else, its search text first, is made here as for any new memory."""
+    kept = carried or Carried()
     return Memory(
-        id=uuid.uuid4(),
+        id=kept.id or uuid.uuid4(),
         project_id=project_id,
         user_id=user_id,
         conversation_id=conversation_id,
@@ -88,12 +108,13 @@ def new_memory(
         tags=list(tags),
         memory_time=memory_time,
         confidence=confidence,
-        status=MemoryStatus.ACTIVATED,
+        status=kept.status,
         embedding=embedding,
         source_message_ids=list(source_message_ids),
         corrects=list(corrects),
         info={} if info is None else info,
         prompt_version=prompt_version,
+        **kept.times(),
     )
 
 
@@ -131,9 +152,11 @@ def history_row(
     new_value: str | None = None,
     source_message_ids: Sequence[int] = (),
     task_id: uuid.UUID | None = None,
+    created_at: datetime | None = None,
 ) -> MemoryHistory:
-    """One event in a memory's history (DELETE rows are written by the set-based delete)."""
-    return MemoryHistory(
+    """One event in a memory's history (DELETE rows are written by the set-based delete);
+    ``created_at`` only for a row carried from another instance (an import)."""
+    row = MemoryHistory(
         memory_id=memory_id,
         project_id=project_id,
         event=event,
@@ -142,6 +165,9 @@ def history_row(
         source_message_ids=list(source_message_ids),
         task_id=task_id,
     )
+    if created_at is not None:
+        row.created_at = created_at
+    return row
 
 
 def added_row(memory: Memory) -> MemoryHistory:

@@ -1,0 +1,206 @@
+"""The SQL of export and import (``services/portability``).
+
+An export reads one snapshot (a repeatable-read, read-only transaction) in keyset pages: each page
+starts after the last key of the one before, so a page costs the same at the start of a project
+as at its end and nothing holds more than a page. Vectors are read as Postgres prints them
+(``[0.1,0.2,...]``), which is already JSON: the export writes them unparsed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import Row, Text, cast, exists, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from memos_server.storage.models import (
+    Feedback,
+    ImportSource,
+    KnowledgeBase,
+    KnowledgeFile,
+    KnowledgePassage,
+    Memory,
+    MemoryHistory,
+    Message,
+    Project,
+    Task,
+)
+
+Identified = (
+    type[Memory] | type[Task] | type[KnowledgeBase] | type[KnowledgeFile] | type[KnowledgePassage]
+)
+
+
+class ExportRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def snapshot(self) -> None:
+        """Make this transaction read one consistent state of the database (the first
+        statement of the transaction)."""
+        await self.session.execute(
+            text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        )
+
+    async def count(self, model: Any, project_id: uuid.UUID, user_id: str | None) -> int:
+        where = [model.project_id == project_id]
+        if user_id is not None and hasattr(model, "user_id"):
+            where.append(model.user_id == user_id)
+        counted = await self.session.scalar(select(func.count()).select_from(model).where(*where))
+        return int(counted or 0)
+
+    async def deleted_history_count(self, project_id: uuid.UUID) -> int:
+        return int(
+            await self.session.scalar(
+                select(func.count(func.distinct(MemoryHistory.memory_id))).where(
+                    MemoryHistory.project_id == project_id, ~_memory_exists()
+                )
+            )
+            or 0
+        )
+
+    async def page(
+        self,
+        model: Any,
+        key: InstrumentedAttribute[Any],
+        project_id: uuid.UUID,
+        user_id: str | None,
+        after: Any,
+        limit: int,
+        vector: bool = False,
+    ) -> list[Row[Any]]:
+        """The next ``limit`` rows of a table after key ``after`` (None: the first page), as
+        mapped rows; with ``vector``, the vector as its text in ``embedding_text``."""
+        columns: list[Any] = [model]
+        if vector:
+            columns.append(cast(model.embedding, Text).label("embedding_text"))
+        query = select(*columns).where(model.project_id == project_id)
+        if user_id is not None and hasattr(model, "user_id"):
+            query = query.where(model.user_id == user_id)
+        if after is not None:
+            query = query.where(key > after)
+        rows = await self.session.execute(query.order_by(key).limit(limit))
+        return list(rows)
+
+    async def history_of(self, memory_ids: Sequence[uuid.UUID]) -> list[MemoryHistory]:
+        """The history rows of these memories, each memory's oldest first."""
+        if not memory_ids:
+            return []
+        rows = await self.session.execute(
+            select(MemoryHistory)
+            .where(MemoryHistory.memory_id.in_(list(memory_ids)))
+            .order_by(MemoryHistory.memory_id, MemoryHistory.id)
+        )
+        return list(rows.scalars())
+
+    async def deleted_memories(
+        self, project_id: uuid.UUID, after: uuid.UUID | None, limit: int
+    ) -> list[uuid.UUID]:
+        """Ids of deleted memories whose history remains, the next page after ``after``."""
+        query = select(func.distinct(MemoryHistory.memory_id)).where(
+            MemoryHistory.project_id == project_id, ~_memory_exists()
+        )
+        if after is not None:
+            query = query.where(MemoryHistory.memory_id > after)
+        rows = await self.session.execute(query.order_by(MemoryHistory.memory_id).limit(limit))
+        return list(rows.scalars())
+
+
+def _memory_exists() -> Any:
+    return exists().where(Memory.id == MemoryHistory.memory_id)
+
+
+class ImportRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def owners(
+        self, model: Identified, ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, uuid.UUID]:
+        """The project of each of these ids that a row of ``model`` has, by id."""
+        if not ids:
+            return {}
+        rows = await self.session.execute(
+            select(model.id, model.project_id).where(model.id.in_(list(ids)))
+        )
+        return {id_: project for id_, project in rows}
+
+    async def message_base(self, project_id: uuid.UUID, source: str) -> int | None:
+        return await self.session.scalar(
+            select(ImportSource.message_base).where(
+                ImportSource.project_id == project_id, ImportSource.source == source
+            )
+        )
+
+    async def last_message_number(self, project_id: uuid.UUID) -> int:
+        """The project's last message number, its row locked until the transaction ends."""
+        number = await self.session.scalar(
+            select(Project.message_seq).where(Project.id == project_id).with_for_update()
+        )
+        assert number is not None, f"no project {project_id}"
+        return int(number)
+
+    async def remember_source(self, project_id: uuid.UUID, source: str, base: int) -> None:
+        await self.session.execute(
+            insert(ImportSource)
+            .values(project_id=project_id, source=source, message_base=base)
+            .on_conflict_do_nothing()
+        )
+
+    async def reserve_numbers(self, project_id: uuid.UUID, last: int) -> None:
+        """Numbers up to ``last`` are taken: new messages get numbers after them."""
+        await self.session.execute(
+            update(Project)
+            .where(Project.id == project_id)
+            .values(message_seq=func.greatest(Project.message_seq, last))
+        )
+
+    async def messages_by_number(
+        self, project_id: uuid.UUID, numbers: Collection[int]
+    ) -> dict[int, int]:
+        """The service's ids of the project's messages with these numbers, by number."""
+        if not numbers:
+            return {}
+        rows = await self.session.execute(
+            select(Message.seq, Message.id).where(
+                Message.project_id == project_id, Message.seq.in_(list(numbers))
+            )
+        )
+        return {seq: id_ for seq, id_ in rows}
+
+    async def feedback_tasks(
+        self, project_id: uuid.UUID, task_ids: Collection[uuid.UUID]
+    ) -> set[uuid.UUID]:
+        """Which of these tasks have their feedback stored in the project."""
+        if not task_ids:
+            return set()
+        rows = await self.session.execute(
+            select(Feedback.task_id).where(
+                Feedback.project_id == project_id, Feedback.task_id.in_(list(task_ids))
+            )
+        )
+        return set(rows.scalars())
+
+    async def with_history(
+        self, project_id: uuid.UUID, memory_ids: Collection[uuid.UUID]
+    ) -> set[uuid.UUID]:
+        """Which of these memory ids have history rows in the project."""
+        if not memory_ids:
+            return set()
+        rows = await self.session.execute(
+            select(func.distinct(MemoryHistory.memory_id)).where(
+                MemoryHistory.project_id == project_id,
+                MemoryHistory.memory_id.in_(list(memory_ids)),
+            )
+        )
+        return set(rows.scalars())
+
+    async def store(self, rows: Sequence[object]) -> None:
+        """Insert these rows and let go of them (the session keeps nothing between batches)."""
+        self.session.add_all(rows)
+        await self.session.flush()
+        self.session.expunge_all()
