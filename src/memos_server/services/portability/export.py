@@ -24,7 +24,6 @@ from memos_server.storage.models import (
     KnowledgeFile,
     KnowledgePassage,
     Memory,
-    MemoryHistory,
     Message,
     Project,
     Task,
@@ -46,7 +45,7 @@ class ExportScope:
     embeddings: bool = False  # memories and passages with their vectors
 
 
-def _task(t: Task) -> dict[str, Any]:
+def _task(t: Any) -> dict[str, Any]:
     return {
         "type": "task",
         "id": t.id,
@@ -63,7 +62,7 @@ def _task(t: Task) -> dict[str, Any]:
     }
 
 
-def _message(m: Message) -> dict[str, Any]:
+def _message(m: Any) -> dict[str, Any]:
     return {
         "type": "message",
         "number": m.seq,
@@ -85,7 +84,7 @@ def _message(m: Message) -> dict[str, Any]:
     }
 
 
-def _history(h: MemoryHistory, numbers: dict[int, int]) -> dict[str, Any]:
+def _history(h: Any, numbers: dict[int, int]) -> dict[str, Any]:
     return {
         "event": h.event,
         "old_value": h.old_value,
@@ -96,7 +95,7 @@ def _history(h: MemoryHistory, numbers: dict[int, int]) -> dict[str, Any]:
     }
 
 
-def _memory(m: Memory, history: list[dict[str, Any]], numbers: dict[int, int]) -> dict[str, Any]:
+def _memory(m: Any, history: list[dict[str, Any]], numbers: dict[int, int]) -> dict[str, Any]:
     return {
         "type": "memory",
         "id": m.id,
@@ -126,7 +125,7 @@ def _memory(m: Memory, history: list[dict[str, Any]], numbers: dict[int, int]) -
     }
 
 
-def _feedback(f: Feedback) -> dict[str, Any]:
+def _feedback(f: Any) -> dict[str, Any]:
     return {
         "type": "feedback",
         "task_id": f.task_id,
@@ -140,7 +139,7 @@ def _feedback(f: Feedback) -> dict[str, Any]:
     }
 
 
-def _base(b: KnowledgeBase) -> dict[str, Any]:
+def _base(b: Any) -> dict[str, Any]:
     return {
         "type": "knowledge_base",
         "id": b.id,
@@ -150,7 +149,7 @@ def _base(b: KnowledgeBase) -> dict[str, Any]:
     }
 
 
-def _file(f: KnowledgeFile) -> dict[str, Any]:
+def _file(f: Any) -> dict[str, Any]:
     return {
         "type": "knowledge_file",
         "id": f.id,
@@ -167,7 +166,7 @@ def _file(f: KnowledgeFile) -> dict[str, Any]:
     }
 
 
-def _passage(p: KnowledgePassage) -> dict[str, Any]:
+def _passage(p: Any) -> dict[str, Any]:
     return {
         "type": "passage",
         "id": p.id,
@@ -220,13 +219,13 @@ class Exporter:
             ]
             for model, key, to_record in first:
                 async for row in self._pages(read, model, key):
-                    yield line(to_record(row[0]))
+                    yield line(to_record(row))
             done = 0
             after: Any = None
             while rows := await read.page(
                 Memory, Memory.id, project_id, user, after, PAGE, self.scope.embeddings
             ):
-                memories = [row[0] for row in rows]
+                memories = rows
                 history = await read.history_of([m.id for m in memories])
                 sources = {i for m in memories for i in m.source_message_ids}
                 sources |= {i for h in history for i in h.source_message_ids}
@@ -234,9 +233,9 @@ class Exporter:
                 by_memory: dict[uuid.UUID, list[dict[str, Any]]] = {}
                 for h in history:
                     by_memory.setdefault(h.memory_id, []).append(_history(h, known))
-                for row, memory in zip(rows, memories, strict=True):
+                for memory in memories:
                     record = _memory(memory, by_memory.get(memory.id, []), known)
-                    yield line(record, row.embedding_text if self.scope.embeddings else None)
+                    yield line(record, memory.embedding_text if self.scope.embeddings else None)
                 done += len(rows)
                 after = memories[-1].id
                 self._report("memory", done)
@@ -244,7 +243,7 @@ class Exporter:
                 async for deleted in self._deleted_history(read, numbers):
                     yield deleted
             async for row in self._pages(read, Feedback, Feedback.id):
-                yield line(_feedback(row[0]))
+                yield line(_feedback(row))
             if user is None:
                 knowledge: list[tuple[Any, Any, Callable[[Any], dict[str, Any]]]] = [
                     (KnowledgeBase, KnowledgeBase.id, _base),
@@ -252,12 +251,12 @@ class Exporter:
                 ]
                 for model, key, to_record in knowledge:
                     async for row in self._pages(read, model, key):
-                        yield line(to_record(row[0]))
+                        yield line(to_record(row))
                 async for row in self._pages(
                     read, KnowledgePassage, KnowledgePassage.id, self.scope.embeddings
                 ):
                     vector = row.embedding_text if self.scope.embeddings else None
-                    yield line(_passage(row[0]), vector)
+                    yield line(_passage(row), vector)
 
     async def _pages(
         self, read: ExportRepository, model: Any, key: Any, vector: bool = False
@@ -269,7 +268,7 @@ class Exporter:
             for row in rows:
                 yield row
             done += len(rows)
-            after = getattr(rows[-1][0], key.key)
+            after = getattr(rows[-1], key.key)
             self._report(kind, done)
 
     async def _deleted_history(

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -39,6 +40,7 @@ from memos_server.services.memory_writer import MemoryText
 from memos_server.services.portability import rows
 from memos_server.services.portability.format import (
     ORDER,
+    CarriedVector,
     DeletedHistoryRecord,
     FeedbackRecord,
     FormatError,
@@ -53,6 +55,7 @@ from memos_server.services.portability.format import (
     read_header,
     read_record,
 )
+from memos_server.storage.database import refused_data
 from memos_server.storage.models import (
     KnowledgeBase,
     KnowledgeFile,
@@ -61,14 +64,20 @@ from memos_server.storage.models import (
     Project,
     Task,
 )
-from memos_server.storage.repositories.portability import Identified, ImportRepository
+from memos_server.storage.repositories.portability import (
+    BatchFailed,
+    Identified,
+    ImportRepository,
+)
+from memos_server.storage.types import VectorText
 from memos_server.text.tokens import memory_tokens
 
-BATCH = 500
+BATCH = 1000
 EMBED_BATCH = 64
 
 R = TypeVar("R", bound=Record)
-Numbered = list[tuple[int, R]]  # records with their line numbers
+# Records with their line numbers and the vectors they carry.
+Numbered = list[tuple[int, R, CarriedVector | None]]
 OnProgress = Callable[[str, int, int], None]
 
 
@@ -82,6 +91,20 @@ class ImportResult:
     def count(self, kind: str, added: int, skipped: int) -> None:
         self.added[kind] = self.added.get(kind, 0) + added
         self.skipped[kind] = self.skipped.get(kind, 0) + skipped
+
+
+@asynccontextmanager
+async def _refused() -> AsyncIterator[None]:
+    """A value the format's checks let through but Postgres refuses (a number out of a vector's
+    range, a reference to nothing): the file's fault, said as such, not a server error."""
+    try:
+        yield
+    except BatchFailed as failed:
+        if not refused_data(failed.error):
+            raise failed.error from None
+        orig = getattr(failed.error, "orig", None)
+        problem = str(getattr(orig, "args", [""])[0] or failed.error).splitlines()[0][:300]
+        raise FormatError(f"{failed.label} the database refused: {problem}") from None
 
 
 def derived_id(project_id: uuid.UUID, exported: uuid.UUID) -> uuid.UUID:
@@ -119,8 +142,14 @@ class Importer:
         }
 
     async def run(self, lines: AsyncIterator[bytes]) -> ImportResult:
+        try:
+            return await self._run(lines)
+        finally:
+            await self.repo.abandon()  # after an error: no write left running on the session
+
+    async def _run(self, lines: AsyncIterator[bytes]) -> ImportResult:
         number, at = 0, -1
-        batch: list[tuple[int, Record]] = []
+        batch: Numbered[Record] = []
         async for raw in lines:
             number += 1
             if not raw.strip():
@@ -128,7 +157,7 @@ class Importer:
             if self.header is None:
                 await self._begin(read_header(raw, number))
                 continue
-            record = read_record(raw, number)
+            record, vector = read_record(raw, number)
             place = ORDER.index(record.type)
             if place < at:
                 raise FormatError(
@@ -139,11 +168,13 @@ class Importer:
                 await self._write(batch)
                 batch = []
             at = place
-            batch.append((number, record))
+            batch.append((number, record, vector))
         if self.header is None:
             raise FormatError("the file is empty: an export starts with its header line")
         if batch:
             await self._write(batch)
+        async with _refused():
+            await self.repo.settle()
         return self.result
 
     async def _begin(self, header: Header) -> None:
@@ -164,11 +195,13 @@ class Importer:
         await self.repo.reserve_numbers(self.project_id, base + header.message_seq)
         self.result.message_base = base
 
-    async def _write(self, batch: list[tuple[int, Record]]) -> None:
+    async def _write(self, batch: Numbered[Record]) -> None:
         kind = batch[0][1].type
         writer = self.writers[kind]
         before = self.result.added.get(kind, 0) + self.result.skipped.get(kind, 0)
-        await writer(batch)
+        self.repo.label = f"lines {batch[0][0]}-{batch[-1][0]}: {kind} records"
+        async with _refused():
+            await writer(batch)
         if self.on_progress is not None and self.header is not None:
             done = before + len(batch)
             self.on_progress(kind, done, self.header.counts.get(kind, 0))
@@ -196,8 +229,8 @@ class Importer:
 
     async def _stored_task(self, records: Numbered[Any]) -> dict[uuid.UUID, uuid.UUID]:
         """The tasks these records name, which the project must hold by now."""
-        found = await self._ids(Task, [r.task_id for _, r in records])
-        for number, r in records:
+        found = await self._ids(Task, [r.task_id for _, r, _ in records])
+        for number, r, _ in records:
             if not found[r.task_id][1]:
                 raise FormatError(
                     f"line {number}: {r.type} names task {r.task_id}, which neither the "
@@ -209,31 +242,35 @@ class Importer:
         base = self.result.message_base
         return [ids[base + n] for n in numbers if base + n in ids]
 
-    async def _vectors(self, numbered: list[tuple[int, list[float] | None, str]]) -> list[Any]:
+    async def _vectors(self, numbered: list[tuple[int, CarriedVector | None, str]]) -> list[Any]:
         """A vector for each (line, carried vector, text): the carried one when this model made
         it, else the text embedded now."""
         dimension = self.embedder.dimension
-        out: list[Any] = [vector if self.carry else None for _, vector, _ in numbered]
-        for (number, vector, _), kept in zip(numbered, out, strict=True):
-            if kept is not None and vector is not None and len(vector) != dimension:
+        out: list[Any] = []
+        for number, vector, _ in numbered:
+            if not self.carry or vector is None:
+                out.append(None)
+            elif vector.dimension != dimension:
                 raise FormatError(
-                    f"line {number}: a vector of {len(vector)} dimensions; the header says "
+                    f"line {number}: a vector of {vector.dimension} dimensions; the header says "
                     f"{dimension}"
                 )
+            else:
+                out.append(VectorText(vector.text))
         missing = [i for i, v in enumerate(out) if v is None]
         for start in range(0, len(missing), EMBED_BATCH):
             chunk = missing[start : start + EMBED_BATCH]
-            vectors = await self.embedder.embed([numbered[i][2] for i in chunk])
-            for i, vector in zip(chunk, vectors, strict=True):
-                out[i] = vector
+            made = await self.embedder.embed([numbered[i][2] for i in chunk])
+            for i, new in zip(chunk, made, strict=True):
+                out[i] = new
         self.result.embedded += len(missing)
         return out
 
     async def _tasks(self, batch: Numbered[TaskRecord]) -> None:
-        ids = await self._ids(Task, [r.id for _, r in batch])
+        ids = await self._ids(Task, [r.id for _, r, _ in batch])
         new = [
             rows.task(r, id=ids[r.id][0], project_id=self.project_id)
-            for _, r in batch
+            for _, r, _ in batch
             if not ids[r.id][1]
         ]
         await self.repo.store(new)
@@ -242,15 +279,15 @@ class Importer:
     async def _messages(self, batch: Numbered[MessageRecord]) -> None:
         assert self.header is not None
         base, last = self.result.message_base, self.header.message_seq
-        for number, r in batch:
+        for number, r, _ in batch:
             if r.number > last:
                 raise FormatError(
                     f"line {number}: message number {r.number} is past the header's "
                     f"message_seq {last}"
                 )
-        numbers = {base + r.number for _, r in batch}
+        numbers = {base + r.number for _, r, _ in batch}
         stored = await self.repo.messages_by_number(self.project_id, numbers)
-        tasks = await self._targets(Task, {r.task_id for _, r in batch})
+        tasks = await self._targets(Task, {r.task_id for _, r, _ in batch})
         new = [
             rows.message(
                 r,
@@ -258,29 +295,30 @@ class Importer:
                 project_id=self.project_id,
                 task_id=tasks.get(r.task_id) if r.task_id else None,
             )
-            for _, r in batch
+            for _, r, _ in batch
             if base + r.number not in stored
         ]
         await self.repo.store(new)
         self.result.count("message", len(new), len(batch) - len(new))
 
     async def _memories(self, batch: Numbered[MemoryRecord]) -> None:
-        ids = await self._ids(Memory, [r.id for _, r in batch])
-        todo = [(n, r) for n, r in batch if not ids[r.id][1]]
+        ids = await self._ids(Memory, [r.id for _, r, _ in batch])
+        todo = [(n, r, v) for n, r, v in batch if not ids[r.id][1]]
         base = self.result.message_base
-        numbers = {base + n for _, r in todo for n in r.source_messages}
-        numbers |= {base + n for _, r in todo for h in r.history for n in h.source_messages}
+        numbers = {base + n for _, r, _ in todo for n in r.source_messages}
+        numbers |= {base + n for _, r, _ in todo for h in r.history for n in h.source_messages}
         messages = await self.repo.messages_by_number(self.project_id, numbers)
         tasks = await self._targets(
-            Task, {r.task_id for _, r in todo} | {h.task_id for _, r in todo for h in r.history}
+            Task,
+            {r.task_id for _, r, _ in todo} | {h.task_id for _, r, _ in todo for h in r.history},
         )
-        corrects = await self._targets(Memory, {c for _, r in todo for c in r.corrects})
+        corrects = await self._targets(Memory, {c for _, r, _ in todo for c in r.corrects})
         texts = await asyncio.to_thread(
-            lambda: [MemoryText(r.memory_key, r.memory_value) for _, r in todo]
+            lambda: [MemoryText(r.memory_key, r.memory_value) for _, r, _ in todo]
         )
-        vectors = await self._vectors([(n, r.embedding, r.memory_value) for n, r in todo])
-        new: list[object] = []
-        for (_, r), text, vector in zip(todo, texts, vectors, strict=True):
+        vectors = await self._vectors([(n, v, r.memory_value) for n, r, v in todo])
+        new: list[Any] = []
+        for (_, r, _), text, vector in zip(todo, texts, vectors, strict=True):
             target = ids[r.id][0]
             new.append(
                 rows.memory(
@@ -317,16 +355,16 @@ class Importer:
         ]
 
     async def _deleted_history(self, batch: Numbered[DeletedHistoryRecord]) -> None:
-        ids = await self._ids(Memory, [r.memory_id for _, r in batch])
+        ids = await self._ids(Memory, [r.memory_id for _, r, _ in batch])
         targets = {x: target for x, (target, _) in ids.items()}
         stored = await self.repo.with_history(self.project_id, set(targets.values()))
-        todo = [r for _, r in batch if targets[r.memory_id] not in stored]
+        todo = [r for _, r, _ in batch if targets[r.memory_id] not in stored]
         base = self.result.message_base
         messages = await self.repo.messages_by_number(
             self.project_id, {base + n for r in todo for h in r.history for n in h.source_messages}
         )
         tasks = await self._targets(Task, {h.task_id for r in todo for h in r.history})
-        new: list[object] = []
+        new: list[Any] = []
         for r in todo:
             new.extend(self._history(targets[r.memory_id], r.history, messages, tasks))
         await self.repo.store(new)
@@ -337,26 +375,26 @@ class Importer:
         stored = await self.repo.feedback_tasks(self.project_id, set(tasks.values()))
         new = [
             rows.feedback(r, project_id=self.project_id, task_id=tasks[r.task_id])
-            for _, r in batch
+            for _, r, _ in batch
             if tasks[r.task_id] not in stored
         ]
         await self.repo.store(new)
         self.result.count("feedback", len(new), len(batch) - len(new))
 
     async def _knowledge_bases(self, batch: Numbered[KnowledgeBaseRecord]) -> None:
-        ids = await self._ids(KnowledgeBase, [r.id for _, r in batch])
+        ids = await self._ids(KnowledgeBase, [r.id for _, r, _ in batch])
         new = [
             rows.knowledge_base(r, id=ids[r.id][0], project_id=self.project_id)
-            for _, r in batch
+            for _, r, _ in batch
             if not ids[r.id][1]
         ]
         await self.repo.store(new)
         self.result.count("knowledge_base", len(new), len(batch) - len(new))
 
     async def _knowledge_files(self, batch: Numbered[KnowledgeFileRecord]) -> None:
-        ids = await self._ids(KnowledgeFile, [r.id for _, r in batch])
+        ids = await self._ids(KnowledgeFile, [r.id for _, r, _ in batch])
         tasks = await self._stored_task(batch)
-        bases = await self._targets(KnowledgeBase, {r.knowledgebase_id for _, r in batch})
+        bases = await self._targets(KnowledgeBase, {r.knowledgebase_id for _, r, _ in batch})
         new = [
             rows.knowledge_file(
                 r,
@@ -365,25 +403,25 @@ class Importer:
                 knowledgebase_id=bases[r.knowledgebase_id],
                 task_id=tasks[r.task_id],
             )
-            for _, r in batch
+            for _, r, _ in batch
             if not ids[r.id][1]
         ]
         await self.repo.store(new)
         self.result.count("knowledge_file", len(new), len(batch) - len(new))
 
     async def _passages(self, batch: Numbered[PassageRecord]) -> None:
-        ids = await self._ids(KnowledgePassage, [r.id for _, r in batch])
-        todo = [(n, r) for n, r in batch if not ids[r.id][1]]
-        bases = await self._targets(KnowledgeBase, {r.knowledgebase_id for _, r in todo})
-        files = await self._targets(KnowledgeFile, {r.file_id for _, r in todo})
+        ids = await self._ids(KnowledgePassage, [r.id for _, r, _ in batch])
+        todo = [(n, r, v) for n, r, v in batch if not ids[r.id][1]]
+        bases = await self._targets(KnowledgeBase, {r.knowledgebase_id for _, r, _ in todo})
+        files = await self._targets(KnowledgeFile, {r.file_id for _, r, _ in todo})
         # The same words and embedded text as the document job gives a passage.
         words = await asyncio.to_thread(
-            lambda: [memory_tokens(r.heading, r.text) or " " for _, r in todo]
+            lambda: [memory_tokens(r.heading, r.text) or " " for _, r, _ in todo]
         )
         vectors = await self._vectors(
             [
-                (n, r.embedding, Passage(r.position, r.heading, r.text, r.page).indexed_text)
-                for n, r in todo
+                (n, v, Passage(r.position, r.heading, r.text, r.page).indexed_text)
+                for n, r, v in todo
             ]
         )
         new = [
@@ -397,7 +435,7 @@ class Importer:
                 search_text=text,
                 created_at=r.created_at,
             )
-            for (_, r), text, vector in zip(todo, words, vectors, strict=True)
+            for (_, r, _), text, vector in zip(todo, words, vectors, strict=True)
         ]
         await self.repo.store(new)
         self.result.count("passage", len(new), len(batch) - len(new))

@@ -8,16 +8,20 @@ as at its end and nothing holds more than a page. Vectors are read as Postgres p
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Row, Text, cast, exists, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from memos_server.storage.models import (
+    Base,
     Feedback,
     ImportSource,
     KnowledgeBase,
@@ -74,8 +78,11 @@ class ExportRepository:
         vector: bool = False,
     ) -> list[Row[Any]]:
         """The next ``limit`` rows of a table after key ``after`` (None: the first page), as
-        mapped rows; with ``vector``, the vector as its text in ``embedding_text``."""
-        columns: list[Any] = [model]
+        plain rows (no ORM objects: a page is read and let go); with ``vector``, the vector as
+        its text in ``embedding_text`` (parsing it into floats only to print them again cost
+        more than all the rest)."""
+        unread = _UNREAD | ({"content"} if model is KnowledgeFile else set())
+        columns: list[Any] = [c for c in model.__table__.c if c.name not in unread]
         if vector:
             columns.append(cast(model.embedding, Text).label("embedding_text"))
         query = select(*columns).where(model.project_id == project_id)
@@ -86,16 +93,16 @@ class ExportRepository:
         rows = await self.session.execute(query.order_by(key).limit(limit))
         return list(rows)
 
-    async def history_of(self, memory_ids: Sequence[uuid.UUID]) -> list[MemoryHistory]:
+    async def history_of(self, memory_ids: Sequence[uuid.UUID]) -> list[Row[Any]]:
         """The history rows of these memories, each memory's oldest first."""
         if not memory_ids:
             return []
         rows = await self.session.execute(
-            select(MemoryHistory)
+            select(*MemoryHistory.__table__.c)
             .where(MemoryHistory.memory_id.in_(list(memory_ids)))
             .order_by(MemoryHistory.memory_id, MemoryHistory.id)
         )
-        return list(rows.scalars())
+        return list(rows)
 
     async def deleted_memories(
         self, project_id: uuid.UUID, after: uuid.UUID | None, limit: int
@@ -110,13 +117,61 @@ class ExportRepository:
         return list(rows.scalars())
 
 
+# Not exported: vectors (read as text when asked for), the next model's vectors of a reindex, the
+# generated tsvector (and a document's uploaded bytes).
+_UNREAD = {"embedding", "embedding_next", "tsv"}
+
+
 def _memory_exists() -> Any:
     return exists().where(Memory.id == MemoryHistory.memory_id)
 
 
+class BatchFailed(Exception):
+    """A batch's insert failed (``error``); ``label`` says which batch."""
+
+    def __init__(self, label: str, error: DBAPIError) -> None:
+        super().__init__(label)
+        self.label = label
+        self.error = error
+
+
 class ImportRepository:
+    """The import's reads and writes on one session. A write (``store``) runs while the caller
+    goes on preparing the next batch (Python's work and Postgres's overlap: two cores, not one
+    after the other); every statement after it waits for it first, so the session still runs
+    one statement at a time. Its failure is raised by that next statement, or ``settle``, as
+    ``BatchFailed`` naming the batch (``label``)."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.pending: asyncio.Task[None] | None = None
+        self.label: Any = None  # what the caller calls the batch being stored
+
+    async def abandon(self) -> None:
+        """Stop the write under way (the transaction is being given up)."""
+        pending, self.pending = self.pending, None
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+
+    async def settle(self) -> None:
+        """Wait for the write under way, if any."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return
+        try:
+            await pending
+        except DBAPIError as error:
+            raise BatchFailed(pending.get_name(), error) from error
+
+    async def _execute(self, statement: Any, *args: Any) -> Any:
+        await self.settle()
+        return await self.session.execute(statement, *args)
+
+    async def _scalar(self, statement: Any) -> Any:
+        await self.settle()
+        return await self.session.scalar(statement)
 
     async def owners(
         self, model: Identified, ids: Collection[uuid.UUID]
@@ -124,28 +179,29 @@ class ImportRepository:
         """The project of each of these ids that a row of ``model`` has, by id."""
         if not ids:
             return {}
-        rows = await self.session.execute(
+        rows = await self._execute(
             select(model.id, model.project_id).where(model.id.in_(list(ids)))
         )
         return {id_: project for id_, project in rows}
 
     async def message_base(self, project_id: uuid.UUID, source: str) -> int | None:
-        return await self.session.scalar(
+        base: int | None = await self._scalar(
             select(ImportSource.message_base).where(
                 ImportSource.project_id == project_id, ImportSource.source == source
             )
         )
+        return base
 
     async def last_message_number(self, project_id: uuid.UUID) -> int:
         """The project's last message number, its row locked until the transaction ends."""
-        number = await self.session.scalar(
+        number = await self._scalar(
             select(Project.message_seq).where(Project.id == project_id).with_for_update()
         )
         assert number is not None, f"no project {project_id}"
         return int(number)
 
     async def remember_source(self, project_id: uuid.UUID, source: str, base: int) -> None:
-        await self.session.execute(
+        await self._execute(
             insert(ImportSource)
             .values(project_id=project_id, source=source, message_base=base)
             .on_conflict_do_nothing()
@@ -153,7 +209,7 @@ class ImportRepository:
 
     async def reserve_numbers(self, project_id: uuid.UUID, last: int) -> None:
         """Numbers up to ``last`` are taken: new messages get numbers after them."""
-        await self.session.execute(
+        await self._execute(
             update(Project)
             .where(Project.id == project_id)
             .values(message_seq=func.greatest(Project.message_seq, last))
@@ -165,7 +221,7 @@ class ImportRepository:
         """The service's ids of the project's messages with these numbers, by number."""
         if not numbers:
             return {}
-        rows = await self.session.execute(
+        rows = await self._execute(
             select(Message.seq, Message.id).where(
                 Message.project_id == project_id, Message.seq.in_(list(numbers))
             )
@@ -178,7 +234,7 @@ class ImportRepository:
         """Which of these tasks have their feedback stored in the project."""
         if not task_ids:
             return set()
-        rows = await self.session.execute(
+        rows = await self._execute(
             select(Feedback.task_id).where(
                 Feedback.project_id == project_id, Feedback.task_id.in_(list(task_ids))
             )
@@ -191,7 +247,7 @@ class ImportRepository:
         """Which of these memory ids have history rows in the project."""
         if not memory_ids:
             return set()
-        rows = await self.session.execute(
+        rows = await self._execute(
             select(func.distinct(MemoryHistory.memory_id)).where(
                 MemoryHistory.project_id == project_id,
                 MemoryHistory.memory_id.in_(list(memory_ids)),
@@ -199,8 +255,21 @@ class ImportRepository:
         )
         return set(rows.scalars())
 
-    async def store(self, rows: Sequence[object]) -> None:
-        """Insert these rows and let go of them (the session keeps nothing between batches)."""
-        self.session.add_all(rows)
-        await self.session.flush()
-        self.session.expunge_all()
+    async def store(self, rows: Sequence[Base]) -> None:
+        """Insert these new rows, each table's in one executemany, in the order given.
+
+        The rows are built as any other (``memory_writer`` makes memories and their history)
+        but never enter the session: the unit of work's bookkeeping cost more than the inserts,
+        and nothing reads them back. What each row holds is what its builder set."""
+        tables: dict[tuple[Any, frozenset[str]], list[dict[str, Any]]] = {}
+        for row in rows:
+            values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
+            table = row.__table__
+            tables.setdefault((table, frozenset(values)), []).append(values)
+        await self.settle()
+
+        async def write() -> None:
+            for (table, _), values_list in tables.items():
+                await self.session.execute(insert(table), values_list)
+
+        self.pending = asyncio.create_task(write(), name=str(self.label))
