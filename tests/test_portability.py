@@ -287,16 +287,18 @@ def test_bad_files_are_refused_and_nothing_is_stored(
     path = tmp_path / "good.jsonl"
     assert cli(pg_url, "export", "--project", project, "-o", str(path)).returncode == 0
     lines = path.read_text(encoding="utf-8").splitlines()
-    memory_line = next(i for i, line in enumerate(lines) if '"type":"memory"' in line)
+    memory_line = next(i for i, line in enumerate(lines) if json.loads(line)["type"] == "memory")
+    archived = json.loads(lines[memory_line]) | {"status": "gone"}
+    header = json.loads(lines[0]) | {"version": 99}
     fresh = fresh_database(pg_url)
     cases = {
         "not-json": (memory_line + 1, "{这不是 JSON", f"line {memory_line + 2}: not JSON"),
         "bad-field": (
             memory_line,
-            lines[memory_line].replace('"status":"activated"', '"status":"gone"'),
+            json.dumps(archived, ensure_ascii=False),
             f"line {memory_line + 1}: memory.status",
         ),
-        "version": (0, lines[0].replace('"version":1', '"version":99'), "version 99"),
+        "version": (0, json.dumps(header), "version 99"),
     }
     for name, (number, text, message) in cases.items():
         broken = tmp_path / f"{name}.jsonl"
@@ -308,6 +310,17 @@ def test_bad_files_are_refused_and_nothing_is_stored(
         for table in ("messages", "memories", "memory_history", "tasks"):
             count = f"SELECT count(*) AS n FROM {table}"  # noqa: S608 (our table names)
             assert sql(fresh, count) == [{"n": 0}], (name, table)
+    # A vector Postgres refuses (out of a float's range), in a file whose vectors are used.
+    dimension = json.loads(lines[0])["dimension"]
+    vector = "[" + ",".join(["1e99"] + ["0"] * (dimension - 1)) + "]"
+    carrying = [json.dumps(json.loads(lines[0]) | {"embeddings": True}), *lines[1:]]
+    carrying[memory_line] = carrying[memory_line][:-1] + f',"embedding":{vector}}}'
+    broken = tmp_path / "bad-vector.jsonl"
+    broken.write_text("\n".join(carrying) + "\n", encoding="utf-8")
+    done = cli(fresh, "import", str(broken), "--project", "坏文件")
+    assert done.returncode == 1, done.stdout
+    assert "memory records the database refused" in done.stderr, done.stderr
+    assert sql(fresh, "SELECT count(*) AS n FROM memories") == [{"n": 0}]
     # Fixed, the same import runs whole.
     assert imported(fresh, path, "--project", "坏文件")["added"]["memory"] > 0
 

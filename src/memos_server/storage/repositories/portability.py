@@ -14,11 +14,10 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Text, cast, exists, func, select, text, update
+from sqlalchemy import exists, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from memos_server.storage.models import (
     Base,
@@ -66,60 +65,6 @@ class ExportRepository:
             )
             or 0
         )
-
-    async def page(
-        self,
-        model: Any,
-        key: InstrumentedAttribute[Any],
-        project_id: uuid.UUID,
-        user_id: str | None,
-        after: Any,
-        limit: int,
-        vector: bool = False,
-    ) -> list[Row[Any]]:
-        """The next ``limit`` rows of a table after key ``after`` (None: the first page), as
-        plain rows (no ORM objects: a page is read and let go); with ``vector``, the vector as
-        its text in ``embedding_text`` (parsing it into floats only to print them again cost
-        more than all the rest)."""
-        unread = _UNREAD | ({"content"} if model is KnowledgeFile else set())
-        columns: list[Any] = [c for c in model.__table__.c if c.name not in unread]
-        if vector:
-            columns.append(cast(model.embedding, Text).label("embedding_text"))
-        query = select(*columns).where(model.project_id == project_id)
-        if user_id is not None and hasattr(model, "user_id"):
-            query = query.where(model.user_id == user_id)
-        if after is not None:
-            query = query.where(key > after)
-        rows = await self.session.execute(query.order_by(key).limit(limit))
-        return list(rows)
-
-    async def history_of(self, memory_ids: Sequence[uuid.UUID]) -> list[Row[Any]]:
-        """The history rows of these memories, each memory's oldest first."""
-        if not memory_ids:
-            return []
-        rows = await self.session.execute(
-            select(*MemoryHistory.__table__.c)
-            .where(MemoryHistory.memory_id.in_(list(memory_ids)))
-            .order_by(MemoryHistory.memory_id, MemoryHistory.id)
-        )
-        return list(rows)
-
-    async def deleted_memories(
-        self, project_id: uuid.UUID, after: uuid.UUID | None, limit: int
-    ) -> list[uuid.UUID]:
-        """Ids of deleted memories whose history remains, the next page after ``after``."""
-        query = select(func.distinct(MemoryHistory.memory_id)).where(
-            MemoryHistory.project_id == project_id, ~_memory_exists()
-        )
-        if after is not None:
-            query = query.where(MemoryHistory.memory_id > after)
-        rows = await self.session.execute(query.order_by(MemoryHistory.memory_id).limit(limit))
-        return list(rows.scalars())
-
-
-# Not exported: vectors (read as text when asked for), the next model's vectors of a reindex, the
-# generated tsvector (and a document's uploaded bytes).
-_UNREAD = {"embedding", "embedding_next", "tsv"}
 
 
 def _memory_exists() -> Any:
