@@ -112,4 +112,5 @@ def _answer(result: ImportResult, project: str, created: bool) -> dict[str, Any]
         "skipped": result.skipped,
         "embedded": result.embedded,
         "message_base": result.message_base,
+        "seconds": result.seconds,
     }

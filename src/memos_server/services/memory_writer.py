@@ -17,16 +17,18 @@ same way whichever path caused it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec
 
 from sqlalchemy import func
 
 from memos_server.storage.models import Memory, MemoryHistory
 from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode, MemoryStatus
 from memos_server.text.tokens import memory_tokens
+
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class Carried:
         return {name: value for name, value in kept.items() if value is not None}
 
 
-def new_memory(
+def new_memory_values(
     *,
     text: MemoryText,
     project_id: uuid.UUID,
@@ -83,13 +85,14 @@ def new_memory(
     info: dict[str, Any] | None = None,
     prompt_version: str | None = None,
     carried: Carried | None = None,
-) -> Memory:
-    """A new active memory with its id already set (its history rows name it before a flush).
+) -> dict[str, Any]:
+    """A new memory's column values (``new_memory`` makes them a ``Memory``; an import inserts
+    them as they are, thousands at a time, where building objects cost more than storing).
 
     ``carried``: a memory brought from another instance (an import) keeps its id, status and
     times; everything else, its search text first, is made here as for any new memory."""
     kept = carried or Carried()
-    return Memory(
+    return dict(
         id=kept.id or uuid.uuid4(),
         project_id=project_id,
         user_id=user_id,
@@ -116,6 +119,18 @@ def new_memory(
         prompt_version=prompt_version,
         **kept.times(),
     )
+
+
+def _as_memory(values: Callable[P, dict[str, Any]]) -> Callable[P, Memory]:
+    def build(*args: P.args, **kwargs: P.kwargs) -> Memory:
+        return Memory(**values(*args, **kwargs))
+
+    return build
+
+
+# A new active memory with its id already set (its history rows name it before a flush): the
+# values of ``new_memory_values`` (same arguments) as a ``Memory``.
+new_memory = _as_memory(new_memory_values)
 
 
 def revise(
@@ -156,7 +171,33 @@ def history_row(
 ) -> MemoryHistory:
     """One event in a memory's history (DELETE rows are written by the set-based delete);
     ``created_at`` only for a row carried from another instance (an import)."""
-    row = MemoryHistory(
+    return MemoryHistory(
+        **history_values(
+            memory_id=memory_id,
+            project_id=project_id,
+            event=event,
+            old_value=old_value,
+            new_value=new_value,
+            source_message_ids=source_message_ids,
+            task_id=task_id,
+            created_at=created_at,
+        )
+    )
+
+
+def history_values(
+    *,
+    memory_id: uuid.UUID,
+    project_id: uuid.UUID,
+    event: HistoryEvent,
+    old_value: str | None = None,
+    new_value: str | None = None,
+    source_message_ids: Sequence[int] = (),
+    task_id: uuid.UUID | None = None,
+    created_at: datetime | None = None,
+) -> dict[str, Any]:
+    """A history row's column values (``history_row`` makes them a row)."""
+    values: dict[str, Any] = dict(
         memory_id=memory_id,
         project_id=project_id,
         event=event,
@@ -166,8 +207,8 @@ def history_row(
         task_id=task_id,
     )
     if created_at is not None:
-        row.created_at = created_at
-    return row
+        values["created_at"] = created_at
+    return values
 
 
 def added_row(memory: Memory) -> MemoryHistory:

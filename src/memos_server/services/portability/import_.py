@@ -26,6 +26,7 @@ a time.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -87,6 +88,7 @@ class ImportResult:
     skipped: dict[str, int] = field(default_factory=dict)  # already stored
     embedded: int = 0  # memories and passages embedded here (not carried)
     message_base: int = 0  # exported message n is number message_base + n here
+    seconds: float = 0.0  # from the first line read to the last row written
 
     def count(self, kind: str, added: int, skipped: int) -> None:
         self.added[kind] = self.added.get(kind, 0) + added
@@ -142,8 +144,11 @@ class Importer:
         }
 
     async def run(self, lines: AsyncIterator[bytes]) -> ImportResult:
+        started = time.monotonic()
         try:
-            return await self._run(lines)
+            result = await self._run(lines)
+            result.seconds = round(time.monotonic() - started, 3)
+            return result
         finally:
             await self.repo.abandon()  # after an error: no write left running on the session
 

@@ -7,8 +7,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from memos_server.services.memory_writer import Carried, MemoryText, history_row, new_memory
+from sqlalchemy import Table
+
+from memos_server.services.memory_writer import (
+    Carried,
+    MemoryText,
+    history_values,
+    new_memory_values,
+)
 from memos_server.services.portability.format import (
     FeedbackRecord,
     HistoryRow,
@@ -37,6 +45,9 @@ from memos_server.storage.vocabulary import (
     MemoryStatus,
     TaskStatus,
 )
+
+_MEMORIES: Table = Memory.__table__  # type: ignore[assignment]
+_HISTORY: Table = MemoryHistory.__table__  # type: ignore[assignment]
 
 # A task or document exported before it finished: nothing of its work came along to finish it.
 UNFINISHED = "exported before it finished; imported as failed"
@@ -94,8 +105,10 @@ def memory(
     task_id: uuid.UUID | None,
     sources: list[int],
     corrects: list[uuid.UUID],
-) -> Memory:
-    return new_memory(
+) -> tuple[Table, dict[str, Any]]:
+    """A memory's row, as ``memory_writer`` makes every memory's (values, not an object: the
+    import inserts thousands at a time)."""
+    return _MEMORIES, new_memory_values(
         text=text,
         project_id=project_id,
         user_id=r.user_id,
@@ -132,8 +145,8 @@ def history(
     project_id: uuid.UUID,
     sources: list[int],
     task_id: uuid.UUID | None,
-) -> MemoryHistory:
-    return history_row(
+) -> tuple[Table, dict[str, Any]]:
+    return _HISTORY, history_values(
         memory_id=memory_id,
         project_id=project_id,
         event=HistoryEvent(h.event),

@@ -200,16 +200,20 @@ class ImportRepository:
         )
         return set(rows.scalars())
 
-    async def store(self, rows: Sequence[Base]) -> None:
-        """Insert these new rows, each table's in one executemany, in the order given.
+    async def store(self, rows: Sequence[Base | tuple[Any, dict[str, Any]]]) -> None:
+        """Insert these new rows (ORM objects, or a table and a row's values), each table's in
+        one executemany, in the order given.
 
         The rows are built as any other (``memory_writer`` makes memories and their history)
         but never enter the session: the unit of work's bookkeeping cost more than the inserts,
         and nothing reads them back. What each row holds is what its builder set."""
         tables: dict[tuple[Any, frozenset[str]], list[dict[str, Any]]] = {}
         for row in rows:
-            values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
-            table = row.__table__
+            if isinstance(row, tuple):
+                table, values = row
+            else:
+                table = row.__table__
+                values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
             tables.setdefault((table, frozenset(values)), []).append(values)
         await self.settle()
 
