@@ -81,7 +81,7 @@ def cli(url: str, *args: str) -> tuple[float, int, str]:
     environment["MEMOS_EMBEDDING__CACHE_DIR"] = str(ROOT / "test-artifacts" / "models")
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as error:
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: S603 (our own command)
             [sys.executable, "-m", "memos_server", *args],
             env=environment,
             stdout=out,

@@ -5,6 +5,10 @@ and bad files refused with nothing stored."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -371,3 +375,36 @@ def _bounded(small: ServiceThread) -> None:
         wrong = client.post("/admin/v1/projects/p/import", content=b'{"type": "memory"}\n')
         assert wrong.status_code == 400
         assert "header" in wrong.json()["message"]
+
+
+def test_progress_bar_on_a_terminal_only(project: str, pg_url: str, tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MEMOS_")}
+    environment["MEMOS_DATABASE__URL"] = pg_url
+    command = [sys.executable, "-m", "memos_server", "export", "--project", project]
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [*command, "-o", str(tmp_path / "a.jsonl")],
+            env=environment,
+            stderr=follower,
+            timeout=120,
+            check=False,
+        )
+        os.close(follower)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0
+    assert b"export memory [" in drawn
+    assert b"records/s" in drawn
+    piped = cli(pg_url, "export", "--project", project, "-o", str(tmp_path / "b.jsonl"))
+    assert piped.returncode == 0
+    assert piped.stderr == ""  # no bar written into a pipe or a log

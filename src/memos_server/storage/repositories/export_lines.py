@@ -19,10 +19,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# The message numbers of an array of the service's message ids, in the array's order.
+# The message numbers of an array of the service's message ids, in the array's order (ids of
+# messages no longer there left out). One primary-key lookup per id: as a join, the planner
+# scanned all the project's messages for every memory.
 _NUMBERS = (
-    "ARRAY(SELECT x.seq FROM unnest({ids}) WITH ORDINALITY AS u(id, n) "
-    "JOIN messages x ON x.id = u.id AND x.project_id = :p ORDER BY u.n)"
+    "ARRAY(SELECT q.seq FROM (SELECT u.n, (SELECT x.seq FROM messages x "
+    "WHERE x.id = u.id AND x.project_id = :p) AS seq "
+    "FROM unnest({ids}) WITH ORDINALITY AS u(id, n)) q WHERE q.seq IS NOT NULL ORDER BY q.n)"
 )
 
 _HISTORY_ROW = (
