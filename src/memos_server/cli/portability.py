@@ -21,7 +21,8 @@ from memos_server.progress_bar import records_progress
 from memos_server.services.apikeys import choose_project, create_project
 from memos_server.services.portability.export import Exporter, ExportScope
 from memos_server.services.portability.format import read_header
-from memos_server.services.portability.import_ import Importer, ImportResult
+from memos_server.services.portability.import_ import Importer
+from memos_server.services.portability.steps import ImportResult
 
 if TYPE_CHECKING:
     from memos_server.runtime import Runtime
