@@ -143,6 +143,8 @@ OPERATION_IDS = {
     ("POST", "/admin/v1/deletions"): "find_deletions",
     ("GET", "/admin/v1/reindex"): "get_reindex",
     ("POST", "/admin/v1/reindex"): "start_reindex",
+    ("GET", "/admin/v1/projects/{name}/export"): "export_project",
+    ("POST", "/admin/v1/projects/{name}/import"): "import_project",
     ("GET", "/healthz"): "healthz",
     ("GET", "/readyz"): "readyz",
     ("GET", "/metrics"): "metrics",

@@ -28,10 +28,12 @@ from memos_server.api.routes import (
     messages,
     metrics,
     ping,
+    portability,
     rerank,
     search,
     tasks,
 )
+from memos_server.api.routes.portability import IMPORT_PATH
 from memos_server.api.telemetry import RequestTelemetry
 from memos_server.console import ConsoleFiles
 from memos_server.logs import configure_logging
@@ -135,6 +137,7 @@ def create_app(settings: Settings) -> FastAPI:
         max_bytes=settings.limits.max_body_bytes,
         timeout_s=settings.limits.body_timeout_s,
         larger={f"{API_PREFIX}/add/knowledgebase-file": upload_limit(settings)},
+        streamed=(IMPORT_PATH, settings.limits.import_max_bytes),
     )
     install_error_handlers(app, settings.limits.max_body_bytes)
     for router in (
@@ -153,6 +156,7 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(admin.router)
+    app.include_router(portability.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     install_api_docs(app)

@@ -76,3 +76,39 @@ def reindex_progress(text_logs: bool) -> Callable[[Progress], None]:
     if text_logs and sys.stderr.isatty():
         return ProgressBar(sys.stderr)
     return ProgressLog()
+
+
+class RecordsBar:
+    """An export's or an import's progress on a terminal: the kind of record at hand, how many
+    of them are done of the header's count, and the rate."""
+
+    WIDTH = 30
+
+    def __init__(self, verb: str, out: TextIO) -> None:
+        self.verb = verb
+        self.out = out
+        self.started = time.monotonic()
+        self.records = 0
+        self.last: tuple[str, int] | None = None
+
+    def __call__(self, kind: str, done: int, total: int) -> None:
+        self.records += done - (self.last[1] if self.last and self.last[0] == kind else 0)
+        self.last = (kind, done)
+        share = min(done / total, 1.0) if total else 1.0
+        filled = round(share * self.WIDTH)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        rate = self.records / max(time.monotonic() - self.started, 1e-6)
+        self.out.write(
+            f"\r{self.verb} {kind} [{bar}] {done}/{total} ({share:.0%}), {rate:.0f} records/s\x1b[K"
+        )
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.last is not None:
+            self.out.write("\n")
+            self.out.flush()
+
+
+def records_progress(verb: str) -> RecordsBar | None:
+    """A bar on stderr when it is a terminal; nothing otherwise (stdout may be the export)."""
+    return RecordsBar(verb, sys.stderr) if sys.stderr.isatty() else None

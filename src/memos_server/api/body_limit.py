@@ -8,6 +8,11 @@ in memory.
 ``larger`` gives some paths a limit of their own: a knowledge-base upload carries documents as
 base64 (4/3 of their size), bounded by ``knowledge.max_file_bytes`` rather than the JSON limit.
 
+``streamed`` names paths whose bodies are not read here but passed on as they arrive (an export
+file sent to the admin import, gigabytes perhaps): their bytes are counted on the way, and past
+their own limit the route's next read raises ``TooLong`` (413); each piece must arrive within
+``timeout_s`` of the one before.
+
 The time limit counts from the request's headers to the body's last byte. uvicorn has none: a
 client that sends its headers and then trickles the body, or stops, held a connection and its
 request for as long as it liked. The body is read here rather than when a route asks for it so
@@ -20,6 +25,7 @@ whole before the route runs anyway, so reading it here first holds nothing more 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -39,8 +45,10 @@ class BodyLimit:
         max_bytes: int,
         timeout_s: float,
         larger: Mapping[str, int] | None = None,
+        streamed: tuple[re.Pattern[str], int] | None = None,
     ) -> None:
         self.app = app
+        self.streamed = streamed
         self.max_bytes = max_bytes
         self.timeout_s = timeout_s
         self.larger = dict(larger or {})
@@ -48,6 +56,9 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self.streamed is not None and self.streamed[0].fullmatch(scope["path"]):
+            await self.passed_on(scope, receive, send, self.streamed[1])
             return
         limit = self.larger.get(scope["path"], self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length", b"")
@@ -82,6 +93,32 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
+    async def passed_on(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await render(self.too_large(limit, "MEMOS_LIMITS__IMPORT_MAX_BYTES"))(
+                scope, receive, send
+            )
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeout(
+                    f"no part of the request body within {self.timeout_s:g} s "
+                    "(MEMOS_LIMITS__BODY_TIMEOUT_S)"
+                ) from None
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise self.too_large(limit, "MEMOS_LIMITS__IMPORT_MAX_BYTES")
+            return message
+
+        await self.app(scope, counted, send)
+
     async def read(self, receive: Receive, limit: int) -> Message:
         """The whole body as one message, or the disconnect that came before its end."""
         chunks: list[bytes] = []
@@ -98,8 +135,8 @@ class BodyLimit:
             if not message.get("more_body", False):
                 return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
-    def too_large(self, limit: int) -> TooLong:
-        setting = (
+    def too_large(self, limit: int, setting: str | None = None) -> TooLong:
+        setting = setting or (
             "MEMOS_LIMITS__MAX_BODY_BYTES"
             if limit == self.max_bytes
             else "MEMOS_KNOWLEDGE__MAX_FILE_BYTES, as base64"

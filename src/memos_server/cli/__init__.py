@@ -1,6 +1,6 @@
 """``memos-server``: run the service, migrate the database, manage projects and API keys, look
 into and change what it remembers (search, add, users, reset), re-embed the memories with another
-model.
+model, export a project to a file and import it elsewhere.
 
 Commands that only read or write rows run on a short-lived database connection and import
 nothing heavy (``cli.connection``); results go to stdout, errors to stderr, and log lines below
@@ -34,7 +34,19 @@ EXIT_CANNOT_LISTEN = 4
 
 # Commands a person runs for their answer: only warnings and errors are logged beside it.
 # ``mcp`` too: its stdout is the protocol's, and its stderr a client's log.
-QUICK = ("db", "apikey", "project", "search", "add", "users", "reset", "mcp", "retention")
+QUICK = (
+    "db",
+    "apikey",
+    "project",
+    "search",
+    "add",
+    "users",
+    "reset",
+    "mcp",
+    "retention",
+    "export",
+    "import",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,6 +139,18 @@ def _mcp(settings: Settings, args: argparse.Namespace) -> None:
     _model(settings, lambda runtime: serve_stdio(runtime, key, user))
 
 
+def _portability(settings: Settings, command: str, args: argparse.Namespace) -> None:
+    import asyncio
+
+    from memos_server.cli import portability
+
+    if command == "export":
+        asyncio.run(portability.export(settings, args))
+        return
+    project = args.project or portability.header_of(args.file)  # before the model loads
+    _model(settings, lambda runtime: portability.import_(runtime, args, project))
+
+
 def _run(settings: Settings, parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     command = args.command or "serve"
     sub = getattr(args, f"{command}_command", None)
@@ -153,6 +177,8 @@ def _run(settings: Settings, parser: argparse.ArgumentParser, args: argparse.Nam
         )
     elif command == "mcp":
         _mcp(settings, args)
+    elif command in ("export", "import"):
+        _portability(settings, command, args)
     elif (command, sub) == ("index", "sync"):
         from memos_server.cli.serve import index_sync, with_runtime
 

@@ -97,7 +97,36 @@ def build_parser(description: str | None) -> argparse.ArgumentParser:
         "(resumable; a service on the old model keeps answering meanwhile)",
     )
     reindex.add_argument("--batch-size", type=_positive, help="memories embedded per transaction")
+    _portability_commands(commands)
     return parser
+
+
+def _portability_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write a project's messages, memories with their history, feedback, tasks and "
+        "knowledge bases as JSON Lines (docs/export.md)",
+    )
+    export.add_argument(
+        "--project", help="project name (default: the only project; required if there are several)"
+    )
+    export.add_argument("--user", help="only this user's records (no knowledge bases)")
+    export.add_argument(
+        "--embeddings", action="store_true", help="with the vectors (no re-embedding on import)"
+    )
+    export.add_argument("-o", "--output", help="the file to write (default: stdout)")
+
+    imported = commands.add_parser(
+        "import",
+        help="read an export into this instance (one transaction; importing it again adds "
+        "nothing); re-embeds when the file has no vectors of this model",
+    )
+    imported.add_argument("file", help="an export file")
+    imported.add_argument(
+        "--project",
+        help="the project to import into (default: the exported one's name; created if new)",
+    )
+    imported.add_argument("--json", action="store_true", help="the counts as JSON, for scripts")
 
 
 def _memory_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

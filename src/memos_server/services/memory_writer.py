@@ -17,16 +17,18 @@ same way whichever path caused it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec
 
 from sqlalchemy import func
 
 from memos_server.storage.models import Memory, MemoryHistory
 from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode, MemoryStatus
 from memos_server.text.tokens import memory_tokens
+
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,22 @@ class MemoryText:
         object.__setattr__(self, "search_text", memory_tokens(self.key, self.value))
 
 
-def new_memory(
+@dataclass(frozen=True)
+class Carried:
+    """What an imported memory keeps from where it was made (``services/portability``): its id,
+    status and times. A memory made here has none of them (a new id, active, now)."""
+
+    id: uuid.UUID | None = None
+    status: MemoryStatus = MemoryStatus.ACTIVATED
+    create_time: datetime | None = None
+    update_time: datetime | None = None
+
+    def times(self) -> dict[str, datetime]:
+        kept = {"create_time": self.create_time, "update_time": self.update_time}
+        return {name: value for name, value in kept.items() if value is not None}
+
+
+def new_memory_values(
     *,
     text: MemoryText,
     project_id: uuid.UUID,
@@ -69,11 +86,17 @@ def new_memory(
     prompt_version: str | None = None,
     knowledgebase_ids: Sequence[uuid.UUID] = (),
     expires_at: datetime | None = None,
-) -> Memory:
-    """A new active memory with its id already set (its history rows name it before a flush);
-    ``expires_at``: when it stops being returned and is purged (None: never)."""
-    return Memory(
-        id=uuid.uuid4(),
+    carried: Carried | None = None,
+) -> dict[str, Any]:
+    """A new memory's column values (``new_memory`` makes them a ``Memory``; an import inserts
+    them as they are, thousands at a time, where building objects cost more than storing).
+
+    ``expires_at``: when it stops being returned and is purged (None: never). ``carried``: a
+    memory brought from another instance (an import) keeps its id, status and times; everything
+    else, its search text first, is made here as for any new memory."""
+    kept = carried or Carried()
+    return dict(
+        id=kept.id or uuid.uuid4(),
         project_id=project_id,
         user_id=user_id,
         conversation_id=conversation_id,
@@ -91,7 +114,7 @@ def new_memory(
         tags=list(tags),
         memory_time=memory_time,
         confidence=confidence,
-        status=MemoryStatus.ACTIVATED,
+        status=kept.status,
         embedding=embedding,
         source_message_ids=list(source_message_ids),
         corrects=list(corrects),
@@ -99,7 +122,20 @@ def new_memory(
         info={} if info is None else info,
         prompt_version=prompt_version,
         expires_at=expires_at,
+        **kept.times(),
     )
+
+
+def _as_memory(values: Callable[P, dict[str, Any]]) -> Callable[P, Memory]:
+    def build(*args: P.args, **kwargs: P.kwargs) -> Memory:
+        return Memory(**values(*args, **kwargs))
+
+    return build
+
+
+# A new active memory with its id already set (its history rows name it before a flush): the
+# values of ``new_memory_values`` (same arguments) as a ``Memory``.
+new_memory = _as_memory(new_memory_values)
 
 
 def revise(
@@ -136,9 +172,37 @@ def history_row(
     new_value: str | None = None,
     source_message_ids: Sequence[int] = (),
     task_id: uuid.UUID | None = None,
+    created_at: datetime | None = None,
 ) -> MemoryHistory:
-    """One event in a memory's history (DELETE rows are written by the set-based delete)."""
+    """One event in a memory's history (DELETE rows are written by the set-based delete);
+    ``created_at`` only for a row carried from another instance (an import)."""
     return MemoryHistory(
+        **history_values(
+            memory_id=memory_id,
+            project_id=project_id,
+            event=event,
+            old_value=old_value,
+            new_value=new_value,
+            source_message_ids=source_message_ids,
+            task_id=task_id,
+            created_at=created_at,
+        )
+    )
+
+
+def history_values(
+    *,
+    memory_id: uuid.UUID,
+    project_id: uuid.UUID,
+    event: HistoryEvent,
+    old_value: str | None = None,
+    new_value: str | None = None,
+    source_message_ids: Sequence[int] = (),
+    task_id: uuid.UUID | None = None,
+    created_at: datetime | None = None,
+) -> dict[str, Any]:
+    """A history row's column values (``history_row`` makes them a row)."""
+    values: dict[str, Any] = dict(
         memory_id=memory_id,
         project_id=project_id,
         event=event,
@@ -147,6 +211,9 @@ def history_row(
         source_message_ids=list(source_message_ids),
         task_id=task_id,
     )
+    if created_at is not None:
+        values["created_at"] = created_at
+    return values
 
 
 def added_row(memory: Memory) -> MemoryHistory:

@@ -142,6 +142,12 @@ class LimitSettings(Group):
     max_body_bytes: int = Field(
         default=10_000_000, ge=1_000, description="Largest request body (bytes)."
     )
+    import_max_bytes: int = Field(
+        default=2_000_000_000,
+        ge=1_000,
+        description="Largest export file POST /admin/v1/projects/{name}/import takes (bytes); "
+        "streamed, never held whole (the CLI's import has no limit).",
+    )
     body_timeout_s: float = Field(
         default=30.0,
         gt=0,

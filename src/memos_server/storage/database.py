@@ -82,6 +82,12 @@ def _states(error: BaseException) -> list[str]:
     return states
 
 
+def refused_data(error: BaseException) -> bool:
+    """Whether Postgres refused a value written (class 22, a data exception such as a vector
+    it cannot read) or a row (class 23, an integrity violation such as a missing referent)."""
+    return any(state[:2] in ("22", "23") for state in _states(error))
+
+
 def timed_out(error: BaseException) -> bool:
     """Whether Postgres cancelled the statement: it ran past ``statement_timeout``."""
     return _TIMED_OUT in _states(error)

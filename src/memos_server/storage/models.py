@@ -309,3 +309,17 @@ class ServiceMeta(Base):
 
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class ImportSource(Base):
+    """Where an imported project's messages were numbered in this project (migration 0013)."""
+
+    __tablename__ = "import_sources"
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(Text, primary_key=True)  # the exported project's id
+    # A message numbered n in the export is number ``message_base + n`` here.
+    message_base: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = _now()

@@ -1,0 +1,270 @@
+"""``memos-server import`` and ``POST /admin/v1/projects/{name}/import``: an export read back.
+
+**One transaction.** The importer never commits (the CLI or the route does, once it returns): an
+import lands whole or not at all, so a malformed line, an unknown version or a database error
+anywhere leaves nothing of the file behind, and running it again after a fix does all of it.
+Records are read and written in batches of ``BATCH`` (no more than one batch is held in memory);
+the project's message counter stays locked until the end, so adds to that project wait.
+
+**Idempotent.** Every exported record keeps a stable identity here, so a second import of the
+same file finds each record already stored and adds nothing:
+
+- memories, tasks, knowledge bases, files and passages keep their exported id when it is free in
+  this database; when another project holds that id, they get ``uuid5(project id, exported id)``
+  instead. Either way the id depends only on the exported id and the project, and a record
+  whose id (or derived id) is already in the project is skipped;
+- messages keep their number (their ``message_id``) in a project that had no messages; in one
+  that had, they are numbered after its last, once: ``import_sources`` remembers where each
+  exported project's numbering starts, so the next import finds the same numbers;
+- history rows come and go with their memory; feedback with its task.
+
+**Vectors.** Carried when the file has them and they were made by this instance's model (same
+name and dimension); else every memory and passage is embedded again with this model, a batch at
+a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memos_server.embedding import Embedder
+from memos_server.services.memory_writer import MemoryText
+from memos_server.services.portability import rows
+from memos_server.services.portability.format import (
+    ORDER,
+    DeletedHistoryRecord,
+    FeedbackRecord,
+    FormatError,
+    Header,
+    MemoryRecord,
+    MessageRecord,
+    Record,
+    TaskRecord,
+    read_header,
+    read_record,
+)
+from memos_server.services.portability.steps import (
+    BATCH,
+    ImportResult,
+    ImportSteps,
+    Numbered,
+    OnProgress,
+    refused,
+)
+from memos_server.storage.models import (
+    Memory,
+    Project,
+    Task,
+)
+
+
+class Importer(ImportSteps):
+    """One import of one file into one project, in the caller's transaction."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        project: Project,
+        embedder: Embedder,
+        on_progress: OnProgress | None = None,
+    ) -> None:
+        super().__init__(session, project, embedder, on_progress)
+        self.writers: dict[str, Callable[[Any], Awaitable[None]]] = {
+            "task": self._tasks,
+            "message": self._messages,
+            "memory": self._memories,
+            "history": self._deleted_history,
+            "feedback": self._feedback,
+            "knowledge_base": self._knowledge_bases,
+            "knowledge_file": self._knowledge_files,
+            "passage": self._passages,
+        }
+
+    async def run(self, lines: AsyncIterator[bytes]) -> ImportResult:
+        started = time.monotonic()
+        try:
+            result = await self._run(lines)
+            result.seconds = round(time.monotonic() - started, 3)
+            return result
+        finally:
+            await self.repo.abandon()  # after an error: no write left running on the session
+
+    async def _run(self, lines: AsyncIterator[bytes]) -> ImportResult:
+        number, at = 0, -1
+        batch: Numbered[Record] = []
+        async for raw in lines:
+            number += 1
+            if not raw.strip():
+                continue
+            if self.header is None:
+                await self._begin(read_header(raw, number))
+                continue
+            record, vector = read_record(raw, number)
+            place = ORDER.index(record.type)
+            if place < at:
+                raise FormatError(
+                    f"line {number}: a {record.type} record after {ORDER[at]} records; an "
+                    f"export holds its records in this order: {', '.join(ORDER)}"
+                )
+            if batch and (place != at or len(batch) >= BATCH):
+                await self._write(batch)
+                batch = []
+            at = place
+            batch.append((number, record, vector))
+        if self.header is None:
+            raise FormatError("the file is empty: an export starts with its header line")
+        if batch:
+            await self._write(batch)
+        async with refused():
+            await self.repo.settle()
+        return self.result
+
+    async def _begin(self, header: Header) -> None:
+        self.header = header
+        embedder = self.embedder
+        self.carry = (
+            header.embeddings
+            and header.model == embedder.name
+            and header.dimension == embedder.dimension
+        )
+        source = str(header.project_id)
+        base = await self.repo.message_base(self.project_id, source)
+        last = await self.repo.last_message_number(self.project_id)  # locks the counter
+        if base is None:
+            # Its own export back into the project: the same messages, the same numbers.
+            base = 0 if last == 0 or header.project_id == self.project_id else last
+            await self.repo.remember_source(self.project_id, source, base)
+        await self.repo.reserve_numbers(self.project_id, base + header.message_seq)
+        self.result.message_base = base
+
+    async def _write(self, batch: Numbered[Record]) -> None:
+        kind = batch[0][1].type
+        writer = self.writers[kind]
+        before = self.result.added.get(kind, 0) + self.result.skipped.get(kind, 0)
+        self.repo.label = f"lines {batch[0][0]}-{batch[-1][0]}: {kind} records"
+        async with refused():
+            await writer(batch)
+        if self.on_progress is not None and self.header is not None:
+            done = before + len(batch)
+            self.on_progress(kind, done, self.header.counts.get(kind, 0))
+
+    async def _tasks(self, batch: Numbered[TaskRecord]) -> None:
+        ids = await self._ids(Task, [r.id for _, r, _ in batch])
+        new = [
+            rows.task(r, id=ids[r.id][0], project_id=self.project_id)
+            for _, r, _ in batch
+            if not ids[r.id][1]
+        ]
+        await self.repo.store(new)
+        self.result.count("task", len(new), len(batch) - len(new))
+
+    async def _messages(self, batch: Numbered[MessageRecord]) -> None:
+        assert self.header is not None
+        base, last = self.result.message_base, self.header.message_seq
+        for number, r, _ in batch:
+            if r.number > last:
+                raise FormatError(
+                    f"line {number}: message number {r.number} is past the header's "
+                    f"message_seq {last}"
+                )
+        numbers = {base + r.number for _, r, _ in batch}
+        stored = await self.repo.messages_by_number(self.project_id, numbers)
+        tasks = await self._targets(Task, {r.task_id for _, r, _ in batch})
+        new = [
+            rows.message(
+                r,
+                seq=base + r.number,
+                project_id=self.project_id,
+                task_id=tasks.get(r.task_id) if r.task_id else None,
+            )
+            for _, r, _ in batch
+            if base + r.number not in stored
+        ]
+        await self.repo.store(new)
+        self.result.count("message", len(new), len(batch) - len(new))
+
+    async def _memories(self, batch: Numbered[MemoryRecord]) -> None:
+        ids = await self._ids(Memory, [r.id for _, r, _ in batch])
+        todo = [(n, r, v) for n, r, v in batch if not ids[r.id][1]]
+        base = self.result.message_base
+        numbers = {base + n for _, r, _ in todo for n in r.source_messages}
+        numbers |= {base + n for _, r, _ in todo for h in r.history for n in h.source_messages}
+        messages = await self.repo.messages_by_number(self.project_id, numbers)
+        tasks = await self._targets(
+            Task,
+            {r.task_id for _, r, _ in todo} | {h.task_id for _, r, _ in todo for h in r.history},
+        )
+        corrects = await self._targets(Memory, {c for _, r, _ in todo for c in r.corrects})
+        texts = await asyncio.to_thread(
+            lambda: [MemoryText(r.memory_key, r.memory_value) for _, r, _ in todo]
+        )
+        vectors = await self._vectors([(n, v, r.memory_value) for n, r, v in todo])
+        new: list[Any] = []
+        for (_, r, _), text, vector in zip(todo, texts, vectors, strict=True):
+            target = ids[r.id][0]
+            new.append(
+                rows.memory(
+                    r,
+                    text=text,
+                    id=target,
+                    project_id=self.project_id,
+                    embedding=vector,
+                    task_id=tasks.get(r.task_id) if r.task_id else None,
+                    sources=self._sources(r.source_messages, messages),
+                    corrects=[corrects[c] for c in r.corrects],
+                )
+            )
+            new.extend(self._history(target, r.history, messages, tasks))
+        await self.repo.store(new)
+        self.result.count("memory", len(todo), len(batch) - len(todo))
+
+    def _history(
+        self,
+        memory_id: uuid.UUID,
+        history: Sequence[Any],
+        messages: dict[int, int],
+        tasks: dict[uuid.UUID, uuid.UUID],
+    ) -> list[object]:
+        return [
+            rows.history(
+                h,
+                memory_id=memory_id,
+                project_id=self.project_id,
+                sources=self._sources(h.source_messages, messages),
+                task_id=tasks.get(h.task_id) if h.task_id else None,
+            )
+            for h in history
+        ]
+
+    async def _deleted_history(self, batch: Numbered[DeletedHistoryRecord]) -> None:
+        ids = await self._ids(Memory, [r.memory_id for _, r, _ in batch])
+        targets = {x: target for x, (target, _) in ids.items()}
+        stored = await self.repo.with_history(self.project_id, set(targets.values()))
+        todo = [r for _, r, _ in batch if targets[r.memory_id] not in stored]
+        base = self.result.message_base
+        messages = await self.repo.messages_by_number(
+            self.project_id, {base + n for r in todo for h in r.history for n in h.source_messages}
+        )
+        tasks = await self._targets(Task, {h.task_id for r in todo for h in r.history})
+        new: list[Any] = []
+        for r in todo:
+            new.extend(self._history(targets[r.memory_id], r.history, messages, tasks))
+        await self.repo.store(new)
+        self.result.count("history", len(todo), len(batch) - len(todo))
+
+    async def _feedback(self, batch: Numbered[FeedbackRecord]) -> None:
+        tasks = await self._stored_task(batch)
+        stored = await self.repo.feedback_tasks(self.project_id, set(tasks.values()))
+        new = [
+            rows.feedback(r, project_id=self.project_id, task_id=tasks[r.task_id])
+            for _, r, _ in batch
+            if tasks[r.task_id] not in stored
+        ]
+        await self.repo.store(new)
+        self.result.count("feedback", len(new), len(batch) - len(new))

@@ -1,0 +1,163 @@
+"""An export's record lines, written by Postgres (``services/portability/export.py``).
+
+Each record is built by ``json_build_object`` in the query that reads it, so Python only passes
+text along: building the same JSON in Python cost a millisecond a memory (reading the row,
+printing its times and ids, its vector's 384 floats), Postgres does it in a fraction of that, in
+its own process. A memory's history rows and its sources (as message numbers, in their order)
+come in the same row. The fields are exactly the format's (``services/portability/format.py``):
+an import refuses any other.
+
+Pages are keyset pages (``key > :after ORDER BY key LIMIT :limit``); each row is the page key
+and the line's text.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+# The message numbers of an array of the service's message ids, in the array's order (ids of
+# messages no longer there left out). One primary-key lookup per id: as a join, the planner
+# scanned all the project's messages for every memory.
+_NUMBERS = (
+    "ARRAY(SELECT q.seq FROM (SELECT u.n, (SELECT x.seq FROM messages x "
+    "WHERE x.id = u.id AND x.project_id = :p) AS seq "
+    "FROM unnest({ids}) WITH ORDINALITY AS u(id, n)) q WHERE q.seq IS NOT NULL ORDER BY q.n)"
+)
+
+_HISTORY_ROW = (
+    "json_build_object('event', h.event, 'old_value', h.old_value, 'new_value', h.new_value, "
+    f"'source_messages', {_NUMBERS.format(ids='h.source_message_ids')}, "
+    "'task_id', h.task_id, 'created_at', h.created_at)"
+)
+
+_FIELDS: dict[str, str] = {
+    "task": (
+        "'type', 'task', 'id', id, 'kind', kind, 'user_id', user_id, "
+        "'conversation_id', conversation_id, 'status', status, 'error', error, "
+        "'llm_calls', llm_calls, 'prompt_tokens', prompt_tokens, "
+        "'completion_tokens', completion_tokens, 'created_at', created_at, "
+        "'updated_at', updated_at"
+    ),
+    "message": (
+        "'type', 'message', 'number', seq, 'user_id', user_id, "
+        "'conversation_id', conversation_id, 'agent_id', agent_id, 'app_id', app_id, "
+        "'task_id', task_id, 'role', role, 'content', content, 'content_parts', content_parts, "
+        "'tool_call_id', tool_call_id, 'tool_calls', tool_calls, 'chat_time', chat_time, "
+        "'tags', tags, 'info', info, 'created_at', created_at, 'updated_at', updated_at"
+    ),
+    "memory": (
+        "'type', 'memory', 'id', m.id, 'user_id', m.user_id, "  # noqa: S608 (fixed text)
+        "'conversation_id', m.conversation_id, 'agent_id', m.agent_id, 'app_id', m.app_id, "
+        "'task_id', m.task_id, 'kind', m.kind, 'mode', m.mode, 'memory_key', m.memory_key, "
+        "'memory_value', m.memory_value, 'memory_type', m.memory_type, "
+        "'preference_type', m.preference_type, 'reasoning', m.reasoning, 'tags', m.tags, "
+        "'memory_time', m.memory_time, 'confidence', m.confidence, 'status', m.status, "
+        f"'source_messages', {_NUMBERS.format(ids='m.source_message_ids')}, "
+        "'corrects', m.corrects, 'info', m.info, 'prompt_version', m.prompt_version, "
+        "'create_time', m.create_time, 'update_time', m.update_time, "
+        f"'history', (SELECT coalesce(json_agg({_HISTORY_ROW} ORDER BY h.id), '[]'::json) "
+        "FROM memory_history h WHERE h.memory_id = m.id AND h.project_id = :p)"
+    ),
+    "feedback": (
+        "'type', 'feedback', 'task_id', task_id, 'user_id', user_id, "
+        "'conversation_id', conversation_id, 'agent_id', agent_id, 'app_id', app_id, "
+        "'content', content, 'feedback_time', feedback_time, 'created_at', created_at"
+    ),
+    "knowledge_base": (
+        "'type', 'knowledge_base', 'id', id, 'name', name, 'description', description, "
+        "'created_at', created_at"
+    ),
+    "knowledge_file": (
+        "'type', 'knowledge_file', 'id', id, 'knowledgebase_id', knowledgebase_id, "
+        "'task_id', task_id, 'name', name, 'file_type', type, 'size_bytes', size_bytes, "
+        "'status', status, 'error', error, 'passages', passages, 'created_at', created_at, "
+        "'updated_at', updated_at"
+    ),
+    "passage": (
+        "'type', 'passage', 'id', id, 'knowledgebase_id', knowledgebase_id, "
+        "'file_id', file_id, 'position', position, 'page', page, 'heading', heading, "
+        "'text', text, 'created_at', created_at"
+    ),
+}
+
+# table (with its alias), the page key, whether it has a user_id column, whether a vector.
+_TABLES: dict[str, tuple[str, str, bool, bool]] = {
+    "task": ("tasks", "id", True, False),
+    "message": ("messages", "seq", True, False),
+    "memory": ("memories m", "m.id", True, True),
+    "feedback": ("feedback", "id", True, False),
+    "knowledge_base": ("knowledge_bases", "id", False, False),
+    "knowledge_file": ("knowledge_files", "id", False, False),
+    "passage": ("knowledge_passages", "id", False, True),
+}
+
+
+def _statement(kind: str, *, user: bool, after: bool, vector: bool) -> str:
+    table, key, has_user, has_vector = _TABLES[kind]
+    line = f"json_build_object({_FIELDS[kind]})::text"
+    if vector and has_vector:
+        # The vector last, as Postgres prints it (already JSON): what an import reads fastest.
+        column = "m.embedding" if kind == "memory" else "embedding"
+        line = f"""left({line}, -1) || ',"embedding":' || {column}::text || '}}'"""
+    prefix = "m." if kind == "memory" else ""
+    where = [f"{prefix}project_id = :p"]
+    if user and has_user:
+        where.append(f"{prefix}user_id = :u")
+    if after:
+        where.append(f"{key} > :after")
+    return (
+        f"SELECT {key} AS key, {line} AS line FROM {table} "  # noqa: S608 (fixed fragments)
+        f"WHERE {' AND '.join(where)} ORDER BY {key} LIMIT :limit"
+    )
+
+
+_DELETED_HISTORY = (
+    "SELECT h.memory_id AS key, "  # noqa: S608 (fixed fragments)
+    "json_build_object('type', 'history', 'memory_id', h.memory_id, "
+    f"'history', json_agg({_HISTORY_ROW} ORDER BY h.id))::text AS line "
+    "FROM memory_history h WHERE h.project_id = :p {after} "
+    "AND NOT EXISTS (SELECT 1 FROM memories m WHERE m.id = h.memory_id) "
+    "GROUP BY h.memory_id ORDER BY h.memory_id LIMIT :limit"
+)
+
+
+class ExportLines:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def page(
+        self,
+        kind: str,
+        project_id: uuid.UUID,
+        user_id: str | None,
+        after: Any,
+        limit: int,
+        vector: bool = False,
+    ) -> list[tuple[Any, str]]:
+        """The next ``limit`` records of a kind after page key ``after`` (None: the first):
+        (key, line) pairs."""
+        statement = _statement(
+            kind, user=user_id is not None, after=after is not None, vector=vector
+        )
+        values: dict[str, Any] = {"p": project_id, "limit": limit}
+        if user_id is not None:
+            values["u"] = user_id
+        if after is not None:
+            values["after"] = after
+        rows = await self.session.execute(text(statement), values)
+        return [(key, line) for key, line in rows]
+
+    async def deleted_history(
+        self, project_id: uuid.UUID, after: uuid.UUID | None, limit: int
+    ) -> list[tuple[Any, str]]:
+        """The history of deleted memories, a record per memory, the next page after ``after``."""
+        statement = _DELETED_HISTORY.format(after="AND h.memory_id > :after" if after else "")
+        values: dict[str, Any] = {"p": project_id, "limit": limit}
+        if after is not None:
+            values["after"] = after
+        rows = await self.session.execute(text(statement), values)
+        return [(key, line) for key, line in rows]

@@ -1,0 +1,224 @@
+"""The SQL of export and import (``services/portability``).
+
+An export reads one snapshot (a repeatable-read, read-only transaction) in keyset pages: each page
+starts after the last key of the one before, so a page costs the same at the start of a project
+as at its end and nothing holds more than a page. Vectors are read as Postgres prints them
+(``[0.1,0.2,...]``), which is already JSON: the export writes them unparsed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import exists, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memos_server.storage.models import (
+    Base,
+    Feedback,
+    ImportSource,
+    KnowledgeBase,
+    KnowledgeFile,
+    KnowledgePassage,
+    Memory,
+    MemoryHistory,
+    Message,
+    Project,
+    Task,
+)
+
+Identified = (
+    type[Memory] | type[Task] | type[KnowledgeBase] | type[KnowledgeFile] | type[KnowledgePassage]
+)
+
+
+class ExportRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def snapshot(self) -> None:
+        """Make this transaction read one consistent state of the database (the first
+        statement of the transaction)."""
+        await self.session.execute(
+            text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        )
+
+    async def count(self, model: Any, project_id: uuid.UUID, user_id: str | None) -> int:
+        where = [model.project_id == project_id]
+        if user_id is not None and hasattr(model, "user_id"):
+            where.append(model.user_id == user_id)
+        counted = await self.session.scalar(select(func.count()).select_from(model).where(*where))
+        return int(counted or 0)
+
+    async def deleted_history_count(self, project_id: uuid.UUID) -> int:
+        return int(
+            await self.session.scalar(
+                select(func.count(func.distinct(MemoryHistory.memory_id))).where(
+                    MemoryHistory.project_id == project_id, ~_memory_exists()
+                )
+            )
+            or 0
+        )
+
+
+def _memory_exists() -> Any:
+    return exists().where(Memory.id == MemoryHistory.memory_id)
+
+
+class BatchFailed(Exception):
+    """A batch's insert failed (``error``); ``label`` says which batch."""
+
+    def __init__(self, label: str, error: DBAPIError) -> None:
+        super().__init__(label)
+        self.label = label
+        self.error = error
+
+
+class ImportRepository:
+    """The import's reads and writes on one session. A write (``store``) runs while the caller
+    goes on preparing the next batch (Python's work and Postgres's overlap: two cores, not one
+    after the other); every statement after it waits for it first, so the session still runs
+    one statement at a time. Its failure is raised by that next statement, or ``settle``, as
+    ``BatchFailed`` naming the batch (``label``)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.pending: asyncio.Task[None] | None = None
+        self.label: Any = None  # what the caller calls the batch being stored
+
+    async def abandon(self) -> None:
+        """Stop the write under way (the transaction is being given up)."""
+        pending, self.pending = self.pending, None
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+
+    async def settle(self) -> None:
+        """Wait for the write under way, if any."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return
+        try:
+            await pending
+        except DBAPIError as error:
+            raise BatchFailed(pending.get_name(), error) from error
+
+    async def _execute(self, statement: Any, *args: Any) -> Any:
+        await self.settle()
+        return await self.session.execute(statement, *args)
+
+    async def _scalar(self, statement: Any) -> Any:
+        await self.settle()
+        return await self.session.scalar(statement)
+
+    async def owners(
+        self, model: Identified, ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, uuid.UUID]:
+        """The project of each of these ids that a row of ``model`` has, by id."""
+        if not ids:
+            return {}
+        rows = await self._execute(
+            select(model.id, model.project_id).where(model.id.in_(list(ids)))
+        )
+        return {id_: project for id_, project in rows}
+
+    async def message_base(self, project_id: uuid.UUID, source: str) -> int | None:
+        base: int | None = await self._scalar(
+            select(ImportSource.message_base).where(
+                ImportSource.project_id == project_id, ImportSource.source == source
+            )
+        )
+        return base
+
+    async def last_message_number(self, project_id: uuid.UUID) -> int:
+        """The project's last message number, its row locked until the transaction ends."""
+        number = await self._scalar(
+            select(Project.message_seq).where(Project.id == project_id).with_for_update()
+        )
+        assert number is not None, f"no project {project_id}"
+        return int(number)
+
+    async def remember_source(self, project_id: uuid.UUID, source: str, base: int) -> None:
+        await self._execute(
+            insert(ImportSource)
+            .values(project_id=project_id, source=source, message_base=base)
+            .on_conflict_do_nothing()
+        )
+
+    async def reserve_numbers(self, project_id: uuid.UUID, last: int) -> None:
+        """Numbers up to ``last`` are taken: new messages get numbers after them."""
+        await self._execute(
+            update(Project)
+            .where(Project.id == project_id)
+            .values(message_seq=func.greatest(Project.message_seq, last))
+        )
+
+    async def messages_by_number(
+        self, project_id: uuid.UUID, numbers: Collection[int]
+    ) -> dict[int, int]:
+        """The service's ids of the project's messages with these numbers, by number."""
+        if not numbers:
+            return {}
+        rows = await self._execute(
+            select(Message.seq, Message.id).where(
+                Message.project_id == project_id, Message.seq.in_(list(numbers))
+            )
+        )
+        return {seq: id_ for seq, id_ in rows}
+
+    async def feedback_tasks(
+        self, project_id: uuid.UUID, task_ids: Collection[uuid.UUID]
+    ) -> set[uuid.UUID]:
+        """Which of these tasks have their feedback stored in the project."""
+        if not task_ids:
+            return set()
+        rows = await self._execute(
+            select(Feedback.task_id).where(
+                Feedback.project_id == project_id, Feedback.task_id.in_(list(task_ids))
+            )
+        )
+        return set(rows.scalars())
+
+    async def with_history(
+        self, project_id: uuid.UUID, memory_ids: Collection[uuid.UUID]
+    ) -> set[uuid.UUID]:
+        """Which of these memory ids have history rows in the project."""
+        if not memory_ids:
+            return set()
+        rows = await self._execute(
+            select(func.distinct(MemoryHistory.memory_id)).where(
+                MemoryHistory.project_id == project_id,
+                MemoryHistory.memory_id.in_(list(memory_ids)),
+            )
+        )
+        return set(rows.scalars())
+
+    async def store(self, rows: Sequence[Base | tuple[Any, dict[str, Any]]]) -> None:
+        """Insert these new rows (ORM objects, or a table and a row's values), each table's in
+        one executemany, in the order given.
+
+        The rows are built as any other (``memory_writer`` makes memories and their history)
+        but never enter the session: the unit of work's bookkeeping cost more than the inserts,
+        and nothing reads them back. What each row holds is what its builder set."""
+        tables: dict[tuple[Any, frozenset[str]], list[dict[str, Any]]] = {}
+        for row in rows:
+            if isinstance(row, tuple):
+                table, values = row
+            else:
+                table = row.__table__
+                values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
+            tables.setdefault((table, frozenset(values)), []).append(values)
+        await self.settle()
+
+        async def write() -> None:
+            for (table, _), values_list in tables.items():
+                await self.session.execute(insert(table), values_list)
+
+        self.pending = asyncio.create_task(write(), name=str(self.label))
