@@ -19,6 +19,7 @@ on pytest 9.2, which no longer has the ``Node._nodeid`` it rewrites.
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -124,6 +125,12 @@ def schemathesis_run(
     """One ``schemathesis run`` over the operations ``selection`` picks, sending ``key``: its
     process, its JSON report and the HAR entries of every request it sent."""
     folder.mkdir()
+    # The admin import takes JSON Lines: sent as the bytes schemathesis makes for a binary body.
+    hooks = folder / "hooks.py"
+    hooks.write_text(
+        "import schemathesis\n"
+        'schemathesis.serializer.alias("application/x-ndjson", "application/octet-stream")\n'
+    )
     run = subprocess.run(
         [
             sys.executable,
@@ -152,6 +159,7 @@ def schemathesis_run(
             "--no-color",
         ],
         cwd=folder,  # anything schemathesis keeps on disk stays out of the repository
+        env={**os.environ, "SCHEMATHESIS_HOOKS": str(hooks)},
         capture_output=True,
         text=True,
         timeout=900,

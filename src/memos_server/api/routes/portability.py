@@ -21,7 +21,9 @@ from memos_server.api.deps import RuntimeDep, SessionDep
 from memos_server.api.responses import ADMIN_ERRORS, NOT_FOUND
 from memos_server.api.routes.admin import require_admin
 from memos_server.api.schemas.common import Envelope
+from memos_server.api.schemas.input_rules import text_problem
 from memos_server.api.schemas.portability import ImportAnswer
+from memos_server.errors import BadRequest
 from memos_server.services.apikeys import choose_project, create_project
 from memos_server.services.portability.export import Exporter, ExportScope
 from memos_server.services.portability.import_ import Importer
@@ -55,6 +57,8 @@ async def get_export(
     embeddings: Annotated[bool, Query(description="With the vectors.")] = False,
 ) -> StreamingResponse:
     """The project as JSON Lines (docs/export.md), streamed as it is read."""
+    # Checked before the stream starts: an error once it has is a broken download, not an answer.
+    _storable(name=name, user_id=user_id)
     async with runtime.database.session() as session:
         project = await choose_project(session, name)
     scope = ExportScope(project, user_id=user_id, embeddings=embeddings)
@@ -65,6 +69,14 @@ async def get_export(
         media_type=JSON_LINES,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _storable(**values: str | None) -> None:
+    """Refuse (400) a name Postgres cannot hold (a NUL, a lone surrogate)."""
+    for field, value in values.items():
+        problem = text_problem(value) if value is not None else None
+        if problem is not None:
+            raise BadRequest(f"{field} {problem}")
 
 
 async def _lines(request: Request) -> AsyncIterator[bytes]:
@@ -96,6 +108,7 @@ async def post_import(
 ) -> Envelope[ImportAnswer]:
     """Read an export (JSON Lines, streamed) into the project (created if new), in one
     transaction; importing the same file again adds nothing."""
+    _storable(name=name)
     embedder = runtime.require_embedder()
     project, created = await create_project(session, name)
     result = await Importer(session, project, embedder).run(_lines(request))
