@@ -103,7 +103,10 @@ def test_fine_mode_never_shows_the_model_a_recalled_block(fine_api: Api, fake_ll
     fake_llm.script({"facts": reply_json({"memories": []}), "preferences": reply_json({})})
     # This service's own instruction block, as search renders it, pasted back by an agent.
     instruction = load_prompt("instruction", "zh").render(
-        facts=f"- [2025-01-02] 用户住在{PHRASE}", preferences="（无）", query="我住在哪里？"
+        facts=f"- [2025-01-02] 用户住在{PHRASE}",
+        preferences="（无）",
+        query="我住在哪里？",
+        documents="",  # no knowledge-base passages: the block is left out
     )
     add(
         fine_api,
