@@ -12,7 +12,12 @@ from dataclasses import dataclass
 
 from memos_server.api.added import settle_added
 from memos_server.api.routes.memories import stored_memory, stored_preference
-from memos_server.api.routes.search import memory_detail, passage_detail, preference_detail
+from memos_server.api.routes.search import (
+    memory_detail,
+    passage_detail,
+    preference_detail,
+    search_query,
+)
 from memos_server.api.schemas.feedback import AddFeedbackRequest
 from memos_server.api.schemas.knowledge import (
     AddedFile,
@@ -35,13 +40,11 @@ from memos_server.api.schemas.memories import (
 from memos_server.api.schemas.messages import AddMessageData, AddMessageRequest
 from memos_server.api.schemas.search import SearchMemoryData, SearchMemoryRequest
 from memos_server.api.transaction import request_session
-from memos_server.filters import parse_search_filter
 from memos_server.runtime import Runtime
 from memos_server.services.conversations import message_numbers
 from memos_server.services.feedback_intake import IncomingFeedback
 from memos_server.services.knowledge.bases import Upload, decode_content
 from memos_server.services.memory_admin import DeleteQuery, ListQuery
-from memos_server.services.search.engine import SearchQuery
 
 
 @dataclass(frozen=True)
@@ -69,33 +72,9 @@ async def search_memory(caller: Caller, body: SearchMemoryRequest) -> SearchMemo
     """As search/memory: the user's facts and preferences, best first, then any passages of
     the knowledge bases named."""
     runtime, settings, project = caller.runtime, caller.runtime.settings, caller.project_id
-    where = parse_search_filter(body.filter)
     async with request_session(runtime.database) as session:
-        bases = await runtime.services.knowledge.search_bases(
-            session, project_id=project, base_ids=body.knowledgebase_ids or []
-        )
-        passage_limit = (
-            body.knowledgebase_limit_number
-            if body.knowledgebase_limit_number is not None
-            else settings.knowledge.search_limit
-        )
-        result = await runtime.services.search.search(
-            session,
-            project_id=project,
-            query=SearchQuery(
-                user_id=body.user_id,
-                query=body.query,
-                memory_limit=body.memory_limit_number,
-                include_preference=body.include_preference,
-                preference_limit=body.preference_limit_number,
-                min_relativity=body.relativity,
-                agent_id=body.agent_id,
-                where=where.user,
-                knowledgebase_ids=tuple(bases),
-                passage_limit=passage_limit if bases else 0,
-                passage_where=where.knowledgebase,
-            ),
-        )
+        query = await search_query(session, body, project, runtime.services.knowledge, settings)
+        result = await runtime.services.search.search(session, project_id=project, query=query)
         numbers = await message_numbers(session, project, [s.memory for s in result.facts])
     return SearchMemoryData(
         memory_detail_list=[

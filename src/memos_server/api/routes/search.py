@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.api.deps import KnowledgeDep, ProjectDep, SearchDep, SessionDep, SettingsDep
 from memos_server.api.exact_numbers import ExactNumbersRoute
@@ -22,9 +24,11 @@ from memos_server.api.schemas.search import (
 )
 from memos_server.filters import parse_search_filter
 from memos_server.services.conversations import message_numbers
+from memos_server.services.knowledge.bases import KnowledgeService
 from memos_server.services.search.engine import Scored, SearchQuery
 from memos_server.services.search.instructions import full_instruction, instruction
 from memos_server.services.search.passages import ScoredPassage
+from memos_server.settings import Settings
 from memos_server.text.language import detect_language
 
 router = APIRouter(tags=["memories"], responses=ERRORS, route_class=ExactNumbersRoute)
@@ -57,6 +61,39 @@ def passage_detail(scored: ScoredPassage) -> PassageDetail:
     )
 
 
+async def search_query(
+    session: AsyncSession,
+    body: SearchMemoryRequest,
+    project: uuid.UUID,
+    knowledge: KnowledgeService,
+    settings: Settings,
+) -> SearchQuery:
+    """The search a search/memory request asks for (also MCP's ``search_memory``): its filter
+    split, its knowledge bases checked to be the project's, each list's limit."""
+    where = parse_search_filter(body.filter)
+    bases = await knowledge.search_bases(
+        session, project_id=project, base_ids=body.knowledgebase_ids or []
+    )
+    passage_limit = (
+        body.knowledgebase_limit_number
+        if body.knowledgebase_limit_number is not None
+        else settings.knowledge.search_limit
+    )
+    return SearchQuery(
+        user_id=body.user_id,
+        query=body.query,
+        memory_limit=body.memory_limit_number,
+        include_preference=body.include_preference,
+        preference_limit=body.preference_limit_number,
+        min_relativity=body.relativity,
+        agent_id=body.agent_id,
+        where=where.user,
+        knowledgebase_ids=tuple(bases),
+        passage_limit=passage_limit if bases else 0,
+        passage_where=where.knowledgebase,
+    )
+
+
 @router.post(
     "/search/memory",
     response_model=Envelope[SearchMemoryData],
@@ -74,31 +111,10 @@ async def search_memory(
 ) -> Envelope[SearchMemoryData]:
     """The user's fact and preference memories most relevant to the query, best first; with
     ``knowledgebase_ids``, the best passages of those knowledge bases after them."""
-    where = parse_search_filter(body.filter)
-    bases = await knowledge.search_bases(
-        session, project_id=project, base_ids=body.knowledgebase_ids or []
-    )
-    passage_limit = (
-        body.knowledgebase_limit_number
-        if body.knowledgebase_limit_number is not None
-        else settings.knowledge.search_limit
-    )
     result = await search.search(
         session,
         project_id=project,
-        query=SearchQuery(
-            user_id=body.user_id,
-            query=body.query,
-            memory_limit=body.memory_limit_number,
-            include_preference=body.include_preference,
-            preference_limit=body.preference_limit_number,
-            min_relativity=body.relativity,
-            agent_id=body.agent_id,
-            where=where.user,
-            knowledgebase_ids=tuple(bases),
-            passage_limit=passage_limit if bases else 0,
-            passage_where=where.knowledgebase,
-        ),
+        query=await search_query(session, body, project, knowledge, settings),
     )
     numbers = await message_numbers(session, project, [s.memory for s in result.facts])
     language = detect_language([body.query])
