@@ -75,7 +75,9 @@ async def _list(
         where=parse_memory_filter(query.filter),
         status=MemoryStatus.ACTIVATED,
     )
-    kinds = list(MemoryKind) if query.include_preference else [MemoryKind.FACT]
+    kinds = (
+        [MemoryKind.FACT, MemoryKind.PREFERENCE] if query.include_preference else [MemoryKind.FACT]
+    )
     repository = MemoryRepository(session)
     totals = await repository.count_selected(selection, kinds)
     offset = (query.page - 1) * query.size

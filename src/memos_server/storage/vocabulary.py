@@ -13,10 +13,16 @@ from enum import StrEnum
 
 
 class MemoryKind(StrEnum):
-    """What a memory holds: a fact about the user, or a preference of theirs."""
+    """What a memory holds: a fact about the user or a preference of theirs (the two every mode
+    makes); an episode (event: what happened, when, where, with whom), a tool call's trajectory
+    (tool) or a skill an agent uploaded (skill), the Cloud's ``event``, ``tool_memory`` and
+    ``skill`` views."""
 
     FACT = "fact"
     PREFERENCE = "preference"
+    EVENT = "event"
+    TOOL = "tool"
+    SKILL = "skill"
 
 
 class PreferenceType(StrEnum):
