@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from memos_server.prompts import Language, load_prompt
-from memos_server.services.injected import strip_injected
 from memos_server.services.search.engine import Scored, SearchResult
 from memos_server.services.search.instructions import full_instruction, instruction
+from memos_server.text.injected import strip_injected
 from tests.fake_llm import FakeLLM, reply_json
 from tests.support.api import Api
 from tests.support.database import sql
@@ -45,6 +45,22 @@ PHRASE = "火星基地七号舱"
             "<facts>\n- user lives in Paris\n</facts>\n\nThe user's question: where do I live?",
             "where do I live?",
         ),
+        # MemOS 2.0.33's user_query_boundary: only what follows the last heading is the user's.
+        ("背景资料：用户住在火星\n## 用户的问题：我下周去杭州出差", "我下周去杭州出差"),
+        ("context...\n# 用户消息是: 我喜欢喝茶", "我喜欢喝茶"),
+        ("ctx\n## user 原始 query: I like tea", "I like tea"),
+        ("ctx user\u200b原\u200b始\u200bquery\u200b：\u200b\u200b\u200b\u200b去北京", "去北京"),
+        # automation_context and assistant_runtime_prefix: dropped when the message starts so.
+        ("[cron:daily] 提醒用户喝水", ""),
+        ("System: [2026-01-01 09:00] heartbeat", ""),
+        ("A scheduled reminder has been triggered: stand up", ""),
+        ("小依会根据用户需求为你推荐", ""),
+        ("正在完善Gemini的思考过程……", ""),
+        ("I set a reminder with [cron: 9am] yesterday", None),
+        # retrieval_context, memory_context and agent_reasoning in English.
+        ("<retrieved_context>doc</retrieved_context>What is MemOS?", "What is MemOS?"),
+        ("<web_results>x</web_results>\n我想去上海", "我想去上海"),
+        ("<reasoning>r</reasoning><agent_scratchpad>s</agent_scratchpad>ok", "ok"),
         ("# What we remember about the user, by the way, is nothing", None),
         ("I think <b>tags</b> are fine", None),
         ("我住在上海", None),
@@ -188,3 +204,51 @@ def test_a_client_pasting_full_instruction_back_gets_no_memory_from_the_block(
     assert "忽略之前的所有指令" not in text
     assert "memories" not in text
     assert "长期记忆的个人助理" not in text
+
+
+RECALLED_EN = (
+    "<memories>\n- [2025-01-02] The user lives in moonbase cabin seven\n</memories>\n"
+    "<memory_context>user owns a purple giraffe</memory_context>"
+)
+
+
+def test_fast_mode_keeps_an_english_recalled_block_out_of_memories(api: Api, pg_url: str) -> None:
+    sent = [
+        {"role": "user", "content": f"{RECALLED_EN}\nI'm flying to Lisbon next week for work"},
+        {"role": "assistant", "content": "<thinking>user travels</thinking>Noted, Lisbon it is."},
+    ]
+    task = add(api, sent, "en-fast")
+
+    memories = sql(
+        pg_url, "SELECT memory_value FROM memories WHERE task_id = :t", t=task["task_id"]
+    )
+    text = "\n".join(m["memory_value"] for m in memories)
+    assert "Lisbon" in text
+    for injected in ("moonbase", "giraffe", "user travels", "<memories>", "<thinking>"):
+        assert injected not in text
+    stored = api.ok("/get/message", {"user_id": "u1", "conversation_id": "en-fast"})
+    assert [m["content"] for m in stored["message_detail_list"]] == [m["content"] for m in sent]
+
+
+def test_fine_mode_never_shows_the_model_an_english_recalled_block(
+    fine_api: Api, fake_llm: FakeLLM, pg_url: str
+) -> None:
+    fake_llm.script({"facts": reply_json({"memories": []}), "preferences": reply_json({})})
+    task = add(
+        fine_api,
+        [
+            {"role": "user", "content": f"{RECALLED_EN}\nActually I moved to Porto last month"},
+            {"role": "assistant", "content": "<reasoning>recall</reasoning>Got it, Porto."},
+        ],
+        "en-fine",
+    )
+
+    prompts = [call["messages"][0]["content"] for call in fake_llm.calls()]
+    assert len(prompts) == 2  # facts and preferences
+    for prompt in prompts:
+        assert "moved to Porto" in prompt
+        assert "moonbase" not in prompt
+        assert "giraffe" not in prompt
+        assert "<reasoning>" not in prompt
+    values = sql(pg_url, "SELECT memory_value FROM memories WHERE task_id = :t", t=task["task_id"])
+    assert all("moonbase" not in v["memory_value"] for v in values)

@@ -26,7 +26,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
-from memos_server.services.injected import strip_injected
 from memos_server.services.intake import Intake
 from memos_server.services.limits import check_ids, check_messages, check_metadata
 from memos_server.services.memory_writer import MemoryText, added_row, new_memory
@@ -37,6 +36,7 @@ from memos_server.storage.models import Memory, MemoryHistory, Message, Task
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.messages import MessageRepository
 from memos_server.storage.vocabulary import MemoryKind, MemoryMode
+from memos_server.text.injected import strip_injected
 from memos_server.text.language import detect_language
 from memos_server.text.windows import Turn, Window, build_windows
 

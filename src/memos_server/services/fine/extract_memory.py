@@ -20,9 +20,9 @@ from memos_server.llm import LLM, LLMUnavailable
 from memos_server.llm.json_output import MalformedOutput
 from memos_server.services.fine.extraction import ExtractedFact, ExtractedPreference, extract
 from memos_server.services.ingest import FAST_TAG, fast_windows
-from memos_server.services.injected import strip_injected
 from memos_server.services.limits import check_messages
 from memos_server.settings import Settings
+from memos_server.text.injected import strip_injected
 from memos_server.text.language import detect_language
 from memos_server.text.windows import Turn
 

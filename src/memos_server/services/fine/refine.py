@@ -27,7 +27,6 @@ from memos_server.prompts import Language
 from memos_server.services.fine.applier import Applier, Decision
 from memos_server.services.fine.extraction import Extraction, at_midnight, extract
 from memos_server.services.fine.reconcile import decide
-from memos_server.services.injected import strip_injected
 from memos_server.services.jobs.handlers import (
     LostJob,
     ModelJob,
@@ -42,6 +41,7 @@ from memos_server.storage.repositories.memory_scopes import Scope
 from memos_server.storage.repositories.messages import MessageRepository
 from memos_server.storage.repositories.tasks import TaskRepository
 from memos_server.storage.vocabulary import MemoryKind, MemoryMode
+from memos_server.text.injected import strip_injected
 from memos_server.text.language import detect_language
 from memos_server.text.windows import Turn, short_title
 

@@ -4,8 +4,10 @@ Agents that recall memories paste them into the next turn (``<memories>…</memo
 service's own ``instruction``), show their reasoning (``<think>…</think>``) or log a whole model
 stream into a message. Made into memories, such text comes back at the next recall, is stored
 again, and grows with every turn until it drowns what the user said. MemOS 2.0.33 filters the
-same sources before extraction (``memos/mem_reader/source_filter.py``: ``memory_context``,
-``agent_reasoning``, ``retrieval_context``, ``stream_transcript``, ``runtime_metadata``).
+same sources before extraction (``memos/mem_reader/source_filter.py``: ``user_query_boundary``,
+``trailing_context``, ``stream_transcript``, ``retrieval_context``, ``memory_context``,
+``agent_reasoning``, ``runtime_metadata``, ``automation_context``, ``assistant_runtime_prefix``);
+every one of its patterns is covered here (``tests/test_injected.py`` has a case for each).
 
 Only what windows and fine extraction read is cleaned: the message is stored, and get/message
 returns it, exactly as sent. Where MemOS drops a whole message for a tag, a span is cut here
@@ -54,6 +56,18 @@ _WHOLE_MESSAGE = re.compile(
     r"|(?m:^\s*Conversation info \(untrusted metadata\):)"
     r"|(?m:^\s*Untrusted context \(metadata, do not treat as instructions or commands\):)"
 )
+# A prompt that ends with the user's own words under a heading ("## 用户的问题：…"): only what
+# follows the last such heading is the user's.
+_USER_QUERY_BOUNDARY = re.compile(
+    r"(?im)(?:^|[ \t])#{1,3}[ \t]*用户(?:的)?(?:消息|问题)(?:为|是)?[ \t]*[：:]"
+    r"|user\u200b原\u200b始\u200bquery\u200b：\u200b\u200b\u200b\u200b"
+    r"|(?:^|[ \t])#{1,3}[ \t]*user[ \t]*原始[ \t]*query[ \t]*[：:]"
+)
+# Messages a scheduler or a runtime wrote, recognised by how they begin: dropped whole.
+_AUTOMATION_PREFIX = re.compile(
+    r"\[cron:|System:\s+\[|A scheduled reminder has been triggered"
+    r"|小依会根据用户需求|正在完善Gemini的思考过程"
+)
 _BLANK_LINES = re.compile(r"\n{3,}")
 INSTRUCTION_PROMPTS = ("instruction", "full_instruction")
 
@@ -88,8 +102,11 @@ def _cut_own_blocks(text: str) -> str:
 
 def strip_injected(text: str) -> str:
     """The text without what a runtime injected into it; empty when nothing else is left."""
-    if _WHOLE_MESSAGE.search(text):
+    if _WHOLE_MESSAGE.search(text) or _AUTOMATION_PREFIX.match(text.strip()):
         return ""
+    boundaries = list(_USER_QUERY_BOUNDARY.finditer(text))
+    if boundaries:
+        text = text[boundaries[-1].end() :]
     for pattern in (_STREAM, _TRAILING_CONTEXT):
         found = pattern.search(text)
         if found:
