@@ -29,7 +29,9 @@ def test_add_answers_a_completed_task_and_get_status_reports_it(api: Api) -> Non
     assert data["success"] is True
     assert data["status"] == "completed"
     status = api.ok("/get/status", {"task_id": data["task_id"]})
-    assert status == [{"task_id": data["task_id"], "status": "completed", "error": None}]
+    [task] = status
+    assert (task["task_id"], task["status"], task["error"]) == (data["task_id"], "completed", None)
+    assert set(task["memory_views"]) == {"added", "updated", "deleted"}
 
 
 def test_get_message_returns_the_seed_conversation_in_order(api: Api) -> None:

@@ -15,7 +15,7 @@ from memos_server.errors import IdempotencyKeyReused, NotFound
 from memos_server.storage.database import Database
 from memos_server.storage.models import Task
 from memos_server.storage.repositories.tasks import TaskRepository
-from memos_server.storage.vocabulary import TaskStatus
+from memos_server.storage.vocabulary import HistoryEvent, TaskStatus
 
 
 class TaskKind(StrEnum):
@@ -129,6 +129,45 @@ async def get_task(session: AsyncSession, project_id: uuid.UUID, task_id: str) -
     if task is None:
         raise NotFound(f"task {task_id!r} not found")
     return task
+
+
+@dataclass(frozen=True)
+class MemoryChanges:
+    """The memories a task left added, updated and deleted, by id, oldest change first.
+
+    Net of the task itself: a memory it added and later took back (a fast window its own fine
+    job archived) is in none of the lists; one it added and then rewrote is only added; updated
+    and deleted name memories that were there before it."""
+
+    added: list[uuid.UUID]
+    updated: list[uuid.UUID]
+    deleted: list[uuid.UUID]
+
+
+def net_changes(events: list[tuple[uuid.UUID, str]]) -> MemoryChanges:
+    added: dict[uuid.UUID, None] = {}
+    updated: dict[uuid.UUID, None] = {}
+    deleted: dict[uuid.UUID, None] = {}
+    for memory_id, event in events:
+        if event == HistoryEvent.ADD:
+            added[memory_id] = None
+        elif event == HistoryEvent.UPDATE:
+            if memory_id not in added:
+                updated[memory_id] = None
+        elif memory_id in added:  # ARCHIVE or DELETE of its own addition
+            del added[memory_id]
+        else:
+            updated.pop(memory_id, None)
+            deleted[memory_id] = None
+    return MemoryChanges(list(added), list(updated), list(deleted))
+
+
+async def memory_changes(
+    session: AsyncSession, project_id: uuid.UUID, task_id: uuid.UUID
+) -> MemoryChanges:
+    """What the task has done to memories so far (a running task's fast memories, a finished
+    one's fine memories), read from the history rows it wrote."""
+    return net_changes(await TaskRepository(session).memory_events(project_id, task_id))
 
 
 POLL_S = 0.1

@@ -259,6 +259,11 @@ class IngestSettings(Group):
     sync_wait_s: float = Field(
         default=120.0, gt=0, description="async_mode=false waits this long for extraction."
     )
+    status_shape: Literal["list", "object"] = Field(
+        default="list",
+        description="get/status's data when the request names no data_shape: a list of the task "
+        "(every MemoryOS SDK but 2.0.24 reads it) or the task itself (the Cloud's current form).",
+    )
 
 
 class ChatSettings(Group):

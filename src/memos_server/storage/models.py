@@ -89,6 +89,8 @@ class Message(Base):
     chat_time: Mapped[datetime | None] = mapped_column(ClientTime)
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     info: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # The channel the client says the message came from (add/message's ``source``).
+    source: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.storage.models import Task
+from memos_server.storage.models import MemoryHistory, Task
 
 
 class TaskRepository:
@@ -98,6 +98,18 @@ class TaskRepository:
             select(Task).where(Task.id == task_id, Task.project_id == project_id)
         )
         return result.scalar_one_or_none()
+
+    async def memory_events(
+        self, project_id: uuid.UUID, task_id: uuid.UUID
+    ) -> list[tuple[uuid.UUID, str]]:
+        """What the task did to memories, in order: (memory id, ``HistoryEvent``) per history
+        row it wrote (through ``ix_memory_history_task``)."""
+        result = await self.session.execute(
+            select(MemoryHistory.memory_id, MemoryHistory.event)
+            .where(MemoryHistory.task_id == task_id, MemoryHistory.project_id == project_id)
+            .order_by(MemoryHistory.id)
+        )
+        return [(row[0], row[1]) for row in result.all()]
 
 
 def _lock_id(name: str) -> int:
