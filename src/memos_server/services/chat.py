@@ -61,6 +61,7 @@ class ChatQuery:
     app_id: str | None = None
     tags: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None  # the stored turn's channel
     sampling: Sampling = field(default_factory=Sampling)
 
 
@@ -99,6 +100,7 @@ class ChatService:
             chat.conversation_id,
             agent_id=chat.agent_id,
             app_id=chat.app_id,
+            source=chat.source,
         )
         check_metadata(settings.limits, chat.tags, chat.info)  # before the model, not at the store
         check_query(settings.limits, chat.query)
@@ -181,5 +183,6 @@ class ChatService:
                 tags=list(chat.tags),
                 info=dict(chat.info),
                 knowledgebase_ids=chat.shared_into,
+                source=chat.source,
             ),
         )

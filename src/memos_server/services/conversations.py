@@ -1,4 +1,5 @@
-"""get/message: the raw history of one conversation; what clients call a message."""
+"""get/message: the raw history of a conversation, or of the user's most recent ones; what
+clients call a message."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from memos_server.errors import BadRequest
 from memos_server.services.limits import check_ids
 from memos_server.settings import Settings
 from memos_server.storage.models import Memory, Message
@@ -18,11 +20,33 @@ async def recent_messages(
     settings: Settings,
     project_id: uuid.UUID,
     user_id: str,
-    conversation_id: str,
+    conversation_id: str | None,
     limit: int,
+    *,
+    conversation_limit: int,
+    source: str | None = None,
 ) -> list[Message]:
-    check_ids(settings.limits, user_id, conversation_id)
-    return await MessageRepository(session).recent(project_id, user_id, conversation_id, limit)
+    """get/message: the newest ``limit`` messages of the conversation, oldest first; without
+    one, of each of the user's ``conversation_limit`` most recent conversations (the Cloud's
+    ``conversation_limit_number``), the least recent conversation first. ``source``: only the
+    messages added with it."""
+    limits = settings.limits
+    check_ids(limits, user_id, conversation_id, source=source)
+    if conversation_limit > limits.max_conversations_per_get:
+        raise BadRequest(
+            f"conversation_limit_number must be at most {limits.max_conversations_per_get} "
+            "(MEMOS_LIMITS__MAX_CONVERSATIONS_PER_GET)"
+        )
+    messages = MessageRepository(session)
+    if conversation_id is not None:
+        return await messages.recent(project_id, user_id, conversation_id, limit, source)
+    found: list[Message] = []
+    conversations = await messages.recent_conversations(
+        project_id, user_id, conversation_limit, source
+    )
+    for conversation in reversed(conversations):
+        found += await messages.recent(project_id, user_id, conversation, limit, source)
+    return found
 
 
 async def message_numbers(

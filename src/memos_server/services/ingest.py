@@ -64,6 +64,8 @@ class AddMessages:
     info: dict[str, Any] = field(default_factory=dict)
     # allow_knowledgebase_ids, checked: the add's memories are shared into these bases.
     knowledgebase_ids: tuple[uuid.UUID, ...] = ()
+    # The channel the messages came from, as the client names it (kept on each message).
+    source: str | None = None
 
 
 def fast_windows(
@@ -106,12 +108,13 @@ def fingerprint(request: AddMessages) -> str:
                 ]
                 for m in request.messages
             ],
-            # Only when set, so an add without it keeps the fingerprint it always had.
+            # Only when set, so an add without them keeps the fingerprint it always had.
             *(
                 [sorted(str(b) for b in request.knowledgebase_ids)]
                 if request.knowledgebase_ids
                 else []
             ),
+            *([{"source": request.source}] if request.source is not None else []),
         ],
         ensure_ascii=False,
         sort_keys=True,
@@ -148,6 +151,7 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
             request.conversation_id,
             agent_id=request.agent_id,
             app_id=request.app_id,
+            source=request.source,
         )
         check_metadata(limits, request.tags, request.info)
         check_messages(limits, [m.text for m in request.messages])
@@ -195,6 +199,7 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
                 chat_time=m.chat_time,
                 tags=list(request.tags),
                 info=dict(request.info),
+                source=request.source,
             )
             for m in request.messages
         ]

@@ -22,14 +22,16 @@ def check_ids(
     *,
     agent_id: str | None = None,
     app_id: str | None = None,
+    source: str | None = None,
 ) -> None:
     """The ids a request names, each held to ``max_id_chars``: they are kept in b-tree indexes,
-    whose entries hold about 2,700 bytes."""
+    whose entries hold about 2,700 bytes (a message's ``source`` is held to the same)."""
     named = {
         "user_id": user_id,
         "conversation_id": conversation_id,
         "agent_id": agent_id,
         "app_id": app_id,
+        "source": source,
     }
     for name, value in named.items():
         if value is not None and len(value) > limits.max_id_chars:

@@ -173,6 +173,12 @@ class LimitSettings(Group):
     max_messages_per_add: int = Field(default=200, ge=1, description="Messages in one add.")
     max_message_chars: int = Field(default=32_000, ge=1, description="Characters per message.")
     max_query_chars: int = Field(default=4_000, ge=1, description="Characters per search query.")
+    max_conversations_per_get: int = Field(
+        default=20,
+        ge=1,
+        description="get/message's conversation_limit_number at most (each conversation up to "
+        "message_limit_number messages).",
+    )
     max_result_limit: int = Field(
         default=25, ge=1, le=200, description="Largest memory/preference limit of one search."
     )

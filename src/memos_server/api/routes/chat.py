@@ -146,6 +146,7 @@ async def chat(
         app_id=body.app_id,
         tags=body.tags,
         info=body.info,
+        source=body.source,
         sampling=Sampling(
             temperature=body.temperature, top_p=body.top_p, max_tokens=body.max_tokens
         ),

@@ -77,9 +77,18 @@ async def add_message(
 async def get_message(
     body: GetMessageRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
 ) -> Envelope[GetMessageData]:
-    """The most recent raw messages of a conversation, oldest first."""
+    """The most recent raw messages of a conversation, oldest first; without
+    ``conversation_id``, those of the user's ``conversation_limit_number`` most recent
+    conversations."""
     messages = await recent_messages(
-        session, settings, project, body.user_id, body.conversation_id, body.message_limit_number
+        session,
+        settings,
+        project,
+        body.user_id,
+        body.conversation_id,
+        body.message_limit_number,
+        conversation_limit=body.conversation_limit_number,
+        source=body.source,
     )
     return Envelope(
         data=GetMessageData(
@@ -90,6 +99,8 @@ async def get_message(
                     content=m.content_parts if m.content_parts is not None else m.content,
                     create_time=wall_clock(m.chat_time or m.created_at),
                     update_time=wall_clock(m.chat_time or m.updated_at),
+                    conversation_id=m.conversation_id,
+                    source=m.source,
                 )
                 for m in messages
             ]

@@ -62,6 +62,11 @@ class ChatRequest(TopLevelRequest):
     app_id: Id | None = None
     tags: list[str] = Field(default_factory=list, description="Tags of the stored turn.")
     info: dict[str, Any] = Field(default_factory=dict, description="Metadata of the stored turn.")
+    source: Id | None = Field(
+        default=None,
+        description="The channel the turn came from (at most MEMOS_LIMITS__MAX_ID_CHARS "
+        "characters), kept on the stored turn and returned by get/message.",
+    )
     allow_public: bool = False
     allow_knowledgebase_ids: list[Id] = Field(
         default_factory=list,

@@ -112,6 +112,12 @@ class AddMessageRequest(TopLevelRequest):
     allow_public: bool = False
     allow_knowledgebase_ids: list[Id] = Field(default_factory=list)
     async_mode: bool = True
+    source: Id | None = Field(
+        default=None,
+        description="The channel the messages came from (an app, a bot, a device; at most "
+        "MEMOS_LIMITS__MAX_ID_CHARS characters): kept on each message as sent, returned by "
+        "get/message and its filter there; it changes nothing in the memories made.",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -159,6 +165,7 @@ class AddMessageRequest(TopLevelRequest):
             app_id=self.app_id,
             tags=self.tags,
             info=self.info,
+            source=self.source,
             messages=[
                 IncomingMessage(
                     role=m.role,
@@ -185,8 +192,23 @@ class AddMessageData(BaseModel):
 
 class GetMessageRequest(TopLevelRequest):
     user_id: Id = Field(min_length=1)
-    conversation_id: Id = Field(min_length=1)
-    message_limit_number: int = Field(default=6, ge=1, le=50)
+    conversation_id: Id | None = Field(
+        default=None,
+        min_length=1,
+        description="The conversation; unset: the user's most recent conversations "
+        "(conversation_limit_number of them).",
+    )
+    message_limit_number: int = Field(
+        default=6, ge=1, le=50, description="Messages per conversation, the newest (max 50)."
+    )
+    conversation_limit_number: int = Field(
+        default=6,
+        ge=1,
+        description="Without conversation_id: how many of the user's most recent conversations "
+        "to return (max MEMOS_LIMITS__MAX_CONVERSATIONS_PER_GET, 20), the least recent first; "
+        "with one, unused.",
+    )
+    source: Id | None = Field(default=None, description="Only the messages added with this source.")
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"user_id": "memos_user_123", "conversation_id": "0610"}]}
@@ -199,6 +221,8 @@ class MessageDetail(BaseModel):
     content: str | list[dict[str, Any]]
     create_time: str | None
     update_time: str | None
+    conversation_id: str = Field(description="The conversation it belongs to.")
+    source: str | None = Field(default=None, description="The source it was added with.")
 
 
 class GetMessageData(BaseModel):

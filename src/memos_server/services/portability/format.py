@@ -93,6 +93,8 @@ class MessageRecord(_Record):
     chat_time: datetime | None
     tags: list[str]
     info: dict[str, Any]
+    # Absent from files written before messages kept one.
+    source: str | None = Field(default=None, description="The channel it was added with.")
     created_at: datetime
     updated_at: datetime
 

@@ -90,6 +90,7 @@ def message(
         chat_time=r.chat_time,
         tags=r.tags,
         info=r.info,
+        source=r.source,
         created_at=r.created_at,
         updated_at=r.updated_at,
     )

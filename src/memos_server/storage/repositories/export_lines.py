@@ -47,7 +47,8 @@ _FIELDS: dict[str, str] = {
         "'conversation_id', conversation_id, 'agent_id', agent_id, 'app_id', app_id, "
         "'task_id', task_id, 'role', role, 'content', content, 'content_parts', content_parts, "
         "'tool_call_id', tool_call_id, 'tool_calls', tool_calls, 'chat_time', chat_time, "
-        "'tags', tags, 'info', info, 'created_at', created_at, 'updated_at', updated_at"
+        "'tags', tags, 'info', info, 'source', source, 'created_at', created_at, "
+        "'updated_at', updated_at"
     ),
     "memory": (
         "'type', 'memory', 'id', m.id, 'user_id', m.user_id, "  # noqa: S608 (fixed text)

@@ -46,9 +46,15 @@ class MessageRepository:
         return list(result.scalars())
 
     async def recent(
-        self, project_id: uuid.UUID, user_id: str, conversation_id: str, limit: int
+        self,
+        project_id: uuid.UUID,
+        user_id: str,
+        conversation_id: str,
+        limit: int,
+        source: str | None = None,
     ) -> list[Message]:
-        """The newest ``limit`` messages of a conversation, oldest first."""
+        """The newest ``limit`` messages of a conversation (from ``source`` only, if given),
+        oldest first."""
         when = func.coalesce(Message.chat_time, Message.created_at)
         newest = (
             select(Message)
@@ -56,6 +62,7 @@ class MessageRepository:
                 Message.project_id == project_id,
                 Message.user_id == user_id,
                 Message.conversation_id == conversation_id,
+                *([Message.source == source] if source is not None else []),
             )
             .order_by(when.desc(), Message.id.desc())
             .limit(limit)
@@ -63,6 +70,25 @@ class MessageRepository:
         rows = list((await self.session.execute(newest)).scalars())
         rows.reverse()
         return rows
+
+    async def recent_conversations(
+        self, project_id: uuid.UUID, user_id: str, limit: int, source: str | None = None
+    ) -> list[str]:
+        """The user's ``limit`` conversations with the newest messages (from ``source`` only,
+        if given), newest first."""
+        when = func.max(func.coalesce(Message.chat_time, Message.created_at))
+        newest = (
+            select(Message.conversation_id)
+            .where(
+                Message.project_id == project_id,
+                Message.user_id == user_id,
+                *([Message.source == source] if source is not None else []),
+            )
+            .group_by(Message.conversation_id)
+            .order_by(when.desc(), Message.conversation_id)
+            .limit(limit)
+        )
+        return list((await self.session.execute(newest)).scalars())
 
     async def conversation_page(
         self, project_id: uuid.UUID, user_id: str, conversation_id: str, offset: int, limit: int
