@@ -130,9 +130,9 @@ def test_bad_requests_are_refused(api: Api) -> None:
         400,
         40006,
     )
-    api.fails("/extract/memory", {"messages": [{"role": "user", "content": "x"}] * 201}, 413, 40305)
+    api.fails("/extract/memory", {"messages": [{"role": "user", "content": "x"}] * 201}, 413, 40013)
     api.fails(
-        "/extract/memory", {"messages": [{"role": "user", "content": "长" * 32_001}]}, 413, 40305
+        "/extract/memory", {"messages": [{"role": "user", "content": "长" * 32_001}]}, 413, 40013
     )
 
 

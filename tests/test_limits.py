@@ -31,8 +31,8 @@ def say(text: str, count: int = 1) -> list[dict[str, str]]:
 @pytest.mark.parametrize(
     ("path", "at_limit", "over", "status", "code", "named"),
     [
-        ("/add/message", add(say("hi", 200)), add(say("hi", 201)), 413, 40305, "messages"),
-        ("/add/message", add(say("字" * 32_000)), add(say("字" * 32_001)), 413, 40305, "content"),
+        ("/add/message", add(say("hi", 200)), add(say("hi", 201)), 413, 40013, "messages"),
+        ("/add/message", add(say("字" * 32_000)), add(say("字" * 32_001)), 413, 40013, "content"),
         (
             "/search/memory",
             {**USER, "query": "q" * 4_000},
@@ -84,8 +84,8 @@ def test_each_limit_at_and_past_its_edge(
 
 def test_a_refused_add_stores_nothing_and_keeps_what_was_there(api: Api) -> None:
     api.ok("/add/message", add(say("I keep a diary.")))
-    api.fails("/add/message", add(say("x", 201)), 413, 40305)
-    api.fails("/add/message", add([*say("fine"), *say("字" * 32_001)]), 413, 40305)
+    api.fails("/add/message", add(say("x", 201)), 413, 40013)
+    api.fails("/add/message", add([*say("fine"), *say("字" * 32_001)]), 413, 40013)
     history = api.ok("/get/message", USER)["message_detail_list"]
     assert [m["content"] for m in history] == ["I keep a diary."]
 
@@ -100,8 +100,8 @@ def test_the_limits_are_settings(
     monkeypatch.setattr(limits, "max_id_chars", len("limits-user"))
     monkeypatch.setattr(limits, "max_result_limit", 3)
     assert "10" in api.fails("/search/memory", {**USER, "query": "q" * 11}, 413, 40305)
-    assert "at most 2" in api.fails("/add/message", add(say("hi", 3)), 413, 40305)
-    assert "5" in api.fails("/add/message", add(say("hello!")), 413, 40305)
+    assert "at most 2" in api.fails("/add/message", add(say("hi", 3)), 413, 40013)
+    assert "5" in api.fails("/add/message", add(say("hello!")), 413, 40013)
     api.fails("/add/message", add(say("hi"), user_id="limits-user2"), 413, 40010)
     api.fails("/search/memory", {**USER, "query": "q", "memory_limit_number": 4}, 400, 40000)
 

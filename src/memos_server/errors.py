@@ -1,8 +1,11 @@
 """Domain errors. Each carries its MemOS error code and HTTP status; ``api`` renders them.
 
     MemosError                     50000 / 500 (anything unexpected)
+    ├── MemoryWriteFailed          50143 / 500 (the database refused a memory write)
+    ├── MessageWriteFailed         50144 / 500 (the database refused an add's messages)
     ├── BadRequest                 40000 / 400
     │   ├── RequiredFieldEmpty     40002 / 400
+    │   ├── RelativityInvalid      40012 / 400 (relativity not a number in 0..1)
     │   ├── UnsupportedType        40006 / 400
     │   ├── UnsupportedFileType    40007 / 400 (a knowledge-base document of another format)
     │   ├── InvalidBase64          40008 / 400
@@ -10,6 +13,7 @@
     │   ├── BodyTimeout            40000 / 408 (the body came too slowly; connection closed)
     │   └── IdempotencyKeyReused   40000 / 422 (the key came with another request before)
     ├── TooLong                    40305 / 413
+    │   ├── MessagesTooLong        40013 / 413 (too many messages, or one too long)
     │   ├── UserIdTooLong          40010 / 413
     │   ├── ConversationIdTooLong  40011 / 413
     │   ├── TooManyFiles           50103 / 413
@@ -22,6 +26,7 @@
     │   └── InvalidApiKey          40132 / 401
     ├── AdminApiOff                40100 / 403 (no MEMOS_ADMIN_KEY set)
     ├── RateLimited                40300 / 429 (with Retry-After)
+    │   ├── InputTokensRateLimited 40309 / 429 (a key's input tokens a minute; Retry-After)
     │   └── TooManyFailedKeys      40300 / 429 (a client's wrong keys; with Retry-After)
     └── ServiceUnavailable         50004 / 503
         ├── DatabaseUnavailable    50004 / 503 (Postgres stopped or restarting; Retry-After)
@@ -50,10 +55,31 @@ class MemosError(Exception):
         super().__init__(self.message)
 
 
+class MemoryWriteFailed(MemosError):
+    """A memory write the database refused for a reason of its own (not the client's value,
+    not an outage): the Cloud's "failed to add memory"."""
+
+    code = 50143
+    default_message = "failed to write the memory"
+
+
+class MessageWriteFailed(MemosError):
+    """An add's messages the database refused for a reason of its own: the Cloud's "failed to
+    add message" (the chat history could not be saved)."""
+
+    code = 50144
+    default_message = "failed to store the messages"
+
+
 class BadRequest(MemosError):
     code = 40000
     status = 400
     default_message = "bad parameters"
+
+
+class RelativityInvalid(BadRequest):
+    code = 40012
+    default_message = "relativity must be a number from 0 to 1"
 
 
 class RequiredFieldEmpty(BadRequest):
@@ -106,6 +132,11 @@ class TooLong(MemosError):
     code = 40305
     status = 413
     default_message = "input too long"
+
+
+class MessagesTooLong(TooLong):
+    code = 40013
+    default_message = "messages too long"
 
 
 class UserIdTooLong(TooLong):
@@ -173,6 +204,21 @@ class RateLimited(MemosError):
         self.retry_after_s = max(1, math.ceil(retry_after_s))
         super().__init__(
             f"too many requests for this API key ({limit}); retry after {self.retry_after_s} s"
+        )
+
+
+class InputTokensRateLimited(RateLimited):
+    """A key sent more text (estimated tokens of messages, feedback, chat queries) in a minute
+    than ``limits.input_tokens_per_minute`` allows."""
+
+    code = 40309
+
+    def __init__(self, retry_after_s: float, per_minute: int) -> None:
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
+        MemosError.__init__(
+            self,
+            f"input tokens per minute exceeded for this API key ({per_minute:,}, "
+            f"MEMOS_LIMITS__INPUT_TOKENS_PER_MINUTE); retry after {self.retry_after_s} s",
         )
 
 

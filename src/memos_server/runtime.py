@@ -32,7 +32,7 @@ from memos_server.services.jobs.worker import Worker
 from memos_server.services.knowledge.bases import KnowledgeService
 from memos_server.services.knowledge.ingest import KnowledgeIngester
 from memos_server.services.memory_admin import MemoryAdmin
-from memos_server.services.rate_limit import RateLimiter
+from memos_server.services.rate_limit import InputTokenLimiter, RateLimiter
 from memos_server.services.reindex import Phase, Reindexer, pending_target, watch_binding
 from memos_server.services.retention import run_sweep_loop
 from memos_server.services.search.engine import SearchService
@@ -101,6 +101,7 @@ class Runtime:
     index_sync: asyncio.Task[None] | None = None
     retention_sweep: asyncio.Task[None] | None = None  # purges expired memories
     rate_limiter: RateLimiter | None = None  # per API key; None: no limit
+    input_tokens: InputTokenLimiter | None = None  # per API key; None: no limit
     failed_keys: FailedKeyThrottle | None = None  # per client address; None: no limit
     # Set once a reindex bound the database to another model: what every request answers then.
     retired: str | None = None
@@ -254,6 +255,13 @@ class Runtime:
             )
 
 
+def input_token_limiter_for(settings: Settings) -> InputTokenLimiter | None:
+    per_minute = settings.limits.input_tokens_per_minute
+    if per_minute <= 0:
+        return None
+    return InputTokenLimiter(max(1, per_minute // settings.server.workers))
+
+
 def rate_limiter_for(settings: Settings) -> RateLimiter | None:
     limits = settings.limits
     if limits.rate_per_key <= 0:
@@ -338,6 +346,7 @@ async def open_runtime(
                 else None
             ),
             rate_limiter=rate_limiter_for(settings),
+            input_tokens=input_token_limiter_for(settings),
             failed_keys=failed_key_throttle_for(settings),
         )
         try:

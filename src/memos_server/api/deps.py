@@ -5,7 +5,7 @@ built once."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.api.transaction import commit_now, request_session
 from memos_server.embedding import Embedder
+from memos_server.embedding.base import estimate_tokens
 from memos_server.errors import InvalidApiKey
 from memos_server.runtime import Runtime
 from memos_server.services.apikeys import authenticate
@@ -142,6 +143,7 @@ async def get_project(
         caller = await authenticate(session, bearer_token(authorization))
     if runtime.rate_limiter is not None:
         runtime.rate_limiter.take(caller.key_id)
+    request.state.key_id = caller.key_id  # for the input-token budget (``spend_input``)
     # Commit (the key's last-use time, if it was written) and so end the transaction either way:
     # its connection goes back to the pool now, not when the route ends. A route may wait seconds
     # for the model before its next statement; it takes a connection again for that one.
@@ -150,6 +152,14 @@ async def get_project(
 
 
 ProjectDep = Annotated[uuid.UUID, Depends(get_project)]
+
+
+def spend_input(request: Request, runtime: Runtime, texts: Iterable[str]) -> None:
+    """Count the text a request sends against its key's input tokens a minute (40309 when
+    spent); after ``get_project``, which names the key."""
+    if runtime.input_tokens is not None:
+        tokens = sum(estimate_tokens(text) for text in texts)
+        runtime.input_tokens.take(request.state.key_id, tokens)
 
 
 def get_idempotency_key(

@@ -22,8 +22,11 @@ from memos_server.errors import (
     DatabaseTimeout,
     DatabaseUnavailable,
     EmbeddingModelRetired,
+    MemoryWriteFailed,
     MemosError,
+    MessageWriteFailed,
     NotFound,
+    RelativityInvalid,
     RequiredFieldEmpty,
     TooLong,
     UnsupportedType,
@@ -74,6 +77,22 @@ def database_slow(request: Request) -> JSONResponse:
     return render(DatabaseTimeout())
 
 
+# Where a refused write is the Cloud's "failed to add message" (50144) or "failed to add
+# memory" (50143): by the endpoint, the rest of the path after the API prefix.
+_MESSAGE_WRITES = ("/add/message", "/chat")
+_MEMORY_WRITES = ("/add/feedback", "/update/memory")
+
+
+def write_failure(path: str) -> MemosError:
+    """The error for a database failure that is neither an outage nor the client's value: the
+    write the endpoint makes, when it makes one, else an internal error."""
+    if path.endswith(_MESSAGE_WRITES):
+        return MessageWriteFailed()
+    if path.endswith(_MEMORY_WRITES):
+        return MemoryWriteFailed()
+    return MemosError()
+
+
 def _sqlstate(exc: DBAPIError) -> str:
     return str(getattr(exc.orig, "sqlstate", None) or "")
 
@@ -119,6 +138,8 @@ def from_validation(errors: Sequence[Any]) -> MemosError:
         return BadRequest("request body must be a JSON object (Content-Type: application/json)")
     if kind == "missing":
         return RequiredFieldEmpty(f"{field} is required")
+    if field == "relativity":
+        return RelativityInvalid(f"relativity must be a number from 0 to 1: {first.get('msg', '')}")
     if (
         kind in ("string_too_short", "too_short")
         and (first.get("ctx") or {}).get("min_length") == 1
@@ -207,7 +228,7 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
             )
             return render(BadRequest("a value in the request cannot be stored"))
         log.exception("database error during %s", request.url.path)
-        return render(MemosError())
+        return render(write_failure(request.url.path))
 
     @app.exception_handler(PoolTimeout)
     async def _pool(request: Request, exc: PoolTimeout) -> JSONResponse:

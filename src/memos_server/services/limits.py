@@ -6,7 +6,13 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from memos_server.errors import BadRequest, ConversationIdTooLong, TooLong, UserIdTooLong
+from memos_server.errors import (
+    BadRequest,
+    ConversationIdTooLong,
+    MessagesTooLong,
+    TooLong,
+    UserIdTooLong,
+)
 from memos_server.settings import LimitSettings
 
 _ID_TOO_LONG: dict[str, type[TooLong]] = {
@@ -76,12 +82,12 @@ def _long_key(info: dict[str, Any], most: int) -> str | None:
 
 def check_messages(limits: LimitSettings, texts: Sequence[str]) -> None:
     if len(texts) > limits.max_messages_per_add:
-        raise TooLong(
+        raise MessagesTooLong(
             f"messages has {len(texts)} items; at most {limits.max_messages_per_add} per add"
         )
     for i, text in enumerate(texts):
         if len(text) > limits.max_message_chars:
-            raise TooLong(
+            raise MessagesTooLong(
                 f"messages[{i}].content is longer than {limits.max_message_chars} characters"
             )
 

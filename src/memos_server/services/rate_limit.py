@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from memos_server.errors import RateLimited
+from memos_server.errors import InputTokensRateLimited, RateLimited
 
 
 @dataclass
@@ -40,17 +40,33 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self.rate > 0
 
-    def take(self, key_id: uuid.UUID) -> None:
-        """Spend one request of this key's allowance, or raise ``RateLimited``."""
+    def take(self, key_id: uuid.UUID, cost: float = 1.0) -> None:
+        """Spend ``cost`` of this key's allowance, or raise ``RateLimited``. A cost above the
+        burst needs the bucket full (it could never be paid otherwise) and empties it."""
         if not self.enabled:
             return
+        cost = min(cost, float(self.burst))
         now = self.clock()
         bucket = self.buckets.get(key_id)
         if bucket is None:
             bucket = self.buckets[key_id] = Bucket(tokens=float(self.burst), updated=now)
         else:
             bucket.refill(now, self.rate, self.burst)
-        if bucket.tokens < 1:
-            wait = (1 - bucket.tokens) / self.rate
-            raise RateLimited(wait, f"{self.rate:g} requests/s, bursts of {self.burst}")
-        bucket.tokens -= 1
+        if bucket.tokens < cost:
+            raise self.refusal((cost - bucket.tokens) / self.rate)
+        bucket.tokens -= cost
+
+    def refusal(self, wait_s: float) -> RateLimited:
+        return RateLimited(wait_s, f"{self.rate:g} requests/s, bursts of {self.burst}")
+
+
+class InputTokenLimiter(RateLimiter):
+    """The text a key may send a minute, in estimated tokens (``limits.input_tokens_per_minute``,
+    the Cloud's 40309): the bucket holds a minute's worth and refills continuously."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(per_minute / 60.0, per_minute, clock)
+        self.per_minute = per_minute
+
+    def refusal(self, wait_s: float) -> RateLimited:
+        return InputTokensRateLimited(wait_s, self.per_minute)

@@ -191,6 +191,12 @@ class LimitSettings(Group):
     rate_burst: int = Field(
         default=100, ge=1, description="Requests one API key may make at once before the rate."
     )
+    input_tokens_per_minute: int = Field(
+        default=0,
+        ge=0,
+        description="Estimated tokens of text (add/message's messages, add/feedback, chat "
+        "queries) one API key may send a minute (0: no limit); over it: 429, code 40309.",
+    )
     failed_keys_per_minute: float = Field(
         default=10.0,
         ge=0,

@@ -17,12 +17,19 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.api.added import settle_added
-from memos_server.api.deps import ChatDep, KnowledgeDep, ProjectDep, RuntimeDep, SessionDep
+from memos_server.api.deps import (
+    ChatDep,
+    KnowledgeDep,
+    ProjectDep,
+    RuntimeDep,
+    SessionDep,
+    spend_input,
+)
 from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.chat import ChatData, ChatRequest
@@ -111,6 +118,7 @@ async def chat(
     chat_service: ChatDep,
     knowledge: KnowledgeDep,
     runtime: RuntimeDep,
+    request: Request,
 ) -> Envelope[ChatData] | StreamingResponse:
     """Answer the user's message with the configured model and the user's memories.
 
@@ -120,6 +128,7 @@ async def chat(
     ``add_message_on_answer`` (the default) the message and the answer are stored as a turn of the
     conversation. ``stream: true`` answers as server-sent events. Needs an LLM (503 otherwise).
     """
+    spend_input(request, runtime, [body.query])
     llm = chat_service.model()
     asked_at = datetime.now(UTC)
     where = parse_search_filter(body.filter)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from memos_server.api.added import answer_added
 from memos_server.api.deps import (
@@ -12,6 +12,7 @@ from memos_server.api.deps import (
     ProjectDep,
     RuntimeDep,
     SessionDep,
+    spend_input,
 )
 from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.common import Envelope
@@ -35,6 +36,7 @@ async def add_feedback_route(
     intake: FeedbackIntakeDep,
     knowledge: KnowledgeDep,
     runtime: RuntimeDep,
+    request: Request,
     idempotency_key: IdempotencyKey,
 ) -> Envelope[AddMessageData]:
     """Correct the user's memories with their feedback ("I don't live in Beijing anymore").
@@ -46,6 +48,7 @@ async def add_feedback_route(
     With ``allow_knowledgebase_ids`` the correction is written into those knowledge bases too: a
     search naming one of them finds it, whoever asks.
     """
+    spend_input(request, runtime, [body.feedback_content])
     shared = await knowledge.search_bases(
         session, project_id=project, base_ids=body.allow_knowledgebase_ids
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from memos_server.api.added import answer_added
 from memos_server.api.deps import (
@@ -15,6 +15,7 @@ from memos_server.api.deps import (
     RuntimeDep,
     SessionDep,
     SettingsDep,
+    spend_input,
 )
 from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.common import Envelope, wall_clock
@@ -45,6 +46,7 @@ async def add_message(
     intake: MessageIntakeDep,
     knowledge: KnowledgeDep,
     runtime: RuntimeDep,
+    request: Request,
     idempotency_key: IdempotencyKey,
 ) -> Envelope[AddMessageData]:
     """Store a finished conversation's messages and turn them into memories.
@@ -56,6 +58,7 @@ async def add_message(
     request is refused (422, 40000). With ``allow_knowledgebase_ids`` the add's memories are
     written into those knowledge bases too: a search naming one of them finds them, whoever asks.
     """
+    spend_input(request, runtime, (m.text for m in body.messages))
     shared = await knowledge.search_bases(
         session, project_id=project, base_ids=body.allow_knowledgebase_ids
     )
