@@ -5,7 +5,9 @@
 - /chat's system prompt (``chat.<lang>.md``): ``- (2025-06-14 10:00) ...`` for a fact (a
   feedback memory with its key first), ``- (2025-06-14 10:00, explicit) ...`` for a preference;
 - instruction and full_instruction: ``- [2025-06-14] ...`` for a fact,
-  ``- [implicit, 2025-06-14] ... (inferred from: ...)`` for a preference.
+  ``- [implicit, 2025-06-14] ... (inferred from: ...)`` for a preference; with search's
+  ``context_format`` ``sources``, a fact's source messages instead, ``- [2025-06-14] user: ...``
+  each, and with ``mixed`` the fact followed by them, indented (``  - [...] user: ...``).
 
 On /chat's and instruction's lines each memory's text is escaped (``recalled.py``): those are
 inside a ``<memories>`` block. An empty list is ``NO_MEMORIES``.
@@ -47,6 +49,19 @@ class ShownMemory(Protocol):
     def update_time(self) -> datetime: ...
 
 
+class ShownMessage(Protocol):
+    """What a line shows of a message a memory was made from (a ``storage.models.Message``)."""
+
+    @property
+    def role(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def chat_time(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
 def render_memories(memories: Sequence[ShownMemory], language: Language) -> str:
     """The memories shown to the model with a user's feedback, numbered from 1."""
     if not memories:
@@ -86,6 +101,11 @@ def chat_preferences(preferences: Sequence[ShownMemory], language: Language) -> 
 def instruction_fact(memory: ShownMemory) -> str:
     when = day(memory.memory_time or memory.create_time)
     return f"- [{when}] {recalled_text(memory.memory_value)}"
+
+
+def instruction_source(message: ShownMessage, *, indent: str = "") -> str:
+    when = day(message.chat_time or message.created_at)
+    return f"{indent}- [{when}] {message.role}: {recalled_text(message.content)}"
 
 
 def instruction_preference(memory: ShownMemory, language: Language) -> str:

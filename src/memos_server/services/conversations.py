@@ -56,3 +56,19 @@ async def message_numbers(
     number in the project, keyed by the id the service keeps (global, so never shown)."""
     ids = {i for memory in memories for i in memory.source_message_ids}
     return await MessageRepository(session).numbers(project_id, ids)
+
+
+async def source_messages(
+    session: AsyncSession, project_id: uuid.UUID, memories: Iterable[Memory], per_memory: int
+) -> dict[uuid.UUID, list[Message]]:
+    """The messages each memory was made from (its ``sources``), oldest first, at most
+    ``per_memory`` of them (the last: nearest to what the memory says), by memory id; what
+    search's ``context_format`` ``sources`` and ``mixed`` show. A message deleted since is left
+    out; a memory with none left (made by feedback, or its conversation deleted) maps to []."""
+    chosen = {m.id: list(m.source_message_ids)[-per_memory:] for m in memories}
+    wanted = sorted({i for ids in chosen.values() for i in ids})
+    found = {m.id: m for m in await MessageRepository(session).by_ids(project_id, wanted)}
+    return {
+        memory_id: sorted((found[i] for i in ids if i in found), key=lambda m: m.seq)
+        for memory_id, ids in chosen.items()
+    }

@@ -82,6 +82,13 @@ class SearchSettings(Group):
         ge=100,
         description="Token budget of instruction / full_instruction (least relevant dropped).",
     )
+    context_source_messages: int = Field(
+        default=5,
+        ge=1,
+        le=50,
+        description="context_format sources / mixed: a fact's source messages shown at most "
+        "(its last ones), in the instructions and in message_detail_list.",
+    )
     hnsw_min_memories: int = Field(
         default=0,
         ge=0,

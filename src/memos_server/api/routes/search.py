@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,7 @@ from memos_server.api.deps import KnowledgeDep, ProjectDep, SearchDep, SessionDe
 from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.memory_items import memory_fields, preference_fields
 from memos_server.api.responses import ERRORS
-from memos_server.api.schemas.common import Envelope, epoch_ms
+from memos_server.api.schemas.common import Envelope, epoch_ms, wall_clock
 from memos_server.api.schemas.search import (
     SEARCH_ANSWER_EXAMPLES,
     MemoryDetail,
@@ -23,12 +24,18 @@ from memos_server.api.schemas.search import (
     SearchMemoryRequest,
 )
 from memos_server.filters import parse_search_filter
-from memos_server.services.conversations import message_numbers
+from memos_server.services.conversations import message_numbers, source_messages
 from memos_server.services.knowledge.bases import KnowledgeService
 from memos_server.services.search.engine import Scored, SearchQuery
-from memos_server.services.search.instructions import full_instruction, instruction
+from memos_server.services.search.instructions import (
+    ContextFormat,
+    FactContext,
+    full_instruction,
+    instruction,
+)
 from memos_server.services.search.passages import ScoredPassage
 from memos_server.settings import Settings
+from memos_server.storage.models import Message
 from memos_server.text.language import detect_language
 
 router = APIRouter(tags=["memories"], responses=ERRORS, route_class=ExactNumbersRoute)
@@ -59,6 +66,28 @@ def passage_detail(scored: ScoredPassage) -> PassageDetail:
         page=passage.page,
         heading=passage.heading,
     )
+
+
+def message_details(messages: Iterable[Message]) -> list[dict[str, Any]]:
+    """Source messages as get/message shows them, each once, in the order given."""
+    seen: set[int] = set()
+    details: list[dict[str, Any]] = []
+    for m in messages:
+        if m.id in seen:
+            continue
+        seen.add(m.id)
+        details.append(
+            {
+                "message_id": m.seq,
+                "role": m.role,
+                "content": m.content,
+                "conversation_id": m.conversation_id,
+                "create_time": wall_clock(m.chat_time or m.created_at),
+                "update_time": wall_clock(m.chat_time or m.updated_at),
+                "source": m.source,
+            }
+        )
+    return details
 
 
 async def search_query(
@@ -119,6 +148,17 @@ async def search_memory(
     numbers = await message_numbers(session, project, [s.memory for s in result.facts])
     language = detect_language([body.query])
     budget = settings.search.instruction_max_tokens
+    context = FactContext(ContextFormat(body.context_format))
+    said: list[dict[str, Any]] | None = None
+    if context.format != ContextFormat.MEMORY:
+        sources = await source_messages(
+            session,
+            project,
+            [s.memory for s in result.facts],
+            settings.search.context_source_messages,
+        )
+        context = FactContext(context.format, sources)
+        said = message_details(m for s in result.facts for m in sources[s.memory.id])
     return Envelope(
         data=SearchMemoryData(
             memory_detail_list=[
@@ -127,13 +167,14 @@ async def search_memory(
             ],
             preference_detail_list=[preference_detail(s) for s in result.preferences],
             preference_note=result.preference_note,
+            message_detail_list=said,
             instruction=(
-                instruction(body.query, result, language, budget)
+                instruction(body.query, result, language, budget, context)
                 if body.return_instruction
                 else None
             ),
             full_instruction=(
-                full_instruction(body.query, result, language, budget, datetime.now(UTC))
+                full_instruction(body.query, result, language, budget, datetime.now(UTC), context)
                 if body.return_full_instruction
                 else None
             ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,6 +52,19 @@ class SearchMemoryRequest(TopLevelRequest):
     return_full_instruction: bool = Field(
         default=False,
         description="Also answer `full_instruction`: a complete prompt ready for a model.",
+    )
+    context_format: Literal["memory", "sources", "mixed"] = Field(
+        default="memory",
+        description='What stands for a fact in instruction / full_instruction: "memory" its '
+        'text; "sources" the messages it was made from, as said ("- [date] user: ..."); '
+        '"mixed" its text, then those messages indented. With "sources" and "mixed", '
+        "message_detail_list lists those messages too (at most "
+        "MEMOS_SEARCH__CONTEXT_SOURCE_MESSAGES, 5, per fact). Memory items are the same.",
+    )
+    source: Id | None = Field(
+        default=None,
+        description="The channel the search comes from, as the SDK sends it; it filters nothing "
+        "(get/message's source does).",
     )
 
     model_config = ConfigDict(
@@ -118,7 +131,12 @@ class SearchMemoryData(BaseModel):
     tool_memory_detail_list: list[MemoryDetail] = Field(default_factory=list)
     skill_detail_list: list[MemoryDetail] = Field(default_factory=list)
     preference_note: str = ""
-    message_detail_list: list[dict[str, Any]] | None = None
+    message_detail_list: list[dict[str, Any]] | None = Field(
+        default=None,
+        description='With context_format "sources" or "mixed": the messages the facts were made '
+        "from, in the facts' order, each once ({message_id, role, content, conversation_id, "
+        "create_time, update_time, source}); else null.",
+    )
     instruction: str | None = Field(
         default=None, description="With return_instruction: memories + query, a prompt section."
     )
