@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.database import sql
 from tests.support.memories import store_preference
 from tests.support.paths import ROOT
 from tests.support.service import ServiceThread
@@ -123,3 +124,27 @@ def test_knowledge_bases_through_the_sdk(service: ServiceThread, api_key: str) -
     assert result["deleted_file"] is True
     assert {m["file_name"] for m in result["after_file"]} <= {"policy.md"}
     assert result["deleted_base"] is True
+
+
+def test_source_status_views_and_context_format_through_the_sdk(
+    service: ServiceThread, pg_url: str, api_key: str
+) -> None:
+    result = run_sdk(ROOT / "tests" / "sdk" / "drive_contract.py", service.base_url, api_key)
+
+    # get/status answers a list; SDK 2.0.33 normalises it into its object, memory_views kept.
+    assert result["status"] == {"task_id": result["task_id"], "status": "completed"}
+    views = result["memory_views"]
+    added = sql(pg_url, "SELECT id::text FROM memories WHERE task_id = :t", t=result["task_id"])
+    assert views == {"added": [m["id"] for m in added], "updated": [], "deleted": []}
+    assert views["added"]
+    # context_format: the items are the same; sources and mixed list the messages said.
+    memory, sources, mixed = (result["search"][f] for f in ("memory", "sources", "mixed"))
+    assert memory["memories"] == sources["memories"] == mixed["memories"]
+    assert memory["messages"] is None
+    said = [(m["role"], m["content"], m["source"]) for m in sources["messages"]]
+    assert said == [
+        ("user", "我下个月去成都出差，想住在春熙路附近", "wechat"),
+        ("assistant", "好的，我帮你留意春熙路附近的酒店。", "wechat"),
+    ]
+    assert mixed["messages"] == sources["messages"]
+    assert [m["content"] for m in result["messages"]] == [s[1] for s in said]
