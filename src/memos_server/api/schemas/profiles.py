@@ -9,8 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from memos_server.api.schemas.common import Id, TopLevelRequest
 
+PROFILE_VIEW = "profile"  # the Cloud's memory view of profiles (include_memory_view)
 MAX_BINDINGS = 20  # the Cloud's "up to 20 per request"
 MAX_TEMPLATE_PAGE = 100
+
+
+def wants_profiles(views: list[str] | None, *, default: bool) -> bool:
+    """Whether a request's include_memory_view asks for profiles (unset: ``default``)."""
+    return default if views is None else PROFILE_VIEW in views
+
 
 _TREE = (
     "Up to three levels of names whose leaves are fields "
