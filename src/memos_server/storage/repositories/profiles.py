@@ -109,6 +109,13 @@ class ProfileRepository:
         row: Profile | None = await self.session.scalar(statement)
         return row
 
+    async def profile_by_id(self, profile_id: uuid.UUID, *, lock: bool = False) -> Profile | None:
+        statement = select(Profile).where(Profile.id == profile_id)
+        if lock:
+            statement = statement.with_for_update()
+        row: Profile | None = await self.session.scalar(statement)
+        return row
+
     async def profiles_of(
         self, project_id: uuid.UUID, subject: Subject, *, lock: bool = False
     ) -> list[Profile]:
