@@ -4,6 +4,7 @@ apart, and the profiles get/memory and search/memory return (docs/profiles.md)."
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -346,3 +347,20 @@ def test_delete_user_removes_their_profiles_and_history(api: Api, pg_url: str) -
     # The template stays.
     got = api.ok("/get/profile_template", {"profile_template_id": template})["profile_template"]
     assert got["instance_count"] == 0
+
+
+def test_concurrent_binds_of_one_user_make_one_profile(
+    api: Api, service: ServiceThread, api_key: str
+) -> None:
+    template = add_template(api)
+    body = {"bind_list": [{"user_id": "并发用户", "profile_template_id": template}]}
+
+    def bind_once(_: int) -> int:
+        with Api(service.base_url, api_key) as client:
+            return client.post("/bind/profile_template", body).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(bind_once, range(8)))
+
+    assert statuses == [200] * 8
+    assert len(profiles_of(api, "并发用户")) == 1

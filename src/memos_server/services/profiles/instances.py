@@ -58,22 +58,19 @@ class ProfileService:
         made = 0
         for binding in bindings:
             subject = subject_of(self.settings, binding.user_id, binding.agent_id)
+            # Held until the request ends: the template cannot be deleted or changed under it.
             template = await self.templates.get(
-                session, project_id=project_id, template_id=binding.template_id
+                session, project_id=project_id, template_id=binding.template_id, share=True
             )
-            if await repository.profile(project_id, template.id, subject) is not None:
-                continue
-            await repository.add(
-                Profile(
-                    id=uuid.uuid4(),
-                    project_id=project_id,
-                    template_id=template.id,
-                    subject_kind=subject.kind,
-                    subject_id=subject.id,
-                    fields=list(template.fields),
-                )
+            profile = Profile(
+                id=uuid.uuid4(),
+                project_id=project_id,
+                template_id=template.id,
+                subject_kind=subject.kind,
+                subject_id=subject.id,
+                fields=list(template.fields),
             )
-            made += 1
+            made += await repository.bind(profile)
         return made
 
     async def _bound(

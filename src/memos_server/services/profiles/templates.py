@@ -98,10 +98,16 @@ class TemplateService:
         return template
 
     async def get(
-        self, session: AsyncSession, *, project_id: uuid.UUID, template_id: str, lock: bool = False
+        self,
+        session: AsyncSession,
+        *,
+        project_id: uuid.UUID,
+        template_id: str,
+        lock: bool = False,
+        share: bool = False,
     ) -> ProfileTemplate:
         template = await ProfileRepository(session).template(
-            project_id, parse_template_id(template_id), lock=lock
+            project_id, parse_template_id(template_id), lock=lock, share=share
         )
         if template is None:
             raise NotFound(f"profile template {template_id!r} not found")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.storage.models import Profile, ProfileHistory, ProfileTemplate
@@ -40,13 +41,22 @@ class ProfileRepository:
         await self.session.flush()
 
     async def template(
-        self, project_id: uuid.UUID, template_id: uuid.UUID, *, lock: bool = False
+        self,
+        project_id: uuid.UUID,
+        template_id: uuid.UUID,
+        *,
+        lock: bool = False,
+        share: bool = False,
     ) -> ProfileTemplate | None:
+        """The project's template; ``lock``: for an update or a deletion; ``share``: kept from
+        both while a bind uses it (binds of it do not wait for each other)."""
         statement = select(ProfileTemplate).where(
             ProfileTemplate.id == template_id, ProfileTemplate.project_id == project_id
         )
         if lock:
             statement = statement.with_for_update()
+        elif share:
+            statement = statement.with_for_update(key_share=True)
         row: ProfileTemplate | None = await self.session.scalar(statement)
         return row
 
@@ -132,6 +142,24 @@ class ProfileRepository:
         if lock:
             statement = statement.with_for_update()
         return list(await self.session.scalars(statement))
+
+    async def bind(self, profile: Profile) -> bool:
+        """Insert the profile unless its subject is bound to the template already (a concurrent
+        bind of the same pair included); whether it was inserted."""
+        statement = (
+            insert(Profile)
+            .values(
+                id=profile.id,
+                project_id=profile.project_id,
+                template_id=profile.template_id,
+                subject_kind=profile.subject_kind,
+                subject_id=profile.subject_id,
+                fields=profile.fields,
+            )
+            .on_conflict_do_nothing(constraint="uq_profiles_template_subject")
+            .returning(Profile.id)
+        )
+        return await self.session.scalar(statement) is not None
 
     async def delete_profile(self, profile: Profile) -> None:
         await self.session.delete(profile)
