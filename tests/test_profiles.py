@@ -364,3 +364,26 @@ def test_concurrent_binds_of_one_user_make_one_profile(
 
     assert statuses == [200] * 8
     assert len(profiles_of(api, "并发用户")) == 1
+
+
+def test_a_field_can_be_locked_without_restating_its_value(api: Api, pg_url: str) -> None:
+    template = add_template(api, {"基本信息": {"职业": {"algorithm_updatable": True}}})
+    bind(api, template, "孙七")
+    edit = {"user_id": "孙七", "profile_template_id": template}
+    api.ok("/edit/profile", {**edit, "metadata": {"基本信息": {"职业": {"value": "律师"}}}})
+
+    api.ok(
+        "/edit/profile",
+        {**edit, "metadata": {"基本信息": {"职业": {"algorithm_updatable": False}}}},
+    )
+
+    [profile] = profiles_of(api, "孙七")
+    assert profile["properties"] == {
+        "基本信息": {"职业": {"value": "律师", "algorithm_updatable": False}}
+    }
+    rows = sql(
+        pg_url,
+        "SELECT count(*) AS n FROM profile_history WHERE profile_id = CAST(:id AS uuid)",
+        id=profile["id"],
+    )
+    assert rows == [{"n": 1}]  # the value's change; locking alone writes no history

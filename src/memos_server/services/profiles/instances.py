@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from memos_server.errors import BadRequest, NotFound, RequiredFieldEmpty
 from memos_server.services.limits import check_ids
 from memos_server.services.profiles.templates import TemplateService, parse_template_id
-from memos_server.services.profiles.trees import parse_path, parse_tree
+from memos_server.services.profiles.trees import fields_of, parse_path, parse_tree
 from memos_server.services.profiles.writer import Change, Origin, write_fields
 from memos_server.settings import Settings
 from memos_server.storage.models import Profile
@@ -104,8 +104,17 @@ class ProfileService:
         specs = parse_tree(metadata, self.limits) if metadata is not None else []
         removals = [parse_path(p, self.limits, "remove_fields") for p in remove_fields]
         profile = await self._bound(session, project_id, template_id, subject)
+        # A field given without a value keeps its value (a new one starts empty).
+        current = {f.path: f.value for f in fields_of(profile.fields)}
         changes = [Change(path, None) for path in removals]
-        changes += [Change(s.path, s.value, s.algorithm_updatable) for s in specs]
+        changes += [
+            Change(
+                s.path,
+                s.value if s.value is not None else current.get(s.path, ""),
+                s.algorithm_updatable,
+            )
+            for s in specs
+        ]
         return await write_fields(
             ProfileRepository(session),
             profile,

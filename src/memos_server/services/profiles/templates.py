@@ -63,7 +63,11 @@ class TemplateService:
             raise RequiredFieldEmpty("metadata must hold at least one field")
         stamp = now_iso()
         fields = [
-            Field(s.path, s.value, True if s.algorithm_updatable is None else s.algorithm_updatable)
+            Field(
+                s.path,
+                s.value or "",
+                True if s.algorithm_updatable is None else s.algorithm_updatable,
+            )
             for s in specs
         ]
         if len({f.path for f in fields}) != len(fields):

@@ -3,7 +3,8 @@
 The Cloud's ``metadata`` is a tree of up to three levels of names whose leaves are field objects
 ``{"value": str, "algorithm_updatable": bool}``: ``{"基本信息": {"职业": {"value": "", ...}}}``,
 or fields straight under the root when no category is wanted. A node is a leaf when it has a
-``value`` that is not an object. Names may not hold ``.``: remove_fields and ``profile_path``
+``value`` that is not an object, or only an ``algorithm_updatable`` (no value: a template's is
+empty, an edit keeps the field's). Names may not hold ``.``: remove_fields and ``profile_path``
 join names with it. Stored, the fields are a list of ``{path, value, algorithm_updatable,
 updated_at}`` in the client's order (``Field``); ``tree`` makes the Cloud's shape again.
 """
@@ -24,10 +25,11 @@ Path = tuple[str, ...]
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """A leaf as a request wrote it; ``algorithm_updatable`` None when the request left it out."""
+    """A leaf as a request wrote it; ``value`` and ``algorithm_updatable`` None when the
+    request left them out."""
 
     path: Path
-    value: str
+    value: str | None
     algorithm_updatable: bool | None
 
 
@@ -84,8 +86,17 @@ def tree(fields: list[Field]) -> dict[str, Any]:
     return root
 
 
+_LEAF_KEYS = frozenset({"value", "algorithm_updatable"})
+
+
 def _is_leaf(node: Any) -> bool:
-    return isinstance(node, dict) and "value" in node and not isinstance(node["value"], dict)
+    """A field: a ``value`` that is not an object, or only ``algorithm_updatable`` (an edit
+    that locks or unlocks a field and keeps its value)."""
+    if not isinstance(node, dict) or not node:
+        return False
+    if "value" in node:
+        return not isinstance(node["value"], dict)
+    return set(node) <= _LEAF_KEYS and not isinstance(node["algorithm_updatable"], dict)
 
 
 def parse_tree(
@@ -140,9 +151,12 @@ def check_name(name: str, limits: ProfileSettings, where: str) -> str:
 
 
 def _leaf(node: dict[str, Any], path: Path, limits: ProfileSettings, where: str) -> FieldSpec:
-    value = node["value"]
+    value = node.get("value")
+    updatable = node.get("algorithm_updatable")
+    if updatable is not None and not isinstance(updatable, bool):
+        raise BadRequest(f"{where}.{dotted(path)}.algorithm_updatable must be true or false")
     if value is None:
-        value = ""
+        return FieldSpec(path, None, updatable)
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise BadRequest(f"{where}.{dotted(path)}.value must be a string")
     text = str(value)
@@ -150,9 +164,6 @@ def _leaf(node: dict[str, Any], path: Path, limits: ProfileSettings, where: str)
         raise TooLong(
             f"{where}.{dotted(path)}.value is longer than {limits.max_value_chars} characters"
         )
-    updatable = node.get("algorithm_updatable")
-    if updatable is not None and not isinstance(updatable, bool):
-        raise BadRequest(f"{where}.{dotted(path)}.algorithm_updatable must be true or false")
     return FieldSpec(path, text, updatable)
 
 
