@@ -26,6 +26,7 @@ TASK_MARKERS = {
     "reconcile": ("# Task: reconcile memories", "# 任务：整合记忆"),
     "feedback": ("# Task: apply the user's feedback", "# 任务：根据用户反馈修正记忆"),
     "chat": ("# Task: answer with the user's memories", "# 任务：结合用户记忆回答"),
+    "profile": ("# Task: update the user's profile", "# 任务：更新用户画像"),
 }
 
 

@@ -342,3 +342,59 @@ def test_the_key_lives_in_the_tab_and_never_in_a_url(
     page.click("#logout")
     expect(page.locator("#login")).to_be_visible()
     assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_a_users_profile_in_its_tab(
+    service: ServiceThread, api: Api, api_key: str, console: Console
+) -> None:
+    tree = {
+        "基本信息": {
+            "职业": {"value": "", "algorithm_updatable": True},
+            "所在城市": {"value": "", "algorithm_updatable": True},
+        },
+        "备注": {"value": "", "algorithm_updatable": True},
+    }
+    template = api.ok("/add/profile_template", {"name": "客服用户画像", "metadata": tree})[
+        "profile_template_id"
+    ]
+    api.ok(
+        "/bind/profile_template",
+        {"bind_list": [{"user_id": "王芳", "profile_template_id": template}]},
+    )
+    api.ok(
+        "/edit/profile",
+        {
+            "user_id": "王芳",
+            "profile_template_id": template,
+            "metadata": {
+                "基本信息": {
+                    "职业": {"value": "产品经理"},
+                    "所在城市": {"value": "上海", "algorithm_updatable": False},
+                },
+                "备注": {"value": XSS},
+            },
+        },
+    )
+    page = console.open(service)
+    log_in(page, api_key)
+    page.fill("#open-user-id", "王芳")
+    page.click('#open-user button[type="submit"]')
+    expect(page.locator("#user-title")).to_have_text("王芳")
+
+    tab(page, "profile")
+
+    card = page.locator(f'section.profile[data-template="{template}"]')
+    expect(card.locator("h3")).to_contain_text("客服用户画像")
+    expect(card.locator('tr[data-path="基本信息.职业"]')).to_contain_text("产品经理")
+    city = card.locator('tr[data-path="基本信息.所在城市"]')
+    expect(city).to_contain_text("上海")
+    expect(city.locator(".pill.locked")).to_have_text("locked")
+    expect(card.locator('tr[data-path="备注"] td').nth(1)).to_have_text(XSS)
+    assert page.locator("section.profile img, section.profile b").count() == 0
+    assert page.evaluate("window.__xss") is None
+    shot(page, "12-profile")
+
+    # A user without a profile is told how to get one.
+    page.fill("#open-user-id", "无画像用户")
+    page.click('#open-user button[type="submit"]')
+    expect(page.locator("#tab-profile")).to_contain_text("bind a profile template")

@@ -306,7 +306,7 @@ def test_null_for_every_optional_field_means_the_default(api: Api, path: str) ->
 
 
 def test_unknown_fields_are_ignored(api: Api) -> None:
-    extra = {"source": "sdk", "include_memory_view": True, "mode": None, "你好": ["😀"]}
+    extra = {"source": "sdk", "unknown_flag": True, "mode": None, "你好": ["😀"]}
     api.ok("/add/message", {**ADD, "conversation_id": "extra", **extra})
     api.ok("/search/memory", {**SEARCH, **extra})
     api.ok("/get/message", {**GET, **extra})

@@ -556,3 +556,33 @@ def test_the_stdio_command_refuses_a_wrong_key(pg_url: str) -> None:
     assert result.returncode == 1
     assert "API key" in result.stderr or "api key" in result.stderr.lower()
     assert result.stdout == ""  # stdout is the protocol's: nothing else is ever written there
+
+
+def test_get_user_profile_shows_the_users_profile_fields(
+    service: ServiceThread, api_key: str
+) -> None:
+    tree = {"基本信息": {"职业": {"value": ""}, "所在城市": {"value": ""}}}
+    with Api(service.base_url, api_key) as api:
+        template = api.ok("/add/profile_template", {"name": "画像", "metadata": tree})[
+            "profile_template_id"
+        ]
+        api.ok(
+            "/bind/profile_template",
+            {"bind_list": [{"user_id": "画像用户", "profile_template_id": template}]},
+        )
+        api.ok(
+            "/edit/profile",
+            {
+                "user_id": "画像用户",
+                "profile_template_id": template,
+                "metadata": {"基本信息": {"职业": {"value": "产品经理"}}},
+            },
+        )
+
+    found = call(service, api_key, "get_user_profile", user_id="画像用户")
+
+    [profile] = ok(found)["profile_detail_list"]
+    assert profile["properties"]["基本信息"]["职业"]["value"] == "产品经理"
+    words = text_of(found)
+    assert "- 基本信息.职业: 产品经理" in words
+    assert "所在城市" not in words  # an empty field says nothing

@@ -32,6 +32,8 @@ from memos_server.services.jobs.worker import Worker
 from memos_server.services.knowledge.bases import KnowledgeService
 from memos_server.services.knowledge.ingest import KnowledgeIngester
 from memos_server.services.memory_admin import MemoryAdmin
+from memos_server.services.profiles.instances import ProfileService
+from memos_server.services.profiles.templates import TemplateService
 from memos_server.services.rate_limit import InputTokenLimiter, RateLimiter
 from memos_server.services.reindex import Phase, Reindexer, pending_target, watch_binding
 from memos_server.services.retention import run_sweep_loop
@@ -86,6 +88,8 @@ class RequestServices:
     chat: ChatService
     memories: MemoryAdmin  # get/memory, update/memory, delete/memory
     knowledge: KnowledgeService  # knowledge bases and their documents
+    profile_templates: TemplateService  # add/list/get/update/delete profile_template
+    profiles: ProfileService  # bind/profile_template, edit/profile, delete/profile
 
 
 @dataclass
@@ -122,6 +126,7 @@ class Runtime:
             indexes=self.indexes,
             own_session=self.database.session,
         )
+        templates = TemplateService(settings)
         self.services = RequestServices(
             messages=messages,
             feedback=FeedbackIntake(embedder=embedder, settings=settings, fine=fine),
@@ -129,6 +134,8 @@ class Runtime:
             chat=ChatService(settings=settings, llm=self.llm, search=search, messages=messages),
             memories=MemoryAdmin(embedder=embedder, settings=settings),
             knowledge=KnowledgeService(settings),
+            profile_templates=templates,
+            profiles=ProfileService(settings, templates),
         )
 
     @property

@@ -25,6 +25,8 @@ from memos_server.services.feedback_intake import FeedbackIntake
 from memos_server.services.ingest import MessageIntake
 from memos_server.services.knowledge.bases import KnowledgeService
 from memos_server.services.memory_admin import MemoryAdmin
+from memos_server.services.profiles.instances import ProfileService
+from memos_server.services.profiles.templates import TemplateService
 from memos_server.services.search.engine import SearchService
 from memos_server.settings import Settings
 
@@ -82,6 +84,14 @@ def get_memory_admin(runtime: RuntimeDep) -> MemoryAdmin:
     return runtime.services.memories
 
 
+def get_templates(runtime: RuntimeDep) -> TemplateService:
+    return runtime.services.profile_templates
+
+
+def get_profiles(runtime: RuntimeDep) -> ProfileService:
+    return runtime.services.profiles
+
+
 def get_memory_editor(runtime: RuntimeDep, _: EmbedderDep) -> MemoryAdmin:
     """The memory admin for a change that may re-embed a text (update/memory)."""
     return runtime.services.memories
@@ -94,6 +104,8 @@ ChatDep = Annotated[ChatService, Depends(get_chat)]
 KnowledgeDep = Annotated[KnowledgeService, Depends(get_knowledge)]
 MemoryAdminDep = Annotated[MemoryAdmin, Depends(get_memory_admin)]
 MemoryEditorDep = Annotated[MemoryAdmin, Depends(get_memory_editor)]
+TemplatesDep = Annotated[TemplateService, Depends(get_templates)]
+ProfilesDep = Annotated[ProfileService, Depends(get_profiles)]
 # Scope "function": FastAPI leaves the dependency (so commits) once the route has returned and
 # before it sends the response; the default scope would commit after the answer was sent.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

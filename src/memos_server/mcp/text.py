@@ -3,6 +3,8 @@ tools take. The same answer goes out whole as the tool's structured content, for
 
 from __future__ import annotations
 
+from typing import Any
+
 from memos_server.api.schemas.knowledge import (
     AddedFile,
     CreateKnowledgebaseData,
@@ -78,7 +80,13 @@ def deleted_text(asked: int, data: DeleteMemoryData) -> str:
 
 
 def profile_text(user_id: str, data: GetMemoryData) -> str:
-    if not (data.memory_detail_list or data.preference_detail_list):
+    fields = [
+        (path, leaf["value"])
+        for profile in data.profile_detail_list
+        for path, leaf in _leaves(profile.properties)
+        if str(leaf["value"]).strip()
+    ]
+    if not (data.memory_detail_list or data.preference_detail_list or fields):
         return f"Nothing is remembered about user {user_id} yet."
     lines = [
         RECALLED,
@@ -95,8 +103,23 @@ def profile_text(user_id: str, data: GetMemoryData) -> str:
     if data.preference_detail_list:
         lines.append("Preferences:")
         lines += [f"- [{p.id}] {_line(p.preference)}" for p in data.preference_detail_list]
+    if fields:
+        lines.append("Profile fields:")
+        lines += [f"- {_line(path)}: {_line(str(value))}" for path, value in fields]
     lines.append("</memories>")
     return "\n".join(lines)
+
+
+def _leaves(node: dict[str, Any], path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """A profile's tree as (dotted path, field) pairs, in its order."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for name, child in node.items():
+        here = f"{path}.{name}" if path else name
+        if isinstance(child, dict) and "value" in child and not isinstance(child["value"], dict):
+            found.append((here, child))
+        elif isinstance(child, dict):
+            found += _leaves(child, here)
+    return found
 
 
 def base_created_text(name: str, data: CreateKnowledgebaseData) -> str:

@@ -11,11 +11,13 @@ import uuid
 from dataclasses import dataclass
 
 from memos_server.api.added import settle_added
+from memos_server.api.profile_items import profile_detail
 from memos_server.api.routes.memories import stored_memory, stored_preference
 from memos_server.api.routes.search import (
     memory_detail,
     passage_detail,
     preference_detail,
+    profile_fields,
     search_query,
 )
 from memos_server.api.schemas.feedback import AddFeedbackRequest
@@ -38,6 +40,7 @@ from memos_server.api.schemas.memories import (
     GetMemoryRequest,
 )
 from memos_server.api.schemas.messages import AddMessageData, AddMessageRequest
+from memos_server.api.schemas.profiles import wants_profiles
 from memos_server.api.schemas.search import SearchMemoryData, SearchMemoryRequest
 from memos_server.api.transaction import request_session
 from memos_server.runtime import Runtime
@@ -45,6 +48,7 @@ from memos_server.services.conversations import message_numbers
 from memos_server.services.feedback_intake import IncomingFeedback
 from memos_server.services.knowledge.bases import Upload, decode_content
 from memos_server.services.memory_admin import DeleteQuery, ListQuery
+from memos_server.services.profiles.instances import subject_of
 
 
 @dataclass(frozen=True)
@@ -76,12 +80,14 @@ async def search_memory(caller: Caller, body: SearchMemoryRequest) -> SearchMemo
         query = await search_query(session, body, project, runtime.services.knowledge, settings)
         result = await runtime.services.search.search(session, project_id=project, query=query)
         numbers = await message_numbers(session, project, [s.memory for s in result.facts])
+        fields = await profile_fields(session, body, project, runtime.services.profiles, settings)
     return SearchMemoryData(
         memory_detail_list=[
             *(memory_detail(s, numbers) for s in result.facts),
             *(passage_detail(p) for p in result.passages),
         ],
         preference_detail_list=[preference_detail(s) for s in result.preferences],
+        profile_detail_list=fields,
         preference_note=result.preference_note,
     )
 
@@ -122,7 +128,8 @@ async def feedback(caller: Caller, body: AddFeedbackRequest) -> AddMessageData:
 
 
 async def user_profile(caller: Caller, body: GetMemoryRequest) -> GetMemoryData:
-    """As get/memory: one page of the user's facts and preferences, newest first."""
+    """As get/memory: one page of the user's facts and preferences, newest first, and their
+    profiles."""
     runtime, project = caller.runtime, caller.project_id
     async with request_session(runtime.database) as session:
         page = await runtime.services.memories.page(
@@ -138,9 +145,18 @@ async def user_profile(caller: Caller, body: GetMemoryRequest) -> GetMemoryData:
             ),
         )
         numbers = await message_numbers(session, project, [*page.facts, *page.preferences])
+        profiles = []
+        if wants_profiles(body.include_memory_view, default=True):
+            subject = subject_of(
+                runtime.settings, body.user_id, None if body.user_id else body.agent_id
+            )
+            profiles = await runtime.services.profiles.of_subject(
+                session, project_id=project, subject=subject
+            )
     return GetMemoryData(
         memory_detail_list=[stored_memory(m, numbers) for m in page.facts],
         preference_detail_list=[stored_preference(m, numbers) for m in page.preferences],
+        profile_detail_list=[profile_detail(p) for p in profiles],
         total=page.fact_total,
         preference_total=page.preference_total,
         size=page.size,

@@ -43,3 +43,6 @@ PREFERENCE_NOTES: dict[Language, str] = {
     "be followed; implicit ones were inferred and should guide the answer unless the user's "
     "current request says otherwise.",
 }
+
+# What stands for a profile field that holds no value yet, on its line of the profile prompt.
+EMPTY_FIELD: dict[Language, str] = {"zh": "（空）", "en": "(empty)"}

@@ -2,9 +2,9 @@
 conversation of theirs. Each runs in the request's one transaction (the route commits).
 
 delete/user leaves nothing that names the user or quotes them: messages, memories of every kind
-and status, their history (deleted memories' too), feedback, tasks with their idempotency keys
-and fingerprints, jobs (a fine job still running writes nothing: see
-``storage/repositories/deletions.py``), and the user's HNSW indexes.
+and status, their history (deleted memories' too), their profiles and profile history,
+feedback, tasks with their idempotency keys and fingerprints, jobs (a fine job still running
+writes nothing: see ``storage/repositories/deletions.py``), and the user's HNSW indexes.
 
 delete/message removes the conversation's messages, its tasks, jobs and feedback, and the
 memories made only from its messages (every source among them) or from feedback given in it,
@@ -34,8 +34,10 @@ from memos_server.services.limits import check_ids
 from memos_server.settings import Settings
 from memos_server.storage.models import Deletion
 from memos_server.storage.repositories.deletions import DeletionRepository
+from memos_server.storage.repositories.profiles import ProfileRepository, Subject
 from memos_server.storage.repositories.projects import ProjectRepository
 from memos_server.storage.repositories.tasks import TaskRepository
+from memos_server.storage.vocabulary import ProfileSubject
 
 
 def subject_digest(project_id: uuid.UUID, user_id: str, conversation_id: str | None = None) -> str:
@@ -58,6 +60,8 @@ async def forget_user(
     await TaskRepository(session).lock_user(project_id, user_id, exclusive=True)
     deletions = DeletionRepository(session)
     counts = await deletions.forget_user(project_id, user_id)
+    subject = Subject(ProfileSubject.USER, user_id)
+    counts.update(await ProfileRepository(session).forget_subject(project_id, subject))
     record = await deletions.record(project_id, "user", subject_digest(project_id, user_id), counts)
     return Forgotten(record.id, counts)
 

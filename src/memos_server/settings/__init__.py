@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from memos_server.settings.group import Group as Group
 from memos_server.settings.knowledge import KnowledgeSettings
+from memos_server.settings.profiles import ProfileSettings as ProfileSettings
 from memos_server.settings.retention import RetentionSettings as RetentionSettings
 from memos_server.settings.search import SearchSettings as SearchSettings
 
@@ -330,6 +331,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = ChatSettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
     retention: RetentionSettings = RetentionSettings()
+    profiles: ProfileSettings = ProfileSettings()
 
     @property
     def model_cache_dir(self) -> Path:

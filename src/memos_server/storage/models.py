@@ -325,3 +325,55 @@ class ImportSource(Base):
     # A message numbered n in the export is number ``message_base + n`` here.
     message_base: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = _now()
+
+
+class ProfileTemplate(Base):
+    """A project's profile template (add/profile_template): the fields its profiles hold, as a
+    list of ``{path, value, algorithm_updatable}`` in the client's order (migration 0018)."""
+
+    __tablename__ = "profile_templates"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text)
+    fields: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class Profile(Base):
+    """One subject's (a user's or an agent's) instance of a template: its own field values."""
+
+    __tablename__ = "profiles"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    template_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("profile_templates.id", ondelete="CASCADE")
+    )
+    subject_kind: Mapped[str] = mapped_column(Text)  # a ``ProfileSubject``
+    subject_id: Mapped[str] = mapped_column(Text)
+    fields: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class ProfileHistory(Base):
+    """One change to one field of a profile: who made it, from what to what, from which
+    messages. No foreign key to the profile: its history outlives it."""
+
+    __tablename__ = "profile_history"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    profile_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    template_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    subject_kind: Mapped[str] = mapped_column(Text)
+    subject_id: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(Text)  # the field's names joined by "."
+    actor: Mapped[str] = mapped_column(Text)  # a ``ProfileActor``
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    source_message_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list)
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    created_at: Mapped[datetime] = _now()

@@ -96,3 +96,19 @@ class FileStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+
+
+class ProfileSubject(StrEnum):
+    """Whose a profile is: a user's (``user_id``) or an agent's own (``agent_id``)."""
+
+    USER = "user"
+    AGENT = "agent"
+
+
+class ProfileActor(StrEnum):
+    """Who changed a profile field: the model in fine mode, the client (bind, edit/profile,
+    delete/profile) or a template update carried to its profiles."""
+
+    MODEL = "model"
+    CLIENT = "client"
+    TEMPLATE = "template"

@@ -7,9 +7,17 @@ from collections.abc import Mapping
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.api.deps import MemoryAdminDep, MemoryEditorDep, ProjectDep, SessionDep
+from memos_server.api.deps import (
+    MemoryAdminDep,
+    MemoryEditorDep,
+    ProfilesDep,
+    ProjectDep,
+    SessionDep,
+    SettingsDep,
+)
 from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.memory_items import memory_fields, owner_fields, preference_fields, sources
+from memos_server.api.profile_items import profile_detail
 from memos_server.api.responses import ERRORS, MEMORY_NOT_FOUND
 from memos_server.api.schemas.common import Envelope
 from memos_server.api.schemas.memories import (
@@ -22,8 +30,10 @@ from memos_server.api.schemas.memories import (
     UpdateMemoryData,
     UpdateMemoryRequest,
 )
+from memos_server.api.schemas.profiles import wants_profiles
 from memos_server.services.conversations import message_numbers
 from memos_server.services.memory_admin import DeleteQuery, ListQuery, MemoryChange
+from memos_server.services.profiles.instances import subject_of
 from memos_server.storage.models import Memory
 from memos_server.storage.vocabulary import MemoryKind
 
@@ -54,7 +64,12 @@ async def stored(session: AsyncSession, m: Memory) -> StoredMemory | StoredPrefe
     operation_id="get_memory",
 )
 async def get_memories(
-    body: GetMemoryRequest, project: ProjectDep, session: SessionDep, memories: MemoryAdminDep
+    body: GetMemoryRequest,
+    project: ProjectDep,
+    session: SessionDep,
+    memories: MemoryAdminDep,
+    profiles: ProfilesDep,
+    settings: SettingsDep,
 ) -> Envelope[GetMemoryData]:
     """The user's active memories a page at a time, newest first.
 
@@ -64,6 +79,9 @@ async def get_memories(
     ``pages`` is enough pages to reach the end of both. ``size`` above 50 is refused (40000),
     as ``get/message`` refuses a limit above 50. With ``agent_id`` alone (the SDK sends one of
     user_id and agent_id), the agent's memories of every user of the project.
+
+    ``profile_detail_list`` holds the user's profiles whole (the agent's own, with ``agent_id``
+    alone), on every page, unless ``include_memory_view`` leaves ``profile`` out.
     """
     page = await memories.page(
         session,
@@ -78,10 +96,15 @@ async def get_memories(
         ),
     )
     numbers = await message_numbers(session, project, [*page.facts, *page.preferences])
+    shown = []
+    if wants_profiles(body.include_memory_view, default=True):
+        subject = subject_of(settings, body.user_id, None if body.user_id else body.agent_id)
+        shown = await profiles.of_subject(session, project_id=project, subject=subject)
     return Envelope(
         data=GetMemoryData(
             memory_detail_list=[stored_memory(m, numbers) for m in page.facts],
             preference_detail_list=[stored_preference(m, numbers) for m in page.preferences],
+            profile_detail_list=[profile_detail(p) for p in shown],
             total=page.fact_total,
             preference_total=page.preference_total,
             size=page.size,

@@ -10,11 +10,20 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.api.deps import KnowledgeDep, ProjectDep, SearchDep, SessionDep, SettingsDep
+from memos_server.api.deps import (
+    KnowledgeDep,
+    ProfilesDep,
+    ProjectDep,
+    SearchDep,
+    SessionDep,
+    SettingsDep,
+)
 from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.memory_items import memory_fields, preference_fields
+from memos_server.api.profile_items import field_details
 from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.common import Envelope, epoch_ms, wall_clock
+from memos_server.api.schemas.profiles import ProfileFieldDetail, wants_profiles
 from memos_server.api.schemas.search import (
     SEARCH_ANSWER_EXAMPLES,
     MemoryDetail,
@@ -26,6 +35,7 @@ from memos_server.api.schemas.search import (
 from memos_server.filters import parse_search_filter
 from memos_server.services.conversations import message_numbers, source_messages
 from memos_server.services.knowledge.bases import KnowledgeService
+from memos_server.services.profiles.instances import ProfileService, subject_of
 from memos_server.services.search.engine import Scored, SearchQuery
 from memos_server.services.search.instructions import (
     ContextFormat,
@@ -123,6 +133,21 @@ async def search_query(
     )
 
 
+async def profile_fields(
+    session: AsyncSession,
+    body: SearchMemoryRequest,
+    project: uuid.UUID,
+    profiles: ProfileService,
+    settings: Settings,
+) -> list[ProfileFieldDetail]:
+    """The user's filled profile fields, when include_memory_view asks for "profile"."""
+    if not wants_profiles(body.include_memory_view, default=False):
+        return []
+    subject = subject_of(settings, body.user_id, None)
+    found = await profiles.of_subject(session, project_id=project, subject=subject)
+    return [item for profile in found for item in field_details(profile)]
+
+
 @router.post(
     "/search/memory",
     response_model=Envelope[SearchMemoryData],
@@ -137,9 +162,11 @@ async def search_memory(
     search: SearchDep,
     knowledge: KnowledgeDep,
     settings: SettingsDep,
+    profiles: ProfilesDep,
 ) -> Envelope[SearchMemoryData]:
     """The user's fact and preference memories most relevant to the query, best first; with
-    ``knowledgebase_ids``, the best passages of those knowledge bases after them."""
+    ``knowledgebase_ids``, the best passages of those knowledge bases after them; with
+    ``include_memory_view: ["profile"]``, the user's filled profile fields."""
     result = await search.search(
         session,
         project_id=project,
@@ -166,6 +193,7 @@ async def search_memory(
                 *(passage_detail(p) for p in result.passages),
             ],
             preference_detail_list=[preference_detail(s) for s in result.preferences],
+            profile_detail_list=await profile_fields(session, body, project, profiles, settings),
             preference_note=result.preference_note,
             message_detail_list=said,
             instruction=(

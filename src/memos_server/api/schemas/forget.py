@@ -31,7 +31,8 @@ class DeletionData(BaseModel):
     )
     deleted: dict[str, int] = Field(
         description="Rows deleted by kind: messages, facts, preferences, feedback_memories (or "
-        "memories), history, feedback, tasks, jobs, indexes. All zero when there was nothing."
+        "memories), history, feedback, tasks, jobs, indexes, profiles, profile_history. All zero "
+        "when there was nothing."
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from memos_server.api.schemas.common import Id, TopLevelRequest
+from memos_server.api.schemas.profiles import ProfileDetail
 
 MAX_PAGE_SIZE = 50
 MAX_DELETE_IDS = 1000
@@ -86,6 +87,12 @@ class GetMemoryRequest(TopLevelRequest):
     )
     include_preference: bool = True
     include_tool_memory: bool = False
+    include_memory_view: list[str] | None = Field(
+        default=None,
+        max_length=20,
+        description='Memory views to return; unset: all, profiles included ("profile": '
+        "profile_detail_list, the subject's profiles).",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -106,6 +113,10 @@ class GetMemoryData(BaseModel):
     memory_detail_list: list[StoredMemory]
     preference_detail_list: list[StoredPreference]
     tool_memory_detail_list: list[StoredMemory] = Field(default_factory=list)
+    profile_detail_list: list[ProfileDetail] = Field(
+        default_factory=list,
+        description="The profiles of the user (of the agent, with agent_id alone), whole.",
+    )
     total: int = Field(description="Fact memories matching, over all pages.")
     preference_total: int = Field(description="Preference memories matching, over all pages.")
     size: int = Field(description="Page size.")

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from memos_server.api.schemas.common import Id, TopLevelRequest
 from memos_server.api.schemas.memories import MemoryItem, PreferenceItem
+from memos_server.api.schemas.profiles import ProfileFieldDetail
 
 
 class SearchMemoryRequest(TopLevelRequest):
@@ -44,6 +45,12 @@ class SearchMemoryRequest(TopLevelRequest):
         ge=0,
         description="Passages to return at most (default MEMOS_KNOWLEDGE__SEARCH_LIMIT, 6; "
         "max 25); memory_limit_number still counts the memories alone.",
+    )
+    include_memory_view: list[str] | None = Field(
+        default=None,
+        max_length=20,
+        description='Memory views to return besides facts and preferences: "profile" adds '
+        "profile_detail_list (the user's filled profile fields).",
     )
     return_instruction: bool = Field(
         default=False,
@@ -130,6 +137,11 @@ class SearchMemoryData(BaseModel):
     preference_detail_list: list[PreferenceDetail]
     tool_memory_detail_list: list[MemoryDetail] = Field(default_factory=list)
     skill_detail_list: list[MemoryDetail] = Field(default_factory=list)
+    profile_detail_list: list[ProfileFieldDetail] = Field(
+        default_factory=list,
+        description='With "profile" in include_memory_view: the filled fields of the user\'s '
+        "profiles, one item each (not ranked).",
+    )
     preference_note: str = ""
     message_detail_list: list[dict[str, Any]] | None = Field(
         default=None,

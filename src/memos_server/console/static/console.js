@@ -6,6 +6,7 @@ import { renderChat } from "./chat.js";
 import { renderConversations } from "./conversations.js";
 import { renderKnowledge } from "./knowledge.js";
 import { renderMemories } from "./memories.js";
+import { renderProfile } from "./profile.js";
 import { renderSearch } from "./search.js";
 import { userList } from "./users.js";
 
@@ -14,6 +15,7 @@ const $ = (id) => document.getElementById(id);
 const TABS = {
   conversations: renderConversations,
   memories: renderMemories,
+  profile: renderProfile,
   search: renderSearch,
   chat: renderChat,
 };

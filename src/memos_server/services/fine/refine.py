@@ -8,10 +8,14 @@ memories (skip duplicates; ADD, UPDATE, ARCHIVE or NONE), all changes are writte
 transaction with history rows, and the fast memories of these messages are archived so search
 returns the refined ones only.
 
-LLM calls per add: one for facts, one for preferences, and one per new memory that has related
-existing memories (similarity >= ``related_similarity``) but no duplicate among them (similarity
->= ``duplicate_similarity``; both the model's levels unless set, ``embedding.levels``); each
-call is repeated once if its answer cannot be read.
+With a profile bound to the user, the model also fills its updatable fields from the
+conversation (``profile_fill``), written in the same transaction with profile history rows.
+
+LLM calls per add: one for facts, one for preferences, one per bound profile with updatable
+fields, and one per new memory that has related existing memories (similarity >=
+``related_similarity``) but no duplicate among them (similarity >= ``duplicate_similarity``;
+both the model's levels unless set, ``embedding.levels``); each call is repeated once if its
+answer cannot be read.
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ from memos_server.llm.json_output import Usage
 from memos_server.prompts import Language
 from memos_server.services.fine.applier import Applier, Decision
 from memos_server.services.fine.extraction import Extraction, at_midnight, extract
+from memos_server.services.fine.profile_fill import (
+    Fill,
+    bound_profiles,
+    fill_profiles,
+    write_fills,
+)
 from memos_server.services.fine.reconcile import decide
 from memos_server.services.jobs.handlers import (
     LostJob,
@@ -120,6 +130,7 @@ class Refiner(ModelJob):
             if task is None:
                 raise LostJob(f"task {task_id} was deleted (delete/user or delete/message)")
             messages = await MessageRepository(session).for_task(task_id)
+            profiles = await bound_profiles(session, task.project_id, task.user_id)
         usage = Usage()
         with model_failures(usage):
             turns = [
@@ -132,7 +143,15 @@ class Refiner(ModelJob):
             usage.add(extraction.usage)
             scope = Scope(task.project_id, task.user_id, messages[0].agent_id if messages else None)
             plan = await self._plan(scope, language, candidates_of(extraction), usage)
-        return await self._apply(task, messages, plan, usage, job_id, worker)
+            fills = await fill_profiles(
+                self.llm,
+                turns,
+                language,
+                profiles,
+                max_value_chars=self.settings.profiles.max_value_chars,
+                usage=usage,
+            )
+        return await self._apply(task, messages, plan, fills, usage, job_id, worker)
 
     async def _plan(
         self, scope: Scope, language: Language, candidates: list[Candidate], usage: Usage
@@ -193,6 +212,7 @@ class Refiner(ModelJob):
         task: Task,
         messages: list[Message],
         plan: list[Planned],
+        fills: list[Fill],
         usage: Usage,
         job_id: int,
         worker: str,
@@ -214,6 +234,13 @@ class Refiner(ModelJob):
             )
             await applier.retire(fast)
             await applier.finish()
+            await write_fills(
+                session,
+                fills,
+                task_id=task.id,
+                source_ids=source_ids,
+                max_fields=self.settings.profiles.max_fields,
+            )
             finished = await complete_job(session, task.id, job_id, usage)
             await session.commit()
         return finished

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.storage.models import Memory, MemoryHistory, Message, Task
+from memos_server.storage.models import Memory, MemoryHistory, Message, Profile, Task
+from memos_server.storage.vocabulary import ProfileSubject
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,16 @@ class ErasureRepository:
         return Erasable(*(int(n or 0) for n in counts))
 
     async def users(self, project_id: uuid.UUID) -> list[str]:
-        """Every user with messages, memories or tasks in the project."""
+        """Every user with messages, memories, tasks or a profile in the project."""
         named = [
             select(model.user_id).where(model.project_id == project_id)
             for model in (Message, Memory, Task)
         ]
+        named.append(
+            select(Profile.subject_id.label("user_id")).where(
+                Profile.project_id == project_id, Profile.subject_kind == ProfileSubject.USER
+            )
+        )
         result = await self.session.scalars(named[0].union(*named[1:]))
         return sorted(result.all())
 
