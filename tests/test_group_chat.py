@@ -244,7 +244,8 @@ def test_fine_mode_gives_each_speaker_their_facts(fine_api: Api, fake_llm: FakeL
     assert task["status"] == "completed"
     [extraction] = fake_llm.calls("facts")
     prompt = extraction["messages"][0]["content"]
-    assert "小明: 我下周三去杭州出差" in prompt and "小红: 我也一起去" in prompt
+    assert "小明: 我下周三去杭州出差" in prompt
+    assert "小红: 我也一起去" in prompt
     assert "抽取群聊中的事实记忆" in prompt
 
     def values(user: str) -> set[str]:
