@@ -286,6 +286,7 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
             embedding=vector,
             source_message_ids=[rows[i].id for i in window.message_indexes],
             info=dict(request.info),
-            knowledgebase_ids=request.knowledgebase_ids,
+            # A group's windows are the same text for every user: shared into the bases once.
+            knowledgebase_ids=request.knowledgebase_ids if user_id == request.user_id else (),
             expires_at=expires_at,
         )
