@@ -134,7 +134,14 @@ def test_group_limits(api: Api) -> None:
     )
     assert "role_name" in message
     two_agents = {**body, "user_id": [XIAOMING], "agent_id": ["a1", "a2"]}
-    assert "one agent" in api.fails("/add/message", two_agents, 400, 40000)
+    assert "agent_id" in api.fails("/add/message", two_agents, 400, 40000)
+    no_agent = {**body, "user_id": [XIAOMING], "agent_id": []}
+    assert "agent_id" in api.fails("/add/message", no_agent, 400, 40000)
+    long_role = [{**GROUP[0], "role_id": "r" * 101}]
+    message = api.fails(
+        "/add/message", {**body, "user_id": [XIAOMING], "messages": long_role}, 413, 40305
+    )
+    assert "role_id" in message
     long_user = [XIAOMING, "u" * 101]
     api.fails("/add/message", {**body, "user_id": long_user}, 413, 40010)
 
@@ -166,6 +173,18 @@ def test_forgetting_the_first_user_hands_the_task_on(api: Api, pg_url: str) -> N
         t=task["task_id"],
     )
     assert row == {"user_id": XIAOHONG, "idempotency_key": None, "fingerprint": None}
+
+
+def test_deleting_the_first_users_conversation_keeps_the_others(api: Api) -> None:
+    task = group_add(api, "group-message")
+
+    api.ok("/delete/message", {"user_id": XIAOMING, "conversation_id": "group-message"})
+
+    said = api.ok("/get/message", {"user_id": XIAOMING, "conversation_id": "group-message"})
+    assert said["message_detail_list"] == []
+    said = api.ok("/get/message", {"user_id": XIAOHONG, "conversation_id": "group-message"})
+    assert len(said["message_detail_list"]) == 3
+    assert status_of(api, task["task_id"]) == "completed"
 
 
 def test_an_agent_alone_searches_its_memories_of_every_user(api: Api) -> None:

@@ -120,8 +120,10 @@ class AddMessageRequest(TopLevelRequest):
     )
     conversation_id: Id = Field(min_length=1, description="The conversation (at most 100 chars).")
     messages: list[ChatMessage] = Field(min_length=1, description="The turns, oldest first.")
-    agent_id: Id | list[Id] | None = Field(
-        default=None, description="The agent in the conversation (a list of one is accepted)."
+    agent_id: Id | Annotated[list[Id], Field(min_length=1, max_length=1)] | None = Field(
+        default=None,
+        description="The agent in the conversation; a list of one is accepted (one agent per "
+        "add on this server: a list of two is refused).",
     )
     app_id: Id | None = None
     tags: list[str] = Field(default_factory=list)
@@ -190,12 +192,6 @@ class AddMessageRequest(TopLevelRequest):
             ]
         }
     )
-
-    @model_validator(mode="after")
-    def _one_agent(self) -> AddMessageRequest:
-        if isinstance(self.agent_id, list) and len(set(self.agent_id)) > 1:
-            raise ValueError("agent_id: one agent per add on this server (a list of one is fine)")
-        return self
 
     @property
     def user_ids(self) -> list[str]:
