@@ -100,7 +100,25 @@ def test_optional_fields_are_documented_as_nullable(service: ServiceThread) -> N
     search = schemas["SearchMemoryRequest"]["properties"]
     assert {"type": "null"} in search["memory_limit_number"]["anyOf"]
     assert {"type": "null"} in search["include_preference"]["anyOf"]
-    assert "anyOf" not in search["user_id"]  # required: null is refused
+    assert "anyOf" not in search["query"]  # required: null is refused
+    # user_id may give way to agent_id alone (the agent's memories of every user).
+    assert "user_id" not in schemas["SearchMemoryRequest"]["required"]
+
+
+def test_group_chat_fields_are_documented(service: ServiceThread) -> None:
+    """user_id as a list, each message's role_id / role_name, and get/message returning them."""
+    root = service.base_url.removesuffix("/api/openmem/v1")
+    schemas = httpx.get(f"{root}/openapi.json").json()["components"]["schemas"]
+
+    user_id = schemas["AddMessageRequest"]["properties"]["user_id"]
+    assert {branch.get("type") for branch in user_id["anyOf"]} == {"string", "array"}
+    assert "group chat" in user_id["description"]
+    message = schemas["ChatMessage"]["properties"]
+    assert {"role_id", "role_name"} <= set(message)
+    assert "user_id" in message["role_id"]["description"]
+    assert {"role_id", "role_name"} <= set(schemas["MessageDetail"]["properties"])
+    agent_id = schemas["SearchMemoryRequest"]["properties"]["agent_id"]["description"]
+    assert "alone (no user_id)" in agent_id
 
 
 # Stable names for client generators and links into /redoc (#operation/<id>): changing one

@@ -27,14 +27,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
 from memos_server.services.intake import Intake
-from memos_server.services.limits import check_ids, check_messages, check_metadata
+from memos_server.services.limits import (
+    check_ids,
+    check_messages,
+    check_metadata,
+    check_speakers,
+)
 from memos_server.services.memory_writer import MemoryText, added_row, new_memory
 from memos_server.services.retention import requested_expiry
 from memos_server.services.tasks import Added, TaskKind
 from memos_server.settings import Settings
-from memos_server.storage.models import Memory, MemoryHistory, Message, Task
+from memos_server.storage.models import Memory, Message, Task
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.messages import MessageRepository
+from memos_server.storage.repositories.tasks import TaskRepository
 from memos_server.storage.vocabulary import MemoryKind, MemoryMode
 from memos_server.text.injected import strip_injected
 from memos_server.text.language import detect_language
@@ -51,11 +57,19 @@ class IncomingMessage:
     chat_time: datetime | None = None
     tool_call_id: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
+    # Group chat: who sent it (a user of the add, or its agent) and their name.
+    role_id: str | None = None
+    role_name: str | None = None
+
+    @property
+    def speaker(self) -> str | None:
+        """How the conversation's text names the sender: their name, else their id."""
+        return self.role_name or self.role_id
 
 
 @dataclass(frozen=True)
 class AddMessages:
-    user_id: str
+    user_id: str  # the first user of a group add: its task is theirs
     conversation_id: str
     messages: list[IncomingMessage]
     agent_id: str | None = None
@@ -66,17 +80,30 @@ class AddMessages:
     knowledgebase_ids: tuple[uuid.UUID, ...] = ()
     # The channel the messages came from, as the client names it (kept on each message).
     source: str | None = None
+    # A group chat (user_id given as a list): every user named, ``user_id`` first. Each gets a
+    # copy of the messages and the fast memories of every window (docs/group_chat.md).
+    group: tuple[str, ...] = ()
+
+    @property
+    def users(self) -> tuple[str, ...]:
+        """Whom the add is stored for."""
+        return self.group or (self.user_id,)
 
 
 def fast_windows(
-    settings: Settings, embedder: Embedder, messages: Sequence[tuple[str, str, datetime | None]]
+    settings: Settings,
+    embedder: Embedder,
+    messages: Sequence[tuple[str, str, datetime | None]],
+    speakers: Sequence[str | None] = (),
 ) -> list[Window]:
-    """The windows fast mode makes of messages (role, text, time): what an add stores without an
-    LLM. Text a runtime injected (recalled memories, reasoning) is left out first. CPU work: call
-    it off the event loop."""
+    """The windows fast mode makes of messages (role, text, time), each line naming its speaker
+    when ``speakers`` gives one (a group chat): what an add stores without an LLM. Text a
+    runtime injected (recalled memories, reasoning) is left out first. CPU work: call it off the
+    event loop."""
+    named = list(speakers) or [None] * len(messages)
     turns = [
-        Turn(i, role, strip_injected(text), chat_time)
-        for i, (role, text, chat_time) in enumerate(messages)
+        Turn(i, role, strip_injected(text), chat_time, speaker)
+        for i, ((role, text, chat_time), speaker) in enumerate(zip(messages, named, strict=True))
     ]
     chinese = detect_language(t.text for t in turns) == "zh"
     return build_windows(
@@ -115,6 +142,12 @@ def fingerprint(request: AddMessages) -> str:
                 else []
             ),
             *([{"source": request.source}] if request.source is not None else []),
+            *([["group", *request.group]] if request.group else []),
+            *(
+                [[[m.role_id, m.role_name] for m in request.messages]]
+                if any(m.role_id or m.role_name for m in request.messages)
+                else []
+            ),
         ],
         ensure_ascii=False,
         sort_keys=True,
@@ -155,6 +188,7 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
         )
         check_metadata(limits, request.tags, request.info)
         check_messages(limits, [m.text for m in request.messages])
+        check_speakers(limits, request.users, [(m.role_id, m.role_name) for m in request.messages])
         requested_expiry(request.info, self.settings.retention)  # refused before any work
 
     def info(self, request: AddMessages) -> Mapping[str, Any]:
@@ -166,7 +200,9 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
     def prepare(self, request: AddMessages, embedder: Embedder) -> list[tuple[Window, MemoryText]]:
         # Tokenizing, cutting and segmenting: half a second for a 32,000-character message.
         turns = [(m.role, m.text, m.chat_time) for m in request.messages]
-        windows = fast_windows(self.settings, embedder, turns)
+        windows = fast_windows(
+            self.settings, embedder, turns, [m.speaker for m in request.messages]
+        )
         return [(w, MemoryText(w.key, w.text)) for w in windows]
 
     def texts(self, prepared: list[tuple[Window, MemoryText]]) -> list[str]:
@@ -183,15 +219,39 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
         vectors: Sequence[list[float]],
         expires_at: datetime | None,
     ) -> None:
-        rows = [
+        task.knowledgebase_ids = list(request.knowledgebase_ids)  # for the fine job's memories
+        messages = MessageRepository(session)
+        repository = MemoryRepository(session)
+        # A group add: every user gets the conversation and the memory of every window, under
+        # their own user_id (the same vectors: the text is the same).
+        tasks = TaskRepository(session)
+        for user_id in request.users:
+            if user_id != request.user_id:  # the task's own user is locked by open_task
+                # As for the first: no delete/user of theirs half before and half after this add.
+                await tasks.lock_user(project_id, user_id, exclusive=False)
+            rows = self._messages(project_id, task, request, user_id)
+            await messages.add_all(rows)
+            memories = [
+                self._memory(task, request, user_id, (window, text), vector, rows, expires_at)
+                for (window, text), vector in zip(prepared, vectors, strict=True)
+            ]
+            await repository.add_all(memories, [added_row(m) for m in memories])
+
+    @staticmethod
+    def _messages(
+        project_id: uuid.UUID, task: Task, request: AddMessages, user_id: str
+    ) -> list[Message]:
+        return [
             Message(
                 project_id=project_id,
-                user_id=request.user_id,
+                user_id=user_id,
                 conversation_id=request.conversation_id,
                 agent_id=request.agent_id,
                 app_id=request.app_id,
                 task_id=task.id,
                 role=m.role,
+                role_id=m.role_id,
+                role_name=m.role_name,
                 content=m.text,
                 content_parts=m.parts,
                 tool_call_id=m.tool_call_id,
@@ -203,31 +263,35 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
             )
             for m in request.messages
         ]
-        await MessageRepository(session).add_all(rows)
-        task.knowledgebase_ids = list(request.knowledgebase_ids)  # for the fine job's memories
 
-        memories: list[Memory] = []
-        history: list[MemoryHistory] = []
-        for (window, text), vector in zip(prepared, vectors, strict=True):
-            memory = new_memory(
-                text=text,
-                project_id=project_id,
-                user_id=request.user_id,
-                conversation_id=request.conversation_id,
-                agent_id=request.agent_id,
-                app_id=request.app_id,
-                task_id=task.id,
-                kind=MemoryKind.FACT,
-                mode=MemoryMode.FAST,
-                memory_type=window.memory_type,
-                tags=[FAST_TAG, *request.tags],
-                memory_time=window.time,
-                embedding=vector,
-                source_message_ids=[rows[i].id for i in window.message_indexes],
-                info=dict(request.info),
-                knowledgebase_ids=request.knowledgebase_ids,
-                expires_at=expires_at,
-            )
-            memories.append(memory)
-            history.append(added_row(memory))
-        await MemoryRepository(session).add_all(memories, history)
+    @staticmethod
+    def _memory(
+        task: Task,
+        request: AddMessages,
+        user_id: str,
+        prepared: tuple[Window, MemoryText],
+        vector: list[float],
+        rows: list[Message],
+        expires_at: datetime | None,
+    ) -> Memory:
+        window, text = prepared
+        return new_memory(
+            text=text,
+            project_id=task.project_id,
+            user_id=user_id,
+            conversation_id=request.conversation_id,
+            agent_id=request.agent_id,
+            app_id=request.app_id,
+            task_id=task.id,
+            kind=MemoryKind.FACT,
+            mode=MemoryMode.FAST,
+            memory_type=window.memory_type,
+            tags=[FAST_TAG, *request.tags],
+            memory_time=window.time,
+            embedding=vector,
+            source_message_ids=[rows[i].id for i in window.message_indexes],
+            info=dict(request.info),
+            # A group's windows are the same text for every user: shared into the bases once.
+            knowledgebase_ids=request.knowledgebase_ids if user_id == request.user_id else (),
+            expires_at=expires_at,
+        )

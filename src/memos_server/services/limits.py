@@ -92,6 +92,28 @@ def check_messages(limits: LimitSettings, texts: Sequence[str]) -> None:
             )
 
 
+def check_speakers(
+    limits: LimitSettings,
+    user_ids: Sequence[str],
+    speakers: Sequence[tuple[str | None, str | None]],
+) -> None:
+    """A group add: how many users it names (each is stored a copy: the cost grows with them)
+    and each message's speaker (role_id, role_name), kept on every copy."""
+    if len(user_ids) > limits.max_group_users:
+        raise TooLong(
+            f"user_id has {len(user_ids)} users; at most {limits.max_group_users} per add"
+        )
+    for user_id in user_ids:
+        check_ids(limits, user_id)
+    for i, (role_id, role_name) in enumerate(speakers):
+        if role_id is not None and len(role_id) > limits.max_id_chars:
+            raise TooLong(f"messages[{i}].role_id is longer than {limits.max_id_chars} characters")
+        if role_name is not None and len(role_name) > limits.max_role_name_chars:
+            raise TooLong(
+                f"messages[{i}].role_name is longer than {limits.max_role_name_chars} characters"
+            )
+
+
 def check_text(limits: LimitSettings, name: str, text: str) -> None:
     """One free text a client sends (a feedback, a chat query's answer), sized like a message."""
     if len(text) > limits.max_message_chars:

@@ -172,6 +172,16 @@ class LimitSettings(Group):
         default=32_000, ge=2, description="Size of info, written as compact JSON (characters)."
     )
     max_messages_per_add: int = Field(default=200, ge=1, description="Messages in one add.")
+    max_group_users: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description="Users one add/message may name (user_id as a list: a group chat); each "
+        "gets the conversation and its memories, so an add costs this many times one.",
+    )
+    max_role_name_chars: int = Field(
+        default=100, ge=1, le=1_000, description="Characters of a message's role_name."
+    )
     max_message_chars: int = Field(default=32_000, ge=1, description="Characters per message.")
     max_query_chars: int = Field(default=4_000, ge=1, description="Characters per search query.")
     max_conversations_per_get: int = Field(

@@ -80,6 +80,9 @@ class Message(Base):
     app_id: Mapped[str | None] = mapped_column(Text)
     task_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
     role: Mapped[str] = mapped_column(Text)
+    # Group chat: the speaker's id (one of the add's user_ids, or its agent) and name.
+    role_id: Mapped[str | None] = mapped_column(Text)
+    role_name: Mapped[str | None] = mapped_column(Text)
     # Plain text of the message (text parts joined); what memories and search read.
     content: Mapped[str] = mapped_column(Text)
     # The message's content as sent when it was a list of parts (text, image_url, file).

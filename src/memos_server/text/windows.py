@@ -1,6 +1,7 @@
 """Fast mode: cut a conversation into windows of raw turns, each one a memory.
 
-A window holds consecutive user/assistant turns verbatim, with their speakers, up to a number of
+A window holds consecutive user/assistant turns verbatim, with their speakers (the role, or in a
+group chat the speaker's name), up to a number of
 turns and a token budget that fits the embedding model. A turn longer than the budget is split at
 sentence ends (or, failing those, inside a sentence) into parts that each become a memory of their
 own, so nothing is cut off unseen by the model.
@@ -36,6 +37,13 @@ class Turn:
     role: str
     text: str
     chat_time: datetime | None = None
+    # Group chat: the speaker's name (or id), shown instead of the role.
+    speaker: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Who the window's line says spoke: the speaker's name, else the role."""
+        return self.speaker or self.role
 
 
 @dataclass
@@ -104,7 +112,7 @@ def build_windows(
     for turn in turns:
         if turn.role not in SPOKEN_ROLES or not turn.text.strip():
             continue
-        line = f"{turn.role}: {turn.text.strip()}"
+        line = f"{turn.label}: {turn.text.strip()}"
         tokens = count_tokens(line)
         if tokens > max_tokens:
             flush()
@@ -120,7 +128,7 @@ def build_windows(
 
 
 def _split_turn(turn: Turn, max_tokens: int, count_tokens: Callable[[str], int]) -> list[Window]:
-    prefix = f"{turn.role}: "
+    prefix = f"{turn.label}: "
     budget = max(1, max_tokens - count_tokens(prefix))
     pieces: list[str] = []
     current, current_tokens = "", 0

@@ -99,6 +99,8 @@ async def get_message(
                 MessageDetail(
                     message_id=m.seq,
                     role=m.role,
+                    role_id=m.role_id,
+                    role_name=m.role_name,
                     content=m.content_parts if m.content_parts is not None else m.content,
                     create_time=wall_clock(m.chat_time or m.created_at),
                     update_time=wall_clock(m.chat_time or m.updated_at),

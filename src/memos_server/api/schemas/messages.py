@@ -70,6 +70,16 @@ class ChatMessage(MemosRequest):
     )
     tool_call_id: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
+    role_id: Id | None = Field(
+        default=None,
+        description="Group chat: who sent it, one of the add's user_id (a user's turn is "
+        "theirs) or its agent_id (at most 100 chars).",
+    )
+    role_name: Id | None = Field(
+        default=None,
+        description="The speaker's name, written into the memories so each says who said what "
+        "(at most MEMOS_LIMITS__MAX_ROLE_NAME_CHARS, 100).",
+    )
 
     @model_validator(mode="after")
     def _has_content(self) -> ChatMessage:
@@ -102,10 +112,19 @@ class ChatMessage(MemosRequest):
 
 
 class AddMessageRequest(TopLevelRequest):
-    user_id: Id = Field(min_length=1, description="Whose memory this is (at most 100 chars).")
+    user_id: Id | list[Id] = Field(
+        min_length=1,
+        description="Whose memory this is (at most 100 chars); a list for a group chat: each "
+        "user gets the conversation and memories of their own (at most "
+        "MEMOS_LIMITS__MAX_GROUP_USERS, 20), with messages[].role_id saying who spoke.",
+    )
     conversation_id: Id = Field(min_length=1, description="The conversation (at most 100 chars).")
     messages: list[ChatMessage] = Field(min_length=1, description="The turns, oldest first.")
-    agent_id: Id | None = None
+    agent_id: Id | Annotated[list[Id], Field(min_length=1, max_length=1)] | None = Field(
+        default=None,
+        description="The agent in the conversation; a list of one is accepted (one agent per "
+        "add on this server: a list of two is refused).",
+    )
     app_id: Id | None = None
     tags: list[str] = Field(default_factory=list)
     info: dict[str, Any] = Field(default_factory=dict, description="Free metadata, filterable.")
@@ -152,16 +171,50 @@ class AddMessageRequest(TopLevelRequest):
                     ],
                     "async_mode": False,
                 },
+                {
+                    "user_id": ["user_xiaoming", "user_xiaohong"],
+                    "agent_id": "trip_helper",
+                    "conversation_id": "group-0701",
+                    "messages": [
+                        {
+                            "role": "user",
+                            "role_id": "user_xiaoming",
+                            "role_name": "小明",
+                            "content": "我下周三去杭州出差，想找家安静的酒店。",
+                        },
+                        {
+                            "role": "user",
+                            "role_id": "user_xiaohong",
+                            "role_name": "小红",
+                            "content": "我也去，不过我不吃辣，晚饭找清淡的吧。",
+                        },
+                        {
+                            "role": "assistant",
+                            "role_id": "trip_helper",
+                            "content": "好的，我会推荐西湖边安静的酒店和清淡的杭帮菜。",
+                        },
+                    ],
+                },
             ]
         }
     )
 
+    @property
+    def user_ids(self) -> list[str]:
+        """The users named, in order, each once."""
+        named = self.user_id if isinstance(self.user_id, list) else [self.user_id]
+        return list(dict.fromkeys(named))
+
     def to_add(self) -> AddMessages:
         """What the service stores (add/message and ``memos-server add`` alike)."""
+        users = self.user_ids
+        agent = self.agent_id[0] if isinstance(self.agent_id, list) else self.agent_id
         return AddMessages(
-            user_id=self.user_id,
+            user_id=users[0],
+            # A list, even of one user, is a group add: its messages say who spoke.
+            group=tuple(users) if isinstance(self.user_id, list) else (),
             conversation_id=self.conversation_id,
-            agent_id=self.agent_id,
+            agent_id=agent,
             app_id=self.app_id,
             tags=self.tags,
             info=self.info,
@@ -178,6 +231,8 @@ class AddMessageRequest(TopLevelRequest):
                     chat_time=m.chat_time,
                     tool_call_id=m.tool_call_id,
                     tool_calls=m.tool_calls,
+                    role_id=m.role_id,
+                    role_name=m.role_name,
                 )
                 for m in self.messages
             ],
@@ -218,6 +273,8 @@ class GetMessageRequest(TopLevelRequest):
 class MessageDetail(BaseModel):
     message_id: int
     role: str
+    role_id: str | None = Field(default=None, description="Group chat: who sent it.")
+    role_name: str | None = Field(default=None, description="Group chat: the speaker's name.")
     content: str | list[dict[str, Any]]
     create_time: str | None
     update_time: str | None

@@ -12,12 +12,20 @@ from memos_server.api.schemas.profiles import ProfileFieldDetail
 
 
 class SearchMemoryRequest(TopLevelRequest):
-    user_id: Id = Field(min_length=1)
+    user_id: Id | None = Field(
+        default=None,
+        min_length=1,
+        description="Whose memories (required unless agent_id is given).",
+    )
     query: str = Field(min_length=1, description="The user's new message.")
     conversation_id: Id | None = Field(
         default=None, description="The current conversation (context, not a filter)."
     )
-    agent_id: Id | None = Field(default=None, description="Only memories of this agent.")
+    agent_id: Id | None = Field(
+        default=None,
+        description="Only memories of this agent; alone (no user_id): the agent's memories of "
+        "every user of the project.",
+    )
     memory_limit_number: int = Field(default=6, ge=0, description="Facts to return (max 25).")
     include_preference: bool = True
     preference_limit_number: int = Field(

@@ -45,6 +45,14 @@ class _Extracted(BaseModel):
 
     tags: list[str] = Field(default_factory=list)
     confidence: float = 0.8
+    # A group chat's: the user it belongs to, by their name (None: the whole group's).
+    speaker: str | None = None
+
+    @field_validator("speaker", mode="before")
+    @classmethod
+    def clean_speaker(cls, value: Any) -> str | None:
+        text = str(value).strip() if value is not None else ""
+        return text if text and text.lower() not in ("null", "none") else None
 
     @field_validator("tags", mode="before")
     @classmethod
@@ -114,7 +122,7 @@ def render_conversation(turns: Sequence[Turn]) -> str:
         if turn.role not in SPOKEN_ROLES or not turn.text.strip():
             continue
         when = said_at(turn.chat_time) if turn.chat_time else "time unknown"
-        lines.append(f"[{when}] {turn.role}: {turn.text.strip()}")
+        lines.append(f"[{when}] {turn.label}: {turn.text.strip()}")
     return "\n".join(lines)
 
 
@@ -144,12 +152,14 @@ async def extract(
     *,
     facts: bool = True,
     preferences: bool = True,
+    group: bool = False,
 ) -> Extraction:
     """Facts and preferences of one conversation: two calls at once (each maybe repeated once).
-    A kind not asked for, or a conversation with nothing said in it, costs no call."""
+    A kind not asked for, or a conversation with nothing said in it, costs no call. ``group``:
+    a group chat, whose prompts ask each memory's ``speaker``."""
     conversation = render_conversation(turns)
-    fact_prompt = load_prompt("facts", language)
-    preference_prompt = load_prompt("preferences", language)
+    fact_prompt = load_prompt("group_facts" if group else "facts", language)
+    preference_prompt = load_prompt("group_preferences" if group else "preferences", language)
     usage = Usage()
     said = bool(conversation.strip())
     fact_call: Coroutine[Any, Any, list[ExtractedFact]] = (

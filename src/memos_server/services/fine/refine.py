@@ -37,6 +37,7 @@ from memos_server.services.fine.profile_fill import (
     write_fills,
 )
 from memos_server.services.fine.reconcile import decide
+from memos_server.services.fine.speakers import Group, group_of
 from memos_server.services.jobs.handlers import (
     LostJob,
     ModelJob,
@@ -73,6 +74,7 @@ class Candidate:
     preference_type: str | None = None
     reasoning: str | None = None
     vector: list[float] = field(default_factory=list)
+    speaker: str | None = None  # a group chat's: whose it is, by name (None: the group's)
 
 
 @dataclass
@@ -80,6 +82,7 @@ class Planned:
     candidate: Candidate
     decision: Decision
     merged_vector: list[float] | None = None  # an UPDATE's: its merged text's embedding
+    user_id: str = ""  # whose memory it is (a group add has several users)
 
 
 def candidates_of(extraction: Extraction) -> list[Candidate]:
@@ -93,6 +96,7 @@ def candidates_of(extraction: Extraction) -> list[Candidate]:
             confidence=fact.confidence,
             prompt_version=extraction.fact_prompt,
             memory_time=at_midnight(fact.memory_time),
+            speaker=fact.speaker,
         )
         for fact in extraction.facts
     ]
@@ -107,6 +111,7 @@ def candidates_of(extraction: Extraction) -> list[Candidate]:
             prompt_version=extraction.preference_prompt,
             preference_type=preference.preference_type,
             reasoning=preference.reasoning.strip(),
+            speaker=preference.speaker,
         )
         for preference in extraction.preferences
     ]
@@ -129,20 +134,32 @@ class Refiner(ModelJob):
             task = await TaskRepository(session).get_by_id(task_id)
             if task is None:
                 raise LostJob(f"task {task_id} was deleted (delete/user or delete/message)")
-            messages = await MessageRepository(session).for_task(task_id)
-            profiles = await bound_profiles(session, task.project_id, task.user_id)
+            group = group_of(await MessageRepository(session).for_task(task_id), task.user_id)
+            # A group's turns speak for several users: profiles are filled from one user's adds.
+            profiles = []
+            if not group.is_group:
+                profiles = await bound_profiles(session, task.project_id, task.user_id)
+        messages = group.conversation
         usage = Usage()
         with model_failures(usage):
             turns = [
-                Turn(i, m.role, strip_injected(m.content), m.chat_time)
+                Turn(i, m.role, strip_injected(m.content), m.chat_time, m.role_name or m.role_id)
                 for i, m in enumerate(messages)
             ]
             spoken = [t.text for t in turns if t.role == "user"] or [t.text for t in turns]
             language = detect_language(spoken)
-            extraction = await extract(self.llm, turns, language)
+            extraction = await extract(self.llm, turns, language, group=group.is_group)
             usage.add(extraction.usage)
-            scope = Scope(task.project_id, task.user_id, messages[0].agent_id if messages else None)
-            plan = await self._plan(scope, language, candidates_of(extraction), usage)
+            candidates = candidates_of(extraction)
+            agent_id = messages[0].agent_id if messages else None
+            plan: list[Planned] = []
+            # Each user's memories are reconciled with that user's own, as if added alone.
+            for user_id in group.users:
+                theirs = [c for c in candidates if user_id in group.targets(c.speaker)]
+                scope = Scope(task.project_id, user_id, agent_id)
+                for planned in await self._plan(scope, language, theirs, usage):
+                    planned.user_id = user_id
+                    plan.append(planned)
             fills = await fill_profiles(
                 self.llm,
                 turns,
@@ -151,7 +168,7 @@ class Refiner(ModelJob):
                 max_value_chars=self.settings.profiles.max_value_chars,
                 usage=usage,
             )
-        return await self._apply(task, messages, plan, fills, usage, job_id, worker)
+        return await self._apply(task, group, plan, fills, usage, job_id, worker)
 
     async def _plan(
         self, scope: Scope, language: Language, candidates: list[Candidate], usage: Usage
@@ -210,48 +227,66 @@ class Refiner(ModelJob):
     async def _apply(
         self,
         task: Task,
-        messages: list[Message],
+        group: Group,
         plan: list[Planned],
         fills: list[Fill],
         usage: Usage,
         job_id: int,
         worker: str,
     ) -> Task:
-        source_ids = [m.id for m in messages]
         async with self.database.session() as session:
+            # A user of a group add forgotten meanwhile (delete/user takes their lock, and hands
+            # the task on if it was theirs) must get nothing: lock each, then see who is left.
+            # The locks before the job's row, in the order delete/user takes them.
+            tasks = TaskRepository(session)
+            for user_id in group.users:
+                await tasks.lock_user(task.project_id, user_id, exclusive=False)
             await hold_job(session, job_id, worker)
-            applier = Applier(
-                session, project_id=task.project_id, task_id=task.id, source_ids=source_ids
-            )
+            left = group_of(await MessageRepository(session).for_task(task.id), task.user_id)
+            appliers: dict[str, Applier] = {}
+            for user_id, messages in left.copies.items():
+                appliers[user_id] = Applier(
+                    session,
+                    project_id=task.project_id,
+                    task_id=task.id,
+                    source_ids=[m.id for m in messages],
+                )
             for planned in plan:
-                if planned.decision.action == "NONE":
+                if planned.decision.action == "NONE" or planned.user_id not in appliers:
                     continue
+                messages = left.copies[planned.user_id]
                 # The new memory: added on ADD and ARCHIVE, and on UPDATE if its target is gone.
-                new = self._memory(task, messages[0], planned.candidate, source_ids)
-                await applier.apply(planned.decision, new=new, vector=planned.merged_vector)
-            fast = await MemoryRepository(session).active_fast_for_messages(
-                task.project_id, source_ids
-            )
-            await applier.retire(fast)
-            await applier.finish()
-            await write_fills(
-                session,
-                fills,
-                task_id=task.id,
-                source_ids=source_ids,
-                max_fields=self.settings.profiles.max_fields,
-            )
+                new = self._memory(
+                    task, planned.user_id, messages[0], planned.candidate, [m.id for m in messages]
+                )
+                await appliers[planned.user_id].apply(
+                    planned.decision, new=new, vector=planned.merged_vector
+                )
+            for user_id, applier in appliers.items():
+                fast = await MemoryRepository(session).active_fast_for_messages(
+                    task.project_id, [m.id for m in left.copies[user_id]]
+                )
+                await applier.retire(fast)
+                await applier.finish()
+            if fills and task.user_id in left.copies:
+                await write_fills(
+                    session,
+                    fills,
+                    task_id=task.id,
+                    source_ids=[m.id for m in left.copies[task.user_id]],
+                    max_fields=self.settings.profiles.max_fields,
+                )
             finished = await complete_job(session, task.id, job_id, usage)
             await session.commit()
         return finished
 
     def _memory(
-        self, task: Task, origin: Message, candidate: Candidate, source_ids: list[int]
+        self, task: Task, user_id: str, origin: Message, candidate: Candidate, source_ids: list[int]
     ) -> Memory:
         return new_memory(
             text=MemoryText(candidate.key, candidate.value),
             project_id=task.project_id,
-            user_id=task.user_id,
+            user_id=user_id,
             conversation_id=task.conversation_id,
             agent_id=origin.agent_id,
             app_id=origin.app_id,

@@ -23,6 +23,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder, TextKind
+from memos_server.errors import RequiredFieldEmpty
 from memos_server.filters import Filter
 from memos_server.prompts.labels import PREFERENCE_NOTES
 from memos_server.rerank import Reranker
@@ -52,7 +53,7 @@ from memos_server.text.tokens import query_tokens
 
 @dataclass(frozen=True)
 class SearchQuery:
-    user_id: str
+    user_id: str | None  # None: the agent's memories of every user (``agent_id`` alone)
     query: str
     memory_limit: int = 6
     include_preference: bool = True
@@ -144,6 +145,8 @@ async def search_memories(
 ) -> SearchResult:
     """``own_session``: opens a session for the knowledge-base passages' queries, run beside
     the memories' (without it they run after them, on ``session``)."""
+    if query.user_id is None and query.agent_id is None:
+        raise RequiredFieldEmpty("user_id is required (or agent_id, for one agent's memories)")
     check_ids(settings.limits, query.user_id, agent_id=query.agent_id)
     check_query(settings.limits, query.query)
     check_result_limit(settings.limits, "memory_limit_number", query.memory_limit)
@@ -205,6 +208,7 @@ async def search_memories(
         # shared into the named bases lie outside it: exact scan.
         if (
             indexes is not None
+            and query.user_id is not None
             and query.agent_id is None
             and query.where is None
             and not query.knowledgebase_ids

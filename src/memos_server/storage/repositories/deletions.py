@@ -64,6 +64,32 @@ _USER_MEMORIES = text(
     """
 )
 
+# A group add's task belongs to its first user but stores messages for every user it names:
+# forgetting that user hands the task (and its job) to the next user with messages in it, so the
+# others keep its status and fine extraction. Its idempotency key and fingerprint go: they were
+# made of the forgotten user's request.
+_HAND_OVER_TASKS = """
+    WITH heirs AS (
+        SELECT t.id, (
+            SELECT m.user_id FROM messages m
+            WHERE m.task_id = t.id AND m.project_id = :p AND m.user_id <> :u
+            ORDER BY m.id LIMIT 1
+        ) AS heir
+        FROM tasks t
+        WHERE t.project_id = :p AND t.user_id = :u {conversation}
+    ),
+    moved AS (
+        UPDATE tasks t SET user_id = h.heir, idempotency_key = NULL, fingerprint = NULL
+        FROM heirs h WHERE t.id = h.id AND h.heir IS NOT NULL
+        RETURNING t.id, t.user_id
+    )
+    UPDATE jobs j SET user_id = m.user_id FROM moved m WHERE j.task_id = m.id
+    """
+_HAND_OVER_USER_TASKS = text(_HAND_OVER_TASKS.format(conversation=""))
+_HAND_OVER_CONVERSATION_TASKS = text(
+    _HAND_OVER_TASKS.format(conversation="AND t.conversation_id = :c")
+)
+
 # Memories made only from the conversation's messages, and the feedback given in it.
 _CONVERSATION_MEMORIES = text(
     """
@@ -113,6 +139,7 @@ class DeletionRepository:
     async def forget_user(self, project_id: uuid.UUID, user_id: str) -> dict[str, int]:
         """Delete every row of the user in the project; how many of each kind went."""
         params: dict[str, Any] = {"p": project_id, "u": user_id}
+        await self.session.execute(_HAND_OVER_USER_TASKS, params)
         counts = {"jobs": await self._count(delete(Job).where(*_of(Job, project_id, user_id)))}
         counts["history"] = await self._count(_USER_HISTORY, params)
         counts.update(memory_counts(await self.session.execute(_USER_MEMORIES, params)))
@@ -148,7 +175,11 @@ class DeletionRepository:
     async def forget_conversation_jobs(
         self, project_id: uuid.UUID, user_id: str, conversation_id: str
     ) -> int:
-        """The conversation's jobs, first (see the module's note on order)."""
+        """The conversation's jobs, first (see the module's note on order); a group add's task
+        is handed to its next user first."""
+        await self.session.execute(
+            _HAND_OVER_CONVERSATION_TASKS, {"p": project_id, "u": user_id, "c": conversation_id}
+        )
         tasks = select(Task.id).where(*_of(Task, project_id, user_id, conversation_id))
         return await self._count(delete(Job).where(Job.task_id.in_(tasks)))
 

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement, func, or_, true
 
 from memos_server.filters import Filter
 from memos_server.storage.filters import to_sql
@@ -30,10 +30,11 @@ def live() -> ColumnElement[bool]:
 
 @dataclass(frozen=True)
 class Scope:
-    """Whose memories a query reads: always one project and one user, maybe narrowed further."""
+    """Whose memories a query reads: always one project, and one user or one agent (an agent
+    alone: its memories of every user of the project), maybe narrowed further."""
 
     project_id: uuid.UUID
-    user_id: str
+    user_id: str | None
     agent_id: str | None = None
     where: Filter | None = None
     # Knowledge bases a search names: memories any user shared into them are in scope too.
@@ -41,7 +42,10 @@ class Scope:
 
     def conditions(self, kind: str | None) -> list[ColumnElement[bool]]:
         """Conditions on ``memories`` for this scope; ``kind`` None: every kind."""
-        whose = Memory.user_id == self.user_id
+        if self.user_id is None and self.agent_id is None:
+            raise ValueError("a scope names a user or an agent")
+        # An agent alone: the agent's condition below is the whole of whose.
+        whose = Memory.user_id == self.user_id if self.user_id is not None else true()
         if self.bases:
             # ``ix_memories_knowledgebase_ids`` (GIN) answers the ``&&``: a bitmap OR with the
             # user's rows.
