@@ -1,8 +1,10 @@
 """add/message: keep the raw messages, then turn them into memories.
 
 The fast path (no LLM) runs here: each window of raw turns becomes one fact memory holding the
-turns verbatim. The messages, their memories, the ADD history rows, the task and (with an LLM) the
-fine-extraction job are written in one transaction, so an add is stored whole or not at all.
+turns verbatim, and each tool call with its result one tool memory (``tool_trajectories``), as
+far as the add's ``allow_memory_view`` allows (``memory_views``). An add with
+``is_upload_skill`` stores its messages as skills (``skills``) and nothing else. The messages,
+their memories, the ADD history rows, the task and (with an LLM) the fine-extraction job are written in one transaction, so an add is stored whole or not at all.
 ``MessageIntake`` is add/message's kind of the add-like intake (``services.intake``).
 
 An add is stored once however often it is sent: a repeated ``Idempotency-Key``, or the same
@@ -29,9 +31,19 @@ from memos_server.embedding import Embedder
 from memos_server.services.injected import strip_injected
 from memos_server.services.intake import Intake
 from memos_server.services.limits import check_ids, check_messages, check_metadata
+from memos_server.services.memory_views import (
+    SKILL_TYPE,
+    TOOL_TRAJECTORY_TYPE,
+    MemoryView,
+    add_views,
+    parse_views,
+    stored_views,
+)
 from memos_server.services.memory_writer import MemoryText, added_row, new_memory
 from memos_server.services.retention import requested_expiry
+from memos_server.services.skills import Skill, skills_of
 from memos_server.services.tasks import Added, TaskKind
+from memos_server.services.tool_trajectories import Trajectory, trajectories
 from memos_server.settings import Settings
 from memos_server.storage.models import Memory, MemoryHistory, Message, Task
 from memos_server.storage.repositories.memories import MemoryRepository
@@ -64,6 +76,24 @@ class AddMessages:
     info: dict[str, Any] = field(default_factory=dict)
     # allow_knowledgebase_ids, checked: the add's memories are shared into these bases.
     knowledgebase_ids: tuple[uuid.UUID, ...] = ()
+    # allow_memory_view as sent (None: the defaults); checked by ``MessageIntake.check``.
+    memory_views: tuple[str, ...] | None = None
+    # is_upload_skill: every message is a skill file (``services.skills``).
+    upload_skill: bool = False
+
+    @property
+    def views(self) -> frozenset[MemoryView]:
+        return add_views(self.memory_views)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An add's texts made ready: fact windows, tool trajectories, skills (each with its
+    search text), embedded in that order."""
+
+    windows: list[tuple[Window, MemoryText]] = field(default_factory=list)
+    tools: list[tuple[Trajectory, MemoryText]] = field(default_factory=list)
+    skills: list[tuple[Skill, MemoryText]] = field(default_factory=list)
 
 
 def fast_windows(
@@ -112,6 +142,8 @@ def fingerprint(request: AddMessages) -> str:
                 if request.knowledgebase_ids
                 else []
             ),
+            *([sorted(request.memory_views)] if request.memory_views is not None else []),
+            *(["upload_skill"] if request.upload_skill else []),
         ],
         ensure_ascii=False,
         sort_keys=True,
@@ -120,7 +152,7 @@ def fingerprint(request: AddMessages) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
+class MessageIntake(Intake[AddMessages, Prepared]):
     """add/message (and the turn chat stores): the messages and their fast memories; in fine
     mode, a ``refine`` job."""
 
@@ -152,6 +184,12 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
         check_metadata(limits, request.tags, request.info)
         check_messages(limits, [m.text for m in request.messages])
         requested_expiry(request.info, self.settings.retention)  # refused before any work
+        parse_views("allow_memory_view", request.memory_views)
+
+    def refines(self, request: AddMessages) -> bool:
+        """Fine extraction only for an add that may produce a kind a model makes."""
+        fine_views = {MemoryView.DETAIL_FACTUAL, MemoryView.PREFERENCE, MemoryView.EVENT}
+        return not request.upload_skill and bool(request.views & fine_views)
 
     def info(self, request: AddMessages) -> Mapping[str, Any]:
         return request.info
@@ -159,14 +197,28 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
     def identity(self, request: AddMessages) -> tuple[str, str, str]:
         return request.user_id, request.conversation_id, fingerprint(request)
 
-    def prepare(self, request: AddMessages, embedder: Embedder) -> list[tuple[Window, MemoryText]]:
+    def prepare(self, request: AddMessages, embedder: Embedder) -> Prepared:
         # Tokenizing, cutting and segmenting: half a second for a 32,000-character message.
-        turns = [(m.role, m.text, m.chat_time) for m in request.messages]
-        windows = fast_windows(self.settings, embedder, turns)
-        return [(w, MemoryText(w.key, w.text)) for w in windows]
+        if request.upload_skill:
+            found = skills_of([(m.text, m.parts) for m in request.messages], self.settings.limits)
+            return Prepared(skills=[(s, MemoryText(s.name, s.markdown)) for s in found])
+        views = request.views
+        windows: list[Window] = []
+        if MemoryView.DETAIL_FACTUAL in views:
+            turns = [(m.role, m.text, m.chat_time) for m in request.messages]
+            windows = fast_windows(self.settings, embedder, turns)
+        tools = trajectories(request.messages) if MemoryView.TOOL_MEMORY in views else []
+        return Prepared(
+            windows=[(w, MemoryText(w.key, w.text)) for w in windows],
+            tools=[(t, MemoryText(t.key, t.value)) for t in tools],
+        )
 
-    def texts(self, prepared: list[tuple[Window, MemoryText]]) -> list[str]:
-        return [window.text for window, _ in prepared]
+    def texts(self, prepared: Prepared) -> list[str]:
+        return [
+            *(text.value for _, text in prepared.windows),
+            *(text.value for _, text in prepared.tools),
+            *(text.value for _, text in prepared.skills),
+        ]
 
     async def store(
         self,
@@ -175,7 +227,7 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
         project_id: uuid.UUID,
         task: Task,
         request: AddMessages,
-        prepared: list[tuple[Window, MemoryText]],
+        prepared: Prepared,
         vectors: Sequence[list[float]],
         expires_at: datetime | None,
     ) -> None:
@@ -200,10 +252,12 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
         ]
         await MessageRepository(session).add_all(rows)
         task.knowledgebase_ids = list(request.knowledgebase_ids)  # for the fine job's memories
+        task.memory_views = stored_views(parse_views("allow_memory_view", request.memory_views))
 
         memories: list[Memory] = []
         history: list[MemoryHistory] = []
-        for (window, text), vector in zip(prepared, vectors, strict=True):
+        left = iter(vectors)
+        for window, text in prepared.windows:
             memory = new_memory(
                 text=text,
                 project_id=project_id,
@@ -217,12 +271,42 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
                 memory_type=window.memory_type,
                 tags=[FAST_TAG, *request.tags],
                 memory_time=window.time,
-                embedding=vector,
+                embedding=next(left),
                 source_message_ids=[rows[i].id for i in window.message_indexes],
                 info=dict(request.info),
                 knowledgebase_ids=request.knowledgebase_ids,
                 expires_at=expires_at,
             )
             memories.append(memory)
-            history.append(added_row(memory))
+        verbatim = [
+            (MemoryKind.TOOL, TOOL_TRAJECTORY_TYPE, text, t.details(), t.message_indexes)
+            for t, text in prepared.tools
+        ] + [
+            (MemoryKind.SKILL, SKILL_TYPE, text, s.details(), (s.message_index,))
+            for s, text in prepared.skills
+        ]
+        for kind, memory_type, text, details, indexes in verbatim:
+            memories.append(
+                new_memory(
+                    text=text,
+                    project_id=project_id,
+                    user_id=request.user_id,
+                    conversation_id=request.conversation_id,
+                    agent_id=request.agent_id,
+                    app_id=request.app_id,
+                    task_id=task.id,
+                    kind=kind,
+                    mode=MemoryMode.FAST,
+                    memory_type=memory_type,
+                    tags=list(request.tags),
+                    memory_time=request.messages[indexes[0]].chat_time,
+                    embedding=next(left),
+                    source_message_ids=[rows[i].id for i in indexes],
+                    info=dict(request.info),
+                    details=details,
+                    knowledgebase_ids=request.knowledgebase_ids,
+                    expires_at=expires_at,
+                )
+            )
+        history.extend(added_row(memory) for memory in memories)
         await MemoryRepository(session).add_all(memories, history)

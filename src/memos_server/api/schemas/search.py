@@ -7,7 +7,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from memos_server.api.schemas.common import Id, TopLevelRequest
-from memos_server.api.schemas.memories import MemoryItem, PreferenceItem
+from memos_server.api.schemas.memories import (
+    VIEWS_FIELD,
+    EventItem,
+    MemoryItem,
+    PreferenceItem,
+    SkillItem,
+    ToolMemoryItem,
+)
 
 
 class SearchMemoryRequest(TopLevelRequest):
@@ -34,6 +41,7 @@ class SearchMemoryRequest(TopLevelRequest):
     tool_memory_limit_number: int = Field(default=6, ge=0, le=25)
     include_skill: bool = False
     skill_limit_number: int = Field(default=6, ge=0, le=25)
+    include_memory_view: list[str] | None = VIEWS_FIELD
     knowledgebase_ids: list[Id] | None = Field(
         default=None,
         description='Knowledge bases whose passages to return too (["all"]: every base of the '
@@ -84,6 +92,18 @@ class PreferenceDetail(PreferenceItem):
     relativity: float = Field(description="Relevance to the query, 0..1.")
 
 
+class EventDetail(EventItem):
+    relativity: float = Field(description="Relevance to the query, 0..1.")
+
+
+class ToolMemoryDetail(ToolMemoryItem):
+    relativity: float = Field(description="Relevance to the query, 0..1.")
+
+
+class SkillDetail(SkillItem):
+    relativity: float = Field(description="Relevance to the query, 0..1.")
+
+
 class PassageDetail(BaseModel):
     """A knowledge-base passage, in memory_detail_list's shape (as the Cloud returns its
     knowledge memories), with where it comes from."""
@@ -115,8 +135,19 @@ class SearchMemoryData(BaseModel):
         "passages, best first."
     )
     preference_detail_list: list[PreferenceDetail]
-    tool_memory_detail_list: list[MemoryDetail] = Field(default_factory=list)
-    skill_detail_list: list[MemoryDetail] = Field(default_factory=list)
+    tool_memory_detail_list: list[ToolMemoryDetail] = Field(
+        default_factory=list,
+        description="Tool trajectories (include_tool_memory, or the tool_memory view).",
+    )
+    skill_detail_list: list[SkillDetail] = Field(
+        default_factory=list, description="Skills (include_skill, or the skill view)."
+    )
+    event_detail_list: list[EventDetail] = Field(
+        default_factory=list, description="Events (the event view)."
+    )
+    profile_detail_list: list[dict[str, Any]] | None = Field(
+        default=None, description="With the profile view: the user's profiles."
+    )
     preference_note: str = ""
     message_detail_list: list[dict[str, Any]] | None = None
     instruction: str | None = Field(

@@ -1,4 +1,4 @@
-"""Fine mode: turn one add's messages into fact and preference memories with the LLM.
+"""Fine mode: turn one add's messages into fact, preference and event memories with the LLM.
 
 It runs as a job (``services.jobs.worker``). The raw messages and their fast-mode memories are
 already stored (by ``ingest``) before it starts, so nothing is lost if the model fails: the
@@ -8,7 +8,12 @@ memories (skip duplicates; ADD, UPDATE, ARCHIVE or NONE), all changes are writte
 transaction with history rows, and the fast memories of these messages are archived so search
 returns the refined ones only.
 
-LLM calls per add: one for facts, one for preferences, and one per new memory that has related
+Which kinds it asks for follows the add's ``allow_memory_view`` (``services/memory_views``):
+facts and preferences by default, events when named. Events are reconciled like facts, with the
+user's events.
+
+LLM calls per add: one for facts, one for preferences, one for events when asked, and one per
+new memory that has related
 existing memories (similarity >= ``related_similarity``) but no duplicate among them (similarity
 >= ``duplicate_similarity``; both the model's levels unless set, ``embedding.levels``); each
 call is repeated once if its answer cannot be read.
@@ -20,6 +25,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from memos_server.embedding.levels import levels_of
 from memos_server.llm.json_output import Usage
@@ -35,6 +41,7 @@ from memos_server.services.jobs.handlers import (
     hold_job,
     model_failures,
 )
+from memos_server.services.memory_views import EVENT_TYPE, MemoryView, task_views
 from memos_server.services.memory_writer import MemoryText, new_memory
 from memos_server.storage.models import Memory, Message, Task
 from memos_server.storage.repositories.memories import MemoryRepository
@@ -62,6 +69,7 @@ class Candidate:
     memory_time: datetime | None = None
     preference_type: str | None = None
     reasoning: str | None = None
+    details: dict[str, Any] | None = None
     vector: list[float] = field(default_factory=list)
 
 
@@ -100,6 +108,20 @@ def candidates_of(extraction: Extraction) -> list[Candidate]:
         )
         for preference in extraction.preferences
     ]
+    found += [
+        Candidate(
+            kind=MemoryKind.EVENT,
+            key=event.event_key.strip(),
+            value=event.event_value.strip(),
+            memory_type=EVENT_TYPE,
+            tags=event.tags,
+            confidence=event.confidence,
+            prompt_version=extraction.event_prompt,
+            memory_time=at_midnight(event.event_date),
+            details=event.details(),
+        )
+        for event in extraction.events
+    ]
     return found
 
 
@@ -128,7 +150,15 @@ class Refiner(ModelJob):
             ]
             spoken = [t.text for t in turns if t.role == "user"] or [t.text for t in turns]
             language = detect_language(spoken)
-            extraction = await extract(self.llm, turns, language)
+            views = task_views(task.memory_views)
+            extraction = await extract(
+                self.llm,
+                turns,
+                language,
+                facts=MemoryView.DETAIL_FACTUAL in views,
+                preferences=MemoryView.PREFERENCE in views,
+                events=MemoryView.EVENT in views,
+            )
             usage.add(extraction.usage)
             scope = Scope(task.project_id, task.user_id, messages[0].agent_id if messages else None)
             plan = await self._plan(scope, language, candidates_of(extraction), usage)
@@ -240,6 +270,7 @@ class Refiner(ModelJob):
             embedding=candidate.vector,
             source_message_ids=source_ids,
             info=dict(origin.info),
+            details=candidate.details,
             prompt_version=candidate.prompt_version,
             knowledgebase_ids=task.knowledgebase_ids or (),
             expires_at=task.expires_at,
