@@ -4,7 +4,8 @@ The fast path (no LLM) runs here: each window of raw turns becomes one fact memo
 turns verbatim, and each tool call with its result one tool memory (``tool_trajectories``), as
 far as the add's ``allow_memory_view`` allows (``memory_views``). An add with
 ``is_upload_skill`` stores its messages as skills (``skills``) and nothing else. The messages,
-their memories, the ADD history rows, the task and (with an LLM) the fine-extraction job are written in one transaction, so an add is stored whole or not at all.
+their memories, the ADD history rows, the task and (with an LLM) the fine-extraction job are
+written in one transaction, so an add is stored whole or not at all.
 ``MessageIntake`` is add/message's kind of the add-like intake (``services.intake``).
 
 An add is stored once however often it is sent: a repeated ``Idempotency-Key``, or the same
