@@ -23,6 +23,7 @@ from memos_server.embedding.base import estimate_tokens
 TASK_MARKERS = {
     "facts": ("# Task: extract fact memories", "# 任务：抽取事实记忆"),
     "preferences": ("# Task: extract preference memories", "# 任务：抽取偏好记忆"),
+    "events": ("# Task: extract event memories", "# 任务：抽取事件记忆"),
     "reconcile": ("# Task: reconcile memories", "# 任务：整合记忆"),
     "feedback": ("# Task: apply the user's feedback", "# 任务：根据用户反馈修正记忆"),
     "chat": ("# Task: answer with the user's memories", "# 任务：结合用户记忆回答"),
