@@ -99,7 +99,8 @@ def task_views(stored: Sequence[str] | None) -> frozenset[MemoryView]:
     """The views a task was given (``stored_views``), the defaults when none were."""
     if stored is None:
         return DEFAULT_ADD_VIEWS
-    return frozenset(MemoryView(name) for name in stored if name in MemoryView.__members__.values())
+    known = {view.value for view in MemoryView}
+    return frozenset(MemoryView(name) for name in stored if name in known)
 
 
 def profile_details(views: Iterable[MemoryView] | None) -> list[dict[str, Any]] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 
 from fastapi import APIRouter
@@ -35,7 +36,7 @@ from memos_server.api.schemas.memories import (
     UpdateMemoryRequest,
 )
 from memos_server.services.conversations import message_numbers
-from memos_server.services.memory_admin import DeleteQuery, ListQuery, MemoryChange
+from memos_server.services.memory_admin import DeleteQuery, ListQuery, MemoryAdmin, MemoryChange
 from memos_server.services.memory_views import parse_views, profile_details
 from memos_server.storage.models import Memory
 from memos_server.storage.vocabulary import MemoryKind
@@ -69,6 +70,51 @@ async def stored(session: AsyncSession, m: Memory) -> StoredAny:
     return stored_any(m, numbers)
 
 
+async def memory_listing(
+    session: AsyncSession, project: uuid.UUID, memories: MemoryAdmin, body: GetMemoryRequest
+) -> GetMemoryData:
+    """One page of get/memory (and MCP's ``user_profile``): each kind listed, in its shape."""
+    page = await memories.page(
+        session,
+        project_id=project,
+        query=ListQuery(
+            user_id=body.user_id,
+            agent_id=body.agent_id,
+            page=body.page,
+            size=body.size,
+            filter=body.filter,
+            include_preference=body.include_preference,
+            include_tool_memory=body.include_tool_memory,
+            memory_views=body.include_memory_view,
+        ),
+    )
+    listed = [m for kind in MemoryKind for m in page.of(kind)]
+    numbers = await message_numbers(session, project, listed)
+    return GetMemoryData(
+        memory_detail_list=[stored_memory(m, numbers) for m in page.facts],
+        preference_detail_list=[stored_preference(m, numbers) for m in page.preferences],
+        event_detail_list=[
+            StoredEvent(**event_fields(m, numbers), **owner_fields(m))
+            for m in page.of(MemoryKind.EVENT)
+        ],
+        tool_memory_detail_list=[
+            StoredToolMemory(**tool_fields(m, numbers), **owner_fields(m))
+            for m in page.of(MemoryKind.TOOL)
+        ],
+        skill_detail_list=[
+            StoredSkill(**skill_fields(m), **owner_fields(m)) for m in page.of(MemoryKind.SKILL)
+        ],
+        profile_detail_list=profile_details(
+            parse_views("include_memory_view", body.include_memory_view)
+        ),
+        total=page.fact_total,
+        preference_total=page.preference_total,
+        size=page.size,
+        current=page.page,
+        pages=page.pages,
+    )
+
+
 @router.post(
     "/get/memory",
     response_model=Envelope[GetMemoryData],
@@ -90,47 +136,7 @@ async def get_memories(
     instead (detail_factual, preference, event, tool_memory, skill, profile), each paged the
     same way, and the older flags are ignored.
     """
-    page = await memories.page(
-        session,
-        project_id=project,
-        query=ListQuery(
-            user_id=body.user_id,
-            agent_id=body.agent_id,
-            page=body.page,
-            size=body.size,
-            filter=body.filter,
-            include_preference=body.include_preference,
-            include_tool_memory=body.include_tool_memory,
-            memory_views=body.include_memory_view,
-        ),
-    )
-    listed = [m for kind in MemoryKind for m in page.of(kind)]
-    numbers = await message_numbers(session, project, listed)
-    return Envelope(
-        data=GetMemoryData(
-            memory_detail_list=[stored_memory(m, numbers) for m in page.facts],
-            preference_detail_list=[stored_preference(m, numbers) for m in page.preferences],
-            event_detail_list=[
-                StoredEvent(**event_fields(m, numbers), **owner_fields(m))
-                for m in page.of(MemoryKind.EVENT)
-            ],
-            tool_memory_detail_list=[
-                StoredToolMemory(**tool_fields(m, numbers), **owner_fields(m))
-                for m in page.of(MemoryKind.TOOL)
-            ],
-            skill_detail_list=[
-                StoredSkill(**skill_fields(m), **owner_fields(m)) for m in page.of(MemoryKind.SKILL)
-            ],
-            profile_detail_list=profile_details(
-                parse_views("include_memory_view", body.include_memory_view)
-            ),
-            total=page.fact_total,
-            preference_total=page.preference_total,
-            size=page.size,
-            current=page.page,
-            pages=page.pages,
-        )
-    )
+    return Envelope(data=await memory_listing(session, project, memories, body))
 
 
 @router.get(

@@ -35,7 +35,7 @@ from memos_server.filters import parse_search_filter
 from memos_server.services.conversations import message_numbers
 from memos_server.services.knowledge.bases import KnowledgeService
 from memos_server.services.memory_views import kinds_of, parse_views, profile_details
-from memos_server.services.search.engine import Scored, SearchQuery
+from memos_server.services.search.engine import Scored, SearchQuery, SearchResult
 from memos_server.services.search.instructions import full_instruction, instruction
 from memos_server.services.search.passages import ScoredPassage
 from memos_server.settings import Settings
@@ -122,6 +122,37 @@ async def search_query(
     )
 
 
+async def search_data(
+    session: AsyncSession, project: uuid.UUID, body: SearchMemoryRequest, result: SearchResult
+) -> SearchMemoryData:
+    """What a search found, each kind in its list and shape (search/memory, MCP's
+    ``search_memory``); the instruction prompts are the route's."""
+    shown = [s.memory for s in (*result.facts, *result.events, *result.tools)]
+    numbers = await message_numbers(session, project, shown)
+    return SearchMemoryData(
+        memory_detail_list=[
+            *(memory_detail(s, numbers) for s in result.facts),
+            *(passage_detail(p) for p in result.passages),
+        ],
+        preference_detail_list=[preference_detail(s) for s in result.preferences],
+        event_detail_list=[
+            EventDetail(**event_fields(s.memory, numbers), relativity=s.relativity)
+            for s in result.events
+        ],
+        tool_memory_detail_list=[
+            ToolMemoryDetail(**tool_fields(s.memory, numbers), relativity=s.relativity)
+            for s in result.tools
+        ],
+        skill_detail_list=[
+            SkillDetail(**skill_fields(s.memory), relativity=s.relativity) for s in result.skills
+        ],
+        profile_detail_list=profile_details(
+            parse_views("include_memory_view", body.include_memory_view)
+        ),
+        preference_note=result.preference_note,
+    )
+
+
 @router.post(
     "/search/memory",
     response_model=Envelope[SearchMemoryData],
@@ -150,41 +181,13 @@ async def search_memory(
         project_id=project,
         query=await search_query(session, body, project, knowledge, settings),
     )
-    views = parse_views("include_memory_view", body.include_memory_view)
-    shown = [s.memory for s in (*result.facts, *result.events, *result.tools)]
-    numbers = await message_numbers(session, project, shown)
+    data = await search_data(session, project, body, result)
     language = detect_language([body.query])
     budget = settings.search.instruction_max_tokens
-    return Envelope(
-        data=SearchMemoryData(
-            memory_detail_list=[
-                *(memory_detail(s, numbers) for s in result.facts),
-                *(passage_detail(p) for p in result.passages),
-            ],
-            preference_detail_list=[preference_detail(s) for s in result.preferences],
-            event_detail_list=[
-                EventDetail(**event_fields(s.memory, numbers), relativity=s.relativity)
-                for s in result.events
-            ],
-            tool_memory_detail_list=[
-                ToolMemoryDetail(**tool_fields(s.memory, numbers), relativity=s.relativity)
-                for s in result.tools
-            ],
-            skill_detail_list=[
-                SkillDetail(**skill_fields(s.memory), relativity=s.relativity)
-                for s in result.skills
-            ],
-            profile_detail_list=profile_details(views),
-            preference_note=result.preference_note,
-            instruction=(
-                instruction(body.query, result, language, budget)
-                if body.return_instruction
-                else None
-            ),
-            full_instruction=(
-                full_instruction(body.query, result, language, budget, datetime.now(UTC))
-                if body.return_full_instruction
-                else None
-            ),
+    if body.return_instruction:
+        data.instruction = instruction(body.query, result, language, budget)
+    if body.return_full_instruction:
+        data.full_instruction = full_instruction(
+            body.query, result, language, budget, datetime.now(UTC)
         )
-    )
+    return Envelope(data=data)

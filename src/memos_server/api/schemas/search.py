@@ -204,6 +204,70 @@ SEARCH_ANSWER_EXAMPLES: dict[str, Any] = {
             },
         },
     },
+    "views": {
+        "summary": "include_memory_view: event and tool_memory",
+        "value": {
+            "code": 0,
+            "message": "ok",
+            "data": {
+                "memory_detail_list": [],
+                "preference_detail_list": [],
+                "event_detail_list": [
+                    {
+                        "id": "d7785b39-1374-4738-b449-3e86ab1f8b2f",
+                        "event_key": "方案评审与交付调整",
+                        "event_value": "用户与李四于上周二下午完成方案评审，客户希望将交付时间"
+                        "提前至七月底。",
+                        "event_type": "EventMemory",
+                        "event_time": ["上周二下午", "七月底"],
+                        "event_location": [],
+                        "event_roles": ["用户", "李四", "客户"],
+                        "memory_time": "2026-06-23 00:00:00",
+                        "conversation_id": "conv_0624",
+                        "status": "activated",
+                        "confidence": 0.9,
+                        "tags": ["工作", "评审"],
+                        "create_time": 1782293751765,
+                        "update_time": 1782293751765,
+                        "sources": [{"type": "chat", "message_id": 1}],
+                        "relativity": 0.64,
+                    }
+                ],
+                "tool_memory_detail_list": [
+                    {
+                        "id": "4b208707-991a-481c-9dd6-c7f0577ff371",
+                        "tool_type": "ToolTrajectoryMemory",
+                        "tool_value": "user: 北京现在天气怎么样？\n"
+                        'tool_call: get_weather({"location": "北京"})\n'
+                        'tool_result: {"temperature": "7°C", "condition": "多云"}',
+                        "tool_name": "get_weather",
+                        "tool_call_id": "call_123",
+                        "tool_used_status": [
+                            {
+                                "used_tool": "get_weather",
+                                "error_type": "",
+                                "success_rate": 1.0,
+                                "tool_experience": "",
+                            }
+                        ],
+                        "experience": "",
+                        "conversation_id": "demo-conv-id",
+                        "status": "activated",
+                        "tags": [],
+                        "create_time": 1782293806624,
+                        "update_time": 1782293806624,
+                        "sources": [
+                            {"type": "chat", "message_id": 2},
+                            {"type": "chat", "message_id": 3},
+                        ],
+                        "relativity": 0.48,
+                    }
+                ],
+                "skill_detail_list": [],
+                "preference_note": "",
+            },
+        },
+    },
     "en": {
         "summary": "A dietary preference, found",
         "value": {
