@@ -10,7 +10,8 @@ from typing import Any
 
 from tests.fake_llm import FakeLLM, reply_json
 from tests.support.api import Api
-from tests.support.database import sql
+from tests.support.database import new_api_key, sql
+from tests.support.service import ServiceThread
 
 REVIEW = {
     "event_key": "方案评审与交付调整",
@@ -54,7 +55,7 @@ def last_saturday(now: datetime) -> datetime:
 
 
 def test_an_add_naming_the_event_view_stores_its_events(
-    fine_api: Api, fake_llm: FakeLLM, pg_url: str
+    fine_api: Api, fine_service: ServiceThread, fake_llm: FakeLLM, pg_url: str
 ) -> None:
     fake_llm.script({"events": events(REVIEW)})
     said = (
@@ -106,6 +107,19 @@ def test_an_add_naming_the_event_view_stores_its_events(
     # The default search (no views) shows facts and preferences, not events.
     plain = fine_api.ok("/search/memory", {"user_id": "u1", "query": "方案评审"})
     assert plain["event_detail_list"] == []
+    # Another project's key finds nothing of it, by search or by id.
+    with Api(fine_service.base_url, new_api_key(pg_url)) as other:
+        theirs = other.ok(
+            "/search/memory",
+            {
+                "user_id": "u1",
+                "query": "方案评审",
+                "include_memory_view": ["event"],
+                "relativity": 0,
+            },
+        )
+        assert theirs["event_detail_list"] == []
+        other.error_of(other.get(f"/get/memory/{event['id']}"), 404, 40307)
 
 
 def test_without_the_event_view_no_event_call_is_made(fine_api: Api, fake_llm: FakeLLM) -> None:
