@@ -13,10 +13,9 @@ facts and preferences by default, events when named. Events are reconciled like 
 user's events.
 
 LLM calls per add: one for facts, one for preferences, one for events when asked, and one per
-new memory that has related
-existing memories (similarity >= ``related_similarity``) but no duplicate among them (similarity
->= ``duplicate_similarity``; both the model's levels unless set, ``embedding.levels``); each
-call is repeated once if its answer cannot be read.
+new memory that has related existing memories (similarity >= ``related_similarity``) but no
+duplicate among them (similarity >= ``duplicate_similarity``; both the model's levels unless
+set, ``embedding.levels``); each call is repeated once if its answer cannot be read.
 """
 
 from __future__ import annotations
