@@ -32,6 +32,7 @@ TASK_MARKERS = {
         "# 任务：抽取偏好记忆",
         "# 任务：抽取群聊中的偏好记忆",
     ),
+    "events": ("# Task: extract event memories", "# 任务：抽取事件记忆"),
     "reconcile": ("# Task: reconcile memories", "# 任务：整合记忆"),
     "feedback": ("# Task: apply the user's feedback", "# 任务：根据用户反馈修正记忆"),
     "chat": ("# Task: answer with the user's memories", "# 任务：结合用户记忆回答"),

@@ -148,9 +148,10 @@ def test_memory_type_narrows_a_deletion(api: Api, pg_url: str, api_key: str) -> 
     assert listed(api, "u1") == ["long 1", "long 2"]
 
     message = api.fails(
-        "/delete/memory", {"user_id": "u1", "memory_type": "ToolMemory"}, 400, 40006
+        "/delete/memory", {"user_id": "u1", "memory_type": "ToolSchemaMemory"}, 400, 40006
     )
     assert "PreferenceMemory" in message
+    assert "EventMemory" in message
     assert "LongTermMemory" in message
 
 

@@ -53,6 +53,29 @@ def project(service: ServiceThread, pg_url: str) -> str:
                     "info": {"来源": "测试"},
                 },
             )
+        # A tool call and its result: a tool memory with fields of its own (``details``).
+        api.ok(
+            "/add/message",
+            {
+                "user_id": USER,
+                "conversation_id": "c4",
+                "async_mode": False,
+                "messages": [
+                    {"role": "user", "content": "杭州明天下雨吗？"},
+                    {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {
+                                "id": "call_1",
+                                "type": "function",
+                                "function": {"name": "get_weather", "arguments": "{}"},
+                            }
+                        ],
+                    },
+                    {"role": "tool", "tool_call_id": "call_1", "content": "小雨，18°C"},
+                ],
+            },
+        )
         store_preference(service, pg_url, key, USER, "喜欢靠窗的座位，不吃辣")
         api.ok(
             "/add/feedback",
@@ -100,7 +123,7 @@ def contents(url: str, name: str) -> dict[str, Any]:
         url,
         "SELECT user_id, conversation_id, agent_id, app_id, kind, mode, memory_key, "
         "memory_value, memory_type, preference_type, reasoning, tags, memory_time, confidence, "
-        "status, info, prompt_version, search_text, create_time, update_time, "
+        "status, info, details, prompt_version, search_text, create_time, update_time, "
         "ARRAY(SELECT seq FROM messages x WHERE x.id = ANY(m.source_message_ids) ORDER BY seq) "
         "AS sources, cardinality(corrects) AS corrects, "
         "(SELECT kind FROM tasks t WHERE t.id = m.task_id) AS task_kind "

@@ -31,6 +31,12 @@ NOW = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
         ("three days ago", "2026-11-18", "2026-11-19"),
         ("上周的会议", "2026-11-09", "2026-11-16"),
         ("今年的计划", "2026-01-01", "2027-01-01"),
+        # A day of a week: NOW is a Saturday.
+        ("上周六做了什么", "2026-11-14", "2026-11-15"),
+        ("上个星期天去了哪", "2026-11-15", "2026-11-16"),
+        ("这周三的会", "2026-11-18", "2026-11-19"),
+        ("what did I do last Saturday", "2026-11-14", "2026-11-15"),
+        ("last monday's call", "2026-11-16", "2026-11-17"),
     ],
 )
 def test_time_words_name_a_period(query: str, start: str, end: str) -> None:

@@ -56,3 +56,68 @@ def preference_fields(m: Memory) -> dict[str, Any]:
 def owner_fields(m: Memory) -> dict[str, Any]:
     """Whose memory it is, and its free metadata (listing and reading only)."""
     return {"user_id": m.user_id, "agent_id": m.agent_id, "app_id": m.app_id, "info": m.info}
+
+
+def _words(m: Memory, name: str) -> list[str]:
+    value = m.details.get(name) if isinstance(m.details, dict) else None
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def event_fields(m: Memory, numbers: Mapping[int, int]) -> dict[str, Any]:
+    """The fields of an event memory item (``EventItem``)."""
+    return {
+        "id": str(m.id),
+        "event_key": m.memory_key,
+        "event_value": m.memory_value,
+        "event_type": m.memory_type,
+        "event_time": _words(m, "event_time"),
+        "event_location": _words(m, "event_location"),
+        "event_roles": _words(m, "event_roles"),
+        "memory_time": wall_clock(m.memory_time),
+        "conversation_id": m.conversation_id,
+        "status": m.status,
+        "confidence": m.confidence,
+        "tags": m.tags,
+        "create_time": epoch_ms(m.create_time),
+        "update_time": epoch_ms(m.update_time),
+        "sources": sources(m, numbers),
+    }
+
+
+def tool_fields(m: Memory, numbers: Mapping[int, int]) -> dict[str, Any]:
+    """The fields of a tool memory item (``ToolMemoryItem``)."""
+    name = str(m.details.get("tool_name") or "")
+    call_id = m.details.get("tool_call_id")
+    return {
+        "id": str(m.id),
+        "tool_type": m.memory_type,
+        "tool_value": m.memory_value,
+        "tool_name": name,
+        "tool_call_id": str(call_id) if call_id is not None else None,
+        "tool_used_status": [{"used_tool": name}] if name else [],
+        "experience": str(m.details.get("experience") or ""),
+        "conversation_id": m.conversation_id,
+        "status": m.status,
+        "tags": m.tags,
+        "create_time": epoch_ms(m.create_time),
+        "update_time": epoch_ms(m.update_time),
+        "sources": sources(m, numbers),
+    }
+
+
+def skill_fields(m: Memory) -> dict[str, Any]:
+    """The fields of a skill item (``SkillItem``)."""
+    return {
+        "id": str(m.id),
+        "skill_value": {
+            "name": str(m.details.get("name") or m.memory_key),
+            "description": str(m.details.get("description") or ""),
+            "content": m.memory_value,
+        },
+        "skill_url": None,
+        "conversation_id": m.conversation_id,
+        "status": m.status,
+        "tags": m.tags,
+        "create_time": epoch_ms(m.create_time),
+        "update_time": epoch_ms(m.update_time),
+    }

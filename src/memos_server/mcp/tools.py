@@ -11,15 +11,8 @@ import uuid
 from dataclasses import dataclass
 
 from memos_server.api.added import settle_added
-from memos_server.api.profile_items import profile_detail
-from memos_server.api.routes.memories import stored_memory, stored_preference
-from memos_server.api.routes.search import (
-    memory_detail,
-    passage_detail,
-    preference_detail,
-    profile_fields,
-    search_query,
-)
+from memos_server.api.routes.memories import memory_listing
+from memos_server.api.routes.search import profile_fields, search_data, search_query
 from memos_server.api.schemas.feedback import AddFeedbackRequest
 from memos_server.api.schemas.knowledge import (
     AddedFile,
@@ -40,15 +33,12 @@ from memos_server.api.schemas.memories import (
     GetMemoryRequest,
 )
 from memos_server.api.schemas.messages import AddMessageData, AddMessageRequest
-from memos_server.api.schemas.profiles import wants_profiles
 from memos_server.api.schemas.search import SearchMemoryData, SearchMemoryRequest
 from memos_server.api.transaction import request_session
 from memos_server.runtime import Runtime
-from memos_server.services.conversations import message_numbers
 from memos_server.services.feedback_intake import IncomingFeedback
 from memos_server.services.knowledge.bases import Upload, decode_content
-from memos_server.services.memory_admin import DeleteQuery, ListQuery
-from memos_server.services.profiles.instances import subject_of
+from memos_server.services.memory_admin import DeleteQuery
 
 
 @dataclass(frozen=True)
@@ -73,23 +63,14 @@ async def add_message(caller: Caller, body: AddMessageRequest) -> AddMessageData
 
 
 async def search_memory(caller: Caller, body: SearchMemoryRequest) -> SearchMemoryData:
-    """As search/memory: the user's facts and preferences, best first, then any passages of
-    the knowledge bases named."""
+    """As search/memory: the user's memories of each kind asked for, best first, then any
+    passages of the knowledge bases named."""
     runtime, settings, project = caller.runtime, caller.runtime.settings, caller.project_id
     async with request_session(runtime.database) as session:
         query = await search_query(session, body, project, runtime.services.knowledge, settings)
         result = await runtime.services.search.search(session, project_id=project, query=query)
-        numbers = await message_numbers(session, project, [s.memory for s in result.facts])
         fields = await profile_fields(session, body, project, runtime.services.profiles, settings)
-    return SearchMemoryData(
-        memory_detail_list=[
-            *(memory_detail(s, numbers) for s in result.facts),
-            *(passage_detail(p) for p in result.passages),
-        ],
-        preference_detail_list=[preference_detail(s) for s in result.preferences],
-        profile_detail_list=fields,
-        preference_note=result.preference_note,
-    )
+        return await search_data(session, project, body, result, fields)
 
 
 async def delete_memory(caller: Caller, body: DeleteMemoryRequest) -> DeleteMemoryData:
@@ -128,41 +109,18 @@ async def feedback(caller: Caller, body: AddFeedbackRequest) -> AddMessageData:
 
 
 async def user_profile(caller: Caller, body: GetMemoryRequest) -> GetMemoryData:
-    """As get/memory: one page of the user's facts and preferences, newest first, and their
-    profiles."""
-    runtime, project = caller.runtime, caller.project_id
+    """As get/memory: one page of the user's memories of each kind listed, newest first, and
+    their profiles."""
+    runtime = caller.runtime
     async with request_session(runtime.database) as session:
-        page = await runtime.services.memories.page(
+        return await memory_listing(
             session,
-            project_id=project,
-            query=ListQuery(
-                user_id=body.user_id,
-                agent_id=body.agent_id,
-                page=body.page,
-                size=body.size,
-                filter=body.filter,
-                include_preference=body.include_preference,
-            ),
+            caller.project_id,
+            body,
+            memories=runtime.services.memories,
+            profiles=runtime.services.profiles,
+            settings=runtime.settings,
         )
-        numbers = await message_numbers(session, project, [*page.facts, *page.preferences])
-        profiles = []
-        if wants_profiles(body.include_memory_view, default=True):
-            subject = subject_of(
-                runtime.settings, body.user_id, None if body.user_id else body.agent_id
-            )
-            profiles = await runtime.services.profiles.of_subject(
-                session, project_id=project, subject=subject
-            )
-    return GetMemoryData(
-        memory_detail_list=[stored_memory(m, numbers) for m in page.facts],
-        preference_detail_list=[stored_preference(m, numbers) for m in page.preferences],
-        profile_detail_list=[profile_detail(p) for p in profiles],
-        total=page.fact_total,
-        preference_total=page.preference_total,
-        size=page.size,
-        current=page.page,
-        pages=page.pages,
-    )
 
 
 async def create_knowledge_base(

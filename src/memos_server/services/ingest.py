@@ -1,8 +1,11 @@
 """add/message: keep the raw messages, then turn them into memories.
 
 The fast path (no LLM) runs here: each window of raw turns becomes one fact memory holding the
-turns verbatim. The messages, their memories, the ADD history rows, the task and (with an LLM) the
-fine-extraction job are written in one transaction, so an add is stored whole or not at all.
+turns verbatim, and each tool call with its result one tool memory (``tool_trajectories``), as
+far as the add's ``allow_memory_view`` allows (``memory_views``). An add with
+``is_upload_skill`` stores its messages as skills (``skills``) and nothing else. The messages,
+their memories, the ADD history rows, the task and (with an LLM) the fine-extraction job are
+written in one transaction, so an add is stored whole or not at all.
 ``MessageIntake`` is add/message's kind of the add-like intake (``services.intake``).
 
 An add is stored once however often it is sent: a repeated ``Idempotency-Key``, or the same
@@ -33,9 +36,19 @@ from memos_server.services.limits import (
     check_metadata,
     check_speakers,
 )
+from memos_server.services.memory_views import (
+    SKILL_TYPE,
+    TOOL_TRAJECTORY_TYPE,
+    MemoryView,
+    add_views,
+    parse_views,
+    stored_views,
+)
 from memos_server.services.memory_writer import MemoryText, added_row, new_memory
 from memos_server.services.retention import requested_expiry
+from memos_server.services.skills import Skill, skills_of
 from memos_server.services.tasks import Added, TaskKind
+from memos_server.services.tool_trajectories import Trajectory, trajectories
 from memos_server.settings import Settings
 from memos_server.storage.models import Memory, Message, Task
 from memos_server.storage.repositories.memories import MemoryRepository
@@ -83,11 +96,34 @@ class AddMessages:
     # A group chat (user_id given as a list): every user named, ``user_id`` first. Each gets a
     # copy of the messages and the fast memories of every window (docs/group_chat.md).
     group: tuple[str, ...] = ()
+    # allow_memory_view as sent (None: the defaults); checked by ``MessageIntake.check``.
+    memory_views: tuple[str, ...] | None = None
+    # is_upload_skill: every message is a skill file (``services.skills``).
+    upload_skill: bool = False
 
     @property
     def users(self) -> tuple[str, ...]:
         """Whom the add is stored for."""
         return self.group or (self.user_id,)
+
+    @property
+    def views(self) -> frozenset[MemoryView]:
+        return add_views(self.memory_views)
+
+
+# A memory an add makes, before its user and vector: kind, memory_type, text, the kind's
+# fields, the indexes of its messages, its time.
+_Made = tuple[MemoryKind, str, MemoryText, dict[str, Any] | None, Sequence[int], datetime | None]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An add's texts made ready: fact windows, tool trajectories, skills (each with its
+    search text), embedded in that order."""
+
+    windows: list[tuple[Window, MemoryText]] = field(default_factory=list)
+    tools: list[tuple[Trajectory, MemoryText]] = field(default_factory=list)
+    skills: list[tuple[Skill, MemoryText]] = field(default_factory=list)
 
 
 def fast_windows(
@@ -148,6 +184,8 @@ def fingerprint(request: AddMessages) -> str:
                 if any(m.role_id or m.role_name for m in request.messages)
                 else []
             ),
+            *([sorted(request.memory_views)] if request.memory_views is not None else []),
+            *(["upload_skill"] if request.upload_skill else []),
         ],
         ensure_ascii=False,
         sort_keys=True,
@@ -156,7 +194,7 @@ def fingerprint(request: AddMessages) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
+class MessageIntake(Intake[AddMessages, Prepared]):
     """add/message (and the turn chat stores): the messages and their fast memories; in fine
     mode, a ``refine`` job."""
 
@@ -190,6 +228,12 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
         check_messages(limits, [m.text for m in request.messages])
         check_speakers(limits, request.users, [(m.role_id, m.role_name) for m in request.messages])
         requested_expiry(request.info, self.settings.retention)  # refused before any work
+        parse_views("allow_memory_view", request.memory_views)
+
+    def refines(self, request: AddMessages) -> bool:
+        """Fine extraction only for an add that may produce a kind a model makes."""
+        fine_views = {MemoryView.DETAIL_FACTUAL, MemoryView.PREFERENCE, MemoryView.EVENT}
+        return not request.upload_skill and bool(request.views & fine_views)
 
     def info(self, request: AddMessages) -> Mapping[str, Any]:
         return request.info
@@ -197,16 +241,30 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
     def identity(self, request: AddMessages) -> tuple[str, str, str]:
         return request.user_id, request.conversation_id, fingerprint(request)
 
-    def prepare(self, request: AddMessages, embedder: Embedder) -> list[tuple[Window, MemoryText]]:
+    def prepare(self, request: AddMessages, embedder: Embedder) -> Prepared:
         # Tokenizing, cutting and segmenting: half a second for a 32,000-character message.
-        turns = [(m.role, m.text, m.chat_time) for m in request.messages]
-        windows = fast_windows(
-            self.settings, embedder, turns, [m.speaker for m in request.messages]
+        if request.upload_skill:
+            found = skills_of([(m.text, m.parts) for m in request.messages], self.settings.limits)
+            return Prepared(skills=[(s, MemoryText(s.name, s.markdown)) for s in found])
+        views = request.views
+        windows: list[Window] = []
+        if MemoryView.DETAIL_FACTUAL in views:
+            turns = [(m.role, m.text, m.chat_time) for m in request.messages]
+            windows = fast_windows(
+                self.settings, embedder, turns, [m.speaker for m in request.messages]
+            )
+        tools = trajectories(request.messages) if MemoryView.TOOL_MEMORY in views else []
+        return Prepared(
+            windows=[(w, MemoryText(w.key, w.text)) for w in windows],
+            tools=[(t, MemoryText(t.key, t.value)) for t in tools],
         )
-        return [(w, MemoryText(w.key, w.text)) for w in windows]
 
-    def texts(self, prepared: list[tuple[Window, MemoryText]]) -> list[str]:
-        return [window.text for window, _ in prepared]
+    def texts(self, prepared: Prepared) -> list[str]:
+        return [
+            *(text.value for _, text in prepared.windows),
+            *(text.value for _, text in prepared.tools),
+            *(text.value for _, text in prepared.skills),
+        ]
 
     async def store(
         self,
@@ -215,11 +273,12 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
         project_id: uuid.UUID,
         task: Task,
         request: AddMessages,
-        prepared: list[tuple[Window, MemoryText]],
+        prepared: Prepared,
         vectors: Sequence[list[float]],
         expires_at: datetime | None,
     ) -> None:
         task.knowledgebase_ids = list(request.knowledgebase_ids)  # for the fine job's memories
+        task.memory_views = stored_views(parse_views("allow_memory_view", request.memory_views))
         messages = MessageRepository(session)
         repository = MemoryRepository(session)
         # A group add: every user gets the conversation and the memory of every window, under
@@ -231,10 +290,7 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
                 await tasks.lock_user(project_id, user_id, exclusive=False)
             rows = self._messages(project_id, task, request, user_id)
             await messages.add_all(rows)
-            memories = [
-                self._memory(task, request, user_id, (window, text), vector, rows, expires_at)
-                for (window, text), vector in zip(prepared, vectors, strict=True)
-            ]
+            memories = self._memories(task, request, user_id, prepared, vectors, rows, expires_at)
             await repository.add_all(memories, [added_row(m) for m in memories])
 
     @staticmethod
@@ -265,33 +321,71 @@ class MessageIntake(Intake[AddMessages, list[tuple[Window, MemoryText]]]):
         ]
 
     @staticmethod
-    def _memory(
+    def _memories(
         task: Task,
         request: AddMessages,
         user_id: str,
-        prepared: tuple[Window, MemoryText],
-        vector: list[float],
+        prepared: Prepared,
+        vectors: Sequence[list[float]],
         rows: list[Message],
         expires_at: datetime | None,
-    ) -> Memory:
-        window, text = prepared
-        return new_memory(
-            text=text,
-            project_id=task.project_id,
-            user_id=user_id,
-            conversation_id=request.conversation_id,
-            agent_id=request.agent_id,
-            app_id=request.app_id,
-            task_id=task.id,
-            kind=MemoryKind.FACT,
-            mode=MemoryMode.FAST,
-            memory_type=window.memory_type,
-            tags=[FAST_TAG, *request.tags],
-            memory_time=window.time,
-            embedding=vector,
-            source_message_ids=[rows[i].id for i in window.message_indexes],
-            info=dict(request.info),
-            # A group's windows are the same text for every user: shared into the bases once.
-            knowledgebase_ids=request.knowledgebase_ids if user_id == request.user_id else (),
-            expires_at=expires_at,
-        )
+    ) -> list[Memory]:
+        """One user's memories of the add: a fact per window, a tool memory per trajectory, a
+        skill per skill file, in the order ``texts`` gave them to the embedder."""
+        # A group's memories are the same text for every user: shared into the bases once.
+        bases = request.knowledgebase_ids if user_id == request.user_id else ()
+        made: list[
+            tuple[
+                MemoryKind, str, MemoryText, dict[str, Any] | None, Sequence[int], datetime | None
+            ]
+        ] = [
+            (MemoryKind.FACT, window.memory_type, text, None, window.message_indexes, window.time)
+            for window, text in prepared.windows
+        ]
+        made += [
+            (
+                MemoryKind.TOOL,
+                TOOL_TRAJECTORY_TYPE,
+                text,
+                t.details(),
+                t.message_indexes,
+                request.messages[t.message_indexes[0]].chat_time,
+            )
+            for t, text in prepared.tools
+        ]
+        made += [
+            (
+                MemoryKind.SKILL,
+                SKILL_TYPE,
+                text,
+                s.details(),
+                (s.message_index,),
+                request.messages[s.message_index].chat_time,
+            )
+            for s, text in prepared.skills
+        ]
+        return [
+            new_memory(
+                text=text,
+                project_id=task.project_id,
+                user_id=user_id,
+                conversation_id=request.conversation_id,
+                agent_id=request.agent_id,
+                app_id=request.app_id,
+                task_id=task.id,
+                kind=kind,
+                mode=MemoryMode.FAST,
+                memory_type=memory_type,
+                tags=[FAST_TAG, *request.tags] if kind == MemoryKind.FACT else list(request.tags),
+                memory_time=time,
+                embedding=vector,
+                source_message_ids=[rows[i].id for i in indexes],
+                info=dict(request.info),
+                details=details,
+                knowledgebase_ids=bases,
+                expires_at=expires_at,
+            )
+            for (kind, memory_type, text, details, indexes, time), vector in zip(
+                made, vectors, strict=True
+            )
+        ]

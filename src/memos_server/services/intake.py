@@ -81,11 +81,12 @@ class Intake(ABC, Generic[R, P]):
         expires_at = await add_expiry(
             session, self.settings.retention, project_id, self.info(request)
         )
+        refines = self.fine and self.refines(request)
         added = await open_task(
             session,
             project_id,
             identity,
-            running=self.fine,
+            running=refines,
             dedupe_window_s=window_s,
             expires_at=expires_at,
         )
@@ -100,7 +101,7 @@ class Intake(ABC, Generic[R, P]):
             vectors=vectors,
             expires_at=expires_at,
         )
-        if self.fine:
+        if refines:
             await JobRepository(session).enqueue(
                 added.task.id, project_id, user_id, self.settings.jobs.max_attempts, kind=self.job
             )
@@ -109,6 +110,10 @@ class Intake(ABC, Generic[R, P]):
     @abstractmethod
     def check(self, request: R) -> None:
         """Refuse a request over the limits (``services.limits``)."""
+
+    def refines(self, request: R) -> bool:
+        """Whether the request needs its job in fine mode (a kind may say no for some)."""
+        return True
 
     def info(self, request: R) -> Mapping[str, Any]:
         """The request's ``info``, where an add may ask for an expiry (``services.retention``);

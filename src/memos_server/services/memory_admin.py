@@ -22,6 +22,7 @@ from memos_server.embedding import Embedder
 from memos_server.errors import BadRequest, MemoryNotFound, RequiredFieldEmpty, UnsupportedType
 from memos_server.filters import parse_memory_filter
 from memos_server.services.limits import check_ids, check_memory_text
+from memos_server.services.memory_views import KIND_OF_TYPE, kinds_of, parse_views
 from memos_server.services.memory_writer import MemoryText, history_row, revise
 from memos_server.settings import Settings
 from memos_server.storage.models import Memory
@@ -32,7 +33,7 @@ from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryStat
 FACT_TYPES = ("WorkingMemory", "LongTermMemory", "UserMemory")
 PREFERENCE_TYPES = tuple(PreferenceType)
 ALL_PREFERENCES = "PreferenceMemory"
-MEMORY_TYPES = (*FACT_TYPES, ALL_PREFERENCES, *PREFERENCE_TYPES)
+MEMORY_TYPES = (*FACT_TYPES, ALL_PREFERENCES, *PREFERENCE_TYPES, *KIND_OF_TYPE)
 
 
 @dataclass(frozen=True)
@@ -43,23 +44,56 @@ class ListQuery:
     size: int = 10
     filter: dict[str, Any] | None = None
     include_preference: bool = True
+    include_tool_memory: bool = False
+    # get/memory's include_memory_view as sent: set, it alone says which kinds are listed.
+    memory_views: Sequence[str] | None = None
 
 
 @dataclass(frozen=True)
 class MemoryPage:
-    """Page ``page`` of each list (facts, preferences), both newest first, ``size`` per page."""
+    """Page ``page`` of each kind's list, each newest first, ``size`` per page."""
 
-    facts: list[Memory]
-    preferences: list[Memory]
-    fact_total: int
-    preference_total: int
+    lists: dict[str, list[Memory]]
+    totals: dict[str, int]
     page: int
     size: int
 
     @property
+    def facts(self) -> list[Memory]:
+        return self.lists.get(MemoryKind.FACT, [])
+
+    @property
+    def preferences(self) -> list[Memory]:
+        return self.lists.get(MemoryKind.PREFERENCE, [])
+
+    @property
+    def fact_total(self) -> int:
+        return self.totals.get(MemoryKind.FACT, 0)
+
+    @property
+    def preference_total(self) -> int:
+        return self.totals.get(MemoryKind.PREFERENCE, 0)
+
+    def of(self, kind: MemoryKind) -> list[Memory]:
+        return self.lists.get(kind, [])
+
+    @property
     def pages(self) -> int:
-        """Enough pages to reach the end of the longer list (0 when both are empty)."""
-        return math.ceil(max(self.fact_total, self.preference_total) / self.size)
+        """Enough pages to reach the end of the longest list (0 when all are empty)."""
+        return math.ceil(max(self.totals.values(), default=0) / self.size)
+
+
+def listed_kinds(query: ListQuery) -> list[MemoryKind]:
+    """The kinds get/memory lists: the views named, else facts and the older flags' kinds."""
+    views = parse_views("include_memory_view", query.memory_views)
+    if views is not None:
+        return kinds_of(views)
+    flags = {
+        MemoryKind.FACT: True,
+        MemoryKind.PREFERENCE: query.include_preference,
+        MemoryKind.TOOL: query.include_tool_memory,
+    }
+    return [kind for kind, wanted in flags.items() if wanted]
 
 
 async def _list(
@@ -75,24 +109,15 @@ async def _list(
         where=parse_memory_filter(query.filter),
         status=MemoryStatus.ACTIVATED,
     )
-    kinds = (
-        [MemoryKind.FACT, MemoryKind.PREFERENCE] if query.include_preference else [MemoryKind.FACT]
-    )
+    kinds = listed_kinds(query)
     repository = MemoryRepository(session)
-    totals = await repository.count_selected(selection, kinds)
+    totals = await repository.count_selected(selection, kinds) if kinds else {}
     offset = (query.page - 1) * query.size
     found: dict[str, list[Memory]] = {kind: [] for kind in MemoryKind}
     for kind in kinds:
         if offset < totals[kind]:
             found[kind] = await repository.newest(replace(selection, kind=kind), offset, query.size)
-    return MemoryPage(
-        facts=found[MemoryKind.FACT],
-        preferences=found[MemoryKind.PREFERENCE],
-        fact_total=totals[MemoryKind.FACT],
-        preference_total=totals.get(MemoryKind.PREFERENCE, 0),
-        page=query.page,
-        size=query.size,
-    )
+    return MemoryPage(lists=found, totals=totals, page=query.page, size=query.size)
 
 
 def memory_id_of(raw: str) -> uuid.UUID:
@@ -181,6 +206,8 @@ def _of_type(memory_type: str | None) -> tuple[str | None, str | None, str | Non
         return MemoryKind.PREFERENCE, None, None
     if memory_type in PREFERENCE_TYPES:
         return MemoryKind.PREFERENCE, None, memory_type
+    if memory_type in KIND_OF_TYPE:
+        return KIND_OF_TYPE[memory_type], None, None
     raise UnsupportedType(
         f"memory_type {memory_type[:100]!r} is not one of {', '.join(MEMORY_TYPES)}"
     )

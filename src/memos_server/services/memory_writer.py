@@ -83,6 +83,7 @@ def new_memory_values(
     source_message_ids: Sequence[int] = (),
     corrects: Sequence[uuid.UUID] = (),
     info: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
     prompt_version: str | None = None,
     knowledgebase_ids: Sequence[uuid.UUID] = (),
     expires_at: datetime | None = None,
@@ -120,6 +121,7 @@ def new_memory_values(
         corrects=list(corrects),
         knowledgebase_ids=list(knowledgebase_ids),
         info={} if info is None else info,
+        details={} if details is None else details,
         prompt_version=prompt_version,
         expires_at=expires_at,
         **kept.times(),
@@ -144,9 +146,11 @@ def revise(
     text: MemoryText,
     embedding: list[float] | None = None,
     more_sources: Sequence[int] = (),
+    details: dict[str, Any] | None = None,
 ) -> None:
     """Give a stored memory a new key and value (their search text with them), its new vector
-    when there is one, and the messages it now also comes from; its update time is now."""
+    when there is one, the messages it now also comes from and, when given, its kind's fields
+    (``details``); its update time is now."""
     memory.memory_key = text.key
     memory.memory_value = text.value
     memory.search_text = text.search_text
@@ -154,6 +158,8 @@ def revise(
         memory.embedding = embedding
     if more_sources:
         memory.source_message_ids = [*memory.source_message_ids, *more_sources]
+    if details is not None:
+        memory.details = details
     memory.update_time = func.now()
 
 

@@ -134,6 +134,11 @@ class Memory(Base):
         ARRAY(UUID), default=list, server_default=text("'{}'::uuid[]")
     )
     info: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # What the kind holds beyond key and value (an event's times, places and people; a tool
+    # trajectory's calls; a skill's name): ``{}`` for facts and preferences.
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
     prompt_version: Mapped[str | None] = mapped_column(Text)
     # Tokens of key and value for the full-text channel (``tsv`` is generated from it).
     search_text: Mapped[str] = mapped_column(Text, default="")
@@ -202,6 +207,8 @@ class Task(Base):
     )
     # The expiry the add resolved for its memories: its fine job gives it to what it makes.
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # add/message's ``allow_memory_view``, for its fine job (None: the defaults).
+    memory_views: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 

@@ -1,5 +1,5 @@
-"""Time words in a query ("last year", "去年", "上个月", "3 weeks ago", "三天前") → the period they
-mean; none when it lies outside the range of times (``memos_server.times``).
+"""Time words in a query ("last year", "去年", "上个月", "上周六", "3 weeks ago", "三天前") → the
+period they mean; none when it lies outside the range of times (``memos_server.times``).
 
 Search boosts memories whose time (``memory_time``, which fast mode takes from ``chat_time``, or
 else when they were stored) falls in that period.
@@ -86,6 +86,27 @@ _PHRASES: list[tuple[re.Pattern[str], str, int]] = [
 ]
 
 
+# "上周六", "这个星期三", "本礼拜天": one day of last or this calendar week (Monday first).
+_WEEKDAY_ZH = re.compile(r"(上|这|本)个?(?:周|星期|礼拜)([一二三四五六日天])")
+_WEEKDAYS_ZH = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
+# "last Saturday": the latest Saturday before today.
+_WEEKDAY_EN = re.compile(r"\blast (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b")
+_WEEKDAYS_EN = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _weekday(now: datetime, text: str) -> Period | None:
+    found = _WEEKDAY_ZH.search(text)
+    if found:
+        monday = _day(now) - timedelta(days=now.weekday() + (7 if found.group(1) == "上" else 0))
+        start = monday + timedelta(days=_WEEKDAYS_ZH[found.group(2)])
+        return Period(start, start + timedelta(days=1))
+    found_en = _WEEKDAY_EN.search(text)
+    if found_en:
+        back = (now.weekday() - _WEEKDAYS_EN.index(found_en.group(1))) % 7 or 7
+        return _days(now, back)
+    return None
+
+
 def chinese_number(text: str) -> int:
     """一 → 1, 十五 → 15, 两百 → 200, 一百万 → 1,000,000, 3000 → 3000."""
     if text.isdigit():
@@ -119,6 +140,12 @@ def period_of(query: str, now: datetime | None = None) -> Period | None:
     ago_zh = _AGO_ZH.search(text)
     if ago_zh:
         return _period(now, _UNITS_ZH[ago_zh.group(2)], chinese_number(ago_zh.group(1)))
+    try:
+        day = _weekday(now, text)
+    except OverflowError:  # the first days of year 1
+        day = None
+    if day is not None:
+        return day if day.start >= EARLIEST and day.end <= LATEST else None
     for pattern, unit, back in _PHRASES:
         if pattern.search(text):
             return _period(now, unit, back)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 
 from fastapi import APIRouter
@@ -16,7 +17,15 @@ from memos_server.api.deps import (
     SettingsDep,
 )
 from memos_server.api.exact_numbers import ExactNumbersRoute
-from memos_server.api.memory_items import memory_fields, owner_fields, preference_fields, sources
+from memos_server.api.memory_items import (
+    event_fields,
+    memory_fields,
+    owner_fields,
+    preference_fields,
+    skill_fields,
+    sources,
+    tool_fields,
+)
 from memos_server.api.profile_items import profile_detail
 from memos_server.api.responses import ERRORS, MEMORY_NOT_FOUND
 from memos_server.api.schemas.common import Envelope
@@ -25,15 +34,20 @@ from memos_server.api.schemas.memories import (
     DeleteMemoryRequest,
     GetMemoryData,
     GetMemoryRequest,
+    StoredAny,
+    StoredEvent,
     StoredMemory,
     StoredPreference,
+    StoredSkill,
+    StoredToolMemory,
     UpdateMemoryData,
     UpdateMemoryRequest,
 )
 from memos_server.api.schemas.profiles import wants_profiles
 from memos_server.services.conversations import message_numbers
-from memos_server.services.memory_admin import DeleteQuery, ListQuery, MemoryChange
-from memos_server.services.profiles.instances import subject_of
+from memos_server.services.memory_admin import DeleteQuery, ListQuery, MemoryAdmin, MemoryChange
+from memos_server.services.profiles.instances import ProfileService, subject_of
+from memos_server.settings import Settings
 from memos_server.storage.models import Memory
 from memos_server.storage.vocabulary import MemoryKind
 
@@ -48,12 +62,75 @@ def stored_preference(m: Memory, numbers: Mapping[int, int]) -> StoredPreference
     return StoredPreference(**preference_fields(m), sources=sources(m, numbers), **owner_fields(m))
 
 
-async def stored(session: AsyncSession, m: Memory) -> StoredMemory | StoredPreference:
+def stored_any(m: Memory, numbers: Mapping[int, int]) -> StoredAny:
+    """A memory of any kind in its kind's shape."""
+    if m.kind == MemoryKind.PREFERENCE:
+        return stored_preference(m, numbers)
+    if m.kind == MemoryKind.EVENT:
+        return StoredEvent(**event_fields(m, numbers), **owner_fields(m))
+    if m.kind == MemoryKind.TOOL:
+        return StoredToolMemory(**tool_fields(m, numbers), **owner_fields(m))
+    if m.kind == MemoryKind.SKILL:
+        return StoredSkill(**skill_fields(m), **owner_fields(m))
+    return stored_memory(m, numbers)
+
+
+async def stored(session: AsyncSession, m: Memory) -> StoredAny:
     numbers = await message_numbers(session, m.project_id, [m])
-    return (
-        stored_preference(m, numbers)
-        if m.kind == MemoryKind.PREFERENCE
-        else stored_memory(m, numbers)
+    return stored_any(m, numbers)
+
+
+async def memory_listing(
+    session: AsyncSession,
+    project: uuid.UUID,
+    body: GetMemoryRequest,
+    *,
+    memories: MemoryAdmin,
+    profiles: ProfileService,
+    settings: Settings,
+) -> GetMemoryData:
+    """One page of get/memory (and MCP's ``user_profile``): each kind listed, in its shape, and
+    the subject's profiles whole."""
+    page = await memories.page(
+        session,
+        project_id=project,
+        query=ListQuery(
+            user_id=body.user_id,
+            agent_id=body.agent_id,
+            page=body.page,
+            size=body.size,
+            filter=body.filter,
+            include_preference=body.include_preference,
+            include_tool_memory=body.include_tool_memory,
+            memory_views=body.include_memory_view,
+        ),
+    )
+    listed = [m for kind in MemoryKind for m in page.of(kind)]
+    numbers = await message_numbers(session, project, listed)
+    shown = []
+    if wants_profiles(body.include_memory_view, default=True):
+        subject = subject_of(settings, body.user_id, None if body.user_id else body.agent_id)
+        shown = await profiles.of_subject(session, project_id=project, subject=subject)
+    return GetMemoryData(
+        memory_detail_list=[stored_memory(m, numbers) for m in page.facts],
+        preference_detail_list=[stored_preference(m, numbers) for m in page.preferences],
+        event_detail_list=[
+            StoredEvent(**event_fields(m, numbers), **owner_fields(m))
+            for m in page.of(MemoryKind.EVENT)
+        ],
+        tool_memory_detail_list=[
+            StoredToolMemory(**tool_fields(m, numbers), **owner_fields(m))
+            for m in page.of(MemoryKind.TOOL)
+        ],
+        skill_detail_list=[
+            StoredSkill(**skill_fields(m), **owner_fields(m)) for m in page.of(MemoryKind.SKILL)
+        ],
+        profile_detail_list=[profile_detail(p) for p in shown],
+        total=page.fact_total,
+        preference_total=page.preference_total,
+        size=page.size,
+        current=page.page,
+        pages=page.pages,
     )
 
 
@@ -76,55 +153,35 @@ async def get_memories(
     Facts and preferences are paged side by side: page N holds the Nth ``size`` facts and the
     Nth ``size`` preferences, each list newest first (ties broken by id), and empty once that
     list has ended. ``total`` counts the facts, ``preference_total`` the preferences, and
-    ``pages`` is enough pages to reach the end of both. ``size`` above 50 is refused (40000),
-    as ``get/message`` refuses a limit above 50. With ``agent_id`` alone (the SDK sends one of
-    user_id and agent_id), the agent's memories of every user of the project.
+    ``pages`` is enough pages to reach the end of every list. ``size`` above 50 is refused
+    (40000), as ``get/message`` refuses a limit above 50. With ``agent_id`` alone (the SDK sends
+    one of user_id and agent_id), the agent's memories of every user of the project.
+    ``include_tool_memory`` adds the tool memories; ``include_memory_view`` names the lists
+    instead (detail_factual, preference, event, tool_memory, skill, profile), each paged the
+    same way, and the older flags are ignored.
 
     ``profile_detail_list`` holds the user's profiles whole (the agent's own, with ``agent_id``
     alone), on every page, unless ``include_memory_view`` leaves ``profile`` out.
     """
-    page = await memories.page(
-        session,
-        project_id=project,
-        query=ListQuery(
-            user_id=body.user_id,
-            agent_id=body.agent_id,
-            page=body.page,
-            size=body.size,
-            filter=body.filter,
-            include_preference=body.include_preference,
-        ),
-    )
-    numbers = await message_numbers(session, project, [*page.facts, *page.preferences])
-    shown = []
-    if wants_profiles(body.include_memory_view, default=True):
-        subject = subject_of(settings, body.user_id, None if body.user_id else body.agent_id)
-        shown = await profiles.of_subject(session, project_id=project, subject=subject)
     return Envelope(
-        data=GetMemoryData(
-            memory_detail_list=[stored_memory(m, numbers) for m in page.facts],
-            preference_detail_list=[stored_preference(m, numbers) for m in page.preferences],
-            profile_detail_list=[profile_detail(p) for p in shown],
-            total=page.fact_total,
-            preference_total=page.preference_total,
-            size=page.size,
-            current=page.page,
-            pages=page.pages,
+        data=await memory_listing(
+            session, project, body, memories=memories, profiles=profiles, settings=settings
         )
     )
 
 
 @router.get(
     "/get/memory/{memory_id:path}",
-    response_model=Envelope[StoredMemory | StoredPreference],
+    response_model=Envelope[StoredAny],
     responses=MEMORY_NOT_FOUND,
     summary="Get one memory",
     operation_id="get_memory_by_id",
 )
 async def get_memory_by_id(
     memory_id: str, project: ProjectDep, session: SessionDep, memories: MemoryAdminDep
-) -> Envelope[StoredMemory | StoredPreference]:
-    """One active memory of the project, a fact or a preference (40307 when there is none)."""
+) -> Envelope[StoredAny]:
+    """One active memory of the project in its kind's shape: a fact, a preference, an event, a
+    tool memory or a skill (40307 when there is none)."""
     memory = await memories.get(session, project_id=project, memory_id=memory_id)
     return Envelope(data=await stored(session, memory))
 

@@ -19,24 +19,34 @@ from memos_server.api.deps import (
     SettingsDep,
 )
 from memos_server.api.exact_numbers import ExactNumbersRoute
-from memos_server.api.memory_items import memory_fields, preference_fields
+from memos_server.api.memory_items import (
+    event_fields,
+    memory_fields,
+    preference_fields,
+    skill_fields,
+    tool_fields,
+)
 from memos_server.api.profile_items import field_details
 from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.common import Envelope, epoch_ms, wall_clock
 from memos_server.api.schemas.profiles import ProfileFieldDetail, wants_profiles
 from memos_server.api.schemas.search import (
     SEARCH_ANSWER_EXAMPLES,
+    EventDetail,
     MemoryDetail,
     PassageDetail,
     PreferenceDetail,
     SearchMemoryData,
     SearchMemoryRequest,
+    SkillDetail,
+    ToolMemoryDetail,
 )
 from memos_server.filters import parse_search_filter
 from memos_server.services.conversations import message_numbers, source_messages
 from memos_server.services.knowledge.bases import KnowledgeService
+from memos_server.services.memory_views import kinds_of, parse_views
 from memos_server.services.profiles.instances import ProfileService, subject_of
-from memos_server.services.search.engine import Scored, SearchQuery
+from memos_server.services.search.engine import Scored, SearchQuery, SearchResult
 from memos_server.services.search.instructions import (
     ContextFormat,
     FactContext,
@@ -46,6 +56,7 @@ from memos_server.services.search.instructions import (
 from memos_server.services.search.passages import ScoredPassage
 from memos_server.settings import Settings
 from memos_server.storage.models import Message
+from memos_server.storage.vocabulary import MemoryKind
 from memos_server.text.language import detect_language
 
 router = APIRouter(tags=["memories"], responses=ERRORS, route_class=ExactNumbersRoute)
@@ -118,12 +129,29 @@ async def search_query(
         if body.knowledgebase_limit_number is not None
         else settings.knowledge.search_limit
     )
+    views = parse_views("include_memory_view", body.include_memory_view)
+    if views is None:  # the older flags, each list its own limit
+        kinds = None
+        limit = body.memory_limit_number
+        limits = {
+            MemoryKind.FACT: limit,
+            MemoryKind.PREFERENCE: body.preference_limit_number if body.include_preference else 0,
+            MemoryKind.TOOL: body.tool_memory_limit_number if body.include_tool_memory else 0,
+            MemoryKind.SKILL: body.skill_limit_number if body.include_skill else 0,
+        }
+    else:  # the views named, memory_limit_number results in all (the Cloud's rule)
+        kinds = kinds_of(views)
+        limits = {kind: body.memory_limit_number for kind in kinds}
     return SearchQuery(
         user_id=body.user_id,
         query=body.query,
-        memory_limit=body.memory_limit_number,
-        include_preference=body.include_preference,
-        preference_limit=body.preference_limit_number,
+        memory_limit=limits.get(MemoryKind.FACT, 0),
+        include_preference=bool(limits.get(MemoryKind.PREFERENCE)),
+        preference_limit=limits.get(MemoryKind.PREFERENCE, 0),
+        event_limit=limits.get(MemoryKind.EVENT, 0),
+        tool_limit=limits.get(MemoryKind.TOOL, 0),
+        skill_limit=limits.get(MemoryKind.SKILL, 0),
+        total_limit=None if kinds is None else body.memory_limit_number,
         min_relativity=body.relativity,
         agent_id=body.agent_id,
         where=where.user,
@@ -148,6 +176,39 @@ async def profile_fields(
     return [item for profile in found for item in field_details(profile)]
 
 
+async def search_data(
+    session: AsyncSession,
+    project: uuid.UUID,
+    body: SearchMemoryRequest,
+    result: SearchResult,
+    profile_items: list[ProfileFieldDetail],
+) -> SearchMemoryData:
+    """What a search found, each kind in its list and shape (search/memory, MCP's
+    ``search_memory``); the instruction prompts and source messages are the route's."""
+    shown = [s.memory for s in (*result.facts, *result.events, *result.tools)]
+    numbers = await message_numbers(session, project, shown)
+    return SearchMemoryData(
+        memory_detail_list=[
+            *(memory_detail(s, numbers) for s in result.facts),
+            *(passage_detail(p) for p in result.passages),
+        ],
+        preference_detail_list=[preference_detail(s) for s in result.preferences],
+        event_detail_list=[
+            EventDetail(**event_fields(s.memory, numbers), relativity=s.relativity)
+            for s in result.events
+        ],
+        tool_memory_detail_list=[
+            ToolMemoryDetail(**tool_fields(s.memory, numbers), relativity=s.relativity)
+            for s in result.tools
+        ],
+        skill_detail_list=[
+            SkillDetail(**skill_fields(s.memory), relativity=s.relativity) for s in result.skills
+        ],
+        profile_detail_list=profile_items,
+        preference_note=result.preference_note,
+    )
+
+
 @router.post(
     "/search/memory",
     response_model=Envelope[SearchMemoryData],
@@ -164,19 +225,30 @@ async def search_memory(
     settings: SettingsDep,
     profiles: ProfilesDep,
 ) -> Envelope[SearchMemoryData]:
-    """The user's fact and preference memories most relevant to the query, best first; with
-    ``knowledgebase_ids``, the best passages of those knowledge bases after them; with
-    ``include_memory_view: ["profile"]``, the user's filled profile fields."""
+    """The user's memories most relevant to the query, best first, per kind; with
+    ``knowledgebase_ids``, the best passages of those knowledge bases after the facts.
+
+    Without ``include_memory_view``: facts, and preferences, tool memories and skills by
+    ``include_preference`` / ``include_tool_memory`` / ``include_skill``, each with its own
+    limit. With it: the views named (detail_factual, preference, event, tool_memory, skill),
+    the older flags ignored, ``memory_limit_number`` results in all, ranked together; with
+    ``profile`` among them, the user's filled profile fields too (not ranked).
+    """
     result = await search.search(
         session,
         project_id=project,
         query=await search_query(session, body, project, knowledge, settings),
     )
-    numbers = await message_numbers(session, project, [s.memory for s in result.facts])
+    data = await search_data(
+        session,
+        project,
+        body,
+        result,
+        await profile_fields(session, body, project, profiles, settings),
+    )
     language = detect_language([body.query])
     budget = settings.search.instruction_max_tokens
     context = FactContext(ContextFormat(body.context_format))
-    said: list[dict[str, Any]] | None = None
     if context.format != ContextFormat.MEMORY:
         sources = await source_messages(
             session,
@@ -185,26 +257,13 @@ async def search_memory(
             settings.search.context_source_messages,
         )
         context = FactContext(context.format, sources)
-        said = message_details(m for s in result.facts for m in sources[s.memory.id])
-    return Envelope(
-        data=SearchMemoryData(
-            memory_detail_list=[
-                *(memory_detail(s, numbers) for s in result.facts),
-                *(passage_detail(p) for p in result.passages),
-            ],
-            preference_detail_list=[preference_detail(s) for s in result.preferences],
-            profile_detail_list=await profile_fields(session, body, project, profiles, settings),
-            preference_note=result.preference_note,
-            message_detail_list=said,
-            instruction=(
-                instruction(body.query, result, language, budget, context)
-                if body.return_instruction
-                else None
-            ),
-            full_instruction=(
-                full_instruction(body.query, result, language, budget, datetime.now(UTC), context)
-                if body.return_full_instruction
-                else None
-            ),
+        data.message_detail_list = message_details(
+            m for s in result.facts for m in sources[s.memory.id]
         )
-    )
+    if body.return_instruction:
+        data.instruction = instruction(body.query, result, language, budget, context)
+    if body.return_full_instruction:
+        data.full_instruction = full_instruction(
+            body.query, result, language, budget, datetime.now(UTC), context
+        )
+    return Envelope(data=data)

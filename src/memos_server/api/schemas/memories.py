@@ -46,6 +46,72 @@ class PreferenceItem(BaseModel):
     update_time: int | None
 
 
+class EventItem(BaseModel):
+    """An event memory (``include_memory_view: ["event"]``), in the Cloud's shape."""
+
+    id: str
+    event_key: str = Field(description="A short title of the event.")
+    event_value: str = Field(description="What happened, in full.")
+    event_type: str = Field(default="EventMemory")
+    event_time: list[str] = Field(description="When, in the conversation's own words.")
+    event_location: list[str] = Field(description="Where.")
+    event_roles: list[str] = Field(description="Who took part.")
+    memory_time: str | None = Field(description="The day it happened, when it could be told.")
+    conversation_id: str | None
+    status: str
+    confidence: float
+    tags: list[str]
+    create_time: int | None
+    update_time: int | None
+    sources: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ToolUse(BaseModel):
+    used_tool: str
+    error_type: str = ""
+    success_rate: float = 1.0
+    tool_experience: str = ""
+
+
+class ToolMemoryItem(BaseModel):
+    """A tool memory: one call and its result as sent (``ToolTrajectoryMemory``)."""
+
+    id: str
+    tool_type: str = Field(default="ToolTrajectoryMemory")
+    tool_value: str = Field(description="The user's request, the call and its result, verbatim.")
+    tool_name: str
+    tool_call_id: str | None
+    tool_used_status: list[ToolUse] = Field(default_factory=list)
+    experience: str = Field(default="", description="What the trajectory taught (fine mode).")
+    conversation_id: str | None
+    status: str
+    tags: list[str]
+    create_time: int | None
+    update_time: int | None
+    sources: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class SkillValue(BaseModel):
+    name: str
+    description: str
+    content: str = Field(description="The whole skill file (markdown).")
+
+
+class SkillItem(BaseModel):
+    """A skill uploaded through add/message (``is_upload_skill``)."""
+
+    id: str
+    skill_value: SkillValue
+    skill_url: str | None = Field(
+        default=None, description="A download link; none: the file is skill_value.content."
+    )
+    conversation_id: str | None
+    status: str
+    tags: list[str]
+    create_time: int | None
+    update_time: int | None
+
+
 class _Owner(BaseModel):
     user_id: str
     agent_id: str | None
@@ -65,6 +131,29 @@ class StoredPreference(_Owner, PreferenceItem):
     sources: list[dict[str, Any]] = Field(
         default_factory=list, description="The messages the preference was inferred from."
     )
+
+
+class StoredEvent(_Owner, EventItem):
+    """An event memory outside a search."""
+
+
+class StoredToolMemory(_Owner, ToolMemoryItem):
+    """A tool memory outside a search."""
+
+
+class StoredSkill(_Owner, SkillItem):
+    """A skill outside a search."""
+
+
+StoredAny = StoredMemory | StoredPreference | StoredEvent | StoredToolMemory | StoredSkill
+
+VIEWS_FIELD = Field(
+    default=None,
+    max_length=6,
+    description="The memory views to return: detail_factual, preference, event, profile, "
+    "skill, tool_memory. Set: include_preference / include_tool_memory / include_skill are "
+    "ignored. An unknown name is refused (40000).",
+)
 
 
 class GetMemoryRequest(TopLevelRequest):
@@ -89,9 +178,11 @@ class GetMemoryRequest(TopLevelRequest):
     include_tool_memory: bool = False
     include_memory_view: list[str] | None = Field(
         default=None,
-        max_length=20,
-        description='Memory views to return; unset: all, profiles included ("profile": '
-        "profile_detail_list, the subject's profiles).",
+        max_length=6,
+        description="The memory views to return: detail_factual, preference, event, profile, "
+        "skill, tool_memory. Set: include_preference / include_tool_memory are ignored. Unset: "
+        "the older flags decide, and profile_detail_list holds the subject's profiles. An "
+        "unknown name is refused (40000).",
     )
 
     model_config = ConfigDict(
@@ -112,10 +203,13 @@ class GetMemoryRequest(TopLevelRequest):
 class GetMemoryData(BaseModel):
     memory_detail_list: list[StoredMemory]
     preference_detail_list: list[StoredPreference]
-    tool_memory_detail_list: list[StoredMemory] = Field(default_factory=list)
+    tool_memory_detail_list: list[StoredToolMemory] = Field(default_factory=list)
+    event_detail_list: list[StoredEvent] = Field(default_factory=list)
+    skill_detail_list: list[StoredSkill] = Field(default_factory=list)
     profile_detail_list: list[ProfileDetail] = Field(
         default_factory=list,
-        description="The profiles of the user (of the agent, with agent_id alone), whole.",
+        description="The profiles of the user (of the agent, with agent_id alone), whole; "
+        "unless include_memory_view leaves profile out.",
     )
     total: int = Field(description="Fact memories matching, over all pages.")
     preference_total: int = Field(description="Preference memories matching, over all pages.")
@@ -143,7 +237,7 @@ class DeleteMemoryRequest(TopLevelRequest):
         min_length=1,
         description="Only memories of this type: WorkingMemory, LongTermMemory, UserMemory "
         "(facts), PreferenceMemory (every preference), explicit_preference, "
-        "implicit_preference.",
+        "implicit_preference, EventMemory, ToolMemory / ToolTrajectoryMemory, SkillMemory.",
     )
 
     model_config = ConfigDict(
@@ -198,4 +292,4 @@ class UpdateMemoryRequest(TopLevelRequest):
 
 class UpdateMemoryData(BaseModel):
     success: bool
-    memory: StoredMemory | StoredPreference = Field(description="The memory as it is now.")
+    memory: StoredAny = Field(description="The memory as it is now.")

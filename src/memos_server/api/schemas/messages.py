@@ -16,6 +16,7 @@ from pydantic import (
 
 from memos_server.api.schemas.common import Id, MemosRequest, TopLevelRequest
 from memos_server.services.ingest import AddMessages, IncomingMessage
+from memos_server.services.memory_views import MemoryView
 from memos_server.times import parse_time
 
 
@@ -137,6 +138,20 @@ class AddMessageRequest(TopLevelRequest):
         "MEMOS_LIMITS__MAX_ID_CHARS characters): kept on each message as sent, returned by "
         "get/message and its filter there; it changes nothing in the memories made.",
     )
+    allow_memory_view: list[str] | None = Field(
+        default=None,
+        max_length=len(MemoryView),
+        description="The memory views this add may produce: detail_factual, preference, event, "
+        "profile, skill, tool_memory. Unset: detail_factual, preference, tool_memory (events "
+        "are extracted only when `event` is named; fine mode). Fact windows (fast mode) only "
+        "with detail_factual. An unknown name is refused (40000).",
+    )
+    is_upload_skill: bool = Field(
+        default=False,
+        description="Every message is a skill file: markdown with a front matter naming `name` "
+        "and `description` (text content, or a file part with base64 file_data), at most "
+        "MEMOS_LIMITS__MAX_MESSAGE_CHARS characters. Stored as skill memories, nothing else.",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -219,6 +234,10 @@ class AddMessageRequest(TopLevelRequest):
             tags=self.tags,
             info=self.info,
             source=self.source,
+            memory_views=(
+                tuple(self.allow_memory_view) if self.allow_memory_view is not None else None
+            ),
+            upload_skill=self.is_upload_skill,
             messages=[
                 IncomingMessage(
                     role=m.role,

@@ -7,7 +7,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from memos_server.api.schemas.common import Id, TopLevelRequest
-from memos_server.api.schemas.memories import MemoryItem, PreferenceItem
+from memos_server.api.schemas.memories import (
+    VIEWS_FIELD,
+    EventItem,
+    MemoryItem,
+    PreferenceItem,
+    SkillItem,
+    ToolMemoryItem,
+)
 from memos_server.api.schemas.profiles import ProfileFieldDetail
 
 
@@ -43,6 +50,7 @@ class SearchMemoryRequest(TopLevelRequest):
     tool_memory_limit_number: int = Field(default=6, ge=0, le=25)
     include_skill: bool = False
     skill_limit_number: int = Field(default=6, ge=0, le=25)
+    include_memory_view: list[str] | None = VIEWS_FIELD
     knowledgebase_ids: list[Id] | None = Field(
         default=None,
         description='Knowledge bases whose passages to return too (["all"]: every base of the '
@@ -53,12 +61,6 @@ class SearchMemoryRequest(TopLevelRequest):
         ge=0,
         description="Passages to return at most (default MEMOS_KNOWLEDGE__SEARCH_LIMIT, 6; "
         "max 25); memory_limit_number still counts the memories alone.",
-    )
-    include_memory_view: list[str] | None = Field(
-        default=None,
-        max_length=20,
-        description='Memory views to return besides facts and preferences: "profile" adds '
-        "profile_detail_list (the user's filled profile fields).",
     )
     return_instruction: bool = Field(
         default=False,
@@ -112,6 +114,18 @@ class PreferenceDetail(PreferenceItem):
     relativity: float = Field(description="Relevance to the query, 0..1.")
 
 
+class EventDetail(EventItem):
+    relativity: float = Field(description="Relevance to the query, 0..1.")
+
+
+class ToolMemoryDetail(ToolMemoryItem):
+    relativity: float = Field(description="Relevance to the query, 0..1.")
+
+
+class SkillDetail(SkillItem):
+    relativity: float = Field(description="Relevance to the query, 0..1.")
+
+
 class PassageDetail(BaseModel):
     """A knowledge-base passage, in memory_detail_list's shape (as the Cloud returns its
     knowledge memories), with where it comes from."""
@@ -143,8 +157,16 @@ class SearchMemoryData(BaseModel):
         "passages, best first."
     )
     preference_detail_list: list[PreferenceDetail]
-    tool_memory_detail_list: list[MemoryDetail] = Field(default_factory=list)
-    skill_detail_list: list[MemoryDetail] = Field(default_factory=list)
+    tool_memory_detail_list: list[ToolMemoryDetail] = Field(
+        default_factory=list,
+        description="Tool trajectories (include_tool_memory, or the tool_memory view).",
+    )
+    skill_detail_list: list[SkillDetail] = Field(
+        default_factory=list, description="Skills (include_skill, or the skill view)."
+    )
+    event_detail_list: list[EventDetail] = Field(
+        default_factory=list, description="Events (the event view)."
+    )
     profile_detail_list: list[ProfileFieldDetail] = Field(
         default_factory=list,
         description='With "profile" in include_memory_view: the filled fields of the user\'s '
@@ -206,6 +228,70 @@ SEARCH_ANSWER_EXAMPLES: dict[str, Any] = {
                     }
                 ],
                 "tool_memory_detail_list": [],
+                "skill_detail_list": [],
+                "preference_note": "",
+            },
+        },
+    },
+    "views": {
+        "summary": "include_memory_view: event and tool_memory",
+        "value": {
+            "code": 0,
+            "message": "ok",
+            "data": {
+                "memory_detail_list": [],
+                "preference_detail_list": [],
+                "event_detail_list": [
+                    {
+                        "id": "d7785b39-1374-4738-b449-3e86ab1f8b2f",
+                        "event_key": "方案评审与交付调整",
+                        "event_value": "用户与李四于上周二下午完成方案评审，客户希望将交付时间"
+                        "提前至七月底。",
+                        "event_type": "EventMemory",
+                        "event_time": ["上周二下午", "七月底"],
+                        "event_location": [],
+                        "event_roles": ["用户", "李四", "客户"],
+                        "memory_time": "2026-06-23 00:00:00",
+                        "conversation_id": "conv_0624",
+                        "status": "activated",
+                        "confidence": 0.9,
+                        "tags": ["工作", "评审"],
+                        "create_time": 1782293751765,
+                        "update_time": 1782293751765,
+                        "sources": [{"type": "chat", "message_id": 1}],
+                        "relativity": 0.64,
+                    }
+                ],
+                "tool_memory_detail_list": [
+                    {
+                        "id": "4b208707-991a-481c-9dd6-c7f0577ff371",
+                        "tool_type": "ToolTrajectoryMemory",
+                        "tool_value": "user: 北京现在天气怎么样？\n"
+                        'tool_call: get_weather({"location": "北京"})\n'
+                        'tool_result: {"temperature": "7°C", "condition": "多云"}',
+                        "tool_name": "get_weather",
+                        "tool_call_id": "call_123",
+                        "tool_used_status": [
+                            {
+                                "used_tool": "get_weather",
+                                "error_type": "",
+                                "success_rate": 1.0,
+                                "tool_experience": "",
+                            }
+                        ],
+                        "experience": "",
+                        "conversation_id": "demo-conv-id",
+                        "status": "activated",
+                        "tags": [],
+                        "create_time": 1782293806624,
+                        "update_time": 1782293806624,
+                        "sources": [
+                            {"type": "chat", "message_id": 2},
+                            {"type": "chat", "message_id": 3},
+                        ],
+                        "relativity": 0.48,
+                    }
+                ],
                 "skill_detail_list": [],
                 "preference_note": "",
             },

@@ -8,8 +8,9 @@ reconciling a new memory with the nearest old ones (``refine``), a user's feedba
   deleted since the model saw it is not touched, and the change falls back to adding the
   decision's new memory, if it brings one (what the user said is kept, not the stale target);
 - an UPDATE rewrites the target's key and value (and so its search text, ``memory_writer``),
-  gives it the new vector, adds the messages it now also comes from, and keeps the sooner of
-  its expiry and the new memory's (``docs/retention.md``);
+  gives it the new vector, adds the messages it now also comes from, merges the new memory's
+  kind fields into the target's (an event's times, places and people: ``merged_details``), and
+  keeps the sooner of its expiry and the new memory's (``docs/retention.md``);
 - an ARCHIVE takes the target out of search and adds the memory that replaces it, if any;
 - every change is a history row with the same task and sources;
 - nothing is written until ``finish``, in the caller's one transaction.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +47,19 @@ class Decision:
     memory_value: str | None = None
     memory_key: str | None = None
     tags: list[str] = field(default_factory=list)
+
+
+def merged_details(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A memory's kind fields after an UPDATE: lists joined (old first, no repeats), anything
+    else the new memory's."""
+    merged = dict(old)
+    for name, value in new.items():
+        before = merged.get(name)
+        if isinstance(value, list) and isinstance(before, list):
+            merged[name] = [*before, *(v for v in value if v not in before)]
+        else:
+            merged[name] = value
+    return merged
 
 
 class Applier:
@@ -107,7 +121,14 @@ class Applier:
             value = decision.memory_value or target.memory_value
             self._record(target.id, HistoryEvent.UPDATE, target.memory_value, value)
             text = MemoryText(decision.memory_key or target.memory_key, value)
-            revise(target, text=text, embedding=vector, more_sources=self._source_ids)
+            details = merged_details(target.details, new.details) if new and new.details else None
+            revise(
+                target,
+                text=text,
+                embedding=vector,
+                more_sources=self._source_ids,
+                details=details,
+            )
             if new is not None:
                 # The merged text holds what the new one said: it lives no longer than either.
                 target.expires_at = sooner(target.expires_at, new.expires_at)

@@ -1,4 +1,11 @@
-"""Fine mode, step one: ask the model for fact and preference memories of a conversation."""
+"""Fine mode, step one: ask the model for the fact, preference and event memories of a
+conversation.
+
+An event is stored as a memory of kind ``event`` (``event_key`` / ``event_value`` are its key and
+value); its times as said, places and people are its ``details``; the day it happened, when the
+model could tell, is its ``memory_time``, which search's time words match ("上周六做了什么" finds
+the event of last Saturday).
+"""
 
 from __future__ import annotations
 
@@ -80,11 +87,60 @@ class ExtractedFact(_Extracted):
     @field_validator("memory_time", mode="before")
     @classmethod
     def clean_memory_time(cls, value: Any) -> Any:
-        if value in (None, "", "null", "None", "unknown", "无"):
-            return None
-        if isinstance(value, str) and len(value) >= 10:
-            return value[:10]  # "2025-06-14 10:00" or "2025-06-14T..." → the date
-        return value
+        return _clean_date(value)
+
+
+def _clean_date(value: Any) -> Any:
+    if value in (None, "", "null", "None", "unknown", "无"):
+        return None
+    if isinstance(value, str) and len(value) >= 10:
+        return value[:10]  # "2025-06-14 10:00" or "2025-06-14T..." → the date
+    return value
+
+
+MAX_EVENT_LIST = 10  # times, places or people of one event
+MAX_EVENT_WORD = 200  # characters of one of them
+
+
+def _words(value: Any) -> list[str]:
+    """A list of short strings as a model writes it (a list, one string, or null)."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return []
+    words = [str(item).strip()[:MAX_EVENT_WORD] for item in value if str(item).strip()]
+    return list(dict.fromkeys(words))[:MAX_EVENT_LIST]
+
+
+class ExtractedEvent(_Extracted):
+    event_key: str = Field(
+        min_length=1, max_length=200, validation_alias=AliasChoices("event_key", "title")
+    )
+    event_value: str = Field(
+        min_length=1, max_length=4000, validation_alias=AliasChoices("event_value", "content")
+    )
+    event_time: list[str] = Field(default_factory=list)
+    event_date: date | None = None
+    event_location: list[str] = Field(default_factory=list)
+    event_roles: list[str] = Field(default_factory=list)
+
+    @field_validator("event_time", "event_location", "event_roles", mode="before")
+    @classmethod
+    def clean_words(cls, value: Any) -> list[str]:
+        return _words(value)
+
+    @field_validator("event_date", mode="before")
+    @classmethod
+    def clean_event_date(cls, value: Any) -> Any:
+        return _clean_date(value)
+
+    def details(self) -> dict[str, Any]:
+        """The event's fields a memory keeps beside its key and value."""
+        return {
+            "event_time": self.event_time,
+            "event_location": self.event_location,
+            "event_roles": self.event_roles,
+        }
 
 
 class ExtractedPreference(_Extracted):
@@ -114,6 +170,8 @@ class Extraction:
     fact_prompt: str
     preference_prompt: str
     usage: Usage = field(default_factory=Usage)
+    events: list[ExtractedEvent] = field(default_factory=list)
+    event_prompt: str = ""
 
 
 def render_conversation(turns: Sequence[Turn]) -> str:
@@ -141,6 +199,10 @@ def _read_preferences(value: Any) -> list[ExtractedPreference]:
     return [ExtractedPreference.model_validate(item) for item in list_under(value, "preferences")]
 
 
+def _read_events(value: Any) -> list[ExtractedEvent]:
+    return [ExtractedEvent.model_validate(item) for item in list_under(value, "events")]
+
+
 async def _nothing() -> list[Any]:
     return []
 
@@ -152,14 +214,17 @@ async def extract(
     *,
     facts: bool = True,
     preferences: bool = True,
+    events: bool = False,
     group: bool = False,
 ) -> Extraction:
-    """Facts and preferences of one conversation: two calls at once (each maybe repeated once).
-    A kind not asked for, or a conversation with nothing said in it, costs no call. ``group``:
-    a group chat, whose prompts ask each memory's ``speaker``."""
+    """Facts, preferences and (when asked) events of one conversation: one call each, at once
+    (each maybe repeated once). A kind not asked for, or a conversation with nothing said in
+    it, costs no call. ``group``: a group chat, whose fact and preference prompts ask each
+    memory's ``speaker`` (events keep their roles)."""
     conversation = render_conversation(turns)
     fact_prompt = load_prompt("group_facts" if group else "facts", language)
     preference_prompt = load_prompt("group_preferences" if group else "preferences", language)
+    event_prompt = load_prompt("events", language)
     usage = Usage()
     said = bool(conversation.strip())
     fact_call: Coroutine[Any, Any, list[ExtractedFact]] = (
@@ -177,22 +242,32 @@ async def extract(
         if preferences and said
         else _nothing()
     )
-    # The two calls do not depend on each other: ask both at once, and let both finish.
-    found_facts, found_preferences = await asyncio.gather(
-        fact_call, preference_call, return_exceptions=True
+    event_call: Coroutine[Any, Any, list[ExtractedEvent]] = (
+        ask_json(llm, event_prompt.render(conversation=conversation), _read_events, usage)
+        if events and said
+        else _nothing()
     )
-    failures = [r for r in (found_facts, found_preferences) if isinstance(r, BaseException)]
+    # The calls do not depend on each other: ask them at once, and let them all finish.
+    found_facts, found_preferences, found_events = await asyncio.gather(
+        fact_call, preference_call, event_call, return_exceptions=True
+    )
+    failures = [
+        r for r in (found_facts, found_preferences, found_events) if isinstance(r, BaseException)
+    ]
     if failures:
         # An unreachable model is worth retrying later; report that before a bad answer.
         raise next((f for f in failures if isinstance(f, LLMUnavailable)), failures[0])
     assert isinstance(found_facts, list)
     assert isinstance(found_preferences, list)
+    assert isinstance(found_events, list)
     return Extraction(
         facts=found_facts,
         preferences=found_preferences,
         fact_prompt=fact_prompt.version,
         preference_prompt=preference_prompt.version,
         usage=usage,
+        events=found_events,
+        event_prompt=event_prompt.version,
     )
 
 

@@ -1,4 +1,4 @@
-"""Fine mode: turn one add's messages into fact and preference memories with the LLM.
+"""Fine mode: turn one add's messages into fact, preference and event memories with the LLM.
 
 It runs as a job (``services.jobs.worker``). The raw messages and their fast-mode memories are
 already stored (by ``ingest``) before it starts, so nothing is lost if the model fails: the
@@ -8,14 +8,17 @@ memories (skip duplicates; ADD, UPDATE, ARCHIVE or NONE), all changes are writte
 transaction with history rows, and the fast memories of these messages are archived so search
 returns the refined ones only.
 
-With a profile bound to the user, the model also fills its updatable fields from the
-conversation (``profile_fill``), written in the same transaction with profile history rows.
+Which kinds it asks for follows the add's ``allow_memory_view`` (``services/memory_views``):
+facts and preferences by default, events when named. Events are reconciled like facts, with the
+user's events. With a profile bound to the user (and the add naming no views, or ``profile``),
+the model also fills its updatable fields from the conversation (``profile_fill``), written in
+the same transaction with profile history rows.
 
-LLM calls per add: one for facts, one for preferences, one per bound profile with updatable
-fields, and one per new memory that has related existing memories (similarity >=
-``related_similarity``) but no duplicate among them (similarity >= ``duplicate_similarity``;
-both the model's levels unless set, ``embedding.levels``); each call is repeated once if its
-answer cannot be read.
+LLM calls per add: one for facts, one for preferences, one for events when asked, one per bound
+profile with updatable fields, and one per new memory that has related existing memories
+(similarity >= ``related_similarity``) but no duplicate among them (similarity >=
+``duplicate_similarity``; both the model's levels unless set, ``embedding.levels``); each call is
+repeated once if its answer cannot be read.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from memos_server.embedding.levels import levels_of
 from memos_server.llm.json_output import Usage
@@ -45,6 +49,7 @@ from memos_server.services.jobs.handlers import (
     hold_job,
     model_failures,
 )
+from memos_server.services.memory_views import EVENT_TYPE, MemoryView, task_views
 from memos_server.services.memory_writer import MemoryText, new_memory
 from memos_server.storage.models import Memory, Message, Task
 from memos_server.storage.repositories.memories import MemoryRepository
@@ -73,6 +78,7 @@ class Candidate:
     memory_time: datetime | None = None
     preference_type: str | None = None
     reasoning: str | None = None
+    details: dict[str, Any] | None = None
     vector: list[float] = field(default_factory=list)
     speaker: str | None = None  # a group chat's: whose it is, by name (None: the group's)
 
@@ -115,6 +121,20 @@ def candidates_of(extraction: Extraction) -> list[Candidate]:
         )
         for preference in extraction.preferences
     ]
+    found += [
+        Candidate(
+            kind=MemoryKind.EVENT,
+            key=event.event_key.strip(),
+            value=event.event_value.strip(),
+            memory_type=EVENT_TYPE,
+            tags=event.tags,
+            confidence=event.confidence,
+            prompt_version=extraction.event_prompt,
+            memory_time=at_midnight(event.event_date),
+            details=event.details(),
+        )
+        for event in extraction.events
+    ]
     return found
 
 
@@ -135,9 +155,11 @@ class Refiner(ModelJob):
             if task is None:
                 raise LostJob(f"task {task_id} was deleted (delete/user or delete/message)")
             group = group_of(await MessageRepository(session).for_task(task_id), task.user_id)
-            # A group's turns speak for several users: profiles are filled from one user's adds.
+            # A group's turns speak for several users: profiles are filled from one user's adds,
+            # and only by an add that names no views or names profile.
             profiles = []
-            if not group.is_group:
+            named = task.memory_views
+            if not group.is_group and (named is None or MemoryView.PROFILE.value in named):
                 profiles = await bound_profiles(session, task.project_id, task.user_id)
         messages = group.conversation
         usage = Usage()
@@ -148,7 +170,16 @@ class Refiner(ModelJob):
             ]
             spoken = [t.text for t in turns if t.role == "user"] or [t.text for t in turns]
             language = detect_language(spoken)
-            extraction = await extract(self.llm, turns, language, group=group.is_group)
+            views = task_views(task.memory_views)
+            extraction = await extract(
+                self.llm,
+                turns,
+                language,
+                facts=MemoryView.DETAIL_FACTUAL in views,
+                preferences=MemoryView.PREFERENCE in views,
+                events=MemoryView.EVENT in views,
+                group=group.is_group,
+            )
             usage.add(extraction.usage)
             candidates = candidates_of(extraction)
             agent_id = messages[0].agent_id if messages else None
@@ -302,6 +333,7 @@ class Refiner(ModelJob):
             embedding=candidate.vector,
             source_message_ids=source_ids,
             info=dict(origin.info),
+            details=candidate.details,
             prompt_version=candidate.prompt_version,
             knowledgebase_ids=task.knowledgebase_ids or (),
             expires_at=task.expires_at,

@@ -116,7 +116,7 @@ class MemoryRecord(_Record):
     agent_id: str | None
     app_id: str | None
     task_id: uuid.UUID | None
-    kind: Literal["fact", "preference"]
+    kind: Literal["fact", "preference", "event", "tool", "skill"]
     mode: Literal["fast", "fine", "feedback"]
     memory_key: str
     memory_value: str
@@ -130,6 +130,8 @@ class MemoryRecord(_Record):
     source_messages: list[int]
     corrects: list[uuid.UUID]
     info: dict[str, Any]
+    # What the kind holds beyond key and value (events, tools, skills); absent in older files.
+    details: dict[str, Any] = Field(default_factory=dict)
     prompt_version: str | None
     create_time: datetime
     update_time: datetime

@@ -129,6 +129,7 @@ def memory(
         source_message_ids=sources,
         corrects=corrects,
         info=r.info,
+        details=r.details,
         prompt_version=r.prompt_version,
         carried=Carried(
             id=id,

@@ -7,6 +7,10 @@ reciprocal rank; on LoCoMo the weighted sum wins (see BENCHMARKS.md). ``relativi
 score a client can threshold: the vector share is the cosine similarity, the text share the part
 of the query's (IDF-weighted) words the memory holds.
 
+Each kind is ranked on its own (facts, preferences, and when asked events, tool trajectories,
+skills), with its own limit; with ``total_limit`` (search/memory's ``include_memory_view``) the
+kinds' results are then ranked together and cut to that total, as the Cloud documents.
+
 A user's feedback ("I don't live in Beijing anymore") is a memory that names the memories it
 corrects; whenever search returns one of those, the feedback comes directly above it, so a reader
 meets the correction before what it corrects.
@@ -66,6 +70,23 @@ class SearchQuery:
     passage_limit: int = 0
     # The filter's ``knowledgebase`` part (``filters.parse_search_filter``): which passages.
     passage_where: Filter | None = None
+    # The other kinds: 0 leaves a kind out.
+    event_limit: int = 0
+    tool_limit: int = 0
+    skill_limit: int = 0
+    # Set: every kind's results ranked together, at most this many in all.
+    total_limit: int | None = None
+
+    def limits(self) -> dict[str, int]:
+        """Each kind's limit, the kinds asked for only."""
+        limits: dict[str, int] = {
+            MemoryKind.FACT: self.memory_limit,
+            MemoryKind.PREFERENCE: self.preference_limit if self.include_preference else 0,
+            MemoryKind.EVENT: self.event_limit,
+            MemoryKind.TOOL: self.tool_limit,
+            MemoryKind.SKILL: self.skill_limit,
+        }
+        return {kind: limit for kind, limit in limits.items() if limit > 0}
 
 
 @dataclass(frozen=True)
@@ -80,6 +101,21 @@ class SearchResult:
     preferences: list[Scored]
     preference_note: str = ""
     passages: list[ScoredPassage] = field(default_factory=list)
+    events: list[Scored] = field(default_factory=list)
+    tools: list[Scored] = field(default_factory=list)
+    skills: list[Scored] = field(default_factory=list)
+
+
+def best_of_all(found: dict[str, list[Scored]], total: int) -> dict[str, list[Scored]]:
+    """Every kind's results ranked together (relativity, then newer first), the best ``total``
+    kept, each in its own list in its own order."""
+    everything = sorted(
+        (s for results in found.values() for s in results),
+        key=lambda s: (s.relativity, s.memory.create_time),
+        reverse=True,
+    )
+    kept = {s.memory.id for s in everything[:total]}
+    return {kind: [s for s in results if s.memory.id in kept] for kind, results in found.items()}
 
 
 def place_corrections(
@@ -152,6 +188,8 @@ async def search_memories(
     check_result_limit(settings.limits, "memory_limit_number", query.memory_limit)
     check_result_limit(settings.limits, "preference_limit_number", query.preference_limit)
     check_result_limit(settings.limits, "knowledgebase_limit_number", query.passage_limit)
+    check_result_limit(settings.limits, "tool_memory_limit_number", query.tool_limit)
+    check_result_limit(settings.limits, "skill_limit_number", query.skill_limit)
     passages_wanted = bool(query.knowledgebase_ids) and query.passage_limit > 0
     period = period_of(query.query)
     channels = settings.search.channels
@@ -169,10 +207,7 @@ async def search_memories(
             project_id, query.user_id, query.agent_id, query.where, query.knowledgebase_ids
         )
         repository = MemoryRepository(session)
-        limits: dict[str, int] = {MemoryKind.FACT: query.memory_limit}
-        if query.include_preference:
-            limits[MemoryKind.PREFERENCE] = query.preference_limit
-        limits = {kind: limit for kind, limit in limits.items() if limit > 0}
+        limits = query.limits()
         # Kinds with nothing in scope need neither channel.
         counts = await repository.count_by_kind(scope, list(limits)) if limits else None
         documents = counts.memories if counts else {}
@@ -252,8 +287,9 @@ async def search_memories(
         else None
     )
     try:
-        facts = await ranked(MemoryKind.FACT)
-        preferences = await ranked(MemoryKind.PREFERENCE)
+        found: dict[str, list[Scored]] = {kind: await ranked(kind) for kind in MemoryKind}
+        if query.total_limit is not None:
+            found = best_of_all(found, query.total_limit)
         if beside is not None:
             passages = await beside
         elif passages_wanted:
@@ -263,9 +299,15 @@ async def search_memories(
     finally:
         if beside is not None and not beside.done():
             beside.cancel()
-    note = PREFERENCE_NOTES[language] if preferences else ""
+    note = PREFERENCE_NOTES[language] if found[MemoryKind.PREFERENCE] else ""
     return SearchResult(
-        facts=facts, preferences=preferences, preference_note=note, passages=passages
+        facts=found[MemoryKind.FACT],
+        preferences=found[MemoryKind.PREFERENCE],
+        preference_note=note,
+        passages=passages,
+        events=found[MemoryKind.EVENT],
+        tools=found[MemoryKind.TOOL],
+        skills=found[MemoryKind.SKILL],
     )
 
 

@@ -19,7 +19,7 @@ from memos_server.storage.repositories.memory_scopes import (
     Selection,
     live,
 )
-from memos_server.storage.vocabulary import HistoryEvent, MemoryMode, MemoryStatus
+from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode, MemoryStatus
 
 _when = func.coalesce(Memory.memory_time, Memory.create_time)
 FLUSH_ROWS = 16
@@ -201,13 +201,15 @@ class MemoryRepository:
     async def active_fast_for_messages(
         self, project_id: uuid.UUID, message_ids: Sequence[int]
     ) -> list[Memory]:
-        """The fast-mode memories made from any of these messages that are still active."""
+        """The fast-mode fact windows made from any of these messages that are still active
+        (a fast tool trajectory is kept: fine mode makes none to replace it)."""
         result = await self.session.execute(
             select(Memory)
             .options(defer(Memory.embedding))
             .where(
                 Memory.project_id == project_id,
                 Memory.mode == MemoryMode.FAST,
+                Memory.kind == MemoryKind.FACT,
                 Memory.status == MemoryStatus.ACTIVATED,
                 Memory.source_message_ids.overlap(list(message_ids)),
             )
