@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from memos_server.text.tokens import index_tokens, query_tokens
 from tests.support.api import Api
+from tests.support.database import fresh_database, new_api_key
+from tests.support.service import ServiceThread, make_settings
 
 
 def remember(api: Api, *texts: str, user: str = "u1") -> None:
@@ -115,3 +121,50 @@ def test_the_full_text_channel_by_itself(api: Api, api_key: str, pg_url: str) ->
     assert asyncio.run(search("共和国")) == ["user: 我家住在中华人民共和国的首都。"]
     assert asyncio.run(search("羽毛球比赛")) == ["user: 周末我们打羽毛球。"]
     assert asyncio.run(search("完全无关")) == []
+
+
+@pytest.fixture(scope="module")
+def one_each(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """A service whose channels propose one candidate each, on a database of its own."""
+    own_url = fresh_database(pg_url)
+    settings = make_settings(own_url, tmp_path_factory.mktemp("one-each"), search={"candidates": 1})
+    running = ServiceThread(settings)
+    running.start()
+    with Api(running.base_url, new_api_key(own_url)) as client:
+        yield client
+    running.stop()
+
+
+@pytest.mark.parametrize(
+    ("memories", "query", "exact"),
+    [
+        (
+            (
+                "I fixed the wifi router at home yesterday.",
+                "The XR-7719 is in the second drawer of my office desk.",
+            ),
+            "Where did I put the XR-7719?",
+            "The XR-7719 is in the second drawer of my office desk.",
+        ),
+        (
+            ("周末我们去爬山了，风景特别好。", "登山杖借给小周了，他下个月还。"),
+            "我的登山杖在谁那里",
+            "登山杖借给小周了，他下个月还。",
+        ),
+    ],
+)
+def test_a_full_text_hit_the_vector_channel_missed_is_scored_on_its_cosine(
+    one_each: Api, memories: tuple[str, str], query: str, exact: str
+) -> None:
+    """Each channel proposes one memory, each a different one: the memory holding the query's
+    words, which the vector channel did not propose, is still scored on its cosine (not 0), so it
+    comes first; before, its relativity was the text share alone (at most 0.2)."""
+    user = f"u-{uuid.uuid4().hex}"
+    remember(one_each, *memories, user=user)
+    found = one_each.ok(
+        "/search/memory",
+        {"user_id": user, "query": query, "memory_limit_number": 2, "relativity": 0},
+    )["memory_detail_list"]
+    assert len(found) == 2  # the channels proposed different memories
+    assert found[0]["memory_value"].removeprefix("user: ") == exact
+    assert all(m["relativity"] > 0.5 for m in found)

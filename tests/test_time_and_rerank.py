@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +38,17 @@ NOW = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
         ("这周三的会", "2026-11-18", "2026-11-19"),
         ("what did I do last Saturday", "2026-11-14", "2026-11-15"),
         ("last monday's call", "2026-11-16", "2026-11-17"),
+        # A date named in full; a day reaches 3 days either side (told later, named loosely).
+        ("What did Gina find on 1 February, 2023?", "2023-01-29", "2023-02-05"),
+        ("plans made on February 1st, 2023", "2023-01-29", "2023-02-05"),
+        ("2023年2月1日我买了什么", "2023-01-29", "2023-02-05"),
+        ("2023-02-01 的会议", "2023-01-29", "2023-02-05"),
+        ("Where did I go in May 2023?", "2023-05-01", "2023-06-01"),
+        ("我2023年5月去了哪", "2023-05-01", "2023-06-01"),
+        ("What did I read in 2019?", "2019-01-01", "2020-01-01"),
+        ("2019年读了什么书", "2019-01-01", "2020-01-01"),
+        # The named date wins over relative words.
+        ("what did I buy last year in March 2024", "2024-03-01", "2024-04-01"),
     ],
 )
 def test_time_words_name_a_period(query: str, start: str, end: str) -> None:
@@ -45,8 +57,48 @@ def test_time_words_name_a_period(query: str, start: str, end: str) -> None:
     assert (period.start.date().isoformat(), period.end.date().isoformat()) == (start, end)
 
 
-def test_no_time_words_no_period() -> None:
-    assert period_of("What hotel do I like?", NOW) is None
+@pytest.mark.parametrize(
+    "query",
+    [
+        "What hotel do I like?",
+        "I walked 2000 steps",  # a bare number is no year
+        "what happened on 5 May",  # a day without its year: which year is a guess
+        "5月1日吃了什么",
+        "on 30 February, 2023",  # no such day
+        "2000年以前的事",  # before 2000, not the year 2000
+    ],
+)
+def test_no_time_words_no_period(query: str) -> None:
+    assert period_of(query, NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("What did I buy on 3 March, 2024?", "2024-03"),
+        ("Where did I travel in June 2023?", "2023-06"),
+        ("2024年3月3日我买了什么", "2024-03"),
+        ("我2023年6月去哪旅游了", "2023-06"),
+    ],
+)
+def test_memories_of_a_date_named_in_full_rank_first(api: Api, query: str, expected: str) -> None:
+    user = f"dated-{uuid.uuid4().hex}"
+    for when, city, chinese in (
+        ("2023-06-12 10:00:00", "Lisbon", "里斯本"),
+        ("2024-03-04 10:00:00", "Kyoto", "京都"),
+        ("2025-01-20 10:00:00", "Oslo", "奥斯陆"),
+    ):
+        text = f"Bought a new camera and travelled to {city}. 买了新相机，去了{chinese}。"
+        api.ok(
+            "/add/message",
+            {
+                "user_id": user,
+                "conversation_id": when[:7],
+                "messages": [{"role": "user", "content": text, "chat_time": when}],
+            },
+        )
+    found = api.ok("/search/memory", {"user_id": user, "query": query, "relativity": 0})
+    assert found["memory_detail_list"][0]["conversation_id"] == expected
 
 
 def test_memories_from_the_named_period_rank_first(api: Api) -> None:

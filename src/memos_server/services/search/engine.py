@@ -262,7 +262,18 @@ async def search_memories(
         keep = max(limit, settings.search.reranker_candidates) if reranker else limit
         recency = settings.search.recency_lift > 0 and language in settings.search.recency_languages
         pool = max(keep, settings.search.recency_candidates) if recency else keep
-        fused = fuse(by_vector, by_text, settings.search, pool, period, text_asked=bool(tokens))
+        proposed = {hit.id for hit in by_vector}
+        unscored = [hit.id for hit, _, _ in by_text if hit.id not in proposed]
+        cosines = await repository.similarities(unscored, vector) if by_vector else {}
+        fused = fuse(
+            by_vector,
+            by_text,
+            settings.search,
+            pool,
+            period,
+            text_asked=bool(tokens),
+            cosines=cosines,
+        )
         memories = await repository.by_ids([i for i, _ in fused], vectors=recency)
         found = [Scored(memories[i], score) for i, score in fused if i in memories]
         if recency:

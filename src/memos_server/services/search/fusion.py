@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from memos_server.settings import SearchSettings
@@ -71,6 +71,7 @@ def fuse(
     period: Period | None = None,
     *,
     text_asked: bool = True,
+    cosines: Mapping[uuid.UUID, float] | None = None,
 ) -> list[tuple[uuid.UUID, float]]:
     """The best ``limit`` memory ids of both channels, with their relativity, best first.
 
@@ -79,6 +80,11 @@ def fuse(
     any of the words: relativity stays on one scale across queries, so a floor means the same for
     all of them. Only when the channel did not run (no words to look for, or the vector channel
     alone by setting) is relativity the cosine.
+
+    ``cosines``: the similarity of full-text hits the vector channel did not propose
+    (``MemoryRepository.similarities``). Without it such a hit counts cosine 0, which at weight 0.8
+    puts a memory holding every word of the query below one that only resembles it; with it each
+    candidate is scored on both channels (LoCoMo R@10 +1.2, docs/search.md).
     """
     pool: dict[uuid.UUID, _Candidate] = {}
     for rank, hit in enumerate(vector, start=1):
@@ -87,6 +93,8 @@ def fuse(
         entry.ranks.append(rank)
     for rank, (hit, _, coverage) in enumerate(text, start=1):
         entry = pool.setdefault(hit.id, _Candidate(hit))
+        if not entry.ranks and cosines and hit.id in cosines:
+            entry.cosine = min(1.0, max(0.0, cosines[hit.id]))
         entry.coverage = coverage
         entry.ranks.append(rank)
     weight = vector_weight(settings, bool(vector), text_asked)
