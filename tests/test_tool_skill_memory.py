@@ -197,9 +197,10 @@ def test_include_memory_view_limits_the_total_and_ignores_the_older_flags(api: A
     lists = ("memory_detail_list", "tool_memory_detail_list", "skill_detail_list")
     assert sum(len(together[name]) for name in lists) == 1
     assert together["preference_detail_list"] == []
-    # profile is accepted: its list is filled by the profile feature, empty here.
+    # profile is accepted: the user has no profile bound, so its list is empty (and empty when
+    # not asked for).
     assert search(api, "北京天气", include_memory_view=["profile"])["profile_detail_list"] == []
-    assert search(api, "北京天气").get("profile_detail_list") is None
+    assert search(api, "北京天气")["profile_detail_list"] == []
     got = api.ok("/get/memory", {"user_id": "u1", "include_memory_view": ["skill", "profile"]})
     assert len(got["skill_detail_list"]) == 1
     assert got["memory_detail_list"] == []
