@@ -170,14 +170,14 @@ async def search_memories(
         if query.include_preference:
             limits[MemoryKind.PREFERENCE] = query.preference_limit
         limits = {kind: limit for kind, limit in limits.items() if limit > 0}
-        # Kinds with nothing in scope need neither channel.
-        counts = await repository.count_by_kind(scope, list(limits)) if limits else None
+        pool = {kind: max(settings.search.candidates, limit) for kind, limit in limits.items()}
+        # The full-text channel and the counts in one statement; kinds with nothing in scope
+        # need no vector channel.
+        lexical, counts = (
+            await repository.lexical_and_counts(scope, pool, tokens) if limits else ({}, None)
+        )
         documents = counts.memories if counts else {}
         limits = {kind: limit for kind, limit in limits.items() if documents[kind]}
-        pool = {kind: max(settings.search.candidates, limit) for kind, limit in limits.items()}
-        lexical = {
-            kind: await repository.lexical(scope, kind, tokens, pool[kind]) for kind in limits
-        }
         needs_vector = bool(limits) or passages_wanted
         if embedding is not None and needs_vector and not embedding.done():
             # The model is busy (a long add's batches go first): wait holding no connection.

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import cast, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from memos_server.storage.models import Memory, MemoryHistory
 from memos_server.storage.repositories.memory_scopes import (
@@ -19,9 +32,11 @@ from memos_server.storage.repositories.memory_scopes import (
     Selection,
     live,
 )
+from memos_server.storage.types import query_vector, vector_as_floats
 from memos_server.storage.vocabulary import HistoryEvent, MemoryMode, MemoryStatus
 
 _when = func.coalesce(Memory.memory_time, Memory.create_time)
+_no_count = cast(null(), BigInteger)
 FLUSH_ROWS = 16
 
 
@@ -55,7 +70,7 @@ class MemoryRepository:
         """
         if limit <= 0:
             return []
-        distance = Memory.embedding.cosine_distance(vector).label("distance")
+        distance = Memory.embedding.cosine_distance(query_vector(vector)).label("distance")
         query = (
             select(Memory, distance)
             .options(defer(Memory.embedding))
@@ -121,7 +136,7 @@ class MemoryRepository:
         column = (
             Memory.embedding if hnsw is None else cast(Memory.embedding, Vector(hnsw.dimension))
         )
-        distance = column.cosine_distance(vector)
+        distance = column.cosine_distance(query_vector(vector))
         query = (
             select(Memory.id, _when, distance)
             .where(*scope.conditions(kind))
@@ -173,6 +188,46 @@ class MemoryRepository:
         )
         return [Hit(id_, when, words=tuple(text.split())) for id_, when, text in result.all()]
 
+    async def lexical_and_counts(
+        self, scope: Scope, pools: Mapping[str, int], tokens: Sequence[str]
+    ) -> tuple[dict[str, list[Hit]], Counts]:
+        """Search's first statement: each kind's ``lexical`` hits and ``count_by_kind``, in one
+        round trip (a UNION ALL: the hits' rows, then one row of counts per kind)."""
+        kinds = list(pools)
+        hits: dict[str, list[Hit]] = {kind: [] for kind in kinds}
+        if not tokens or not any(pools.values()):
+            return hits, await self.count_by_kind(scope, kinds)
+        query = func.to_tsquery("simple", " | ".join(f"'{token}'" for token in tokens))
+        parts = [
+            select(Memory.kind, Memory.id, _when, Memory.search_text, _no_count, _no_count)
+            .where(*scope.conditions(kind), func.ts_match_vq(Memory.tsv, query))
+            .order_by(func.ts_rank(Memory.tsv, query).desc())
+            .limit(limit)
+            for kind, limit in pools.items()
+            if limit > 0
+        ]
+        counted = (
+            select(
+                Memory.kind,
+                null(),
+                null(),
+                null(),
+                func.count(),
+                func.count().filter(Memory.mode == MemoryMode.FEEDBACK),
+            )
+            .where(*scope.conditions(None), Memory.kind.in_(kinds))
+            .group_by(Memory.kind)
+        )
+        counts = Counts(dict.fromkeys(kinds, 0), dict.fromkeys(kinds, 0))
+        rows: Sequence[Any] = (await self.session.execute(union_all(*parts, counted))).all()
+        for kind, id_, when, text, count, feedback in rows:
+            if id_ is None:
+                counts.memories[kind] = int(count)
+                counts.feedback[kind] = int(feedback)
+            else:
+                hits[kind].append(Hit(id_, when, words=tuple(text.split())))
+        return hits, counts
+
     async def by_ids(
         self, ids: Sequence[uuid.UUID], *, vectors: bool = False
     ) -> dict[uuid.UUID, Memory]:
@@ -181,11 +236,23 @@ class MemoryRepository:
         row)."""
         if not ids:
             return {}
-        query = select(Memory).where(Memory.id.in_(list(ids)), live())
+        where = (Memory.id.in_(list(ids)), live())
         if not vectors:
-            query = query.options(defer(Memory.embedding))
-        result = await self.session.execute(query)
-        return {memory.id: memory for memory in result.scalars()}
+            result = await self.session.execute(
+                select(Memory).options(defer(Memory.embedding)).where(*where)
+            )
+            return {memory.id: memory for memory in result.scalars()}
+        # The vectors as real[] (decoded by the driver, not parsed in Python), set as loaded.
+        found: dict[uuid.UUID, Memory] = {}
+        rows = await self.session.execute(
+            select(Memory, vector_as_floats(Memory.embedding))
+            .options(defer(Memory.embedding))
+            .where(*where)
+        )
+        for memory, vector in rows:
+            set_committed_value(memory, "embedding", vector)
+            found[memory.id] = memory
+        return found
 
     async def get_active(self, project_id: uuid.UUID, memory_id: uuid.UUID) -> Memory | None:
         result = await self.session.execute(
