@@ -75,7 +75,9 @@ async def search_memory(caller: Caller, body: SearchMemoryRequest) -> SearchMemo
     async with request_session(runtime.database) as session:
         query = await search_query(session, body, project, runtime.services.knowledge, settings)
         result = await runtime.services.search.search(session, project_id=project, query=query)
-        numbers = await message_numbers(session, project, [s.memory for s in result.facts])
+        numbers = await message_numbers(
+            session, project, [s.memory for s in result.facts], result.numbers
+        )
     return SearchMemoryData(
         memory_detail_list=[
             *(memory_detail(s, numbers) for s in result.facts),

@@ -116,7 +116,9 @@ async def search_memory(
         project_id=project,
         query=await search_query(session, body, project, knowledge, settings),
     )
-    numbers = await message_numbers(session, project, [s.memory for s in result.facts])
+    numbers = await message_numbers(
+        session, project, [s.memory for s in result.facts], result.numbers
+    )
     language = detect_language([body.query])
     budget = settings.search.instruction_max_tokens
     return Envelope(

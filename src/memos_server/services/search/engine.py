@@ -79,6 +79,9 @@ class SearchResult:
     preferences: list[Scored]
     preference_note: str = ""
     passages: list[ScoredPassage] = field(default_factory=list)
+    # The numbers of the messages the memories were made from, by message id, as far as they
+    # were read with them (``conversations.message_numbers`` reads the rest).
+    numbers: dict[int, int] = field(default_factory=dict)
 
 
 def place_corrections(
@@ -214,6 +217,8 @@ async def search_memories(
                 hnsw = HnswScan(indexes.dimension, indexes.ef_search)
         return await repository.nearest_hits(scope, kind, vector, pool[kind], hnsw)
 
+    numbers: dict[int, int] = {}
+
     async def ranked(kind: str) -> list[Scored]:
         if kind not in limits:
             return []
@@ -224,7 +229,10 @@ async def search_memories(
         recency = settings.search.recency_lift > 0 and language in settings.search.recency_languages
         pool = max(keep, settings.search.recency_candidates) if recency else keep
         fused = fuse(by_vector, by_text, settings.search, pool, period, text_asked=bool(tokens))
-        memories = await repository.by_ids([i for i, _ in fused], vectors=recency)
+        memories, seqs = await repository.found(
+            [i for i, _ in fused], vectors=recency, numbers=True
+        )
+        numbers.update(seqs)
         found = [Scored(memories[i], score) for i, score in fused if i in memories]
         if recency:
             found = newer_siblings_first(found, settings.search)[:keep]
@@ -261,7 +269,11 @@ async def search_memories(
             beside.cancel()
     note = PREFERENCE_NOTES[language] if preferences else ""
     return SearchResult(
-        facts=facts, preferences=preferences, preference_note=note, passages=passages
+        facts=facts,
+        preferences=preferences,
+        preference_note=note,
+        passages=passages,
+        numbers=numbers,
     )
 
 

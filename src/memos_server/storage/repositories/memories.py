@@ -9,6 +9,7 @@ from typing import Any
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
+    any_,
     cast,
     delete,
     func,
@@ -19,11 +20,12 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
 
-from memos_server.storage.models import Memory, MemoryHistory
+from memos_server.storage.models import Memory, MemoryHistory, Message
 from memos_server.storage.repositories.memory_scopes import (
     Counts,
     Hit,
@@ -232,27 +234,44 @@ class MemoryRepository:
         self, ids: Sequence[uuid.UUID], *, vectors: bool = False
     ) -> dict[uuid.UUID, Memory]:
         """These memories, by id, unless expired; their vectors only if asked (search's recency
-        step compares the candidates' with each other: in the same round trip, a few KB per
-        row)."""
+        step compares the candidates' with each other: in the same round trip, as ``real[]``)."""
+        return (await self.found(ids, vectors=vectors))[0]
+
+    async def found(
+        self, ids: Sequence[uuid.UUID], *, vectors: bool = False, numbers: bool = False
+    ) -> tuple[dict[uuid.UUID, Memory], dict[int, int]]:
+        """``by_ids``, and with ``numbers`` the numbers (``seq``) of the messages they were made
+        from, by message id, in the same round trip (search's last statement)."""
         if not ids:
-            return {}
-        where = (Memory.id.in_(list(ids)), live())
-        if not vectors:
-            result = await self.session.execute(
-                select(Memory).options(defer(Memory.embedding)).where(*where)
+            return {}, {}
+        columns: list[Any] = [Memory]
+        if vectors:
+            # Decoded by the driver, not parsed from text in Python; set as loaded below.
+            columns.append(vector_as_floats(Memory.embedding))
+        if numbers:
+            columns.append(
+                select(func.jsonb_object_agg(Message.id, Message.seq, type_=JSONB))
+                .where(
+                    Message.id == any_(Memory.source_message_ids),
+                    Message.project_id == Memory.project_id,
+                )
+                .scalar_subquery()
             )
-            return {memory.id: memory for memory in result.scalars()}
-        # The vectors as real[] (decoded by the driver, not parsed in Python), set as loaded.
-        found: dict[uuid.UUID, Memory] = {}
         rows = await self.session.execute(
-            select(Memory, vector_as_floats(Memory.embedding))
+            select(*columns)
             .options(defer(Memory.embedding))
-            .where(*where)
+            .where(Memory.id.in_(list(ids)), live())
         )
-        for memory, vector in rows:
-            set_committed_value(memory, "embedding", vector)
-            found[memory.id] = memory
-        return found
+        memories: dict[uuid.UUID, Memory] = {}
+        seqs: dict[int, int] = {}
+        for row in rows:
+            memory = row[0]
+            if vectors:
+                set_committed_value(memory, "embedding", row[1])
+            if numbers and row[-1]:
+                seqs.update((int(id_), int(seq)) for id_, seq in row[-1].items())
+            memories[memory.id] = memory
+        return memories, seqs
 
     async def get_active(self, project_id: uuid.UUID, memory_id: uuid.UUID) -> Memory | None:
         result = await self.session.execute(
