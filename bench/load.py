@@ -606,6 +606,18 @@ def markdown(report: dict[str, Any]) -> str:
                 "x floor = (service + Postgres) CPU per request / this.",
                 "",
             ]
+            if phase == "add":
+                # Where an add's CPU goes: the model (as the floor measured it on the same
+                # texts), Postgres, and the rest of the service (HTTP, checks, windows, the ORM,
+                # the driver).
+                split = "; ".join(
+                    f"{level['clients']} clients: embedding {floor['embedding_ms']:.1f} / "
+                    f"Postgres {cpu['postgres']:.1f} / rest of the service "
+                    f"{cpu['service'] - floor['embedding_ms']:.1f}"
+                    for level in levels
+                    if (cpu := level.get("cpu_ms_per_request"))
+                )
+                lines += [f"CPU ms per add: {split}.", ""]
     lines += [f"Peak RSS of the service: **{report['peak_rss_mb']} MB**.", "", SECTION_END]
     return "\n".join(lines)
 
