@@ -79,10 +79,10 @@ def plain_dsn(url: str) -> str:
 
 
 async def _replay(connection: Any, statements: list[Statement]) -> None:
-    for sql, parameters, _many in statements:
+    for sql, parameters, many in statements:
         # An insert of many rows in one statement (SQLAlchemy's "insertmanyvalues") is reported as
-        # executemany with one flat parameter tuple: the shape decides.
-        if parameters and isinstance(parameters[0], (list, tuple)) and len(parameters) > 1:
+        # executemany with one flat parameter tuple (whose values may be lists): the shape decides.
+        if many and all(isinstance(row, (list, tuple)) for row in parameters):
             await connection.executemany(sql, parameters)
         else:
             await connection.fetch(sql, *parameters)
