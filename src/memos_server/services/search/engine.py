@@ -41,8 +41,8 @@ from memos_server.services.search.vector_indexes import IndexCatalog
 from memos_server.settings import SearchSettings, Settings
 from memos_server.storage.database import release_connection
 from memos_server.storage.models import Memory
-from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Hit, HnswScan, Scope
+from memos_server.storage.repositories.memory_search import MemorySearch
 from memos_server.storage.repositories.vector_indexes import UserKind
 from memos_server.storage.vocabulary import MemoryKind
 from memos_server.text.language import detect_language
@@ -168,7 +168,7 @@ async def search_memories(
         scope = Scope(
             project_id, query.user_id, query.agent_id, query.where, query.knowledgebase_ids
         )
-        repository = MemoryRepository(session)
+        repository = MemorySearch(session)
         limits: dict[str, int] = {MemoryKind.FACT: query.memory_limit}
         if query.include_preference:
             limits[MemoryKind.PREFERENCE] = query.preference_limit
