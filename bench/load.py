@@ -19,6 +19,12 @@ Phases (``--phases``, default all):
 - ``add``: the same with add/message (fast mode), a 4-message conversation per call, to new
   users; messages per second.
 
+Beside each level, the floor (``bench/floor.py``), measured in the same run on the same data
+before the levels (``--floor-samples``; the service this script starts, or ``--database-url``):
+the CPU of the query's embedding in this process plus the search channels' own SQL sent
+straight to Postgres with the rows warm; for an add, the windows' embedding plus the memories'
+INSERT. Each level reports its service + Postgres CPU per request as a multiple of it.
+
 The clients speak HTTP/1.1 on raw asyncio streams, keep-alive, in this one process, so the load
 generator costs little of the CPU it shares with the service. The service's peak RSS (with any
 child processes) is sampled throughout. The report goes to ``--markdown`` (a section of
@@ -216,36 +222,54 @@ class RssSampler:
         return round(self.peak / 2**20, 1) if self.pid else None
 
 
-def cpu_seconds(service_pid: int | None) -> dict[str, float]:
-    """CPU seconds used so far by the service tree, by Postgres, and by this process."""
-    tick = os.sysconf("SC_CLK_TCK")
+def _used(stat: str) -> float:
+    """utime + stime, plus cutime + cstime: the CPU of children it has reaped, so a backend (or
+    worker) that exits during a level still counts, through its parent."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
 
-    def used(stat: str) -> float:
-        # utime + stime, plus cutime + cstime: the CPU of children it has reaped, so a backend
-        # (or worker) that exits during a level still counts, through its parent.
-        fields = stat.rsplit(")", 1)[1].split()
-        return sum(int(fields[i]) for i in (11, 12, 13, 14)) / tick
 
-    service = 0.0
-    if service_pid:
-        todo = [service_pid]
-        while todo:
-            current = todo.pop()
-            try:
-                service += used(Path(f"/proc/{current}/stat").read_text())
-                for task in Path(f"/proc/{current}/task").iterdir():
-                    todo += [int(c) for c in (task / "children").read_text().split()]
-            except (OSError, ValueError):
-                continue
+def tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and its descendants (0 if it is gone)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += _used(Path(f"/proc/{current}/stat").read_text())
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def postmaster_pid(data_dir: Path | None) -> int | None:
+    """The embedded Postgres' postmaster in ``data_dir`` (the service this script starts)."""
+    try:
+        return int((data_dir / "postgres" / "postmaster.pid").read_text().split("\n", 1)[0])  # type: ignore[operator]
+    except (OSError, TypeError, ValueError):
+        return None
+
+
+def cpu_seconds(service_pid: int | None, postmaster: int | None = None) -> dict[str, float]:
+    """CPU seconds used so far by the service tree, by Postgres, and by this process.
+
+    Postgres is the ``postmaster`` tree when it is known (the embedded server of the service
+    started here: other Postgres servers on a shared machine stay out), else every process named
+    postgres on this machine."""
+    service = tree_cpu(service_pid) if service_pid else 0.0
     postgres = 0.0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if stat.split("(", 1)[1].startswith("postgres)"):
-                postgres += used(stat)
+    if postmaster:
+        postgres = tree_cpu(postmaster)
+    else:
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if stat.split("(", 1)[1].startswith("postgres)"):
+                    postgres += _used(stat)
     mine = os.times()
     return {"service": service, "postgres": postgres, "load_generator": mine.user + mine.system}
 
@@ -314,6 +338,8 @@ class Level:
     # process named postgres on this machine) and this load generator.
     cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
     cpu_busy: float | None = None  # share of all cores busy while measuring
+    # (service + Postgres) CPU per request / the floor's (bench/floor.py), when it was measured.
+    floor_ratio: float | None = None
 
 
 @dataclass
@@ -430,7 +456,7 @@ async def drive(
 
     async def account() -> dict[str, float]:
         await asyncio.sleep(WARMUP_S)
-        return cpu_seconds(args.pid)
+        return cpu_seconds(args.pid, args.postmaster)
 
     cpu_before, _ = await asyncio.gather(
         account(),
@@ -444,7 +470,7 @@ async def drive(
             seed=f"{args.seed}:{clients}",
         ),
     )
-    cpu_after = cpu_seconds(args.pid)
+    cpu_after = cpu_seconds(args.pid, args.postmaster)
     seconds = time.perf_counter() - measure_from
     count = len(latencies)
     cpu_used = {k: cpu_after[k] - cpu_before[k] for k in cpu_after}
@@ -488,6 +514,14 @@ def add_call(seed: int, clients: int, run: str, *, keyed: bool = False) -> MakeC
         return Call("/add/message", body, key)
 
     return call
+
+
+def ratio(level: Level, floor: dict[str, Any] | None, phase: str) -> float | None:
+    """The level's service + Postgres CPU per request as a multiple of the floor's."""
+    if not floor or not floor[phase]["total_ms"]:
+        return None
+    cpu = level.cpu_ms_per_request
+    return round((cpu["service"] + cpu["postgres"]) / floor[phase]["total_ms"], 2)
 
 
 # ----------------------------------------------------------------------------------- report
@@ -544,8 +578,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"### {title}",
             "",
             f"| clients | requests/s{extra} | p50 ms | p95 ms | p99 ms | requests | errors | "
-            "CPU ms/request: service / Postgres / load generator | cores busy |",
-            "|---:|---:|" + ("---:|" if extra else "") + "---:|---:|---:|---:|---:|---|---:|",
+            "CPU ms/request: service / Postgres / load generator | cores busy | x floor |",
+            "|---:|---:|" + ("---:|" if extra else "") + "---:|---:|---:|---:|---:|---|---:|---:|",
         ]
         for level in levels:
             rate = f" | {level['messages_per_s']:,.0f}" if extra else ""
@@ -557,9 +591,33 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(
                 f"| {level['clients']} | {level['throughput']:,.1f}{rate} | {level['p50_ms']} | "
                 f"{level['p95_ms']} | {level['p99_ms']} | {level['requests']:,} | "
-                f"{level['errors']} | {split} | {f'{busy:.0%}' if busy is not None else ''} |"
+                f"{level['errors']} | {split} | {f'{busy:.0%}' if busy is not None else ''} | "
+                f"{level.get('floor_ratio') or ''} |"
             )
         lines.append("")
+        floor = (report.get("floor") or {}).get(phase)
+        if floor:
+            what = "query embedding" if phase == "search" else "embedding the windows"
+            sql = "the two channels' SQL" if phase == "search" else "the memories' INSERT"
+            lines += [
+                f"Floor, measured in this run ({floor['samples']} samples, rows warm): {what} "
+                f"{floor['embedding_ms']:.1f} + {sql} (asyncpg {floor['driver_ms']:.1f}, Postgres "
+                f"{floor['postgres_ms']:.1f}) = **{floor['total_ms']:.1f} ms CPU** per request; "
+                "x floor = (service + Postgres) CPU per request / this.",
+                "",
+            ]
+            if phase == "add":
+                # Where an add's CPU goes: the model (as the floor measured it on the same
+                # texts), Postgres, and the rest of the service (HTTP, checks, windows, the ORM,
+                # the driver).
+                split = "; ".join(
+                    f"{level['clients']} clients: embedding {floor['embedding_ms']:.1f} / "
+                    f"Postgres {cpu['postgres']:.1f} / rest of the service "
+                    f"{cpu['service'] - floor['embedding_ms']:.1f}"
+                    for level in levels
+                    if (cpu := level.get("cpu_ms_per_request"))
+                )
+                lines += [f"CPU ms per add: {split}.", ""]
     lines += [f"Peak RSS of the service: **{report['peak_rss_mb']} MB**.", "", SECTION_END]
     return "\n".join(lines)
 
@@ -586,18 +644,22 @@ def write_markdown(
 OWN_SERVICE_SETTINGS = {"MEMOS_FAST__WINDOW_TURNS": "1", "MEMOS_LIMITS__RATE_PER_KEY": "0"}
 
 
-def own_service(data_dir: Path, state: State) -> tuple[Any, str]:
-    from tests.support.process import ServiceProcess
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    env = {
+def service_env(data_dir: Path, state: State) -> dict[str, str]:
+    """The settings of the service this script starts (the floor reads the same)."""
+    return {
         "MEMOS_DATA_DIR": str(data_dir),
         "MEMOS_EMBEDDING__CACHE_DIR": str(data_dir / "models"),
         "MEMOS_API_KEY": state.api_key,
         **OWN_SERVICE_SETTINGS,
         **{k: v for k, v in os.environ.items() if k.startswith("MEMOS_")},
     }
-    service = ServiceProcess(data_dir, **env).start()
+
+
+def own_service(data_dir: Path, state: State) -> tuple[Any, str]:
+    from tests.support.process import ServiceProcess
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    service = ServiceProcess(data_dir, **service_env(data_dir, state)).start()
     return service, service.base_url
 
 
@@ -619,6 +681,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--base-url", help="a running instance (default: start one)")
     parser.add_argument("--api-key", help="its key")
     parser.add_argument("--pid", type=int, help="its process id, to report its memory")
+    parser.add_argument(
+        "--database-url", help="its database, for the floor (default: the service started here)"
+    )
+    parser.add_argument(
+        "--floor-samples", type=int, default=100, help="searches and adds the floor is timed on"
+    )
     parser.add_argument("--state", type=Path, help="progress file (default: in --data-dir)")
     parser.add_argument("--markdown", type=optional_path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--json", type=optional_path, default=ROOT / "bench/results/load.json")
@@ -653,6 +721,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         pid = service.process.pid
     args.api_key = state.api_key
     args.pid = pid
+    args.postmaster = postmaster_pid(args.data_dir) if service else None
     state.write(state_path)
 
     report: dict[str, Any] = {
@@ -661,7 +730,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "command": "python bench/load.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "service": (
             "started by the benchmark: memos-server serve, embedded PostgreSQL 16 + pgvector, "
-            "local all-MiniLM-L6-v2"
+            "the local embedding model its settings name"
             if service
             else f"{args.base_url} (already running)"
         ),
@@ -690,11 +759,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "seed": state.seed,
             }
             levels = [int(x) for x in args.levels.split(",") if x.strip()]
+            floor = None
+            measured = ("search" in phases or "add" in phases) and users
+            if measured and args.floor_samples > 0 and (service or args.database_url):
+                print(f"floor: {args.floor_samples} searches and adds", file=sys.stderr)
+                from bench.floor import measure
+
+                floor = asyncio.run(
+                    measure(
+                        env=service_env(args.data_dir, state) if service else {},
+                        database_url=args.database_url,
+                        data_dir=args.data_dir,
+                        seed=state.seed,
+                        users=users,
+                        samples=args.floor_samples,
+                    )
+                )
+                report["floor"] = floor
+                report["service"] += f" ({floor['model']})"
+                print(f"  {floor['search']} {floor['add']}", file=sys.stderr)
             if "search" in phases and users:
                 report["search"] = []
                 for clients in levels:
                     print(f"search: {clients} clients", file=sys.stderr)
                     level = asyncio.run(drive(args, clients, search_call(args, users)))
+                    level.floor_ratio = ratio(level, floor, "search")
                     report["search"].append(asdict(level))
                     print(f"  {asdict(level)}", file=sys.stderr)
             if "add" in phases:
@@ -703,6 +792,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 for clients in levels:
                     print(f"add: {clients} clients", file=sys.stderr)
                     level = asyncio.run(drive(args, clients, add_call(args.seed, clients, run), 4))
+                    level.floor_ratio = ratio(level, floor, "add")
                     report["add"].append(asdict(level))
                     print(f"  {asdict(level)}", file=sys.stderr)
         report["peak_rss_mb"] = rss.peak_mb

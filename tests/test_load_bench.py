@@ -43,6 +43,7 @@ def run_bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_a_small_load_benchmark_runs_and_reports(tmp_path: Path) -> None:
     (tmp_path / "BENCHMARKS.md").write_text("# Benchmarks\n\nEarlier results stay.\n")
     sizes = ["--users", "3", "--memories", "40", "--batch", "20", "--levels", "1,3"]
+    sizes += ["--floor-samples", "5"]
     done = run_bench(tmp_path, *sizes, "--duration", "1")
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -61,6 +62,15 @@ def test_a_small_load_benchmark_runs_and_reports(tmp_path: Path) -> None:
     assert "Earlier results stay." in markdown
     assert "| clients | requests/s | p50 ms | p95 ms | p99 ms | requests | errors |" in markdown
     assert report["search"][0]["cpu_ms_per_request"]["service"] > 0
+    # The floor, measured in the same run: each channel's SQL, the model, a multiple per level.
+    floor = report["floor"]
+    assert any("<=>" in sql for sql in floor["search_statements"])
+    assert any("ts_match_vq" in sql for sql in floor["search_statements"])
+    assert floor["add_statements"][0].startswith("INSERT INTO memories ")
+    for phase in ("search", "add"):
+        assert floor[phase]["embedding_ms"] > 0  # (Postgres: 10 ms ticks, maybe 0 here)
+        assert all(level["floor_ratio"] > 0 for level in report[phase])
+    assert "Floor, measured in this run" in markdown
 
     # A second run measures the same corpus without loading it again, and replaces the section.
     again = run_bench(tmp_path, *sizes, "--duration", "1", "--phases", "search")

@@ -4,7 +4,7 @@ clients call a message."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,12 +50,22 @@ async def recent_messages(
 
 
 async def message_numbers(
-    session: AsyncSession, project_id: uuid.UUID, memories: Iterable[Memory]
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    memories: Iterable[Memory],
+    known: Mapping[int, int] | None = None,
 ) -> dict[int, int]:
     """The ``message_id`` clients know for each message these memories were made from: its
-    number in the project, keyed by the id the service keeps (global, so never shown)."""
+    number in the project, keyed by the id the service keeps (global, so never shown).
+    ``known``: numbers already read (search reads them with its memories); only the rest are
+    looked up."""
+    known = known or {}
     ids = {i for memory in memories for i in memory.source_message_ids}
-    return await MessageRepository(session).numbers(project_id, ids)
+    missing = {i for i in ids if i not in known}
+    found = {i: known[i] for i in ids if i in known}
+    if missing:
+        found.update(await MessageRepository(session).numbers(project_id, missing))
+    return found
 
 
 async def source_messages(

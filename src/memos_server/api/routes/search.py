@@ -186,7 +186,7 @@ async def search_data(
     """What a search found, each kind in its list and shape (search/memory, MCP's
     ``search_memory``); the instruction prompts and source messages are the route's."""
     shown = [s.memory for s in (*result.facts, *result.events, *result.tools)]
-    numbers = await message_numbers(session, project, shown)
+    numbers = await message_numbers(session, project, shown, result.numbers)
     return SearchMemoryData(
         memory_detail_list=[
             *(memory_detail(s, numbers) for s in result.facts),

@@ -46,8 +46,8 @@ from memos_server.services.search.vector_indexes import IndexCatalog
 from memos_server.settings import SearchSettings, Settings
 from memos_server.storage.database import release_connection
 from memos_server.storage.models import Memory
-from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Hit, HnswScan, Scope
+from memos_server.storage.repositories.memory_search import MemorySearch
 from memos_server.storage.repositories.vector_indexes import UserKind
 from memos_server.storage.vocabulary import MemoryKind
 from memos_server.text.language import detect_language
@@ -104,6 +104,9 @@ class SearchResult:
     events: list[Scored] = field(default_factory=list)
     tools: list[Scored] = field(default_factory=list)
     skills: list[Scored] = field(default_factory=list)
+    # The numbers of the messages the memories were made from, by message id, as far as they
+    # were read with them (``conversations.message_numbers`` reads the rest).
+    numbers: dict[int, int] = field(default_factory=dict)
 
 
 def best_of_all(found: dict[str, list[Scored]], total: int) -> dict[str, list[Scored]]:
@@ -206,16 +209,16 @@ async def search_memories(
         scope = Scope(
             project_id, query.user_id, query.agent_id, query.where, query.knowledgebase_ids
         )
-        repository = MemoryRepository(session)
+        repository = MemorySearch(session)
         limits = query.limits()
-        # Kinds with nothing in scope need neither channel.
-        counts = await repository.count_by_kind(scope, list(limits)) if limits else None
+        pool = {kind: max(settings.search.candidates, limit) for kind, limit in limits.items()}
+        # The full-text channel and the counts in one statement; kinds with nothing in scope
+        # need no vector channel.
+        lexical, counts = (
+            await repository.lexical_and_counts(scope, pool, tokens) if limits else ({}, None)
+        )
         documents = counts.memories if counts else {}
         limits = {kind: limit for kind, limit in limits.items() if documents[kind]}
-        pool = {kind: max(settings.search.candidates, limit) for kind, limit in limits.items()}
-        lexical = {
-            kind: await repository.lexical(scope, kind, tokens, pool[kind]) for kind in limits
-        }
         needs_vector = bool(limits) or passages_wanted
         if embedding is not None and needs_vector and not embedding.done():
             # The model is busy (a long add's batches go first): wait holding no connection.
@@ -253,6 +256,8 @@ async def search_memories(
                 hnsw = HnswScan(indexes.dimension, indexes.ef_search)
         return await repository.nearest_hits(scope, kind, vector, pool[kind], hnsw)
 
+    numbers: dict[int, int] = {}
+
     async def ranked(kind: str) -> list[Scored]:
         if kind not in limits:
             return []
@@ -274,7 +279,10 @@ async def search_memories(
             text_asked=bool(tokens),
             cosines=cosines,
         )
-        memories = await repository.by_ids([i for i, _ in fused], vectors=recency)
+        memories, seqs = await repository.found(
+            [i for i, _ in fused], vectors=recency, numbers=True
+        )
+        numbers.update(seqs)
         found = [Scored(memories[i], score) for i, score in fused if i in memories]
         if recency:
             found = newer_siblings_first(found, settings.search)[:keep]
@@ -319,6 +327,7 @@ async def search_memories(
         events=found[MemoryKind.EVENT],
         tools=found[MemoryKind.TOOL],
         skills=found[MemoryKind.SKILL],
+        numbers=numbers,
     )
 
 

@@ -25,6 +25,7 @@ from memos_server.filters import Filter
 from memos_server.storage.models import KnowledgeBase, KnowledgeFile, KnowledgePassage
 from memos_server.storage.passage_filters import passage_sql
 from memos_server.storage.repositories.memory_scopes import Hit, HnswScan
+from memos_server.storage.types import query_vector
 from memos_server.storage.vocabulary import FileStatus
 
 FLUSH_ROWS = 16
@@ -244,7 +245,7 @@ class KnowledgeRepository:
         column: Any,  # the vector column, or its cast to the index's fixed size
         passage_filter: Filter | None = None,
     ) -> list[Hit]:
-        distance = column.cosine_distance(vector)
+        distance = column.cosine_distance(query_vector(vector))
         where: list[ColumnElement[bool]] = (
             # The partial index's own predicate, so the planner can match it.
             [KnowledgePassage.knowledgebase_id == base_ids[0]]

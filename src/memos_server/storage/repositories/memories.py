@@ -19,6 +19,7 @@ from memos_server.storage.repositories.memory_scopes import (
     Selection,
     live,
 )
+from memos_server.storage.types import query_vector
 from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode, MemoryStatus
 
 _when = func.coalesce(Memory.memory_time, Memory.create_time)
@@ -55,7 +56,7 @@ class MemoryRepository:
         """
         if limit <= 0:
             return []
-        distance = Memory.embedding.cosine_distance(vector).label("distance")
+        distance = Memory.embedding.cosine_distance(query_vector(vector)).label("distance")
         query = (
             select(Memory, distance)
             .options(defer(Memory.embedding))
@@ -121,7 +122,7 @@ class MemoryRepository:
         column = (
             Memory.embedding if hnsw is None else cast(Memory.embedding, Vector(hnsw.dimension))
         )
-        distance = column.cosine_distance(vector)
+        distance = column.cosine_distance(query_vector(vector))
         query = (
             select(Memory.id, _when, distance)
             .where(*scope.conditions(kind))
@@ -192,9 +193,7 @@ class MemoryRepository:
     async def by_ids(
         self, ids: Sequence[uuid.UUID], *, vectors: bool = False
     ) -> dict[uuid.UUID, Memory]:
-        """These memories, by id, unless expired; their vectors only if asked (search's recency
-        step compares the candidates' with each other: in the same round trip, a few KB per
-        row)."""
+        """These memories, by id, unless expired; their vectors only if asked."""
         if not ids:
             return {}
         query = select(Memory).where(Memory.id.in_(list(ids)), live())
