@@ -41,6 +41,7 @@ from memos_server.settings import Settings
 from memos_server.storage.database import Database
 from memos_server.storage.embedded import EmbeddedPostgres
 from memos_server.storage.migrations import upgrade_database
+from memos_server.storage.postgres_memory import memory_settings
 from memos_server.storage.vocabulary import JobKind
 from memos_server.text.tokens import warm_up
 
@@ -289,7 +290,11 @@ async def open_runtime(
     itself, at its end)."""
     # Made before it starts, so the finally below stops it even if the start is cut short (an
     # error elsewhere, a signal): stop() waits for a start in progress.
-    embedded = EmbeddedPostgres(settings.data_dir) if settings.database.url is None else None
+    embedded = (
+        EmbeddedPostgres(settings.data_dir, memory_settings(settings.postgres))
+        if settings.database.url is None
+        else None
+    )
     database_task = asyncio.create_task(_database_url(settings, embedded))
     embedder_task = (
         asyncio.create_task(load_embedder(settings.embedding, settings.model_cache_dir))
