@@ -72,7 +72,7 @@ async def search_memory(caller: Caller, body: SearchMemoryRequest) -> SearchMemo
     """As search/memory: the user's facts and preferences, best first, then any passages of
     the knowledge bases named."""
     runtime, settings, project = caller.runtime, caller.runtime.settings, caller.project_id
-    async with request_session(runtime.database) as session:
+    async with runtime.reads.session(project_id=project, user_id=body.user_id) as session:
         query = await search_query(session, body, project, runtime.services.knowledge, settings)
         result = await runtime.services.search.search(session, project_id=project, query=query)
         numbers = await message_numbers(session, project, [s.memory for s in result.facts])
@@ -89,6 +89,7 @@ async def search_memory(caller: Caller, body: SearchMemoryRequest) -> SearchMemo
 async def delete_memory(caller: Caller, body: DeleteMemoryRequest) -> DeleteMemoryData:
     """As delete/memory by ``memory_ids``: ids of another project are simply not found."""
     runtime = caller.runtime
+    runtime.reads.wrote(caller.project_id, None)  # whose memories the ids are is not known
     async with request_session(runtime.database) as session:
         deleted = await runtime.services.memories.delete(
             session, project_id=caller.project_id, query=DeleteQuery(memory_ids=body.memory_ids)
@@ -124,7 +125,7 @@ async def feedback(caller: Caller, body: AddFeedbackRequest) -> AddMessageData:
 async def user_profile(caller: Caller, body: GetMemoryRequest) -> GetMemoryData:
     """As get/memory: one page of the user's facts and preferences, newest first."""
     runtime, project = caller.runtime, caller.project_id
-    async with request_session(runtime.database) as session:
+    async with runtime.reads.session(project_id=project, user_id=body.user_id) as session:
         page = await runtime.services.memories.page(
             session,
             project_id=project,

@@ -7,7 +7,14 @@ from collections.abc import Mapping
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.api.deps import MemoryAdminDep, MemoryEditorDep, ProjectDep, SessionDep
+from memos_server.api.deps import (
+    MemoryAdminDep,
+    MemoryEditorDep,
+    ProjectDep,
+    ReadsDep,
+    RuntimeDep,
+    SessionDep,
+)
 from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.memory_items import memory_fields, owner_fields, preference_fields, sources
 from memos_server.api.responses import ERRORS, MEMORY_NOT_FOUND
@@ -54,7 +61,7 @@ async def stored(session: AsyncSession, m: Memory) -> StoredMemory | StoredPrefe
     operation_id="get_memory",
 )
 async def get_memories(
-    body: GetMemoryRequest, project: ProjectDep, session: SessionDep, memories: MemoryAdminDep
+    body: GetMemoryRequest, project: ProjectDep, reads: ReadsDep, memories: MemoryAdminDep
 ) -> Envelope[GetMemoryData]:
     """The user's active memories a page at a time, newest first.
 
@@ -65,6 +72,7 @@ async def get_memories(
     as ``get/message`` refuses a limit above 50. With ``agent_id`` alone (the SDK sends one of
     user_id and agent_id), the agent's memories of every user of the project.
     """
+    session = await reads.session(project_id=project, user_id=body.user_id)
     page = await memories.page(
         session,
         project_id=project,
@@ -99,9 +107,10 @@ async def get_memories(
     operation_id="get_memory_by_id",
 )
 async def get_memory_by_id(
-    memory_id: str, project: ProjectDep, session: SessionDep, memories: MemoryAdminDep
+    memory_id: str, project: ProjectDep, reads: ReadsDep, memories: MemoryAdminDep
 ) -> Envelope[StoredMemory | StoredPreference]:
     """One active memory of the project, a fact or a preference (40307 when there is none)."""
+    session = await reads.session(project_id=project, user_id=None)
     memory = await memories.get(session, project_id=project, memory_id=memory_id)
     return Envelope(data=await stored(session, memory))
 
@@ -113,7 +122,11 @@ async def get_memory_by_id(
     operation_id="delete_memory",
 )
 async def delete_memory(
-    body: DeleteMemoryRequest, project: ProjectDep, session: SessionDep, memories: MemoryAdminDep
+    body: DeleteMemoryRequest,
+    project: ProjectDep,
+    session: SessionDep,
+    memories: MemoryAdminDep,
+    runtime: RuntimeDep,
 ) -> Envelope[DeleteMemoryData]:
     """Delete memories for good, in one statement however many (history keeps their text).
 
@@ -124,6 +137,8 @@ async def delete_memory(
     (WorkingMemory, LongTermMemory, UserMemory), PreferenceMemory (every preference), or
     explicit_preference / implicit_preference.
     """
+    # By ids, an agent or a filter alone: whose memories is not known, so the whole project's.
+    runtime.reads.wrote(project, body.user_id)
     deleted = await memories.delete(
         session,
         project_id=project,
@@ -150,6 +165,7 @@ async def update_memory_route(
     project: ProjectDep,
     session: SessionDep,
     memories: MemoryEditorDep,
+    runtime: RuntimeDep,
 ) -> Envelope[UpdateMemoryData]:
     """Change a memory's text (re-embedded), title (memory_key) or status, keeping its id.
 
@@ -163,4 +179,5 @@ async def update_memory_route(
             memory_id=body.memory_id, content=body.content, title=body.title, status=body.status
         ),
     )
+    runtime.reads.wrote(project, memory.user_id)
     return Envelope(data=UpdateMemoryData(success=True, memory=await stored(session, memory)))

@@ -12,6 +12,7 @@ from memos_server.api.deps import (
     KnowledgeDep,
     MessageIntakeDep,
     ProjectDep,
+    ReadsDep,
     RuntimeDep,
     SessionDep,
     SettingsDep,
@@ -75,9 +76,10 @@ async def add_message(
     operation_id="get_message",
 )
 async def get_message(
-    body: GetMessageRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
+    body: GetMessageRequest, project: ProjectDep, reads: ReadsDep, settings: SettingsDep
 ) -> Envelope[GetMessageData]:
     """The most recent raw messages of a conversation, oldest first."""
+    session = await reads.session(project_id=project, user_id=body.user_id)
     messages = await recent_messages(
         session, settings, project, body.user_id, body.conversation_id, body.message_limit_number
     )

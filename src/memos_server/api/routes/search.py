@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.api.deps import KnowledgeDep, ProjectDep, SearchDep, SessionDep, SettingsDep
+from memos_server.api.deps import KnowledgeDep, ProjectDep, ReadsDep, SearchDep, SettingsDep
 from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.memory_items import memory_fields, preference_fields
 from memos_server.api.responses import ERRORS
@@ -104,13 +104,14 @@ async def search_query(
 async def search_memory(
     body: SearchMemoryRequest,
     project: ProjectDep,
-    session: SessionDep,
+    reads: ReadsDep,
     search: SearchDep,
     knowledge: KnowledgeDep,
     settings: SettingsDep,
 ) -> Envelope[SearchMemoryData]:
     """The user's fact and preference memories most relevant to the query, best first; with
     ``knowledgebase_ids``, the best passages of those knowledge bases after them."""
+    session = await reads.session(project_id=project, user_id=body.user_id)
     result = await search.search(
         session,
         project_id=project,
