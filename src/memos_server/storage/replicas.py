@@ -289,9 +289,9 @@ class ReadRouter:
             # last check fails here (the pool's pre-ping), not in the middle of the request.
             await session.connection()
         except Exception as error:
+            # Whatever it is (away, refusing the login, the database not there yet): the
+            # primary can answer this read, and the replica waits for a check to pass.
             await session.close()
-            if not unavailable(error):
-                raise
             self.replicas.down(replica, error)
             return None
         return session
