@@ -58,7 +58,9 @@ async def get_reads(runtime: RuntimeDep) -> AsyncIterator[ReadSessions]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-ReadsDep = Annotated[ReadSessions, Depends(get_reads)]
+# Scope "function": its sessions go back to their pools once the route returns, not after the
+# answer has been sent.
+ReadsDep = Annotated[ReadSessions, Depends(get_reads, scope="function")]
 EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
 
 
