@@ -25,6 +25,10 @@ the CPU of the query's embedding in this process plus the search channels' own S
 straight to Postgres with the rows warm; for an add, the windows' embedding plus the memories'
 INSERT. Each level reports its service + Postgres CPU per request as a multiple of it.
 
+``--replica`` (with the service started here): after the load phase, a streaming replica of its
+embedded Postgres is made (``pg_basebackup -R``, on loopback) and the service restarted to read
+from it (``MEMOS_DATABASE__READ_URLS``, docs/scaling.md); the report adds where reads ran.
+
 The clients speak HTTP/1.1 on raw asyncio streams, keep-alive, in this one process, so the load
 generator costs little of the CPU it shares with the service. The service's peak RSS (with any
 child processes) is sampled throughout. The report goes to ``--markdown`` (a section of
@@ -644,7 +648,7 @@ def write_markdown(
 OWN_SERVICE_SETTINGS = {"MEMOS_FAST__WINDOW_TURNS": "1", "MEMOS_LIMITS__RATE_PER_KEY": "0"}
 
 
-def service_env(data_dir: Path, state: State) -> dict[str, str]:
+def service_env(data_dir: Path, state: State, **extra: str) -> dict[str, str]:
     """The settings of the service this script starts (the floor reads the same)."""
     return {
         "MEMOS_DATA_DIR": str(data_dir),
@@ -652,15 +656,51 @@ def service_env(data_dir: Path, state: State) -> dict[str, str]:
         "MEMOS_API_KEY": state.api_key,
         **OWN_SERVICE_SETTINGS,
         **{k: v for k, v in os.environ.items() if k.startswith("MEMOS_")},
+        **extra,
     }
 
 
-def own_service(data_dir: Path, state: State) -> tuple[Any, str]:
+def own_service(data_dir: Path, state: State, **extra: str) -> tuple[Any, str]:
     from tests.support.process import ServiceProcess
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    service = ServiceProcess(data_dir, **service_env(data_dir, state)).start()
+    service = ServiceProcess(data_dir, **service_env(data_dir, state, **extra)).start()
     return service, service.base_url
+
+
+class OwnReplica:
+    """``--replica``: a streaming replica of the embedded Postgres in ``--data-dir``, made
+    afresh (``pg_basebackup -R``) and started on loopback; the service reads from it
+    (``MEMOS_DATABASE__READ_URLS``). This process holds the primary meanwhile."""
+
+    def __init__(self, data_dir: Path) -> None:
+        import shutil
+
+        from memos_server.storage.embedded import EmbeddedPostgres
+        from tests.support.replica import StreamingReplica
+
+        self.primary = EmbeddedPostgres(data_dir)
+        url = self.primary.start()
+        pgdata = data_dir / "replica"
+        shutil.rmtree(pgdata, ignore_errors=True)
+        self.replica = StreamingReplica(url, pgdata)
+        self.replica.create()
+        self.replica.start()
+        self.url = self.replica.url("postgres")
+
+    def stop(self) -> None:
+        self.replica.stop()
+        self.primary.stop()
+
+
+def reads_by_target(base_url: str) -> dict[str, float]:
+    """``memos_db_reads_total`` of the service: where its read-only requests ran."""
+    import httpx
+
+    root = base_url.split("/api/", 1)[0]
+    metrics = httpx.get(f"{root}/metrics", timeout=10).text
+    found = re.findall(r'^memos_db_reads_total\{target="(\w+)"\} (\S+)$', metrics, re.M)
+    return {target: float(count) for target, count in found}
 
 
 def optional_path(value: str) -> Path | None:
@@ -688,6 +728,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--floor-samples", type=int, default=100, help="searches and adds the floor is timed on"
     )
     parser.add_argument("--state", type=Path, help="progress file (default: in --data-dir)")
+    parser.add_argument(
+        "--replica",
+        action="store_true",
+        help="the service started here reads from a streaming replica of its embedded Postgres "
+        "(made after the load phase, on loopback): search/memory's reads run there",
+    )
     parser.add_argument("--markdown", type=optional_path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--json", type=optional_path, default=ROOT / "bench/results/load.json")
     return parser.parse_args(argv)
@@ -709,15 +755,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         api_key=args.api_key or f"mk-bench-{uuid.uuid4().hex}", seed=args.seed
     )
     args.seed = state.seed
-    service = None
+    service = replica = None
     if args.base_url:
-        if not args.api_key:
-            raise SystemExit("give --api-key with --base-url")
+        if not args.api_key or args.replica:
+            raise SystemExit("give --api-key with --base-url (and no --replica)")
         state.api_key = args.api_key
         pid = args.pid
     else:
+        args.api_key = state.api_key
+        if args.replica and "load" in phases:
+            # The corpus first: the replica is a copy of it.
+            print(f"starting memos-server on {args.data_dir} to load ...", file=sys.stderr)
+            service, args.base_url = own_service(args.data_dir, state)
+            try:
+                asyncio.run(load(args, state, state_path))
+            finally:
+                service.stop()
+            phases.remove("load")
+        if args.replica:
+            print("making a streaming replica ...", file=sys.stderr)
+            replica = OwnReplica(args.data_dir)
         print(f"starting memos-server on {args.data_dir} ...", file=sys.stderr)
-        service, args.base_url = own_service(args.data_dir, state)
+        reads = {"MEMOS_DATABASE__READ_URLS": replica.url} if replica else {}
+        service, args.base_url = own_service(args.data_dir, state, **reads)
         pid = service.process.pid
     args.api_key = state.api_key
     args.pid = pid
@@ -796,9 +856,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     report["add"].append(asdict(level))
                     print(f"  {asdict(level)}", file=sys.stderr)
         report["peak_rss_mb"] = rss.peak_mb
+        if replica is not None:
+            report["service"] += "; reads from a streaming replica on loopback (--replica)"
+            report["reads"] = reads_by_target(args.base_url)
     finally:
         if service is not None:
             service.stop()
+        if replica is not None:
+            replica.stop()
     section = markdown(report)
     print(section)
     if args.markdown:

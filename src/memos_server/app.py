@@ -117,6 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
             if settings.jobs.run_worker:
                 runtime.start_worker()
             runtime.start_index_sync()
+            runtime.start_replica_checks()
             runtime.start_retention_sweep()
             runtime.start_binding_watch()
             app.state.runtime = runtime

@@ -32,6 +32,7 @@ __all__ = [
     "CONTENT_TYPE_LATEST",
     "Backlog",
     "ReindexState",
+    "count_read",
     "llm_call",
     "observe_embedding",
     "render",
@@ -70,6 +71,14 @@ EMBEDDING_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
 )
 
+DB_READS = Counter(
+    "memos_db_reads_total",
+    "Sessions of read-only requests (search/memory, get/memory, get/message, the console) by "
+    "where they ran: replica, or primary (no replica configured or up, or the user wrote within "
+    "database.read_your_writes_s).",
+    ["target"],
+)
+
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     HTTP_SECONDS.labels(method, route, str(status)).observe(seconds)
@@ -94,6 +103,10 @@ def llm_failed(reason: str) -> None:
 def llm_used(prompt_tokens: int, completion_tokens: int) -> None:
     LLM_TOKENS.labels("prompt").inc(prompt_tokens)
     LLM_TOKENS.labels("completion").inc(completion_tokens)
+
+
+def count_read(target: Literal["primary", "replica"]) -> None:
+    DB_READS.labels(target).inc()
 
 
 def observe_embedding(texts: int, seconds: float) -> None:

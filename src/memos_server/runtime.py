@@ -43,6 +43,8 @@ from memos_server.settings import Settings
 from memos_server.storage.database import Database
 from memos_server.storage.embedded import EmbeddedPostgres
 from memos_server.storage.migrations import upgrade_database
+from memos_server.storage.postgres_memory import memory_settings
+from memos_server.storage.replicas import ReadReplicas, ReadRouter, RecentWrites, replicas_of
 from memos_server.storage.vocabulary import JobKind
 from memos_server.text.tokens import warm_up
 
@@ -112,19 +114,23 @@ class Runtime:
     binding_watch: asyncio.Task[None] | None = None
     worker_stop: asyncio.Task[None] | None = None
     reindex: ReindexRun | None = None  # one started by the admin API in this process
+    replicas: ReadReplicas | None = None  # database.read_urls, if any
+    replica_checks: asyncio.Task[None] | None = None
     services: RequestServices = field(init=False)
+    reads: ReadRouter = field(init=False)  # where a read-only request's session goes
 
     def __post_init__(self) -> None:
         # The embedder is asked for at each request (``require_embedder``): it refuses once a
         # reindex retired it. Fine mode is decided here, once, for every service.
         embedder, settings, fine = self.require_embedder, self.settings, self.fine_mode
+        recent = RecentWrites(settings.database.read_your_writes_s)
+        self.reads = ReadRouter(self.database, self.replicas, recent)
         messages = MessageIntake(embedder=embedder, settings=settings, fine=fine)
         search = SearchService(
             embedder=embedder,
             settings=settings,
             reranker=self.reranker,
             indexes=self.indexes,
-            own_session=self.database.session,
         )
         templates = TemplateService(settings)
         self.services = RequestServices(
@@ -161,6 +167,11 @@ class Runtime:
         self.worker = Worker(self.database, self.job_handlers(), self.settings.jobs)
         self.worker.start()
         return self.worker
+
+    def start_replica_checks(self) -> None:
+        """Check the read replicas (if any) now and then: reads go to those that are up."""
+        if self.replicas is not None:
+            self.replica_checks = asyncio.create_task(self.replicas.run())
 
     def start_index_sync(self) -> None:
         """Keep per-user HNSW indexes in step with users' sizes (if switched on)."""
@@ -304,7 +315,11 @@ async def open_runtime(
     itself, at its end)."""
     # Made before it starts, so the finally below stops it even if the start is cut short (an
     # error elsewhere, a signal): stop() waits for a start in progress.
-    embedded = EmbeddedPostgres(settings.data_dir) if settings.database.url is None else None
+    embedded = (
+        EmbeddedPostgres(settings.data_dir, memory_settings(settings.postgres))
+        if settings.database.url is None
+        else None
+    )
     database_task = asyncio.create_task(_database_url(settings, embedded))
     embedder_task = (
         asyncio.create_task(load_embedder(settings.embedding, settings.model_cache_dir))
@@ -352,6 +367,7 @@ async def open_runtime(
                 if embedder
                 else None
             ),
+            replicas=replicas_of(database, settings.database, embedder.name if embedder else None),
             rate_limiter=rate_limiter_for(settings),
             input_tokens=input_token_limiter_for(settings),
             failed_keys=failed_key_throttle_for(settings),
@@ -365,7 +381,7 @@ async def open_runtime(
                     await runtime.binding_watch
             if runtime.reindex is not None:
                 await runtime.reindex.close()
-            for loop in (runtime.index_sync, runtime.retention_sweep):
+            for loop in (runtime.index_sync, runtime.retention_sweep, runtime.replica_checks):
                 if loop is not None:
                     loop.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -376,6 +392,8 @@ async def open_runtime(
                 await runtime.worker.stop()
             if runtime.reranker is not None:
                 await runtime.reranker.aclose()
+            if runtime.replicas is not None:
+                await runtime.replicas.dispose()
     finally:
         if embedder_task is not None and not embedder_task.done():
             embedder_task.cancel()

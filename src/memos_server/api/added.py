@@ -29,8 +29,10 @@ async def settle_added(
 
     Success is answered only after the commit: if it fails, the request fails (503 when the
     database went away) and the client repeats it."""
-    await commit_now(session)  # what the request stored, and its job, are safe from here on
     task = added.task
+    # Before the commit: the user's next read must not go to a replica that lacks this add.
+    runtime.reads.wrote(task.project_id, task.user_id)
+    await commit_now(session)  # what the request stored, and its job, are safe from here on
     if added.created and runtime.worker is not None:
         runtime.worker.wake()
     if not async_mode and task.status == TaskStatus.RUNNING:

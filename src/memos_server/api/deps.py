@@ -13,7 +13,7 @@ from fastapi import Depends, Header, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.api.transaction import commit_now, request_session
+from memos_server.api.transaction import ReadSessions, commit_now, read_sessions, request_session
 from memos_server.embedding import Embedder
 from memos_server.embedding.base import estimate_tokens
 from memos_server.errors import InvalidApiKey
@@ -54,7 +54,16 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_reads(runtime: RuntimeDep) -> AsyncIterator[ReadSessions]:
+    """Sessions for a request that only reads: on a read replica when the router allows."""
+    async with read_sessions(runtime.reads) as reads:
+        yield reads
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+# Scope "function": its sessions go back to their pools once the route returns, not after the
+# answer has been sent.
+ReadsDep = Annotated[ReadSessions, Depends(get_reads, scope="function")]
 EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
 
 

@@ -17,11 +17,16 @@ from memos_server.settings import Settings
 from memos_server.storage.database import Database
 from memos_server.storage.embedded import EmbeddedPostgres
 from memos_server.storage.migrations import schema_is_current, upgrade_database
+from memos_server.storage.postgres_memory import memory_settings
 
 
 @asynccontextmanager
 async def short_lived_database(settings: Settings) -> AsyncIterator[Database]:
-    embedded = EmbeddedPostgres(settings.data_dir) if settings.database.url is None else None
+    embedded = (
+        EmbeddedPostgres(settings.data_dir, memory_settings(settings.postgres))
+        if settings.database.url is None
+        else None
+    )
     try:
         if embedded is not None:
             url = await asyncio.to_thread(embedded.start)

@@ -20,6 +20,7 @@ import asyncpg
 from memos_server.errors import ConfigurationError, NotFound
 from memos_server.settings import Settings
 from memos_server.storage.embedded import EmbeddedPostgres
+from memos_server.storage.postgres_memory import memory_settings
 
 TIME = "%Y-%m-%d %H:%M:%S"
 
@@ -49,7 +50,11 @@ def plain_url(url: str) -> str:
 @asynccontextmanager
 async def plain_connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
     """One connection to the configured Postgres (the embedded one joined or started)."""
-    embedded = EmbeddedPostgres(settings.data_dir) if settings.database.url is None else None
+    embedded = (
+        EmbeddedPostgres(settings.data_dir, memory_settings(settings.postgres))
+        if settings.database.url is None
+        else None
+    )
     try:
         if embedded is not None:
             url = await asyncio.to_thread(embedded.start)

@@ -82,6 +82,7 @@ def _serve_processes(settings: Settings, sock: socket.socket) -> None:
 
     from memos_server.app import bootstrap
     from memos_server.storage.embedded import EmbeddedPostgres
+    from memos_server.storage.postgres_memory import memory_settings
 
     server = settings.server
     embedded = None
@@ -96,7 +97,7 @@ def _serve_processes(settings: Settings, sock: socket.socket) -> None:
         env["MEMOS_EMBEDDING__THREADS"] = str(max(1, (os.cpu_count() or 1) // server.workers))
     try:
         if settings.database.url is None:
-            embedded = EmbeddedPostgres(settings.data_dir)
+            embedded = EmbeddedPostgres(settings.data_dir, memory_settings(settings.postgres))
             url = embedded.start()
             env["MEMOS_DATABASE__URL"] = url
             database = settings.database.model_copy(update={"url": SecretStr(url)})

@@ -66,7 +66,7 @@ async def search_memory(caller: Caller, body: SearchMemoryRequest) -> SearchMemo
     """As search/memory: the user's memories of each kind asked for, best first, then any
     passages of the knowledge bases named."""
     runtime, settings, project = caller.runtime, caller.runtime.settings, caller.project_id
-    async with request_session(runtime.database) as session:
+    async with runtime.reads.session(project_id=project, user_id=body.user_id) as session:
         query = await search_query(session, body, project, runtime.services.knowledge, settings)
         result = await runtime.services.search.search(session, project_id=project, query=query)
         fields = await profile_fields(session, body, project, runtime.services.profiles, settings)
@@ -76,6 +76,7 @@ async def search_memory(caller: Caller, body: SearchMemoryRequest) -> SearchMemo
 async def delete_memory(caller: Caller, body: DeleteMemoryRequest) -> DeleteMemoryData:
     """As delete/memory by ``memory_ids``: ids of another project are simply not found."""
     runtime = caller.runtime
+    runtime.reads.wrote(caller.project_id, None)  # whose memories the ids are is not known
     async with request_session(runtime.database) as session:
         deleted = await runtime.services.memories.delete(
             session, project_id=caller.project_id, query=DeleteQuery(memory_ids=body.memory_ids)
@@ -112,7 +113,7 @@ async def user_profile(caller: Caller, body: GetMemoryRequest) -> GetMemoryData:
     """As get/memory: one page of the user's memories of each kind listed, newest first, and
     their profiles."""
     runtime = caller.runtime
-    async with request_session(runtime.database) as session:
+    async with runtime.reads.session(project_id=caller.project_id, user_id=body.user_id) as session:
         return await memory_listing(
             session,
             caller.project_id,

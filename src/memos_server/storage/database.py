@@ -106,11 +106,22 @@ MODEL_SETTING = "memos.embedding_model"
 MODEL_RETIRED_STATE = "ME001"
 
 
+# What each engine's connections say they are (pg_stat_activity): the primary's, a replica's.
+PRIMARY_APPLICATION = "memos-server"
+REPLICA_APPLICATION = "memos-server-read"
+
+
 class Database:
     def __init__(
-        self, url: str, settings: DatabaseSettings, *, embedding_model: str | None = None
+        self,
+        url: str,
+        settings: DatabaseSettings,
+        *,
+        embedding_model: str | None = None,
+        application_name: str = PRIMARY_APPLICATION,
     ) -> None:
         server_settings = timeout_settings(settings)
+        server_settings["application_name"] = application_name
         if embedding_model is not None:
             server_settings[MODEL_SETTING] = embedding_model
         self.engine: AsyncEngine = create_async_engine(

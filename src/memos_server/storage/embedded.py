@@ -37,6 +37,8 @@ from typing import Any
 
 import psutil
 
+from memos_server.storage.postgres_memory import apply_memory_settings
+
 log = logging.getLogger(__name__)
 
 HOLDERS_FILE = "postgres.holders.json"  # in data_dir, beside the Postgres data dir
@@ -49,8 +51,11 @@ Holder = tuple[int, float]  # pid, process start time (seconds since the epoch)
 
 
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, memory: dict[str, str] | None = None) -> None:
+        """``memory``: Postgres memory settings to apply when this process starts the server
+        or is its only holder (``storage.postgres_memory``); None: leave them as they are."""
         self.pgdata = (data_dir / "postgres").resolve()
+        self._memory = memory
         self._server: Any = None
         me = _holder(os.getpid())
         assert me is not None
@@ -102,6 +107,20 @@ class EmbeddedPostgres:
                 raise
             # Its exit hook would only edit its own count (and trip over the forgotten server).
             atexit.unregister(self._server._cleanup)
+            if self._memory is not None and not others:
+                # Alone with it: a restart for shared_buffers cuts off nobody's connections.
+                try:
+                    apply_memory_settings(
+                        self._server.get_uri(), self.pgdata, self._server.system_user, self._memory
+                    )
+                except BaseException:
+                    self._write_holders(others)
+                    stop_postmaster(self.pgdata, self._server.system_user)
+                    type(self._server)._instances.pop(self.pgdata, None)
+                    self._server = None
+                    raise
+            elif self._memory is not None:
+                log.info("embedded Postgres held by another process: its settings left as they are")
         # The atexit hook is for a process that ends without reaching stop(); stop() is a no-op
         # the second time.
         atexit.register(self.stop)

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from memos_server import __version__
-from memos_server.api.deps import KnowledgeDep, ProjectDep, RuntimeDep, SessionDep, SettingsDep
+from memos_server.api.deps import KnowledgeDep, ProjectDep, ReadsDep, RuntimeDep, SettingsDep
 from memos_server.api.responses import ERRORS, MEMORY_NOT_FOUND, NOT_FOUND, NOT_LINKED
 from memos_server.api.schemas.common import Envelope, epoch_ms, wall_clock
 from memos_server.api.schemas.console import (
@@ -117,9 +117,10 @@ def _time(m: Message) -> int | None:
     operation_id="console_info",
 )
 async def info(
-    project: ProjectDep, session: SessionDep, runtime: RuntimeDep, settings: SettingsDep
+    project: ProjectDep, reads: ReadsDep, runtime: RuntimeDep, settings: SettingsDep
 ) -> Envelope[ConsoleInfo]:
     """The key's project and what this service can do (whether chat is available)."""
+    session = await reads.session(project_id=project, user_id=None)
     return Envelope(
         data=ConsoleInfo(
             project=await project_name(session, project),
@@ -134,10 +135,9 @@ async def info(
 @router.post(
     "/users", response_model=Envelope[UsersData], summary="List users", operation_id="console_users"
 )
-async def users(
-    body: UsersRequest, project: ProjectDep, session: SessionDep
-) -> Envelope[UsersData]:
+async def users(body: UsersRequest, project: ProjectDep, reads: ReadsDep) -> Envelope[UsersData]:
     """The project's users, most recently active first, with their counts."""
+    session = await reads.session(project_id=project, user_id=None)
     page = await list_users(session, project, body.offset, body.limit)
     return Envelope(
         data=UsersData(
@@ -165,9 +165,10 @@ async def users(
     operation_id="console_conversations",
 )
 async def conversations(
-    body: ConversationsRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
+    body: ConversationsRequest, project: ProjectDep, reads: ReadsDep, settings: SettingsDep
 ) -> Envelope[ConversationsData]:
     """A user's conversations, the one with the latest message first."""
+    session = await reads.session(project_id=project, user_id=body.user_id)
     page = await list_conversations(
         session, settings, project, body.user_id, body.offset, body.limit
     )
@@ -195,9 +196,10 @@ async def conversations(
     operation_id="console_messages",
 )
 async def messages(
-    body: MessagesRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
+    body: MessagesRequest, project: ProjectDep, reads: ReadsDep, settings: SettingsDep
 ) -> Envelope[MessagesData]:
     """A conversation's raw messages, oldest first, each with the memories made from it."""
+    session = await reads.session(project_id=project, user_id=body.user_id)
     view = await read_conversation(
         session, settings, project, body.user_id, body.conversation_id, body.offset, body.limit
     )
@@ -231,9 +233,10 @@ async def messages(
     operation_id="console_memories",
 )
 async def memories(
-    body: MemoriesRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
+    body: MemoriesRequest, project: ProjectDep, reads: ReadsDep, settings: SettingsDep
 ) -> Envelope[MemoriesData]:
     """A user's memories newest first, archived ones too (unlike get/memory)."""
+    session = await reads.session(project_id=project, user_id=body.user_id)
     page = await list_user_memories(
         session,
         settings,
@@ -263,13 +266,14 @@ async def memories(
     operation_id="console_history",
 )
 async def history(
-    body: HistoryRequest, project: ProjectDep, session: SessionDep
+    body: HistoryRequest, project: ProjectDep, reads: ReadsDep
 ) -> Envelope[HistoryData]:
     """A memory now, what changed it and when, and the messages each change came from.
 
     A deleted memory answers its history with ``memory: null``; an id the project never had
     is 40307.
     """
+    session = await reads.session(project_id=project, user_id=None)
     story = await memory_story(session, project, body.memory_id)
     numbers = {m.id: m.seq for m in story.messages}
     return Envelope(
@@ -307,9 +311,10 @@ async def history(
     operation_id="console_knowledgebases",
 )
 async def knowledgebases(
-    body: KnowledgebasesRequest, project: ProjectDep, session: SessionDep, knowledge: KnowledgeDep
+    body: KnowledgebasesRequest, project: ProjectDep, reads: ReadsDep, knowledge: KnowledgeDep
 ) -> Envelope[KnowledgebasesData]:
     """The project's knowledge bases, newest first, with their documents' counts."""
+    session = await reads.session(project_id=project, user_id=None)
     found, total = await knowledge.bases_with_counts(
         session, project_id=project, offset=body.offset, limit=body.limit
     )
@@ -341,10 +346,11 @@ async def knowledgebases(
     operation_id="console_passages",
 )
 async def passages(
-    body: PassagesRequest, project: ProjectDep, session: SessionDep, knowledge: KnowledgeDep
+    body: PassagesRequest, project: ProjectDep, reads: ReadsDep, knowledge: KnowledgeDep
 ) -> Envelope[PassagesData]:
     """A knowledge-base document and its passages in the document's order, as search finds
     them. A document id nobody holds is 40001; another project's is 50123."""
+    session = await reads.session(project_id=project, user_id=None)
     view = await knowledge.file_passages(
         session, project_id=project, file_id=body.file_id, offset=body.offset, limit=body.limit
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from memos_server.api.deps import ProjectDep, SessionDep, SettingsDep
+from memos_server.api.deps import ProjectDep, RuntimeDep, SessionDep
 from memos_server.api.exact_numbers import ExactNumbersRoute
 from memos_server.api.responses import ERRORS
 from memos_server.api.schemas.common import Envelope
@@ -25,7 +25,7 @@ def _data(forgotten: Forgotten) -> DeletionData:
     operation_id="delete_user",
 )
 async def delete_user(
-    body: DeleteUserRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
+    body: DeleteUserRequest, project: ProjectDep, session: SessionDep, runtime: RuntimeDep
 ) -> Envelope[DeletionData]:
     """Delete everything of the user in the key's project, in one transaction.
 
@@ -35,7 +35,8 @@ async def delete_user(
     digest of the user id, the time and the counts. A user with nothing stored answers success
     with zero counts.
     """
-    forgotten = await forget_user(session, settings, project, body.user_id)
+    runtime.reads.wrote(project, body.user_id)
+    forgotten = await forget_user(session, runtime.settings, project, body.user_id)
     return Envelope(data=_data(forgotten))
 
 
@@ -46,7 +47,7 @@ async def delete_user(
     operation_id="delete_message",
 )
 async def delete_message(
-    body: DeleteMessageRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
+    body: DeleteMessageRequest, project: ProjectDep, session: SessionDep, runtime: RuntimeDep
 ) -> Envelope[DeletionData]:
     """Delete one conversation of the user: its messages, and the memories made only from them.
 
@@ -54,7 +55,8 @@ async def delete_message(
     A memory with sources in another conversation too is kept. Each deleted memory gets a
     ``DELETE`` history row, as delete/memory writes; the deletion is recorded without content.
     """
+    runtime.reads.wrote(project, body.user_id)
     forgotten = await forget_conversation(
-        session, settings, project, body.user_id, body.conversation_id
+        session, runtime.settings, project, body.user_id, body.conversation_id
     )
     return Envelope(data=_data(forgotten))

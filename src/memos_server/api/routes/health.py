@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from memos_server.api.deps import RuntimeDep
-from memos_server.api.schemas.health import Health
+from memos_server.api.schemas.health import Health, Readiness, ReplicaHealth
 
 router = APIRouter(tags=["health"])
 
@@ -32,13 +32,15 @@ READY_TIMEOUT_S = 2.0
 
 @router.get(
     "/readyz",
-    response_model=Health,
+    response_model=Readiness,
+    response_model_exclude_unset=True,
     responses=_NOT_READY,
     summary="Readiness",
     operation_id="readyz",
 )
-async def readyz(runtime: RuntimeDep) -> Health | JSONResponse:
-    """The database answers and the embedding model is loaded."""
+async def readyz(runtime: RuntimeDep) -> Readiness | JSONResponse:
+    """The database answers and the embedding model is loaded; with read replicas, each one's
+    state (up, how far behind)."""
     try:
         async with asyncio.timeout(READY_TIMEOUT_S), runtime.database.session() as session:
             await session.execute(text("SELECT 1"))
@@ -46,4 +48,7 @@ async def readyz(runtime: RuntimeDep) -> Health | JSONResponse:
         return JSONResponse(status_code=503, content={"status": "database unavailable"})
     if runtime.embedder is None:
         return JSONResponse(status_code=503, content={"status": "model not loaded"})
-    return Health(status="ok")
+    if runtime.replicas is None:
+        return Readiness(status="ok")
+    replicas = [ReplicaHealth(**vars(status)) for status in runtime.replicas.statuses()]
+    return Readiness(status="ok", replicas=replicas)

@@ -13,6 +13,8 @@ from memos_server.api.deps import (
     MemoryEditorDep,
     ProfilesDep,
     ProjectDep,
+    ReadsDep,
+    RuntimeDep,
     SessionDep,
     SettingsDep,
 )
@@ -143,7 +145,7 @@ async def memory_listing(
 async def get_memories(
     body: GetMemoryRequest,
     project: ProjectDep,
-    session: SessionDep,
+    reads: ReadsDep,
     memories: MemoryAdminDep,
     profiles: ProfilesDep,
     settings: SettingsDep,
@@ -163,6 +165,7 @@ async def get_memories(
     ``profile_detail_list`` holds the user's profiles whole (the agent's own, with ``agent_id``
     alone), on every page, unless ``include_memory_view`` leaves ``profile`` out.
     """
+    session = await reads.session(project_id=project, user_id=body.user_id)
     return Envelope(
         data=await memory_listing(
             session, project, body, memories=memories, profiles=profiles, settings=settings
@@ -178,10 +181,11 @@ async def get_memories(
     operation_id="get_memory_by_id",
 )
 async def get_memory_by_id(
-    memory_id: str, project: ProjectDep, session: SessionDep, memories: MemoryAdminDep
+    memory_id: str, project: ProjectDep, reads: ReadsDep, memories: MemoryAdminDep
 ) -> Envelope[StoredAny]:
     """One active memory of the project in its kind's shape: a fact, a preference, an event, a
     tool memory or a skill (40307 when there is none)."""
+    session = await reads.session(project_id=project, user_id=None)
     memory = await memories.get(session, project_id=project, memory_id=memory_id)
     return Envelope(data=await stored(session, memory))
 
@@ -193,7 +197,11 @@ async def get_memory_by_id(
     operation_id="delete_memory",
 )
 async def delete_memory(
-    body: DeleteMemoryRequest, project: ProjectDep, session: SessionDep, memories: MemoryAdminDep
+    body: DeleteMemoryRequest,
+    project: ProjectDep,
+    session: SessionDep,
+    memories: MemoryAdminDep,
+    runtime: RuntimeDep,
 ) -> Envelope[DeleteMemoryData]:
     """Delete memories for good, in one statement however many (history keeps their text).
 
@@ -204,6 +212,8 @@ async def delete_memory(
     (WorkingMemory, LongTermMemory, UserMemory), PreferenceMemory (every preference), or
     explicit_preference / implicit_preference.
     """
+    # By ids, an agent or a filter alone: whose memories is not known, so the whole project's.
+    runtime.reads.wrote(project, body.user_id)
     deleted = await memories.delete(
         session,
         project_id=project,
@@ -230,6 +240,7 @@ async def update_memory_route(
     project: ProjectDep,
     session: SessionDep,
     memories: MemoryEditorDep,
+    runtime: RuntimeDep,
 ) -> Envelope[UpdateMemoryData]:
     """Change a memory's text (re-embedded), title (memory_key) or status, keeping its id.
 
@@ -243,4 +254,5 @@ async def update_memory_route(
             memory_id=body.memory_id, content=body.content, title=body.title, status=body.status
         ),
     )
+    runtime.reads.wrote(project, memory.user_id)
     return Envelope(data=UpdateMemoryData(success=True, memory=await stored(session, memory)))

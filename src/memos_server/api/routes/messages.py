@@ -12,6 +12,7 @@ from memos_server.api.deps import (
     KnowledgeDep,
     MessageIntakeDep,
     ProjectDep,
+    ReadsDep,
     RuntimeDep,
     SessionDep,
     SettingsDep,
@@ -78,11 +79,12 @@ async def add_message(
     operation_id="get_message",
 )
 async def get_message(
-    body: GetMessageRequest, project: ProjectDep, session: SessionDep, settings: SettingsDep
+    body: GetMessageRequest, project: ProjectDep, reads: ReadsDep, settings: SettingsDep
 ) -> Envelope[GetMessageData]:
     """The most recent raw messages of a conversation, oldest first; without
     ``conversation_id``, those of the user's ``conversation_limit_number`` most recent
     conversations."""
+    session = await reads.session(project_id=project, user_id=body.user_id)
     messages = await recent_messages(
         session,
         settings,

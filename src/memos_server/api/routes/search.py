@@ -14,8 +14,8 @@ from memos_server.api.deps import (
     KnowledgeDep,
     ProfilesDep,
     ProjectDep,
+    ReadsDep,
     SearchDep,
-    SessionDep,
     SettingsDep,
 )
 from memos_server.api.exact_numbers import ExactNumbersRoute
@@ -219,7 +219,7 @@ async def search_data(
 async def search_memory(
     body: SearchMemoryRequest,
     project: ProjectDep,
-    session: SessionDep,
+    reads: ReadsDep,
     search: SearchDep,
     knowledge: KnowledgeDep,
     settings: SettingsDep,
@@ -234,6 +234,7 @@ async def search_memory(
     the older flags ignored, ``memory_limit_number`` results in all, ranked together; with
     ``profile`` among them, the user's filled profile fields too (not ranked).
     """
+    session = await reads.session(project_id=project, user_id=body.user_id)
     result = await search.search(
         session,
         project_id=project,

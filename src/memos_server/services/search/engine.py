@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from memos_server.embedding import Embedder, TextKind
 from memos_server.errors import RequiredFieldEmpty
@@ -331,6 +331,15 @@ async def search_memories(
     )
 
 
+def beside(session: AsyncSession) -> OpenSession | None:
+    """Opens a second session on the database ``session`` reads (the primary or a replica), for
+    the knowledge-base passages' queries; None when it is bound to one connection."""
+    engine = session.bind
+    if not isinstance(engine, AsyncEngine):
+        return None
+    return lambda: AsyncSession(engine, expire_on_commit=False)
+
+
 class SearchService:
     """search/memory (and chat's recall), built once per process with what a search uses."""
 
@@ -341,15 +350,12 @@ class SearchService:
         settings: Settings,
         reranker: Reranker | None = None,
         indexes: IndexCatalog | None = None,
-        own_session: OpenSession | None = None,
     ) -> None:
-        """``embedder``: the current model, asked at each search (it refuses once retired);
-        ``own_session``: a second session for knowledge-base passages (``search_memories``)."""
+        """``embedder``: the current model, asked at each search (it refuses once retired)."""
         self._embedder = embedder
         self.settings = settings
         self.reranker = reranker
         self.indexes = indexes
-        self._own_session = own_session
 
     async def search(
         self, session: AsyncSession, *, project_id: uuid.UUID, query: SearchQuery
@@ -363,5 +369,5 @@ class SearchService:
             query,
             self.reranker,
             self.indexes,
-            self._own_session,
+            beside(session),
         )
