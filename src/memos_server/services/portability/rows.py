@@ -105,6 +105,7 @@ def memory(
     task_id: uuid.UUID | None,
     sources: list[int],
     corrects: list[uuid.UUID],
+    knowledgebase_ids: list[uuid.UUID],
 ) -> tuple[Table, dict[str, Any]]:
     """A memory's row, as ``memory_writer`` makes every memory's (values, not an object: the
     import inserts thousands at a time)."""
@@ -129,6 +130,8 @@ def memory(
         corrects=corrects,
         info=r.info,
         prompt_version=r.prompt_version,
+        knowledgebase_ids=knowledgebase_ids,
+        expires_at=r.expires_at,
         carried=Carried(
             id=id,
             status=MemoryStatus(r.status),

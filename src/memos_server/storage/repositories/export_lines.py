@@ -65,6 +65,7 @@ _FIELDS: dict[str, str] = {
         f"'source_messages', {_NUMBERS.format(ids='m.source_message_ids')}, "
         "'corrects', m.corrects, 'info', m.info, 'prompt_version', m.prompt_version, "
         "'create_time', m.create_time, 'update_time', m.update_time, "
+        "'expires_at', m.expires_at, 'knowledgebase_ids', m.knowledgebase_ids, "
         f"'history', (SELECT coalesce(json_agg({_HISTORY_ROW} ORDER BY h.id), '[]'::json) "
         "FROM memory_history h WHERE h.memory_id = m.id AND h.project_id = :p)"
     ),

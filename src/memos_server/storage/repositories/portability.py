@@ -248,7 +248,7 @@ def _unnest(
         if n < len(columns):
             values = [row[column.key] for row in rows]
         else:
-            default = column.default
+            default: Any = column.default
             values = [default.arg(None) if default.is_callable else default.arg for _ in rows]
         kind = column.type.compile(dialect=_DIALECT)
         encode = _AS_TEXT.get(kind.split("(")[0]) or (_array_text if kind.endswith("[]") else None)
