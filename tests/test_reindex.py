@@ -558,9 +558,9 @@ def test_the_progress_bar_on_a_terminal_and_lines_elsewhere() -> None:
     ]
 
 
-def test_a_database_with_knowledge_passages_is_not_reindexed(pg_url: str) -> None:
-    """Reindex does not re-embed knowledge-base passages yet: it refuses, saying what to do,
-    rather than leave them on the old model's vectors for the new model's queries."""
+def test_passages_are_reindexed_to_a_model_of_another_size(pg_url: str) -> None:
+    """A passage is embedded once, from its text as the document job embeds it, and swapped to
+    the new model's vector of another size (passages have no size check of their own)."""
     from memos_server.services.reindex import Reindexer
     from memos_server.storage.migrations import upgrade_database
     from tests.support.database import execute
@@ -601,15 +601,23 @@ def test_a_database_with_knowledge_passages_is_not_reindexed(pg_url: str) -> Non
         **ids,
     )
 
+    model = SmallModel()
+
     async def run() -> None:
         database = Database(
             url, DatabaseSettings(pool_size=2, max_overflow=0), embedding_model=SmallModel.name
         )
         try:
-            await Reindexer(database, SmallModel()).run()  # type: ignore[arg-type]
+            await Reindexer(database, model).run()  # type: ignore[arg-type]
         finally:
             await database.dispose()
 
-    with pytest.raises(ConfigurationError, match="1 knowledge-base passages"):
-        asyncio.run(run())
-    assert meta(url)["embedding_model"] == MINILM  # still bound to the old model
+    asyncio.run(run())
+    assert meta(url)["embedding_model"] == SmallModel.name
+    [row] = sql(
+        url,
+        "SELECT vector_dims(embedding) AS dims, embedding_next IS NULL AS swapped "
+        "FROM knowledge_passages",
+    )
+    assert row == {"dims": 8, "swapped": True}
+    assert model.texts == ["退货政策：七天无理由"]  # embedded once
