@@ -34,6 +34,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
+from memos_server.errors import EmbeddingModelRetired
+from memos_server.services.embedding_binding import MODEL_KEY
 from memos_server.services.memory_writer import MemoryText
 from memos_server.services.portability import rows
 from memos_server.services.portability.format import (
@@ -126,10 +128,17 @@ class Importer(ImportSteps):
             await self._write(batch)
         async with refused():
             await self.repo.settle()
+        bound = await self.repo.bound_model(MODEL_KEY)
+        if bound is not None and bound != self.embedder.name:
+            raise EmbeddingModelRetired(
+                f"the database is now bound to the embedding model {bound}; this import embeds "
+                f"with {self.embedder.name}: nothing was imported, run it with the new model"
+            )
         return self.result
 
     async def _begin(self, header: Header) -> None:
         self.header = header
+        await self.repo.defer_model_check()
         embedder = self.embedder
         self.carry = (
             header.embeddings
