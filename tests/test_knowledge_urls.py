@@ -5,16 +5,23 @@ the document's server; the address checks are also tested one by one."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
 from memos_server.services.knowledge.addresses import Allowlist, check_address, refusal
+from memos_server.services.knowledge.fetch import FetchError, UrlFetcher
+from memos_server.settings.knowledge import KnowledgeSettings
 from tests.support.api import Api
 from tests.support.database import fresh_database, new_api_key
 from tests.support.knowledge import create_base, passages_of, settled
@@ -248,3 +255,141 @@ def test_the_allowlist_names_hosts_and_ranges() -> None:
     assert "MEMOS_KNOWLEDGE__URL_ALLOW" in refused
     with pytest.raises(ValueError, match="not a host name or CIDR"):
         Allowlist.parse(["10.0.0.0/33"])
+
+
+class Tls:
+    """A certificate authority and one server certificate it signed for ``localhost`` (a DNS
+    name only: a check against the address 127.0.0.1 would fail), written as PEM files."""
+
+    def __init__(self, directory: Path) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        now = datetime.now(UTC)
+
+        def certificate(
+            subject: str, key: Any, issuer: Any, issuer_key: Any, ca: bool
+        ) -> x509.Certificate:
+            builder = (
+                x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                .issuer_name(issuer)
+                .public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - timedelta(minutes=5))
+                .not_valid_after(now + timedelta(days=1))
+                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+                .add_extension(
+                    x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+                )
+            )
+            if ca:
+                builder = builder.add_extension(
+                    x509.KeyUsage(
+                        digital_signature=True,
+                        key_cert_sign=True,
+                        crl_sign=True,
+                        content_commitment=False,
+                        key_encipherment=False,
+                        data_encipherment=False,
+                        key_agreement=False,
+                        encipher_only=False,
+                        decipher_only=False,
+                    ),
+                    critical=True,
+                )
+            else:
+                builder = builder.add_extension(
+                    x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False
+                ).add_extension(
+                    x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                    critical=False,
+                )
+            return builder.sign(issuer_key, hashes.SHA256())
+
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "测试 CA")])
+        ca = certificate("测试 CA", ca_key, ca_name, ca_key, ca=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        server = certificate("localhost", key, ca_name, ca_key, ca=False)
+        pem = serialization.Encoding.PEM
+        self.ca = directory / "ca.pem"
+        self.ca.write_bytes(ca.public_bytes(pem))
+        self.chain = directory / "server.pem"
+        self.chain.write_bytes(
+            server.public_bytes(pem)
+            + key.private_bytes(
+                pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+
+
+class TlsDocuments(Documents):
+    """The document server over https, remembering each request's Host header."""
+
+    hosts: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        TlsDocuments.hosts.append(str(self.headers.get("Host")))
+        super().do_GET()
+
+
+@pytest.fixture(scope="module")
+def https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Tls, list[str]]]:
+    """An https document server on 127.0.0.1, its certificate for ``localhost``; the port, the
+    authority, and the TLS server names (SNI) its clients sent."""
+    tls = Tls(tmp_path_factory.mktemp("tls"))
+    names: list[str] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls.chain)
+    context.sni_callback = lambda _socket, name, _context: names.append(str(name))  # type: ignore[assignment,misc]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), TlsDocuments)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], tls, names
+    server.shutdown()
+    server.server_close()
+
+
+def fetcher(**settings: Any) -> UrlFetcher:
+    return UrlFetcher(KnowledgeSettings(url_fetch=True, url_allow=["127.0.0.1/32"], **settings))
+
+
+def test_https_sends_the_host_name_and_checks_the_certificate_against_it(
+    https: tuple[int, Tls, list[str]],
+) -> None:
+    """The connection goes to the checked address (127.0.0.1), yet the server is told the host
+    (SNI and Host) and its certificate, valid for ``localhost`` only, is checked against that
+    name, with the authority of ``URL_CA_BUNDLE``; without it, or by address, it is refused."""
+    port, tls, names = https
+    trusting = fetcher(url_ca_bundle=tls.ca)
+    names.clear()
+    TlsDocuments.hosts.clear()
+    fetched = asyncio.run(trusting.fetch(f"https://localhost:{port}/manual.md"))
+    assert fetched.content == MANUAL
+    assert fetched.name == "manual.md"
+    assert names == ["localhost"]
+    assert TlsDocuments.hosts == [f"localhost:{port}"]
+
+    # By address: the certificate names no address, so it does not fit.
+    with pytest.raises(FetchError, match=r"TLS certificate .* could not be verified"):
+        asyncio.run(trusting.fetch(f"https://127.0.0.1:{port}/manual.md"))
+    # An authority nobody configured: refused, and the reason says where one goes.
+    with pytest.raises(FetchError, match="MEMOS_KNOWLEDGE__URL_CA_BUNDLE"):
+        asyncio.run(fetcher().fetch(f"https://localhost:{port}/manual.md"))
+    # A redirect to another path of the same https host is checked and verified again.
+    assert asyncio.run(trusting.fetch(f"https://localhost:{port}/moved")).content == MANUAL
+
+
+def test_an_unreadable_ca_bundle_is_an_error_at_start(tmp_path: Path) -> None:
+    missing = tmp_path / "none.pem"
+    with pytest.raises(ValueError, match="MEMOS_KNOWLEDGE__URL_CA_BUNDLE"):
+        fetcher(url_ca_bundle=missing)
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("不是证书", encoding="utf-8")
+    with pytest.raises(ValueError, match="MEMOS_KNOWLEDGE__URL_CA_BUNDLE"):
+        fetcher(url_ca_bundle=garbage)

@@ -88,6 +88,18 @@ def project(service: ServiceThread, pg_url: str) -> str:
         base = create_base(api, "旅行手册")
         files = upload(api, base, ("guide.md", "# 广州\n\n广州的早茶很有名，推荐陶陶居。".encode()))
         assert settled(api, [f["id"] for f in files])[0]["status"] == "completed"
+        # Memories that expire and are shared into the base (format version 2).
+        api.ok(
+            "/add/message",
+            {
+                "user_id": USER,
+                "conversation_id": "c4",
+                "messages": [{"role": "user", "content": "下个月去广州出差，住在天河区的酒店"}],
+                "async_mode": False,
+                "allow_knowledgebase_ids": [base],
+                "info": {"expires_at": "2031-01-01T00:00:00+08:00"},
+            },
+        )
     other = new_api_key(pg_url, f"其他-{uuid.uuid4().hex[:6]}")
     with Api(service.base_url, other) as api:
         api.ok(
@@ -124,6 +136,8 @@ def contents(url: str, name: str) -> dict[str, Any]:
         "SELECT user_id, conversation_id, agent_id, app_id, kind, mode, memory_key, "
         "memory_value, memory_type, preference_type, reasoning, tags, memory_time, confidence, "
         "status, info, details, prompt_version, search_text, create_time, update_time, "
+        "expires_at, ARRAY(SELECT b.name FROM knowledge_bases b WHERE b.id = "
+        "ANY(m.knowledgebase_ids) ORDER BY b.name) AS bases, "
         "ARRAY(SELECT seq FROM messages x WHERE x.id = ANY(m.source_message_ids) ORDER BY seq) "
         "AS sources, cardinality(corrects) AS corrects, "
         "(SELECT kind FROM tasks t WHERE t.id = m.task_id) AS task_kind "
@@ -206,7 +220,7 @@ def test_round_trip_with_vectors_into_a_fresh_database(
     assert done.returncode == 0, done.stderr
     header, *rest = records(path)
     assert header["format"] == "memos-server-export"
-    assert header["version"] == 1
+    assert header["version"] == 2
     assert header["embeddings"] is True
     assert header["dimension"] > 0
     kinds = [r["type"] for r in rest]
@@ -222,6 +236,9 @@ def test_round_trip_with_vectors_into_a_fresh_database(
     assert answer["embedded"] == 0
     assert answer["added"]["memory"] == header["counts"]["memory"]
     assert contents(fresh, project) == contents(pg_url, project)
+    shared = [m for m in contents(fresh, project)["memories"] if m["bases"]]
+    assert shared
+    assert all(m["bases"] == ["旅行手册"] and m["expires_at"] for m in shared)
     assert vectors(fresh, project) == vectors(pg_url, project)
     memory_ids = "SELECT id::text FROM memories WHERE project_id = CAST(:p AS uuid) ORDER BY id"
     assert sql(fresh, memory_ids, p=project_id(fresh, project)) == sql(
@@ -246,6 +263,36 @@ def test_round_trip_without_vectors_re_embeds(project: str, pg_url: str, tmp_pat
     assert answer["embedded"] == counts["memory"] + counts["passage"]
     assert contents(fresh, "迁入") == contents(pg_url, project)
     assert search(fresh, "迁入", "带孩子全家旅行") == search(pg_url, project, "带孩子全家旅行")
+
+
+def test_a_version_1_file_still_imports(project: str, pg_url: str, tmp_path: Path) -> None:
+    """A file written before version 2 (no expiry, no bases on memories, the bases after the
+    feedback) imports; a version 1 file with a field of version 2 is refused."""
+    path = tmp_path / "v2.jsonl"
+    assert cli(pg_url, "export", "--project", project, "-o", str(path)).returncode == 0
+    header, *rest = records(path)
+    for record in rest:
+        record.pop("expires_at", None)
+        record.pop("knowledgebase_ids", None)
+    v1 = ["task", "message", "memory", "history", "feedback", "knowledge_base"]
+    v1 += ["knowledge_file", "passage"]
+    rest.sort(key=lambda r: v1.index(r["type"]))
+    old = tmp_path / "v1.jsonl"
+    lines = [header | {"version": 1}, *rest]
+    old.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), "utf-8")
+    fresh = fresh_database(pg_url)
+    answer = imported(fresh, old, "--project", "旧版")
+    assert answer["added"]["memory"] == header["counts"]["memory"]
+    stored = contents(fresh, "旧版")["memories"]
+    assert stored
+    assert not any(m["expires_at"] or m["bases"] for m in stored)
+
+    memory = next(i for i, r in enumerate(lines) if r["type"] == "memory")
+    lines[memory] = lines[memory] | {"expires_at": "2031-01-01T00:00:00+00:00"}
+    old.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), "utf-8")
+    done = cli(fresh, "import", str(old), "--project", "旧版二")
+    assert done.returncode == 1
+    assert "expires_at came in version 2" in done.stderr, done.stderr
 
 
 def test_one_users_export(project: str, pg_url: str) -> None:

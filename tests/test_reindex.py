@@ -28,6 +28,7 @@ from memos_server.settings import E5_LOCAL_MODEL, MINILM_LOCAL_MODEL, DatabaseSe
 from memos_server.storage.database import Database
 from tests.support.api import Api
 from tests.support.database import fresh_database, new_api_key, sql
+from tests.support.knowledge import create_base, passages_of, settled, upload
 from tests.support.paths import MODEL_CACHE
 from tests.support.process import ServiceProcess
 from tests.support.service import ADMIN_KEY, ServiceThread, make_settings
@@ -96,10 +97,11 @@ def meta(url: str) -> dict[str, str]:
 class Searches:
     """Searches against a service from a thread, until stopped: every answer is counted."""
 
-    def __init__(self, base_url: str, key: str) -> None:
-        self.base_url, self.key = base_url, key
+    def __init__(self, base_url: str, key: str, bases: list[str] | None = None) -> None:
+        self.base_url, self.key, self.bases = base_url, key, bases
         self.statuses: list[int] = []
         self.messages: list[str] = []
+        self.passages: list[int] = []  # passages in each answer (with ``bases``)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
@@ -108,9 +110,16 @@ class Searches:
             n = 0
             while not self.stop.is_set():
                 query = "最喜欢吃什么" if n % 2 else "what do I like on weekends"
-                response = api.post("/search/memory", {"user_id": f"u{n % 3}", "query": query})
+                body: dict[str, object] = {"user_id": f"u{n % 3}", "query": query}
+                if self.bases:
+                    body["knowledgebase_ids"] = self.bases
+                    query = "邮轮的餐厅几点开门" if n % 2 else "游轮行李怎么托运"
+                    body["query"] = query
+                response = api.post("/search/memory", body)
                 self.statuses.append(response.status_code)
                 self.messages.append(str(response.json().get("message", "")))
+                if response.status_code == 200:
+                    self.passages.append(len(passages_of(response.json()["data"])))
                 n += 1
                 time.sleep(0.05)
 
@@ -230,6 +239,71 @@ def test_reindex_while_searching_survives_a_kill_and_binds_the_new_model(
             found = api.ok("/search/memory", {"user_id": "u0", "query": SEATS_QUERY})
         values = [m["memory_value"] for m in found["memory_detail_list"]][:3]
         assert any(SEATS in value for value in values), values
+    finally:
+        new.stop()
+
+
+GUIDE = "\n\n".join(
+    f"## 第{n}章 {subject}\n\n"
+    + "".join(
+        f"邮轮{subject}的第{n}条说明：旅客请按船方通知办理，编号{n}-{line}。" for line in range(8)
+    )
+    for n, subject in enumerate(["餐厅", "行李", "客舱", "岸上观光", "安全演习", "医疗服务"] * 3)
+)
+
+
+def passage_vectors(url: str) -> dict[str, str]:
+    rows = sql(url, "SELECT id::text AS id, embedding::text AS v FROM knowledge_passages")
+    return {r["id"]: r["v"] for r in rows}
+
+
+def test_reindex_re_embeds_knowledge_base_passages_while_they_are_searched(
+    old_service: tuple[str, ServiceProcess], tmp_path: Path
+) -> None:
+    url, service = old_service
+    key = new_api_key(url)
+    populate(service.base_url, key, 40)
+    with Api(service.base_url, key) as api:
+        base = create_base(api, "邮轮手册")
+        files = upload(api, base, ("guide.md", GUIDE.encode()))
+        assert settled(api, [f["id"] for f in files], 300)[0]["status"] == "completed"
+    before = passage_vectors(url)
+    assert len(before) >= 10
+
+    with Searches(service.base_url, key, [base]) as searches:
+        run = reindex_process(url, tmp_path, "--batch-size", "8")
+        out, _ = run.communicate(timeout=600)
+    assert run.returncode == 0, out
+    # Every passage embedded exactly once, by this run, and now holds the new model's vector.
+    assert f"{len(before)} knowledge-base passages re-embedded by this run" in out, out
+    assert f"{len(before)} in all" in out
+    after = passage_vectors(url)
+    assert after.keys() == before.keys()
+    assert all(after[p] != before[p] for p in before)
+    [left] = sql(url, "SELECT count(embedding_next) AS n FROM knowledge_passages")
+    assert left["n"] == 0
+    assert meta(url)["embedding_model"] == E5
+    # Searches naming the base answered with its passages until the old service retired.
+    answers = list(zip(searches.statuses, searches.messages, strict=True))
+    first_refusal = next((i for i, (status, _) in enumerate(answers) if status != 200), None)
+    assert first_refusal is None or first_refusal > 5, answers[:20]
+    assert all(status == 503 for status, _ in answers[first_refusal or len(answers) :])
+    assert len(searches.passages) > 5
+    assert all(found > 0 for found in searches.passages), searches.passages
+    service.stop()
+
+    # On the new model, a Chinese paraphrase finds its passage.
+    new = ServiceProcess(
+        tmp_path, MEMOS_DATABASE__URL=url, MEMOS_EMBEDDING__MODEL=E5_LOCAL_MODEL
+    ).start()
+    try:
+        with Api(new.base_url, key) as api:
+            found = api.ok(
+                "/search/memory",
+                {"user_id": "u0", "query": "船上看病去哪里", "knowledgebase_ids": [base]},
+            )
+        texts_found = [p["memory_value"] for p in passages_of(found)][:3]
+        assert any("医疗服务" in text for text in texts_found), texts_found
     finally:
         new.stop()
 
@@ -484,9 +558,9 @@ def test_the_progress_bar_on_a_terminal_and_lines_elsewhere() -> None:
     ]
 
 
-def test_a_database_with_knowledge_passages_is_not_reindexed(pg_url: str) -> None:
-    """Reindex does not re-embed knowledge-base passages yet: it refuses, saying what to do,
-    rather than leave them on the old model's vectors for the new model's queries."""
+def test_passages_are_reindexed_to_a_model_of_another_size(pg_url: str) -> None:
+    """A passage is embedded once, from its text as the document job embeds it, and swapped to
+    the new model's vector of another size (passages have no size check of their own)."""
     from memos_server.services.reindex import Reindexer
     from memos_server.storage.migrations import upgrade_database
     from tests.support.database import execute
@@ -527,15 +601,23 @@ def test_a_database_with_knowledge_passages_is_not_reindexed(pg_url: str) -> Non
         **ids,
     )
 
+    model = SmallModel()
+
     async def run() -> None:
         database = Database(
             url, DatabaseSettings(pool_size=2, max_overflow=0), embedding_model=SmallModel.name
         )
         try:
-            await Reindexer(database, SmallModel()).run()  # type: ignore[arg-type]
+            await Reindexer(database, model).run()  # type: ignore[arg-type]
         finally:
             await database.dispose()
 
-    with pytest.raises(ConfigurationError, match="1 knowledge-base passages"):
-        asyncio.run(run())
-    assert meta(url)["embedding_model"] == MINILM  # still bound to the old model
+    asyncio.run(run())
+    assert meta(url)["embedding_model"] == SmallModel.name
+    [row] = sql(
+        url,
+        "SELECT vector_dims(embedding) AS dims, embedding_next IS NULL AS swapped "
+        "FROM knowledge_passages",
+    )
+    assert row == {"dims": 8, "swapped": True}
+    assert model.texts == ["退货政策：七天无理由"]  # embedded once

@@ -202,6 +202,19 @@ def test_an_expiry_as_a_time_or_epoch_seconds(api: Api, pg_url: str, api_key: st
 
     assert set(expiries(pg_url, api_key, "u4")) == {at}
     assert set(expiries(pg_url, api_key, "u5")) == {at}
+    # get/memory and the console show it (Unix ms, as create_time); null on a memory that stays.
+    ms = int(at.timestamp() * 1000)
+    for item in api.ok("/get/memory", {"user_id": "u4"})["memory_detail_list"]:
+        assert item["expires_at"] == ms
+        assert api.data_of(api.get(f"/get/memory/{item['id']}"))["expires_at"] == ms
+    assert {
+        m["expires_at"] for m in api.ok("/console/memories", {"user_id": "u4"})["memories"]
+    } == {ms}
+    add(api, "u5", SEED_HOTEL)
+    shown = {
+        m["expires_at"] for m in api.ok("/get/memory", {"user_id": "u5"})["memory_detail_list"]
+    }
+    assert shown == {ms, None}
 
 
 def admin(service: ServiceThread, path: str, body: dict[str, Any]) -> httpx.Response:

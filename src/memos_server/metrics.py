@@ -154,11 +154,13 @@ class _Queue(Collector):
 @dataclass(frozen=True)
 class ReindexState:
     """A reindex under way (``memos-server reindex`` or the admin API, in any process): its
-    target model, and memories with that model's vector of all memories."""
+    target model, and memories (passages) with that model's vector of all memories (passages)."""
 
     model: str
     done: int
     total: int
+    passages_done: int = 0
+    passages_total: int = 0
 
 
 class _Reindex(Collector):
@@ -174,12 +176,20 @@ class _Reindex(Collector):
         running = GaugeMetricFamily(
             "memos_reindex_running", "1 while a reindex to another model is under way."
         )
+        passages = GaugeMetricFamily(
+            "memos_reindex_passages",
+            "Knowledge-base passages of the reindex under way: done and total.",
+            labels=["model", "state"],
+        )
         running.add_metric([], 1 if self.state else 0)
         if self.state is not None:
             memories.add_metric([self.state.model, "done"], self.state.done)
             memories.add_metric([self.state.model, "total"], self.state.total)
+            passages.add_metric([self.state.model, "done"], self.state.passages_done)
+            passages.add_metric([self.state.model, "total"], self.state.passages_total)
         yield running
         yield memories
+        yield passages
 
 
 def render(

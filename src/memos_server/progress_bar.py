@@ -21,13 +21,19 @@ LINE_EVERY_S = 5.0
 
 
 def _numbers(progress: Progress) -> tuple[float, str]:
-    total = max(progress.total, 1)
-    share = min(progress.done / total, 1.0)
+    done = progress.done + progress.passages_done
+    total = progress.total + progress.passages_total
+    share = min(done / max(total, 1), 1.0)
     rate = progress.rate
-    left = max(progress.total - progress.done, 0)
+    left = max(total - done, 0)
     eta = f", about {left / rate:.0f} s left" if rate > 0 and left else ""
+    passages = (
+        f", {progress.passages_done}/{progress.passages_total} passages"
+        if progress.passages_total
+        else ""
+    )
     return share, (
-        f"{progress.done}/{progress.total} memories ({share:.0%}), "
+        f"{progress.done}/{progress.total} memories{passages} ({share:.0%}), "
         f"{rate:.1f}/s{eta} [{progress.phase}]"
     )
 

@@ -54,8 +54,14 @@ def preference_fields(m: Memory) -> dict[str, Any]:
 
 
 def owner_fields(m: Memory) -> dict[str, Any]:
-    """Whose memory it is, and its free metadata (listing and reading only)."""
-    return {"user_id": m.user_id, "agent_id": m.agent_id, "app_id": m.app_id, "info": m.info}
+    """Whose memory it is, its free metadata and its expiry (listing and reading only)."""
+    return {
+        "user_id": m.user_id,
+        "agent_id": m.agent_id,
+        "app_id": m.app_id,
+        "info": m.info,
+        "expires_at": epoch_ms(m.expires_at),
+    }
 
 
 def _words(m: Memory, name: str) -> list[str]:

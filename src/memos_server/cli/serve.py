@@ -201,5 +201,7 @@ async def reindex(runtime: Runtime, batch_size: int | None) -> None:
     progress = await reindexer.run()
     print(
         f"the database is bound to {embedder.name} ({embedder.dimension} dimensions): "
-        f"{progress.embedded} memories re-embedded by this run, {progress.total} in all"
+        f"{progress.embedded} memories re-embedded by this run, {progress.total} in all; "
+        f"{progress.passages_embedded} knowledge-base passages re-embedded by this run, "
+        f"{progress.passages_total} in all"
     )

@@ -1,4 +1,5 @@
-"""Re-embed every memory with another model on a live database, then bind it to that model.
+"""Re-embed every memory and knowledge-base passage with another model on a live database, then
+bind it to that model.
 
 Only a process that holds the *new* model does the work: ``memos-server reindex`` run with the
 new ``MEMOS_EMBEDDING__MODEL``, or the running service when an operator asks the admin API for
@@ -8,16 +9,19 @@ vectors of its own model, and one model per service is the simplest state to rea
 
 1. The target model is recorded in ``service_meta`` (``reindex_model``); a reindex to another
    target forgets the new vectors made so far.
-2. Every memory gets the new model's vector in ``memories.embedding_next``, a batch per
+2. Every memory gets the new model's vector in ``memories.embedding_next`` (and every passage in
+   ``knowledge_passages.embedding_next``, embedded from its heading and text as the document
+   job embeds it), a batch per
    transaction, so a crash loses one batch at most and the next run continues where this one
    stopped (rows with a new vector are never embedded again). Sweeps repeat until one finds
    nothing: memories added meanwhile, and memories whose text changed (the trigger of migration
    0009 clears their new vector), are embedded by a later sweep.
 3. The swap, one transaction: writes to ``memories`` wait (searches go on reading the old
-   vectors), the last memories written are embedded, ``embedding_next`` becomes ``embedding``,
-   and ``service_meta`` names the new model and size. The per-user HNSW indexes, built on the
-   old vectors, are dropped just before (searches fall back to the exact scan; the index sync
-   of a service on the new model builds them again). When the size changes, the size check is
+   vectors), the last memories and passages written are embedded, ``embedding_next`` becomes
+   ``embedding`` in both tables, and ``service_meta`` names the new model and size. The
+   per-user and per-base HNSW indexes, built on the old vectors, are dropped just before
+   (searches fall back to the exact scan; the index syncs of a service on the new model build
+   them again). When the size changes, the size check is
    replaced in the same transaction, and searches wait for it too.
 
 After the swap a process still holding the old model must not write: every process tells
@@ -47,10 +51,16 @@ from memos_server.embedding import Embedder
 from memos_server.errors import ConfigurationError
 from memos_server.metrics import ReindexState
 from memos_server.services.embedding_binding import DIMENSION_KEY, MODEL_KEY, TARGET_KEY
+from memos_server.services.knowledge.indexes import SYNC_LOCK as BASE_SYNC_LOCK
+from memos_server.services.knowledge.passages import Passage
 from memos_server.services.search.vector_indexes import SYNC_LOCK
 from memos_server.storage.database import Database
+from memos_server.storage.repositories.knowledge_indexes import (
+    KnowledgeIndexRepository,
+    drop_base_index,
+)
 from memos_server.storage.repositories.meta import MetaRepository
-from memos_server.storage.repositories.reindex import Pending, ReindexRepository
+from memos_server.storage.repositories.reindex import Pending, PendingPassage, ReindexRepository
 from memos_server.storage.repositories.vector_indexes import (
     VectorIndexRepository,
     drop_index,
@@ -77,30 +87,41 @@ class Phase(StrEnum):
 
 @dataclass
 class Progress:
-    """Where a reindex stands: memories with the new model's vector, of all memories."""
+    """Where a reindex stands: memories (and passages) with the new model's vector, of all."""
 
     model: str
     done: int = 0
     total: int = 0
     embedded: int = 0  # by this run (a resumed run does not count what an earlier one did)
+    passages_done: int = 0
+    passages_total: int = 0
+    passages_embedded: int = 0  # by this run
     phase: Phase = Phase.EMBEDDING
     error: str | None = None
     started: float = field(default_factory=time.monotonic)
 
     @property
     def rate(self) -> float:
-        """Memories embedded per second by this run."""
-        return self.embedded / max(time.monotonic() - self.started, 1e-6)
+        """Memories and passages embedded per second by this run."""
+        made = self.embedded + self.passages_embedded
+        return made / max(time.monotonic() - self.started, 1e-6)
 
 
 async def pending_target(database: Database) -> tuple[str | None, int, int]:
     """The model a reindex is under way to (None: none is), and its memories done and total."""
+    state = await pending_state(database)
+    return (state.model, state.done, state.total) if state is not None else (None, 0, 0)
+
+
+async def pending_state(database: Database) -> ReindexState | None:
+    """The reindex under way (None: none is): its model, memories and passages done and total."""
     async with database.session() as session:
         target = await MetaRepository(session).get(TARGET_KEY)
         if target is None:
-            return None, 0, 0
+            return None
         done, total = await ReindexRepository(session).counts()
-    return target, done, total
+        passages_done, passages_total = await ReindexRepository(session).passage_counts()
+    return ReindexState(target, done, total, passages_done, passages_total)
 
 
 async def read_reindex(
@@ -110,11 +131,10 @@ async def read_reindex(
     database's), None if none is, False if the database did not answer in time."""
     try:
         async with asyncio.timeout(timeout_s):
-            target, done, total = await pending_target(database)
+            return await pending_state(database)
     except Exception as exc:  # TimeoutError included
         log.warning("reindex progress unreadable for /metrics: %s", type(exc).__name__)
         return False
-    return ReindexState(target, done, total) if target is not None else None
 
 
 class Reindexer:
@@ -174,19 +194,13 @@ class Reindexer:
                     await meta.put(DIMENSION_KEY, str(dimension))
                     await meta.put(MODEL_KEY, name)
                 _, total = await memories.counts()
+                _, passages = await memories.passage_counts()
                 await session.commit()
                 self.progress.done = self.progress.total = total
+                self.progress.passages_done = self.progress.passages_total = passages
                 self.progress.phase = Phase.DONE
                 self._report()
                 return
-            if passages := await memories.knowledge_passages():
-                # Their vectors would stay the old model's, and a query of the new model
-                # compared with them ranks noise: refuse rather than answer wrongly.
-                raise ConfigurationError(
-                    f"this database holds {passages} knowledge-base passages, which reindex "
-                    "does not re-embed yet: delete those knowledge bases (delete/knowledgebase), "
-                    "reindex, then upload the documents again"
-                )
             if target != name:
                 if target is not None:
                     log.info("reindex: forgetting the vectors made for %s", target)
@@ -194,13 +208,17 @@ class Reindexer:
                 await meta.put(TARGET_KEY, name)
                 await meta.put(TARGET_DIMENSION_KEY, str(dimension))
             self.progress.done, self.progress.total = await memories.counts()
+            progress = self.progress
+            progress.passages_done, progress.passages_total = await memories.passage_counts()
             await session.commit()
         log.info(
-            "reindex from %s to %s: %d of %d memories done before",
+            "reindex from %s to %s: %d of %d memories, %d of %d passages done before",
             bound,
             name,
             self.progress.done,
             self.progress.total,
+            self.progress.passages_done,
+            self.progress.passages_total,
         )
         self._report()
         await self._fill()
@@ -212,27 +230,60 @@ class Reindexer:
         log.info("reindex done: the database is bound to %s", name)
 
     async def _fill(self) -> None:
-        """Sweep until a sweep finds no memory without a new vector."""
+        """Sweep until a sweep finds no memory and no passage without a new vector."""
+        while await self._fill_memories() + await self._fill_passages():
+            pass
+
+    async def _fill_memories(self) -> int:
+        """One sweep of the memories: how many it found without a new vector."""
+        after: uuid.UUID | None = None
+        found = 0
         while True:
-            after: uuid.UUID | None = None
-            found = 0
-            while True:
-                async with self.database.session() as session:
-                    rows = await ReindexRepository(session).pending(after, self.batch_size)
-                if not rows:
-                    break
-                found += len(rows)
-                # The model works with no connection held.
-                stored = await self._embed_and_store(rows)
-                self.progress.embedded += stored
-                self.progress.done += stored
-                after = rows[-1].id
-                self._report()
             async with self.database.session() as session:
-                self.progress.done, self.progress.total = await ReindexRepository(session).counts()
+                rows = await ReindexRepository(session).pending(after, self.batch_size)
+            if not rows:
+                break
+            found += len(rows)
+            # The model works with no connection held.
+            stored = await self._embed_and_store(rows)
+            self.progress.embedded += stored
+            self.progress.done += stored
+            after = rows[-1].id
             self._report()
-            if found == 0:
-                return
+        async with self.database.session() as session:
+            self.progress.done, self.progress.total = await ReindexRepository(session).counts()
+        self._report()
+        return found
+
+    async def _fill_passages(self) -> int:
+        """One sweep of the passages: how many it found without a new vector."""
+        after: uuid.UUID | None = None
+        found = 0
+        while True:
+            async with self.database.session() as session:
+                rows = await ReindexRepository(session).pending_passages(after, self.batch_size)
+            if not rows:
+                break
+            found += len(rows)
+            vectors = await self._embed_passages(rows)  # no connection held
+            async with self.database.session() as session:
+                stored = await ReindexRepository(session).store_passages(rows, vectors)
+                await session.commit()
+            self.progress.passages_embedded += stored
+            self.progress.passages_done += stored
+            after = rows[-1].id
+            self._report()
+        async with self.database.session() as session:
+            counted = await ReindexRepository(session).passage_counts()
+        self.progress.passages_done, self.progress.passages_total = counted
+        self._report()
+        return found
+
+    async def _embed_passages(self, rows: list[PendingPassage]) -> list[list[float]]:
+        # The text the document job embeds (``Passage.indexed_text``): heading, then text.
+        return await self.embedder.embed(
+            [Passage(0, row.heading, row.text, None).indexed_text for row in rows]
+        )
 
     async def _embed_and_store(self, rows: list[Pending]) -> int:
         vectors = await self.embedder.embed([row.text for row in rows])
@@ -247,10 +298,14 @@ class Reindexer:
             # Holding the sync lock: no index is built on the old vectors meanwhile.
             await guard.execute(text("SELECT pg_advisory_lock(:k)"), {"k": SYNC_LOCK})
             try:
+                await guard.execute(text("SELECT pg_advisory_lock(:k)"), {"k": BASE_SYNC_LOCK})
                 async with self.database.session() as session:
                     names = await VectorIndexRepository(session).all_names()
+                    bases = await KnowledgeIndexRepository(session).indexed_bases(valid=False)
                 for index in sorted(names):
                     await drop_index(guard, index)
+                for base in sorted(bases):
+                    await drop_base_index(guard, base)
                 async with self.database.session() as session:
                     meta, memories = MetaRepository(session), ReindexRepository(session)
                     await memories.lock_writes()
@@ -260,6 +315,11 @@ class Reindexer:
                         stored = await memories.store(rows, vectors)
                         self.progress.embedded += stored
                         self.progress.done += stored
+                    while passages := await memories.pending_passages(None, self.batch_size):
+                        made = await self._embed_passages(passages)
+                        stored = await memories.store_passages(passages, made)
+                        self.progress.passages_embedded += stored
+                        self.progress.passages_done += stored
                     old_dimension = int(await meta.get(DIMENSION_KEY) or dimension)
                     if old_dimension != dimension:
                         await memories.drop_dimension_check()
@@ -268,14 +328,22 @@ class Reindexer:
                     await meta.put(MODEL_KEY, name)
                     await meta.put(DIMENSION_KEY, str(dimension))
                     await meta.remove(TARGET_KEY, TARGET_DIMENSION_KEY)
-                    swapped = await memories.swap()
+                    swapped, swapped_passages = await memories.swap()
                     if old_dimension != dimension:
                         await meta.fix_embedding_dimension(dimension)
                     await session.commit()
             finally:
+                await guard.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": BASE_SYNC_LOCK})
                 await guard.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SYNC_LOCK})
         self.progress.done = self.progress.total = swapped
-        log.info("reindex: swapped %d memories from %s to %s", swapped, bound, name)
+        self.progress.passages_done = self.progress.passages_total = swapped_passages
+        log.info(
+            "reindex: swapped %d memories and %d passages from %s to %s",
+            swapped,
+            swapped_passages,
+            bound,
+            name,
+        )
 
 
 WATCH_INTERVAL_S = 5.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -71,6 +72,11 @@ class KnowledgeSettings(BaseModel):
         default_factory=list,
         description="Hosts or CIDR ranges a fetched URL may reach although they are not public "
         '(private, loopback, link-local...), as JSON: ["10.0.0.0/8", "docs.internal"].',
+    )
+    url_ca_bundle: Path | None = Field(
+        default=None,
+        description="A PEM file of certificate authorities trusted for https document URLs "
+        "besides the usual ones (certifi's): documents served under an internal CA.",
     )
     url_max_chars: int = Field(
         default=2_048, ge=16, le=65_536, description="Longest document URL; over it: 400."

@@ -307,6 +307,8 @@ class KnowledgePassage(Base):
     heading: Mapped[str] = mapped_column(Text, default="")
     text: Mapped[str] = mapped_column(Text)
     embedding: Mapped[list[float]] = mapped_column(Vector())
+    # The next model's vector while a reindex runs (migration 0017).
+    embedding_next: Mapped[list[float] | None] = mapped_column(Vector(), deferred=True)
     search_text: Mapped[str] = mapped_column(Text, default="")
     tsv: Mapped[Any] = mapped_column(
         TSVECTOR, Computed("to_tsvector('simple', search_text)", persisted=True), deferred=True

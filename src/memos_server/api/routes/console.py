@@ -72,6 +72,7 @@ def console_memory(m: Memory, numbers: Mapping[int, int]) -> ConsoleMemory:
         agent_id=m.agent_id,
         app_id=m.app_id,
         source_message_ids=[numbers[i] for i in m.source_message_ids if i in numbers],
+        expires_at=epoch_ms(m.expires_at),
     )
 
 

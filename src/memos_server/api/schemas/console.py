@@ -136,6 +136,9 @@ class ConsoleMemory(MemoryRef):
     agent_id: str | None
     app_id: str | None
     source_message_ids: list[int] = Field(description="The messages it was made from.")
+    expires_at: int | None = Field(
+        default=None, description="When it expires (Unix ms), or null: never."
+    )
 
 
 class MemoriesData(BaseModel):

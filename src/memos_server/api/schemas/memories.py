@@ -119,6 +119,11 @@ class _Owner(BaseModel):
     info: dict[str, Any] = Field(
         default_factory=dict, description="The metadata given at add time."
     )
+    expires_at: int | None = Field(
+        default=None,
+        description="When the memory expires (Unix ms; docs/retention.md), or null: never. "
+        "Not a MemOS Cloud field: an addition its SDK's models accept as an extra.",
+    )
 
 
 class StoredMemory(_Owner, MemoryItem):

@@ -137,7 +137,8 @@ function rows(memory, ctx, reload) {
     h("td", {}, pill(memory.status, memory.status)),
     h("td", { class: "tags" }, memory.tags.map((t) => said("span", t, { class: "tag" }))),
     h("td", { class: "small nowrap" }, when(memory.create_time)),
-    h("td", { class: "small nowrap" }, when(memory.update_time)),
+    h("td", { class: "small nowrap" }, when(memory.update_time),
+      memory.expires_at ? h("div", { class: "muted small expires" }, `expires ${when(memory.expires_at)}`) : null),
     h(
       "td",
       { class: "text" },

@@ -9,7 +9,8 @@ anything is sent:
   unspecified are refused, IPv4 inside IPv6 judged as IPv4) unless ``URL_ALLOW`` names the host
   or the range, and the connection goes to the address that was checked: the request is sent to
   the IP itself with the ``Host`` header and, for https, the TLS server name (SNI, and so the
-  certificate check) set to the host. DNS is not asked again, so a name that resolves to a
+  certificate check against the host name) set to the host, with certifi's authorities and those
+  of ``URL_CA_BUNDLE``. DNS is not asked again, so a name that resolves to a
   public address for the check and a private one for the connection (DNS rebinding) gets nowhere;
 - no proxy from the environment (``trust_env=False``): a proxy would connect elsewhere;
 - redirects are followed by hand, at most ``URL_MAX_REDIRECTS``, each new URL checked like the
@@ -27,9 +28,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+import certifi
 import httpx
 
 from memos_server.services.knowledge.addresses import Address, Allowlist, check_address
@@ -59,6 +62,30 @@ class Target:
     tls: bool
 
 
+def tls_context(settings: KnowledgeSettings) -> ssl.SSLContext:
+    """Certificates checked as httpx checks them (certifi's authorities, the host name), plus the
+    operator's authorities; an unreadable bundle is an error at start-up."""
+    context = ssl.create_default_context(cafile=certifi.where())
+    if settings.url_ca_bundle is not None:
+        try:
+            context.load_verify_locations(cafile=str(settings.url_ca_bundle))
+        except (OSError, ssl.SSLError) as error:
+            raise ValueError(
+                f"MEMOS_KNOWLEDGE__URL_CA_BUNDLE: cannot read {settings.url_ca_bundle}: {error}"
+            ) from None
+    return context
+
+
+def _tls_failure(error: BaseException) -> BaseException | None:
+    """The TLS error under an httpx error, if one is."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def file_name(url: httpx.URL) -> str | None:
     segment = unquote(url.path.rsplit("/", 1)[-1]).strip()
     return segment or None
@@ -68,6 +95,7 @@ class UrlFetcher:
     def __init__(self, settings: KnowledgeSettings) -> None:
         self.settings = settings
         self.allowed = Allowlist.parse(settings.url_allow)  # malformed: an error at start-up
+        self.tls = tls_context(settings)
 
     async def fetch(self, url: str) -> Fetched:
         limits = self.settings
@@ -80,7 +108,7 @@ class UrlFetcher:
         try:
             async with asyncio.timeout(limits.url_total_timeout_s):
                 async with httpx.AsyncClient(
-                    trust_env=False, follow_redirects=False, timeout=timeout
+                    trust_env=False, follow_redirects=False, timeout=timeout, verify=self.tls
                 ) as client:
                     return await self._follow(client, url)
         except TimeoutError:
@@ -92,6 +120,12 @@ class UrlFetcher:
             kind = "connecting" if isinstance(error, httpx.ConnectTimeout) else "waiting for data"
             raise FetchError(f"the document's server timed out ({kind})") from None
         except httpx.HTTPError as error:
+            if isinstance(failed := _tls_failure(error), ssl.SSLCertVerificationError):
+                raise FetchError(
+                    "the TLS certificate of the document's server could not be verified "
+                    f"({failed.verify_message}; an internal authority goes in "
+                    "MEMOS_KNOWLEDGE__URL_CA_BUNDLE)"
+                ) from None
             raise FetchError(f"the URL could not be fetched ({type(error).__name__})") from None
 
     async def _follow(self, client: httpx.AsyncClient, url: str) -> Fetched:

@@ -1,10 +1,11 @@
 """``memos-server export`` and ``GET /admin/v1/projects/{name}/export``: a project as JSON Lines.
 
 The lines are produced as they are read: one snapshot of the database (a repeatable-read
-transaction, so a file never holds a memory without the task it names), read in keyset pages of
-``PAGE`` records, each page written out before the next is read. Memory use does not grow with
-the project. Postgres writes each record's JSON (``repositories/export_lines``); this module
-orders the kinds, pages through them and writes the header. Messages are named by their
+transaction, so a file never holds a memory without the task it names), each kind read through
+a server-side cursor ``PAGE`` records at a fetch, each fetch written out before the next.
+Memory use does not grow with the project. Postgres writes each record's JSON
+(``repositories/export_lines``); this module orders the kinds, pages through them and writes the
+header. Messages are named by their
 number in the project (their ``message_id``), never by the service's own global ids, so a
 memory's sources and a history row's stay meaningful elsewhere.
 """
@@ -33,7 +34,7 @@ from memos_server.storage.repositories.export_lines import ExportLines
 from memos_server.storage.repositories.meta import MetaRepository
 from memos_server.storage.repositories.portability import ExportRepository
 
-PAGE = 1000
+PAGE = 2000
 
 # (done, total) records of a kind, after each page.
 OnProgress = Callable[[str, int, int], None]
@@ -77,19 +78,10 @@ class Exporter:
             for kind in ORDER:
                 if user is not None and kind in _PROJECT_WIDE:
                     continue
-                done, after = 0, None
-                while True:
-                    if kind == "history":
-                        rows = await pages.deleted_history(project_id, after, PAGE)
-                    else:
-                        rows = await pages.page(
-                            kind, project_id, user, after, PAGE, self.scope.embeddings
-                        )
-                    if not rows:
-                        break
-                    yield "\n".join(line for _, line in rows).encode() + b"\n"
-                    done += len(rows)
-                    after = rows[-1][0]
+                done = 0
+                async for lines in pages.pages(kind, project_id, user, PAGE, self.scope.embeddings):
+                    yield "\n".join(lines).encode() + b"\n"
+                    done += len(lines)
                     self._report(kind, done)
 
     async def _header(self, session: Any, read: ExportRepository) -> bytes:

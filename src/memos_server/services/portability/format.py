@@ -24,19 +24,39 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, TypeAdapter, Val
 from memos_server.errors import BadRequest
 
 FORMAT = "memos-server-export"
-VERSION = 1
-
-# Record kinds in the order a file holds them.
-ORDER = (
-    "task",
-    "message",
-    "memory",
-    "history",
-    "feedback",
-    "knowledge_base",
-    "knowledge_file",
-    "passage",
-)
+VERSION = 2  # what this service writes
+# Record kinds in the order a file of each version holds them. Version 2 moved knowledge bases
+# first: a memory names the bases it is shared into (``knowledgebase_ids``).
+ORDERS: dict[int, tuple[str, ...]] = {
+    1: (
+        "task",
+        "message",
+        "memory",
+        "history",
+        "feedback",
+        "knowledge_base",
+        "knowledge_file",
+        "passage",
+    ),
+    2: (
+        "knowledge_base",
+        "task",
+        "message",
+        "memory",
+        "history",
+        "feedback",
+        "knowledge_file",
+        "passage",
+    ),
+}
+ORDER = ORDERS[VERSION]
+# Fields a version added, refused in a file of an older version (it could not have written them).
+ADDED_IN: dict[int, dict[str, frozenset[str]]] = {
+    2: {
+        "memory": frozenset({"expires_at", "knowledgebase_ids", "details"}),
+        "message": frozenset({"source", "role_id", "role_name"}),
+    },
+}
 
 
 class FormatError(BadRequest):
@@ -93,8 +113,10 @@ class MessageRecord(_Record):
     chat_time: datetime | None
     tags: list[str]
     info: dict[str, Any]
-    # Absent from files written before messages kept one.
+    # Absent from files of version 1.
     source: str | None = Field(default=None, description="The channel it was added with.")
+    role_id: str | None = Field(default=None, description="A group chat's speaker id.")
+    role_name: str | None = Field(default=None, description="A group chat's speaker name.")
     created_at: datetime
     updated_at: datetime
 
@@ -135,6 +157,9 @@ class MemoryRecord(_Record):
     prompt_version: str | None
     create_time: datetime
     update_time: datetime
+    # Version 2: when it expires (None: never), the knowledge bases it is shared into.
+    expires_at: datetime | None = None
+    knowledgebase_ids: list[uuid.UUID] = Field(default_factory=list)
     history: list[HistoryRow] = Field(description="Its history rows, oldest first.")
     embedding: list[FiniteFloat] | None = None
 
@@ -225,10 +250,11 @@ def read_header(line: bytes, number: int = 1) -> Header:
         raise FormatError(f"line {number}: an export starts with its header line")
     if raw.get("format") != FORMAT:
         raise FormatError(f"line {number}: not a {FORMAT} file (format {raw.get('format')!r})")
-    if raw.get("version") != VERSION:
+    if raw.get("version") not in ORDERS or isinstance(raw.get("version"), bool):
+        known = " and ".join(str(v) for v in ORDERS)
         raise FormatError(
             f"line {number}: export format version {raw.get('version')!r} is not one this "
-            f"service reads (it reads version {VERSION})"
+            f"service reads (it reads versions {known})"
         )
     try:
         return Header.model_validate(raw)
@@ -266,8 +292,11 @@ def _vector_at_end(line: bytes) -> tuple[bytes, CarriedVector] | None:
 _NUMERIC = b"0123456789.,-+eE \t"
 
 
-def read_record(line: bytes, number: int) -> tuple[Record, CarriedVector | None]:
-    """One record line, checked against its type's fields, and the vector it carries."""
+def read_record(
+    line: bytes, number: int, version: int = VERSION
+) -> tuple[Record, CarriedVector | None]:
+    """One record line of a file of ``version``, checked against its type's fields, and the
+    vector it carries."""
     vector = None
     if split := _vector_at_end(line):
         line, vector = split
@@ -277,6 +306,13 @@ def read_record(line: bytes, number: int) -> tuple[Record, CarriedVector | None]
         if error.errors()[0]["type"] == "json_invalid":
             raise FormatError(f"line {number}: not JSON") from None
         raise FormatError(f"line {number}: {_problem(error)}") from None
+    for added_in, fields in ADDED_IN.items():
+        newer = fields.get(record.type, frozenset()) & record.model_fields_set
+        if version < added_in and newer:
+            raise FormatError(
+                f"line {number}: {', '.join(sorted(newer))} came in version {added_in}; "
+                f"the header says version {version}"
+            )
     carried = getattr(record, "embedding", None)
     if vector is not None and not hasattr(record, "embedding"):
         raise FormatError(f"line {number}: a {record.type} record carries no embedding")

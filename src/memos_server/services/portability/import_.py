@@ -34,10 +34,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
+from memos_server.errors import EmbeddingModelRetired
+from memos_server.services.embedding_binding import MODEL_KEY
 from memos_server.services.memory_writer import MemoryText
 from memos_server.services.portability import rows
 from memos_server.services.portability.format import (
-    ORDER,
+    ORDERS,
     DeletedHistoryRecord,
     FeedbackRecord,
     FormatError,
@@ -58,6 +60,7 @@ from memos_server.services.portability.steps import (
     refused,
 )
 from memos_server.storage.models import (
+    KnowledgeBase,
     Memory,
     Project,
     Task,
@@ -105,12 +108,14 @@ class Importer(ImportSteps):
             if self.header is None:
                 await self._begin(read_header(raw, number))
                 continue
-            record, vector = read_record(raw, number)
-            place = ORDER.index(record.type)
+            order = ORDERS[self.header.version]
+            record, vector = read_record(raw, number, self.header.version)
+            place = order.index(record.type)
             if place < at:
                 raise FormatError(
-                    f"line {number}: a {record.type} record after {ORDER[at]} records; an "
-                    f"export holds its records in this order: {', '.join(ORDER)}"
+                    f"line {number}: a {record.type} record after {order[at]} records; an "
+                    f"export of version {self.header.version} holds its records in this "
+                    f"order: {', '.join(order)}"
                 )
             if batch and (place != at or len(batch) >= BATCH):
                 await self._write(batch)
@@ -123,10 +128,17 @@ class Importer(ImportSteps):
             await self._write(batch)
         async with refused():
             await self.repo.settle()
+        bound = await self.repo.bound_model(MODEL_KEY)
+        if bound is not None and bound != self.embedder.name:
+            raise EmbeddingModelRetired(
+                f"the database is now bound to the embedding model {bound}; this import embeds "
+                f"with {self.embedder.name}: nothing was imported, run it with the new model"
+            )
         return self.result
 
     async def _begin(self, header: Header) -> None:
         self.header = header
+        await self.repo.defer_model_check()
         embedder = self.embedder
         self.carry = (
             header.embeddings
@@ -201,6 +213,17 @@ class Importer(ImportSteps):
             {r.task_id for _, r, _ in todo} | {h.task_id for _, r, _ in todo for h in r.history},
         )
         corrects = await self._targets(Memory, {c for _, r, _ in todo for c in r.corrects})
+        # The bases it is shared into that the project holds (the file's come first; a one-user
+        # export has none, and the memory keeps those already here).
+        bases = {
+            x: target
+            for x, (target, held) in (
+                await self._ids(
+                    KnowledgeBase, list({b for _, r, _ in todo for b in r.knowledgebase_ids})
+                )
+            ).items()
+            if held
+        }
         texts = await asyncio.to_thread(
             lambda: [MemoryText(r.memory_key, r.memory_value) for _, r, _ in todo]
         )
@@ -218,6 +241,7 @@ class Importer(ImportSteps):
                     task_id=tasks.get(r.task_id) if r.task_id else None,
                     sources=self._sources(r.source_messages, messages),
                     corrects=[corrects[c] for c in r.corrects],
+                    knowledgebase_ids=[bases[b] for b in r.knowledgebase_ids if b in bases],
                 )
             )
             new.extend(self._history(target, r.history, messages, tasks))

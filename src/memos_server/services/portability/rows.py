@@ -83,6 +83,8 @@ def message(
         app_id=r.app_id,
         task_id=task_id,
         role=r.role,
+        role_id=r.role_id,
+        role_name=r.role_name,
         content=r.content,
         content_parts=r.content_parts,
         tool_call_id=r.tool_call_id,
@@ -106,6 +108,7 @@ def memory(
     task_id: uuid.UUID | None,
     sources: list[int],
     corrects: list[uuid.UUID],
+    knowledgebase_ids: list[uuid.UUID],
 ) -> tuple[Table, dict[str, Any]]:
     """A memory's row, as ``memory_writer`` makes every memory's (values, not an object: the
     import inserts thousands at a time)."""
@@ -131,6 +134,8 @@ def memory(
         info=r.info,
         details=r.details,
         prompt_version=r.prompt_version,
+        knowledgebase_ids=knowledgebase_ids,
+        expires_at=r.expires_at,
         carried=Carried(
             id=id,
             status=MemoryStatus(r.status),
