@@ -73,3 +73,16 @@ def test_titles_are_short_and_taken_from_the_user() -> None:
     [window] = build_windows(turns, max_turns=4, max_tokens=50, count_tokens=words)
     assert window.key == "Book the usual hotel"
     assert window.memory_type == "LongTermMemory"
+
+
+def test_a_second_tiling_skips_its_first_turns() -> None:
+    turns = [Turn(i, "user" if i % 2 == 0 else "assistant", f"turn {i}") for i in range(8)]
+    shifted = build_windows(turns, max_turns=4, max_tokens=50, count_tokens=words, skip=2)
+    assert [w.message_indexes for w in shifted] == [[2, 3, 4, 5], [6, 7]]
+    # Turns that are not spoken do not count towards the skip.
+    noisy = [
+        Turn(0, "system", "be nice"),
+        *[Turn(i + 1, t.role, t.text) for i, t in enumerate(turns)],
+    ]
+    shifted = build_windows(noisy, max_turns=4, max_tokens=50, count_tokens=words, skip=2)
+    assert [w.message_indexes for w in shifted] == [[3, 4, 5, 6], [7, 8]]

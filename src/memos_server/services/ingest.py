@@ -142,12 +142,27 @@ def fast_windows(
         for i, ((role, text, chat_time), speaker) in enumerate(zip(messages, named, strict=True))
     ]
     chinese = detect_language(t.text for t in turns) == "zh"
-    return build_windows(
-        turns,
-        max_turns=settings.fast.window_turns_zh if chinese else settings.fast.window_turns,
-        max_tokens=min(settings.fast.window_tokens, embedder.max_tokens),
-        count_tokens=embedder.count_tokens,
+    max_turns = settings.fast.window_turns_zh if chinese else settings.fast.window_turns
+    max_tokens = min(settings.fast.window_tokens, embedder.max_tokens)
+    windows = build_windows(
+        turns, max_turns=max_turns, max_tokens=max_tokens, count_tokens=embedder.count_tokens
     )
+    if chinese or not settings.fast.window_overlap or max_turns < 2:
+        return windows
+    # A second tiling started half a window later: the turns on either side of every boundary of
+    # the first also stand together in one memory. A window whose turns all stand in one window of
+    # the first tiling (a session's last turns, a long turn's parts) adds nothing and is left out.
+    first = [set(w.message_indexes) for w in windows]
+    for window in build_windows(
+        turns,
+        max_turns=max_turns,
+        max_tokens=max_tokens,
+        count_tokens=embedder.count_tokens,
+        skip=max_turns // 2,
+    ):
+        if not any(set(window.message_indexes) <= held for held in first):
+            windows.append(window)
+    return windows
 
 
 def fingerprint(request: AddMessages) -> str:

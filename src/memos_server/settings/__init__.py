@@ -207,6 +207,12 @@ class FastModeSettings(Group):
     window_tokens: int = Field(
         default=200, ge=16, description="Most tokens in one fast memory (capped by the model's)."
     )
+    window_overlap: bool = Field(
+        default=True,
+        description="Also store a second tiling of windows started half a window later, so "
+        "turns either side of a window boundary share a memory (conversations not in Chinese; "
+        "about 1.5x the memories and embeddings per add; docs/search.md).",
+    )
 
 
 class FineModeSettings(Group):

@@ -99,7 +99,10 @@ def build_windows(
     max_turns: int,
     max_tokens: int,
     count_tokens: Callable[[str], int],
+    skip: int = 0,
 ) -> list[Window]:
+    """Consecutive spoken turns cut into windows; the first ``skip`` spoken turns are left out
+    (a second tiling started there has its window boundaries inside the first one's windows)."""
     windows: list[Window] = []
     current = Window()
 
@@ -111,6 +114,9 @@ def build_windows(
 
     for turn in turns:
         if turn.role not in SPOKEN_ROLES or not turn.text.strip():
+            continue
+        if skip > 0:
+            skip -= 1
             continue
         line = f"{turn.label}: {turn.text.strip()}"
         tokens = count_tokens(line)
