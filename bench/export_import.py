@@ -10,6 +10,13 @@ An embedded Postgres in ``--data-dir`` holds two databases: the source, filled s
 each, a message per ten memories named as their source, a task per thousand), and an empty
 target. The model is bound first by one CLI search (the import loads the model anyway, to check
 the file's vectors were made by it). Prints memories/s and peak RSS of each step.
+
+The embedded Postgres gets the memory settings the service would give it (``--postgres-memory``,
+``storage/postgres_memory.py``). ``--keep`` keeps the file; ``--file`` then imports it alone into
+a new database (``--memories`` only for the rate), ``--profile`` under cProfile:
+
+    .venv/bin/python bench/export_import.py --keep
+    .venv/bin/python bench/export_import.py --file .bench-data/export/export-....jsonl
 """
 
 from __future__ import annotations
@@ -103,7 +110,6 @@ def cli(url: str, *args: str) -> tuple[float, int, str]:
         error.seek(0)
         if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"memos-server {' '.join(args)} failed: {error.read().decode()}")
-        sys.stderr.write(error.read().decode()[-3000:])
         return took, usage.ru_maxrss, out.read().decode()
 
 
