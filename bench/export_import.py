@@ -10,6 +10,13 @@ An embedded Postgres in ``--data-dir`` holds two databases: the source, filled s
 each, a message per ten memories named as their source, a task per thousand), and an empty
 target. The model is bound first by one CLI search (the import loads the model anyway, to check
 the file's vectors were made by it). Prints memories/s and peak RSS of each step.
+
+The embedded Postgres gets the memory settings the service would give it (``--postgres-memory``,
+``storage/postgres_memory.py``). ``--keep`` keeps the file; ``--file`` then imports it alone into
+a new database (``--memories`` only for the rate), ``--profile`` under cProfile:
+
+    .venv/bin/python bench/export_import.py --keep
+    .venv/bin/python bench/export_import.py --file .bench-data/export/export-....jsonl
 """
 
 from __future__ import annotations
@@ -72,6 +79,9 @@ FILL = [
 ]
 
 
+PROFILE: list[str] = []  # cProfile's options for the import (--profile)
+
+
 def cli(url: str, *args: str) -> tuple[float, int, str]:
     """Run ``memos-server`` on ``url``: seconds, peak RSS (KiB), stdout."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MEMOS_")}
@@ -82,7 +92,13 @@ def cli(url: str, *args: str) -> tuple[float, int, str]:
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as error:
         process = subprocess.Popen(  # noqa: S603 (our own command)
-            [sys.executable, "-m", "memos_server", *args],
+            [
+                sys.executable,
+                *(PROFILE if args[0] == "import" else []),
+                "-m",
+                "memos_server",
+                *args,
+            ],
             env=environment,
             stdout=out,
             stderr=error,
@@ -125,21 +141,59 @@ async def fill(url: str, memories: int) -> dict[str, Any]:
         await database.dispose()
 
 
+def import_once(url: str, path: Path, memories: int) -> None:
+    took, rss, out = cli(url, "import", str(path), "--project", PROJECT, "--json")
+    inside = json.loads(out)["seconds"]
+    print(
+        f"import: {took:.1f} s in all ({memories / took:,.0f} memories/s), of which "
+        f"{inside:.1f} s importing ({memories / inside:,.0f} memories/s) and the rest "
+        f"the process's start and the model's load; peak RSS {rss / 1024:.0f} MiB; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--memories", type=int, default=100_000)
     parser.add_argument("--keep", action="store_true", help="keep the databases and the file")
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".bench-data" / "export")
+    parser.add_argument(
+        "--file",
+        type=Path,
+        help="an export kept by --keep: only import it (into a new, empty database)",
+    )
+    parser.add_argument(
+        "--postgres-memory",
+        choices=("service", "unchanged"),
+        default="service",
+        help="service: the memory settings the service gives its embedded Postgres "
+        "(MEMOS_POSTGRES__*, sized from the machine); unchanged: leave the data dir's as they are",
+    )
+    parser.add_argument("--profile", type=Path, help="run the import under cProfile, into this")
     args = parser.parse_args()
+    if args.profile is not None:
+        PROFILE.extend(["-m", "cProfile", "-o", str(args.profile)])
 
     from sqlalchemy.engine import make_url
 
+    from memos_server.settings.database import PostgresSettings
     from memos_server.storage.embedded import EmbeddedPostgres
+    from memos_server.storage.postgres_memory import memory_settings
     from tests.support.database import sql_autocommit
 
-    embedded = EmbeddedPostgres(args.data_dir)
+    memory = memory_settings(PostgresSettings()) if args.postgres_memory == "service" else None
+    embedded = EmbeddedPostgres(args.data_dir, memory)
     server = embedded.start()
     try:
+        if args.file is not None:
+            name = f"bench_target_{int(time.time())}"
+            sql_autocommit(server, f'CREATE DATABASE "{name}"')
+            url = make_url(server).set(database=name).render_as_string(False)
+            try:
+                import_once(url, args.file, args.memories)
+            finally:
+                sql_autocommit(server, f'DROP DATABASE "{name}"')
+            return
         suffix = f"{args.memories}_{int(time.time())}"
         urls = {}
         for role in ("source", "target"):
@@ -163,13 +217,7 @@ def main() -> None:
             f"export: {took:.1f} s, {args.memories / took:,.0f} memories/s, "
             f"peak RSS {rss / 1024:.0f} MiB, file {size / 1e6:.0f} MB"
         )
-        took, rss, out = cli(urls["target"], "import", str(path), "--project", PROJECT, "--json")
-        inside = json.loads(out)["seconds"]
-        print(
-            f"import: {took:.1f} s in all ({args.memories / took:,.0f} memories/s), of which "
-            f"{inside:.1f} s importing ({args.memories / inside:,.0f} memories/s) and the rest "
-            f"the process's start and the model's load; peak RSS {rss / 1024:.0f} MiB"
-        )
+        import_once(urls["target"], path, args.memories)
         if args.keep:
             print(f"kept: {path} {urls}")
             return

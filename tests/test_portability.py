@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from memos_server.services.portability.format import ADDED_IN
 from tests.support.api import Api
 from tests.support.conversations import ENGLISH_TRIP, SEED_FAMILY_TRIP, SEED_HOTEL
 from tests.support.database import fresh_database, new_api_key, sql
@@ -271,9 +272,9 @@ def test_a_version_1_file_still_imports(project: str, pg_url: str, tmp_path: Pat
     path = tmp_path / "v2.jsonl"
     assert cli(pg_url, "export", "--project", project, "-o", str(path)).returncode == 0
     header, *rest = records(path)
-    for record in rest:
-        record.pop("expires_at", None)
-        record.pop("knowledgebase_ids", None)
+    for record in rest:  # without the fields version 2 added (format.ADDED_IN)
+        for name in ADDED_IN[2].get(record["type"], ()):
+            record.pop(name, None)
     v1 = ["task", "message", "memory", "history", "feedback", "knowledge_base"]
     v1 += ["knowledge_file", "passage"]
     rest.sort(key=lambda r: v1.index(r["type"]))

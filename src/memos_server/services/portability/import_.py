@@ -202,8 +202,24 @@ class Importer(ImportSteps):
         self.result.count("message", len(new), len(batch) - len(new))
 
     async def _memories(self, batch: Numbered[MemoryRecord]) -> None:
+        # Segmenting (Chinese words, CPU) starts first, in a thread, so it runs while Postgres
+        # still writes the batch before (the next statement waits for that write): for every
+        # record of the batch, as which are already stored is not known yet.
+        segmenting = asyncio.get_running_loop().run_in_executor(
+            None, lambda: [MemoryText(r.memory_key, r.memory_value) for _, r, _ in batch]
+        )
+        try:
+            await self._memory_rows(batch, segmenting)
+        finally:
+            if not segmenting.done():
+                await asyncio.wait([segmenting])
+
+    async def _memory_rows(
+        self, batch: Numbered[MemoryRecord], segmenting: asyncio.Future[list[MemoryText]]
+    ) -> None:
         ids = await self._ids(Memory, [r.id for _, r, _ in batch])
-        todo = [(n, r, v) for n, r, v in batch if not ids[r.id][1]]
+        new_at = [i for i, (_, r, _) in enumerate(batch) if not ids[r.id][1]]
+        todo = [batch[i] for i in new_at]
         base = self.result.message_base
         numbers = {base + n for _, r, _ in todo for n in r.source_messages}
         numbers |= {base + n for _, r, _ in todo for h in r.history for n in h.source_messages}
@@ -224,9 +240,8 @@ class Importer(ImportSteps):
             ).items()
             if held
         }
-        texts = await asyncio.to_thread(
-            lambda: [MemoryText(r.memory_key, r.memory_value) for _, r, _ in todo]
-        )
+        segmented = await segmenting
+        texts = [segmented[i] for i in new_at]
         vectors = await self._vectors([(n, v, r.memory_value) for n, r, v in todo])
         new: list[Any] = []
         for (_, r, _), text, vector in zip(todo, texts, vectors, strict=True):

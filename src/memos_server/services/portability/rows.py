@@ -48,6 +48,7 @@ from memos_server.storage.vocabulary import (
 
 _MEMORIES: Table = Memory.__table__  # type: ignore[assignment]
 _HISTORY: Table = MemoryHistory.__table__  # type: ignore[assignment]
+_MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 
 # A task or document exported before it finished: nothing of its work came along to finish it.
 UNFINISHED = "exported before it finished; imported as failed"
@@ -73,8 +74,10 @@ def task(r: TaskRecord, *, id: uuid.UUID, project_id: uuid.UUID) -> Task:
 
 def message(
     r: MessageRecord, *, seq: int, project_id: uuid.UUID, task_id: uuid.UUID | None
-) -> Message:
-    return Message(
+) -> tuple[Table, dict[str, Any]]:
+    """A message's row (values, not an object: thousands are inserted at a time, and an ORM
+    object's attribute events cost more than the insert)."""
+    return _MESSAGES, dict(
         project_id=project_id,
         seq=seq,
         user_id=r.user_id,
