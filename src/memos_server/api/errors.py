@@ -108,7 +108,16 @@ def _field(loc: Sequence[Any]) -> str:
     return out or "body"
 
 
-_UNION_TAGS = {"str", "list", "text", "image_url", "file", "function-after"}
+_UNION_TAGS = {
+    "str",
+    "constrained-str",
+    "list",
+    "text",
+    "image_url",
+    "file",
+    "function-after",
+    "function-before",
+}
 
 
 def _most_specific(errors: Sequence[Any]) -> Any:
