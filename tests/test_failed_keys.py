@@ -14,8 +14,7 @@ import httpx
 import pytest
 
 from memos_server.errors import TooManyFailedKeys
-from memos_server.runtime import failed_key_throttle_for
-from memos_server.services.failed_keys import FailedKeyThrottle, client_of
+from memos_server.services.failed_keys import FailedKeyThrottle, client_of, failed_key_throttle_for
 from tests.support.api import Api
 from tests.support.service import ADMIN_KEY, ServiceThread, make_settings
 

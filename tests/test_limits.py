@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from memos_server.errors import RateLimited
-from memos_server.runtime import rate_limiter_for
-from memos_server.services.rate_limit import RateLimiter
+from memos_server.services.rate_limit import RateLimiter, rate_limiter_for
 from tests.support.api import Api
 from tests.support.database import new_api_key
 from tests.support.service import ServiceThread, make_settings

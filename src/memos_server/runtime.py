@@ -22,7 +22,7 @@ from memos_server.llm.factory import build_llm
 from memos_server.rerank import Reranker, load_reranker
 from memos_server.services.chat import ChatService
 from memos_server.services.embedding_binding import bind_embedding_model
-from memos_server.services.failed_keys import FailedKeyThrottle
+from memos_server.services.failed_keys import FailedKeyThrottle, failed_key_throttle_for
 from memos_server.services.feedback_intake import FeedbackIntake
 from memos_server.services.fine.feedback import FeedbackApplier
 from memos_server.services.fine.refine import Refiner
@@ -34,7 +34,12 @@ from memos_server.services.knowledge.ingest import KnowledgeIngester
 from memos_server.services.memory_admin import MemoryAdmin
 from memos_server.services.profiles.instances import ProfileService
 from memos_server.services.profiles.templates import TemplateService
-from memos_server.services.rate_limit import InputTokenLimiter, RateLimiter
+from memos_server.services.rate_limit import (
+    InputTokenLimiter,
+    RateLimiter,
+    input_token_limiter_for,
+    rate_limiter_for,
+)
 from memos_server.services.reindex import Phase, Reindexer, pending_target, watch_binding
 from memos_server.services.retention import run_sweep_loop
 from memos_server.services.search.engine import SearchService
@@ -271,33 +276,6 @@ class Runtime:
             self.binding_watch = asyncio.create_task(
                 watch_binding(self.database, self.embedder.name, self.retire_model)
             )
-
-
-def input_token_limiter_for(settings: Settings) -> InputTokenLimiter | None:
-    per_minute = settings.limits.input_tokens_per_minute
-    if per_minute <= 0:
-        return None
-    return InputTokenLimiter(max(1, per_minute // settings.server.workers))
-
-
-def rate_limiter_for(settings: Settings) -> RateLimiter | None:
-    limits = settings.limits
-    if limits.rate_per_key <= 0:
-        return None
-    # Each of ``serve --workers N`` processes allows its share of the key's rate.
-    workers = settings.server.workers
-    return RateLimiter(limits.rate_per_key / workers, max(1, limits.rate_burst // workers))
-
-
-def failed_key_throttle_for(settings: Settings) -> FailedKeyThrottle | None:
-    limits = settings.limits
-    if limits.failed_keys_per_minute <= 0:
-        return None
-    # Like the rate limit: each of ``serve --workers N`` processes allows its share.
-    workers = settings.server.workers
-    return FailedKeyThrottle(
-        limits.failed_keys_per_minute / workers, max(1, limits.failed_keys_burst // workers)
-    )
 
 
 async def _database_url(settings: Settings, embedded: EmbeddedPostgres | None) -> str:

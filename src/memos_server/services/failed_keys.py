@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 from memos_server.errors import TooManyFailedKeys
 from memos_server.services.rate_limit import Bucket
+from memos_server.settings import Settings
 
 MAX_CLIENTS = 100_000
 
@@ -86,3 +87,14 @@ class FailedKeyThrottle:
         if len(self.clients) >= MAX_CLIENTS:
             for client in list(self.clients)[: MAX_CLIENTS // 2]:
                 del self.clients[client]
+
+
+def failed_key_throttle_for(settings: Settings) -> FailedKeyThrottle | None:
+    limits = settings.limits
+    if limits.failed_keys_per_minute <= 0:
+        return None
+    # Like the rate limit: each of ``serve --workers N`` processes allows its share.
+    workers = settings.server.workers
+    return FailedKeyThrottle(
+        limits.failed_keys_per_minute / workers, max(1, limits.failed_keys_burst // workers)
+    )

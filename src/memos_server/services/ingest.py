@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
+from memos_server.services.fast_windows import fast_windows
 from memos_server.services.intake import Intake
 from memos_server.services.limits import (
     check_ids,
@@ -49,15 +50,12 @@ from memos_server.services.retention import requested_expiry
 from memos_server.services.skills import Skill, skills_of
 from memos_server.services.tasks import Added, TaskKind
 from memos_server.services.tool_trajectories import Trajectory, trajectories
-from memos_server.settings import Settings
 from memos_server.storage.models import Memory, Message, Task
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.messages import MessageRepository
 from memos_server.storage.repositories.tasks import TaskRepository
 from memos_server.storage.vocabulary import MemoryKind, MemoryMode
-from memos_server.text.injected import strip_injected
-from memos_server.text.language import detect_language
-from memos_server.text.windows import Turn, Window, build_windows
+from memos_server.text.windows import Window
 
 FAST_TAG = "mode:fast"
 
@@ -124,45 +122,6 @@ class Prepared:
     windows: list[tuple[Window, MemoryText]] = field(default_factory=list)
     tools: list[tuple[Trajectory, MemoryText]] = field(default_factory=list)
     skills: list[tuple[Skill, MemoryText]] = field(default_factory=list)
-
-
-def fast_windows(
-    settings: Settings,
-    embedder: Embedder,
-    messages: Sequence[tuple[str, str, datetime | None]],
-    speakers: Sequence[str | None] = (),
-) -> list[Window]:
-    """The windows fast mode makes of messages (role, text, time), each line naming its speaker
-    when ``speakers`` gives one (a group chat): what an add stores without an LLM. Text a
-    runtime injected (recalled memories, reasoning) is left out first. CPU work: call it off the
-    event loop."""
-    named = list(speakers) or [None] * len(messages)
-    turns = [
-        Turn(i, role, strip_injected(text), chat_time, speaker)
-        for i, ((role, text, chat_time), speaker) in enumerate(zip(messages, named, strict=True))
-    ]
-    chinese = detect_language(t.text for t in turns) == "zh"
-    max_turns = settings.fast.window_turns_zh if chinese else settings.fast.window_turns
-    max_tokens = min(settings.fast.window_tokens, embedder.max_tokens)
-    windows = build_windows(
-        turns, max_turns=max_turns, max_tokens=max_tokens, count_tokens=embedder.count_tokens
-    )
-    if chinese or not settings.fast.window_overlap or max_turns < 2:
-        return windows
-    # A second tiling started half a window later: the turns on either side of every boundary of
-    # the first also stand together in one memory. A window whose turns all stand in one window of
-    # the first tiling (a session's last turns, a long turn's parts) adds nothing and is left out.
-    first = [set(w.message_indexes) for w in windows]
-    for window in build_windows(
-        turns,
-        max_turns=max_turns,
-        max_tokens=max_tokens,
-        count_tokens=embedder.count_tokens,
-        skip=max_turns // 2,
-    ):
-        if not any(set(window.message_indexes) <= held for held in first):
-            windows.append(window)
-    return windows
 
 
 def fingerprint(request: AddMessages) -> str:

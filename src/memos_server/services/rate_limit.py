@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from memos_server.errors import InputTokensRateLimited, RateLimited
+from memos_server.settings import Settings
 
 
 @dataclass
@@ -70,3 +71,19 @@ class InputTokenLimiter(RateLimiter):
 
     def refusal(self, wait_s: float) -> RateLimited:
         return InputTokensRateLimited(wait_s, self.per_minute)
+
+
+def input_token_limiter_for(settings: Settings) -> InputTokenLimiter | None:
+    per_minute = settings.limits.input_tokens_per_minute
+    if per_minute <= 0:
+        return None
+    return InputTokenLimiter(max(1, per_minute // settings.server.workers))
+
+
+def rate_limiter_for(settings: Settings) -> RateLimiter | None:
+    limits = settings.limits
+    if limits.rate_per_key <= 0:
+        return None
+    # Each of ``serve --workers N`` processes allows its share of the key's rate.
+    workers = settings.server.workers
+    return RateLimiter(limits.rate_per_key / workers, max(1, limits.rate_burst // workers))

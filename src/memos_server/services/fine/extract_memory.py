@@ -3,7 +3,7 @@
 With an LLM it is fine mode's first step (``extraction``: facts and preferences, the same
 prompts), without reconciling against stored memories and without writing anything: the caller
 reads what the model makes of a conversation. Without an LLM it is what fast mode would store:
-the windows of raw turns (``ingest.fast_windows``), and no preferences, which only a model
+the windows of raw turns (``services/fast_windows``), and no preferences, which only a model
 infers. Either way text a runtime injected (recalled memories, reasoning) is left out first.
 """
 
@@ -18,8 +18,9 @@ from enum import StrEnum
 from memos_server.embedding import Embedder
 from memos_server.llm import LLM, LLMUnavailable
 from memos_server.llm.json_output import MalformedOutput
+from memos_server.services.fast_windows import fast_windows
 from memos_server.services.fine.extraction import ExtractedFact, ExtractedPreference, extract
-from memos_server.services.ingest import FAST_TAG, fast_windows
+from memos_server.services.ingest import FAST_TAG
 from memos_server.services.limits import check_messages
 from memos_server.settings import Settings
 from memos_server.text.injected import strip_injected
