@@ -20,6 +20,17 @@ def sources(memory: Memory, numbers: Mapping[int, int]) -> list[dict[str, Any]]:
     ]
 
 
+def _kept(m: Memory) -> dict[str, Any]:
+    """The fields every kind's item carries: where it was said, its state, its tags, its times."""
+    return {
+        "conversation_id": m.conversation_id,
+        "status": m.status,
+        "tags": m.tags,
+        "create_time": epoch_ms(m.create_time),
+        "update_time": epoch_ms(m.update_time),
+    }
+
+
 def memory_fields(m: Memory, numbers: Mapping[int, int]) -> dict[str, Any]:
     """The fields of a fact memory item (``MemoryItem``)."""
     return {
@@ -28,12 +39,8 @@ def memory_fields(m: Memory, numbers: Mapping[int, int]) -> dict[str, Any]:
         "memory_value": m.memory_value,
         "memory_type": m.memory_type,
         "memory_time": wall_clock(m.memory_time),
-        "conversation_id": m.conversation_id,
-        "status": m.status,
         "confidence": m.confidence,
-        "tags": m.tags,
-        "create_time": epoch_ms(m.create_time),
-        "update_time": epoch_ms(m.update_time),
+        **_kept(m),
         "sources": sources(m, numbers),
     }
 
@@ -45,11 +52,7 @@ def preference_fields(m: Memory) -> dict[str, Any]:
         "preference_type": m.preference_type or PreferenceType.EXPLICIT,
         "preference": m.memory_value,
         "reasoning": m.reasoning or "",
-        "conversation_id": m.conversation_id,
-        "status": m.status,
-        "tags": m.tags,
-        "create_time": epoch_ms(m.create_time),
-        "update_time": epoch_ms(m.update_time),
+        **_kept(m),
     }
 
 
@@ -80,12 +83,8 @@ def event_fields(m: Memory, numbers: Mapping[int, int]) -> dict[str, Any]:
         "event_location": _words(m, "event_location"),
         "event_roles": _words(m, "event_roles"),
         "memory_time": wall_clock(m.memory_time),
-        "conversation_id": m.conversation_id,
-        "status": m.status,
         "confidence": m.confidence,
-        "tags": m.tags,
-        "create_time": epoch_ms(m.create_time),
-        "update_time": epoch_ms(m.update_time),
+        **_kept(m),
         "sources": sources(m, numbers),
     }
 
@@ -102,11 +101,7 @@ def tool_fields(m: Memory, numbers: Mapping[int, int]) -> dict[str, Any]:
         "tool_call_id": str(call_id) if call_id is not None else None,
         "tool_used_status": [{"used_tool": name}] if name else [],
         "experience": str(m.details.get("experience") or ""),
-        "conversation_id": m.conversation_id,
-        "status": m.status,
-        "tags": m.tags,
-        "create_time": epoch_ms(m.create_time),
-        "update_time": epoch_ms(m.update_time),
+        **_kept(m),
         "sources": sources(m, numbers),
     }
 
@@ -121,9 +116,5 @@ def skill_fields(m: Memory) -> dict[str, Any]:
             "content": m.memory_value,
         },
         "skill_url": None,
-        "conversation_id": m.conversation_id,
-        "status": m.status,
-        "tags": m.tags,
-        "create_time": epoch_ms(m.create_time),
-        "update_time": epoch_ms(m.update_time),
+        **_kept(m),
     }
