@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from memos_server.services.portability.format import ADDED_IN
+from memos_server.text.tokens import memory_tokens, words_version
 from tests.support.api import Api
 from tests.support.conversations import ENGLISH_TRIP, SEED_FAMILY_TRIP, SEED_HOTEL
 from tests.support.database import fresh_database, new_api_key, sql
@@ -221,7 +222,8 @@ def test_round_trip_with_vectors_into_a_fresh_database(
     assert done.returncode == 0, done.stderr
     header, *rest = records(path)
     assert header["format"] == "memos-server-export"
-    assert header["version"] == 2
+    assert header["version"] == 3
+    assert header["words"] == words_version()
     assert header["embeddings"] is True
     assert header["dimension"] > 0
     kinds = [r["type"] for r in rest]
@@ -272,9 +274,10 @@ def test_a_version_1_file_still_imports(project: str, pg_url: str, tmp_path: Pat
     path = tmp_path / "v2.jsonl"
     assert cli(pg_url, "export", "--project", project, "-o", str(path)).returncode == 0
     header, *rest = records(path)
-    for record in rest:  # without the fields version 2 added (format.ADDED_IN)
-        for name in ADDED_IN[2].get(record["type"], ()):
-            record.pop(name, None)
+    for record in rest:  # without the fields versions 2 and 3 added (format.ADDED_IN)
+        for added in ADDED_IN.values():
+            for name in added.get(record["type"], ()):
+                record.pop(name, None)
     v1 = ["task", "message", "memory", "history", "feedback", "knowledge_base"]
     v1 += ["knowledge_file", "passage"]
     rest.sort(key=lambda r: v1.index(r["type"]))
@@ -294,6 +297,52 @@ def test_a_version_1_file_still_imports(project: str, pg_url: str, tmp_path: Pat
     done = cli(fresh, "import", str(old), "--project", "旧版二")
     assert done.returncode == 1
     assert "expires_at came in version 2" in done.stderr, done.stderr
+
+
+def _write(path: Path, lines: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), "utf-8")
+    return path
+
+
+def test_words_are_kept_only_when_this_segmenter_made_them(
+    project: str, pg_url: str, tmp_path: Path
+) -> None:
+    """Version 3 carries each memory's and passage's words (``search_text``). An import keeps
+    them when the header's ``words`` is this instance's (no segmenting again: most of an
+    import's time), and makes them again from the text when another segmenter made them."""
+    path = tmp_path / "words.jsonl"
+    assert cli(pg_url, "export", "--project", project, "-o", str(path)).returncode == 0
+    header, *rest = records(path)
+    memories = [r for r in rest if r["type"] == "memory"]
+    assert memories
+    assert all(
+        r["search_text"] == memory_tokens(r["memory_key"], r["memory_value"]) for r in memories
+    )
+    assert all(r["search_text"].strip() for r in rest if r["type"] == "passage")
+    # Words only the carried ones hold: kept under this segmenter, not under another.
+    marked = [
+        r | {"search_text": f"{r['search_text']} 暗号词"} if "search_text" in r else r for r in rest
+    ]
+    fresh = fresh_database(pg_url)
+    imported(fresh, _write(tmp_path / "kept.jsonl", [header, *marked]), "--project", "留词")
+    kept = sql(
+        fresh,
+        "SELECT search_text FROM memories m JOIN projects p ON p.id = m.project_id "
+        "WHERE p.name = '留词' UNION ALL SELECT search_text FROM knowledge_passages k "
+        "JOIN projects p ON p.id = k.project_id WHERE p.name = '留词'",
+    )
+    assert len(kept) == sum("search_text" in r for r in rest)
+    assert all(r["search_text"].endswith(" 暗号词") for r in kept)
+
+    other = header | {"words": "another-segmenter"}
+    imported(fresh, _write(tmp_path / "other.jsonl", [other, *marked]), "--project", "重切")
+    assert contents(fresh, "重切") == contents(pg_url, project)
+
+    done = cli(
+        fresh, "import", str(_write(tmp_path / "v2.jsonl", [header | {"version": 2}, *rest]))
+    )
+    assert done.returncode == 1
+    assert "search_text came in version 3" in done.stderr, done.stderr
 
 
 def test_one_users_export(project: str, pg_url: str) -> None:

@@ -9,10 +9,12 @@ Postgres as a ``simple`` tsvector, so both sides see exactly these tokens.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib.metadata import version
 from typing import Any
 
 from memos_server.text.writing_systems import HAN, HAN_CHAR
@@ -276,6 +278,19 @@ def _tokens(text: str, *, for_index: bool) -> list[str]:
                 continue
             out.append(_stem(word.removesuffix("'s").replace("'", "")))
     return out
+
+
+@cache
+def words_version() -> str:
+    """What makes a text's words here: a digest of this module's rules (the runs, the stop
+    words, the longest run) and the versions of jieba and Snowball. Words made under the same
+    version are the words this instance would make; an import keeps the words a file carries
+    only then (``services/portability``), and segments the text again otherwise."""
+    rules = "\n".join(
+        [_RUNS.pattern, str(MAX_RUN_CHARS), *sorted(STOP_WORDS_EN), *sorted(STOP_WORDS_ZH)]
+    )
+    digest = hashlib.sha256(rules.encode()).hexdigest()[:12]
+    return f"{digest}/jieba-{version('jieba')}/snowball-{version('snowballstemmer')}"
 
 
 def index_tokens(text: str) -> str:

@@ -33,6 +33,7 @@ from memos_server.storage.models import (
 from memos_server.storage.repositories.export_lines import ExportLines
 from memos_server.storage.repositories.meta import MetaRepository
 from memos_server.storage.repositories.portability import ExportRepository
+from memos_server.text.tokens import words_version
 
 PAGE = 2000
 
@@ -111,6 +112,7 @@ class Exporter:
             "dimension": int(dimension) if dimension else None,
             "message_seq": last.message_seq if last is not None else 0,
             "counts": counts,
+            "words": words_version(),
         }
         return dump(header, None, default=_json)
 

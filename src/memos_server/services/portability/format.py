@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, TypeAdapter, Val
 from memos_server.errors import BadRequest
 
 FORMAT = "memos-server-export"
-VERSION = 2  # what this service writes
+VERSION = 3  # what this service writes
 # Record kinds in the order a file of each version holds them. Version 2 moved knowledge bases
 # first: a memory names the bases it is shared into (``knowledgebase_ids``).
 ORDERS: dict[int, tuple[str, ...]] = {
@@ -49,6 +49,7 @@ ORDERS: dict[int, tuple[str, ...]] = {
         "passage",
     ),
 }
+ORDERS[3] = ORDERS[2]  # version 3: memories and passages carry their words
 ORDER = ORDERS[VERSION]
 # Fields a version added, refused in a file of an older version (it could not have written them).
 ADDED_IN: dict[int, dict[str, frozenset[str]]] = {
@@ -56,7 +57,11 @@ ADDED_IN: dict[int, dict[str, frozenset[str]]] = {
         "memory": frozenset({"expires_at", "knowledgebase_ids", "details"}),
         "message": frozenset({"source", "role_id", "role_name"}),
     },
+    3: {"memory": frozenset({"search_text"}), "passage": frozenset({"search_text"})},
 }
+# The longest words a record may carry: a memory's and a passage's text is far shorter, and the
+# words of a text are at most about twice its length (search mode adds the words inside words).
+MAX_WORDS_CHARS = 1_000_000
 
 
 class FormatError(BadRequest):
@@ -80,6 +85,10 @@ class Header(_Record):
     dimension: int | None
     message_seq: int = Field(ge=0, description="The project's last message number.")
     counts: dict[str, int] = Field(description="Records of each kind the file holds.")
+    words: str | None = Field(
+        default=None,
+        description="Version 3: what made the records' search_text (text.tokens.words_version).",
+    )
 
 
 class TaskRecord(_Record):
@@ -161,6 +170,8 @@ class MemoryRecord(_Record):
     expires_at: datetime | None = None
     knowledgebase_ids: list[uuid.UUID] = Field(default_factory=list)
     history: list[HistoryRow] = Field(description="Its history rows, oldest first.")
+    # Version 3: the words the full-text channel indexes, kept when the header's words match.
+    search_text: str | None = Field(default=None, max_length=MAX_WORDS_CHARS)
     embedding: list[FiniteFloat] | None = None
 
 
@@ -217,6 +228,7 @@ class PassageRecord(_Record):
     heading: str
     text: str
     created_at: datetime
+    search_text: str | None = Field(default=None, max_length=MAX_WORDS_CHARS)
     embedding: list[FiniteFloat] | None = None
 
 

@@ -65,6 +65,7 @@ from memos_server.storage.models import (
     Project,
     Task,
 )
+from memos_server.text.tokens import words_version
 
 
 class Importer(ImportSteps):
@@ -145,6 +146,7 @@ class Importer(ImportSteps):
             and header.model == embedder.name
             and header.dimension == embedder.dimension
         )
+        self.words = header.words == words_version()
         source = str(header.project_id)
         base = await self.repo.message_base(self.project_id, source)
         last = await self.repo.last_message_number(self.project_id)  # locks the counter
@@ -206,13 +208,20 @@ class Importer(ImportSteps):
         # still writes the batch before (the next statement waits for that write): for every
         # record of the batch, as which are already stored is not known yet.
         segmenting = asyncio.get_running_loop().run_in_executor(
-            None, lambda: [MemoryText(r.memory_key, r.memory_value) for _, r, _ in batch]
+            None, lambda: [self._text(r) for _, r, _ in batch]
         )
         try:
             await self._memory_rows(batch, segmenting)
         finally:
             if not segmenting.done():
                 await asyncio.wait([segmenting])
+
+    def _text(self, r: MemoryRecord) -> MemoryText:
+        """The memory's text and its words: those the file carries when this segmenter made
+        them (the header's ``words``), else made again from the key and value."""
+        if self.words and r.search_text is not None:
+            return MemoryText.carried(r.memory_key, r.memory_value, r.search_text)
+        return MemoryText(r.memory_key, r.memory_value)
 
     async def _memory_rows(
         self, batch: Numbered[MemoryRecord], segmenting: asyncio.Future[list[MemoryText]]

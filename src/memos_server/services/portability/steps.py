@@ -102,6 +102,7 @@ class ImportSteps:
         self.result = ImportResult()
         self.header: Header | None = None
         self.carry = False
+        self.words = False  # the file's words were made by this segmenter (``words_version``)
 
     async def _ids(
         self, model: Identified, exported: Sequence[uuid.UUID]
@@ -191,15 +192,18 @@ class ImportSteps:
         await self.repo.store(new)
         self.result.count("knowledge_file", len(new), len(batch) - len(new))
 
+    def _passage_words(self, r: PassageRecord) -> str:
+        if self.words and r.search_text is not None:
+            return r.search_text
+        return memory_tokens(r.heading, r.text) or " "
+
     async def _passages(self, batch: Numbered[PassageRecord]) -> None:
         ids = await self._ids(KnowledgePassage, [r.id for _, r, _ in batch])
         todo = [(n, r, v) for n, r, v in batch if not ids[r.id][1]]
         bases = await self._targets(KnowledgeBase, {r.knowledgebase_id for _, r, _ in todo})
         files = await self._targets(KnowledgeFile, {r.file_id for _, r, _ in todo})
         # The same words and embedded text as the document job gives a passage.
-        words = await asyncio.to_thread(
-            lambda: [memory_tokens(r.heading, r.text) or " " for _, r, _ in todo]
-        )
+        words = await asyncio.to_thread(lambda: [self._passage_words(r) for _, r, _ in todo])
         vectors = await self._vectors(
             [
                 (n, v, Passage(r.position, r.heading, r.text, r.page).indexed_text)

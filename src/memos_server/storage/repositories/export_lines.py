@@ -69,6 +69,7 @@ _FIELDS: dict[str, str] = {
         "'prompt_version', m.prompt_version, "
         "'create_time', m.create_time, 'update_time', m.update_time, "
         "'expires_at', m.expires_at, 'knowledgebase_ids', m.knowledgebase_ids, "
+        "'search_text', m.search_text, "
         f"'history', (SELECT coalesce(json_agg({_HISTORY_ROW} ORDER BY h.id), '[]'::json) "
         "FROM memory_history h WHERE h.memory_id = m.id AND h.project_id = :p)"
     ),
@@ -90,7 +91,7 @@ _FIELDS: dict[str, str] = {
     "passage": (
         "'type', 'passage', 'id', id, 'knowledgebase_id', knowledgebase_id, "
         "'file_id', file_id, 'position', position, 'page', page, 'heading', heading, "
-        "'text', text, 'created_at', created_at"
+        "'text', text, 'created_at', created_at, 'search_text', search_text"
     ),
 }
 
