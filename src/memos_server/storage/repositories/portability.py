@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
 from typing import Any
 
 from pgvector import Vector
@@ -226,11 +227,11 @@ class ImportRepository:
 
         The rows are built as any other (``memory_writer`` makes memories and their history)
         but never enter the session: the unit of work's bookkeeping cost more than the inserts,
-        and nothing reads them back. What each row holds is what its builder set. A batch goes
-        to Postgres as one ``INSERT ... SELECT FROM unnest(...)`` of one array per column
-        (``_columns``): one statement a batch, where an executemany ran the insert once per row
-        and SQLAlchemy bound every value of every row in Python first (a tenth of a
-        millisecond a row, on the import's one busy core)."""
+        and nothing reads them back. A batch goes to Postgres as one ``INSERT ... SELECT FROM
+        json_to_recordset(...)`` of the rows as one JSON document (``_json_rows``): one
+        statement a batch, where an executemany ran the insert once per row and SQLAlchemy bound
+        every value of every row in Python first (a tenth of a millisecond a row, on the
+        import's one busy core)."""
         tables: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
         for row in rows:
             if isinstance(row, tuple):
@@ -240,7 +241,7 @@ class ImportRepository:
                 values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
             tables.setdefault((table, tuple(values)), []).append(values)
         statements = [
-            _unnest(table, names, values_list) for (table, names), values_list in tables.items()
+            _json_rows(table, names, values_list) for (table, names), values_list in tables.items()
         ]
         await self.settle()
 
@@ -251,62 +252,87 @@ class ImportRepository:
         self.pending = asyncio.create_task(write(), name=str(self.label))
 
 
-def _unnest(
+def _json_rows(
     table: Table, names: Sequence[str], rows: list[dict[str, Any]]
-) -> tuple[Any, dict[str, list[Any]]]:
-    """One INSERT of these rows (all with the values ``names``) and its parameters: one array
-    per column, each bound in asyncpg's binary format; a column of arrays, JSON or vectors as
-    text, made its type by Postgres row by row (``unnest`` cannot take arrays of unequal
-    length). A column left out that has a default of the model's gets that default."""
+) -> tuple[Any, dict[str, Any]]:
+    """One INSERT of these rows (all with the values ``names``) and its parameters: the rows as
+    one JSON document, read by Postgres with ``json_to_recordset`` into the columns' own types
+    (each value through its type's input, as a typed literal would be), and each vector column
+    beside it as one array of pgvector's text (most of a row's bytes: not escaped into the JSON,
+    zipped back by ``ROWS FROM``). Python runs ``json.dumps`` (in C) over the batch and one
+    conversion per column (ids and times to their text): asyncpg's binding of one array per
+    column checked every element of every array in Python, a quarter of an import's time. A
+    column left out that has a default of the model's gets that default."""
     columns = [table.c[name] for name in names]
     defaults = [c for c in table.c if c.key not in names and _python_default(c)]
-    listed, selected, unnested, arrays = [], [], [], {}
+    listed, selected, declared, vectors, functions = [], [], [], [], []
+    keys: list[str] = []
+    fields: list[list[Any]] = []
+    params: dict[str, Any] = {}
     for n, column in enumerate([*columns, *defaults]):
-        if n < len(columns):
-            values = [row[column.key] for row in rows]
-        else:
-            default: Any = column.default
-            values = [default.arg(None) if default.is_callable else default.arg for _ in rows]
         kind = column.type.compile(dialect=_DIALECT)
-        encode = _AS_TEXT.get(kind.split("(")[0]) or (_array_text if kind.endswith("[]") else None)
-        listed.append(f'"{column.name}"')
-        unnested.append(f"CAST(:c{n} AS {'text' if encode else kind}[])")
-        selected.append(f"CAST(c{n} AS {kind})" if encode else f"c{n}")
-        # JSON's None is JSON null, as SQLAlchemy writes it (``none_as_null`` unset).
-        keep_none = encode is _json_text and not getattr(column.type, "none_as_null", False)
-        arrays[f"c{n}"] = (
-            [None if v is None and not keep_none else encode(v) for v in values]
-            if encode
-            else values
+        values = (
+            [row[column.key] for row in rows]
+            if n < len(columns)
+            else [_default(column) for _ in rows]
         )
+        listed.append(f'"{column.name}"')
+        if kind.startswith("VECTOR"):
+            params[f"v{n}"] = [None if v is None else _vector_text(v) for v in values]
+            functions.append(f"unnest(CAST(:v{n} AS text[]))")
+            vectors.append(f"v{n}")
+            selected.append(f"CAST(v{n} AS {kind})")
+            continue
+        convert = _TO_JSON.get(kind)
+        fields.append([None if v is None else convert(v) for v in values] if convert else values)
+        keys.append(f"c{n}")
+        declared.append(f"c{n} {kind}")
+        # JSON's None is JSON null, as SQLAlchemy writes it (``none_as_null`` unset); a JSON
+        # null read into a json column is SQL NULL.
+        keep_none = kind in ("JSON", "JSONB") and not getattr(column.type, "none_as_null", False)
+        selected.append(f"coalesce(c{n}, 'null'::{kind.lower()})" if keep_none else f"c{n}")
+    params["rows"] = json.dumps(
+        [dict(zip(keys, row, strict=True)) for row in zip(*fields, strict=True)],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    functions.insert(0, f"json_to_recordset(CAST(:rows AS json)) AS ({', '.join(declared)})")
     statement = text(
         f'INSERT INTO "{table.name}" ({", ".join(listed)}) '  # noqa: S608 (our own names)
-        f"SELECT {', '.join(selected)} FROM unnest({', '.join(unnested)}) "
-        f"AS u({', '.join(f'c{n}' for n in range(len(listed)))})"
+        f"SELECT {', '.join(selected)} FROM ROWS FROM ({', '.join(functions)}) "
+        f"AS r({', '.join([*keys, *vectors])})"
     )
-    return statement, arrays
+    return statement, params
 
 
 def _python_default(column: Any) -> bool:
     return column.default is not None and not column.primary_key and not column.server_default
 
 
-def _array_text(values: Sequence[Any]) -> str:
-    """A Postgres array literal of these values, every element quoted."""
-    quoted = (str(v).replace("\\", "\\\\").replace('"', '\\"') for v in values)
-    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
+def _default(column: Any) -> Any:
+    default: Any = column.default
+    return default.arg(None) if default.is_callable else default.arg
 
 
 def _vector_text(value: Any) -> str:
     if isinstance(value, Vector):  # VectorText too: the file's text, unparsed
         return value.to_text()
-    return "[" + ",".join(map(repr, (float(x) for x in value))) + "]"
+    floats = value.tolist() if hasattr(value, "tolist") else value  # numpy, or a list
+    return "[" + ",".join(map(repr, (float(x) for x in floats))) + "]"
 
 
-def _json_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+def _uuids(values: Sequence[uuid.UUID]) -> list[str]:
+    return [str(v) for v in values]
+
+
+# How a column's values are written in the JSON (others as they are: text, numbers, lists of
+# text or numbers, JSON).
+_TO_JSON: dict[str, Callable[[Any], Any]] = {
+    "UUID": str,
+    "UUID[]": _uuids,
+    "TIMESTAMP WITH TIME ZONE": datetime.isoformat,
+    "BYTEA": lambda data: "\\x" + bytes(data).hex(),  # bytea's hex input
+}
 
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
-# Column types bound as text and made their type in the statement.
-_AS_TEXT: dict[str, Any] = {"VECTOR": _vector_text, "JSONB": _json_text, "JSON": _json_text}
