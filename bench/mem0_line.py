@@ -419,8 +419,11 @@ def child_env(data_dir: Path, service_env: dict[str, str]) -> dict[str, str]:
 
 def measure(spec: dict[str, Any], service_env: dict[str, str]) -> dict[str, Any]:
     """Run the mem0 line in a child process; its report."""
+    import importlib.util
     import subprocess
 
+    if importlib.util.find_spec("mem0") is None or importlib.util.find_spec("psycopg") is None:
+        raise SystemExit("--mem0 needs the bench extra: pip install -e '.[bench]'")
     data_dir = Path(spec["data_dir"])
     done = subprocess.run(  # noqa: S603 - this interpreter, this file
         [sys.executable, str(Path(__file__).resolve())],
