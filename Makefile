@@ -4,8 +4,8 @@
 #   make test  - set everything up and run the linters, the type checker and the tests
 #
 # `run` installs only what the service needs (no torch: the models run on ONNX Runtime). `test`
-# adds the dev tools and the torch extra to the same .venv, so the suite covers the torch paths
-# too. Each install has its own stamp file; a change to pyproject.toml redoes both.
+# adds the dev tools, the torch extra and the bench extra (mem0, for the load benchmark's mem0
+# line) to the same .venv, so the suite covers the torch paths and that line too. Each install has its own stamp file; a change to pyproject.toml redoes both.
 #
 # The torch extra (also `make install-torch`) installs torch first, pinned, so nothing else picks
 # a version. On a machine without a local CPU wheel,
@@ -45,7 +45,7 @@ $(VENV)/.installed-torch: pyproject.toml | $(BIN)/python
 # once (quietly: a few packages ship files for other Python versions that do not compile).
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-torch
 	$(SAY) "installing the test tools..."
-	@$(BIN)/pip install -qq -e ".[dev,torch]"
+	@$(BIN)/pip install -qq -e ".[dev,torch,bench]"
 	@$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null 2>&1 || true
 	@touch $@
 

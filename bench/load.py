@@ -29,6 +29,12 @@ INSERT. Each level reports its service + Postgres CPU per request as a multiple 
 embedded Postgres is made (``pg_basebackup -R``, on loopback) and the service restarted to read
 from it (``MEMOS_DATABASE__READ_URLS``, docs/scaling.md); the report adds where reads ran.
 
+``--mem0``: after the service's levels, the same corpus and the same queries and conversations
+through mem0 OSS 2.2.1 in-process (``bench/mem0_line.py``: its pgvector store on the same Postgres,
+the service's embedding model, ``infer=False``, no LLM), the same levels; the report sets its line
+beside the service's. Off by default: mem0 loads the corpus one message at a time (about 20
+memories/s on 2 cores), once per data dir.
+
 The clients speak HTTP/1.1 on raw asyncio streams, keep-alive, in this one process, so the load
 generator costs little of the CPU it shares with the service. The service's peak RSS (with any
 child processes) is sampled throughout. The report goes to ``--markdown`` (a section of
@@ -537,7 +543,13 @@ def markdown(report: dict[str, Any]) -> str:
         SECTION_START,
         f"## Load benchmark ({report['date']})",
         "",
-        f"- Machine: {report['machine']}",
+        f"- Machine: {report['machine']}"
+        + (
+            f"; load average (1, 5, 15 min) {report['load_average_before']} before the run, "
+            f"{report['load_average_after']} after"
+            if "load_average_after" in report
+            else ""
+        ),
         f"- Dataset: {data['users']:,} users x {data['memories_per_user']:,} memories = "
         f"{data['memories']:,} memories, synthetic persona chat (bench/corpus.py, seed "
         f"{data['seed']}), about 80% of each user's messages in their main language (half the "
@@ -622,8 +634,79 @@ def markdown(report: dict[str, Any]) -> str:
                     if (cpu := level.get("cpu_ms_per_request"))
                 )
                 lines += [f"CPU ms per add: {split}.", ""]
-    lines += [f"Peak RSS of the service: **{report['peak_rss_mb']} MB**.", "", SECTION_END]
+    lines += [f"Peak RSS of the service: **{report['peak_rss_mb']} MB**.", ""]
+    if report.get("mem0"):
+        lines += mem0_markdown(report)
+    lines.append(SECTION_END)
     return "\n".join(lines)
+
+
+def mem0_markdown(report: dict[str, Any]) -> list[str]:
+    """The mem0 line: its levels beside the service's (same corpus, queries, model, Postgres)."""
+    mem0 = report["mem0"]
+    data = mem0["dataset"]
+    loaded = mem0.get("load") or {}
+    history = mem0["load_history"]
+    ingest = (
+        f"{loaded['memories']:,} memories in {loaded['seconds']:,.0f} s in this run"
+        if loaded.get("memories")
+        else f"{history['memories']:,} memories in {history['seconds']:,.0f} s (earlier runs)"
+    )
+    lines = [
+        f"### mem0 OSS {mem0['version']}, beside it",
+        "",
+        f"The same {data['users']:,} users x {data['memories_per_user']:,} memories (loaded "
+        f"into mem0 through `add(infer=False)`, {report['batch']} messages per call: {ingest}) "
+        "and the same queries and conversations per client, through mem0's `Memory` in-process "
+        "(a child process of the benchmark, one thread per client), its pgvector store in "
+        f"database `{mem0['database']}` on the same Postgres, the service's embedding model "
+        f"({mem0['model']}, with e5's query/passage prefixes), {mem0['search']}. "
+        f"LLM calls: **{mem0['llm_calls']}** (its LLM is a guard that raises). "
+        "bench/mem0_line.py says what differs. CPU per request counts the whole mem0 process "
+        "(model, mem0, driver, client threads) and Postgres; x floor as above.",
+        "",
+    ]
+    if "results_per_search" in mem0:
+        lines += [
+            f"Its searches returned {mem0['results_per_search']} memories on average "
+            f"(top_k={mem0['top_k']}, search/memory's default). Its SQL for one search, "
+            "and how Postgres runs it:",
+            "",
+        ]
+    for plan in mem0.get("search_plan", []):
+        scans = [line for line in plan["plan"] if "Scan" in line or "Filter" in line]
+        lines.append(f"- `{plan['sql'][:150]} ...`: {'; '.join(scans)}")
+    lines.append("")
+    for phase, title in (("search", "search"), ("add", "add, 4 messages per call")):
+        levels = mem0.get(f"{phase}_levels")
+        if not levels:
+            continue
+        service = {level["clients"]: level for level in report.get(phase) or []}
+        lines += [
+            f"#### mem0 {title}",
+            "",
+            "| clients | requests/s | x memos-server | p50 ms | p95 ms | p99 ms | requests | "
+            "errors | CPU ms/request: mem0 process / Postgres | cores busy | x floor |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+        ]
+        for level in levels:
+            cpu = level["cpu_ms_per_request"]
+            theirs = service.get(level["clients"])
+            versus = (
+                f"{level['throughput'] / theirs['throughput']:.2f}"
+                if theirs and theirs["throughput"]
+                else ""
+            )
+            lines.append(
+                f"| {level['clients']} | {level['throughput']:,.1f} | {versus} | "
+                f"{level['p50_ms']} | {level['p95_ms']} | {level['p99_ms']} | "
+                f"{level['requests']:,} | {level['errors']} | "
+                f"{cpu['mem0']:.1f} / {cpu['postgres']:.1f} | {level['cpu_busy']:.0%} | "
+                f"{level.get('floor_ratio') or ''} |"
+            )
+        lines.append("")
+    lines += [f"Peak RSS of the mem0 process: **{mem0['peak_rss_mb']} MB**.", ""]
+    return lines
 
 
 def write_markdown(
@@ -734,9 +817,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the service started here reads from a streaming replica of its embedded Postgres "
         "(made after the load phase, on loopback): search/memory's reads run there",
     )
+    parser.add_argument(
+        "--mem0",
+        action="store_true",
+        help="a mem0 OSS line beside the service's (bench/mem0_line.py; pip install -e '.[bench]'):"
+        " the same corpus (loaded into mem0 once) and queries, in-process, same Postgres and model",
+    )
     parser.add_argument("--markdown", type=optional_path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--json", type=optional_path, default=ROOT / "bench/results/load.json")
     return parser.parse_args(argv)
+
+
+def mem0_line(args: argparse.Namespace, state: State, phases: list[str], own: bool) -> Any:
+    """``--mem0``: bench/mem0_line.py in a child process, after the service's levels, on the same
+    Postgres (the embedded one, which the service still holds, or ``--database-url``'s)."""
+    from bench.mem0_line import measure
+
+    if not own and not args.database_url:
+        raise SystemExit("--mem0 with --base-url needs --database-url (mem0's Postgres)")
+    print("mem0 line ...", file=sys.stderr)
+    spec = {
+        "users": state.users_loaded,
+        "memories": state.memories_per_user,
+        "batch": args.batch,
+        "load_clients": args.load_clients,
+        "seed": state.seed,
+        "levels": [int(x) for x in args.levels.split(",") if x.strip()],
+        "duration": args.duration,
+        "phases": ["load", *[p for p in ("search", "add") if p in phases]],
+        "run": uuid.uuid4().hex[:6],
+        "data_dir": str(args.data_dir),
+        "database_url": args.database_url,
+        "postmaster": args.postmaster,
+    }
+    return measure(spec, service_env(args.data_dir, state) if own else {})
 
 
 def interrupt(signum: int, _frame: object) -> None:
@@ -787,6 +901,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": machine(),
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
         "command": "python bench/load.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "service": (
             "started by the benchmark: memos-server serve, embedded PostgreSQL 16 + pgvector, "
@@ -856,6 +971,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     report["add"].append(asdict(level))
                     print(f"  {asdict(level)}", file=sys.stderr)
         report["peak_rss_mb"] = rss.peak_mb
+        if args.mem0 and report.get("dataset", {}).get("users"):
+            report["mem0"] = mem0 = mem0_line(args, state, phases, service is not None)
+            for phase in ("search", "add"):
+                for level in mem0.get(f"{phase}_levels", []):
+                    cpu = level["cpu_ms_per_request"]
+                    total = (floor or {}).get(phase, {}).get("total_ms")
+                    if total:
+                        level["floor_ratio"] = round((cpu["mem0"] + cpu["postgres"]) / total, 2)
         if replica is not None:
             report["service"] += "; reads from a streaming replica on loopback (--replica)"
             report["reads"] = reads_by_target(args.base_url)
@@ -864,6 +987,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             service.stop()
         if replica is not None:
             replica.stop()
+    report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     section = markdown(report)
     print(section)
     if args.markdown:

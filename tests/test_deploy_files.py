@@ -341,9 +341,9 @@ def test_make_run_passes_the_port_and_installs_no_extras() -> None:
     assert not [c for c in make_dry_run("run") if "MEMOS_SERVER__PORT" in c]
 
 
-def test_make_test_adds_the_dev_and_torch_extras() -> None:
+def test_make_test_adds_the_dev_torch_and_bench_extras() -> None:
     installs = [c for c in make_dry_run("test") if "pip install" in c]
-    assert any(c.endswith('-e ".[dev,torch]"') for c in installs), installs
+    assert any(c.endswith('-e ".[dev,torch,bench]"') for c in installs), installs
 
 
 def test_make_says_what_it_does_and_echoes_no_comment() -> None:
