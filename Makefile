@@ -5,7 +5,8 @@
 #
 # `run` installs only what the service needs (no torch: the models run on ONNX Runtime). `test`
 # adds the dev tools, the torch extra and the bench extra (mem0, for the load benchmark's mem0
-# line) to the same .venv, so the suite covers the torch paths and that line too. Each install has its own stamp file; a change to pyproject.toml redoes both.
+# line) to the same .venv, so the suite covers the torch paths and that line too. Each install
+# has its own stamp file; a change to pyproject.toml redoes both.
 #
 # The torch extra (also `make install-torch`) installs torch first, pinned, so nothing else picks
 # a version. On a machine without a local CPU wheel,
