@@ -102,6 +102,26 @@ def project(service: ServiceThread, pg_url: str) -> str:
                 "info": {"expires_at": "2031-01-01T00:00:00+08:00"},
             },
         )
+        # Profiles (format version 3): a template, two users bound, one edited (a history row).
+        template = api.ok(
+            "/add/profile_template",
+            {
+                "name": "客服画像",
+                "metadata": {"基本信息": {"职业": {"value": ""}, "城市": {"value": "北京"}}},
+            },
+        )["profile_template_id"]
+        api.ok(
+            "/bind/profile_template",
+            {"bind_list": [{"user_id": u, "profile_template_id": template} for u in (USER, "u2")]},
+        )
+        api.ok(
+            "/edit/profile",
+            {
+                "user_id": USER,
+                "profile_template_id": template,
+                "metadata": {"基本信息": {"职业": {"value": "教师"}, "城市": {"value": "广州"}}},
+            },
+        )
     other = new_api_key(pg_url, f"其他-{uuid.uuid4().hex[:6]}")
     with Api(service.base_url, other) as api:
         api.ok(
@@ -175,6 +195,20 @@ def contents(url: str, name: str) -> dict[str, Any]:
             "WHERE project_id = CAST(:p AS uuid) ORDER BY created_at, kind, conversation_id",
             p=p,
         ),
+        "profiles": sql(
+            url,
+            "SELECT t.name, t.fields AS template_fields, r.subject_kind, r.subject_id, r.fields, "
+            "r.created_at, r.updated_at FROM profiles r JOIN profile_templates t "
+            "ON t.id = r.template_id WHERE r.project_id = CAST(:p AS uuid) ORDER BY r.subject_id",
+            p=p,
+        ),
+        "profile_history": sql(
+            url,
+            "SELECT subject_id, path, actor, old_value, new_value, created_at, "
+            "(SELECT t.name FROM profile_templates t WHERE t.id = h.template_id) AS template "
+            "FROM profile_history h WHERE project_id = CAST(:p AS uuid) ORDER BY h.id",
+            p=p,
+        ),
         "passages": sql(
             url,
             "SELECT b.name, f.name AS file, f.status, p.position, p.heading, p.text, "
@@ -227,7 +261,10 @@ def test_round_trip_with_vectors_into_a_fresh_database(
     assert header["embeddings"] is True
     assert header["dimension"] > 0
     kinds = [r["type"] for r in rest]
-    for kind in ("task", "message", "memory", "history", "feedback", "knowledge_base", "passage"):
+    for kind in (
+        *("task", "message", "memory", "history", "feedback", "knowledge_base", "passage"),
+        *("profile_template", "profile"),
+    ):
         assert kinds.count(kind) == header["counts"][kind] > 0, kind
     text = path.read_text(encoding="utf-8")
     assert "七天" in text
@@ -280,6 +317,7 @@ def test_a_version_1_file_still_imports(project: str, pg_url: str, tmp_path: Pat
                 record.pop(name, None)
     v1 = ["task", "message", "memory", "history", "feedback", "knowledge_base"]
     v1 += ["knowledge_file", "passage"]
+    rest = [r for r in rest if r["type"] in v1]  # profiles came in version 3
     rest.sort(key=lambda r: v1.index(r["type"]))
     old = tmp_path / "v1.jsonl"
     lines = [header | {"version": 1}, *rest]
@@ -343,6 +381,11 @@ def test_words_are_kept_only_when_this_segmenter_made_them(
     )
     assert done.returncode == 1
     assert "search_text came in version 3" in done.stderr, done.stderr
+    wordless = [{k: v for k, v in r.items() if k != "search_text"} for r in rest]
+    v2 = _write(tmp_path / "v2.jsonl", [header | {"version": 2}, *wordless])
+    done = cli(fresh, "import", str(v2))
+    assert done.returncode == 1
+    assert "profile_template records came in version 3" in done.stderr, done.stderr
 
 
 def test_one_users_export(project: str, pg_url: str) -> None:
@@ -350,8 +393,13 @@ def test_one_users_export(project: str, pg_url: str) -> None:
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert lines[0]["user_id"] == "u2"
-    assert {r.get("user_id") for r in lines[1:]} == {"u2"}
-    assert "knowledge_base" not in {r["type"] for r in lines}
+    users = {r.get("user_id") or r.get("subject_id") for r in lines[1:]}
+    assert users - {None} == {"u2"}
+    kinds = [r["type"] for r in lines]
+    assert "knowledge_base" not in kinds
+    # The user's profile comes with the template it is bound to, and nobody else's.
+    assert kinds.count("profile") == kinds.count("profile_template") == 1
+    assert lines[0]["counts"]["profile"] == 1
 
 
 def admin(service: ServiceThread) -> httpx.Client:
@@ -414,6 +462,12 @@ def test_bad_files_are_refused_and_nothing_is_stored(
     memory_line = next(i for i, line in enumerate(lines) if json.loads(line)["type"] == "memory")
     archived = json.loads(lines[memory_line]) | {"status": "gone"}
     header = json.loads(lines[0]) | {"version": 99}
+    profile_line = next(i for i, line in enumerate(lines) if json.loads(line)["type"] == "profile")
+    profile = json.loads(lines[profile_line])
+    orphan = profile | {"template_id": str(uuid.uuid4())}
+    dotted = profile | {
+        "fields": [{"path": ["基本.信息"], "value": "x", "algorithm_updatable": True}]
+    }
     fresh = fresh_database(pg_url)
     cases = {
         "not-json": (memory_line + 1, "{这不是 JSON", f"line {memory_line + 2}: not JSON"),
@@ -423,6 +477,16 @@ def test_bad_files_are_refused_and_nothing_is_stored(
             f"line {memory_line + 1}: memory.status",
         ),
         "version": (0, json.dumps(header), "version 99"),
+        "orphan-profile": (
+            profile_line,
+            json.dumps(orphan, ensure_ascii=False),
+            "which neither the file's profile_template records nor the project hold",
+        ),
+        "dotted-field": (
+            profile_line,
+            json.dumps(dotted, ensure_ascii=False),
+            f"line {profile_line + 1}: profile.fields.0.path.0",
+        ),
     }
     for name, (number, text, message) in cases.items():
         broken = tmp_path / f"{name}.jsonl"
@@ -431,7 +495,7 @@ def test_bad_files_are_refused_and_nothing_is_stored(
         assert done.returncode == 1, (name, done.stdout)
         assert message in done.stderr, (name, done.stderr)
         assert "Traceback" not in done.stderr
-        for table in ("messages", "memories", "memory_history", "tasks"):
+        for table in ("messages", "memories", "memory_history", "tasks", "profiles"):
             count = f"SELECT count(*) AS n FROM {table}"  # noqa: S608 (our table names)
             assert sql(fresh, count) == [{"n": 0}], (name, table)
     # A vector Postgres refuses (out of a float's range), in a file whose vectors are used.

@@ -21,16 +21,9 @@ from memos_server.services.embedding_binding import DIMENSION_KEY, MODEL_KEY
 from memos_server.services.portability.format import FORMAT, ORDER, VERSION, dump
 from memos_server.storage.database import Database
 from memos_server.storage.models import (
-    Feedback,
-    KnowledgeBase,
-    KnowledgeFile,
-    KnowledgePassage,
-    Memory,
-    Message,
     Project,
-    Task,
 )
-from memos_server.storage.repositories.export_lines import ExportLines
+from memos_server.storage.repositories.export_lines import ExportLines, of_users
 from memos_server.storage.repositories.meta import MetaRepository
 from memos_server.storage.repositories.portability import ExportRepository
 from memos_server.text.tokens import words_version
@@ -77,7 +70,7 @@ class Exporter:
             pages = ExportLines(session)
             project_id, user = self.scope.project.id, self.scope.user_id
             for kind in ORDER:
-                if user is not None and kind in _PROJECT_WIDE:
+                if user is not None and not of_users(kind):
                     continue
                 done = 0
                 async for lines in pages.pages(kind, project_id, user, PAGE, self.scope.embeddings):
@@ -89,10 +82,11 @@ class Exporter:
         project, user = self.scope.project, self.scope.user_id
         meta = MetaRepository(session)
         dimension = await meta.get(DIMENSION_KEY)
+        lines = ExportLines(session)
         counts = {
-            kind: await read.count(model, project.id, user)
-            for model, kind in _KINDS.items()
-            if user is None or kind not in _PROJECT_WIDE
+            kind: await lines.count(kind, project.id, user)
+            for kind in ORDER
+            if kind != "history" and (user is None or of_users(kind))
         }
         if user is None:
             counts["history"] = await read.deleted_history_count(project.id)
@@ -115,17 +109,3 @@ class Exporter:
             "words": words_version(),
         }
         return dump(header, None, default=_json)
-
-
-_KINDS: dict[Any, str] = {
-    Task: "task",
-    Message: "message",
-    Memory: "memory",
-    Feedback: "feedback",
-    KnowledgeBase: "knowledge_base",
-    KnowledgeFile: "knowledge_file",
-    KnowledgePassage: "passage",
-}
-# Records of the project, not of a user: not in a one-user export (nor is the history of deleted
-# memories, which names no user).
-_PROJECT_WIDE = ("history", "knowledge_base", "knowledge_file", "passage")

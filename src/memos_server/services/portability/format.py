@@ -49,7 +49,8 @@ ORDERS: dict[int, tuple[str, ...]] = {
         "passage",
     ),
 }
-ORDERS[3] = ORDERS[2]  # version 3: memories and passages carry their words
+# Version 3: memories and passages carry their words; profiles (their templates first) last.
+ORDERS[3] = (*ORDERS[2], "profile_template", "profile")
 ORDER = ORDERS[VERSION]
 # Fields a version added, refused in a file of an older version (it could not have written them).
 ADDED_IN: dict[int, dict[str, frozenset[str]]] = {
@@ -175,6 +176,51 @@ class MemoryRecord(_Record):
     embedding: list[FiniteFloat] | None = None
 
 
+class ProfileFieldRow(_Record):
+    """A template's or a profile's field as stored (``services/profiles/trees.Field``)."""
+
+    path: list[Annotated[str, Field(min_length=1, pattern=r"^[^.]*$")]] = Field(
+        min_length=1, max_length=3
+    )
+    value: str
+    algorithm_updatable: bool
+    updated_at: str | None = None
+
+
+class ProfileTemplateRecord(_Record):  # version 3
+    type: Literal["profile_template"]
+    id: uuid.UUID
+    name: str
+    fields: list[ProfileFieldRow]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProfileHistoryRow(_Record):
+    path: str
+    actor: Literal["model", "client", "template"]
+    old_value: str | None
+    new_value: str | None
+    source_messages: list[int] = Field(description="Message numbers, as in message records.")
+    task_id: uuid.UUID | None
+    created_at: datetime
+
+
+class ProfileRecord(_Record):
+    """A user's or an agent's profile (version 3), bound to a template of the file or the
+    project, with its history rows."""
+
+    type: Literal["profile"]
+    id: uuid.UUID
+    template_id: uuid.UUID
+    subject_kind: Literal["user", "agent"]
+    subject_id: str
+    fields: list[ProfileFieldRow]
+    created_at: datetime
+    updated_at: datetime
+    history: list[ProfileHistoryRow] = Field(description="Its history rows, oldest first.")
+
+
 class DeletedHistoryRecord(_Record):
     """The history of a memory since deleted (it outlives the memory)."""
 
@@ -241,6 +287,8 @@ Record = (
     | KnowledgeBaseRecord
     | KnowledgeFileRecord
     | PassageRecord
+    | ProfileTemplateRecord
+    | ProfileRecord
 )
 _RECORD: TypeAdapter[Record] = TypeAdapter(Annotated[Record, Field(discriminator="type")])
 
@@ -318,6 +366,12 @@ def read_record(
         if error.errors()[0]["type"] == "json_invalid":
             raise FormatError(f"line {number}: not JSON") from None
         raise FormatError(f"line {number}: {_problem(error)}") from None
+    if record.type not in ORDERS[version]:
+        since = min(v for v, order in ORDERS.items() if record.type in order)
+        raise FormatError(
+            f"line {number}: {record.type} records came in version {since}; the header says "
+            f"version {version}"
+        )
     for added_in, fields in ADDED_IN.items():
         newer = fields.get(record.type, frozenset()) & record.model_fields_set
         if version < added_in and newer:

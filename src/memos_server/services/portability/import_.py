@@ -51,10 +51,10 @@ from memos_server.services.portability.format import (
     read_header,
     read_record,
 )
+from memos_server.services.portability.profile_steps import ProfileSteps
 from memos_server.services.portability.steps import (
     BATCH,
     ImportResult,
-    ImportSteps,
     Numbered,
     OnProgress,
     refused,
@@ -68,7 +68,7 @@ from memos_server.storage.models import (
 from memos_server.text.tokens import words_version
 
 
-class Importer(ImportSteps):
+class Importer(ProfileSteps):
     """One import of one file into one project, in the caller's transaction."""
 
     def __init__(
@@ -88,6 +88,8 @@ class Importer(ImportSteps):
             "knowledge_base": self._knowledge_bases,
             "knowledge_file": self._knowledge_files,
             "passage": self._passages,
+            "profile_template": self._profile_templates,
+            "profile": self._profiles,
         }
 
     async def run(self, lines: AsyncIterator[bytes]) -> ImportResult:

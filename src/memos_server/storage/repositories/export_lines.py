@@ -40,6 +40,13 @@ _HISTORY_ROW = (
     "'task_id', h.task_id, 'created_at', h.created_at)"
 )
 
+_PROFILE_HISTORY_ROW = (
+    "json_build_object('path', h.path, 'actor', h.actor, 'old_value', h.old_value, "
+    "'new_value', h.new_value, "
+    f"'source_messages', {_NUMBERS.format(ids='h.source_message_ids')}, "
+    "'task_id', h.task_id, 'created_at', h.created_at)"
+)
+
 _FIELDS: dict[str, str] = {
     "task": (
         "'type', 'task', 'id', id, 'kind', kind, 'user_id', user_id, "
@@ -88,6 +95,17 @@ _FIELDS: dict[str, str] = {
         "'status', status, 'error', error, 'passages', passages, 'created_at', created_at, "
         "'updated_at', updated_at"
     ),
+    "profile_template": (
+        "'type', 'profile_template', 'id', id, 'name', name, 'fields', fields, "
+        "'created_at', created_at, 'updated_at', updated_at"
+    ),
+    "profile": (
+        "'type', 'profile', 'id', r.id, 'template_id', r.template_id, "  # noqa: S608 (fixed)
+        "'subject_kind', r.subject_kind, 'subject_id', r.subject_id, 'fields', r.fields, "
+        "'created_at', r.created_at, 'updated_at', r.updated_at, "
+        f"'history', (SELECT coalesce(json_agg({_PROFILE_HISTORY_ROW} ORDER BY h.id), "
+        "'[]'::json) FROM profile_history h WHERE h.profile_id = r.id AND h.project_id = :p)"
+    ),
     "passage": (
         "'type', 'passage', 'id', id, 'knowledgebase_id', knowledgebase_id, "
         "'file_id', file_id, 'position', position, 'page', page, 'heading', heading, "
@@ -95,30 +113,52 @@ _FIELDS: dict[str, str] = {
     ),
 }
 
-# table (with its alias), the page key, whether it has a user_id column, whether a vector.
-_TABLES: dict[str, tuple[str, str, bool, bool]] = {
-    "task": ("tasks", "id", True, False),
-    "message": ("messages", "seq", True, False),
-    "memory": ("memories m", "m.id", True, True),
-    "feedback": ("feedback", "id", True, False),
-    "knowledge_base": ("knowledge_bases", "id", False, False),
-    "knowledge_file": ("knowledge_files", "id", False, False),
-    "passage": ("knowledge_passages", "id", False, True),
+# A one user's profiles: those of that user (not of an agent).
+_USERS_PROFILE = "subject_kind = 'user' AND subject_id = :u"
+# table (with its alias), the condition that keeps one user's records (None: a record of the
+# project, not in a one-user export), whether it has a vector.
+_TABLES: dict[str, tuple[str, str | None, bool]] = {
+    "task": ("tasks", "user_id = :u", False),
+    "message": ("messages", "user_id = :u", False),
+    "memory": ("memories m", "m.user_id = :u", True),
+    "feedback": ("feedback", "user_id = :u", False),
+    "knowledge_base": ("knowledge_bases", None, False),
+    "knowledge_file": ("knowledge_files", None, False),
+    "passage": ("knowledge_passages", None, True),
+    # The templates the user's profiles are bound to come along with them.
+    "profile_template": (
+        "profile_templates",
+        "id IN (SELECT template_id FROM profiles WHERE project_id = :p AND "  # noqa: S608
+        f"{_USERS_PROFILE})",
+        False,
+    ),
+    "profile": ("profiles r", f"r.{_USERS_PROFILE}", False),
 }
 
 
+def _where(kind: str, *, user: bool) -> str:
+    table, of_user, _ = _TABLES[kind]
+    alias = table.split()[1] + "." if " " in table else ""
+    where = [f"{alias}project_id = :p"]
+    if user:
+        assert of_user is not None, f"{kind} records are the project's, not a user's"
+        where.append(of_user)
+    return f"FROM {table} WHERE {' AND '.join(where)}"
+
+
 def _statement(kind: str, *, user: bool, vector: bool) -> str:
-    table, _, has_user, has_vector = _TABLES[kind]
+    has_vector = _TABLES[kind][2]
     line = f"json_build_object({_FIELDS[kind]})::text"
     if vector and has_vector:
         # The vector last, as Postgres prints it (already JSON): what an import reads fastest.
         column = "m.embedding" if kind == "memory" else "embedding"
         line = f"""left({line}, -1) || ',"embedding":' || {column}::text || '}}'"""
-    prefix = "m." if kind == "memory" else ""
-    where = [f"{prefix}project_id = :p"]
-    if user and has_user:
-        where.append(f"{prefix}user_id = :u")
-    return f"SELECT {line} AS line FROM {table} WHERE {' AND '.join(where)}"  # noqa: S608
+    return f"SELECT {line} AS line {_where(kind, user=user)}"
+
+
+def of_users(kind: str) -> bool:
+    """Whether a one-user export holds records of this kind."""
+    return kind != "history" and _TABLES[kind][1] is not None
 
 
 _DELETED_HISTORY = (
@@ -133,6 +173,14 @@ _DELETED_HISTORY = (
 class ExportLines:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def count(self, kind: str, project_id: uuid.UUID, user_id: str | None) -> int:
+        """How many records of a kind (not ``history``) the export holds."""
+        values: dict[str, Any] = {"p": project_id}
+        if user_id is not None:
+            values["u"] = user_id
+        statement = f"SELECT count(*) {_where(kind, user=user_id is not None)}"
+        return int(await self.session.scalar(text(statement), values) or 0)
 
     async def pages(
         self,

@@ -34,13 +34,21 @@ from memos_server.storage.models import (
     Memory,
     MemoryHistory,
     Message,
+    Profile,
+    ProfileTemplate,
     Project,
     ServiceMeta,
     Task,
 )
 
 Identified = (
-    type[Memory] | type[Task] | type[KnowledgeBase] | type[KnowledgeFile] | type[KnowledgePassage]
+    type[Memory]
+    | type[Task]
+    | type[KnowledgeBase]
+    | type[KnowledgeFile]
+    | type[KnowledgePassage]
+    | type[ProfileTemplate]
+    | type[Profile]
 )
 
 
@@ -54,13 +62,6 @@ class ExportRepository:
         await self.session.execute(
             text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         )
-
-    async def count(self, model: Any, project_id: uuid.UUID, user_id: str | None) -> int:
-        where = [model.project_id == project_id]
-        if user_id is not None and hasattr(model, "user_id"):
-            where.append(model.user_id == user_id)
-        counted = await self.session.scalar(select(func.count()).select_from(model).where(*where))
-        return int(counted or 0)
 
     async def deleted_history_count(self, project_id: uuid.UUID) -> int:
         return int(
@@ -206,6 +207,19 @@ class ImportRepository:
             )
         )
         return set(rows.scalars())
+
+    async def bound_subjects(
+        self, template_ids: Collection[uuid.UUID]
+    ) -> set[tuple[uuid.UUID, str, str]]:
+        """The (template, subject kind, subject id) of every profile bound to these templates."""
+        if not template_ids:
+            return set()
+        rows = await self._execute(
+            select(Profile.template_id, Profile.subject_kind, Profile.subject_id).where(
+                Profile.template_id.in_(list(template_ids))
+            )
+        )
+        return {(t, kind, subject) for t, kind, subject in rows}
 
     async def with_history(
         self, project_id: uuid.UUID, memory_ids: Collection[uuid.UUID]
