@@ -32,6 +32,7 @@ Revises: 0022
 Create Date: 2026-11-30
 """
 
+import uuid
 from collections.abc import Sequence
 
 from alembic import context, op
@@ -77,25 +78,40 @@ FRESH_VALUES = ", ".join(
         "details = details::text::jsonb",
     ]
 )
-REWRITE = text(
+REWRITE_PAGES = text(
     f"UPDATE memories SET {FRESH_VALUES} "  # noqa: S608 (fixed text)
     "WHERE ctid >= format('(%s,0)', CAST(:first AS bigint))::tid "
     "AND ctid < format('(%s,0)', CAST(:last AS bigint))::tid"
 )
+REWRITE_KEYS = text(
+    f"UPDATE memories SET {FRESH_VALUES} WHERE id IN "  # noqa: S608 (fixed text)
+    "(SELECT id FROM memories WHERE id > :after ORDER BY id LIMIT :rows) RETURNING id"
+)
+ROWS_PER_PAGE = 4  # what a page held in the old layout
 
 
-def rewrite_rows(batch_pages: int) -> int:
-    """Rewrite every row stored before, ``batch_pages`` heap pages per transaction; the rows
-    rewritten. Runs in autocommit: each statement is its own transaction."""
+def rewrite_by_pages(batch_pages: int) -> None:
+    """Every row stored before, ``batch_pages`` heap pages per statement (a TID range scan,
+    Postgres 14 and later), in physical order."""
     bind = op.get_bind()
     pages = bind.scalar(
         text("SELECT pg_relation_size('memories') / current_setting('block_size')::bigint")
     )
-    rewritten = 0
     for first in range(0, int(pages or 0), batch_pages):
-        result = bind.execute(REWRITE, {"first": first, "last": first + batch_pages})
-        rewritten += result.rowcount
-    return rewritten
+        bind.execute(REWRITE_PAGES, {"first": first, "last": first + batch_pages})
+
+
+def rewrite_by_keys(batch_pages: int) -> None:
+    """The same by primary key ranges, for Postgres 13 (a ``ctid`` range would scan the whole
+    table each time there): the rows of a batch are scattered, so they land apart."""
+    bind = op.get_bind()
+    after = uuid.UUID(int=0)
+    while True:
+        done = bind.execute(REWRITE_KEYS, {"after": after, "rows": batch_pages * ROWS_PER_PAGE})
+        ids = [row[0] for row in done]
+        if not ids:
+            return
+        after = max(ids)  # uuid order is byte order, as Postgres compares them
 
 
 def upgrade() -> None:
@@ -105,9 +121,11 @@ def upgrade() -> None:
         op.execute(f"UPDATE memories SET {FRESH_VALUES}")  # noqa: S608 (fixed text)
         return
     batch_pages = int(context.config.attributes.get("row_rewrite_pages", BATCH_PAGES))
+    by_keys = context.config.attributes.get("row_rewrite_by_keys", False)
+    by_keys = by_keys or op.get_bind().dialect.server_version_info < (14,)
     op.execute(f"SELECT pg_advisory_lock({MIGRATION_LOCK_ID})")
     with op.get_context().autocommit_block():
-        rewrite_rows(batch_pages)
+        (rewrite_by_keys if by_keys else rewrite_by_pages)(batch_pages)
         op.execute("VACUUM (ANALYZE) memories")
     op.execute(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
     op.execute(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})")
