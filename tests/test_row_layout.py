@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -15,7 +17,7 @@ from alembic import command
 from memos_server.services.memory_writer import MemoryText, new_memory
 from memos_server.settings import DatabaseSettings
 from memos_server.storage.database import Database
-from memos_server.storage.migrations import alembic_config
+from memos_server.storage.migrations import alembic_config, head_revision
 from memos_server.storage.models import Memory
 from memos_server.storage.repositories.memory_scopes import Scope
 from memos_server.storage.repositories.memory_search import MemorySearch
@@ -184,3 +186,32 @@ def test_the_row_layout_migration_rewrites_a_populated_table(pg_url: str, by_key
     command.upgrade(config, "head")
     assert toast_values(url) <= 3
     assert run(searches(url, project, users)) == answered
+
+
+def test_two_processes_starting_at_once_migrate_one_after_the_other(pg_url: str) -> None:
+    """The rewrite commits batch by batch, which ends the migration's transaction lock: the
+    other starter still waits for the whole migration, then finds it done."""
+    url = fresh_database(pg_url)
+    config = alembic_config(url)
+    command.upgrade(config, "0022")
+    project = uuid.uuid4()
+    execute(url, "INSERT INTO projects (id, name) VALUES (:id, :name)", id=project, name="p")
+    run(store(url, memories(project, "用户-甲", random.Random(3), 200)))
+    before = rows(url)
+
+    # Two processes, as two service instances starting (Alembic's context is one per process).
+    script = (
+        "import sys; from memos_server.storage.migrations import upgrade_database; "
+        "upgrade_database(sys.argv[1])"
+    )
+    starters = [
+        subprocess.Popen([sys.executable, "-c", script, url], stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    for starter in starters:
+        _, errors = starter.communicate(timeout=120)
+        assert starter.returncode == 0, errors  # neither fails (a second run of 0023 would)
+
+    assert sql(url, "SELECT version_num FROM alembic_version") == [{"version_num": head_revision()}]
+    assert rows(url) == before
+    assert toast_values(url) == 0
