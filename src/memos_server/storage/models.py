@@ -99,6 +99,8 @@ class Message(Base):
 
 
 class Memory(Base):
+    # Stored with ``toast_tuple_target = 8160`` (migration 0023): a row, vector and text, stays
+    # whole in the heap unless it cannot fit a page, so search reads no TOAST for it.
     __tablename__ = "memories"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
