@@ -351,6 +351,39 @@ class Level:
     # (service + Postgres) CPU per request / the floor's (bench/floor.py), when it was measured.
     floor_ratio: float | None = None
 
+    @classmethod
+    def measured(
+        cls,
+        clients: int,
+        latencies: list[float],
+        errors: list[str],
+        seconds: float,
+        cpu_used: dict[str, float],
+        messages_per_call: int | None = None,
+    ) -> Level:
+        """A level from what its clients saw and the CPU seconds each part used."""
+        count = len(latencies)
+
+        def at(p: float) -> float:
+            return round(percentile(latencies, p), 1) if latencies else 0.0
+
+        return cls(
+            clients=clients,
+            requests=count,
+            errors=len(errors),
+            seconds=round(seconds, 1),
+            throughput=round(count / seconds, 1),
+            p50_ms=at(50),
+            p95_ms=at(95),
+            p99_ms=at(99),
+            messages_per_s=(
+                round(count * messages_per_call / seconds, 1) if messages_per_call else None
+            ),
+            error_samples=sorted(set(errors))[:3],
+            cpu_ms_per_request={k: round(v * 1000 / max(count, 1), 2) for k, v in cpu_used.items()},
+            cpu_busy=round(sum(cpu_used.values()) / (seconds * (os.cpu_count() or 1)), 2),
+        )
+
 
 @dataclass
 class State:
@@ -482,22 +515,8 @@ async def drive(
     )
     cpu_after = cpu_seconds(args.pid, args.postmaster)
     seconds = time.perf_counter() - measure_from
-    count = len(latencies)
     cpu_used = {k: cpu_after[k] - cpu_before[k] for k in cpu_after}
-    return Level(
-        clients=clients,
-        requests=count,
-        errors=len(errors),
-        seconds=round(seconds, 1),
-        throughput=round(count / seconds, 1),
-        p50_ms=round(percentile(latencies, 50), 1) if latencies else 0.0,
-        p95_ms=round(percentile(latencies, 95), 1) if latencies else 0.0,
-        p99_ms=round(percentile(latencies, 99), 1) if latencies else 0.0,
-        messages_per_s=round(count * messages_per_call / seconds, 1) if messages_per_call else None,
-        error_samples=sorted(set(errors))[:3],
-        cpu_ms_per_request={k: round(v * 1000 / max(count, 1), 2) for k, v in cpu_used.items()},
-        cpu_busy=round(sum(cpu_used.values()) / (seconds * (os.cpu_count() or 1)), 2),
-    )
+    return Level.measured(clients, latencies, errors, seconds, cpu_used, messages_per_call)
 
 
 def search_call(args: argparse.Namespace, users: int) -> MakeCall:

@@ -54,7 +54,6 @@ sys.path.insert(0, str(ROOT))
 
 from bench.corpus import messages, query  # noqa: E402
 from bench.load import WARMUP_S, Level, Progress, cpu_seconds, user_id  # noqa: E402
-from bench.search_latency import percentile  # noqa: E402
 
 MEM0_VERSION = "2.2.1"
 DATABASE = "mem0_bench"
@@ -273,24 +272,11 @@ def drive(clients: int, duration: float, call: OpCall, seed: str, postmaster: in
         thread.join()
     after = cpu_seconds(None, postmaster)
     seconds = time.perf_counter() - measure_from
-    count = len(latencies)
     used = {
         "mem0": after["load_generator"] - before["load_generator"],
         "postgres": after["postgres"] - before["postgres"],
     }
-    return Level(
-        clients=clients,
-        requests=count,
-        errors=len(errors),
-        seconds=round(seconds, 1),
-        throughput=round(count / seconds, 1),
-        p50_ms=round(percentile(latencies, 50), 1) if latencies else 0.0,
-        p95_ms=round(percentile(latencies, 95), 1) if latencies else 0.0,
-        p99_ms=round(percentile(latencies, 99), 1) if latencies else 0.0,
-        error_samples=sorted(set(errors))[:3],
-        cpu_ms_per_request={k: round(v * 1000 / max(count, 1), 2) for k, v in used.items()},
-        cpu_busy=round(sum(used.values()) / (seconds * (os.cpu_count() or 1)), 2),
-    )
+    return Level.measured(clients, latencies, errors, seconds, used)
 
 
 def search_op(memory: Any, seed: int, users: int, found: list[int]) -> OpCall:
