@@ -175,6 +175,7 @@ def test_words_that_only_hedge_a_query_are_left_out_of_it() -> None:
     assert query_tokens("Would Caroline likely pursue writing?") == ["carolin", "pursu", "write"]
     assert query_tokens("Might she probably like it?") == ["like"]
     assert query_tokens("他可能喜欢什么运动") == ["喜欢", "运动"]
+    assert query_tokens("What pets wouldn't cause any discomfort?") == ["pet", "caus", "discomfort"]
     # Memories keep them: only queries are trimmed.
     assert index_tokens("她可能会来 likely") == "可能 来 like"
 

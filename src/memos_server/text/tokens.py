@@ -154,6 +154,25 @@ STOP_WORDS_EN = frozenset(
         "what's",
         "that's",
         "let's",
+        # The negations of the auxiliaries above (as in NLTK's English list): "wouldn't" was a
+        # word while "would" was not.
+        "aren't",
+        "couldn't",
+        "didn't",
+        "doesn't",
+        "hadn't",
+        "hasn't",
+        "haven't",
+        "isn't",
+        "mightn't",
+        "mustn't",
+        "needn't",
+        "shan't",
+        "shouldn't",
+        "wasn't",
+        "weren't",
+        "won't",
+        "wouldn't",
     ]
 )
 STOP_WORDS_ZH = frozenset(
