@@ -168,3 +168,62 @@ def test_a_full_text_hit_the_vector_channel_missed_is_scored_on_its_cosine(
     assert len(found) == 2  # the channels proposed different memories
     assert found[0]["memory_value"].removeprefix("user: ") == exact
     assert all(m["relativity"] > 0.5 for m in found)
+
+
+def test_words_that_only_hedge_a_query_are_left_out_of_it() -> None:
+    # "likely" would stem to "like" and match every "I'd like"; "like" itself stays a word.
+    assert query_tokens("Would Caroline likely pursue writing?") == ["carolin", "pursu", "write"]
+    assert query_tokens("Might she probably like it?") == ["like"]
+    assert query_tokens("他可能喜欢什么运动") == ["喜欢", "运动"]
+    assert query_tokens("What pets wouldn't cause any discomfort?") == ["pet", "caus", "discomfort"]
+    # Memories keep them: only queries are trimmed.
+    assert index_tokens("她可能会来 likely") == "可能 来 like"
+
+
+def test_a_word_most_memories_hold_tells_none_apart() -> None:
+    from memos_server.services.search.fusion import telling_words
+
+    held = {"carolin": 9, "religi": 1, "church": 2}
+    assert telling_words(["carolin", "religi", "church"], held, 10, 0.5) == ["religi", "church"]
+    assert telling_words(["carolin"], held, 10, 0.5) == ["carolin"]  # never all left out
+    assert telling_words(["carolin", "religi"], held, 10, 1.0) == ["carolin", "religi"]  # off
+
+
+def test_the_full_text_statement_counts_the_memories_holding_each_word(
+    api: Api, api_key: str, pg_url: str
+) -> None:
+    """``lexical_and_counts(frequencies=True)``: per kind, how many memories in scope hold each
+    query word (another user's do not count)."""
+    import asyncio
+
+    from memos_server.services.apikeys import hash_key
+    from memos_server.settings import DatabaseSettings
+    from memos_server.storage.database import Database
+    from memos_server.storage.repositories.memory_scopes import Scope
+    from memos_server.storage.repositories.memory_search import MemorySearch
+    from tests.support.database import sql
+
+    user = f"u-{uuid.uuid4().hex}"
+    texts = ("小林：周末去爬山了。", "小林：登山杖借给小周了。", "小林：明天去买菜。")
+    remember(api, *texts, user=user)
+    remember(api, "小林：登山杖又买了一根。", user=f"other-{user}")
+    [row] = sql(pg_url, "SELECT project_id FROM api_keys WHERE key_hash = :h", h=hash_key(api_key))
+    tokens = query_tokens("小林的登山杖在哪")
+
+    async def counted() -> tuple[int, dict[str, int], int]:
+        database = Database(pg_url, DatabaseSettings(pool_size=1, max_overflow=0))
+        try:
+            async with database.session() as session:
+                hits, counts = await MemorySearch(session).lexical_and_counts(
+                    Scope(row["project_id"], user), {"fact": 10}, tokens, frequencies=True
+                )
+                return len(hits["fact"]), counts.words["fact"], counts.memories["fact"]
+        finally:
+            await database.dispose()
+
+    hits, words, memories = asyncio.run(counted())
+    assert (hits, memories) == (3, 3)
+    held = {t: sum(t in index_tokens(text).split() for text in texts) for t in tokens}
+    assert words == held
+    assert held["小林"] == 3
+    assert 0 < max(n for t, n in held.items() if t != "小林") < 3

@@ -30,6 +30,13 @@ class SearchSettings(Group):
         description="`relativity` of a search that sends none "
         "(unset: the model's level for the query's language; services/search/relevance.py).",
     )
+    common_word_share: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=1.0,
+        description="A query word held by more than this share of the memories searched (a "
+        "speaker's name on every line) counts for nothing in the full-text score (1: off).",
+    )
     time_boost: float = Field(
         default=0.15,
         ge=0.0,

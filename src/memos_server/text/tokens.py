@@ -156,6 +156,25 @@ STOP_WORDS_EN = frozenset(
         "what's",
         "that's",
         "let's",
+        # The negations of the auxiliaries above (as in NLTK's English list): "wouldn't" was a
+        # word while "would" was not.
+        "aren't",
+        "couldn't",
+        "didn't",
+        "doesn't",
+        "hadn't",
+        "hasn't",
+        "haven't",
+        "isn't",
+        "mightn't",
+        "mustn't",
+        "needn't",
+        "shan't",
+        "shouldn't",
+        "wasn't",
+        "weren't",
+        "won't",
+        "wouldn't",
     ]
 )
 STOP_WORDS_ZH = frozenset(
@@ -225,6 +244,12 @@ STOP_WORDS_ZH = frozenset(
     ]
 )
 
+# Words that say how sure the asker is, not what about: left out of queries only ("Would Caroline
+# likely pursue writing?": Snowball stems "likely" to "like", which then matches every "I'd like"
+# in the user's memories). Checked before stemming, so "like" itself stays a query word.
+HEDGES_EN = frozenset(["likely", "probably", "possibly", "perhaps", "maybe", "might"])
+HEDGES_ZH = frozenset(["可能", "也许", "或许"])
+
 # jieba's HMM (its guess at words not in the dictionary) costs the square of the length of an
 # unbroken run of Chinese characters: 32,000 took 11 s. Written Chinese breaks every few dozen
 # characters; a longer run is cut into pieces of this many, at the price of a word split at a cut.
@@ -271,10 +296,14 @@ def _tokens(text: str, *, for_index: bool) -> list[str]:
             cut = jieba.lcut_for_search if for_index else jieba.lcut
             for start in range(0, len(run), MAX_RUN_CHARS):
                 words = cut(run[start : start + MAX_RUN_CHARS])
-                out.extend(w for w in words if w not in STOP_WORDS_ZH and w.strip())
+                out.extend(
+                    w
+                    for w in words
+                    if w not in STOP_WORDS_ZH and w.strip() and (for_index or w not in HEDGES_ZH)
+                )
         else:
             word = run.lower()
-            if word in STOP_WORDS_EN:
+            if word in STOP_WORDS_EN or (not for_index and word in HEDGES_EN):
                 continue
             out.append(_stem(word.removesuffix("'s").replace("'", "")))
     return out
@@ -304,5 +333,5 @@ def memory_tokens(key: str, value: str) -> str:
 
 
 def query_tokens(text: str) -> list[str]:
-    """The distinct words of a query, in order."""
+    """The distinct words of a query, in order, without the words that only hedge it."""
     return list(dict.fromkeys(_tokens(text, for_index=False)))

@@ -32,7 +32,7 @@ from memos_server.filters import Filter
 from memos_server.prompts.labels import PREFERENCE_NOTES
 from memos_server.rerank import Reranker
 from memos_server.services.limits import check_ids, check_query, check_result_limit
-from memos_server.services.search.fusion import bm25, fuse, vector_weight
+from memos_server.services.search.fusion import bm25, fuse, telling_words, vector_weight
 from memos_server.services.search.passages import (
     OpenSession,
     PassagesWanted,
@@ -214,8 +214,11 @@ async def search_memories(
         pool = {kind: max(settings.search.candidates, limit) for kind, limit in limits.items()}
         # The full-text channel and the counts in one statement; kinds with nothing in scope
         # need no vector channel.
+        common_share = settings.search.common_word_share
         lexical, counts = (
-            await repository.lexical_and_counts(scope, pool, tokens) if limits else ({}, None)
+            await repository.lexical_and_counts(scope, pool, tokens, frequencies=common_share < 1)
+            if limits
+            else ({}, None)
         )
         documents = counts.memories if counts else {}
         limits = {kind: limit for kind, limit in limits.items() if documents[kind]}
@@ -263,7 +266,9 @@ async def search_memories(
             return []
         limit = limits[kind]
         by_vector = await vector_hits(kind) if vector else []
-        by_text = bm25(tokens, lexical[kind], documents[kind])
+        held = counts.words.get(kind, {}) if counts is not None else {}
+        words = telling_words(tokens, held, documents[kind], settings.search.common_word_share)
+        by_text = bm25(words, lexical[kind], documents[kind])
         keep = max(limit, settings.search.reranker_candidates) if reranker else limit
         recency = settings.search.recency_lift > 0 and language in settings.search.recency_languages
         pool = max(keep, settings.search.recency_candidates) if recency else keep

@@ -56,6 +56,20 @@ def bm25(
     return scored
 
 
+def telling_words(
+    tokens: Sequence[str], held: Mapping[str, int], documents: int, share: float
+) -> list[str]:
+    """The query's words that tell memories apart: a word ``held`` by (in) more than ``share`` of
+    the ``documents`` searched is left out, unless every word is.
+
+    BM25 takes a word's document frequency from the hits alone (at most ``candidates`` of them),
+    so a word in every memory (a speaker's name opening each line of a conversation) still
+    weighed as much as one in a fifth of them, and gave every memory a share of the query.
+    """
+    kept = [token for token in tokens if held.get(token, 0) <= share * documents]
+    return kept or list(tokens)
+
+
 def _counts(words: Sequence[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for word in words:

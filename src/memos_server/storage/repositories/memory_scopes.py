@@ -11,7 +11,7 @@ and the expiry is one more filter on the rows the index hands back.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, true
@@ -127,3 +127,5 @@ class Hit:
 class Counts:
     memories: dict[str, int]  # by kind
     feedback: dict[str, int]  # feedback memories among them, by kind
+    # By kind, how many of them hold each query word (``MemorySearch.lexical_and_counts``).
+    words: dict[str, dict[str, int]] = field(default_factory=dict)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, any_, cast, func, null, select, union_all
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -22,28 +22,39 @@ from memos_server.storage.vocabulary import MemoryMode
 
 _when = func.coalesce(Memory.memory_time, Memory.create_time)
 _no_count = cast(null(), BigInteger)
+_no_words = cast(null(), ARRAY(BigInteger))
 
 
 class MemorySearch(MemoryRepository):
     async def lexical_and_counts(
-        self, scope: Scope, pools: Mapping[str, int], tokens: Sequence[str]
+        self,
+        scope: Scope,
+        pools: Mapping[str, int],
+        tokens: Sequence[str],
+        *,
+        frequencies: bool = False,
     ) -> tuple[dict[str, list[Hit]], Counts]:
         """Search's first statement: each kind's ``lexical`` hits and ``count_by_kind``, in one
-        round trip (a UNION ALL: the hits' rows, then one row of counts per kind)."""
+        round trip (a UNION ALL: the hits' rows, then one row of counts per kind). With
+        ``frequencies``, also how many memories of each kind hold each token (``Counts.words``;
+        one more row per kind, counted over the rows the full-text query matches, which its
+        ranking reads anyway)."""
         kinds = list(pools)
         hits: dict[str, list[Hit]] = {kind: [] for kind in kinds}
         if not tokens or not any(pools.values()):
             return hits, await self.count_by_kind(scope, kinds)
         query = func.to_tsquery("simple", " | ".join(f"'{token}'" for token in tokens))
-        parts = [
-            select(Memory.kind, Memory.id, _when, Memory.search_text, _no_count, _no_count)
+        parts: list[Any] = [
+            select(
+                Memory.kind, Memory.id, _when, Memory.search_text, _no_count, _no_count, _no_words
+            )
             .where(*scope.conditions(kind), func.ts_match_vq(Memory.tsv, query))
             .order_by(func.ts_rank(Memory.tsv, query).desc())
             .limit(limit)
             for kind, limit in pools.items()
             if limit > 0
         ]
-        counted = (
+        parts.append(
             select(
                 Memory.kind,
                 null(),
@@ -51,14 +62,33 @@ class MemorySearch(MemoryRepository):
                 null(),
                 func.count(),
                 func.count().filter(Memory.mode == MemoryMode.FEEDBACK),
+                _no_words,
             )
             .where(*scope.conditions(None), Memory.kind.in_(kinds))
             .group_by(Memory.kind)
         )
+        if frequencies:
+            held = [
+                func.count().filter(
+                    func.ts_match_vq(Memory.tsv, func.to_tsquery("simple", f"'{token}'"))
+                )
+                for token in tokens
+            ]
+            parts.append(
+                select(Memory.kind, null(), null(), null(), _no_count, _no_count, array(held))
+                .where(
+                    *scope.conditions(None),
+                    Memory.kind.in_(kinds),
+                    func.ts_match_vq(Memory.tsv, query),
+                )
+                .group_by(Memory.kind)
+            )
         counts = Counts(dict.fromkeys(kinds, 0), dict.fromkeys(kinds, 0))
-        rows: Sequence[Any] = (await self.session.execute(union_all(*parts, counted))).all()
-        for kind, id_, when, text, count, feedback in rows:
-            if id_ is None:
+        rows: Sequence[Any] = (await self.session.execute(union_all(*parts))).all()
+        for kind, id_, when, text, count, feedback, words in rows:
+            if words is not None:
+                counts.words[kind] = dict(zip(tokens, map(int, words), strict=True))
+            elif id_ is None:
                 counts.memories[kind] = int(count)
                 counts.feedback[kind] = int(feedback)
             else:
