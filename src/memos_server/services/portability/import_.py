@@ -171,14 +171,9 @@ class Importer(ProfileSteps):
             self.on_progress(kind, done, self.header.counts.get(kind, 0))
 
     async def _tasks(self, batch: Numbered[TaskRecord]) -> None:
-        ids = await self._ids(Task, [r.id for _, r, _ in batch])
-        new = [
-            rows.task(r, id=ids[r.id][0], project_id=self.project_id)
-            for _, r, _ in batch
-            if not ids[r.id][1]
-        ]
-        await self.repo.store(new)
-        self.result.count("task", len(new), len(batch) - len(new))
+        await self._store_new(
+            Task, batch, lambda r, id_: rows.task(r, id=id_, project_id=self.project_id)
+        )
 
     async def _messages(self, batch: Numbered[MessageRecord]) -> None:
         assert self.header is not None

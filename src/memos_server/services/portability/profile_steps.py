@@ -23,21 +23,18 @@ from memos_server.storage.models import Profile, ProfileHistory, ProfileTemplate
 
 class ProfileSteps(ImportSteps):
     async def _profile_templates(self, batch: Numbered[ProfileTemplateRecord]) -> None:
-        ids = await self._ids(ProfileTemplate, [r.id for _, r, _ in batch])
-        new = [
-            ProfileTemplate(
-                id=ids[r.id][0],
+        await self._store_new(
+            ProfileTemplate,
+            batch,
+            lambda r, id_: ProfileTemplate(
+                id=id_,
                 project_id=self.project_id,
                 name=r.name,
                 fields=_stored(r.fields),
                 created_at=r.created_at,
                 updated_at=r.updated_at,
-            )
-            for _, r, _ in batch
-            if not ids[r.id][1]
-        ]
-        await self.repo.store(new)
-        self.result.count("profile_template", len(new), len(batch) - len(new))
+            ),
+        )
 
     async def _profiles(self, batch: Numbered[ProfileRecord]) -> None:
         ids = await self._ids(Profile, [r.id for _, r, _ in batch])

@@ -121,6 +121,19 @@ class ImportSteps:
                 ids[x] = (y if x in owners else x, False)
         return ids
 
+    async def _store_new(
+        self,
+        model: Identified,
+        batch: Numbered[Any],
+        make: Callable[[Any, uuid.UUID], object],
+    ) -> None:
+        """Store the records of a batch that the project does not hold yet (by their ids here),
+        each made a row by ``make(record, id)``, and count them under the batch's kind."""
+        ids = await self._ids(model, [r.id for _, r, _ in batch])
+        new = [make(r, ids[r.id][0]) for _, r, _ in batch if not ids[r.id][1]]
+        await self.repo.store(new)  # type: ignore[arg-type]
+        self.result.count(batch[0][1].type, len(new), len(batch) - len(new))
+
     async def _targets(self, model: Identified, exported: Any) -> dict[uuid.UUID, uuid.UUID]:
         known = [x for x in exported if x is not None]
         return {x: target for x, (target, _) in (await self._ids(model, known)).items()}
@@ -165,32 +178,26 @@ class ImportSteps:
         return out
 
     async def _knowledge_bases(self, batch: Numbered[KnowledgeBaseRecord]) -> None:
-        ids = await self._ids(KnowledgeBase, [r.id for _, r, _ in batch])
-        new = [
-            rows.knowledge_base(r, id=ids[r.id][0], project_id=self.project_id)
-            for _, r, _ in batch
-            if not ids[r.id][1]
-        ]
-        await self.repo.store(new)
-        self.result.count("knowledge_base", len(new), len(batch) - len(new))
+        await self._store_new(
+            KnowledgeBase,
+            batch,
+            lambda r, id_: rows.knowledge_base(r, id=id_, project_id=self.project_id),
+        )
 
     async def _knowledge_files(self, batch: Numbered[KnowledgeFileRecord]) -> None:
-        ids = await self._ids(KnowledgeFile, [r.id for _, r, _ in batch])
         tasks = await self._stored_task(batch)
         bases = await self._targets(KnowledgeBase, {r.knowledgebase_id for _, r, _ in batch})
-        new = [
-            rows.knowledge_file(
+        await self._store_new(
+            KnowledgeFile,
+            batch,
+            lambda r, id_: rows.knowledge_file(
                 r,
-                id=ids[r.id][0],
+                id=id_,
                 project_id=self.project_id,
                 knowledgebase_id=bases[r.knowledgebase_id],
                 task_id=tasks[r.task_id],
-            )
-            for _, r, _ in batch
-            if not ids[r.id][1]
-        ]
-        await self.repo.store(new)
-        self.result.count("knowledge_file", len(new), len(batch) - len(new))
+            ),
+        )
 
     def _passage_words(self, r: PassageRecord) -> str:
         if self.words and r.search_text is not None:
