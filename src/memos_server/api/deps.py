@@ -31,19 +31,25 @@ from memos_server.services.search.engine import SearchService
 from memos_server.settings import Settings
 
 
-def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+# The dependencies are ``async def`` though none waits: FastAPI runs a plain ``def`` one in its
+# thread pool, a thread hop (and a GIL handover) per dependency per request.
+async def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings(runtime: RuntimeDep) -> Settings:
+async def get_settings(runtime: RuntimeDep) -> Settings:
     return runtime.settings
 
 
-def get_embedder(runtime: RuntimeDep) -> Embedder:
+async def get_embedder(runtime: RuntimeDep) -> Embedder:
     return runtime.require_embedder()
 
 
@@ -69,39 +75,39 @@ EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
 
 # The request services, built once with the runtime. Those that embed ask for the embedding
 # model first, as the routes always did: it refuses (503) once a reindex retired it.
-def get_message_intake(runtime: RuntimeDep, _: EmbedderDep) -> MessageIntake:
+async def get_message_intake(runtime: RuntimeDep, _: EmbedderDep) -> MessageIntake:
     return runtime.services.messages
 
 
-def get_feedback_intake(runtime: RuntimeDep, _: EmbedderDep) -> FeedbackIntake:
+async def get_feedback_intake(runtime: RuntimeDep, _: EmbedderDep) -> FeedbackIntake:
     return runtime.services.feedback
 
 
-def get_search(runtime: RuntimeDep, _: EmbedderDep) -> SearchService:
+async def get_search(runtime: RuntimeDep, _: EmbedderDep) -> SearchService:
     return runtime.services.search
 
 
-def get_chat(runtime: RuntimeDep, _: EmbedderDep) -> ChatService:
+async def get_chat(runtime: RuntimeDep, _: EmbedderDep) -> ChatService:
     return runtime.services.chat
 
 
-def get_knowledge(runtime: RuntimeDep) -> KnowledgeService:
+async def get_knowledge(runtime: RuntimeDep) -> KnowledgeService:
     return runtime.services.knowledge
 
 
-def get_memory_admin(runtime: RuntimeDep) -> MemoryAdmin:
+async def get_memory_admin(runtime: RuntimeDep) -> MemoryAdmin:
     return runtime.services.memories
 
 
-def get_templates(runtime: RuntimeDep) -> TemplateService:
+async def get_templates(runtime: RuntimeDep) -> TemplateService:
     return runtime.services.profile_templates
 
 
-def get_profiles(runtime: RuntimeDep) -> ProfileService:
+async def get_profiles(runtime: RuntimeDep) -> ProfileService:
     return runtime.services.profiles
 
 
-def get_memory_editor(runtime: RuntimeDep, _: EmbedderDep) -> MemoryAdmin:
+async def get_memory_editor(runtime: RuntimeDep, _: EmbedderDep) -> MemoryAdmin:
     """The memory admin for a change that may re-embed a text (update/memory)."""
     return runtime.services.memories
 
@@ -183,7 +189,7 @@ def spend_input(request: Request, runtime: Runtime, texts: Iterable[str]) -> Non
         runtime.input_tokens.take(request.state.key_id, tokens)
 
 
-def get_idempotency_key(
+async def get_idempotency_key(
     idempotency_key: Annotated[
         str | None,
         Header(

@@ -24,7 +24,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from memos_server.api.deps import get_project, get_runtime
+from memos_server.api.deps import get_project, runtime_of
 from memos_server.api.errors import render
 from memos_server.errors import Unauthenticated
 from memos_server.mcp.server import build_server
@@ -66,7 +66,7 @@ class McpEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        runtime = get_runtime(request)
+        runtime = runtime_of(request)
         try:
             project = await self._project(request)
         except Unauthenticated as refused:  # InvalidApiKey too; a 429 goes to the app's handler
@@ -79,7 +79,7 @@ class McpEndpoint:
 
     @staticmethod
     async def _project(request: Request) -> uuid.UUID:
-        runtime = get_runtime(request)
+        runtime = runtime_of(request)
         async with runtime.database.session() as session:
             return await get_project(
                 request, session, runtime, request.headers.get("authorization")

@@ -64,6 +64,14 @@ class DatabaseSettings(Group):
         gt=0,
         description="Longest wait to open a connection; beyond it a request answers 503.",
     )
+    ping_idle_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="A pooled connection idle at least this long is pinged (one round trip) "
+        "before a request uses it; one the server closed is replaced without a round trip "
+        "whatever its idle time (0: ping at every checkout).",
+    )
     pool_timeout_s: float = Field(
         default=10.0,
         gt=0,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -111,6 +115,36 @@ PRIMARY_APPLICATION = "memos-server"
 REPLICA_APPLICATION = "memos-server-read"
 
 
+_RETURNED = "memos_returned_at"
+
+
+def check_at_checkout(engine: AsyncEngine, idle_s: float) -> None:
+    """Check each pooled connection as a request takes it, so one the server dropped is replaced
+    before use. One the server closed (terminated, restarted: the driver read the end of its
+    socket) is replaced without a round trip; one idle ``idle_s`` or more is pinged too (a
+    network that dropped it silently). A connection used moments ago under load costs nothing,
+    where SQLAlchemy's ``pool_pre_ping`` spends a round trip (three with asyncpg) on every one."""
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def _returned(_: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_RETURNED] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine.pool, "checkout")
+    def _taken(dbapi_connection: Any, record: Any, _: Any) -> None:
+        returned = record.info.get(_RETURNED)
+        if returned is None:
+            return  # opened just now
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if driver is not None and driver.is_closed():
+            raise DisconnectionError("the server closed this connection")
+        if time.monotonic() - returned >= idle_s:
+            try:
+                dbapi_connection.ping()
+            except Exception as error:
+                raise DisconnectionError("the connection did not answer a ping") from error
+
+
 class Database:
     def __init__(
         self,
@@ -129,8 +163,9 @@ class Database:
             pool_size=settings.pool_size,
             max_overflow=settings.max_overflow,
             # A pooled connection the server dropped (a restart) is noticed and replaced at
-            # checkout, so the first requests after the database returns succeed.
-            pool_pre_ping=True,
+            # checkout, so the first requests after the database returns succeed: see
+            # ``check_at_checkout`` (no round trip for a connection in use moments ago).
+            pool_pre_ping=False,
             pool_timeout=settings.pool_timeout_s,
             # Every statement of a request or a job is bounded (Postgres cancels it past the
             # timeout); migrations run on their own engine, index builds lift it for themselves.
@@ -143,6 +178,7 @@ class Database:
             # statement's parameters: messages, queries, memories.
             hide_parameters=not settings.echo,
         )
+        check_at_checkout(self.engine, settings.ping_idle_s)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     def session(self) -> AsyncSession:

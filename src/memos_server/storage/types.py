@@ -8,7 +8,7 @@ from typing import Any
 
 from pgvector import Vector
 from pgvector.sqlalchemy import Vector as PgVector
-from sqlalchemy import REAL, DateTime, Dialect, case, cast, literal, literal_column
+from sqlalchemy import REAL, DateTime, Dialect, bindparam, case, cast, literal, literal_column
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
@@ -64,6 +64,11 @@ def query_vector(vector: Sequence[float]) -> ColumnElement[Any]:
     ``vector`` by Postgres. pgvector's own binding prints the 384 floats as text in Python first
     (about a millisecond per search on the development machine)."""
     return cast(literal(list(vector), ARRAY(REAL)), PgVector())
+
+
+def query_vector_parameter(name: str) -> ColumnElement[Any]:
+    """``query_vector`` as a named bind parameter, for a statement built once and run again."""
+    return cast(bindparam(name, type_=ARRAY(REAL)), PgVector())
 
 
 def vector_as_floats(column: Any) -> ColumnElement[Any]:

@@ -89,6 +89,20 @@ class SearchQuery:
         return {kind: limit for kind, limit in limits.items() if limit > 0}
 
 
+# Longer queries are segmented in a thread: a sentence takes well under a millisecond, less than
+# the hop to a thread and back; a page of text takes several.
+INLINE_QUERY_CHARS = 200
+# How long a search waits for its query's embedding still holding its connection.
+BRIEF_WAIT_S = 0.05
+
+
+async def segmented(text: str) -> list[str]:
+    """The query's words (``text.tokens.query_tokens``), long ones off the event loop."""
+    if len(text) <= INLINE_QUERY_CHARS:
+        return query_tokens(text)
+    return await asyncio.to_thread(query_tokens, text)
+
+
 @dataclass(frozen=True)
 class Scored:
     memory: Memory
@@ -203,8 +217,7 @@ async def search_memories(
         else None
     )
     try:
-        # Segmenting a long query is CPU work: off the event loop.
-        tokens = await asyncio.to_thread(query_tokens, query.query) if channels != "vector" else []
+        tokens = await segmented(query.query) if channels != "vector" else []
         # Memories shared into the named bases (allow_knowledgebase_ids) are in scope too.
         scope = Scope(
             project_id, query.user_id, query.agent_id, query.where, query.knowledgebase_ids
@@ -224,8 +237,11 @@ async def search_memories(
         limits = {kind: limit for kind, limit in limits.items() if documents[kind]}
         needs_vector = bool(limits) or passages_wanted
         if embedding is not None and needs_vector and not embedding.done():
-            # The model is busy (a long add's batches go first): wait holding no connection.
-            await release_connection(session)
+            # The query's own embedding takes a few milliseconds: wait for it on the connection.
+            # Longer means the model is busy (a long add's batches go first): wait holding none.
+            await asyncio.wait({embedding}, timeout=BRIEF_WAIT_S)
+            if not embedding.done():
+                await release_connection(session)
         vector = (await embedding)[0] if embedding is not None and needs_vector else []
     finally:
         if embedding is not None and not embedding.done():
@@ -243,8 +259,7 @@ async def search_memories(
         )
     )
 
-    async def vector_hits(kind: str) -> list[Hit]:
-        hnsw = None
+    async def own_index(kind: str) -> HnswScan | None:
         # A filter or an agent narrows the rows below what the user's index holds, and memories
         # shared into the named bases lie outside it: exact scan.
         if (
@@ -253,42 +268,49 @@ async def search_memories(
             and query.agent_id is None
             and query.where is None
             and not query.knowledgebase_ids
+            and await indexes.indexed(session, UserKind(project_id, query.user_id, kind))
         ):
-            target = UserKind(project_id, query.user_id, kind)
-            if await indexes.indexed(session, target):
-                hnsw = HnswScan(indexes.dimension, indexes.ef_search)
-        return await repository.nearest_hits(scope, kind, vector, pool[kind], hnsw)
+            return HnswScan(indexes.dimension, indexes.ef_search)
+        return None
 
+    async def vector_channel() -> tuple[dict[str, list[Hit]], dict[uuid.UUID, float]]:
+        """Each kind's vector hits, and the similarity of every full-text hit: one statement
+        for the kinds scanned exactly, one more per kind walked in the user's own index."""
+        if not vector or not limits:
+            return {}, {}
+        walked = {kind: await own_index(kind) for kind in limits}
+        scanned = {kind: pool[kind] for kind, hnsw in walked.items() if hnsw is None}
+        lexical_ids = [hit.id for kind in limits for hit in lexical[kind]]
+        nearest, similar = await repository.nearest_and_similar(scope, scanned, vector, lexical_ids)
+        for kind, hnsw in walked.items():
+            if hnsw is not None:
+                nearest[kind] = await repository.nearest_hits(scope, kind, vector, pool[kind], hnsw)
+        return nearest, similar
+
+    recency = settings.search.recency_lift > 0 and language in settings.search.recency_languages
     numbers: dict[int, int] = {}
 
-    async def ranked(kind: str) -> list[Scored]:
-        if kind not in limits:
-            return []
-        limit = limits[kind]
-        by_vector = await vector_hits(kind) if vector else []
+    def fused(kind: str) -> list[tuple[uuid.UUID, float]]:
+        """The kind's candidates from both channels, fused and cut to what the later steps
+        (recency, the reranker) look at."""
+        by_vector = nearest.get(kind, [])
         held = counts.words.get(kind, {}) if counts is not None else {}
         words = telling_words(tokens, held, documents[kind], settings.search.common_word_share)
         by_text = bm25(words, lexical[kind], documents[kind])
-        keep = max(limit, settings.search.reranker_candidates) if reranker else limit
-        recency = settings.search.recency_lift > 0 and language in settings.search.recency_languages
-        pool = max(keep, settings.search.recency_candidates) if recency else keep
-        proposed = {hit.id for hit in by_vector}
-        unscored = [hit.id for hit, _, _ in by_text if hit.id not in proposed]
-        cosines = await repository.similarities(unscored, vector) if by_vector else {}
-        fused = fuse(
+        keep = keeps[kind]
+        return fuse(
             by_vector,
             by_text,
             settings.search,
-            pool,
+            max(keep, settings.search.recency_candidates) if recency else keep,
             period,
             text_asked=bool(tokens),
-            cosines=cosines,
+            cosines=similar if by_vector else {},
         )
-        memories, seqs = await repository.found(
-            [i for i, _ in fused], vectors=recency, numbers=True
-        )
-        numbers.update(seqs)
-        found = [Scored(memories[i], score) for i, score in fused if i in memories]
+
+    async def ranked(kind: str, candidates: list[tuple[uuid.UUID, float]]) -> list[Scored]:
+        limit, keep = limits[kind], keeps[kind]
+        found = [Scored(memories[i], score) for i, score in candidates if i in memories]
         if recency:
             found = newer_siblings_first(found, settings.search)[:keep]
         if reranker is not None and found:
@@ -311,7 +333,20 @@ async def search_memories(
         else None
     )
     try:
-        found: dict[str, list[Scored]] = {kind: await ranked(kind) for kind in MemoryKind}
+        keeps = {
+            kind: max(limit, settings.search.reranker_candidates) if reranker else limit
+            for kind, limit in limits.items()
+        }
+        nearest, similar = await vector_channel()
+        candidates = {kind: fused(kind) for kind in limits}
+        memories, seqs = await repository.found(
+            [i for kind in limits for i, _ in candidates[kind]], vectors=recency, numbers=True
+        )
+        numbers.update(seqs)
+        found: dict[str, list[Scored]] = {
+            kind: await ranked(kind, candidates[kind]) if kind in limits else []
+            for kind in MemoryKind
+        }
         if query.total_limit is not None:
             found = best_of_all(found, query.total_limit)
         if beside is not None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, true
+from sqlalchemy import ColumnElement, bindparam, func, or_, true
 
 from memos_server.filters import Filter
 from memos_server.storage.filters import to_sql
@@ -41,17 +42,24 @@ class Scope:
     bases: tuple[uuid.UUID, ...] = ()
 
     def conditions(self, kind: str | None) -> list[ColumnElement[bool]]:
-        """Conditions on ``memories`` for this scope; ``kind`` None: every kind."""
+        """Conditions on ``memories`` for this scope; ``kind`` None: every kind.
+
+        Whose memories (project, user, agent) are named bind parameters (``parameters``), so a
+        statement built for one scope can run again for another of the same ``shape``."""
         if self.user_id is None and self.agent_id is None:
             raise ValueError("a scope names a user or an agent")
         # An agent alone: the agent's condition below is the whole of whose.
-        whose = Memory.user_id == self.user_id if self.user_id is not None else true()
+        whose = (
+            Memory.user_id == bindparam("scope_user", self.user_id)
+            if self.user_id is not None
+            else true()
+        )
         if self.bases:
             # ``ix_memories_knowledgebase_ids`` (GIN) answers the ``&&``: a bitmap OR with the
             # user's rows.
             whose = or_(whose, Memory.knowledgebase_ids.overlap(list(self.bases)))
         found = [
-            Memory.project_id == self.project_id,
+            Memory.project_id == bindparam("scope_project", self.project_id),
             whose,
             Memory.status == MemoryStatus.ACTIVATED,
             live(),
@@ -59,10 +67,32 @@ class Scope:
         if kind is not None:
             found.append(Memory.kind == kind)
         if self.agent_id is not None:
-            found.append(Memory.agent_id == self.agent_id)
+            found.append(Memory.agent_id == bindparam("scope_agent", self.agent_id))
         if self.where is not None:
             found.append(to_sql(self.where))
         return found
+
+    def parameters(self) -> dict[str, Any]:
+        """The values of the bind parameters ``conditions`` names."""
+        named = {"scope_user": self.user_id, "scope_agent": self.agent_id}
+        given = {name: value for name, value in named.items() if value is not None}
+        return {"scope_project": self.project_id} | given
+
+    @property
+    def shape(self) -> tuple[bool, bool] | None:
+        """What a statement built on this scope depends on besides ``parameters``: whether it
+        names a user, an agent. None when it depends on more (a filter, knowledge bases): such
+        a statement is built for the one search."""
+        if self.where is not None or self.bases:
+            return None
+        return self.user_id is not None, self.agent_id is not None
+
+    @staticmethod
+    def of_shape(shape: tuple[bool, bool]) -> Scope:
+        """A scope of this ``shape``, to build a statement on (its values are replaced by the
+        ``parameters`` of the scope it runs for)."""
+        user, agent = shape
+        return Scope(uuid.UUID(int=0), "" if user else None, "" if agent else None)
 
 
 @dataclass(frozen=True)

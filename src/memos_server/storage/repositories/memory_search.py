@@ -1,28 +1,155 @@
-"""search/memory's own statements over memories, each one round trip: the full-text channel
-with the counts (``lexical_and_counts``), and the final rows with their messages' numbers and,
-for the recency step, their vectors (``found``). The vector channel is
-``MemoryRepository.nearest_hits``."""
+"""search/memory's own statements over memories, each one round trip for every kind searched:
+the full-text channel with the counts (``lexical_and_counts``), the vector channel with the
+similarity of the full-text hits (``nearest_and_similar``), and the final rows with their
+messages' numbers and, for the recency step, their vectors (``found``). A user's own HNSW index
+is walked by ``MemoryRepository.nearest_hits``, a statement per kind.
+
+Each statement is built once per shape (the kinds, the number of query words, whose memories:
+``Scope.shape``) and run again with new bind parameters: building a statement costs more Python
+than running it. A scope with a filter or knowledge bases builds its statements for the one
+search.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, any_, cast, func, null, select, union_all
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, array
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from memos_server.storage.models import Memory, Message
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Counts, Hit, Scope, live
-from memos_server.storage.types import vector_as_floats
+from memos_server.storage.types import query_vector_parameter, vector_as_floats
 from memos_server.storage.vocabulary import MemoryMode
 
 _when = func.coalesce(Memory.memory_time, Memory.create_time)
 _no_count = cast(null(), BigInteger)
 _no_words = cast(null(), ARRAY(BigInteger))
+_ids = bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))
+# Statements kept per shape; a shape is a few kinds and a query's word count.
+_SHAPES = 512
+
+
+def _limit(kind: str) -> str:
+    return f"limit_{kind}"
+
+
+def _word(number: int) -> str:
+    return f"word_{number}"
+
+
+def _lexical(
+    scope: Scope, kinds: tuple[str, ...], hit_kinds: tuple[str, ...], words: int, frequencies: bool
+) -> CompoundSelect[Any]:
+    query = func.to_tsquery("simple", bindparam("words"))
+    parts: list[Any] = [
+        select(Memory.kind, Memory.id, _when, Memory.search_text, _no_count, _no_count, _no_words)
+        .where(*scope.conditions(kind), func.ts_match_vq(Memory.tsv, query))
+        .order_by(func.ts_rank(Memory.tsv, query).desc())
+        .limit(bindparam(_limit(kind)))
+        for kind in hit_kinds
+    ]
+    parts.append(
+        select(
+            Memory.kind,
+            null(),
+            null(),
+            null(),
+            func.count(),
+            func.count().filter(Memory.mode == MemoryMode.FEEDBACK),
+            _no_words,
+        )
+        .where(*scope.conditions(None), Memory.kind.in_(kinds))
+        .group_by(Memory.kind)
+    )
+    if frequencies:
+        held = [
+            func.count().filter(
+                func.ts_match_vq(Memory.tsv, func.to_tsquery("simple", bindparam(_word(i))))
+            )
+            for i in range(words)
+        ]
+        parts.append(
+            select(Memory.kind, null(), null(), null(), _no_count, _no_count, array(held))
+            .where(
+                *scope.conditions(None),
+                Memory.kind.in_(kinds),
+                func.ts_match_vq(Memory.tsv, query),
+            )
+            .group_by(Memory.kind)
+        )
+    return union_all(*parts)
+
+
+@lru_cache(maxsize=_SHAPES)
+def _lexical_of_shape(
+    shape: tuple[bool, bool],
+    kinds: tuple[str, ...],
+    hit_kinds: tuple[str, ...],
+    words: int,
+    frequencies: bool,
+) -> CompoundSelect[Any]:
+    return _lexical(Scope.of_shape(shape), kinds, hit_kinds, words, frequencies)
+
+
+def _nearest(scope: Scope, kinds: tuple[str, ...]) -> CompoundSelect[Any]:
+    """Each kind's closest memories (an exact scan of the scope's rows), then the similarity of
+    the memories ``ids`` names (the full-text hits), with no kind."""
+    distance = Memory.embedding.cosine_distance(query_vector_parameter("query_vector"))
+    parts: list[Any] = [
+        select(literal(kind), Memory.id, _when, distance)
+        .where(*scope.conditions(kind))
+        .order_by(distance)
+        .limit(bindparam(_limit(kind)))
+        for kind in kinds
+    ]
+    parts.append(
+        select(null(), Memory.id, _when, distance).where(
+            Memory.id == any_(_ids), Memory.embedding.is_not(None)
+        )
+    )
+    return union_all(*parts)
+
+
+@lru_cache(maxsize=_SHAPES)
+def _nearest_of_shape(shape: tuple[bool, bool], kinds: tuple[str, ...]) -> CompoundSelect[Any]:
+    return _nearest(Scope.of_shape(shape), kinds)
+
+
+@lru_cache(maxsize=4)
+def _found(vectors: bool, numbers: bool) -> Select[Any]:
+    columns: list[Any] = [Memory]
+    if vectors:
+        # Decoded by the driver, not parsed from text in Python; set as loaded below.
+        columns.append(vector_as_floats(Memory.embedding))
+    if numbers:
+        columns.append(
+            select(func.jsonb_object_agg(Message.id, Message.seq, type_=JSONB))
+            .where(
+                Message.id == any_(Memory.source_message_ids),
+                Message.project_id == Memory.project_id,
+            )
+            .scalar_subquery()
+        )
+    return select(*columns).options(defer(Memory.embedding)).where(Memory.id == any_(_ids), live())
 
 
 class MemorySearch(MemoryRepository):
@@ -39,61 +166,64 @@ class MemorySearch(MemoryRepository):
         ``frequencies``, also how many memories of each kind hold each token (``Counts.words``;
         one more row per kind, counted over the rows the full-text query matches, which its
         ranking reads anyway)."""
-        kinds = list(pools)
+        kinds = tuple(pools)
         hits: dict[str, list[Hit]] = {kind: [] for kind in kinds}
-        if not tokens or not any(pools.values()):
-            return hits, await self.count_by_kind(scope, kinds)
-        query = func.to_tsquery("simple", " | ".join(f"'{token}'" for token in tokens))
-        parts: list[Any] = [
-            select(
-                Memory.kind, Memory.id, _when, Memory.search_text, _no_count, _no_count, _no_words
-            )
-            .where(*scope.conditions(kind), func.ts_match_vq(Memory.tsv, query))
-            .order_by(func.ts_rank(Memory.tsv, query).desc())
-            .limit(limit)
-            for kind, limit in pools.items()
-            if limit > 0
-        ]
-        parts.append(
-            select(
-                Memory.kind,
-                null(),
-                null(),
-                null(),
-                func.count(),
-                func.count().filter(Memory.mode == MemoryMode.FEEDBACK),
-                _no_words,
-            )
-            .where(*scope.conditions(None), Memory.kind.in_(kinds))
-            .group_by(Memory.kind)
+        hit_kinds = tuple(kind for kind, limit in pools.items() if limit > 0)
+        if not tokens or not hit_kinds:
+            return hits, await self.count_by_kind(scope, list(kinds))
+        quoted = [f"'{token}'" for token in tokens]
+        words = len(tokens) if frequencies else 0
+        shape = scope.shape
+        statement = (
+            _lexical_of_shape(shape, kinds, hit_kinds, words, frequencies)
+            if shape is not None
+            else _lexical(scope, kinds, hit_kinds, words, frequencies)
         )
-        if frequencies:
-            held = [
-                func.count().filter(
-                    func.ts_match_vq(Memory.tsv, func.to_tsquery("simple", f"'{token}'"))
-                )
-                for token in tokens
-            ]
-            parts.append(
-                select(Memory.kind, null(), null(), null(), _no_count, _no_count, array(held))
-                .where(
-                    *scope.conditions(None),
-                    Memory.kind.in_(kinds),
-                    func.ts_match_vq(Memory.tsv, query),
-                )
-                .group_by(Memory.kind)
-            )
+        parameters = (
+            scope.parameters()
+            | {"words": " | ".join(quoted)}
+            | {_limit(kind): pools[kind] for kind in hit_kinds}
+            | {_word(i): quoted[i] for i in range(words)}
+        )
         counts = Counts(dict.fromkeys(kinds, 0), dict.fromkeys(kinds, 0))
-        rows: Sequence[Any] = (await self.session.execute(union_all(*parts))).all()
-        for kind, id_, when, text, count, feedback, words in rows:
-            if words is not None:
-                counts.words[kind] = dict(zip(tokens, map(int, words), strict=True))
+        rows: Sequence[Any] = (await self.session.execute(statement, parameters)).all()
+        for kind, id_, when, text, count, feedback, held in rows:
+            if held is not None:
+                counts.words[kind] = dict(zip(tokens, map(int, held), strict=True))
             elif id_ is None:
                 counts.memories[kind] = int(count)
                 counts.feedback[kind] = int(feedback)
             else:
                 hits[kind].append(Hit(id_, when, words=tuple(text.split())))
         return hits, counts
+
+    async def nearest_and_similar(
+        self,
+        scope: Scope,
+        pools: Mapping[str, int],
+        vector: Sequence[float],
+        ids: Sequence[uuid.UUID],
+    ) -> tuple[dict[str, list[Hit]], dict[uuid.UUID, float]]:
+        """The vector channel of every kind in ``pools`` (an exact scan of the scope's rows, the
+        ``pools[kind]`` closest, closest first) and the similarity of the memories ``ids`` names
+        to ``vector`` (the full-text hits the vector channel may not propose, so that every
+        candidate is scored on both channels): one round trip."""
+        kinds = tuple(pools)
+        shape = scope.shape
+        statement = _nearest_of_shape(shape, kinds) if shape is not None else _nearest(scope, kinds)
+        parameters = (
+            scope.parameters()
+            | {"query_vector": list(vector), "ids": list(ids)}
+            | {_limit(kind): pools[kind] for kind in kinds}
+        )
+        nearest: dict[str, list[Hit]] = {kind: [] for kind in kinds}
+        similar: dict[uuid.UUID, float] = {}
+        for kind, id_, when, distance in await self.session.execute(statement, parameters):
+            if kind is None:
+                similar[id_] = 1.0 - float(distance)
+            else:
+                nearest[kind].append(Hit(id_, when, similarity=1.0 - float(distance)))
+        return nearest, similar
 
     async def found(
         self, ids: Sequence[uuid.UUID], *, vectors: bool = False, numbers: bool = False
@@ -102,24 +232,7 @@ class MemorySearch(MemoryRepository):
         from, by message id, in the same round trip (search's last statement)."""
         if not ids:
             return {}, {}
-        columns: list[Any] = [Memory]
-        if vectors:
-            # Decoded by the driver, not parsed from text in Python; set as loaded below.
-            columns.append(vector_as_floats(Memory.embedding))
-        if numbers:
-            columns.append(
-                select(func.jsonb_object_agg(Message.id, Message.seq, type_=JSONB))
-                .where(
-                    Message.id == any_(Memory.source_message_ids),
-                    Message.project_id == Memory.project_id,
-                )
-                .scalar_subquery()
-            )
-        rows = await self.session.execute(
-            select(*columns)
-            .options(defer(Memory.embedding))
-            .where(Memory.id.in_(list(ids)), live())
-        )
+        rows = await self.session.execute(_found(vectors, numbers), {"ids": list(ids)})
         memories: dict[uuid.UUID, Memory] = {}
         seqs: dict[int, int] = {}
         for row in rows:
