@@ -13,7 +13,7 @@ from fastapi import Depends, Header, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.api.transaction import ReadSessions, commit_now, read_sessions, request_session
+from memos_server.api.transaction import ReadSessions, read_sessions, request_session
 from memos_server.embedding import Embedder
 from memos_server.embedding.base import estimate_tokens
 from memos_server.errors import InvalidApiKey
@@ -162,19 +162,20 @@ def key_attempt(runtime: Runtime, request: Request) -> Iterator[None]:
 
 
 async def get_project(
-    request: Request, session: SessionDep, runtime: RuntimeDep, authorization: Authorization
+    request: Request, runtime: RuntimeDep, authorization: Authorization
 ) -> uuid.UUID:
     """The project of the key in ``Authorization: Token <key>`` (``Bearer`` works too); each
-    call spends one request of the key's rate limit, and a wrong key counts against its client."""
+    call spends one request of the key's rate limit, and a wrong key counts against its client.
+
+    Looked up on a session of its own in autocommit (one statement, no BEGIN and COMMIT; the
+    key's last-use time, when written, is stored at once), not the route's: a request that only
+    reads takes no connection of the primary for its key."""
     with key_attempt(runtime, request):
-        caller = await authenticate(session, bearer_token(authorization))
+        async with runtime.database.autocommit_session() as session:
+            caller = await authenticate(session, bearer_token(authorization))
     if runtime.rate_limiter is not None:
         runtime.rate_limiter.take(caller.key_id)
     request.state.key_id = caller.key_id  # for the input-token budget (``spend_input``)
-    # Commit (the key's last-use time, if it was written) and so end the transaction either way:
-    # its connection goes back to the pool now, not when the route ends. A route may wait seconds
-    # for the model before its next statement; it takes a connection again for that one.
-    await commit_now(session)
     return caller.project_id
 
 

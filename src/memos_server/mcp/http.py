@@ -79,8 +79,4 @@ class McpEndpoint:
 
     @staticmethod
     async def _project(request: Request) -> uuid.UUID:
-        runtime = runtime_of(request)
-        async with runtime.database.session() as session:
-            return await get_project(
-                request, session, runtime, request.headers.get("authorization")
-            )
+        return await get_project(request, runtime_of(request), request.headers.get("authorization"))

@@ -25,8 +25,7 @@ _LOCAL = Request({"type": "http", "method": "POST", "path": "/mcp", "headers": [
 
 
 async def _project(runtime: Runtime, key: str) -> uuid.UUID:
-    async with runtime.database.session() as session:
-        return await get_project(_LOCAL, session, runtime, f"Token {key}")
+    return await get_project(_LOCAL, runtime, f"Token {key}")
 
 
 async def serve_stdio(runtime: Runtime, key: str, default_user: str | None) -> None:

@@ -113,7 +113,6 @@ async def ensure_bootstrap_key(
 class Caller:
     project_id: uuid.UUID
     key_id: uuid.UUID
-    wrote: bool  # the key's last-use time was updated: the session has a write to commit
 
 
 async def authenticate(session: AsyncSession, secret: str | None) -> Caller:
@@ -128,10 +127,9 @@ async def authenticate(session: AsyncSession, secret: str | None) -> Caller:
     # comparison is constant-time all the same.
     if key is None or not hmac.compare_digest(key.key_hash, digest) or key.revoked_at is not None:
         raise InvalidApiKey()
-    stale = key.last_used_at is None or key.last_used_at < utcnow() - LAST_USED_RESOLUTION
-    if stale:
+    if key.last_used_at is None or key.last_used_at < utcnow() - LAST_USED_RESOLUTION:
         await keys.mark_used(key.id)
-    return Caller(key.project_id, key.id, wrote=stale)
+    return Caller(key.project_id, key.id)
 
 
 def check_admin(configured: str | None, secret: str | None) -> None:

@@ -180,9 +180,17 @@ class Database:
         )
         check_at_checkout(self.engine, settings.ping_idle_s)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._autocommit = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     def session(self) -> AsyncSession:
         return self.sessionmaker()
+
+    def autocommit_session(self) -> AsyncSession:
+        """A session whose every statement commits on its own: no BEGIN and COMMIT round trips,
+        for a lookup of one statement (the API key's)."""
+        return self._autocommit()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
