@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from memos_server.services.search.engine import Scored, place_corrections
+from memos_server.services.search.ordering import Scored, place_corrections
 from tests.fake_llm import FakeLLM, Reply, reply_json
 from tests.support.api import Api
 from tests.support.database import sql

@@ -83,6 +83,27 @@ def test_reads_see_nothing_of_the_other_project(two_projects: tuple[Api, Api, st
         a.error_of(a.get(f"/get/memory/{memory['id']}"), 404, 40307)
 
 
+def test_one_search_shape_run_for_each_project_finds_each_its_own(
+    two_projects: tuple[Api, Api, str],
+) -> None:
+    """A search's statements are built once per shape and run again with the next scope's
+    parameters (storage/repositories/memory_search.py): the same search, in turn for B, A, B and
+    A, finds each time that project's memories only."""
+    a, b, _ = two_projects
+    query = {
+        "user_id": "same-user",
+        "query": "七天酒店 广州 性价比 成都",
+        "include_preference": True,
+    }
+    for _ in range(2):
+        found_b = b.ok("/search/memory", query)
+        assert any(word in str(found_b) for word in B_WORDS)
+        assert "成都" not in str(found_b)
+        found_a = a.ok("/search/memory", query)
+        assert "成都" in str(found_a)
+        shows_nothing_of_b(found_a)
+
+
 def test_writes_change_nothing_of_the_other_project(two_projects: tuple[Api, Api, str]) -> None:
     a, b, _ = two_projects
     before = b_memories(b)

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -33,6 +32,12 @@ from memos_server.prompts.labels import PREFERENCE_NOTES
 from memos_server.rerank import Reranker
 from memos_server.services.limits import check_ids, check_query, check_result_limit
 from memos_server.services.search.fusion import bm25, fuse, telling_words, vector_weight
+from memos_server.services.search.ordering import Scored as Scored
+from memos_server.services.search.ordering import (
+    best_of_all,
+    newer_siblings_first,
+    place_corrections,
+)
 from memos_server.services.search.passages import (
     OpenSession,
     PassagesWanted,
@@ -40,12 +45,10 @@ from memos_server.services.search.passages import (
     passages_apart,
     ranked_passages,
 )
-from memos_server.services.search.recency import Candidate, newer_first
 from memos_server.services.search.relevance import default_floor
 from memos_server.services.search.vector_indexes import IndexCatalog
-from memos_server.settings import SearchSettings, Settings
+from memos_server.settings import Settings
 from memos_server.storage.database import release_connection
-from memos_server.storage.models import Memory
 from memos_server.storage.repositories.memory_scopes import Hit, HnswScan, Scope
 from memos_server.storage.repositories.memory_search import MemorySearch
 from memos_server.storage.repositories.vector_indexes import UserKind
@@ -104,12 +107,6 @@ async def segmented(text: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Scored:
-    memory: Memory
-    relativity: float  # 0..1
-
-
-@dataclass(frozen=True)
 class SearchResult:
     facts: list[Scored]
     preferences: list[Scored]
@@ -121,69 +118,6 @@ class SearchResult:
     # The numbers of the messages the memories were made from, by message id, as far as they
     # were read with them (``conversations.message_numbers`` reads the rest).
     numbers: dict[int, int] = field(default_factory=dict)
-
-
-def best_of_all(found: dict[str, list[Scored]], total: int) -> dict[str, list[Scored]]:
-    """Every kind's results ranked together (relativity, then newer first), the best ``total``
-    kept, each in its own list in its own order."""
-    everything = sorted(
-        (s for results in found.values() for s in results),
-        key=lambda s: (s.relativity, s.memory.create_time),
-        reverse=True,
-    )
-    kept = {s.memory.id for s in everything[:total]}
-    return {kind: [s for s in results if s.memory.id in kept] for kind, results in found.items()}
-
-
-def place_corrections(
-    found: Sequence[Scored], corrections: Sequence[Memory], limit: int
-) -> list[Scored]:
-    """Each feedback memory directly above the best-ranked memory it corrects, at least as
-    relevant as that memory; newer corrections first; then cut to ``limit`` again.
-
-    A correction already above everything it corrects stays where it is.
-    """
-    position = {s.memory.id: i for i, s in enumerate(found)}
-    own = {s.memory.id: s.relativity for s in found}
-    above: dict[int, list[Memory]] = {}
-    for correction in sorted(corrections, key=lambda m: m.create_time, reverse=True):
-        targets = [position[i] for i in correction.corrects if i in position]
-        if not targets:
-            continue
-        target = min(targets)
-        if position.get(correction.id, len(found)) < target:
-            continue
-        above.setdefault(target, []).append(correction)
-    moved = {c.id for placed in above.values() for c in placed}
-    ordered: list[Scored] = []
-    for i, scored in enumerate(found):
-        for correction in above.get(i, []):
-            relativity = max(own.get(correction.id, 0.0), scored.relativity)
-            ordered.append(Scored(correction, relativity))
-        if scored.memory.id not in moved:
-            ordered.append(scored)
-    return ordered[:limit]
-
-
-def newer_siblings_first(found: Sequence[Scored], settings: SearchSettings) -> list[Scored]:
-    """``recency.newer_first`` over fused results: an older memory goes below a newer one about
-    the same subject that nearly matches it."""
-    candidates = [
-        Candidate(
-            relativity=s.relativity,
-            time=s.memory.memory_time or s.memory.create_time,
-            text=s.memory.memory_value,
-            vector=s.memory.embedding,
-        )
-        for s in found
-    ]
-    order = newer_first(
-        candidates,
-        settings.recency_lift,
-        settings.recency_similarity_z,
-        timedelta(seconds=settings.recency_min_gap_s),
-    )
-    return [Scored(found[i].memory, round(score, 6)) for i, score in order]
 
 
 async def search_memories(
