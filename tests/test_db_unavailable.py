@@ -7,6 +7,7 @@ The whole outage, under load, is tests/test_db_fault.py.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -101,13 +102,25 @@ def test_requests_succeed_right_after_the_server_drops_every_connection(
     api: Api, pg_url: str
 ) -> None:
     api.ok("/search/memory", {"user_id": "u1", "query": "anything"})
-    cut = sql(
-        pg_url,
-        "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity "
-        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-        "AND backend_type = 'client backend'",
+    others = (
+        "FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
     )
-    assert cut[0]["n"] > 0
+    pids = [row["pid"] for row in sql(pg_url, f"SELECT pid {others}")]
+    assert pids
+    assert all(
+        row["t"]
+        for row in sql(
+            pg_url, "SELECT pg_terminate_backend(unnest(CAST(:p AS int[]))) AS t", p=pids
+        )
+    )
+    # pg_terminate_backend only signals: wait until the server has closed them all.
+    deadline = time.monotonic() + 10
+    while sql(pg_url, f"SELECT count(*) AS n {others} AND pid = ANY(CAST(:p AS int[]))", p=pids)[0][
+        "n"
+    ]:
+        assert time.monotonic() < deadline, "the terminated connections stayed open"
+        time.sleep(0.05)
     # The pool notices a dropped connection at checkout and opens a new one: no request fails.
     for _ in range(3):
         api.ok(

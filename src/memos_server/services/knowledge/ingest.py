@@ -44,6 +44,8 @@ EMBED_BATCH = 64  # passages per call to the model: other requests' embeddings g
 # MAX_UNPACKED_BYTES, whatever its size.
 UNPACK_RATIO = 40
 MAX_UNPACKED_BYTES = 64_000_000
+# After a document, a base-index sync that found another running tries again after these pauses.
+SYNC_RETRY_PAUSES_S = (0.5, 1.0, 2.0, 4.0)
 
 
 class KnowledgeIngester:
@@ -120,7 +122,15 @@ class KnowledgeIngester:
         """Give the base its own index if it has grown past ``knowledge.hnsw_min_passages``
         (the document is searchable meanwhile, by an exact scan); a failure only delays that."""
         try:
-            await sync_base_indexes(self.database, self.settings, self.embedder.dimension)
+            for pause in (*SYNC_RETRY_PAUSES_S, None):
+                report = await sync_base_indexes(
+                    self.database, self.settings, self.embedder.dimension
+                )
+                # Skipped: another sync runs, which may have counted the bases' passages before
+                # this document's were committed. Try again once it is likely done.
+                if not report.skipped or pause is None:
+                    return
+                await asyncio.sleep(pause)
         except Exception as error:
             if not unavailable(error):
                 log.exception("knowledge base indexes: sync failed; the next document tries again")
