@@ -215,7 +215,11 @@ async def search_memories(
         walked = {kind: await own_index(kind) for kind in limits}
         scanned = {kind: pool[kind] for kind, hnsw in walked.items() if hnsw is None}
         lexical_ids = [hit.id for kind in limits for hit in lexical[kind]]
-        nearest, similar = await repository.nearest_and_similar(scope, scanned, vector, lexical_ids)
+        nearest, similar = (
+            await repository.nearest_and_similar(scope, scanned, vector, lexical_ids)
+            if scanned or lexical_ids
+            else ({}, {})
+        )
         for kind, hnsw in walked.items():
             if hnsw is not None:
                 nearest[kind] = await repository.nearest_hits(scope, kind, vector, pool[kind], hnsw)

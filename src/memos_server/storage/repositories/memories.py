@@ -145,22 +145,6 @@ class MemoryRepository:
         finally:
             await self._configure({"plan_cache_mode": "auto", "enable_sort": "on"})
 
-    async def similarities(
-        self, ids: Sequence[uuid.UUID], vector: Sequence[float]
-    ) -> dict[uuid.UUID, float]:
-        """The cosine similarity of these memories to ``vector``, by id (those with a vector).
-
-        Search asks it for the full-text channel's hits the vector channel did not propose, so
-        that every candidate is scored on both channels: a few dozen rows read by primary key.
-        """
-        if not ids:
-            return {}
-        distance = Memory.embedding.cosine_distance(vector)
-        result = await self.session.execute(
-            select(Memory.id, distance).where(Memory.id.in_(list(ids)), distance.is_not(None))
-        )
-        return {id_: 1.0 - float(d) for id_, d in result.all()}
-
     async def _configure(self, values: dict[str, str]) -> None:
         """``SET LOCAL`` of several settings in one round trip."""
         calls = [func.set_config(name, value, True) for name, value in values.items()]
