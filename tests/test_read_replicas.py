@@ -9,19 +9,23 @@ found only by a read the primary answers.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from memos_server.settings.database import PostgresSettings
+from memos_server.settings.database import DatabaseSettings, PostgresSettings
+from memos_server.storage.database import Database
 from memos_server.storage.embedded import EmbeddedPostgres
 from memos_server.storage.postgres_memory import memory_settings
-from memos_server.storage.replicas import RecentWrites
+from memos_server.storage.replicas import ReadReplicas, ReadRouter, RecentWrites
 from tests.support.api import Api
 from tests.support.database import fresh_database, new_api_key, sql
 from tests.support.replica import StreamingReplica
@@ -247,3 +251,38 @@ def test_a_stopped_replica_falls_back_to_the_primary_and_is_used_again_when_back
         replica.start()
     wait_until(lambda: _replicas(service)[0]["up"], 30, "the replica to be back")
     _served_by_replica(api, replica, _name(database), "用户丙")
+
+
+def test_a_busy_replica_sends_reads_to_the_primary_and_stays_up(
+    database: str, replica: StreamingReplica
+) -> None:
+    """Every connection of the replica's pool in use: the next read goes to the primary at once
+    (it does not wait out the pool's timeout and fail), and the replica is not marked down."""
+    settings = DatabaseSettings(pool_size=1, max_overflow=0, pool_timeout_s=30)
+    project = uuid.uuid4()
+    standby = text("SELECT pg_is_in_recovery()")
+
+    async def reads() -> tuple[bool, bool, float, bool, bool]:
+        primary = Database(database, settings)
+        replicas = ReadReplicas(primary, [replica.url(_name(database))], settings)
+        [only] = replicas.replicas
+        router = ReadRouter(primary, replicas, RecentWrites(0.0))
+        try:
+            await replicas.check(only, None)
+            assert only.up
+            async with router.session(project_id=project, user_id="甲") as first:
+                on_replica = bool((await first.execute(standby)).scalar_one())
+                started = time.monotonic()
+                async with router.session(project_id=project, user_id="乙") as second:
+                    second_on_replica = bool((await second.execute(standby)).scalar_one())
+                waited = time.monotonic() - started
+            async with router.session(project_id=project, user_id="丙") as third:
+                again = bool((await third.execute(standby)).scalar_one())
+            return on_replica, second_on_replica, waited, only.up, again
+        finally:
+            await replicas.dispose()
+            await primary.dispose()
+
+    on_replica, second_on_replica, waited, up, again = asyncio.run(reads())
+    assert (on_replica, second_on_replica, up, again) == (True, False, True, True)
+    assert waited < 5, f"the busy replica held the read {waited:.1f} s"

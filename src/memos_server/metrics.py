@@ -75,8 +75,13 @@ DB_READS = Counter(
     "memos_db_reads_total",
     "Sessions of read-only requests (search/memory, get/memory, get/message, the console) by "
     "where they ran: replica, or primary (no replica configured or up, or the user wrote within "
-    "database.read_your_writes_s).",
+    "database.read_your_writes_s, or the replica busy).",
     ["target"],
+)
+REPLICA_BUSY = Counter(
+    "memos_db_replica_busy_total",
+    "Reads sent to the primary because the replica picked had no free connection (counted in "
+    "memos_db_reads_total as primary reads too).",
 )
 
 
@@ -107,6 +112,10 @@ def llm_used(prompt_tokens: int, completion_tokens: int) -> None:
 
 def count_read(target: Literal["primary", "replica"]) -> None:
     DB_READS.labels(target).inc()
+
+
+def count_replica_busy() -> None:
+    REPLICA_BUSY.inc()
 
 
 def observe_embedding(texts: int, seconds: float) -> None:

@@ -33,9 +33,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import text
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.metrics import count_read
+from memos_server.metrics import count_read, count_replica_busy
 from memos_server.settings import DatabaseSettings
 from memos_server.storage.database import REPLICA_APPLICATION, Database, unavailable
 
@@ -283,11 +284,21 @@ class ReadRouter:
         replica = self.replicas.pick()
         if replica is None:
             return None
+        if not replica.database.can_lend() and self.primary.can_lend():
+            # Busy, not down: every connection of its pool is in use and the primary has one
+            # free. The read goes there rather than queue (and, past the pool's timeout, fail).
+            count_replica_busy()
+            return None
         session = replica.database.session()
         try:
             # Connect now, while falling back costs nothing: a replica that went away since its
             # last check fails here (the pool's pre-ping), not in the middle of the request.
             await session.connection()
+        except PoolTimeout:
+            # Its pool had no connection free for ``pool_timeout_s``: busy, not down.
+            await session.close()
+            count_replica_busy()
+            return None
         except Exception as error:
             # Whatever it is (away, refusing the login, the database not there yet): the
             # primary can answer this read, and the replica waits for a check to pass.
