@@ -97,15 +97,21 @@ async def searches(url: str, project: uuid.UUID, users: list[str]) -> list[Any]:
                     )
                     nearest = await repository.nearest_hits(scope, MemoryKind.FACT, vector(rng), 20)
                     ids = [h.id for h in [*hits[MemoryKind.FACT], *nearest]]
-                    found, _ = await repository.found(ids, vectors=True)
+                    found = await repository.found(ids, vectors=True)
                     answers.append(
                         (
                             sorted(hits[MemoryKind.FACT], key=lambda h: h.id),
                             counts,
                             nearest,
                             sorted(
-                                (m.id, m.memory_key, m.memory_value, m.details, list(m.embedding))
-                                for m in found.values()
+                                (
+                                    m.id,
+                                    m.memory_key,
+                                    m.memory_value,
+                                    m.details,
+                                    found.vectors[m.id].tolist(),
+                                )
+                                for m in found.memories.values()
                             ),
                         )
                     )

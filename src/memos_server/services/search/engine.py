@@ -250,7 +250,7 @@ async def search_memories(
         limit, keep = limits[kind], keeps[kind]
         found = [Scored(memories[i], score) for i, score in candidates if i in memories]
         if recency:
-            found = newer_siblings_first(found, settings.search)[:keep]
+            found = newer_siblings_first(found, vectors, settings.search)[:keep]
         if reranker is not None and found:
             await release_connection(session)
             scores = await reranker.scores(query.query, [s.memory.memory_value for s in found])
@@ -277,10 +277,11 @@ async def search_memories(
         }
         nearest, similar = await vector_channel()
         candidates = {kind: fused(kind) for kind in limits}
-        memories, seqs = await repository.found(
+        rows = await repository.found(
             [i for kind in limits for i, _ in candidates[kind]], vectors=recency, numbers=True
         )
-        numbers.update(seqs)
+        memories, vectors = rows.memories, rows.vectors
+        numbers.update(rows.numbers)
         found: dict[str, list[Scored]] = {
             kind: await ranked(kind, candidates[kind]) if kind in limits else []
             for kind in MemoryKind

@@ -4,11 +4,12 @@ memories above older near-copies (``newer_siblings_first``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from memos_server.services.search.recency import Candidate, newer_first
+from memos_server.services.search.recency import Candidate, Vector, newer_first
 from memos_server.settings import SearchSettings
 from memos_server.storage.models import Memory
 
@@ -61,15 +62,17 @@ def place_corrections(
     return ordered[:limit]
 
 
-def newer_siblings_first(found: Sequence[Scored], settings: SearchSettings) -> list[Scored]:
+def newer_siblings_first(
+    found: Sequence[Scored], vectors: Mapping[uuid.UUID, Vector], settings: SearchSettings
+) -> list[Scored]:
     """``recency.newer_first`` over fused results: an older memory goes below a newer one about
-    the same subject that nearly matches it."""
+    the same subject that nearly matches it (``vectors``: their embeddings, by id)."""
     candidates = [
         Candidate(
             relativity=s.relativity,
             time=s.memory.memory_time or s.memory.create_time,
             text=s.memory.memory_value,
-            vector=s.memory.embedding,
+            vector=vectors.get(s.memory.id),
         )
         for s in found
     ]

@@ -29,9 +29,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 
 # Below this many candidates the spread of their similarities says little.
 MIN_CANDIDATES = 4
+
+
+Vector = Sequence[float] | npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class Candidate:
     relativity: float
     time: datetime  # when it happened (memory_time), else when it was stored
     text: str
-    vector: Sequence[float] | None  # its embedding; None: never a sibling
+    vector: Vector | None  # its embedding; None: never a sibling
 
 
 def newer_first(

@@ -15,8 +15,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import (
     BigInteger,
     Select,
@@ -31,13 +33,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, array
 from sqlalchemy.orm import defer
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.selectable import CompoundSelect
 
 from memos_server.storage.models import Memory, Message
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Counts, Hit, Scope, live
-from memos_server.storage.types import query_vector_parameter, vector_as_floats
+from memos_server.storage.types import floats_of, query_vector_parameter, vector_bytes
 from memos_server.storage.vocabulary import MemoryMode
 
 _when = func.coalesce(Memory.memory_time, Memory.create_time)
@@ -46,6 +47,12 @@ _no_words = cast(null(), ARRAY(BigInteger))
 _ids = bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))
 # Statements kept per shape; a shape is a few kinds and a query's word count.
 _SHAPES = 512
+
+
+class Found(NamedTuple):
+    memories: dict[uuid.UUID, Memory]
+    numbers: dict[int, int]  # message id -> its number (seq)
+    vectors: dict[uuid.UUID, npt.NDArray[np.float32]]
 
 
 def _limit(kind: str) -> str:
@@ -139,7 +146,7 @@ def _found(vectors: bool, numbers: bool) -> Select[Any]:
     columns: list[Any] = [Memory]
     if vectors:
         # Decoded by the driver, not parsed from text in Python; set as loaded below.
-        columns.append(vector_as_floats(Memory.embedding))
+        columns.append(vector_bytes(Memory.embedding))
     if numbers:
         columns.append(
             select(func.jsonb_object_agg(Message.id, Message.seq, type_=JSONB))
@@ -227,19 +234,19 @@ class MemorySearch(MemoryRepository):
 
     async def found(
         self, ids: Sequence[uuid.UUID], *, vectors: bool = False, numbers: bool = False
-    ) -> tuple[dict[uuid.UUID, Memory], dict[int, int]]:
-        """``by_ids``, and with ``numbers`` the numbers (``seq``) of the messages they were made
-        from, by message id, in the same round trip (search's last statement)."""
+    ) -> Found:
+        """``by_ids`` (their embeddings not loaded), and in the same round trip (search's last
+        statement): with ``numbers`` the numbers (``seq``) of the messages they were made from,
+        by message id; with ``vectors`` their embeddings, by memory id."""
+        result = Found({}, {}, {})
         if not ids:
-            return {}, {}
+            return result
         rows = await self.session.execute(_found(vectors, numbers), {"ids": list(ids)})
-        memories: dict[uuid.UUID, Memory] = {}
-        seqs: dict[int, int] = {}
         for row in rows:
             memory = row[0]
             if vectors:
-                set_committed_value(memory, "embedding", row[1])
+                result.vectors[memory.id] = floats_of(row[1])
             if numbers and row[-1]:
-                seqs.update((int(id_), int(seq)) for id_, seq in row[-1].items())
-            memories[memory.id] = memory
-        return memories, seqs
+                result.numbers.update((int(id_), int(seq)) for id_, seq in row[-1].items())
+            result.memories[memory.id] = memory
+        return result
