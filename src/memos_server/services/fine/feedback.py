@@ -31,6 +31,7 @@ from memos_server.services.jobs.handlers import (
 )
 from memos_server.services.memory_writer import MemoryText, new_memory
 from memos_server.services.search.engine import SearchQuery, search_memories
+from memos_server.storage.memory_rows import StoredMemory
 from memos_server.storage.models import Feedback, Memory, Task
 from memos_server.storage.repositories.feedback import FeedbackRepository
 from memos_server.storage.repositories.memories import MemoryRepository
@@ -77,7 +78,9 @@ class FeedbackApplier(ModelJob):
             await session.commit()
         return finished
 
-    async def _related(self, session: AsyncSession, task: Task, feedback: Feedback) -> list[Memory]:
+    async def _related(
+        self, session: AsyncSession, task: Task, feedback: Feedback
+    ) -> list[StoredMemory]:
         """The user's facts and preferences closest to the feedback, facts first."""
         limit = self.settings.fine.related_candidates
         most = self.settings.limits.max_result_limit

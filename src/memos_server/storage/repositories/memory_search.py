@@ -21,7 +21,6 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import (
     BigInteger,
-    Select,
     any_,
     bindparam,
     cast,
@@ -32,9 +31,10 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, array
-from sqlalchemy.orm import defer
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql.selectable import CompoundSelect
 
+from memos_server.storage.memory_rows import ROW_COLUMNS, MemoryRow
 from memos_server.storage.models import Memory, Message
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Counts, Hit, Scope, live
@@ -45,12 +45,13 @@ _when = func.coalesce(Memory.memory_time, Memory.create_time)
 _no_count = cast(null(), BigInteger)
 _no_words = cast(null(), ARRAY(BigInteger))
 _ids = bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))
+_DRIVER_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
 # Statements kept per shape; a shape is a few kinds and a query's word count.
 _SHAPES = 512
 
 
 class Found(NamedTuple):
-    memories: dict[uuid.UUID, Memory]
+    memories: dict[uuid.UUID, MemoryRow]
     numbers: dict[int, int]  # message id -> its number (seq)
     vectors: dict[uuid.UUID, npt.NDArray[np.float32]]
 
@@ -142,10 +143,12 @@ def _nearest_of_shape(shape: tuple[bool, bool], kinds: tuple[str, ...]) -> Compo
 
 
 @lru_cache(maxsize=4)
-def _found(vectors: bool, numbers: bool) -> Select[Any]:
-    columns: list[Any] = [Memory]
+def _found(vectors: bool, numbers: bool) -> str:
+    """The final rows' statement as the driver's SQL, compiled once: it runs through
+    ``exec_driver_sql``, which skips SQLAlchemy's per-column result processing (the values come
+    as asyncpg decodes them; the times are clamped in the SELECT list by ``ClientTime``)."""
+    columns: list[Any] = [Memory.__table__.c[name] for name in ROW_COLUMNS]
     if vectors:
-        # Decoded by the driver, not parsed from text in Python; set as loaded below.
         columns.append(vector_bytes(Memory.embedding))
     if numbers:
         columns.append(
@@ -156,7 +159,11 @@ def _found(vectors: bool, numbers: bool) -> Select[Any]:
             )
             .scalar_subquery()
         )
-    return select(*columns).options(defer(Memory.embedding)).where(Memory.id == any_(_ids), live())
+    compiled = (
+        select(*columns).where(Memory.id == any_(_ids), live()).compile(dialect=_DRIVER_DIALECT)
+    )
+    assert compiled.positiontup == ["ids"], compiled.positiontup
+    return str(compiled)
 
 
 class MemorySearch(MemoryRepository):
@@ -235,17 +242,19 @@ class MemorySearch(MemoryRepository):
     async def found(
         self, ids: Sequence[uuid.UUID], *, vectors: bool = False, numbers: bool = False
     ) -> Found:
-        """``by_ids`` (their embeddings not loaded), and in the same round trip (search's last
-        statement): with ``numbers`` the numbers (``seq``) of the messages they were made from,
-        by message id; with ``vectors`` their embeddings, by memory id."""
+        """The live memories ``ids`` names, as ``MemoryRow``s, and in the same round trip
+        (search's last statement): with ``numbers`` the numbers (``seq``) of the messages they
+        were made from, by message id; with ``vectors`` their embeddings, by memory id."""
         result = Found({}, {}, {})
         if not ids:
             return result
-        rows = await self.session.execute(_found(vectors, numbers), {"ids": list(ids)})
+        connection = await self.session.connection()
+        rows = await connection.exec_driver_sql(_found(vectors, numbers), (list(ids),))
+        width = len(ROW_COLUMNS)
         for row in rows:
-            memory = row[0]
+            memory = MemoryRow(*row[:width])
             if vectors:
-                result.vectors[memory.id] = floats_of(row[1])
+                result.vectors[memory.id] = floats_of(row[width])
             if numbers and row[-1]:
                 result.numbers.update((int(id_), int(seq)) for id_, seq in row[-1].items())
             result.memories[memory.id] = memory
