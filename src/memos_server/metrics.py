@@ -80,8 +80,8 @@ DB_READS = Counter(
 )
 REPLICA_BUSY = Counter(
     "memos_db_replica_busy_total",
-    "Reads sent to the primary because the replica picked had no free connection (counted in "
-    "memos_db_reads_total as primary reads too).",
+    "Reads sent to the primary because the replica picked had no free connection within "
+    "database.pool_timeout_s (counted in memos_db_reads_total as primary reads too).",
 )
 
 

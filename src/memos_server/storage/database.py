@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import QueuePool
 
 from memos_server.errors import ConfigurationError
 from memos_server.settings import DatabaseSettings
@@ -180,7 +179,6 @@ class Database:
             hide_parameters=not settings.echo,
         )
         check_at_checkout(self.engine, settings.ping_idle_s)
-        self._max_overflow = settings.max_overflow
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._autocommit = async_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
@@ -193,14 +191,6 @@ class Database:
         """A session whose every statement commits on its own: no BEGIN and COMMIT round trips,
         for a lookup of one statement (the API key's)."""
         return self._autocommit()
-
-    def can_lend(self) -> bool:
-        """Whether the pool has a connection for a session now, without waiting: an idle one,
-        or room to open another (its overflow not used up)."""
-        pool = self.engine.pool
-        if not isinstance(pool, QueuePool):
-            return True
-        return pool.checkedin() > 0 or pool.overflow() < self._max_overflow
 
     async def dispose(self) -> None:
         await self.engine.dispose()
