@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from memos_server.api.schemas.common import epoch_ms, wall_clock
-from memos_server.storage.memory_rows import StoredMemory
+from memos_server.storage.memory_rows import MemoryOrRow
+from memos_server.storage.models import Memory
 from memos_server.storage.vocabulary import PreferenceType
 
 
-def sources(memory: StoredMemory, numbers: Mapping[int, int]) -> list[dict[str, Any]]:
+def sources(memory: MemoryOrRow, numbers: Mapping[int, int]) -> list[dict[str, Any]]:
     """The messages the memory was made from, by their ``message_id`` (``numbers``: see
     ``services.conversations.message_numbers``)."""
     return [
@@ -20,7 +21,7 @@ def sources(memory: StoredMemory, numbers: Mapping[int, int]) -> list[dict[str, 
     ]
 
 
-def _kept(m: StoredMemory) -> dict[str, Any]:
+def _kept(m: MemoryOrRow) -> dict[str, Any]:
     """The fields every kind's item carries: where it was said, its state, its tags, its times."""
     return {
         "conversation_id": m.conversation_id,
@@ -31,7 +32,7 @@ def _kept(m: StoredMemory) -> dict[str, Any]:
     }
 
 
-def memory_fields(m: StoredMemory, numbers: Mapping[int, int]) -> dict[str, Any]:
+def memory_fields(m: MemoryOrRow, numbers: Mapping[int, int]) -> dict[str, Any]:
     """The fields of a fact memory item (``MemoryItem``)."""
     return {
         "id": str(m.id),
@@ -45,7 +46,7 @@ def memory_fields(m: StoredMemory, numbers: Mapping[int, int]) -> dict[str, Any]
     }
 
 
-def preference_fields(m: StoredMemory) -> dict[str, Any]:
+def preference_fields(m: MemoryOrRow) -> dict[str, Any]:
     """The fields of a preference memory item (``PreferenceItem``)."""
     return {
         "id": str(m.id),
@@ -56,7 +57,7 @@ def preference_fields(m: StoredMemory) -> dict[str, Any]:
     }
 
 
-def owner_fields(m: StoredMemory) -> dict[str, Any]:
+def owner_fields(m: Memory) -> dict[str, Any]:
     """Whose memory it is, its free metadata and its expiry (listing and reading only)."""
     return {
         "user_id": m.user_id,
@@ -67,12 +68,12 @@ def owner_fields(m: StoredMemory) -> dict[str, Any]:
     }
 
 
-def _words(m: StoredMemory, name: str) -> list[str]:
+def _words(m: MemoryOrRow, name: str) -> list[str]:
     value = m.details.get(name) if isinstance(m.details, dict) else None
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-def event_fields(m: StoredMemory, numbers: Mapping[int, int]) -> dict[str, Any]:
+def event_fields(m: MemoryOrRow, numbers: Mapping[int, int]) -> dict[str, Any]:
     """The fields of an event memory item (``EventItem``)."""
     return {
         "id": str(m.id),
@@ -89,7 +90,7 @@ def event_fields(m: StoredMemory, numbers: Mapping[int, int]) -> dict[str, Any]:
     }
 
 
-def tool_fields(m: StoredMemory, numbers: Mapping[int, int]) -> dict[str, Any]:
+def tool_fields(m: MemoryOrRow, numbers: Mapping[int, int]) -> dict[str, Any]:
     """The fields of a tool memory item (``ToolMemoryItem``)."""
     name = str(m.details.get("tool_name") or "")
     call_id = m.details.get("tool_call_id")
@@ -106,7 +107,7 @@ def tool_fields(m: StoredMemory, numbers: Mapping[int, int]) -> dict[str, Any]:
     }
 
 
-def skill_fields(m: StoredMemory) -> dict[str, Any]:
+def skill_fields(m: MemoryOrRow) -> dict[str, Any]:
     """The fields of a skill item (``SkillItem``)."""
     return {
         "id": str(m.id),

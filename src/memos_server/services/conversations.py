@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from memos_server.errors import BadRequest
 from memos_server.services.limits import check_ids
 from memos_server.settings import Settings
-from memos_server.storage.memory_rows import StoredMemory
+from memos_server.storage.memory_rows import MemoryOrRow
 from memos_server.storage.models import Message
 from memos_server.storage.repositories.messages import MessageRepository
 
@@ -53,7 +53,7 @@ async def recent_messages(
 async def message_numbers(
     session: AsyncSession,
     project_id: uuid.UUID,
-    memories: Iterable[StoredMemory],
+    memories: Iterable[MemoryOrRow],
     known: Mapping[int, int] | None = None,
 ) -> dict[int, int]:
     """The ``message_id`` clients know for each message these memories were made from: its
@@ -70,7 +70,7 @@ async def message_numbers(
 
 
 async def source_messages(
-    session: AsyncSession, project_id: uuid.UUID, memories: Iterable[StoredMemory], per_memory: int
+    session: AsyncSession, project_id: uuid.UUID, memories: Iterable[MemoryOrRow], per_memory: int
 ) -> dict[uuid.UUID, list[Message]]:
     """The messages each memory was made from (its ``sources``), oldest first, at most
     ``per_memory`` of them (the last: nearest to what the memory says), by memory id; what

@@ -2,9 +2,10 @@
 
 Search reads up to 20 candidates of each kind it looks for (its recency step compares them) to
 answer with a few; building an ORM object with its instance state cost about 25 µs a row, and
-SQLAlchemy's per-column result processing as much again. ``MemoryRow`` holds what a result shows
-or orders by (not the vectors, nor the full-text columns); the responses read either kind of
-object (``StoredMemory``).
+SQLAlchemy's per-column result processing as much again. ``MemoryRow`` holds what a search result
+shows or is ordered by, and what the feedback job reads of it (not the vectors, the full-text
+columns, nor what only get/memory shows: ``api.memory_items.owner_fields`` takes a ``Memory``);
+the item builders read either kind of object (``MemoryOrRow``).
 """
 
 from __future__ import annotations
@@ -20,11 +21,8 @@ from memos_server.storage.models import Memory
 @dataclass(frozen=True, slots=True)
 class MemoryRow:
     id: uuid.UUID
-    project_id: uuid.UUID
     user_id: str
     conversation_id: str | None
-    agent_id: str | None
-    app_id: str | None
     task_id: uuid.UUID | None
     kind: str
     mode: str
@@ -39,16 +37,12 @@ class MemoryRow:
     status: str
     source_message_ids: list[int]
     corrects: list[uuid.UUID]
-    knowledgebase_ids: list[uuid.UUID]
-    info: dict[str, Any]
     details: dict[str, Any]
-    prompt_version: str | None
     create_time: datetime
     update_time: datetime
-    expires_at: datetime | None
 
 
 # The columns of a ``MemoryRow``, in its fields' order (a SELECT of these builds one by position).
 ROW_COLUMNS = tuple(field.name for field in fields(MemoryRow))
 
-StoredMemory = Memory | MemoryRow
+MemoryOrRow = Memory | MemoryRow

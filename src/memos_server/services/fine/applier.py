@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.services.memory_writer import MemoryText, archive, history_row, revise
 from memos_server.services.retention import sooner
-from memos_server.storage.memory_rows import StoredMemory
+from memos_server.storage.memory_rows import MemoryOrRow
 from memos_server.storage.models import Memory, MemoryHistory
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.vocabulary import HistoryEvent
@@ -44,7 +44,7 @@ class Decision:
     text when the decision itself brings it (feedback); ``tags`` go on what it adds."""
 
     action: Action
-    target: StoredMemory | None = None
+    target: MemoryOrRow | None = None
     memory_value: str | None = None
     memory_key: str | None = None
     tags: list[str] = field(default_factory=list)

@@ -31,7 +31,7 @@ from memos_server.services.jobs.handlers import (
 )
 from memos_server.services.memory_writer import MemoryText, new_memory
 from memos_server.services.search.engine import SearchQuery, search_memories
-from memos_server.storage.memory_rows import StoredMemory
+from memos_server.storage.memory_rows import MemoryOrRow
 from memos_server.storage.models import Feedback, Memory, Task
 from memos_server.storage.repositories.feedback import FeedbackRepository
 from memos_server.storage.repositories.memories import MemoryRepository
@@ -80,7 +80,7 @@ class FeedbackApplier(ModelJob):
 
     async def _related(
         self, session: AsyncSession, task: Task, feedback: Feedback
-    ) -> list[StoredMemory]:
+    ) -> list[MemoryOrRow]:
         """The user's facts and preferences closest to the feedback, facts first."""
         limit = self.settings.fine.related_candidates
         most = self.settings.limits.max_result_limit

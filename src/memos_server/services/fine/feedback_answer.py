@@ -11,13 +11,11 @@ from memos_server.prompts import Language
 from memos_server.prompts.labels import VIEWPOINTS
 from memos_server.services.fine.applier import Decision
 from memos_server.services.fine.reconcile import Answer
-from memos_server.storage.memory_rows import StoredMemory
+from memos_server.storage.memory_rows import MemoryOrRow
 from memos_server.text.windows import short_title
 
 
-def read_operations(
-    value: Any, shown: Sequence[StoredMemory], language: Language
-) -> list[Decision]:
+def read_operations(value: Any, shown: Sequence[MemoryOrRow], language: Language) -> list[Decision]:
     """The model's answer as decisions on the memories it was shown (numbered from 1)."""
     if isinstance(value, dict) and "action" in value:
         items = [value]  # one operation, not wrapped in a list

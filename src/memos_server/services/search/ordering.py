@@ -11,12 +11,12 @@ from datetime import timedelta
 
 from memos_server.services.search.recency import Candidate, Vector, newer_first
 from memos_server.settings import SearchSettings
-from memos_server.storage.memory_rows import StoredMemory
+from memos_server.storage.memory_rows import MemoryOrRow
 
 
 @dataclass(frozen=True)
 class Scored:
-    memory: StoredMemory
+    memory: MemoryOrRow
     relativity: float  # 0..1
 
 
@@ -33,7 +33,7 @@ def best_of_all(found: dict[str, list[Scored]], total: int) -> dict[str, list[Sc
 
 
 def place_corrections(
-    found: Sequence[Scored], corrections: Sequence[StoredMemory], limit: int
+    found: Sequence[Scored], corrections: Sequence[MemoryOrRow], limit: int
 ) -> list[Scored]:
     """Each feedback memory directly above the best-ranked memory it corrects, at least as
     relevant as that memory; newer corrections first; then cut to ``limit`` again.
@@ -42,7 +42,7 @@ def place_corrections(
     """
     position = {s.memory.id: i for i, s in enumerate(found)}
     own = {s.memory.id: s.relativity for s in found}
-    above: dict[int, list[StoredMemory]] = {}
+    above: dict[int, list[MemoryOrRow]] = {}
     for correction in sorted(corrections, key=lambda m: m.create_time, reverse=True):
         targets = [position[i] for i in correction.corrects if i in position]
         if not targets:
