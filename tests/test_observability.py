@@ -32,6 +32,7 @@ from tests.support.waiting import wait_until
 
 SEARCH = f"{API_PREFIX}/search/memory"
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
+BEES = [{"role": "user", "content": "I keep bees on the roof."}]
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -106,6 +107,11 @@ def test_client_chosen_paths_never_become_labels(api: Api, service: ServiceThrea
 
 
 def test_embedding_batches_are_counted(api: Api, service: ServiceThread) -> None:
+    # A user with a memory: a search finding nothing in scope cancels its query's embedding.
+    api.ok(
+        "/add/message",
+        {"user_id": "u", "conversation_id": "c", "messages": BEES},
+    )
     before = scrape(service)
     api.ok("/search/memory", {"user_id": "u", "query": "a query to embed"})
     after = scrape(service)
