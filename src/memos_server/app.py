@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from memos_server import __version__
+from memos_server import __version__, heap
 from memos_server.api.body_limit import BodyLimit
 from memos_server.api.docs import install_api_docs
 from memos_server.api.errors import AnsweredErrors, install_error_handlers
@@ -93,7 +93,7 @@ def app_from_environment() -> FastAPI:
     environment the parent prepared)."""
     settings = get_settings()
     configure_logging(settings.server.log_level, settings.server.log_format)
-    return create_app(settings)
+    return create_app(settings, settle_heap=True)
 
 
 class App(FastAPI):
@@ -106,7 +106,8 @@ class App(FastAPI):
         return RequestTelemetry(AnsweredErrors(super().build_middleware_stack()))
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, settle_heap: bool = False) -> FastAPI:
+    """``settle_heap``: tune the cycle collector once started (``heap``; ``serve`` only)."""
     mcp = McpEndpoint(settings.limits)
 
     @asynccontextmanager
@@ -121,6 +122,8 @@ def create_app(settings: Settings) -> FastAPI:
             runtime.start_retention_sweep()
             runtime.start_binding_watch()
             app.state.runtime = runtime
+            if settle_heap:
+                heap.settle()
             log.info("memos-server ready at %s", public_base_url(settings))
             log.info("web console at %s%s/", public_root(settings), CONSOLE_PATH)
             yield

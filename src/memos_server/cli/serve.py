@@ -51,7 +51,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
         if server.workers > 1:
             _serve_processes(settings, sock)
             return
-        config = uvicorn.Config(create_app(settings), **_uvicorn_options(server))
+        config = uvicorn.Config(create_app(settings, settle_heap=True), **_uvicorn_options(server))
         # As uvicorn.run: Ctrl-C ends the service after its orderly shutdown.
         with contextlib.suppress(KeyboardInterrupt):
             uvicorn.Server(config).run(sockets=[sock])
