@@ -10,6 +10,7 @@ import logging
 import re
 import signal
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,28 @@ def test_path_parameters_stay_in_the_template(api: Api, service: ServiceThread) 
     api.get("/get/memory/00000000-0000-0000-0000-000000000001")
     route = f"{API_PREFIX}/get/memory/{{memory_id}}"
     assert requests_of(scrape(service), route, "404", method="GET") >= 1
+
+
+def test_steady_load_beyond_the_pool_opens_no_connections(api: Api, service: ServiceThread) -> None:
+    """More requests in flight than the pool has connections wait for one: no connection is
+    opened and closed again per request (a new Postgres backend, every statement prepared anew),
+    as overflow connections were."""
+    api.ok("/add/message", {"user_id": "pool", "conversation_id": "c", "messages": BEES})
+    in_flight = service.runtime.settings.database.pool_size + 4
+
+    def round_of_searches() -> None:
+        def one(_: int) -> int:
+            return api.post("/search/memory", {"user_id": "pool", "query": "bees"}).status_code
+
+        with ThreadPoolExecutor(in_flight) as threads:
+            assert set(threads.map(one, range(in_flight * 3))) == {200}
+
+    round_of_searches()  # the pool fills up
+    opened = "memos_db_connections_opened_total"
+    before = value(scrape(service), opened, pool="primary")
+    round_of_searches()
+    round_of_searches()
+    assert value(scrape(service), opened, pool="primary") == before > 0
 
 
 def test_client_chosen_paths_never_become_labels(api: Api, service: ServiceThread) -> None:

@@ -83,6 +83,13 @@ REPLICA_BUSY = Counter(
     "Reads sent to the primary because the replica picked had no free connection within "
     "database.pool_timeout_s (counted in memos_db_reads_total as primary reads too).",
 )
+DB_CONNECTIONS = Counter(
+    "memos_db_connections_opened_total",
+    "Connections opened to Postgres by pool (primary, or replica). Rising steadily under steady "
+    "load means the pool is smaller than the requests in flight (database.pool_size): each new "
+    "one is a Postgres backend started and every statement prepared again on it.",
+    ["pool"],
+)
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
@@ -116,6 +123,10 @@ def count_read(target: Literal["primary", "replica"]) -> None:
 
 def count_replica_busy() -> None:
     REPLICA_BUSY.inc()
+
+
+def count_connection_opened(pool: Literal["primary", "replica"]) -> None:
+    DB_CONNECTIONS.labels(pool).inc()
 
 
 def observe_embedding(texts: int, seconds: float) -> None:

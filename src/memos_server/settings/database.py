@@ -56,9 +56,18 @@ class DatabaseSettings(Group):
         "reads until it catches up.",
     )
     pool_size: int = Field(
-        default=10, ge=1, description="Connections kept open per process (and per replica)."
+        default=20,
+        ge=1,
+        description="Connections per process (and per replica), each opened when first needed "
+        "and kept open.",
     )
-    max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
+    max_overflow: int = Field(
+        default=0,
+        ge=0,
+        description="Extra connections under load, each closed again as soon as it is handed "
+        "back: under steady load that is a new Postgres backend (and every statement prepared "
+        "again on it) for nearly every request beyond pool_size, so none by default.",
+    )
     connect_timeout_s: float = Field(
         default=5.0,
         gt=0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from memos_server.errors import ConfigurationError
+from memos_server.metrics import count_connection_opened
 from memos_server.settings import DatabaseSettings
 
 # SQLSTATEs that say the server cannot serve a connection right now, not that a statement is
@@ -145,6 +146,14 @@ def check_at_checkout(engine: AsyncEngine, idle_s: float) -> None:
                 raise DisconnectionError("the connection did not answer a ping") from error
 
 
+def count_connections(engine: AsyncEngine, pool: Literal["primary", "replica"]) -> None:
+    """Each connection the pool opens, in ``memos_db_connections_opened_total``."""
+
+    @event.listens_for(engine.sync_engine.pool, "connect")
+    def _opened(*_: Any) -> None:
+        count_connection_opened(pool)
+
+
 class Database:
     def __init__(
         self,
@@ -179,6 +188,9 @@ class Database:
             hide_parameters=not settings.echo,
         )
         check_at_checkout(self.engine, settings.ping_idle_s)
+        count_connections(
+            self.engine, "replica" if application_name == REPLICA_APPLICATION else "primary"
+        )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._autocommit = async_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
