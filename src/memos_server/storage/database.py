@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 from memos_server.errors import ConfigurationError
 from memos_server.metrics import count_connection_opened
 from memos_server.settings import DatabaseSettings
+from memos_server.storage.fair_pool import FairAsyncPool
 
 # SQLSTATEs that say the server cannot serve a connection right now, not that a statement is
 # wrong: class 08 (connection exception), 57P01 admin_shutdown (pg_ctl stop), 57P02
@@ -169,6 +170,9 @@ class Database:
             server_settings[MODEL_SETTING] = embedding_model
         self.engine: AsyncEngine = create_async_engine(
             async_url(url),
+            # Requests waiting for a connection are served in the order they came
+            # (``storage.fair_pool``): SQLAlchemy's own queue lets newcomers barge.
+            poolclass=FairAsyncPool,
             pool_size=settings.pool_size,
             max_overflow=settings.max_overflow,
             # A pooled connection the server dropped (a restart) is noticed and replaced at
