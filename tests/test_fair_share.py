@@ -29,7 +29,7 @@ from memos_server.storage.database import Database, timed_out
 from memos_server.storage.migrations import upgrade_database
 from memos_server.storage.repositories.vector_indexes import without_statement_timeout
 from tests.support.api import Api
-from tests.support.database import new_api_key
+from tests.support.database import new_api_key, table_locked
 from tests.support.service import ServiceThread, make_settings
 
 # Common characters, drawn at random: text the model must embed window by window (no two alike).
@@ -225,27 +225,10 @@ def test_hardening_05_a_statement_past_the_timeout_is_a_503(
 
 
 def check_statement_timeout(api: Api, pg_url: str) -> None:
-    async def hold_lock(held: threading.Event, done: threading.Event) -> None:
-        connection = await asyncpg.connect(pg_url)
-        try:
-            async with connection.transaction():
-                await connection.execute("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE")
-                held.set()
-                await asyncio.to_thread(done.wait, 30)
-        finally:
-            await connection.close()
-
-    held, done = threading.Event(), threading.Event()
-    locker = threading.Thread(target=lambda: asyncio.run(hold_lock(held, done)), daemon=True)
-    locker.start()
-    assert held.wait(10)
-    try:
+    with table_locked(pg_url, "api_keys"):
         started = time.perf_counter()
         response = api.post("/get/message", {"user_id": "u", "conversation_id": "c"})
         took = time.perf_counter() - started
-    finally:
-        done.set()
-        locker.join()
     message = Api.error_of(response, 503, 50004)
     assert "statement timeout" in message
     assert response.headers["Retry-After"] == "5"

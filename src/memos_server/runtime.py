@@ -29,6 +29,7 @@ from memos_server.services.fine.refine import Refiner
 from memos_server.services.ingest import MessageIntake
 from memos_server.services.jobs.handlers import JobHandler
 from memos_server.services.jobs.worker import Worker
+from memos_server.services.key_cache import KeyCache
 from memos_server.services.knowledge.bases import KnowledgeService
 from memos_server.services.knowledge.ingest import KnowledgeIngester
 from memos_server.services.memory_admin import MemoryAdmin
@@ -47,6 +48,7 @@ from memos_server.services.search.vector_indexes import IndexCatalog, run_sync_l
 from memos_server.settings import Settings
 from memos_server.storage.database import Database
 from memos_server.storage.embedded import EmbeddedPostgres
+from memos_server.storage.key_changes import listen_for_key_changes
 from memos_server.storage.migrations import upgrade_database
 from memos_server.storage.postgres_memory import memory_settings
 from memos_server.storage.replicas import ReadReplicas, ReadRouter, RecentWrites, replicas_of
@@ -121,6 +123,9 @@ class Runtime:
     reindex: ReindexRun | None = None  # one started by the admin API in this process
     replicas: ReadReplicas | None = None  # database.read_urls, if any
     replica_checks: asyncio.Task[None] | None = None
+    # The API keys checked lately; trusted only while ``key_changes`` listens (start_key_cache).
+    keys: KeyCache = field(init=False)
+    key_changes: asyncio.Task[None] | None = None
     services: RequestServices = field(init=False)
     reads: ReadRouter = field(init=False)  # where a read-only request's session goes
 
@@ -130,6 +135,7 @@ class Runtime:
         embedder, settings, fine = self.require_embedder, self.settings, self.fine_mode
         recent = RecentWrites(settings.database.read_your_writes_s)
         self.reads = ReadRouter(self.database, self.replicas, recent)
+        self.keys = KeyCache(ttl_s=settings.database.key_cache_s)
         messages = MessageIntake(embedder=embedder, settings=settings, fine=fine)
         search = SearchService(
             embedder=embedder,
@@ -177,6 +183,14 @@ class Runtime:
         """Check the read replicas (if any) now and then: reads go to those that are up."""
         if self.replicas is not None:
             self.replica_checks = asyncio.create_task(self.replicas.run())
+
+    def start_key_cache(self) -> None:
+        """Keep the API keys checked lately, hearing of every change to them
+        (``services.key_cache``): a request's key then costs no database round trip."""
+        if self.settings.database.key_cache_s > 0:
+            self.key_changes = asyncio.create_task(
+                listen_for_key_changes(self.database, self.keys.changed, self.keys.listening)
+            )
 
     def start_index_sync(self) -> None:
         """Keep per-user HNSW indexes in step with users' sizes (if switched on)."""
@@ -359,7 +373,13 @@ async def open_runtime(
                     await runtime.binding_watch
             if runtime.reindex is not None:
                 await runtime.reindex.close()
-            for loop in (runtime.index_sync, runtime.retention_sweep, runtime.replica_checks):
+            loops = (
+                runtime.index_sync,
+                runtime.retention_sweep,
+                runtime.replica_checks,
+                runtime.key_changes,
+            )
+            for loop in loops:
                 if loop is not None:
                     loop.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -4,9 +4,13 @@ service stored beyond what the API shows."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -91,3 +95,29 @@ def sql_autocommit(database_url: str, statement: str) -> None:
             await database.dispose()
 
     asyncio.run(run())
+
+
+@contextmanager
+def table_locked(database_url: str, table: str) -> Iterator[None]:
+    """``table`` locked ACCESS EXCLUSIVE by another connection while the block runs: every
+    statement on it waits."""
+
+    async def hold(held: threading.Event, done: threading.Event) -> None:
+        connection = await asyncpg.connect(database_url)
+        try:
+            async with connection.transaction():
+                await connection.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+                held.set()
+                await asyncio.to_thread(done.wait, 30)
+        finally:
+            await connection.close()
+
+    held, done = threading.Event(), threading.Event()
+    locker = threading.Thread(target=lambda: asyncio.run(hold(held, done)), daemon=True)
+    locker.start()
+    assert held.wait(10)
+    try:
+        yield
+    finally:
+        done.set()
+        locker.join()

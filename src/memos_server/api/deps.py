@@ -167,12 +167,19 @@ async def get_project(
     """The project of the key in ``Authorization: Token <key>`` (``Bearer`` works too); each
     call spends one request of the key's rate limit, and a wrong key counts against its client.
 
-    Looked up on a session of its own in autocommit (one statement, no BEGIN and COMMIT; the
-    key's last-use time, when written, is stored at once), not the route's: a request that only
-    reads takes no connection of the primary for its key."""
+    A key checked lately is known without a round trip (``services.key_cache``); otherwise
+    it is looked up on a session of its own in autocommit (one statement, no BEGIN and COMMIT;
+    the key's last-use time, when written, is stored at once), not the route's: a request that
+    only reads takes no connection of the primary for its key."""
+    secret = bearer_token(authorization)
     with key_attempt(runtime, request):
-        async with runtime.database.autocommit_session() as session:
-            caller = await authenticate(session, bearer_token(authorization))
+        caller = runtime.keys.get(secret) if secret else None
+        if caller is None:
+            generation = runtime.keys.generation
+            async with runtime.database.autocommit_session() as session:
+                caller = await authenticate(session, secret)
+            assert secret is not None  # authenticate refuses a missing key
+            runtime.keys.keep(secret, caller, generation)
     if runtime.rate_limiter is not None:
         runtime.rate_limiter.take(caller.key_id)
     request.state.key_id = caller.key_id  # for the input-token budget (``spend_input``)

@@ -86,6 +86,15 @@ class DatabaseSettings(Group):
         gt=0,
         description="Longest wait for a free pooled connection; beyond it a request answers 503.",
     )
+    key_cache_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=300,
+        description="How long a process keeps an API key it checked, so the key's next requests "
+        "cost no database round trip (it forgets them all as soon as any key changes: "
+        "LISTEN memos_api_keys). 0: look the key up on every request (for a pooler that "
+        "does not pass notifications on, e.g. PgBouncer in transaction mode).",
+    )
     statement_timeout_s: float = Field(
         default=30.0,
         ge=0,

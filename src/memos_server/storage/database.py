@@ -164,6 +164,7 @@ class Database:
         embedding_model: str | None = None,
         application_name: str = PRIMARY_APPLICATION,
     ) -> None:
+        self.connect_timeout_s = settings.connect_timeout_s
         server_settings = timeout_settings(settings)
         server_settings["application_name"] = application_name
         if embedding_model is not None:
