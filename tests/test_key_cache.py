@@ -19,6 +19,7 @@ from memos_server.storage.key_changes import APPLICATION, listen_for_key_changes
 from tests.support.api import Api
 from tests.support.database import new_api_key, table_locked
 from tests.support.service import ServiceThread
+from tests.support.waiting import wait_until
 
 BODY = {"user_id": "u", "conversation_id": "c"}
 CALLER = Caller(uuid.uuid4(), uuid.uuid4())
@@ -33,18 +34,11 @@ async def execute(pg_url: str, statement: str, *args: object) -> None:
         await connection.close()
 
 
-def until(condition: object, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not (callable(condition) and condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def test_a_known_key_is_served_while_the_keys_table_is_locked(
     service: ServiceThread, pg_url: str
 ) -> None:
     key = new_api_key(pg_url)
-    until(lambda: service.runtime.keys._listening)
+    wait_until(lambda: service.runtime.keys.is_listening, timeout_s=10)
 
     with Api(service.base_url, key) as api:
         api.ok("/get/message", BODY)  # looked up once
@@ -57,13 +51,13 @@ def test_a_known_key_is_served_while_the_keys_table_is_locked(
 
 def test_a_key_revoked_in_plain_sql_is_refused(service: ServiceThread, pg_url: str) -> None:
     key = new_api_key(pg_url)
-    until(lambda: service.runtime.keys._listening)
+    wait_until(lambda: service.runtime.keys.is_listening, timeout_s=10)
     with Api(service.base_url, key) as api:
         api.ok("/get/message", BODY)
         api.ok("/get/message", BODY)
         asyncio.run(execute(pg_url, REVOKE, key[:10]))
         # The notification is sent with the commit; this process hears it within milliseconds.
-        until(lambda: api.post("/get/message", BODY).status_code == 401, seconds=2)
+        wait_until(lambda: api.post("/get/message", BODY).status_code == 401, timeout_s=2)
 
 
 def test_the_listener_hears_changes_and_says_when_it_cannot(pg_url: str) -> None:

@@ -26,7 +26,7 @@ from memos_server.settings import DatabaseSettings
 from memos_server.storage.database import Database
 from tests.fake_llm import FakeLLM, Reply, reply_json
 from tests.support.api import Api
-from tests.support.database import execute, fresh_database, project_of
+from tests.support.database import execute, fresh_database, new_api_key, project_of
 from tests.support.process import ServiceProcess
 from tests.support.service import ServiceThread, free_port
 from tests.support.waiting import wait_until
@@ -116,6 +116,18 @@ def test_steady_load_beyond_the_pool_opens_no_connections(api: Api, service: Ser
     round_of_searches()
     round_of_searches()
     assert value(scrape(service), opened, pool="primary") == before > 0
+
+
+def test_key_checks_are_counted_kept_or_looked_up(service: ServiceThread, pg_url: str) -> None:
+    checks = "memos_api_key_checks_total"
+    wait_until(lambda: service.runtime.keys.is_listening, timeout_s=10)
+    before = scrape(service)
+    with Api(service.base_url, new_api_key(pg_url)) as fresh:
+        for _ in range(3):
+            fresh.ok("/get/message", {"user_id": "u", "conversation_id": "c"})
+    after = scrape(service)
+    assert value(after, checks, how="looked_up") - value(before, checks, how="looked_up") == 1
+    assert value(after, checks, how="kept") - value(before, checks, how="kept") == 2
 
 
 def test_client_chosen_paths_never_become_labels(api: Api, service: ServiceThread) -> None:

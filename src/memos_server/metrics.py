@@ -83,6 +83,13 @@ REPLICA_BUSY = Counter(
     "Reads sent to the primary because the replica picked had no free connection within "
     "database.pool_timeout_s (counted in memos_db_reads_total as primary reads too).",
 )
+API_KEY_CHECKS = Counter(
+    "memos_api_key_checks_total",
+    "API keys checked, by how: kept (known from a lookup in the last database.key_cache_s, no "
+    "round trip) or looked_up (a statement on the primary: first use, expired, any key changed, "
+    "or the process not listening for key changes).",
+    ["how"],
+)
 DB_CONNECTIONS = Counter(
     "memos_db_connections_opened_total",
     "Connections opened to Postgres by pool (primary, or replica). Rising steadily under steady "
@@ -123,6 +130,10 @@ def count_read(target: Literal["primary", "replica"]) -> None:
 
 def count_replica_busy() -> None:
     REPLICA_BUSY.inc()
+
+
+def count_key_check(how: Literal["kept", "looked_up"]) -> None:
+    API_KEY_CHECKS.labels(how).inc()
 
 
 def count_connection_opened(pool: Literal["primary", "replica"]) -> None:

@@ -17,6 +17,7 @@ from memos_server.api.transaction import ReadSessions, read_sessions, request_se
 from memos_server.embedding import Embedder
 from memos_server.embedding.base import estimate_tokens
 from memos_server.errors import InvalidApiKey
+from memos_server.metrics import count_key_check
 from memos_server.runtime import Runtime
 from memos_server.services.apikeys import authenticate
 from memos_server.services.chat import ChatService
@@ -180,6 +181,9 @@ async def get_project(
                 caller = await authenticate(session, secret)
             assert secret is not None  # authenticate refuses a missing key
             runtime.keys.keep(secret, caller, generation)
+            count_key_check("looked_up")
+        else:
+            count_key_check("kept")
     if runtime.rate_limiter is not None:
         runtime.rate_limiter.take(caller.key_id)
     request.state.key_id = caller.key_id  # for the input-token budget (``spend_input``)

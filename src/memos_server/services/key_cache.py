@@ -41,6 +41,11 @@ class KeyCache:
         self._generation = 0
 
     @property
+    def is_listening(self) -> bool:
+        """Whether it hears every key change (else it keeps nothing)."""
+        return self._listening
+
+    @property
     def generation(self) -> int:
         """Taken before a lookup, handed to ``keep`` after it."""
         return self._generation
