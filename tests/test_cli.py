@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.api import Api
+from tests.support.database import fresh_database, sql_autocommit
 from tests.support.paths import MODEL_CACHE
 from tests.support.service import ServiceThread, free_port
 
@@ -67,6 +68,17 @@ def test_a_bad_database_url_is_a_clear_error(tmp_path: object) -> None:
     result = cli("mysql://localhost/x", "db", "upgrade")
     assert result.returncode == 1
     assert "postgresql://" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_database_a_newer_version_migrated_is_a_clear_error(pg_url: str) -> None:
+    url = fresh_database(pg_url)
+    assert cli(url, "db", "upgrade").returncode == 0
+    sql_autocommit(url, "UPDATE alembic_version SET version_num = '9999'")
+    result = cli(url, "db", "upgrade")
+    assert result.returncode == 1
+    assert "newer than this memos-server knows" in result.stderr
+    assert "'9999'" in result.stderr
     assert "Traceback" not in result.stderr
 
 

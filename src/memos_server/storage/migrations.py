@@ -46,8 +46,20 @@ def alembic_config(url: str) -> Config:
 def upgrade_database(url: str) -> None:
     """Bring the schema to the newest revision. Blocking; run it off the event loop."""
     from alembic import command
+    from alembic.util.exc import CommandError
 
-    command.upgrade(alembic_config(url), "head")
+    try:
+        command.upgrade(alembic_config(url), "head")
+    except CommandError as error:
+        # A newer memos-server migrated this database: Alembic's own message is a traceback
+        # about a revision it cannot locate.
+        if "Can't locate revision" not in str(error):
+            raise
+        raise ConfigurationError(
+            f"the database's schema is newer than this memos-server knows ({error}; this "
+            f"version's newest is {head_revision()}): a newer version upgraded it. Run that "
+            "version, or restore a backup taken before the upgrade"
+        ) from None
 
 
 # ``revision: str = "0009"`` and ``down_revision: str | None = "0008"`` (or ``None``) in a script.
