@@ -65,8 +65,11 @@ def test_the_listener_hears_changes_and_says_when_it_cannot(pg_url: str) -> None
     prefix = key[:10]
     events: list[str] = []
 
+    # An option of SQLAlchemy's driver adapter in the URL is not handed to asyncpg.connect.
+    adapter_option = ("&" if "?" in pg_url else "?") + "prepared_statement_cache_size=100"
+
     async def run() -> None:
-        database = Database(pg_url, DatabaseSettings(pool_size=1, max_overflow=0))
+        database = Database(pg_url + adapter_option, DatabaseSettings(pool_size=1, max_overflow=0))
         listener = asyncio.create_task(
             listen_for_key_changes(
                 database,

@@ -25,6 +25,7 @@ APPLICATION = "memos-server-keys"
 # A network that drops the connection without closing it is noticed by a ping this often.
 PING_INTERVAL_S = 10.0
 RETRY_S = (0.5, 1.0, 2.0, 5.0)
+_ADAPTER_OPTIONS = ("prepared_statement_cache_size", "prepared_statement_name_func")
 
 
 async def listen_for_key_changes(
@@ -37,6 +38,9 @@ async def listen_for_key_changes(
     """Until cancelled: ``changed()`` at each notification, ``listening(True)`` once listening,
     ``listening(False)`` as soon as the connection is lost (then reconnect, backing off)."""
     _, connect_args = database.engine.dialect.create_connect_args(database.engine.url)
+    # What SQLAlchemy's asyncpg adapter reads from the URL for itself, not for asyncpg.connect.
+    for adapter_only in _ADAPTER_OPTIONS:
+        connect_args.pop(adapter_only, None)
     params = {
         **connect_args,
         "timeout": database.connect_timeout_s,
