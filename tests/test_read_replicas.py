@@ -207,31 +207,6 @@ def test_recent_writes_are_per_user_and_expire() -> None:
     assert not recent.recent(other, "小红")
 
 
-def test_a_read_without_snapshot_runs_each_statement_on_its_own(pg_url: str) -> None:
-    """search/memory reads with ``snapshot=False``: no BEGIN and ROLLBACK round trips, so each
-    statement is a transaction of its own (``now()`` is each statement's start)."""
-
-    async def starts(snapshot: bool) -> list[Any]:
-        database = Database(pg_url, DatabaseSettings(pool_size=1, max_overflow=0))
-        router = ReadRouter(database, None, RecentWrites(0))
-        try:
-            found = []
-            async with router.session(
-                project_id=uuid.uuid4(), user_id="u", snapshot=snapshot
-            ) as session:
-                for _ in range(2):
-                    found.append(await session.scalar(text("SELECT now()")))
-                    await asyncio.sleep(0.01)
-            return found
-        finally:
-            await database.dispose()
-
-    first, second = asyncio.run(starts(snapshot=True))
-    assert first == second  # one transaction
-    first, second = asyncio.run(starts(snapshot=False))
-    assert first < second
-
-
 def test_readyz_reports_the_replica(service: ServiceThread) -> None:
     [replica] = wait_until(
         lambda: [r for r in _replicas(service) if r["up"] and r["lag_bytes"] == 0] or None,

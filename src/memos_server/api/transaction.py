@@ -57,13 +57,10 @@ class ReadSessions:
         self._router = router
         self._stack = stack
 
-    async def session(
-        self, *, project_id: uuid.UUID, user_id: str | None, snapshot: bool = True
-    ) -> AsyncSession:
-        """A session to read ``user_id``'s data (None: several users', or the project's);
-        ``snapshot`` False: its statements outside a transaction (``ReadRouter.session``)."""
+    async def session(self, *, project_id: uuid.UUID, user_id: str | None) -> AsyncSession:
+        """A session to read ``user_id``'s data (None: several users', or the project's)."""
         return await self._stack.enter_async_context(
-            self._router.session(project_id=project_id, user_id=user_id, snapshot=snapshot)
+            self._router.session(project_id=project_id, user_id=user_id)
         )
 
 

@@ -66,8 +66,7 @@ async def search_memory(caller: Caller, body: SearchMemoryRequest) -> SearchMemo
     """As search/memory: the user's memories of each kind asked for, best first, then any
     passages of the knowledge bases named."""
     runtime, settings, project = caller.runtime, caller.runtime.settings, caller.project_id
-    reads = runtime.reads.session(project_id=project, user_id=body.user_id, snapshot=False)
-    async with reads as session:
+    async with runtime.reads.session(project_id=project, user_id=body.user_id) as session:
         query = await search_query(session, body, project, runtime.services.knowledge, settings)
         result = await runtime.services.search.search(session, project_id=project, query=query)
         fields = await profile_fields(session, body, project, runtime.services.profiles, settings)

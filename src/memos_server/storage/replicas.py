@@ -264,31 +264,27 @@ class ReadRouter:
 
     @asynccontextmanager
     async def session(
-        self, *, project_id: uuid.UUID, user_id: str | None, snapshot: bool = True
+        self, *, project_id: uuid.UUID, user_id: str | None
     ) -> AsyncIterator[AsyncSession]:
-        """A session for reads only, never committed (a replica refuses writes anyway).
-        ``snapshot`` False: no transaction, each statement sees what is committed when it runs;
-        that spares a BEGIN and a ROLLBACK round trip, for a read whose statements need not
-        agree (search: it already lets its connection go between statements)."""
-        session = await self._replica_session(project_id, user_id, snapshot)
+        """A session for reads only, never committed (a replica refuses writes anyway)."""
+        session = await self._replica_session(project_id, user_id)
         if session is None:
             count_read("primary")
-            session = self.primary.session() if snapshot else self.primary.autocommit_session()
+            session = self.primary.session()
         else:
             count_read("replica")
         async with session:
             yield session
 
     async def _replica_session(
-        self, project_id: uuid.UUID, user_id: str | None, snapshot: bool
+        self, project_id: uuid.UUID, user_id: str | None
     ) -> AsyncSession | None:
         if self.replicas is None or self.recent.recent(project_id, user_id):
             return None
         replica = self.replicas.pick()
         if replica is None:
             return None
-        database = replica.database
-        session = database.session() if snapshot else database.autocommit_session()
+        session = replica.database.session()
         try:
             # Connect now, while falling back costs nothing: a replica that went away since its
             # last check fails here (the pool's pre-ping), not in the middle of the request.

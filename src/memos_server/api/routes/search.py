@@ -234,7 +234,7 @@ async def search_memory(
     the older flags ignored, ``memory_limit_number`` results in all, ranked together; with
     ``profile`` among them, the user's filled profile fields too (not ranked).
     """
-    session = await reads.session(project_id=project, user_id=body.user_id, snapshot=False)
+    session = await reads.session(project_id=project, user_id=body.user_id)
     result = await search.search(
         session,
         project_id=project,
