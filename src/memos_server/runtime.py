@@ -123,8 +123,7 @@ class Runtime:
     reindex: ReindexRun | None = None  # one started by the admin API in this process
     replicas: ReadReplicas | None = None  # database.read_urls, if any
     replica_checks: asyncio.Task[None] | None = None
-    # The API keys checked lately; trusted only while ``key_changes`` listens (start_key_cache).
-    keys: KeyCache = field(init=False)
+    keys: KeyCache = field(init=False)  # trusted only while key_changes listens
     key_changes: asyncio.Task[None] | None = None
     services: RequestServices = field(init=False)
     reads: ReadRouter = field(init=False)  # where a read-only request's session goes
@@ -185,8 +184,7 @@ class Runtime:
             self.replica_checks = asyncio.create_task(self.replicas.run())
 
     def start_key_cache(self) -> None:
-        """Keep the API keys checked lately, hearing of every change to them
-        (``services.key_cache``): a request's key then costs no database round trip."""
+        """Keep the API keys checked lately, hearing every change (``services.key_cache``)."""
         if self.settings.database.key_cache_s > 0:
             self.key_changes = asyncio.create_task(
                 listen_for_key_changes(self.database, self.keys.changed, self.keys.listening)
@@ -373,13 +371,8 @@ async def open_runtime(
                     await runtime.binding_watch
             if runtime.reindex is not None:
                 await runtime.reindex.close()
-            loops = (
-                runtime.index_sync,
-                runtime.retention_sweep,
-                runtime.replica_checks,
-                runtime.key_changes,
-            )
-            for loop in loops:
+            loops = runtime.index_sync, runtime.retention_sweep, runtime.replica_checks
+            for loop in (*loops, runtime.key_changes):
                 if loop is not None:
                     loop.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
