@@ -50,6 +50,12 @@ async def listen_for_key_changes(
     while True:
         try:
             await _listen(params, changed, listening, ping_interval_s, again=failures > 0)
+            # It listened, then lost the connection: warn again, whatever happened before.
+            log.warning(
+                "lost the connection listening for API key changes: each request looks its "
+                "key up until it is back"
+            )
+            failures = 1
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -71,7 +77,7 @@ async def _listen(
     *,
     again: bool,
 ) -> None:
-    """Listen on one connection until it is lost (raises)."""
+    """Listen on one connection until it is lost (returns); raises if it never listened."""
     connection = await asyncpg.connect(**params)
     try:
         lost = asyncio.Event()
@@ -80,12 +86,13 @@ async def _listen(
         listening(True)
         if again:
             log.info("listening for API key changes again")
-        while not lost.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), ping_interval_s)
-            if not lost.is_set():
-                await connection.fetchval("SELECT 1", timeout=ping_interval_s)
-        raise ConnectionError("connection lost")
+        # Lost: the server closed it, or a ping failed.
+        with contextlib.suppress(Exception):
+            while not lost.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lost.wait(), ping_interval_s)
+                if not lost.is_set():
+                    await connection.fetchval("SELECT 1", timeout=ping_interval_s)
     finally:
         listening(False)
         connection.terminate()
