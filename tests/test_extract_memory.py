@@ -8,7 +8,7 @@ from typing import Any
 from tests.fake_llm import FakeLLM, Reply, reply_json
 from tests.support.api import Api
 from tests.support.conversations import ENGLISH_TRIP, SEED_HOTEL
-from tests.support.database import sql
+from tests.support.database import counts_in_project, sql
 
 TABLES = ("messages", "memories", "memory_history", "tasks", "jobs", "feedback")
 HOTEL_FACT = {
@@ -25,8 +25,9 @@ HOTEL_PREFERENCE = {
 }
 
 
-def counts(pg_url: str) -> dict[str, int]:
-    return {t: sql(pg_url, f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in TABLES}  # noqa: S608
+def counts(pg_url: str, api: Api) -> dict[str, int]:
+    assert api.key is not None
+    return counts_in_project(pg_url, api.key, TABLES)
 
 
 def extract(api: Api, messages: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -43,11 +44,11 @@ def test_fine_mode_extracts_facts_and_preferences_and_stores_nothing(
             "preferences": reply_json({"preferences": [HOTEL_PREFERENCE]}),
         }
     )
-    before = counts(pg_url)
+    before = counts(pg_url, fine_api)
 
     data = extract(fine_api, SEED_HOTEL)
 
-    assert counts(pg_url) == before
+    assert counts(pg_url, fine_api) == before
     assert data["mode"] == "fine"
     assert data["note"] is None
     assert data["success"] is True
@@ -85,11 +86,11 @@ def test_english_messages_get_english_prompts(fine_api: Api, fake_llm: FakeLLM) 
 
 
 def test_fast_mode_returns_the_windows_an_add_would_store(api: Api, pg_url: str) -> None:
-    before = counts(pg_url)
+    before = counts(pg_url, api)
 
     data = extract(api, SEED_HOTEL)
 
-    assert counts(pg_url) == before
+    assert counts(pg_url, api) == before
     assert data["mode"] == "fast"
     assert "no LLM" in data["note"]
     assert data["preference_detail_list"] == []

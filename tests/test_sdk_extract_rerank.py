@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.fake_llm import FakeLLM, reply_json
-from tests.support.database import new_api_key, sql
+from tests.support.database import counts_in_project, new_api_key
 from tests.support.paths import ROOT
 from tests.support.service import ServiceThread
 from tests.test_sdk_contract import run_sdk
@@ -15,8 +15,8 @@ DRIVER = ROOT / "tests" / "sdk" / "drive_extract_rerank.py"
 TABLES = ("messages", "memories", "tasks")
 
 
-def counts(pg_url: str) -> dict[str, int]:
-    return {t: sql(pg_url, f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in TABLES}  # noqa: S608
+def counts(pg_url: str, api_key: str) -> dict[str, int]:
+    return counts_in_project(pg_url, api_key, TABLES)
 
 
 def check_rerank(result: dict[str, Any]) -> None:
@@ -34,11 +34,11 @@ def check_rerank(result: dict[str, Any]) -> None:
 def test_extract_and_rerank_through_the_sdk_in_fast_mode(
     service: ServiceThread, pg_url: str, api_key: str
 ) -> None:
-    before = counts(pg_url)
+    before = counts(pg_url, api_key)
 
     result = run_sdk(DRIVER, service.base_url, api_key)
 
-    assert counts(pg_url) == before
+    assert counts(pg_url, api_key) == before
     extracted = result["extracted"]
     assert (extracted["code"], extracted["message"]) == (0, "ok")
     data = extracted["data"]
@@ -70,11 +70,12 @@ def test_extract_through_the_sdk_in_fine_mode(
             "preferences": reply_json({"preferences": [preference]}),
         }
     )
-    before = counts(pg_url)
+    api_key = new_api_key(pg_url)
+    before = counts(pg_url, api_key)
 
-    result = run_sdk(DRIVER, fine_service.base_url, new_api_key(pg_url))
+    result = run_sdk(DRIVER, fine_service.base_url, api_key)
 
-    assert counts(pg_url) == before
+    assert counts(pg_url, api_key) == before
     data = result["extracted"]["data"]
     assert data["mode"] == "fine"
     assert data["memory_detail_list"] == [fact]

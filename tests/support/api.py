@@ -11,6 +11,7 @@ class Api:
     """An HTTP client for the service that knows the MemOS envelope."""
 
     def __init__(self, base_url: str, key: str | None) -> None:
+        self.key = key
         headers = {"Authorization": f"Token {key}"} if key else {}
         self.http = httpx.Client(base_url=base_url, headers=headers, timeout=60)
 

@@ -76,6 +76,14 @@ def project_of(database_url: str, api_key: str) -> str:
     return project
 
 
+def counts_in_project(database_url: str, api_key: str, tables: tuple[str, ...]) -> dict[str, int]:
+    """Rows of each table in the key's project: what other tests' background work (a worker
+    finishing their jobs on the shared database) writes meanwhile does not count."""
+    project = project_of(database_url, api_key)
+    counted = "SELECT count(*) AS n FROM {} WHERE project_id = :p"
+    return {t: sql(database_url, counted.format(t), p=project)[0]["n"] for t in tables}
+
+
 def fresh_database(server_url: str) -> str:
     """A new, empty database on the same Postgres server; its URL."""
     name = f"t_{uuid.uuid4().hex[:12]}"
