@@ -28,7 +28,7 @@ from memos_server.services.intake import Intake
 from memos_server.services.limits import check_ids, check_text
 from memos_server.services.memory_writer import MemoryText, added_row, new_memory
 from memos_server.services.search.fusion import bm25
-from memos_server.services.tasks import Added, TaskKind
+from memos_server.services.tasks import Added, Keeps, TaskKind
 from memos_server.settings import Settings
 from memos_server.storage.models import Feedback, Task
 from memos_server.storage.repositories.feedback import FeedbackRepository
@@ -121,6 +121,9 @@ class FeedbackIntake(Intake[IncomingFeedback, PreparedFeedback]):
         key = FEEDBACK_KEYS[detect_language([request.content])]
         return PreparedFeedback(value, MemoryText(key, value), query_tokens(request.content))
 
+    def keeps(self, request: IncomingFeedback) -> Keeps:
+        return Keeps(tuple(request.knowledgebase_ids))  # for the fine job's memories
+
     def texts(self, prepared: PreparedFeedback) -> list[str]:
         return [prepared.value]
 
@@ -148,7 +151,6 @@ class FeedbackIntake(Intake[IncomingFeedback, PreparedFeedback]):
                 feedback_time=request.feedback_time,
             )
         )
-        task.knowledgebase_ids = list(request.knowledgebase_ids)  # for the fine job's memories
         corrects = await corrected_by(session, self.settings, project_id, request, prepared.words)
         memory = new_memory(
             text=prepared.text,

@@ -48,7 +48,7 @@ from memos_server.services.memory_views import (
 from memos_server.services.memory_writer import MemoryText, added_row, new_memory
 from memos_server.services.retention import requested_expiry
 from memos_server.services.skills import Skill, skills_of
-from memos_server.services.tasks import Added, TaskKind
+from memos_server.services.tasks import Added, Keeps, TaskKind
 from memos_server.services.tool_trajectories import Trajectory, trajectories
 from memos_server.storage.models import Memory, Message, Task
 from memos_server.storage.repositories.memories import MemoryRepository
@@ -233,6 +233,10 @@ class MessageIntake(Intake[AddMessages, Prepared]):
             tools=[(t, MemoryText(t.key, t.value)) for t in tools],
         )
 
+    def keeps(self, request: AddMessages) -> Keeps:
+        views = stored_views(parse_views("allow_memory_view", request.memory_views))
+        return Keeps(tuple(request.knowledgebase_ids), views)
+
     def texts(self, prepared: Prepared) -> list[str]:
         return [
             *(text.value for _, text in prepared.windows),
@@ -251,8 +255,6 @@ class MessageIntake(Intake[AddMessages, Prepared]):
         vectors: Sequence[list[float]],
         expires_at: datetime | None,
     ) -> None:
-        task.knowledgebase_ids = list(request.knowledgebase_ids)  # for the fine job's memories
-        task.memory_views = stored_views(parse_views("allow_memory_view", request.memory_views))
         messages = MessageRepository(session)
         repository = MemoryRepository(session)
         # A group add: every user gets the conversation and the memory of every window, under

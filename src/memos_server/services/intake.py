@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
 from memos_server.services.retention import add_expiry
-from memos_server.services.tasks import Added, Request, TaskKind, find_repeat, open_task
+from memos_server.services.tasks import Added, Keeps, Request, TaskKind, find_repeat, open_task
 from memos_server.settings import Settings
 from memos_server.storage.models import Task
 from memos_server.storage.repositories.jobs import JobRepository
@@ -89,6 +89,7 @@ class Intake(ABC, Generic[R, P]):
             running=refines,
             dedupe_window_s=window_s,
             expires_at=expires_at,
+            keeps=self.keeps(request),
         )
         if not added.created:
             return added
@@ -119,6 +120,11 @@ class Intake(ABC, Generic[R, P]):
         """The request's ``info``, where an add may ask for an expiry (``services.retention``);
         a kind without one: none."""
         return {}
+
+    def keeps(self, request: R) -> Keeps:
+        """What the request's task keeps for its fine job (``services.tasks.Keeps``); a kind
+        without any: nothing."""
+        return Keeps()
 
     @abstractmethod
     def identity(self, request: R) -> tuple[str, str, str]:

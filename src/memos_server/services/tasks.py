@@ -48,6 +48,16 @@ class Request:
     idempotency_key: str | None = None
 
 
+@dataclass(frozen=True)
+class Keeps:
+    """What a new task keeps for its fine job: the knowledge bases its memories go into too
+    (``allow_knowledgebase_ids``) and add/message's ``allow_memory_view`` (None: the
+    defaults). Set on the task's INSERT, not written after it."""
+
+    knowledgebase_ids: tuple[uuid.UUID, ...] = ()
+    memory_views: list[str] | None = None
+
+
 async def find_earlier(
     session: AsyncSession, project_id: uuid.UUID, request: Request, dedupe_window_s: float
 ) -> Task | None:
@@ -71,7 +81,11 @@ async def find_repeat(
     """The first task of a repeated request, recognised before any costly work (embedding).
 
     When there is none, the look-up's transaction (it only read) is ended, so that no
-    connection is held while the model works; ``open_task`` looks again under the lock."""
+    connection is held while the model works; ``open_task`` looks again under the lock.
+    Begun outside a transaction, the look-up runs without one: it only reads, and needs no
+    BEGIN and ROLLBACK round trips around it."""
+    if not session.in_transaction():
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     earlier = await find_earlier(session, project_id, request, dedupe_window_s)
     if earlier is not None:
         return Added(earlier, created=False)
@@ -87,6 +101,7 @@ async def open_task(
     running: bool,
     dedupe_window_s: float,
     expires_at: datetime | None = None,
+    keeps: Keeps = Keeps(),
 ) -> Added:
     """A new task for the request, or the earlier task of the same request (see
     ``find_earlier``) if one was stored meanwhile.
@@ -94,13 +109,13 @@ async def open_task(
     Requests with the same fingerprint, or the same key, are serialised by advisory locks on
     both until the transaction ends, so identical requests arriving together, with a key or
     without, are stored once, and a key is never given to two tasks. ``expires_at``: when the
-    memories the request makes expire (its fine job reads it from the task)."""
+    memories the request makes expire (its fine job reads it from the task); ``keeps``: the
+    rest the fine job reads from it."""
     tasks = TaskRepository(session)
     names = [f"fingerprint:{request.kind}:{request.fingerprint}"]
     if request.idempotency_key is not None:
         names.append(f"key:{request.kind}:{request.idempotency_key}")
-    await tasks.lock_for_add(project_id, names)
-    await tasks.lock_user(project_id, request.user_id, exclusive=False)
+    await tasks.lock_for_add(project_id, names, request.user_id)
     earlier = await find_earlier(session, project_id, request, dedupe_window_s)
     if earlier is not None:
         return Added(earlier, created=False)
@@ -115,6 +130,8 @@ async def open_task(
             idempotency_key=request.idempotency_key,
             fingerprint=request.fingerprint,
             expires_at=expires_at,
+            knowledgebase_ids=list(keeps.knowledgebase_ids),
+            memory_views=keeps.memory_views,
         )
     )
     return Added(task, created=True)

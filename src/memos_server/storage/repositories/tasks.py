@@ -22,12 +22,15 @@ class TaskRepository:
         await self.session.flush()
         return task
 
-    async def lock_for_add(self, project_id: uuid.UUID, names: Sequence[str]) -> None:
+    async def lock_for_add(self, project_id: uuid.UUID, names: Sequence[str], user_id: str) -> None:
         """Serialise adds that share any of these names (in the project) until this
-        transaction ends. The locks are taken in one global order, so two adds each holding
-        one of them never wait for each other."""
-        for lock in sorted({_lock_id(f"{project_id}:{name}") for name in names}):
-            await self.session.execute(select(func.pg_advisory_xact_lock(lock)))
+        transaction ends, then take the user's lock shared (``lock_user``): one round trip.
+        The named locks are taken in one global order (Postgres evaluates a SELECT list left
+        to right), so two adds each holding one of them never wait for each other."""
+        named = sorted({_lock_id(f"{project_id}:{name}") for name in names})
+        user = _lock_id(f"{project_id}:user:{user_id}")
+        locks = [func.pg_advisory_xact_lock(lock) for lock in named]
+        await self.session.execute(select(*locks, func.pg_advisory_xact_lock_shared(user)))
 
     async def lock_user(self, project_id: uuid.UUID, user_id: str, *, exclusive: bool) -> None:
         """Until this transaction ends: adds of the user take this shared (they never wait for
