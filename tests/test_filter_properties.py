@@ -46,6 +46,8 @@ ROWS: list[dict[str, Any]] = [
      "info": {"n": [1, 2], "s": {"k": "v"}, "l": ["香蕉", "x"], "x": -0.0}},
     {"agent_id": "a1", "app_id": "web", "conversation_id": "c2",
      "info": {"n": 0.1, "s": "apple pie", "y": 2.5e-5}},
+    {"agent_id": "a2", "conversation_id": "c2",
+     "info": {"s": {"k": "v", "z": [1, 2]}, "l": {}, "x": 1}},
 ]  # fmt: skip
 
 TEXT_FIELDS = {
@@ -75,6 +77,7 @@ NUMBERS: list[Any] = [
 ]
 STRINGS = ["apple", "Banana", "5", "7", "", "香蕉", "a", "z", "1e999999", "x", "true"]
 LISTS: list[list[Any]] = [["x"], ["y", "x"], [], ["香蕉"], [1], [Decimal("2.5")], [True]]
+OBJECTS: list[dict[str, Any]] = [{"k": "v"}, {}, {"k": "v", "z": [1, 2]}, {"z": [2, 1], "k": "v"}]
 TAGS = ["t1", "t2", "标签", "mode:fast", "zz"]
 FAR_PAST, FAR_FUTURE = 946684800000, "2100-01-01T00:00:00Z"
 QUERY = "记录 record"
@@ -98,9 +101,32 @@ def _same_scalar(stored: Any, wanted: Any) -> bool:
     return type(stored) is type(wanted) and stored == wanted
 
 
+def _same(stored: Any, wanted: Any) -> bool:
+    """JSON equality: objects with the same keys and equal values, lists equal item by item in
+    order, scalars as ``_same_scalar``."""
+    if isinstance(wanted, dict) or isinstance(stored, dict):
+        return (
+            isinstance(wanted, dict)
+            and isinstance(stored, dict)
+            and stored.keys() == wanted.keys()
+            and all(_same(stored[key], wanted[key]) for key in wanted)
+        )
+    if isinstance(wanted, list) or isinstance(stored, list):
+        return (
+            isinstance(wanted, list)
+            and isinstance(stored, list)
+            and len(stored) == len(wanted)
+            and all(_same(s, w) for s, w in zip(stored, wanted, strict=True))
+        )
+    return _same_scalar(stored, wanted)
+
+
 def _contained(stored: Any, wanted: Any) -> bool:
-    """Postgres ``@>`` one level down (``info @> {key: wanted}``): a list holds every wanted
-    item among its scalars; a scalar is equal; a list never equals a scalar, nor the reverse."""
+    """Equality with ``info``'s value as docs/search.md says: an object equals an object (JSON
+    equality, not one holding more keys); a list holds every wanted item among its scalars; a
+    scalar is equal; a list never equals a scalar, nor the reverse."""
+    if isinstance(wanted, dict):
+        return _same(stored, wanted)
     if isinstance(wanted, list):
         if not isinstance(stored, list):
             return False
@@ -182,7 +208,7 @@ def _operators(field: str) -> st.SearchStrategy[dict[str, Any]]:
         )
     scalars = st.sampled_from(NUMBERS) | st.sampled_from(STRINGS)
     by_op = {
-        "eq": scalars | st.booleans() | st.sampled_from(LISTS),
+        "eq": scalars | st.booleans() | st.sampled_from(LISTS) | st.sampled_from(OBJECTS),
         "contains": scalars | st.booleans(),
         "gt": scalars,
         "gte": scalars,

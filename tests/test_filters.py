@@ -222,3 +222,18 @@ def test_hardening_08_numbers_compare_exactly_and_only_with_numbers(api: Api) ->
     assert _listed(api, "u", {"n": "7"}) == ["文字七"]
     message = api.fails("/get/memory", {"user_id": "u", "filter": {"n": {"gt": True}}}, 400, 40000)
     assert "not a boolean" in message
+
+
+def test_equality_with_an_object_is_json_equality_not_containment(api: Api) -> None:
+    _add(api, "u", "第一条", {"meta": {"city": "北京"}})
+    _add(api, "u", "第二条", {"meta": {"city": "北京", "vip": True}})
+    _add(api, "u", "第三条", {"meta": {}})
+    assert _listed(api, "u", {"meta": {"eq": {"city": "北京"}}}) == ["第一条"]
+    assert _listed(api, "u", {"meta": {"eq": {"vip": True, "city": "北京"}}}) == ["第二条"]
+    assert _listed(api, "u", {"meta": {"eq": {}}}) == ["第三条"]
+    assert _listed(api, "u", {"meta": {"eq": {"city": "上海"}}}) == []
+    deleted = api.ok(
+        "/delete/memory", {"user_id": "u", "filter": {"meta": {"eq": {"city": "北京"}}}}
+    )
+    assert deleted["deleted_count"] == 1
+    assert _listed(api, "u", {"meta": {"eq": {"city": "北京", "vip": True}}}) == ["第二条"]

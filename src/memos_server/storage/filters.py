@@ -154,6 +154,13 @@ def _numeric(key: str, op: str, number: Decimal) -> ColumnElement[bool]:
 
 def _info(condition: Compare) -> ColumnElement[bool]:
     key, op, value = condition.field, condition.op, condition.value
+    if op == "eq" and isinstance(value, dict):
+        # Containment alone would match any object holding these pairs (and ``{}`` every
+        # object): the index narrows, equality decides.
+        text = _json_text(value)
+        if text is None:
+            return false()
+        return and_(_contains(key, value), Memory.info[key] == cast(literal(text, String), JSONB))
     if op == "eq":
         return _contains(key, value)
     if op == "contains":
