@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from memos_server.services.knowledge.ingest import KnowledgeIngester
 from tests.support.api import Api
 from tests.support.database import fresh_database, new_api_key, sql
 from tests.support.knowledge import (
@@ -142,6 +143,37 @@ def test_damaged_documents_fail_their_job_and_leave_no_passage(api: Api, pg_url:
     assert rows[0]["n"] == 0
 
 
+def test_nul_and_lone_surrogates_are_dropped_and_deep_json_fails_at_once(api: Api) -> None:
+    base = create_base(api)
+    added = upload(
+        api,
+        base,
+        ("nul.txt", "退货政策\x00三十天内 returns\x00 policy".encode()),
+        ("odd.json", b'{"\\ud800key": "\\udc00value \xe9\x80\x80\xe8\xb4\xa7"}'),
+        ("deep.json", b"[" * 3000 + b"]" * 3000),
+    )
+    nul, odd, deep = settled(api, [a["id"] for a in added], timeout_s=30)
+    assert (nul["status"], odd["status"]) == ("completed", "completed")
+    assert (deep["status"], deep["reason"]) == ("failed", "the JSON is nested too deeply to read")
+    found = search(api, "退货政策 三十天", [base])
+    texts = [p["memory_value"] for p in passages_of(found)]
+    assert any("退货政策三十天内 returns policy" in text for text in texts), texts
+
+
+def test_a_job_that_crashes_fails_its_file_too(small: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(KnowledgeIngester, "_passages", crash)
+    base = create_base(small)
+    [added] = upload(small, base, ("fine.txt", b"Returns within 30 days."))
+    [file] = settled(small, [added["id"]], timeout_s=30)
+    assert file["status"] == "failed"
+    assert file["reason"] == "document processing failed (internal error: RuntimeError)"
+    [status] = small.ok("/get/status", {"task_id": added["task_id"]})
+    assert status["status"] == "failed"
+
+
 def test_urls_are_refused(api: Api) -> None:
     base = create_base(api)
     body = {"knowledgebase_id": base, "file": [{"content": "http://169.254.169.254/latest"}]}
@@ -258,7 +290,8 @@ def small(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api
             "passage_chars": 50,
         },
         limits={"rate_per_key": 0, "failed_keys_per_minute": 0, "max_body_bytes": 10_000},
-        jobs={"poll_interval_s": 0.2},
+        # One attempt: a job that crashes fails for good at once.
+        jobs={"poll_interval_s": 0.2, "max_attempts": 1},
     )
     running = ServiceThread(settings)
     running.start()

@@ -40,6 +40,11 @@ class JobHandler(Protocol):
     async def run(self, task_id: uuid.UUID, job_id: int, worker: str) -> Task:
         """Do the task's work; the job is marked done in the transaction that applies it."""
 
+    async def gave_up(self, session: AsyncSession, task_id: uuid.UUID, reason: str) -> None:
+        """The job failed for good, outside ``run``'s own handling (a crash, retried until no
+        attempts were left): write what else tells of it, in the worker's transaction that
+        marks the task failed."""
+
 
 class JobFailed(Exception):
     """A job did not finish. ``transient``: worth trying again later (the model was down)."""
@@ -66,6 +71,9 @@ class ModelJob:
         self.embedder = embedder
         self.llm = llm
         self.settings = settings
+
+    async def gave_up(self, session: AsyncSession, task_id: uuid.UUID, reason: str) -> None:
+        """The task's failure says it all."""
 
 
 @contextmanager

@@ -219,6 +219,8 @@ class Worker:
                 error = f"{what} failed ({failure.reason})" + (f"; {kept}" if kept else "")
                 await jobs.finish(job.id, JobStatus.FAILED, failure.reason)
                 await mark_task(session, job.task_id, TaskStatus.FAILED, failure.usage, error)
+                if handler is not None:
+                    await handler.gave_up(session, job.task_id, failure.reason)
             await session.commit()
         log.warning("job %d (task %s): %s", job.id, job.task_id, error)
 

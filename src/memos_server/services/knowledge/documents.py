@@ -125,6 +125,11 @@ def extract(content: bytes, kind: DocumentType, limits: Limits) -> list[Block]:
             blocks = _json(text)
         else:
             blocks = _paragraphs(text, "")
+    # What Postgres text cannot hold: NUL (a PDF's or a text file's), and lone surrogates (a
+    # JSON document's "\ud800" escapes).
+    blocks = [
+        Block(_storable(b.heading), text, b.page) for b in blocks if (text := _storable(b.text))
+    ]
     if sum(len(b.text) for b in blocks) > limits.max_text_chars:
         raise DocumentError(
             f"the document holds more than {limits.max_text_chars:,} characters of text "
@@ -142,6 +147,14 @@ def _decode(content: bytes) -> str:
         except UnicodeDecodeError:
             continue
     raise DocumentError("the text is neither UTF-8 nor GB18030")
+
+
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(text: str) -> str:
+    """``text`` without NUL, and with lone surrogates as U+FFFD."""
+    return UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text).strip()
 
 
 def _clean(text: str) -> str:
@@ -266,18 +279,20 @@ def _html(text: str) -> list[Block]:
 def _json(text: str) -> list[Block]:
     try:
         value = json.loads(text)
+        # Pretty-printed, one top-level entry a paragraph: keys stay beside their values.
+        entries = (
+            value.items()
+            if isinstance(value, dict)
+            else enumerate(value if isinstance(value, list) else [value])
+        )
+        out: list[Block] = []
+        for key, item in entries:
+            rendered = json.dumps(item, ensure_ascii=False, indent=1)
+            out.append(Block(str(key) if isinstance(value, dict) else "", _clean(rendered)))
+    except RecursionError:
+        raise DocumentError("the JSON is nested too deeply to read") from None
     except ValueError as error:
         raise DocumentError(f"not valid JSON: {error}") from None
-    # Pretty-printed, one top-level entry a paragraph: keys stay beside their values.
-    entries = (
-        value.items()
-        if isinstance(value, dict)
-        else enumerate(value if isinstance(value, list) else [value])
-    )
-    out: list[Block] = []
-    for key, item in entries:
-        rendered = json.dumps(item, ensure_ascii=False, indent=1)
-        out.append(Block(str(key) if isinstance(value, dict) else "", _clean(rendered)))
     return [b for b in out if b.text]
 
 

@@ -15,6 +15,8 @@ import asyncio
 import logging
 import uuid
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from memos_server.embedding import Embedder
 from memos_server.llm.json_output import Usage
 from memos_server.services.jobs.handlers import complete_job, hold_job, mark_task
@@ -184,6 +186,19 @@ class KnowledgeIngester:
             await session.commit()
         log.warning("knowledge file %s failed: %s", file.id, reason)
         return failed
+
+    async def gave_up(self, session: AsyncSession, task_id: uuid.UUID, reason: str) -> None:
+        """The document's status follows its task's: failed, with the reason, no passages."""
+        knowledge = KnowledgeRepository(session)
+        file = await knowledge.file_of_task(task_id, lock=True)
+        if file is not None:
+            await knowledge.replace_passages(file.id, [])
+            await knowledge.finish_file(
+                file.id,
+                status=FileStatus.FAILED,
+                error=f"{self.what} failed ({reason})",
+                passages=0,
+            )
 
     async def _dropped(self, task_id: uuid.UUID, job_id: int, worker: str) -> Task:
         """The document was deleted before its passages were stored: nothing to do."""
