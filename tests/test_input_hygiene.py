@@ -336,6 +336,21 @@ def test_empty_optional_values_are_accepted(api: Api) -> None:
     api.ok("/search/memory", {**SEARCH, "filter": {}, "agent_id": ""})
 
 
+def test_an_empty_id_is_refused_in_a_list_and_absent_where_optional(api: Api) -> None:
+    group = {**ADD, "user_id": ["alice", ""], "conversation_id": "g1"}
+    assert api.fails("/add/message", group, 400, 40002) == "user_id[1] must not be empty"
+    assert api.ok("/get/memory", {"user_id": "alice"})["total"] == 0  # nothing stored
+    message = {"role": "user", "content": "我住在北京", "role_id": "", "role_name": ""}
+    body = {"user_id": "bob", "conversation_id": "e1", "messages": [message]}
+    api.ok("/add/message", body | {"agent_id": "", "app_id": "", "source": ""})
+    [memory] = api.ok("/get/memory", {"user_id": "bob"})["memory_detail_list"]
+    assert (memory["agent_id"], memory["app_id"]) == (None, None)
+    [stored] = api.ok("/get/message", {"user_id": "bob", "conversation_id": "e1"})[
+        "message_detail_list"
+    ]
+    assert stored["content"] == "我住在北京"
+
+
 def test_emoji_and_rare_cjk_round_trip_everywhere(api: Api) -> None:
     """Extension B (𠀀, 𪚥), astral emoji and a ZWJ sequence, in ids, text, tags and info."""
     user, conversation = "用户𠀀😀", "对话𪚥"

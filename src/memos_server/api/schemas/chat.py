@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from memos_server.api.schemas.common import Id, TopLevelRequest
+from memos_server.api.schemas.common import Id, ListedId, OptionalId, TopLevelRequest
 
 
 class ChatRequest(TopLevelRequest):
@@ -37,7 +37,7 @@ class ChatRequest(TopLevelRequest):
         description="Which memories (and passages) to recall: the search/memory grammar, "
         'plain or split as {"user": …, "knowledgebase": …}.',
     )
-    knowledgebase_ids: list[Id] | None = Field(
+    knowledgebase_ids: list[ListedId] | None = Field(
         default=None,
         description='Knowledge bases whose passages the model sees too (["all"]: every base '
         "of the project); MEMOS_KNOWLEDGE__SEARCH_LIMIT passages at most.",
@@ -58,17 +58,17 @@ class ChatRequest(TopLevelRequest):
     async_mode: bool = Field(
         default=True, description="false: answer once the stored turn's memories are made."
     )
-    agent_id: Id | None = Field(default=None, description="Only this agent's memories.")
-    app_id: Id | None = None
+    agent_id: OptionalId = Field(default=None, description="Only this agent's memories.")
+    app_id: OptionalId = None
     tags: list[str] = Field(default_factory=list, description="Tags of the stored turn.")
     info: dict[str, Any] = Field(default_factory=dict, description="Metadata of the stored turn.")
-    source: Id | None = Field(
+    source: OptionalId = Field(
         default=None,
         description="The channel the turn came from (at most MEMOS_LIMITS__MAX_ID_CHARS "
         "characters), kept on the stored turn and returned by get/message.",
     )
     allow_public: bool = False
-    allow_knowledgebase_ids: list[Id] = Field(
+    allow_knowledgebase_ids: list[ListedId] = Field(
         default_factory=list,
         description="Knowledge bases the stored turn's memories are written into (as add/message).",
     )

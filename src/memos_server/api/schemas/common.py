@@ -7,6 +7,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     GetJsonSchemaHandler,
     StringConstraints,
@@ -26,6 +27,17 @@ NOT_BLANK = r"^$|\S"
 # An id a client names: user_id, conversation_id, agent_id, app_id, a memory's or a task's id.
 # One of white space only ("   ", "\u3000") would name a user, or a scope, nobody can see.
 Id = Annotated[str, StringConstraints(pattern=NOT_BLANK)]
+# An id in a list (the users of a group add, memory ids, base ids): never empty either.
+ListedId = Annotated[str, StringConstraints(min_length=1, pattern=NOT_BLANK)]
+
+
+def _absent_if_empty(value: Any) -> Any:
+    return None if value == "" else value
+
+
+# An optional id that is stored (an add's agent_id, app_id, source, a message's role_id): empty
+# is the same as absent (null), so that nothing is stored under an id ("") that reads refuse.
+OptionalId = Annotated[Id | None, BeforeValidator(_absent_if_empty)]
 
 
 class Envelope(BaseModel, Generic[T]):

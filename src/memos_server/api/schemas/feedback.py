@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from memos_server.api.schemas.common import Id, TopLevelRequest
+from memos_server.api.schemas.common import Id, ListedId, OptionalId, TopLevelRequest
 from memos_server.api.schemas.messages import ChatTime
 
 
@@ -15,7 +15,7 @@ class AddFeedbackRequest(TopLevelRequest):
     feedback_content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = (
         Field(description="The user's correction, in their words.")
     )
-    conversation_id: Id | None = Field(
+    conversation_id: OptionalId = Field(
         default=None, description="The conversation the feedback was given in."
     )
     feedback_time: ChatTime | None = Field(
@@ -26,9 +26,9 @@ class AddFeedbackRequest(TopLevelRequest):
     agent_id: Id | None = Field(
         default=None, description="Only this agent's memories are corrected."
     )
-    app_id: Id | None = None
+    app_id: OptionalId = None
     allow_public: bool = False
-    allow_knowledgebase_ids: list[Id] = Field(default_factory=list)
+    allow_knowledgebase_ids: list[ListedId] = Field(default_factory=list)
     async_mode: bool = Field(
         default=True, description="false: answer once the feedback is applied (with an LLM)."
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from memos_server.api.schemas.common import Id, TopLevelRequest, epoch_ms
+from memos_server.api.schemas.common import Id, ListedId, TopLevelRequest, epoch_ms
 from memos_server.storage.models import KnowledgeFile
 
 
@@ -56,7 +56,7 @@ class AddedFile(BaseModel):
 
 
 class GetKnowledgebaseFileRequest(TopLevelRequest):
-    file_ids: list[Id] | None = Field(default=None, description="These documents (or:)")
+    file_ids: list[ListedId] | None = Field(default=None, description="These documents (or:)")
     knowledgebase_id: Id | None = Field(default=None, description="One page of this base's.")
     type: str | None = Field(default=None, description="Accepted and ignored.")
     page: int | None = Field(default=None, ge=1, description="Page (default 1).")
@@ -87,7 +87,7 @@ class GetKnowledgebaseFileData(BaseModel):
 
 
 class DeleteKnowledgebaseFileRequest(TopLevelRequest):
-    file_ids: list[Id] = Field(min_length=1)
+    file_ids: list[ListedId] = Field(min_length=1)
 
 
 def size_mb(size_bytes: int) -> float:

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from memos_server.api.schemas.common import Id, TopLevelRequest
+from memos_server.api.schemas.common import Id, ListedId, TopLevelRequest
 from memos_server.api.schemas.profiles import ProfileDetail
 
 MAX_PAGE_SIZE = 50
@@ -224,7 +224,7 @@ class GetMemoryData(BaseModel):
 
 
 class DeleteMemoryRequest(TopLevelRequest):
-    memory_ids: list[Id] | None = Field(
+    memory_ids: list[ListedId] | None = Field(
         default=None, max_length=MAX_DELETE_IDS, description="These memories."
     )
     user_id: Id | None = Field(

@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from memos_server.api.schemas.common import Id, MemosRequest, TopLevelRequest
+from memos_server.api.schemas.common import Id, ListedId, MemosRequest, OptionalId, TopLevelRequest
 from memos_server.services.ingest import AddMessages, IncomingMessage
 from memos_server.services.memory_views import MemoryView
 from memos_server.times import parse_time
@@ -71,12 +71,12 @@ class ChatMessage(MemosRequest):
     )
     tool_call_id: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
-    role_id: Id | None = Field(
+    role_id: OptionalId = Field(
         default=None,
         description="Group chat: who sent it, one of the add's user_id (a user's turn is "
         "theirs) or its agent_id (at most 100 chars).",
     )
-    role_name: Id | None = Field(
+    role_name: OptionalId = Field(
         default=None,
         description="The speaker's name, written into the memories so each says who said what "
         "(at most MEMOS_LIMITS__MAX_ROLE_NAME_CHARS, 100).",
@@ -113,7 +113,7 @@ class ChatMessage(MemosRequest):
 
 
 class AddMessageRequest(TopLevelRequest):
-    user_id: Id | list[Id] = Field(
+    user_id: Id | list[ListedId] = Field(
         min_length=1,
         description="Whose memory this is (at most 100 chars); a list for a group chat: each "
         "user gets the conversation and memories of their own (at most "
@@ -121,18 +121,20 @@ class AddMessageRequest(TopLevelRequest):
     )
     conversation_id: Id = Field(min_length=1, description="The conversation (at most 100 chars).")
     messages: list[ChatMessage] = Field(min_length=1, description="The turns, oldest first.")
-    agent_id: Id | Annotated[list[Id], Field(min_length=1, max_length=1)] | None = Field(
-        default=None,
-        description="The agent in the conversation; a list of one is accepted (one agent per "
-        "add on this server: a list of two is refused).",
+    agent_id: OptionalId | Annotated[list[ListedId], Field(min_length=1, max_length=1)] | None = (
+        Field(
+            default=None,
+            description="The agent in the conversation; a list of one is accepted (one agent per "
+            "add on this server: a list of two is refused).",
+        )
     )
-    app_id: Id | None = None
+    app_id: OptionalId = None
     tags: list[str] = Field(default_factory=list)
     info: dict[str, Any] = Field(default_factory=dict, description="Free metadata, filterable.")
     allow_public: bool = False
-    allow_knowledgebase_ids: list[Id] = Field(default_factory=list)
+    allow_knowledgebase_ids: list[ListedId] = Field(default_factory=list)
     async_mode: bool = True
-    source: Id | None = Field(
+    source: OptionalId = Field(
         default=None,
         description="The channel the messages came from (an app, a bot, a device; at most "
         "MEMOS_LIMITS__MAX_ID_CHARS characters): kept on each message as sent, returned by "

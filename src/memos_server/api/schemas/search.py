@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from memos_server.api.schemas.common import Id, TopLevelRequest
+from memos_server.api.schemas.common import Id, ListedId, TopLevelRequest
 from memos_server.api.schemas.memories import (
     VIEWS_FIELD,
     EventItem,
@@ -51,7 +51,7 @@ class SearchMemoryRequest(TopLevelRequest):
     include_skill: bool = False
     skill_limit_number: int = Field(default=6, ge=0, le=25)
     include_memory_view: list[str] | None = VIEWS_FIELD
-    knowledgebase_ids: list[Id] | None = Field(
+    knowledgebase_ids: list[ListedId] | None = Field(
         default=None,
         description='Knowledge bases whose passages to return too (["all"]: every base of the '
         "project); they follow the memories in memory_detail_list.",
