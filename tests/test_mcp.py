@@ -586,3 +586,26 @@ def test_get_user_profile_shows_the_users_profile_fields(
     words = text_of(found)
     assert "- 基本信息.职业: 产品经理" in words
     assert "所在城市" not in words  # an empty field says nothing
+
+
+def test_a_chinese_user_header_names_that_user(service: ServiceThread, api_key: str) -> None:
+    def call(user: bytes) -> httpx.Response:
+        tool = {"name": "add_message", "arguments": {"conversation_id": "hdr", "messages": FLIGHT}}
+        return httpx.post(
+            mcp_url(service),
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": tool},
+            headers={
+                "Authorization": f"Token {api_key}",
+                "Accept": "application/json, text/event-stream",
+                "X-Memos-User-Id": user,  # type: ignore[dict-item]  # httpx sends bytes as given
+            },
+            timeout=60,
+        )
+
+    assert call("小王".encode()).status_code == 200
+    with Api(service.base_url, api_key) as api:
+        stored = api.ok("/get/message", {"user_id": "小王", "conversation_id": "hdr"})
+        assert len(stored["message_detail_list"]) == len(FLIGHT)
+    refused = call(b"\xff\xfe")
+    assert refused.status_code == 400
+    assert refused.json()["message"] == "the x-memos-user-id header is not valid UTF-8"

@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from memos_server.api.deps import get_project, runtime_of
 from memos_server.api.errors import render
-from memos_server.errors import Unauthenticated
+from memos_server.errors import BadRequest, Unauthenticated
 from memos_server.mcp.server import build_server
 from memos_server.mcp.tools import Caller
 from memos_server.settings import LimitSettings
@@ -42,6 +42,17 @@ async def caller_of(ctx: Context) -> Caller:
     if not isinstance(caller, Caller):  # only if the SDK were reached another way
         raise ToolError("not authenticated")
     return caller
+
+
+def header_text(value: str | None) -> str | None:
+    """A header's value as the UTF-8 it was sent in (Starlette reads header bytes as Latin-1,
+    which turned "小王" into another user's id); blank: no value."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise BadRequest(f"the {USER_HEADER} header is not valid UTF-8") from None
 
 
 class McpEndpoint:
@@ -73,7 +84,12 @@ class McpEndpoint:
             response = render(refused, {"WWW-Authenticate": 'Bearer realm="memos-server"'})
             await response(scope, receive, send)
             return
-        caller = Caller(runtime, project, default_user=request.headers.get(USER_HEADER))
+        try:
+            user = header_text(request.headers.get(USER_HEADER))
+        except BadRequest as refused:
+            await render(refused)(scope, receive, send)
+            return
+        caller = Caller(runtime, project, default_user=user)
         state = {**scope.get("state", {}), CALLER: caller}
         await self.sessions.handle_request({**scope, "state": state}, receive, send)
 
