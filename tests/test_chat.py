@@ -213,6 +213,9 @@ def test_limits_are_checked_before_the_model_is_called(fine_api: Api, fake_llm: 
     body = {"user_id": "u1", "conversation_id": "c", "query": "hi", "memory_limit_number": 26}
     assert "at most 25" in fine_api.fails("/chat", body, 400, 40000)
     fine_api.fails("/chat", {**body, "memory_limit_number": 6, "user_id": "u" * 101}, 413, 40010)
+    long_prompt = {**body, "memory_limit_number": 6, "system_prompt": "长" * 32_001}
+    message = fine_api.fails("/chat", long_prompt, 413, 40305)
+    assert message == "system_prompt is longer than 32000 characters"
     assert fake_llm.calls() == []
 
 

@@ -71,6 +71,7 @@ def test_ids_longer_than_100_characters(api: Api) -> None:
     long_conversation = {**ADD, "conversation_id": "c" * 101}
     assert "conversation_id" in api.fails("/add/message", long_conversation, 413, 40011)
     api.fails("/search/memory", {**SEARCH, "user_id": "u" * 101}, 413, 40010)
+    api.fails("/search/memory", {**SEARCH, "conversation_id": "c" * 101}, 413, 40011)
     api.fails("/get/message", {**GET, "conversation_id": "c" * 101}, 413, 40011)
     api.ok("/add/message", {**ADD, "user_id": "u" * 100, "conversation_id": "c" * 100})
 

@@ -32,7 +32,7 @@ from memos_server.prompts.dates import chat_now
 from memos_server.prompts.memory_lines import chat_facts, chat_preferences
 from memos_server.prompts.passage_lines import ShownPassage, documents_block, passage_line
 from memos_server.services.ingest import AddMessages, IncomingMessage, MessageIntake
-from memos_server.services.limits import check_ids, check_metadata, check_query
+from memos_server.services.limits import check_ids, check_metadata, check_query, check_text
 from memos_server.services.search.engine import SearchQuery, SearchService
 from memos_server.services.tasks import Added
 from memos_server.settings import Settings
@@ -104,6 +104,8 @@ class ChatService:
         )
         check_metadata(settings.limits, chat.tags, chat.info)  # before the model, not at the store
         check_query(settings.limits, chat.query)
+        if chat.system_prompt is not None:
+            check_text(settings.limits, "system_prompt", chat.system_prompt)
         found = await self.search.search(
             session,
             project_id=project_id,

@@ -44,6 +44,7 @@ from memos_server.api.schemas.search import (
 from memos_server.filters import parse_search_filter
 from memos_server.services.conversations import message_numbers, source_messages
 from memos_server.services.knowledge.bases import KnowledgeService
+from memos_server.services.limits import check_ids
 from memos_server.services.memory_views import kinds_of, parse_views
 from memos_server.services.profiles.instances import ProfileService, subject_of
 from memos_server.services.search.engine import Scored, SearchQuery, SearchResult
@@ -234,6 +235,8 @@ async def search_memory(
     the older flags ignored, ``memory_limit_number`` results in all, ranked together; with
     ``profile`` among them, the user's filled profile fields too (not ranked).
     """
+    # Context the search does not use, still held to the ids' limit.
+    check_ids(settings.limits, conversation_id=body.conversation_id)
     session = await reads.session(project_id=project, user_id=body.user_id)
     result = await search.search(
         session,
