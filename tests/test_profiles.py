@@ -228,6 +228,10 @@ def test_bad_requests_are_refused_with_clear_errors(api: Api) -> None:
         "/add/profile_template", {"name": "坏", "metadata": {"职业": "医生"}}, 400, 40000
     )
     api.fails("/add/profile_template", {"name": "  ", "metadata": TREE}, 400, 40002)
+    both = {"基本信息": {"职业": {"value": "医生", "细分": {"value": "儿科"}}}}
+    assert "holds fields too (细分)" in api.fails(
+        "/add/profile_template", {"name": "混", "metadata": both}, 400, 40000
+    )
     edit = {"profile_template_id": template, "metadata": {"职业": {"value": "x"}}}
     assert "bind it first" in api.fails("/edit/profile", {**edit, "user_id": "无人"}, 404, 40001)
     assert "not both" in api.fails(

@@ -151,6 +151,14 @@ def check_name(name: str, limits: ProfileSettings, where: str) -> str:
 
 
 def _leaf(node: dict[str, Any], path: Path, limits: ProfileSettings, where: str) -> FieldSpec:
+    nested = [
+        key for key, child in node.items() if key not in _LEAF_KEYS and isinstance(child, dict)
+    ]
+    if nested:
+        raise BadRequest(
+            f"{where}.{dotted(path)} is a field (it has a value) and holds fields too "
+            f'({", ".join(nested)}): a field is {{"value": ..., "algorithm_updatable": ...}}'
+        )
     value = node.get("value")
     updatable = node.get("algorithm_updatable")
     if updatable is not None and not isinstance(updatable, bool):
