@@ -160,6 +160,15 @@ def test_nul_and_lone_surrogates_are_dropped_and_deep_json_fails_at_once(api: Ap
     assert any("退货政策三十天内 returns policy" in text for text in texts), texts
 
 
+def test_a_long_name_is_cut_in_its_stem_and_keeps_its_extension(api: Api) -> None:
+    base = create_base(api)
+    [added] = upload(api, base, ("手册" * 500 + ".md", DOG_FOOD_MD.encode()))
+    assert len(added["name"]) == 200
+    assert added["name"].endswith("手册….md")
+    [file] = settled(api, [added["id"]], timeout_s=30)
+    assert (file["status"], file["type"]) == ("completed", "md")
+
+
 def test_a_job_that_crashes_fails_its_file_too(small: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     def crash(*_: object) -> None:
         raise RuntimeError("a bug")

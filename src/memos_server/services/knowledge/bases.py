@@ -49,6 +49,19 @@ from memos_server.storage.vocabulary import FileStatus, JobKind, TaskStatus
 
 ALL = "all"  # knowledgebase_ids=["all"]: every base of the project
 MAX_NAME_CHARS = 200
+
+
+def short_name(name: str) -> str:
+    """A document's name within ``MAX_NAME_CHARS``: a longer one loses the end of its stem and
+    keeps its extension (up to 16 characters), which says what the document is."""
+    if len(name) <= MAX_NAME_CHARS:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem or len(extension) > 16:
+        return name[:MAX_NAME_CHARS]
+    return f"{stem[: MAX_NAME_CHARS - len(extension) - 2]}….{extension}"
+
+
 MAX_DESCRIPTION_CHARS = 2_000
 
 
@@ -258,7 +271,7 @@ class KnowledgeService:
                     project_id=project_id,
                     knowledgebase_id=base.id,
                     task_id=task.id,
-                    name=(upload.name or f"document.{kind or 'url'}")[:MAX_NAME_CHARS],
+                    name=short_name(upload.name or f"document.{kind or 'url'}"),
                     type=kind or "",  # a URL's without an extension: known once fetched
                     size_bytes=len(upload.content or b""),
                     status=FileStatus.RUNNING,
