@@ -115,7 +115,8 @@ def check_speakers(
 
 
 def check_text(limits: LimitSettings, name: str, text: str) -> None:
-    """One free text a client sends (a feedback, a chat query's answer), sized like a message."""
+    """One free text a client sends (a feedback, chat's system prompt, a memory's text or title
+    written by hand), sized like a message."""
     if len(text) > limits.max_message_chars:
         raise TooLong(f"{name} is longer than {limits.max_message_chars} characters")
 
@@ -128,9 +129,3 @@ def check_result_limit(limits: LimitSettings, name: str, value: int) -> None:
 def check_query(limits: LimitSettings, query: str) -> None:
     if len(query) > limits.max_query_chars:
         raise TooLong(f"query is longer than {limits.max_query_chars} characters")
-
-
-def check_memory_text(limits: LimitSettings, name: str, text: str) -> None:
-    """A memory's text or title, as a client writes it: no longer than a message."""
-    if len(text) > limits.max_message_chars:
-        raise TooLong(f"{name} is longer than {limits.max_message_chars} characters")

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from memos_server.embedding import Embedder
 from memos_server.errors import BadRequest, MemoryNotFound, RequiredFieldEmpty, UnsupportedType
 from memos_server.filters import parse_memory_filter
-from memos_server.services.limits import check_ids, check_memory_text
+from memos_server.services.limits import check_ids, check_text
 from memos_server.services.memory_views import KIND_OF_TYPE, kinds_of, parse_views
 from memos_server.services.memory_writer import MemoryText, history_row, revise
 from memos_server.settings import Settings
@@ -232,7 +232,7 @@ async def _update(
         raise RequiredFieldEmpty("content, title or status is required")
     for name, text in (("content", change.content), ("title", change.title)):
         if text is not None:
-            check_memory_text(settings.limits, name, text)
+            check_text(settings.limits, name, text)
     memory_id = memory_id_of(change.memory_id)
     # Embed before locking the row, so no lock is held while the model works.
     vector = (await embedder.embed([change.content]))[0] if change.content is not None else None
