@@ -463,3 +463,65 @@ def test_an_add_in_flight_is_deleted_with_the_user_not_left_half(
     assert deleted["messages"] == 1
     got = api.ok("/get/message", {"user_id": "racer", "conversation_id": "c"})
     assert got["message_detail_list"] == []
+
+
+def test_a_memory_deleted_before_its_conversation_leaves_no_history(api: Api, pg_url: str) -> None:
+    token = f"证件号{uuid.uuid4().hex[:10]}"
+    body = {"user_id": "dm", "conversation_id": "c9", "async_mode": False}
+    api.ok("/add/message", body | {"messages": [{"role": "user", "content": f"我的{token}"}]})
+    [memory] = api.ok("/get/memory", {"user_id": "dm"})["memory_detail_list"]
+    api.ok("/delete/memory", {"memory_ids": [memory["id"]]})
+    # The DELETE row keeps the text until the conversation or the user is forgotten.
+    assert any(place.startswith("memory_history.") for place in scan(pg_url, token))
+
+    deleted = api.ok("/delete/message", {"user_id": "dm", "conversation_id": "c9"})["deleted"]
+
+    assert deleted["history"] >= 2
+    assert scan(pg_url, token) == []
+
+
+def test_an_update_in_flight_is_forgotten_with_its_user(
+    service: ServiceThread, api_key: str, pg_url: str
+) -> None:
+    """update/memory holds the owner's lock shared, as an add does: delete/user waits for it and
+    then deletes the history row it wrote, which would otherwise quote the old text for good."""
+    token = f"银行卡{uuid.uuid4().hex[:10]}"
+    with Api(service.base_url, api_key) as api:
+        body = {"user_id": "upd", "conversation_id": "c1", "async_mode": False}
+        api.ok("/add/message", body | {"messages": [{"role": "user", "content": f"我的{token}"}]})
+        [memory] = api.ok("/get/memory", {"user_id": "upd"})["memory_detail_list"]
+
+    def post(path: str, payload: dict[str, Any]) -> int:
+        with Api(service.base_url, api_key) as client:
+            return client.post(path, payload).status_code
+
+    async def race() -> tuple[int, int]:
+        import asyncpg
+
+        holder = await asyncpg.connect(pg_url)
+        try:
+            held = holder.transaction()
+            await held.start()
+            await holder.execute(
+                "SELECT 1 FROM memories WHERE id = $1 FOR UPDATE", uuid.UUID(memory["id"])
+            )
+            update = asyncio.create_task(
+                asyncio.to_thread(
+                    post, "/update/memory", {"memory_id": memory["id"], "content": "改过了"}
+                )
+            )
+            await asyncio.sleep(0.5)
+            forget_task = asyncio.create_task(
+                asyncio.to_thread(post, "/delete/user", {"user_id": "upd"})
+            )
+            await asyncio.sleep(0.5)
+            await held.commit()
+            return await update, await forget_task
+        finally:
+            await holder.close()
+
+    updated, forgotten = asyncio.run(race())
+
+    assert (updated, forgotten) == (200, 200)
+    assert scan(pg_url, token) == []
+    assert scan(pg_url, "改过了") == []

@@ -28,6 +28,7 @@ from memos_server.settings import Settings
 from memos_server.storage.models import Memory
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Selection
+from memos_server.storage.repositories.tasks import TaskRepository
 from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryStatus, PreferenceType
 
 FACT_TYPES = ("WorkingMemory", "LongTermMemory", "UserMemory")
@@ -237,6 +238,11 @@ async def _update(
     # Embed before locking the row, so no lock is held while the model works.
     vector = (await embedder.embed([change.content]))[0] if change.content is not None else None
     repository = MemoryRepository(session)
+    owner = await repository.owner(project_id, memory_id)
+    if owner is not None:
+        # As an add does: a delete/user or delete/message of the owner waits for this update
+        # to commit and then deletes its history row too, or this update finds nothing.
+        await TaskRepository(session).lock_user(project_id, owner, exclusive=False)
     memory = await repository.find(project_id, memory_id, lock=True)
     if memory is None:
         raise memory_not_found(change.memory_id)

@@ -90,18 +90,29 @@ _HAND_OVER_CONVERSATION_TASKS = text(
     _HAND_OVER_TASKS.format(conversation="AND t.conversation_id = :c")
 )
 
-# Memories made only from the conversation's messages, and the feedback given in it.
+# Memories made only from the conversation's messages, and the feedback given in it; and the
+# memories deleted earlier (delete/memory) whose history says the same of them, or names a task
+# of the conversation: their history quotes the conversation, and once its messages and tasks
+# are gone no later delete/user could find it.
 _CONVERSATION_MEMORIES = text(
     """
-    SELECT id FROM memories
-    WHERE project_id = :p AND user_id = :u
-      AND ((cardinality(source_message_ids) > 0
-            AND source_message_ids <@ ARRAY(
-                SELECT id FROM messages
-                WHERE project_id = :p AND user_id = :u AND conversation_id = :c))
-           OR (mode = 'feedback' AND task_id IN (
-                SELECT id FROM tasks
-                WHERE project_id = :p AND user_id = :u AND conversation_id = :c)))
+    WITH said AS (
+        SELECT ARRAY(SELECT id FROM messages
+                     WHERE project_id = :p AND user_id = :u AND conversation_id = :c) AS ids
+    ),
+    tasks_of AS (
+        SELECT id FROM tasks WHERE project_id = :p AND user_id = :u AND conversation_id = :c
+    )
+    SELECT m.id FROM memories m, said
+    WHERE m.project_id = :p AND m.user_id = :u
+      AND ((cardinality(m.source_message_ids) > 0 AND m.source_message_ids <@ said.ids)
+           OR (m.mode = 'feedback' AND m.task_id IN (SELECT id FROM tasks_of)))
+    UNION
+    SELECT h.memory_id FROM memory_history h, said
+    WHERE h.project_id = :p
+      AND ((cardinality(h.source_message_ids) > 0 AND h.source_message_ids <@ said.ids)
+           OR h.task_id IN (SELECT id FROM tasks_of))
+      AND NOT EXISTS (SELECT 1 FROM memories gone WHERE gone.id = h.memory_id)
     """
 )
 
@@ -153,7 +164,8 @@ class DeletionRepository:
         self, project_id: uuid.UUID, user_id: str, conversation_id: str
     ) -> list[uuid.UUID]:
         """The user's memories made only from this conversation's messages (every source among
-        them), and the feedback memories of feedback given in it."""
+        them), the feedback memories of feedback given in it, and the ids of such memories
+        deleted earlier whose history is still kept."""
         result = await self.session.execute(
             _CONVERSATION_MEMORIES, {"p": project_id, "u": user_id, "c": conversation_id}
         )

@@ -282,6 +282,13 @@ class MemoryRepository:
         )
         return list(result.scalars())
 
+    async def owner(self, project_id: uuid.UUID, memory_id: uuid.UUID) -> str | None:
+        """The user whose memory this is (None: none, or no such memory)."""
+        result = await self.session.execute(
+            select(Memory.user_id).where(Memory.id == memory_id, Memory.project_id == project_id)
+        )
+        return result.scalar_one_or_none()
+
     async def find(
         self, project_id: uuid.UUID, memory_id: uuid.UUID, *, lock: bool = False
     ) -> Memory | None:
