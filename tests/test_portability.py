@@ -592,3 +592,49 @@ def test_progress_bar_on_a_terminal_only(project: str, pg_url: str, tmp_path: Pa
     piped = cli(pg_url, "export", "--project", project, "-o", str(tmp_path / "b.jsonl"))
     assert piped.returncode == 0
     assert piped.stderr == ""  # no bar written into a pipe or a log
+
+
+def test_a_newer_export_of_a_source_never_lands_on_numbers_taken_since(
+    service: ServiceThread, pg_url: str
+) -> None:
+    source, target = (f"{name}-{uuid.uuid4().hex[:6]}" for name in ("源", "靶"))
+    source_api = Api(service.base_url, new_api_key(pg_url, source))
+    target_api = Api(service.base_url, new_api_key(pg_url, target))
+
+    def say(api: Api, user: str, *texts: str) -> None:
+        messages = [{"role": "user", "content": text} for text in texts]
+        body = {"user_id": user, "conversation_id": "c", "messages": messages}
+        api.ok("/add/message", body | {"async_mode": False})
+
+    def messages_of(user: str) -> list[str]:
+        rows = sql(
+            pg_url,
+            "SELECT m.content FROM messages m JOIN projects p ON p.id = m.project_id "
+            "WHERE p.name = :t AND m.user_id = :u ORDER BY m.seq",
+            t=target,
+            u=user,
+        )
+        return [row["content"] for row in rows]
+
+    with admin(service) as client, source_api, target_api:
+
+        def copy() -> httpx.Response:
+            body = client.get(f"/admin/v1/projects/{source}/export").content
+            return client.post(
+                f"/admin/v1/projects/{target}/import",
+                content=body,
+                headers={"Content-Type": "application/x-ndjson"},
+            )
+
+        say(source_api, "ux", "X 第一条", "X 第二条")
+        say(target_api, "uy", "Y 第一条", "Y 第二条", "Y 第三条")
+        assert copy().status_code == 200
+        say(target_api, "uy", "Y 导入后的第一条", "Y 导入后的第二条")
+        say(source_api, "ux", "X 第三条：我住在成都", "X 第四条：我是医生")
+
+        refused = copy()
+
+        assert refused.status_code == 400
+        assert "holds another message" in refused.json()["message"]
+        assert messages_of("ux") == ["X 第一条", "X 第二条"]
+        assert messages_of("uy")[-2:] == ["Y 导入后的第一条", "Y 导入后的第二条"]

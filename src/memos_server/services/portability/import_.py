@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder
-from memos_server.errors import EmbeddingModelRetired
+from memos_server.errors import BadRequest, EmbeddingModelRetired
 from memos_server.services.embedding_binding import MODEL_KEY
 from memos_server.services.memory_writer import MemoryText
 from memos_server.services.portability import rows
@@ -52,6 +52,7 @@ from memos_server.services.portability.format import (
     read_record,
 )
 from memos_server.services.portability.profile_steps import ProfileSteps
+from memos_server.services.portability.rows import message_digest
 from memos_server.services.portability.steps import (
     BATCH,
     ImportResult,
@@ -186,6 +187,7 @@ class Importer(ProfileSteps):
                 )
         numbers = {base + r.number for _, r, _ in batch}
         stored = await self.repo.messages_by_number(self.project_id, numbers)
+        await self._check_taken(batch, stored)
         tasks = await self._targets(Task, {r.task_id for _, r, _ in batch})
         new = [
             rows.message(
@@ -199,6 +201,24 @@ class Importer(ProfileSteps):
         ]
         await self.repo.store(new)
         self.result.count("message", len(new), len(batch) - len(new))
+
+    async def _check_taken(self, batch: Numbered[MessageRecord], stored: dict[int, int]) -> None:
+        """A number already taken must hold the same message (imported before): one the project
+        numbered itself since an earlier import of the same source would be skipped as if it
+        were this one, and memories would cite it."""
+        if not stored:
+            return
+        base = self.result.message_base
+        taken = await self.repo.message_digests(self.project_id, set(stored))
+        for line, r, _ in batch:
+            here = base + r.number
+            if here in taken and taken[here] != message_digest(r):
+                raise BadRequest(
+                    f"line {line}: message {r.number} of this export would be number {here} "
+                    "here, which holds another message: the project has numbered messages of "
+                    "its own since the source was last imported, and this export has messages "
+                    "that import did not. Import it into a new project. Nothing was imported."
+                )
 
     async def _memories(self, batch: Numbered[MemoryRecord]) -> None:
         # Segmenting (Chinese words, CPU) starts first, in a thread, so it runs while Postgres

@@ -5,6 +5,7 @@ search text derived there, as for any memory); passages' words as the document j
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 from typing import Any
@@ -244,3 +245,10 @@ def passage(
         search_text=search_text,
         created_at=created_at,
     )
+
+
+def message_digest(record: MessageRecord) -> str:
+    """What tells a message apart (its user, conversation, role and text) as
+    ``PortabilityRepository.message_digests`` computes it of a stored one."""
+    fields = "\x1f".join((record.user_id, record.conversation_id, record.role, record.content))
+    return hashlib.md5(fields.encode(), usedforsecurity=False).hexdigest()

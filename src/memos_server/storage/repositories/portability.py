@@ -195,6 +195,24 @@ class ImportRepository:
         )
         return {seq: id_ for seq, id_ in rows}
 
+    async def message_digests(
+        self, project_id: uuid.UUID, numbers: Collection[int]
+    ) -> dict[int, str]:
+        """``message_digest`` of the project's messages with these numbers, by number."""
+        if not numbers:
+            return {}
+        rows = await self._execute(
+            select(
+                Message.seq,
+                func.md5(
+                    func.concat_ws("\x1f", Message.user_id, Message.conversation_id, Message.role)
+                    + "\x1f"
+                    + Message.content
+                ),
+            ).where(Message.project_id == project_id, Message.seq.in_(list(numbers)))
+        )
+        return {seq: digest for seq, digest in rows}
+
     async def feedback_tasks(
         self, project_id: uuid.UUID, task_ids: Collection[uuid.UUID]
     ) -> set[uuid.UUID]:
