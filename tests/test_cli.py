@@ -64,6 +64,26 @@ def test_projects_and_db_upgrade(service: ServiceThread, pg_url: str) -> None:
     assert "up to date" in upgraded.stdout
 
 
+def test_project_and_key_names_follow_the_admin_apis_rules(
+    service: ServiceThread, pg_url: str
+) -> None:
+    for args, said in (
+        (("project", "create", ""), "must not be empty or blank"),
+        (("project", "create", "   "), "must not be empty or blank"),
+        (("project", "create", "长" * 101), "at most 100 characters"),
+        (("project", "create", "a/b"), "may not hold '/'"),
+        (("apikey", "create", "--project", "a/b"), "may not hold '/'"),
+        (("apikey", "create", "--project", "名字", "--name", "名" * 101), "at most 100"),
+    ):
+        refused = cli(pg_url, *args)
+        assert refused.returncode == 1, refused.stdout
+        assert said in refused.stderr
+        assert "Traceback" not in refused.stderr
+    names = cli(pg_url, "project", "list").stdout
+    assert "a/b" not in names
+    assert "长" * 101 not in names
+
+
 def test_a_bad_database_url_is_a_clear_error(tmp_path: object) -> None:
     result = cli("mysql://localhost/x", "db", "upgrade")
     assert result.returncode == 1

@@ -400,6 +400,10 @@ def test_one_users_export(project: str, pg_url: str) -> None:
     # The user's profile comes with the template it is bound to, and nobody else's.
     assert kinds.count("profile") == kinds.count("profile_template") == 1
     assert lines[0]["counts"]["profile"] == 1
+    nowhere = cli(pg_url, "export", "--project", project, "-o", "/nonexistent/dir/x.jsonl")
+    assert nowhere.returncode == 1
+    assert "cannot write /nonexistent/dir/x.jsonl.partial" in nowhere.stderr
+    assert "Traceback" not in nowhere.stderr
 
 
 def admin(service: ServiceThread) -> httpx.Client:

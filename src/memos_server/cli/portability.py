@@ -54,7 +54,11 @@ def _output(path: str | None) -> Iterator[IO[bytes]]:
     target = Path(path)
     partial = target.with_name(target.name + ".partial")
     # Written aside and renamed at the end: a file by that name is always a whole export.
-    with partial.open("wb") as out:
+    try:
+        out = partial.open("wb")
+    except OSError as error:
+        raise BadRequest(f"cannot write {partial}: {error.strerror}") from None
+    with out:
         yield out
     partial.replace(target)
 

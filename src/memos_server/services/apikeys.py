@@ -14,9 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.errors import (
     AdminApiOff,
+    BadRequest,
     ConfigurationError,
     InvalidApiKey,
     NotFound,
+    RequiredFieldEmpty,
+    TooLong,
     Unauthenticated,
 )
 from memos_server.storage.models import ApiKey, Project
@@ -57,7 +60,12 @@ async def create_key(session: AsyncSession, project: str, name: str = "") -> New
 
 
 async def store_key(session: AsyncSession, project: str, secret: str, name: str = "") -> NewKey:
-    found = await ProjectRepository(session).get_or_create(project)
+    check_key_name(name)
+    projects = ProjectRepository(session)
+    found = await projects.get_by_name(project)
+    if found is None:
+        check_project_name(project)
+        found = await projects.get_or_create(project)
     prefix = visible_prefix(secret)
     await ApiKeyRepository(session).add(found.id, name, prefix, hash_key(secret))
     return NewKey(secret=secret, prefix=prefix, project=project)
@@ -143,12 +151,32 @@ def check_admin(configured: str | None, secret: str | None) -> None:
         raise InvalidApiKey("not the admin key")
 
 
+MAX_NAME_CHARS = 100
+
+
+def check_project_name(name: str) -> None:
+    """A new project's name, the same rules for the CLI and the admin API: not blank, at most
+    100 characters, no '/' (the admin API's paths name a project: /projects/{name}/export)."""
+    if not name.strip():
+        raise RequiredFieldEmpty("a project name must not be empty or blank")
+    if len(name) > MAX_NAME_CHARS:
+        raise TooLong(f"a project name is at most {MAX_NAME_CHARS} characters")
+    if "/" in name:
+        raise BadRequest(f"a project name may not hold '/': {name!r}")
+
+
+def check_key_name(name: str) -> None:
+    if len(name) > MAX_NAME_CHARS:
+        raise TooLong(f"a key's name is at most {MAX_NAME_CHARS} characters")
+
+
 async def create_project(session: AsyncSession, name: str) -> tuple[Project, bool]:
     """The project with this name, and whether this call made it."""
     projects = ProjectRepository(session)
     existing = await projects.get_by_name(name)
     if existing is not None:
         return existing, False
+    check_project_name(name)
     return await projects.get_or_create(name), True
 
 
