@@ -55,6 +55,22 @@ def test_apikey_create_list_and_revoke(service: ServiceThread, pg_url: str) -> N
     assert cli(pg_url, "apikey", "revoke", key[:10]).returncode != 0
 
 
+def test_apikey_revoke_takes_the_whole_key_too(service: ServiceThread, pg_url: str) -> None:
+    keys = [
+        cli(pg_url, "apikey", "create", "--project", "cli-whole").stdout.strip().splitlines()[-1]
+        for _ in range(2)
+    ]
+    mistyped = cli(pg_url, "apikey", "revoke", keys[0] + "x")
+    assert mistyped.returncode == 1
+    assert keys[0] not in mistyped.stderr  # a secret is never printed back
+    revoked = cli(pg_url, "apikey", "revoke", keys[0])
+    assert revoked.returncode == 0, revoked.stderr
+    with Api(service.base_url, keys[0]) as api:
+        api.fails("/get/message", {"user_id": "u", "conversation_id": "c"}, 401, 40132)
+    with Api(service.base_url, keys[1]) as api:  # only that key, whatever prefixes share
+        api.ok("/get/message", {"user_id": "u", "conversation_id": "c"})
+
+
 def test_projects_and_db_upgrade(service: ServiceThread, pg_url: str) -> None:
     assert cli(pg_url, "project", "create", "cli-other").returncode == 0
     listed = cli(pg_url, "project", "list")

@@ -218,7 +218,13 @@ async def list_keys(session: AsyncSession, project: str | None) -> list[tuple[Ap
 
 
 async def revoke_key(session: AsyncSession, prefix: str) -> int:
-    """Revoke the active key(s) with this prefix; the next request with one fails."""
+    """Revoke the active key(s) with this prefix, or the one key given whole; the next request
+    with one fails."""
+    if len(prefix) > VISIBLE_CHARS:  # the whole key: exactly that one, never named back
+        count = await ApiKeyRepository(session).revoke(visible_prefix(prefix), hash_key(prefix))
+        if count == 0:
+            raise NotFound(f"no active key {visible_prefix(prefix)}… matches the key given")
+        return count
     count = await ApiKeyRepository(session).revoke(prefix)
     if count == 0:
         raise NotFound(f"no active key with prefix {prefix!r}")

@@ -59,10 +59,10 @@ class ApiKeyRepository:
         result = await self.session.execute(query.order_by(ApiKey.created_at))
         return [(key, name) for key, name in result.all()]
 
-    async def revoke(self, prefix: str) -> int:
+    async def revoke(self, prefix: str, key_hash: str | None = None) -> int:
+        """The active keys with this prefix (and, given, this digest: exactly one key)."""
+        named = [ApiKey.prefix == prefix] + ([ApiKey.key_hash == key_hash] if key_hash else [])
         result = await self.session.execute(
-            update(ApiKey)
-            .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
-            .values(revoked_at=func.now())
+            update(ApiKey).where(*named, ApiKey.revoked_at.is_(None)).values(revoked_at=func.now())
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
