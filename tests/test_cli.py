@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,13 @@ def cli(pg_url: str, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+def second_column(line: str) -> int:
+    """The terminal column a line's second field starts at (a CJK character is two wide)."""
+    first = line.split(" ")[0]
+    start = len(line) - len(line[len(first) :].lstrip(" "))
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line[:start])
 
 
 def test_apikey_create_list_and_revoke(service: ServiceThread, pg_url: str) -> None:
@@ -200,6 +208,9 @@ def test_cli_add_search_users_and_reset_on_the_embedded_postgres(tmp_path: Path)
     assert "no memories of user '小王'" in answered(elsewhere)
 
     answered(home_cli(data, "project", "create", "other"))
+    # Columns line up in a terminal, where a Chinese character takes two columns.
+    projects = answered(home_cli(data, "project", "list")).splitlines()
+    assert len({second_column(line) for line in projects}) == 1, projects
     several = home_cli(data, "users")
     assert several.returncode == 1
     assert "--project" in several.stderr

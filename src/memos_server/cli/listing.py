@@ -10,6 +10,7 @@ caller then takes the ordinary path, which migrates first.
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -92,13 +93,21 @@ def apikey_list(settings: Settings, project: str | None) -> bool:
         return False
     if project is not None and not rows:
         raise NotFound(f"no project named {project!r}")
-    columns = "{:<12} {:<20} {:<14} {:<20} {:<20} {}"
-    print(columns.format("PREFIX", "PROJECT", "NAME", "CREATED", "LAST USED", "STATE"))
+    columns = "{:<12} {} {} {:<20} {:<20} {}"
+    head = ("PREFIX", pad("PROJECT", 20), pad("NAME", 14), "CREATED", "LAST USED", "STATE")
+    print(columns.format(*head))
     for row in (row for row in rows if row["prefix"] is not None):
         state = "revoked" if row["revoked_at"] else "active"
         created, used = row["created_at"].strftime(TIME), _when(row["last_used_at"])
-        print(columns.format(row["prefix"], row["project"], row["name"], created, used, state))
+        named = pad(row["project"], 20), pad(row["name"], 14)
+        print(columns.format(row["prefix"], *named, created, used, state))
     return True
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns: a CJK character takes two."""
+    wide = sum(unicodedata.east_asian_width(char) in "WF" for char in text)
+    return text + " " * max(0, width - len(text) - wide)
 
 
 def project_list(settings: Settings) -> bool:
@@ -106,7 +115,7 @@ def project_list(settings: Settings) -> bool:
     rows = asyncio.run(_rows(settings, _PROJECTS))
     if rows is None:
         return False
-    print(f"{'PROJECT':<24} {'ACTIVE KEYS':<12} ID")
+    print(f"{pad('PROJECT', 24)} {'ACTIVE KEYS':<12} ID")
     for row in rows:
-        print(f"{row['name']:<24} {row['keys']:<12} {row['id']}")
+        print(f"{pad(row['name'], 24)} {row['keys']:<12} {row['id']}")
     return True
