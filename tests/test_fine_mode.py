@@ -312,3 +312,23 @@ def test_fine_memories_are_found_by_the_seed_search(fine_api: Api, fake_llm: Fak
     found = search(fine_api, "国庆去哪玩")["memory_detail_list"]
     assert {m["memory_key"] for m in found} == {"暑假全家出游计划", "家庭旅行需求"}
     assert {m["memory_type"] for m in found} == {"UserMemory", "LongTermMemory"}
+
+
+def test_a_fine_memory_keeps_the_adds_tags_and_the_conversations_time(
+    fine_api: Api, fake_llm: FakeLLM
+) -> None:
+    dated = fact("用户住在上海。", memory_time="2025-08-01")
+    fake_llm.script({"facts": facts(fact("用户住在北京。"), dated), "preferences": preferences()})
+    body = {"user_id": "u1", "conversation_id": "t1", "async_mode": False, "tags": ["项目X"]}
+    messages = say("我住在北京。", "2023-01-01T10:00:00+08:00")
+
+    assert fine_api.ok("/add/message", body | {"messages": messages})["status"] == "completed"
+
+    where = {"tags": {"contains": "项目X"}}
+    listed = fine_api.ok("/get/memory", {"user_id": "u1", "filter": where})["memory_detail_list"]
+    by_value = {m["memory_value"].removeprefix("[user观点]"): m for m in listed}
+    beijing, shanghai = by_value["用户住在北京。"], by_value["用户住在上海。"]
+    assert beijing["tags"] == shanghai["tags"] == ["项目X", "居住"]
+    # No date from the model: the time the conversation was held, as a fast memory has.
+    assert beijing["memory_time"] == "2023-01-01 02:00:00"
+    assert shanghai["memory_time"] == "2025-08-01 00:00:00"

@@ -287,9 +287,7 @@ class Refiner(ModelJob):
                     continue
                 messages = left.copies[planned.user_id]
                 # The new memory: added on ADD and ARCHIVE, and on UPDATE if its target is gone.
-                new = self._memory(
-                    task, planned.user_id, messages[0], planned.candidate, [m.id for m in messages]
-                )
+                new = self._memory(task, planned.user_id, messages, planned.candidate)
                 await appliers[planned.user_id].apply(
                     planned.decision, new=new, vector=planned.merged_vector
                 )
@@ -312,8 +310,14 @@ class Refiner(ModelJob):
         return finished
 
     def _memory(
-        self, task: Task, user_id: str, origin: Message, candidate: Candidate, source_ids: list[int]
+        self, task: Task, user_id: str, messages: list[Message], candidate: Candidate
     ) -> Memory:
+        """The memory a candidate makes, from the add's ``messages`` (the user's copies): the
+        add's tags before the model's, and, when the model gave no date, the time the
+        conversation was held (its last message's ``chat_time``), as a fast memory has."""
+        origin = messages[0]
+        said = [m.chat_time for m in messages if m.chat_time is not None]
+        tags = list(dict.fromkeys([*origin.tags, *candidate.tags]))
         return new_memory(
             text=MemoryText(candidate.key, candidate.value),
             project_id=task.project_id,
@@ -327,11 +331,11 @@ class Refiner(ModelJob):
             memory_type=candidate.memory_type,
             preference_type=candidate.preference_type,
             reasoning=candidate.reasoning,
-            tags=candidate.tags,
-            memory_time=candidate.memory_time,
+            tags=tags,
+            memory_time=candidate.memory_time or (max(said) if said else None),
             confidence=candidate.confidence,
             embedding=candidate.vector,
-            source_message_ids=source_ids,
+            source_message_ids=[m.id for m in messages],
             info=dict(origin.info),
             details=candidate.details,
             prompt_version=candidate.prompt_version,
