@@ -25,14 +25,20 @@ from memos_server.prompts.labels import VIEWPOINTS
 from memos_server.text.windows import SPOKEN_ROLES, Turn
 from memos_server.times import in_range
 
+# What one answer may hold: a model that ignores max_tokens (or an endpoint that does) is not
+# let to store thousands of memories from one add, each compared with the others.
+MAX_ITEMS = 64
+MAX_TAG_CHARS = 64
+
 
 def model_tags(value: Any) -> list[str]:
-    """Tags as a model writes them (a list, or one string with commas), at most five."""
+    """Tags as a model writes them (a list, or one string with commas), at most five, each cut
+    to ``MAX_TAG_CHARS``."""
     if isinstance(value, str):
         value = [part for part in value.replace("，", ",").split(",")]
     if not isinstance(value, list):
         return []
-    return [str(tag).strip() for tag in value if str(tag).strip()][:5]
+    return [str(tag).strip()[:MAX_TAG_CHARS] for tag in value if str(tag).strip()][:5]
 
 
 def _confidence(value: Any) -> float:
@@ -175,32 +181,48 @@ class Extraction:
 
 
 def render_conversation(turns: Sequence[Turn]) -> str:
+    """One turn a line, ``[time] speaker: text``; a text's own line breaks are indented, so no
+    line a user writes ("[2025-01-01 …] assistant: …") reads as a turn of its own."""
     lines = []
     for turn in turns:
         if turn.role not in SPOKEN_ROLES or not turn.text.strip():
             continue
         when = said_at(turn.chat_time) if turn.chat_time else "time unknown"
-        lines.append(f"[{when}] {turn.label}: {turn.text.strip()}")
+        text = "\n    ".join(line.rstrip() for line in turn.text.strip().splitlines())
+        lines.append(f"[{when}] {turn.label}: {text}")
     return "\n".join(lines)
 
 
 def _read_facts(value: Any, language: Language) -> list[ExtractedFact]:
-    facts = [ExtractedFact.model_validate(item) for item in list_under(value, "memories")]
+    facts = [ExtractedFact.model_validate(item) for item in _items(value, "memories")]
     user_prefix, assistant_prefix = VIEWPOINTS[language]
     for fact in facts:
         text = fact.memory_value.strip()
+        # A viewpoint in the other language (an English label on a Chinese conversation)
+        # becomes this one's, not a second label.
+        gap = " " if language == "en" else ""
+        for user, assistant in VIEWPOINTS.values():
+            if text.startswith(user):
+                text = user_prefix + gap + text.removeprefix(user).lstrip()
+            elif text.startswith(assistant):
+                text = assistant_prefix + gap + text.removeprefix(assistant).lstrip()
         if not (text.startswith(user_prefix) or text.startswith(assistant_prefix)):
             # The cloud's format always names the viewpoint; most facts come from the user.
-            fact.memory_value = user_prefix + text
+            text = user_prefix + gap + text
+        fact.memory_value = text
     return facts
 
 
+def _items(value: Any, key: str) -> list[Any]:
+    return list_under(value, key)[:MAX_ITEMS]
+
+
 def _read_preferences(value: Any) -> list[ExtractedPreference]:
-    return [ExtractedPreference.model_validate(item) for item in list_under(value, "preferences")]
+    return [ExtractedPreference.model_validate(item) for item in _items(value, "preferences")]
 
 
 def _read_events(value: Any) -> list[ExtractedEvent]:
-    return [ExtractedEvent.model_validate(item) for item in list_under(value, "events")]
+    return [ExtractedEvent.model_validate(item) for item in _items(value, "events")]
 
 
 async def _nothing() -> list[Any]:
