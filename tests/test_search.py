@@ -106,3 +106,40 @@ def test_limits_above_25_are_refused(api: Api) -> None:
         "/search/memory", {"user_id": "u1", "query": "q", "memory_limit_number": 26}, 400, 40000
     )
     assert "memory_limit_number" in message
+
+
+# One user who speaks both languages: the facts said in English among Chinese ones.
+BILINGUAL = [
+    ("c01", "I just started a new job at Siemens as a product manager in Munich."),
+    ("c02", "我老板张伟让我下个月负责新项目的预算。"),
+    ("c03", "My wife Sarah is a nurse and works night shifts at the hospital."),
+    ("c04", "我女儿小美今年上小学一年级了。"),
+    ("c05", "I'm allergic to peanuts, so I always check food labels."),
+    ("c06", "昨天晚上我吃了一顿火锅，辣得不行。"),
+    ("c07", "上周我去了成都出差，顺便看了大熊猫。"),
+    ("c10", "我周末喜欢去钓鱼，通常去千岛湖。"),
+    ("c11", "Our dog Max is a golden retriever, he's 3 years old."),
+    ("c12", "我上个月买了一辆比亚迪汉。"),
+]
+
+
+def test_a_chinese_question_finds_what_was_said_in_english(api: Api) -> None:
+    """The model puts any two Chinese texts closer than a Chinese and an English one, so an
+    English memory that answers a Chinese question fell below every unrelated Chinese memory
+    (and under the Chinese floor). It is scored on the question's scale now."""
+    for conversation, text in BILINGUAL:
+        messages = [{"role": "user", "content": text}]
+        api.ok(
+            "/add/message",
+            {"user_id": "both", "conversation_id": conversation, "messages": messages},
+        )
+    for question, expected in (
+        ("用户在哪个公司上班", "c01"),
+        ("我老婆是做什么工作的", "c03"),
+        ("我对什么食物过敏", "c05"),
+        ("我家狗叫什么名字", "c11"),
+        ("我女儿上几年级", "c04"),  # a Chinese answer still comes first
+    ):
+        found = api.ok("/search/memory", {"user_id": "both", "query": question})
+        first = found["memory_detail_list"][0]
+        assert first["conversation_id"] == expected, (question, found["memory_detail_list"])

@@ -25,6 +25,10 @@ class CosineLevels:
     # By the request's language: a memory sharing no word with it is noise under this cosine
     # (a language not listed: no floor).
     related: dict[Language, float] = field(default_factory=dict)
+    # By the request's language: how much lower the model puts a memory in the other language
+    # than one in the request's, alike in relatedness (the mean cosine of unrelated pairs of
+    # each). Added to such a memory's cosine, so the two compare on one scale.
+    other_language: dict[Language, float] = field(default_factory=dict)
 
 
 MINILM = CosineLevels(similar=0.5, duplicate=0.95)
@@ -37,8 +41,13 @@ LEVELS = {
     # Short facts that contradict each other reach 0.95-0.975 ("用户住在北京。" / "用户住在
     # 上海。"), a repeat in other words 0.985-0.992: only the nearest repeats are duplicates,
     # the model decides the rest.
+    # Across languages (BENCHMARKS.md, eighth round; bench/corpus.py, 57 Chinese and 63 English
+    # requests against 118 Chinese and 122 English messages): a Chinese request's cosine with
+    # unrelated Chinese memories averages 0.851, with English ones 0.777, so an English memory
+    # that answers it (0.79-0.84) fell below every unrelated Chinese one. English requests:
+    # 0.818 against 0.794, too close to correct.
     "local:multilingual-e5-small": CosineLevels(
-        related={"zh": 0.8375}, similar=0.85, duplicate=0.99
+        related={"zh": 0.8375}, similar=0.85, duplicate=0.99, other_language={"zh": 0.074}
     ),
 }
 

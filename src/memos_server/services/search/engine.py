@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from memos_server.embedding import Embedder, TextKind
+from memos_server.embedding.levels import levels_of
 from memos_server.errors import RequiredFieldEmpty
 from memos_server.filters import Filter
 from memos_server.prompts.labels import PREFERENCE_NOTES
@@ -45,7 +46,7 @@ from memos_server.services.search.passages import (
     passages_apart,
     ranked_passages,
 )
-from memos_server.services.search.relevance import default_floor
+from memos_server.services.search.relevance import across_languages, default_floor
 from memos_server.services.search.vector_indexes import IndexCatalog
 from memos_server.settings import Settings
 from memos_server.storage.database import release_connection
@@ -226,6 +227,9 @@ async def search_memories(
         return nearest, similar
 
     recency = settings.search.recency_lift > 0 and language in settings.search.recency_languages
+    # Memories in the other language are scored on this one's scale, so more candidates than
+    # the limit are looked at: one may rise above them.
+    lifts = channels != "text" and language in levels_of(embedder.name).other_language
     numbers: dict[int, int] = {}
 
     def fused(kind: str) -> list[tuple[uuid.UUID, float]]:
@@ -240,7 +244,7 @@ async def search_memories(
             by_vector,
             by_text,
             settings.search,
-            max(keep, settings.search.recency_candidates) if recency else keep,
+            max(keep, settings.search.recency_candidates) if recency or lifts else keep,
             period,
             text_asked=bool(tokens),
             cosines=similar if by_vector else {},
@@ -249,6 +253,11 @@ async def search_memories(
     async def ranked(kind: str, candidates: list[tuple[uuid.UUID, float]]) -> list[Scored]:
         limit, keep = limits[kind], keeps[kind]
         found = [Scored(memories[i], score) for i, score in candidates if i in memories]
+        if lifts and settings.search.fusion == "weighted":
+            weight = vector_weight(settings.search, bool(nearest.get(kind)), bool(tokens))
+            found = across_languages(found, embedder.name, language, weight)
+            if not recency:
+                found = found[:keep]
         if recency:
             found = newer_siblings_first(found, vectors, settings.search)[:keep]
         if reranker is not None and found:
