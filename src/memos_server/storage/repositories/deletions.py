@@ -91,9 +91,10 @@ _HAND_OVER_CONVERSATION_TASKS = text(
 )
 
 # Memories made only from the conversation's messages, and the feedback given in it; and the
-# memories deleted earlier (delete/memory) whose history says the same of them, or names a task
-# of the conversation: their history quotes the conversation, and once its messages and tasks
-# are gone no later delete/user could find it.
+# memories deleted earlier (delete/memory) whose history names a task of the conversation (the
+# add or feedback that made them): their history quotes the conversation, and once its tasks
+# are gone no later delete/user could find it. Found through the history's task index, not by
+# reading the project's whole history.
 _CONVERSATION_MEMORIES = text(
     """
     WITH said AS (
@@ -108,10 +109,8 @@ _CONVERSATION_MEMORIES = text(
       AND ((cardinality(m.source_message_ids) > 0 AND m.source_message_ids <@ said.ids)
            OR (m.mode = 'feedback' AND m.task_id IN (SELECT id FROM tasks_of)))
     UNION
-    SELECT h.memory_id FROM memory_history h, said
-    WHERE h.project_id = :p
-      AND ((cardinality(h.source_message_ids) > 0 AND h.source_message_ids <@ said.ids)
-           OR h.task_id IN (SELECT id FROM tasks_of))
+    SELECT h.memory_id FROM memory_history h
+    WHERE h.task_id IN (SELECT id FROM tasks_of) AND h.project_id = :p
       AND NOT EXISTS (SELECT 1 FROM memories gone WHERE gone.id = h.memory_id)
     """
 )
