@@ -89,6 +89,16 @@ def test_an_unusable_answer_is_asked_again_with_the_reason(
     assert [m["memory_value"] for m in memories(fine_api)] == [FACT["memory_value"]]
 
 
+def test_an_unusable_item_is_left_out_and_the_rest_kept(fine_api: Api, fake_llm: FakeLLM) -> None:
+    broken = {"memory_key": "", "memory_value": "[user观点]用户没说清楚。"}
+    fake_llm.script({"facts": reply_json({"memories": [broken, FACT]})})
+
+    assert add(fine_api)["status"] == "completed"
+
+    assert [m["memory_value"] for m in memories(fine_api)] == [VALUE]
+    assert len(fake_llm.calls("facts")) == 1  # nothing to ask again: one item was usable
+
+
 def test_two_unusable_answers_fail_the_task_and_keep_the_fast_memories(
     fine_api: Api, fake_llm: FakeLLM
 ) -> None:

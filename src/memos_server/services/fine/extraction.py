@@ -13,9 +13,9 @@ import asyncio
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from memos_server.llm import LLM, LLMUnavailable
 from memos_server.llm.json_output import Usage, ask_json, list_under
@@ -194,7 +194,7 @@ def render_conversation(turns: Sequence[Turn]) -> str:
 
 
 def _read_facts(value: Any, language: Language) -> list[ExtractedFact]:
-    facts = [ExtractedFact.model_validate(item) for item in _items(value, "memories")]
+    facts = _items(ExtractedFact, value, "memories")
     user_prefix, assistant_prefix = VIEWPOINTS[language]
     for fact in facts:
         text = fact.memory_value.strip()
@@ -213,16 +213,31 @@ def _read_facts(value: Any, language: Language) -> list[ExtractedFact]:
     return facts
 
 
-def _items(value: Any, key: str) -> list[Any]:
-    return list_under(value, key)[:MAX_ITEMS]
+M = TypeVar("M", bound=BaseModel)
+
+
+def _items(model: type[M], value: Any, key: str) -> list[M]:
+    """The answer's items under ``key`` that can be used, at most ``MAX_ITEMS``: one the model
+    got wrong (an empty key beside good facts) is left out, not the whole answer; an answer
+    none of whose items can be used raises the first item's error (asked again, with it)."""
+    kept: list[M] = []
+    first: ValidationError | None = None
+    for item in list_under(value, key)[:MAX_ITEMS]:
+        try:
+            kept.append(model.model_validate(item))
+        except ValidationError as error:
+            first = first or error
+    if first is not None and not kept:
+        raise first
+    return kept
 
 
 def _read_preferences(value: Any) -> list[ExtractedPreference]:
-    return [ExtractedPreference.model_validate(item) for item in _items(value, "preferences")]
+    return _items(ExtractedPreference, value, "preferences")
 
 
 def _read_events(value: Any) -> list[ExtractedEvent]:
-    return [ExtractedEvent.model_validate(item) for item in _items(value, "events")]
+    return _items(ExtractedEvent, value, "events")
 
 
 async def _nothing() -> list[Any]:
