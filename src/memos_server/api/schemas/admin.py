@@ -7,8 +7,9 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from memos_server.api.schemas.common import TopLevelRequest
+from memos_server.services.apikeys import MAX_NAME_CHARS
 
-ProjectName = Field(min_length=1, max_length=100, description="A project's unique name.")
+ProjectName = Field(min_length=1, max_length=MAX_NAME_CHARS, description="A project's unique name.")
 
 
 class CreateProjectRequest(TopLevelRequest):
@@ -41,9 +42,9 @@ class ProjectTtlRequest(TopLevelRequest):
 
 class CreateKeyRequest(TopLevelRequest):
     project: str = Field(
-        min_length=1, max_length=100, description="The key's project (created if new)."
+        min_length=1, max_length=MAX_NAME_CHARS, description="The key's project (created if new)."
     )
-    name: str = Field(default="", max_length=100, description="A label for the key.")
+    name: str = Field(default="", max_length=MAX_NAME_CHARS, description="A label for the key.")
 
 
 class NewKeyData(BaseModel):

@@ -196,11 +196,11 @@ def render_conversation(turns: Sequence[Turn]) -> str:
 def _read_facts(value: Any, language: Language) -> list[ExtractedFact]:
     facts = _items(ExtractedFact, value, "memories")
     user_prefix, assistant_prefix = VIEWPOINTS[language]
+    gap = " " if language == "en" else ""
     for fact in facts:
         text = fact.memory_value.strip()
         # A viewpoint in the other language (an English label on a Chinese conversation)
         # becomes this one's, not a second label.
-        gap = " " if language == "en" else ""
         for user, assistant in VIEWPOINTS.values():
             if text.startswith(user):
                 text = user_prefix + gap + text.removeprefix(user).lstrip()

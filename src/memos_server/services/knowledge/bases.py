@@ -49,6 +49,7 @@ from memos_server.storage.vocabulary import FileStatus, JobKind, TaskStatus
 
 ALL = "all"  # knowledgebase_ids=["all"]: every base of the project
 MAX_NAME_CHARS = 200
+MAX_DESCRIPTION_CHARS = 2_000
 
 
 def short_name(name: str) -> str:
@@ -60,9 +61,6 @@ def short_name(name: str) -> str:
     if not dot or not stem or len(extension) > 16:
         return name[:MAX_NAME_CHARS]
     return f"{stem[: MAX_NAME_CHARS - len(extension) - 2]}….{extension}"
-
-
-MAX_DESCRIPTION_CHARS = 2_000
 
 
 @dataclass(frozen=True)

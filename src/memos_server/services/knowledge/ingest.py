@@ -173,12 +173,7 @@ class KnowledgeIngester:
     async def _failed(self, file: KnowledgeFile, job_id: int, worker: str, reason: str) -> Task:
         async with self.database.session() as session:
             await hold_job(session, job_id, worker)
-            knowledge = KnowledgeRepository(session)
-            if await knowledge.file_of_task(file.task_id, lock=True) is not None:
-                await knowledge.replace_passages(file.id, [])
-                await knowledge.finish_file(
-                    file.id, status=FileStatus.FAILED, error=reason, passages=0
-                )
+            await _fail_file(session, file.task_id, reason)
             await JobRepository(session).finish(job_id, JobStatus.FAILED, reason)
             failed = await mark_task(
                 session, file.task_id, TaskStatus.FAILED, Usage(), f"{self.what} failed ({reason})"
@@ -189,16 +184,7 @@ class KnowledgeIngester:
 
     async def gave_up(self, session: AsyncSession, task_id: uuid.UUID, reason: str) -> None:
         """The document's status follows its task's: failed, with the reason, no passages."""
-        knowledge = KnowledgeRepository(session)
-        file = await knowledge.file_of_task(task_id, lock=True)
-        if file is not None:
-            await knowledge.replace_passages(file.id, [])
-            await knowledge.finish_file(
-                file.id,
-                status=FileStatus.FAILED,
-                error=f"{self.what} failed ({reason})",
-                passages=0,
-            )
+        await _fail_file(session, task_id, f"{self.what} failed ({reason})")
 
     async def _dropped(self, task_id: uuid.UUID, job_id: int, worker: str) -> Task:
         """The document was deleted before its passages were stored: nothing to do."""
@@ -207,3 +193,12 @@ class KnowledgeIngester:
             finished = await complete_job(session, task_id, job_id, Usage())
             await session.commit()
         return finished
+
+
+async def _fail_file(session: AsyncSession, task_id: uuid.UUID, reason: str) -> None:
+    """The task's document, if it is still there: failed with ``reason``, no passage left."""
+    knowledge = KnowledgeRepository(session)
+    file = await knowledge.file_of_task(task_id, lock=True)
+    if file is not None:
+        await knowledge.replace_passages(file.id, [])
+        await knowledge.finish_file(file.id, status=FileStatus.FAILED, error=reason, passages=0)

@@ -229,7 +229,11 @@ async def search_memories(
     recency = settings.search.recency_lift > 0 and language in settings.search.recency_languages
     # Memories in the other language are scored on this one's scale, so more candidates than
     # the limit are looked at: one may rise above them.
-    lifts = channels != "text" and language in levels_of(embedder.name).other_language
+    lifts = (
+        channels != "text"
+        and settings.search.fusion == "weighted"
+        and language in levels_of(embedder.name).other_language
+    )
     numbers: dict[int, int] = {}
 
     def fused(kind: str) -> list[tuple[uuid.UUID, float]]:
@@ -253,13 +257,12 @@ async def search_memories(
     async def ranked(kind: str, candidates: list[tuple[uuid.UUID, float]]) -> list[Scored]:
         limit, keep = limits[kind], keeps[kind]
         found = [Scored(memories[i], score) for i, score in candidates if i in memories]
-        if lifts and settings.search.fusion == "weighted":
+        if lifts:
             weight = vector_weight(settings.search, bool(nearest.get(kind)), bool(tokens))
             found = across_languages(found, embedder.name, language, weight)
-            if not recency:
-                found = found[:keep]
         if recency:
-            found = newer_siblings_first(found, vectors, settings.search)[:keep]
+            found = newer_siblings_first(found, vectors, settings.search)
+        found = found[:keep]
         if reranker is not None and found:
             await release_connection(session)
             scores = await reranker.scores(query.query, [s.memory.memory_value for s in found])

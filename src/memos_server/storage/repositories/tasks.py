@@ -28,15 +28,15 @@ class TaskRepository:
         The named locks are taken in one global order (Postgres evaluates a SELECT list left
         to right), so two adds each holding one of them never wait for each other."""
         named = sorted({_lock_id(f"{project_id}:{name}") for name in names})
-        user = _lock_id(f"{project_id}:user:{user_id}")
         locks = [func.pg_advisory_xact_lock(lock) for lock in named]
-        await self.session.execute(select(*locks, func.pg_advisory_xact_lock_shared(user)))
+        user = func.pg_advisory_xact_lock_shared(_user_lock(project_id, user_id))
+        await self.session.execute(select(*locks, user))
 
     async def lock_user(self, project_id: uuid.UUID, user_id: str, *, exclusive: bool) -> None:
         """Until this transaction ends: adds of the user take this shared (they never wait for
         each other), forgetting the user takes it exclusive, so no add is stored half before
         and half after the deletion."""
-        lock = _lock_id(f"{project_id}:user:{user_id}")
+        lock = _user_lock(project_id, user_id)
         take = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
         await self.session.execute(select(take(lock)))
 
@@ -113,6 +113,10 @@ class TaskRepository:
             .order_by(MemoryHistory.id)
         )
         return [(row[0], row[1]) for row in result.all()]
+
+
+def _user_lock(project_id: uuid.UUID, user_id: str) -> int:
+    return _lock_id(f"{project_id}:user:{user_id}")
 
 
 def _lock_id(name: str) -> int:
