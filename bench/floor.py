@@ -8,11 +8,12 @@ request beside them (``ratio``: service + Postgres CPU per request / the floor's
 
 The SQL is the service's own, not a copy: one search (or add) per sample runs in this process
 through the service's code (``search_memories``, ``MessageIntake``) on an engine that records the
-statements it sends (the add rolled back). The floor replays only the channels' statements (those
-with ``<=>`` or ``ts_match_vq``), or the ``INSERT INTO memories``, straight through plain asyncpg on
-one connection: a warm-up pass, then a measured one. CPU is counted where it is spent: the
-embedding and the driver in this process (``os.times``, all threads, nothing else running in it
-meanwhile), the statements in that connection's backend (``/proc/<pid>/stat``).
+statements it sends, through SQLAlchemy or on the driver directly (the add rolled back). The
+floor replays only the channels' statements (those with ``<=>`` or ``ts_match_vq``), or the
+``INSERT INTO memories``, straight through plain asyncpg on one connection: a warm-up pass, then
+a measured one. CPU is counted where it is spent: the embedding and the driver in this process
+(``os.times``, all threads, nothing else running in it meanwhile), the statements in that
+connection's backend (``/proc/<pid>/stat``).
 """
 
 from __future__ import annotations
@@ -141,7 +142,17 @@ async def measure(
     def record(_conn: Any, _cursor: Any, sql: str, parameters: Any, _ctx: Any, many: bool) -> None:
         sent.append((sql, parameters, many))
 
+    def logged(query: Any) -> None:
+        # A statement the service runs on the driver itself (``storage.driver_sql``). One that
+        # SQLAlchemy sent is recorded above, just before asyncpg ran (and maybe logged) it.
+        if not sent or sent[-1][0] != query.query:
+            sent.append((query.query, tuple(query.args), False))
+
+    def taken(dbapi_connection: Any, *_: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(logged)
+
     event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+    event.listen(database.engine.sync_engine.pool, "checkout", taken)
     rng = random.Random(f"{seed}:floor")
     asked = [(u := rng.randrange(users), query(rng, seed, u)) for _ in range(samples)]
     adds = [messages(seed + 1_000_000 + i, 20_000 + i, 0, 4) for i in range(samples)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
+from asyncpg.exceptions import InterfaceError as DriverInterfaceError
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
@@ -41,6 +42,9 @@ def async_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
+_AWAY_ERRORS = (OSError, PoolTimeout, InterfaceError, OperationalError, DriverInterfaceError)
+
+
 def unavailable(error: BaseException) -> bool:
     """Whether ``error`` means the database is out of reach (stopped, restarting, refusing
     connections, the connection dropped, no connection free in time) rather than a fault in
@@ -53,8 +57,10 @@ def unavailable(error: BaseException) -> bool:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, OSError | PoolTimeout | InterfaceError | OperationalError):
-            # OSError: refused, no socket file, connect timeout (TimeoutError is one).
+        if isinstance(current, _AWAY_ERRORS):
+            # OSError: refused, no socket file, connect timeout (TimeoutError is one). The
+            # driver's own InterfaceError (a closed connection) reaches here unwrapped from the
+            # statements run on it directly (``storage.driver_sql``).
             return True
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return True

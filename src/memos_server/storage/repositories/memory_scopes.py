@@ -25,7 +25,8 @@ from memos_server.storage.vocabulary import MemoryStatus
 
 def live() -> ColumnElement[bool]:
     """Not expired: no ``expires_at``, or one still ahead (``now()``: the transaction's start,
-    so every statement of one request sees the same memories)."""
+    or the statement's for one run outside a transaction, as search's are: a memory that
+    expires between its statements is left out by the last, which reads the rows shown)."""
     return or_(Memory.expires_at.is_(None), Memory.expires_at > func.now())
 
 

@@ -6,8 +6,9 @@ is walked by ``MemoryRepository.nearest_hits``, a statement per kind.
 
 Each statement is built once per shape (the kinds, the number of query words, whose memories:
 ``Scope.shape``) and run again with new bind parameters: building a statement costs more Python
-than running it. A scope with a filter or knowledge bases builds its statements for the one
-search.
+than running it. Built once, it runs on the driver itself (``storage.driver_sql``: no SQLAlchemy
+execution, no transaction of its own). A scope with a filter or knowledge bases builds its
+statements for the one search and runs them through SQLAlchemy (a filter binds JSON values).
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, array
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql.selectable import CompoundSelect
+from sqlalchemy.types import String
 
+from memos_server.storage.driver_sql import DriverStatement, driver_rows, driver_statement
 from memos_server.storage.memory_rows import ROW_COLUMNS, MemoryRow
 from memos_server.storage.models import Memory, Message
 from memos_server.storage.repositories.memories import MemoryRepository
@@ -45,7 +47,8 @@ _when = func.coalesce(Memory.memory_time, Memory.create_time)
 _no_count = cast(null(), BigInteger)
 _no_words = cast(null(), ARRAY(BigInteger))
 _ids = bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))
-_DRIVER_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
+# The kinds counted, bound as one array (an ``IN`` list would expand at each execution).
+_kinds = bindparam("kinds", type_=ARRAY(String))
 # Statements kept per shape; a shape is a few kinds and a query's word count.
 _SHAPES = 512
 
@@ -85,7 +88,7 @@ def _lexical(
             func.count().filter(Memory.mode == MemoryMode.FEEDBACK),
             _no_words,
         )
-        .where(*scope.conditions(None), Memory.kind.in_(kinds))
+        .where(*scope.conditions(None), Memory.kind == any_(_kinds))
         .group_by(Memory.kind)
     )
     if frequencies:
@@ -99,7 +102,7 @@ def _lexical(
             select(Memory.kind, null(), null(), null(), _no_count, _no_count, array(held))
             .where(
                 *scope.conditions(None),
-                Memory.kind.in_(kinds),
+                Memory.kind == any_(_kinds),
                 func.ts_match_vq(Memory.tsv, query),
             )
             .group_by(Memory.kind)
@@ -114,8 +117,8 @@ def _lexical_of_shape(
     hit_kinds: tuple[str, ...],
     words: int,
     frequencies: bool,
-) -> CompoundSelect[Any]:
-    return _lexical(Scope.of_shape(shape), kinds, hit_kinds, words, frequencies)
+) -> DriverStatement:
+    return driver_statement(_lexical(Scope.of_shape(shape), kinds, hit_kinds, words, frequencies))
 
 
 def _nearest(scope: Scope, kinds: tuple[str, ...]) -> CompoundSelect[Any]:
@@ -138,15 +141,14 @@ def _nearest(scope: Scope, kinds: tuple[str, ...]) -> CompoundSelect[Any]:
 
 
 @lru_cache(maxsize=_SHAPES)
-def _nearest_of_shape(shape: tuple[bool, bool], kinds: tuple[str, ...]) -> CompoundSelect[Any]:
-    return _nearest(Scope.of_shape(shape), kinds)
+def _nearest_of_shape(shape: tuple[bool, bool], kinds: tuple[str, ...]) -> DriverStatement:
+    return driver_statement(_nearest(Scope.of_shape(shape), kinds))
 
 
 @lru_cache(maxsize=4)
-def _found(vectors: bool, numbers: bool) -> str:
-    """The final rows' statement as the driver's SQL, compiled once: it runs through
-    ``exec_driver_sql``, which skips SQLAlchemy's per-column result processing (the values come
-    as asyncpg decodes them; the times are clamped in the SELECT list by ``ClientTime``)."""
+def _found(vectors: bool, numbers: bool) -> DriverStatement:
+    """The final rows' statement, compiled once for the driver (the values come as asyncpg
+    decodes them; the times are clamped in the SELECT list by ``ClientTime``)."""
     columns: list[Any] = [Memory.__table__.c[name] for name in ROW_COLUMNS]
     if vectors:
         columns.append(vector_bytes(Memory.embedding))
@@ -159,11 +161,7 @@ def _found(vectors: bool, numbers: bool) -> str:
             )
             .scalar_subquery()
         )
-    compiled = (
-        select(*columns).where(Memory.id == any_(_ids), live()).compile(dialect=_DRIVER_DIALECT)
-    )
-    assert compiled.positiontup == ["ids"], compiled.positiontup
-    return str(compiled)
+    return driver_statement(select(*columns).where(Memory.id == any_(_ids), live()))
 
 
 class MemorySearch(MemoryRepository):
@@ -188,19 +186,26 @@ class MemorySearch(MemoryRepository):
         quoted = [f"'{token}'" for token in tokens]
         words = len(tokens) if frequencies else 0
         shape = scope.shape
-        statement = (
-            _lexical_of_shape(shape, kinds, hit_kinds, words, frequencies)
-            if shape is not None
-            else _lexical(scope, kinds, hit_kinds, words, frequencies)
-        )
         parameters = (
             scope.parameters()
-            | {"words": " | ".join(quoted)}
+            | {"words": " | ".join(quoted), "kinds": list(kinds)}
             | {_limit(kind): pools[kind] for kind in hit_kinds}
             | {_word(i): quoted[i] for i in range(words)}
         )
         counts = Counts(dict.fromkeys(kinds, 0), dict.fromkeys(kinds, 0))
-        rows: Sequence[Any] = (await self.session.execute(statement, parameters)).all()
+        rows: Sequence[Any] = (
+            await driver_rows(
+                self.session,
+                _lexical_of_shape(shape, kinds, hit_kinds, words, frequencies),
+                parameters,
+            )
+            if shape is not None
+            else (
+                await self.session.execute(
+                    _lexical(scope, kinds, hit_kinds, words, frequencies), parameters
+                )
+            ).all()
+        )
         for kind, id_, when, text, count, feedback, held in rows:
             if held is not None:
                 counts.words[kind] = dict(zip(tokens, map(int, held), strict=True))
@@ -224,15 +229,19 @@ class MemorySearch(MemoryRepository):
         candidate is scored on both channels): one round trip."""
         kinds = tuple(pools)
         shape = scope.shape
-        statement = _nearest_of_shape(shape, kinds) if shape is not None else _nearest(scope, kinds)
         parameters = (
             scope.parameters()
             | {"query_vector": list(vector), "ids": list(ids)}
             | {_limit(kind): pools[kind] for kind in kinds}
         )
+        rows: Sequence[Any] = (
+            await driver_rows(self.session, _nearest_of_shape(shape, kinds), parameters)
+            if shape is not None
+            else (await self.session.execute(_nearest(scope, kinds), parameters)).all()
+        )
         nearest: dict[str, list[Hit]] = {kind: [] for kind in kinds}
         similar: dict[uuid.UUID, float] = {}
-        for kind, id_, when, distance in await self.session.execute(statement, parameters):
+        for kind, id_, when, distance in rows:
             if kind is None:
                 similar[id_] = 1.0 - float(distance)
             else:
@@ -248,8 +257,7 @@ class MemorySearch(MemoryRepository):
         result = Found({}, {}, {})
         if not ids:
             return result
-        connection = await self.session.connection()
-        rows = await connection.exec_driver_sql(_found(vectors, numbers), (list(ids),))
+        rows = await driver_rows(self.session, _found(vectors, numbers), {"ids": list(ids)})
         width = len(ROW_COLUMNS)
         for row in rows:
             memory = MemoryRow(*row[:width])
