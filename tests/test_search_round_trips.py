@@ -1,27 +1,40 @@
 """What a search sends to Postgres: its three statements on the driver, and nothing around them
-(no BEGIN, no ROLLBACK), counted where asyncpg sends them."""
+(no BEGIN, no ROLLBACK), counted where asyncpg sends them; and in them, the query parsed and cast
+once per execution."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 
+from memos_server.storage.driver_sql import DriverStatement
+from memos_server.storage.repositories.memory_search import _lexical_of_shape, _nearest_of_shape
 from tests.support.api import Api
 from tests.support.service import ServiceThread
+
+# asyncpg's own, once per connection: what a type it has not met yet is (and JIT off meanwhile).
+_INTROSPECTION = (
+    "WITH RECURSIVE typeinfo_tree",
+    "SELECT current_setting('jit')",
+    "SELECT set_config",
+)
 
 
 @contextmanager
 def driver_queries(service: ServiceThread) -> Iterator[list[str]]:
     """Each query asyncpg sends on the service's pooled connections meanwhile, the background
-    work's (the job queue, a key's last use) left out."""
+    work's (the job queue, a key's last use) and the driver's own type lookups left out."""
     sent: list[str] = []
 
     def logged(record: Any) -> None:
         text = " ".join(record.query.split())
-        if " jobs" not in text and "api_keys" not in text:
+        if " jobs" not in text and "api_keys" not in text and not text.startswith(_INTROSPECTION):
             sent.append(text)
 
     def taken(dbapi_connection: Any, *_: Any) -> None:
@@ -59,7 +72,59 @@ def test_a_search_is_three_statements_and_no_transaction(
 
     assert any("香山" in m["memory_value"] for m in found["memory_detail_list"])
     assert not any(q.split()[0].upper() in ("BEGIN", "ROLLBACK", "COMMIT") for q in sent), sent
-    assert len(sent) == 3, sent
+    assert len(sent) == 3, "\n".join(sent)
     assert "ts_match_vq" in sent[0]
     assert "<=>" in sent[1]
     assert sent[2].startswith("SELECT memories.id")
+
+
+def _generic_plan(pg_url: str, statement: DriverStatement, parameters: dict[str, Any]) -> str:
+    async def explain() -> str:
+        connection = await asyncpg.connect(pg_url)
+        try:
+            await connection.execute("SET plan_cache_mode = force_generic_plan")
+            rows = await connection.fetch(
+                f"EXPLAIN (VERBOSE) {statement.sql}", *statement.arguments(parameters)
+            )
+        finally:
+            await connection.close()
+        return "\n".join(row[0] for row in rows)
+
+    return asyncio.run(explain())
+
+
+def test_the_query_is_parsed_and_cast_once_per_execution(
+    service: ServiceThread, pg_url: str
+) -> None:
+    """Postgres runs a prepared statement with a generic plan after a few executions; there a
+    function of a parameter is not folded into a constant. The full-text query (``to_tsquery``)
+    and the query vector's cast are each an InitPlan, evaluated once, not in any row's filter,
+    sort key or output."""
+    kinds = ("fact", "preference")
+    scope = {"scope_project": uuid.uuid4(), "scope_user": "someone", "kinds": list(kinds)}
+    limits = {"limit_fact": 10, "limit_preference": 10}
+    words = {"words": "'a' | 'b'", "word_0": "'a'", "word_1": "'b'"}
+    vector = {"query_vector": [0.1] * 384, "ids": [uuid.uuid4()]}
+    statements = [
+        (_lexical_of_shape((True, False), kinds, kinds, 2, True), scope | limits | words),
+        (_nearest_of_shape((True, False), kinds), scope | limits | vector),
+    ]
+    for statement, parameters in statements:
+        plan = _generic_plan(pg_url, statement, parameters)
+        per_row = [
+            line
+            for line in plan.splitlines()
+            if line.strip().startswith(("Filter:", "Sort Key:", "Output:"))
+            and ("to_tsquery" in line or "::vector" in line)
+            and "InitPlan" not in line
+        ]
+        initplans = [line for line in plan.splitlines() if "InitPlan" in line]
+        assert initplans, plan
+        assert not [line for line in per_row if not _in_initplan(plan, line)], plan
+
+
+def _in_initplan(plan: str, line: str) -> bool:
+    """Whether ``line`` belongs to an InitPlan's own node (its Result's output)."""
+    lines = plan.splitlines()
+    index = lines.index(line)
+    return any("InitPlan" in earlier for earlier in lines[max(0, index - 3) : index])

@@ -283,7 +283,10 @@ class KnowledgeRepository:
         their index tokens (tokens from ``text_index``: safe inside quoted lexemes)."""
         if not base_ids or not tokens or limit <= 0:
             return []
-        query = func.to_tsquery("simple", " | ".join(f"'{token}'" for token in tokens))
+        # Parsed once per execution (a scalar subquery), not once per row: see memory_search.
+        query = select(
+            func.to_tsquery("simple", " | ".join(f"'{token}'" for token in tokens))
+        ).scalar_subquery()
         result = await self.session.execute(
             select(KnowledgePassage.id, KnowledgePassage.created_at, KnowledgePassage.search_text)
             .where(

@@ -161,7 +161,10 @@ class MemoryRepository:
         """
         if not tokens or limit <= 0:
             return []
-        query = func.to_tsquery("simple", " | ".join(f"'{token}'" for token in tokens))
+        # Parsed once per execution (a scalar subquery), not once per row: see memory_search.
+        query = select(
+            func.to_tsquery("simple", " | ".join(f"'{token}'" for token in tokens))
+        ).scalar_subquery()
         result = await self.session.execute(
             select(Memory.id, _when, Memory.search_text)
             # ts_match_vq is ``@@`` as a function, which no index can serve: the user's rows come
