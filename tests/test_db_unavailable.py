@@ -132,3 +132,36 @@ def test_requests_succeed_right_after_the_server_drops_every_connection(
             },
         )
         api.ok("/search/memory", {"user_id": "u1", "query": "tea"})
+
+
+def test_on_the_driver_a_closed_connection_is_unavailable_and_a_bad_argument_a_fault(
+    pg_url: str,
+) -> None:
+    """Statements run on asyncpg directly (search's) raise its own errors, unwrapped."""
+
+    async def errors() -> tuple[BaseException, BaseException, BaseException]:
+        connection = await asyncpg.connect(pg_url)
+        other = await asyncpg.connect(pg_url)
+        caught: list[BaseException] = []
+        try:
+            for attempt in (
+                connection.fetch("SELECT $1::integer", "not a number"),  # refused by the driver
+                other.fetch("SELECT pg_terminate_backend($1)", connection.get_server_pid()),
+                connection.fetch("SELECT 1"),  # its backend gone midway or just now
+                connection.fetch("SELECT 1"),  # closed
+            ):
+                try:
+                    await attempt
+                except Exception as error:
+                    caught.append(error)
+        finally:
+            await other.close()
+            connection.terminate()
+        assert len(caught) == 3, caught
+        return caught[0], caught[1], caught[2]
+
+    bad_argument, lost, closed = asyncio.run(errors())
+    assert isinstance(bad_argument, asyncpg.exceptions.DataError)
+    assert not unavailable(bad_argument)
+    assert unavailable(lost)
+    assert unavailable(closed)

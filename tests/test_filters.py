@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -104,6 +105,29 @@ def test_time_filters_take_epoch_ms_and_iso_strings(stored: Api) -> None:
         "trip2",
     ]
     assert found(stored, {"and": [{"create_time": {"lte": "2020-01-01"}}]}) == []
+
+
+def test_a_memory_matches_its_own_time_as_shown(stored: Api) -> None:
+    """Times are shown in whole milliseconds and stored in microseconds; a filter compares the
+    time as shown. A memory is at most and at least its own create_time, neither before nor
+    after it; a date-time string half a millisecond later is after it. (Times compare with
+    gte/gt/lte/lt only.)"""
+    data = stored.ok(
+        "/search/memory",
+        {"user_id": "u1", "query": "Lisbon", "filter": {"conversation_id": "food"}},
+    )
+    [memory] = data["memory_detail_list"]
+    shown = memory["create_time"]
+    later = (datetime.fromtimestamp(shown / 1000, UTC) + timedelta(microseconds=500)).isoformat()
+    cases = [(shown, ("lte", "gte"), ("lt", "gt")), (later, ("lte", "lt"), ("gte", "gt"))]
+    for moment, matching, not_matching in cases:
+        for op in (*matching, *not_matching):
+            where = {"and": [{"conversation_id": "food"}, {"create_time": {op: moment}}]}
+            assert found(stored, where) == (["food"] if op in matching else []), (op, moment)
+    listed = stored.ok(
+        "/get/memory", {"user_id": "u1", "filter": {"create_time": {"lte": shown}}, "size": 50}
+    )
+    assert memory["id"] in [m["id"] for m in listed["memory_detail_list"]]
 
 
 @pytest.mark.parametrize(

@@ -333,7 +333,11 @@ def test_empty_strings_where_text_is_needed(
 
 def test_empty_optional_values_are_accepted(api: Api) -> None:
     api.ok("/add/message", {**ADD, "conversation_id": "empty", "tags": [], "info": {}})
-    api.ok("/search/memory", {**SEARCH, "filter": {}, "agent_id": ""})
+    # An empty agent_id is none: the user's memories, as without it (adds store none for "").
+    without = api.ok("/search/memory", {**SEARCH, "filter": {}})["memory_detail_list"]
+    empty = api.ok("/search/memory", {**SEARCH, "filter": {}, "agent_id": ""})
+    assert without
+    assert empty["memory_detail_list"] == without
 
 
 def test_an_empty_id_is_refused_in_a_list_and_absent_where_optional(api: Api) -> None:

@@ -13,8 +13,15 @@ from typing import Any
 import asyncpg
 from sqlalchemy import event
 
+from memos_server.settings import DatabaseSettings
+from memos_server.storage.database import Database
 from memos_server.storage.driver_sql import DriverStatement
-from memos_server.storage.repositories.memory_search import _lexical_of_shape, _nearest_of_shape
+from memos_server.storage.repositories.memory_search import (
+    Found,
+    MemorySearch,
+    _lexical_of_shape,
+    _nearest_of_shape,
+)
 from tests.support.api import Api
 from tests.support.service import ServiceThread
 
@@ -128,3 +135,32 @@ def _in_initplan(plan: str, line: str) -> bool:
     lines = plan.splitlines()
     index = lines.index(line)
     return any("InitPlan" in earlier for earlier in lines[max(0, index - 3) : index])
+
+
+def test_the_rows_shown_are_read_still_active(
+    service: ServiceThread, api_key: str, pg_url: str
+) -> None:
+    """The channels and the final rows are separate statements, each reading the database as
+    of its own start: a memory archived between them is left out by the last one."""
+    body = {
+        "user_id": "rt-archive",
+        "conversation_id": "c1",
+        "messages": [{"role": "user", "content": "我家的猫叫汤姆"}],
+        "async_mode": False,
+    }
+    with Api(service.base_url, api_key) as api:
+        api.ok("/add/message", body)
+        [memory] = api.ok("/search/memory", {"user_id": "rt-archive", "query": "猫叫什么"})[
+            "memory_detail_list"
+        ]
+        api.ok("/update/memory", {"memory_id": memory["id"], "status": "archived"})
+
+    async def read() -> Found:
+        database = Database(pg_url, DatabaseSettings(pool_size=1, max_overflow=0))
+        try:
+            async with database.session() as session:
+                return await MemorySearch(session).found([uuid.UUID(memory["id"])])
+        finally:
+            await database.dispose()
+
+    assert asyncio.run(read()).memories == {}

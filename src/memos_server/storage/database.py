@@ -42,7 +42,15 @@ def async_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
-_AWAY_ERRORS = (OSError, PoolTimeout, InterfaceError, OperationalError, DriverInterfaceError)
+_AWAY_ERRORS = (OSError, PoolTimeout, InterfaceError, OperationalError)
+
+
+def _driver_closed(error: BaseException) -> bool:
+    """asyncpg's own InterfaceError, from a statement run on the driver directly
+    (``storage.driver_sql``), saying its connection is closed. Its other InterfaceErrors (a bad
+    argument, another operation in progress) are faults in the caller, not an absent database.
+    A connection lost mid-statement carries SQLSTATE 08003 and is seen below."""
+    return isinstance(error, DriverInterfaceError) and "connection is closed" in str(error)
 
 
 def unavailable(error: BaseException) -> bool:
@@ -57,10 +65,8 @@ def unavailable(error: BaseException) -> bool:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, _AWAY_ERRORS):
-            # OSError: refused, no socket file, connect timeout (TimeoutError is one). The
-            # driver's own InterfaceError (a closed connection) reaches here unwrapped from the
-            # statements run on it directly (``storage.driver_sql``).
+        if isinstance(current, _AWAY_ERRORS) or _driver_closed(current):
+            # OSError: refused, no socket file, connect timeout (TimeoutError is one).
             return True
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return True

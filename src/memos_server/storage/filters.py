@@ -16,15 +16,29 @@ equality and membership, and through ``info->key`` for comparisons:
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Numeric, String, and_, case, cast, false, func, literal, or_
+from sqlalchemy import (
+    ColumnElement,
+    Numeric,
+    String,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    true,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.expression import ColumnElement as Clause
 
 from memos_server.filters import All, Any_, Compare, Filter
 from memos_server.storage.models import Memory
+from memos_server.times import EARLIEST
 
 _COLUMNS: dict[str, Any] = {
     "agent_id": Memory.agent_id,
@@ -50,6 +64,40 @@ def _ordered(column: Any, op: str, value: Any) -> ColumnElement[bool]:
         "lte": column <= value,
     }
     return comparisons[op]
+
+
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def _millisecond_start(moment: datetime) -> datetime:
+    """The start of the millisecond ``moment`` falls in (as ``epoch_ms`` floors it)."""
+    return moment - (moment - EARLIEST) % _MILLISECOND
+
+
+def shown_time(column: ColumnElement[Any], op: str, moment: datetime) -> ColumnElement[bool]:
+    """``column op moment`` for a time the API shows in whole milliseconds (``epoch_ms``): a
+    stored time matches as the millisecond it is shown as, so a memory matches ``lte`` and
+    ``eq`` of its own ``create_time`` and not ``gt`` of it, though Postgres keeps microseconds.
+    Bounds on the column itself (no function of it), so an index on it still serves."""
+    start = _millisecond_start(moment)
+    aligned = start == moment
+    try:
+        after = start + _MILLISECOND  # the next millisecond's start
+    except OverflowError:  # the last millisecond Python can hold: nothing is shown after it
+        after = None
+    if op == "eq":
+        if not aligned:
+            return false()
+        return column >= start if after is None else and_(column >= start, column < after)
+    if op == "lte":  # shown <= moment: stored before the next millisecond
+        return true() if after is None else column < after
+    if op == "gt":
+        return false() if after is None else column >= after
+    # lt, gte: shown < moment (or >=): the first millisecond at or after it
+    first = start if aligned else after
+    if first is None:
+        return true() if op == "lt" else false()
+    return column < first if op == "lt" else column >= first
 
 
 def _trimmed(number: Decimal) -> Decimal:
@@ -173,6 +221,9 @@ def _info(condition: Compare) -> ColumnElement[bool]:
 
 def _column(condition: Compare) -> ColumnElement[bool]:
     column = _COLUMNS[condition.field]
+    if condition.kind == "time":
+        assert isinstance(condition.value, datetime)
+        return shown_time(column, condition.op, condition.value)
     if condition.kind == "text" and condition.op != "eq":
         column = column.collate("C")  # code point order, as for info strings
     return _ordered(column, condition.op, condition.value)

@@ -5,11 +5,13 @@ as the passage's ``created_at``."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
 
 from memos_server.filters import All, Compare, Filter
+from memos_server.storage.filters import shown_time
 from memos_server.storage.models import KnowledgeFile, KnowledgePassage
 
 _COLUMNS: dict[str, Any] = {
@@ -26,6 +28,9 @@ def _compare(node: Compare) -> ColumnElement[bool]:
         named = select(KnowledgeFile.id).where(KnowledgeFile.name == node.value)
         return KnowledgePassage.file_id.in_(named)
     column = _COLUMNS[node.field]
+    if node.field == "create_time":
+        assert isinstance(node.value, datetime)
+        return shown_time(column, node.op, node.value)
     value = int(node.value) if node.field == "page" else node.value
     comparisons: dict[str, ColumnElement[bool]] = {
         "eq": column == value,

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from memos_server.api.schemas.common import Id, ListedId, TopLevelRequest
+from memos_server.api.schemas.common import Id, ListedId, OptionalId, TopLevelRequest
 from memos_server.api.schemas.memories import (
     VIEWS_FIELD,
     EventItem,
@@ -28,10 +28,12 @@ class SearchMemoryRequest(TopLevelRequest):
     conversation_id: Id | None = Field(
         default=None, description="The current conversation (context, not a filter)."
     )
-    agent_id: Id | None = Field(
+    # Empty is absent, as on add/message, where an empty agent_id stores none: no memory has
+    # agent "" (it answered nothing, silently).
+    agent_id: OptionalId = Field(
         default=None,
         description="Only memories of this agent; alone (no user_id): the agent's memories of "
-        "every user of the project.",
+        "every user of the project. Empty: none.",
     )
     memory_limit_number: int = Field(default=6, ge=0, description="Facts to return (max 25).")
     include_preference: bool = True

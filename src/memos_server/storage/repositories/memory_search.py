@@ -41,7 +41,7 @@ from memos_server.storage.models import Memory, Message
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Counts, Hit, Scope, live
 from memos_server.storage.types import floats_of, query_vector_parameter, vector_bytes
-from memos_server.storage.vocabulary import MemoryMode
+from memos_server.storage.vocabulary import MemoryMode, MemoryStatus
 
 _when = func.coalesce(Memory.memory_time, Memory.create_time)
 _no_count = cast(null(), BigInteger)
@@ -166,7 +166,13 @@ def _found(vectors: bool, numbers: bool) -> DriverStatement:
             )
             .scalar_subquery()
         )
-    return driver_statement(select(*columns).where(Memory.id == any_(_ids), live()))
+    # Still active and live as this statement reads them: a memory archived or expired since
+    # the channels' statements (each reads its own snapshot) is not shown.
+    return driver_statement(
+        select(*columns).where(
+            Memory.id == any_(_ids), Memory.status == MemoryStatus.ACTIVATED, live()
+        )
+    )
 
 
 class MemorySearch(MemoryRepository):
