@@ -316,3 +316,38 @@ def test_tool_and_skill_memories_stay_in_their_project(
         assert other.ok("/delete/memory", {"memory_ids": ids})["deleted_count"] == 0
 
     assert api.data_of(api.get(f"/get/memory/{ids[0]}"))["id"] == ids[0]
+
+
+def test_tool_calls_are_held_to_limits_and_nothing_is_stored_past_them(api: Api) -> None:
+    """Each tool call becomes a memory: their number per add is held, and each call's
+    arguments to a message's length, its name and id to an id's (docs/operations.md)."""
+
+    def call(number: int, *, name: str = "f", arguments: str = "{}") -> dict[str, Any]:
+        return {"id": f"t{number}", "type": "function",
+                "function": {"name": name, "arguments": arguments}}  # fmt: skip
+
+    def add(tool_calls: list[dict[str, Any]], **reply: Any) -> Any:
+        messages = [
+            {"role": "user", "content": "查一下"},
+            {"role": "assistant", "tool_calls": tool_calls},
+            {"role": "tool", "tool_call_id": "t0", "content": "ok", **reply},
+        ]
+        return api.post(
+            "/add/message",
+            {"user_id": "tools-limits", "conversation_id": "c", "messages": messages},
+        )
+
+    cases = [
+        ([call(i) for i in range(201)], {}, 40013, "201 tool calls; at most 200"),
+        ([call(0, arguments="a" * 32_001)], {}, 40013, "tool_calls[0] arguments are longer"),
+        ([call(0, name="n" * 101)], {}, 40305, "tool_calls[0] name is longer"),
+        ([{**call(0), "id": "i" * 101}], {}, 40305, "tool_calls[0] id is longer"),
+        ([call(0)], {"tool_call_id": "i" * 101}, 40305, "messages[2].tool_call_id is longer"),
+    ]
+    for tool_calls, reply, code, message in cases:
+        response = add(tool_calls, **reply)
+        assert response.status_code == 413, response.text
+        assert response.json()["code"] == code
+        assert message in response.json()["message"]
+    assert api.ok("/get/memory", {"user_id": "tools-limits"})["total"] == 0
+    assert add([call(i) for i in range(200)]).status_code == 200

@@ -36,6 +36,7 @@ from memos_server.services.limits import (
     check_messages,
     check_metadata,
     check_speakers,
+    check_tool_calls,
 )
 from memos_server.services.memory_views import (
     SKILL_TYPE,
@@ -200,6 +201,7 @@ class MessageIntake(Intake[AddMessages, Prepared]):
         )
         check_metadata(limits, request.tags, request.info)
         check_messages(limits, [m.text for m in request.messages])
+        check_tool_calls(limits, [(m.tool_call_id, m.tool_calls) for m in request.messages])
         check_speakers(limits, request.users, [(m.role_id, m.role_name) for m in request.messages])
         requested_expiry(request.info, self.settings.retention)  # refused before any work
         parse_views("allow_memory_view", request.memory_views)

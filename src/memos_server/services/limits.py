@@ -13,6 +13,7 @@ from memos_server.errors import (
     TooLong,
     UserIdTooLong,
 )
+from memos_server.services.tool_trajectories import call_parts
 from memos_server.settings import LimitSettings
 
 _ID_TOO_LONG: dict[str, type[TooLong]] = {
@@ -90,6 +91,36 @@ def check_messages(limits: LimitSettings, texts: Sequence[str]) -> None:
             raise MessagesTooLong(
                 f"messages[{i}].content is longer than {limits.max_message_chars} characters"
             )
+
+
+def check_tool_calls(
+    limits: LimitSettings, calls: Sequence[tuple[str | None, list[Any] | None]]
+) -> None:
+    """Each message's ``tool_call_id`` and ``tool_calls`` (``calls``, in message order): each
+    call becomes a tool memory, so their number is held per add; a call's arguments are held to
+    a message's length, its name and id (and a tool message's ``tool_call_id``) to an id's."""
+    total = sum(len(tool_calls or []) for _, tool_calls in calls)
+    if total > limits.max_tool_calls_per_add:
+        raise MessagesTooLong(
+            f"messages hold {total} tool calls; at most {limits.max_tool_calls_per_add} per add"
+        )
+    for i, (call_id, tool_calls) in enumerate(calls):
+        if call_id is not None and len(call_id) > limits.max_id_chars:
+            raise TooLong(
+                f"messages[{i}].tool_call_id is longer than {limits.max_id_chars} characters"
+            )
+        for j, entry in enumerate(tool_calls or []):
+            if not isinstance(entry, dict):
+                continue
+            name, arguments, entry_id = call_parts(entry)
+            at = f"messages[{i}].tool_calls[{j}]"
+            if len(arguments) > limits.max_message_chars:
+                raise MessagesTooLong(
+                    f"{at} arguments are longer than {limits.max_message_chars} characters"
+                )
+            for part, value in (("name", name), ("id", entry_id)):
+                if value is not None and len(value) > limits.max_id_chars:
+                    raise TooLong(f"{at} {part} is longer than {limits.max_id_chars} characters")
 
 
 def check_speakers(

@@ -61,7 +61,7 @@ class Trajectory:
         }
 
 
-def _call(entry: dict[str, Any]) -> tuple[str, str, str | None]:
+def call_parts(entry: dict[str, Any]) -> tuple[str, str, str | None]:
     """(name, arguments, id) of one ``tool_calls`` entry, however loosely it was written."""
     function = entry.get("function")
     if not isinstance(function, dict):
@@ -88,7 +88,7 @@ def trajectories(messages: Sequence[ToolMessage]) -> list[Trajectory]:
         for entry in message.tool_calls or []:
             if not isinstance(entry, dict):
                 continue
-            name, arguments, call_id = _call(entry)
+            name, arguments, call_id = call_parts(entry)
             at = results.get(call_id) if call_id is not None else None
             result = messages[at].text if at is not None else None
             if at is not None:

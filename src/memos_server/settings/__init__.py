@@ -147,6 +147,12 @@ class LimitSettings(Group):
         default=32_000, ge=2, description="Size of info, written as compact JSON (characters)."
     )
     max_messages_per_add: int = Field(default=200, ge=1, description="Messages in one add.")
+    max_tool_calls_per_add: int = Field(
+        default=200,
+        ge=1,
+        description="Tool calls the assistant messages of one add may hold (each becomes a tool "
+        "memory); each call's arguments as long as a message, its name and id as an id.",
+    )
     max_group_users: int = Field(
         default=20,
         ge=1,
