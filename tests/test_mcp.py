@@ -4,6 +4,7 @@ service at ``/mcp``, and over stdio against a real ``memos-server mcp`` process.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, TextContent
 
+from memos_server.logs import configure_logging
 from memos_server.services.failed_keys import FailedKeyThrottle
 from memos_server.services.rate_limit import RateLimiter
 from tests.support.api import Api
@@ -609,3 +611,31 @@ def test_a_chinese_user_header_names_that_user(service: ServiceThread, api_key: 
     refused = call(b"\xff\xfe")
     assert refused.status_code == 400
     assert refused.json()["message"] == "the x-memos-user-id header is not valid UTF-8"
+
+
+def test_a_failed_tool_call_is_not_logged_with_what_the_client_sent(
+    service: ServiceThread, api_key: str
+) -> None:
+    """The SDK logs a failed call at INFO with its error, which quotes the client's value; the
+    service's logging keeps its MCP server at warnings (``memos_server.logs``)."""
+    secret = "zebra-ledger-9931 alice@example.com"
+    root = logging.getLogger()
+    before = (root.handlers[:], root.level)
+    configure_logging("info", "json")
+    lines: list[str] = []
+    catcher = logging.Handler(logging.DEBUG)
+    catcher.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    root.addHandler(catcher)
+    try:
+        result = call(
+            service, api_key, "search_memory",
+            user_id="u", query="q", filter={"create_time": {"gte": secret}},
+        )  # fmt: skip
+        assert result.is_error
+        assert secret in text_of(result)  # the client is told
+        assert lines  # the request itself was logged (its access line)
+        assert not [line for line in lines if secret in line]
+    finally:
+        logging.captureWarnings(False)
+        root.handlers[:], _ = before
+        root.setLevel(before[1])

@@ -138,3 +138,11 @@ def test_net_changes(events: list[tuple[str, str]], expected: tuple[list[str], .
         [named[m] for m in lst] for lst in (changes.added, changes.updated, changes.deleted)
     )
     assert got == expected
+
+
+def test_a_task_id_is_held_to_an_ids_length_and_not_quoted_back_whole(api: Api) -> None:
+    response = api.post("/get/status", {"task_id": "x" * 1_000_000})
+    assert response.status_code == 413
+    assert response.json()["code"] == 40305
+    assert len(response.text) < 300
+    assert api.post("/get/status", {"task_id": "x" * 100}).status_code == 404

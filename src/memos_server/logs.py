@@ -30,7 +30,9 @@ _STANDARD = {*vars(logging.makeLogRecord({})), "message", "asctime", "taskName",
 
 # Libraries that are chatty at INFO about things a user never needs (openai's debug lines hold
 # whole prompts).
-_QUIET = ("pgserver", "sentence_transformers", "httpx", "openai", "alembic")
+# Warnings and errors only. The MCP SDK's server logs a failed tool call at INFO with its error
+# message, which quotes what the client sent (a filter's value, an id): client content.
+_QUIET = ("pgserver", "sentence_transformers", "httpx", "openai", "alembic", "mcp.server.mcpserver")
 
 
 class JsonFormatter(logging.Formatter):

@@ -46,6 +46,13 @@ def check_ids(
             raise error(f"{name} is longer than {limits.max_id_chars} characters")
 
 
+def check_text_id(limits: LimitSettings, name: str, value: str) -> None:
+    """An id the service made (a task's) that a client names back: held to an id's length, so
+    an answer that quotes it (not found) stays short."""
+    if len(value) > limits.max_id_chars:
+        raise TooLong(f"{name} is longer than {limits.max_id_chars} characters")
+
+
 def check_metadata(limits: LimitSettings, tags: Sequence[str], info: dict[str, Any]) -> None:
     """An add's tags (a GIN index holds each one) and its free ``info`` (copied onto every
     message and memory the add makes)."""

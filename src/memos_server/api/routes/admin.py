@@ -35,6 +35,7 @@ from memos_server.api.schemas.admin import (
 )
 from memos_server.api.schemas.common import Envelope
 from memos_server.api.schemas.forget import DeletionInfo, FindDeletionsRequest
+from memos_server.api.transaction import commit_now
 from memos_server.services.apikeys import (
     check_admin,
     create_key,
@@ -179,9 +180,16 @@ async def post_key(body: CreateKeyRequest, session: SessionDep) -> Envelope[NewK
     summary="Revoke an API key",
     operation_id="revoke_key",
 )
-async def post_revoke(body: RevokeKeyRequest, session: SessionDep) -> Envelope[RevokeKeyData]:
+async def post_revoke(
+    body: RevokeKeyRequest, session: SessionDep, runtime: RuntimeDep
+) -> Envelope[RevokeKeyData]:
     """Revoke a key by its prefix: its very next request fails with 40132."""
     count = await revoke_key(session, body.prefix)
+    await commit_now(session)
+    # This process forgets the keys it kept now, before answering: the notification the commit
+    # sent comes back through its listener a moment later, and a request the client sends as
+    # soon as it has this answer may be read first.
+    runtime.keys.changed()
     return Envelope(data=RevokeKeyData(revoked=count))
 
 
