@@ -164,3 +164,23 @@ def test_the_rows_shown_are_read_still_active(
             await database.dispose()
 
     assert asyncio.run(read()).memories == {}
+
+
+def test_queries_of_many_lengths_share_a_few_statements(
+    service: ServiceThread, api_key: str
+) -> None:
+    """Each number of counted query words is a statement of its own, cached and prepared on
+    every connection: they come in powers of two, up to 32 words, whatever the query's length."""
+    with Api(service.base_url, api_key) as api:
+        api.ok(
+            "/add/message",
+            {"user_id": "rt-words", "conversation_id": "c1", "async_mode": False,
+             "messages": [{"role": "user", "content": "word3 and word40 are my passwords"}]},
+        )  # fmt: skip
+        before = _lexical_of_shape.cache_info().currsize
+        for length in range(1, 60):
+            query = " ".join(f"word{i}" for i in range(length))
+            found = api.ok("/search/memory", {"user_id": "rt-words", "query": query})
+            assert (length < 4) or found["memory_detail_list"], length
+        added = _lexical_of_shape.cache_info().currsize - before
+    assert added <= 6, added  # 1, 2, 4, 8, 16, 32 slots

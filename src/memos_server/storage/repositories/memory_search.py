@@ -59,6 +59,18 @@ class Found(NamedTuple):
     vectors: dict[uuid.UUID, npt.NDArray[np.float32]]
 
 
+# How many of a query's words are counted (how many memories hold each: ``Counts.words``), and
+# in how many slots: a statement has one per slot, and each number of slots is a statement of
+# its own (cached here, and prepared on every connection), so the slots come in powers of two
+# and stop at this. A word past it is never left out as common (``fusion.telling_words``).
+COUNTED_WORDS = 32
+
+
+def _slots(words: int) -> int:
+    """Slots for ``words`` counted words: 0, or the least power of two that holds them."""
+    return 0 if words == 0 else 1 << (words - 1).bit_length()
+
+
 def _limit(kind: str) -> str:
     return f"limit_{kind}"
 
@@ -195,13 +207,15 @@ class MemorySearch(MemoryRepository):
         if not tokens or not hit_kinds:
             return hits, await self.count_by_kind(scope, list(kinds))
         quoted = [f"'{token}'" for token in tokens]
-        words = len(tokens) if frequencies else 0
+        counted = quoted[:COUNTED_WORDS] if frequencies else []
+        words = _slots(len(counted))
         shape = scope.shape
         parameters = (
             scope.parameters()
             | {"words": " | ".join(quoted), "kinds": list(kinds)}
             | {_limit(kind): pools[kind] for kind in hit_kinds}
-            | {_word(i): quoted[i] for i in range(words)}
+            # The slots past the counted words repeat the last one; their counts are not read.
+            | {_word(i): counted[min(i, len(counted) - 1)] for i in range(words)}
         )
         counts = Counts(dict.fromkeys(kinds, 0), dict.fromkeys(kinds, 0))
         rows: Sequence[Any] = (
@@ -219,7 +233,8 @@ class MemorySearch(MemoryRepository):
         )
         for kind, id_, when, text, count, feedback, held in rows:
             if held is not None:
-                counts.words[kind] = dict(zip(tokens, map(int, held), strict=True))
+                counted_held = held[: len(counted)]
+                counts.words[kind] = dict(zip(tokens, map(int, counted_held), strict=False))
             elif id_ is None:
                 counts.memories[kind] = int(count)
                 counts.feedback[kind] = int(feedback)
