@@ -7,6 +7,8 @@ default): by ``X-Forwarded-For``.
 
 from __future__ import annotations
 
+import json
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -167,3 +169,44 @@ def test_the_default_allowance_is_shared_by_worker_processes(tmp_path: Path) -> 
     assert two is not None
     assert (two.rate * 60, two.burst) == (5, 10)
     assert failed_key_throttle_for(make_settings("postgresql://x", tmp_path)) is None  # tests
+
+
+def _answer_to_headers_alone(service: ServiceThread, headers: dict[str, str]) -> tuple[int, str]:
+    """Send a search's headers declaring a 9 MB body, and none of the body: the answer that
+    comes back anyway (status, body), or a timeout if the service waits for the body."""
+    url = httpx.URL(service.base_url)
+    lines = [
+        f"POST {url.path}/search/memory HTTP/1.1",
+        f"Host: {url.host}:{url.port}",
+        "Content-Type: application/json",
+        "Content-Length: 9000000",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    with socket.create_connection((url.host, url.port), timeout=5) as conn:
+        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        received = b""
+        while b"\r\n\r\n" not in received or not received.rstrip().endswith(b"}"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode()
+
+
+def test_no_key_or_a_throttled_client_is_answered_before_the_body(
+    service: ServiceThread, clock: list[float]
+) -> None:
+    """Answers that depend on the headers alone do not wait for (or parse) a body."""
+    status, body = _answer_to_headers_alone(service, {})
+    assert (status, json.loads(body)["code"]) == (401, 40100)
+    status, body = _answer_to_headers_alone(service, {"Authorization": "Basic abc"})
+    assert (status, json.loads(body)["code"]) == (401, 40100)
+    attacker = "203.0.113.99"
+    with client(service, "mk-guessed-wrong", attacker) as guesser:
+        for _ in range(BURST):
+            guesser.fails("/get/message", GET, 401, 40132)
+    status, body = _answer_to_headers_alone(
+        service, {"Authorization": "Token mk-another-guess", "X-Forwarded-For": attacker}
+    )
+    assert (status, json.loads(body)["code"]) == (429, 40300)

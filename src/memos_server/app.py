@@ -15,6 +15,7 @@ from memos_server import __version__, heap
 from memos_server.api.body_limit import BodyLimit
 from memos_server.api.docs import install_api_docs
 from memos_server.api.errors import AnsweredErrors, install_error_handlers
+from memos_server.api.key_first import KeyFirst
 from memos_server.api.routes import (
     admin,
     chat,
@@ -145,6 +146,8 @@ def create_app(settings: Settings, *, settle_heap: bool = False) -> FastAPI:
         larger={f"{API_PREFIX}/add/knowledgebase-file": upload_limit(settings)},
         streamed=(IMPORT_PATH, settings.limits.import_max_bytes),
     )
+    # Outside BodyLimit: a request without a key is answered before its body is read.
+    app.add_middleware(KeyFirst, prefix=API_PREFIX)
     install_error_handlers(app, settings.limits.max_body_bytes)
     for router in (
         messages.router,
