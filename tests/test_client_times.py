@@ -240,3 +240,22 @@ def test_ago_in_chinese_and_far_back_names_a_period(query: str, start: str, end:
 def test_dates_are_not_ago_words() -> None:
     assert period_of("5月1日前要交报告", NOW) is None  # before 1 May, not a day ago
     assert period_of("一月前的计划", NOW) is None  # before January
+
+
+@pytest.mark.parametrize(
+    ("query", "start", "end"),
+    [
+        ("1970年1月1日发生了什么", "1970-01-01", "1970-01-05"),  # the slack before it cut off
+        ("9999年12月31日的计划", "9999-12-28", "9999-12-31"),  # ends with the last moment held
+        ("what happens on December 31st, 9999", "9999-12-28", "9999-12-31"),
+        ("9999年12月", "9999-12-01", "9999-12-31"),
+        ("rockets in 9999", "9999-01-01", "9999-12-31"),
+    ],
+)
+def test_dates_at_the_ends_of_the_range_name_a_period_cut_to_it(
+    query: str, start: str, end: str
+) -> None:
+    period = period_of(query, NOW)
+    assert period is not None
+    assert (period.start.date().isoformat(), period.end.date().isoformat()) == (start, end)
+    assert period_of("1969年12月31日", NOW) is None  # outside the range: no period

@@ -154,17 +154,50 @@ def _named_date(text: str) -> Period | None:
             year = int(parts["y"])
             if "d" in parts:
                 day = datetime(year, number or 1, int(parts["d"]), tzinfo=UTC)
-                period = Period(day - DAY_SLACK, day + timedelta(days=1) + DAY_SLACK)
+                named, start = day, max(EARLIEST, _before(day, DAY_SLACK))
+                end = _day_end(day)
             elif number is not None:
-                period = Period(_month(year, number), _month(year, number + 1))
+                named = start = _month(year, number)
+                end = _month_end(year, number)
             else:
-                period = _year(year)
+                named = start = datetime(year, 1, 1, tzinfo=UTC)
+                end = _month_end(year, 12)
         except (OverflowError, ValueError):  # 30 February, month 13, year 0
             return None
-        if period.start < EARLIEST or period.end > LATEST:
+        # A day, month or year inside the range counts, its slack cut to the range (around
+        # 1 January 1970, at the end of 9999); one outside it does not.
+        if named < EARLIEST or named > LATEST:
             return None
-        return period
+        return Period(start, end)
     return None
+
+
+# Past the last moment Python holds: the end of a period that reaches the end of 9999.
+_END = datetime.max.replace(tzinfo=UTC)
+
+
+def _before(moment: datetime, slack: timedelta) -> datetime:
+    """``moment - slack``, or the first moment Python holds."""
+    try:
+        return moment - slack
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
+def _day_end(day: datetime) -> datetime:
+    """The end of a named day's period (its slack after it), or ``_END`` past year 9999."""
+    try:
+        return day + timedelta(days=1) + DAY_SLACK
+    except OverflowError:
+        return _END
+
+
+def _month_end(year: int, month: int) -> datetime:
+    """The start of the month after, or ``_END`` past year 9999."""
+    try:
+        return _month(year, month + 1)
+    except ValueError:
+        return _END
 
 
 def chinese_number(text: str) -> int:
