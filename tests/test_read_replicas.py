@@ -231,6 +231,31 @@ def test_reads_go_to_the_replica_and_the_users_own_writes_to_the_primary(
     assert on_replica[0]["n"] >= 1
 
 
+def test_a_profile_edit_is_read_back_from_the_primary(
+    api: Api, service: ServiceThread, replica: StreamingReplica, database: str
+) -> None:
+    """Profile writes (bind, edit) keep their user's reads on the primary, as adds do."""
+    wait_until(lambda: _replicas(service)[0]["up"], 30, "the replica to be up")
+    tree = {"基本信息": {"所在城市": {"value": "", "algorithm_updatable": True}}}
+    template = api.ok("/add/profile_template", {"name": "画像", "metadata": tree})[
+        "profile_template_id"
+    ]
+    bound = {"bind_list": [{"user_id": "用户丙", "profile_template_id": template}]}
+    edit = {
+        "user_id": "用户丙",
+        "profile_template_id": template,
+        "metadata": {"基本信息": {"所在城市": {"value": "成都"}}},
+    }
+    replica.pause(_name(database))
+    try:
+        api.ok("/bind/profile_template", bound)
+        api.ok("/edit/profile", edit)
+        [profile] = api.ok("/get/memory", {"user_id": "用户丙"})["profile_detail_list"]
+        assert profile["properties"]["基本信息"]["所在城市"]["value"] == "成都"
+    finally:
+        replica.resume(_name(database))
+
+
 def test_a_stopped_replica_falls_back_to_the_primary_and_is_used_again_when_back(
     api: Api, service: ServiceThread, replica: StreamingReplica, database: str
 ) -> None:

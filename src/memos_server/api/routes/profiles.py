@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from memos_server.api.deps import ProfilesDep, ProjectDep, SessionDep, SettingsDep, TemplatesDep
+from memos_server.api.deps import (
+    ProfilesDep,
+    ProjectDep,
+    RuntimeDep,
+    SessionDep,
+    SettingsDep,
+    TemplatesDep,
+)
 from memos_server.api.responses import ERRORS, NOT_FOUND
 from memos_server.api.schemas.common import Envelope
 from memos_server.api.schemas.profiles import (
@@ -123,6 +130,7 @@ async def update_profile_template(
     project: ProjectDep,
     session: SessionDep,
     templates: TemplatesDep,
+    runtime: RuntimeDep,
 ) -> Envelope[UpdateProfileTemplateData]:
     """Rename and restructure the template; carried to every bound profile: new fields come
     with the template's value, changed ones overwrite, removed ones go, the rest stay."""
@@ -133,6 +141,7 @@ async def update_profile_template(
         name=body.name,
         metadata=body.metadata,
     )
+    runtime.reads.wrote(project, None)  # its bound profiles, any user's
     return Envelope(
         data=UpdateProfileTemplateData(
             success=True,
@@ -153,11 +162,13 @@ async def delete_profile_template(
     project: ProjectDep,
     session: SessionDep,
     templates: TemplatesDep,
+    runtime: RuntimeDep,
 ) -> Envelope[DeleteProfileTemplateData]:
     """The template and every profile bound to it."""
     deleted = await templates.delete(
         session, project_id=project, template_id=body.profile_template_id
     )
+    runtime.reads.wrote(project, None)  # its bound profiles, any user's
     return Envelope(
         data=DeleteProfileTemplateData(
             success=True, profile_template_id=body.profile_template_id, deleted_instances=deleted
@@ -176,6 +187,7 @@ async def bind_profile_template(
     project: ProjectDep,
     session: SessionDep,
     profiles: ProfilesDep,
+    runtime: RuntimeDep,
 ) -> Envelope[SuccessData]:
     """Give each user (or agent) a profile of the template, with the template's values; a
     binding that exists keeps its profile. All or none: one unknown template fails them all."""
@@ -187,6 +199,8 @@ async def bind_profile_template(
             for b in body.bind_list
         ],
     )
+    for b in body.bind_list:
+        runtime.reads.wrote(project, b.user_id)
     return Envelope(data=SuccessData(success=True))
 
 
@@ -202,6 +216,7 @@ async def edit_profile(
     session: SessionDep,
     profiles: ProfilesDep,
     settings: SettingsDep,
+    runtime: RuntimeDep,
 ) -> Envelope[SuccessData]:
     """Set, add or remove fields of one profile, or lock them against the model
     (``algorithm_updatable: false``); the template and other profiles are not changed."""
@@ -213,6 +228,7 @@ async def edit_profile(
         metadata=body.metadata,
         remove_fields=body.remove_fields,
     )
+    runtime.reads.wrote(project, body.user_id)
     return Envelope(data=SuccessData(success=True))
 
 
@@ -228,6 +244,7 @@ async def delete_profile(
     session: SessionDep,
     profiles: ProfilesDep,
     settings: SettingsDep,
+    runtime: RuntimeDep,
 ) -> Envelope[SuccessData]:
     """Remove the user's (or agent's) profile of the template, values and binding; the template
     stays. No such profile: nothing to do."""
@@ -237,4 +254,5 @@ async def delete_profile(
         template_id=body.profile_template_id,
         subject=subject_of(settings, body.user_id, body.agent_id),
     )
+    runtime.reads.wrote(project, body.user_id)
     return Envelope(data=SuccessData(success=True))
