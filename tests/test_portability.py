@@ -9,6 +9,7 @@ import os
 import pty
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -642,3 +643,26 @@ def test_a_newer_export_of_a_source_never_lands_on_numbers_taken_since(
         assert "holds another message" in refused.json()["message"]
         assert messages_of("ux") == ["X 第一条", "X 第二条"]
         assert messages_of("uy")[-2:] == ["Y 导入后的第一条", "Y 导入后的第二条"]
+
+
+def test_an_export_leaves_out_memories_already_expired(service: ServiceThread, pg_url: str) -> None:
+    """Expired is gone for every reader, the sweep's delete pending or not (the messages stay:
+    an expiry is the memories', docs/retention.md)."""
+    name = f"过期-{uuid.uuid4().hex[:6]}"
+    with Api(service.base_url, new_api_key(pg_url, name)) as api:
+        for text, info in (("验证码是778800", {"ttl_seconds": 1}), ("我住在成都", {})):
+            message = {"role": "user", "content": text}
+            api.ok(
+                "/add/message",
+                {"user_id": "u", "conversation_id": text, "messages": [message],
+                 "info": info, "async_mode": False},
+            )  # fmt: skip
+    time.sleep(1.5)
+    with admin(service) as client:
+        body = client.get(f"/admin/v1/projects/{name}/export").text
+    records = [json.loads(line) for line in body.splitlines()]
+    memories = [r for r in records if r.get("type") == "memory"]
+    assert memories
+    assert any("成都" in m["memory_value"] for m in memories)
+    assert not [m for m in memories if "778800" in m["memory_value"]]
+    assert records[0]["counts"]["memory"] == len(memories)

@@ -143,6 +143,9 @@ def _where(kind: str, *, user: bool) -> str:
     if user:
         assert of_user is not None, f"{kind} records are the project's, not a user's"
         where.append(of_user)
+    if kind == "memory":
+        # Expired is gone for every reader, the sweep's delete pending or not (docs/retention.md).
+        where.append("(m.expires_at IS NULL OR m.expires_at > now())")
     return f"FROM {table} WHERE {' AND '.join(where)}"
 
 
