@@ -149,6 +149,20 @@ def test_a_deleted_memory_keeps_its_history(api: Api) -> None:
     assert memory["id"] not in {m["id"] for m in thread(api, "alice", "hotel")["memories"]}
 
 
+def test_a_long_history_is_answered_newest_first_up_to_the_limit(api: Api) -> None:
+    add(api, "alice", "hotel", SEED_HOTEL)
+    [memory, *_] = api.ok("/console/memories", {"user_id": "alice"})["memories"]
+    for number in range(5):
+        api.ok("/update/memory", {"memory_id": memory["id"], "content": f"第{number}版"})
+
+    whole = api.ok("/console/history", {"memory_id": memory["id"]})
+    newest = api.ok("/console/history", {"memory_id": memory["id"], "limit": 2})
+
+    assert whole["total"] == newest["total"] == len(whole["history"]) == 6
+    assert [row["new_value"] for row in newest["history"]] == ["第3版", "第4版"]
+    assert api.fails("/console/history", {"memory_id": memory["id"], "limit": 501}, 400, 40000)
+
+
 def test_one_project_sees_nothing_of_another(service: ServiceThread, pg_url: str, api: Api) -> None:
     add(api, "alice", "hotel", SEED_HOTEL)
     [memory, *_] = api.ok("/console/memories", {"user_id": "alice"})["memories"]

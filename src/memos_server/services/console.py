@@ -117,19 +117,23 @@ async def list_user_memories(
 @dataclass(frozen=True)
 class MemoryStory:
     memory: Memory | None  # None once deleted: its history outlives it
-    history: list[MemoryHistory]  # oldest first
+    history: list[MemoryHistory]  # the newest changes asked for, oldest first
     messages: list[Message]  # the messages the history rows and the memory name
+    changes: int  # how many history rows it has in all
 
 
-async def memory_story(session: AsyncSession, project_id: uuid.UUID, raw_id: str) -> MemoryStory:
-    """A memory of the project as it is now, what changed it and from which messages."""
+async def memory_story(
+    session: AsyncSession, project_id: uuid.UUID, raw_id: str, limit: int
+) -> MemoryStory:
+    """A memory of the project as it is now, its newest ``limit`` changes and the messages they
+    came from, and how many changes it has."""
     memory_id = memory_id_of(raw_id)
     memory = await MemoryRepository(session).find(project_id, memory_id)
-    history = await HistoryRepository(session).for_memory(project_id, memory_id)
+    history, changes = await HistoryRepository(session).for_memory(project_id, memory_id, limit)
     if memory is None and not history:
         raise memory_not_found(raw_id)
     cited = {i for row in history for i in row.source_message_ids}
     if memory is not None:
         cited.update(memory.source_message_ids)
     messages = await MessageRepository(session).by_ids(project_id, sorted(cited))
-    return MemoryStory(memory, history, messages)
+    return MemoryStory(memory, history, messages, changes)

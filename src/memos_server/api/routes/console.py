@@ -269,13 +269,14 @@ async def memories(
 async def history(
     body: HistoryRequest, project: ProjectDep, reads: ReadsDep
 ) -> Envelope[HistoryData]:
-    """A memory now, what changed it and when, and the messages each change came from.
+    """A memory now, what changed it and when (the newest ``limit`` changes, 50 unless asked),
+    and the messages each change came from.
 
     A deleted memory answers its history with ``memory: null``; an id the project never had
     is 40307.
     """
     session = await reads.session(project_id=project, user_id=None)
-    story = await memory_story(session, project, body.memory_id)
+    story = await memory_story(session, project, body.memory_id, body.limit)
     numbers = {m.id: m.seq for m in story.messages}
     return Envelope(
         data=HistoryData(
@@ -291,6 +292,7 @@ async def history(
                 )
                 for row in story.history
             ],
+            total=story.changes,
             messages=[
                 SourceMessage(
                     message_id=m.seq,

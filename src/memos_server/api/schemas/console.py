@@ -150,6 +150,9 @@ class MemoriesData(BaseModel):
 
 class HistoryRequest(TopLevelRequest):
     memory_id: Id = Field(min_length=1, max_length=100)
+    limit: int = Field(
+        default=50, ge=1, le=500, description="The newest changes to answer (at most 500)."
+    )
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"memory_id": "6b1e4a4e-8f0c-4d7c-9a51-2f3a2c1d0e9b"}]}
@@ -175,7 +178,8 @@ class SourceMessage(BaseModel):
 
 class HistoryData(BaseModel):
     memory: ConsoleMemory | None = Field(description="The memory now; null once deleted.")
-    history: list[HistoryRow] = Field(description="Oldest first.")
+    history: list[HistoryRow] = Field(description="The newest ``limit`` changes, oldest first.")
+    total: int = Field(description="How many changes the memory has in all.")
     messages: list[SourceMessage] = Field(description="The messages the history names.")
 
 

@@ -14,19 +14,27 @@ class HistoryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def for_memory(self, project_id: uuid.UUID, memory_id: uuid.UUID) -> list[MemoryHistory]:
-        """The project's history rows of one memory, oldest first (a deleted memory's too; an
-        expired one's never: it is gone from the moment it expires, its history with it)."""
+    async def for_memory(
+        self, project_id: uuid.UUID, memory_id: uuid.UUID, limit: int
+    ) -> tuple[list[MemoryHistory], int]:
+        """The project's newest ``limit`` history rows of one memory, oldest first, and how
+        many it has (a deleted memory's too; an expired one's never: it is gone from the moment
+        it expires, its history with it)."""
         expired = exists().where(
             Memory.id == memory_id, Memory.project_id == project_id, Memory.expires_at <= func.now()
         )
-        rows = await self.session.execute(
-            select(MemoryHistory)
-            .where(
-                MemoryHistory.memory_id == memory_id,
-                MemoryHistory.project_id == project_id,
-                ~expired,
-            )
-            .order_by(MemoryHistory.id)
+        whose = (
+            MemoryHistory.memory_id == memory_id,
+            MemoryHistory.project_id == project_id,
+            ~expired,
         )
-        return list(rows.scalars())
+        rows = await self.session.execute(
+            select(MemoryHistory).where(*whose).order_by(MemoryHistory.id.desc()).limit(limit)
+        )
+        newest = list(rows.scalars())
+        total = len(newest)
+        if total == limit:
+            total = int(
+                (await self.session.execute(select(func.count()).where(*whose))).scalar_one()
+            )
+        return newest[::-1], total
