@@ -65,6 +65,15 @@ class Reply:
         return _split(self.content)
 
 
+def _json_bytes(value: Any) -> bytes:
+    """JSON as UTF-8, characters as they are; a lone surrogate (a broken model's) as its
+    ``\\ud800`` escape, which is valid JSON where the raw character is not UTF-8."""
+    try:
+        return json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(value).encode()
+
+
 def reply_json(value: Any) -> Reply:
     return Reply(content=json.dumps(value, ensure_ascii=False))
 
@@ -194,8 +203,7 @@ class FakeLLM:
             handler.send_header("Cache-Control", "no-cache")
             handler.end_headers()
             for event in events:
-                line = f"data: {json.dumps(event, ensure_ascii=False)}\n\n"
-                handler.wfile.write(line.encode())
+                handler.wfile.write(b"data: " + _json_bytes(event) + b"\n\n")
                 handler.wfile.flush()
             if reply.break_after is None:
                 handler.wfile.write(b"data: [DONE]\n\n")
@@ -206,7 +214,7 @@ class FakeLLM:
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode()
+        data = _json_bytes(body)
         try:
             handler.send_response(status)
             handler.send_header("Content-Type", "application/json")

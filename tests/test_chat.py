@@ -308,3 +308,19 @@ def test_think_splitter(pieces: list[str], answer: str, reasoning: str) -> None:
     assert "".join(d.text for d in out) == answer
     assert "".join(d.reasoning for d in out) == reasoning
     assert split_answer("".join(pieces)) == (answer, reasoning)
+
+
+def test_an_answer_holding_a_nul_or_a_lone_surrogate_is_made_storable(
+    fine_api: Api, fake_llm: FakeLLM
+) -> None:
+    """What the model sends is not the client's fault: a NUL is dropped and a lone surrogate
+    becomes U+FFFD, in the answer, its stream and the stored turn (it was a 400 and a 500)."""
+    raw = "你好\x00世界\ud800!"
+    clean = "你好世界\ufffd!"
+    fake_llm.script({"chat": Reply(content=raw)})
+    assert ask(fine_api, conversation="dirty")["response"] == clean
+    assert history(fine_api, "dirty")[-1]["content"] == clean
+    fake_llm.script({"chat": Reply(content=raw, chunks=["你好\x00", "世界\ud800", "!"])})
+    events = stream(fine_api, {"query": QUERY, "conversation_id": "dirty-stream"})
+    assert kinds(events)[-1] == "end"
+    assert joined(events, "text") == clean

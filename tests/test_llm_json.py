@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from memos_server.llm.json_output import MalformedOutput, list_under, parse_llm_json
-from memos_server.services.fine.extraction import ExtractedFact, ExtractedPreference
+from memos_server.services.fine.extraction import MAX_ITEMS, ExtractedFact, ExtractedPreference
+from memos_server.services.fine.feedback_answer import read_operations
 
 EXPECTED = {"memories": [{"memory_key": "k", "memory_value": "v", "tags": ["a", "b"]}]}
 
@@ -86,3 +88,44 @@ def test_preferences_accept_the_kind_in_either_language() -> None:
     assert (preference.preference_type, preference.preference) == ("implicit_preference", "x")
     with pytest.raises(ValueError, match="explicit_preference"):
         ExtractedPreference.model_validate({"preference_type": "maybe", "preference": "x"})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"memories": ' + "[" * 100_000 + "]" * 100_000 + "}",  # past the parser's recursion
+        '{"memories": [{"memory_key": "k", "confidence": ' + "9" * 5000 + "}]}",  # past 4300 digits
+    ],
+)
+def test_json_past_pythons_limits_is_unusable_not_a_crash(text: str) -> None:
+    with pytest.raises(MalformedOutput):
+        parse_llm_json(text)
+
+
+def test_strings_the_model_escapes_are_made_storable() -> None:
+    answer = parse_llm_json(
+        '{"memories": [{"memory_key": "k\\u0000", "memory_value": "a\\ud800b"}]}'
+    )
+    assert answer == {"memories": [{"memory_key": "k", "memory_value": "a\ufffdb"}]}
+
+
+def test_blank_texts_are_unusable_and_a_date_that_is_none_is_left_out() -> None:
+    for blank in ("   ", "\u3000 ", " \n "):
+        with pytest.raises(ValidationError, match="at least 1 character"):
+            ExtractedFact.model_validate({"memory_key": blank, "memory_value": "v"})
+        with pytest.raises(ValidationError, match="at least 1 character"):
+            ExtractedFact.model_validate({"memory_key": "k", "memory_value": blank})
+        with pytest.raises(ValidationError, match="at least 1 character"):
+            ExtractedPreference.model_validate(
+                {"preference_type": "explicit_preference", "preference": blank}
+            )
+    for odd in ("0000-01-01", "10000-01-01", "2025-06", "June 2025", 20250614):
+        fact = ExtractedFact.model_validate({"memory_key": "k", "memory_value": "v",
+                                             "memory_time": odd})  # fmt: skip
+        assert fact.memory_time is None, odd
+
+
+def test_a_feedback_answer_keeps_at_most_as_many_operations_as_an_extraction() -> None:
+    adds = {"operations": [{"action": "ADD", "memory_value": f"第{i}条"} for i in range(3000)]}
+    decisions = read_operations(adds, [], "zh")
+    assert len(decisions) == MAX_ITEMS

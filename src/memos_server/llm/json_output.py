@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from memos_server import metrics
 from memos_server.llm.base import LLM
+from memos_server.text.storable import storable
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,8 @@ def _python_literal(text: str) -> Any:
 
 
 def _normalise_keys(value: Any) -> Any:
+    """Keys as meant (``KEY_ALIASES``), and every string storable: a model's ``\\u0000`` or
+    lone surrogate escape would fail its job in Postgres (``text.storable``)."""
     if isinstance(value, dict):
         return {
             KEY_ALIASES.get(str(k).strip(), str(k).strip()): _normalise_keys(v)
@@ -111,6 +114,8 @@ def _normalise_keys(value: Any) -> Any:
         }
     if isinstance(value, list):
         return [_normalise_keys(v) for v in value]
+    if isinstance(value, str):
+        return storable(value)
     return value
 
 
@@ -120,7 +125,9 @@ def parse_llm_json(text: str) -> Any:
     for candidate in (span, _TRAILING_COMMA.sub(r"\1", span)):
         try:
             return _normalise_keys(json.loads(candidate))
-        except json.JSONDecodeError:
+        except RecursionError:
+            raise MalformedOutput("the JSON in the answer is nested too deeply") from None
+        except ValueError:  # not JSON, or a number past Python's digit limit
             continue
     literal = _python_literal(_TRAILING_COMMA.sub(r"\1", span))
     if isinstance(literal, dict | list):

@@ -27,6 +27,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from memos_server import metrics
 from memos_server.llm.base import Completion, Delta, LLMUnavailable, Sampling
 from memos_server.settings import LLMSettings
+from memos_server.text.storable import storable
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,8 @@ class OpenAIChat:
                 delta = chunk.choices[0].delta
                 reasoning = _reasoning_of(delta)
                 if delta.content or reasoning:
-                    yield Delta(text=delta.content or "", reasoning=reasoning)
+                    # A model's NUL or lone surrogate would break the answer's JSON or its turn.
+                    yield Delta(text=storable(delta.content or ""), reasoning=storable(reasoning))
         except OpenAIError as error:
             metrics.llm_failed("broke_off")
             raise LLMUnavailable(_broke_off(error)) from error
@@ -237,10 +239,10 @@ class OpenAIChat:
             metrics.llm_used(usage.prompt_tokens, usage.completion_tokens)
         message = response.choices[0].message
         return Completion(
-            text=message.content or "",
+            text=storable(message.content or ""),
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
-            reasoning=_reasoning_of(message),
+            reasoning=storable(_reasoning_of(message)),
         )
 
     async def aclose(self) -> None:

@@ -54,7 +54,9 @@ def _confidence(value: Any) -> float:
 class _Extracted(BaseModel):
     """What both kinds share: tags and a confidence, cleaned where the meaning is clear."""
 
-    model_config = ConfigDict(extra="ignore")
+    # White space around a text is the model's, not the memory's: stripped before the length
+    # checks, so a key or value of spaces only (ASCII or full-width) is not usable.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     tags: list[str] = Field(default_factory=list)
     confidence: float = 0.8
@@ -96,12 +98,17 @@ class ExtractedFact(_Extracted):
         return _clean_date(value)
 
 
-def _clean_date(value: Any) -> Any:
-    if value in (None, "", "null", "None", "unknown", "无"):
+def _clean_date(value: Any) -> date | None:
+    """The date a model wrote, or None when it wrote none that reads as one ("2025-06",
+    "June 2025", 20250614, year 0): the memory keeps its other fields, without the date."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
         return None
-    if isinstance(value, str) and len(value) >= 10:
-        return value[:10]  # "2025-06-14 10:00" or "2025-06-14T..." → the date
-    return value
+    try:
+        return date.fromisoformat(value.strip()[:10])  # "2025-06-14 10:00", "…T…" → the date
+    except ValueError:
+        return None
 
 
 MAX_EVENT_LIST = 10  # times, places or people of one event

@@ -10,6 +10,7 @@ from memos_server.llm.json_output import MalformedOutput, list_under
 from memos_server.prompts import Language
 from memos_server.prompts.labels import VIEWPOINTS
 from memos_server.services.fine.applier import Decision
+from memos_server.services.fine.extraction import MAX_ITEMS
 from memos_server.services.fine.reconcile import Answer
 from memos_server.storage.memory_rows import MemoryOrRow
 from memos_server.text.windows import short_title
@@ -23,7 +24,9 @@ def read_operations(value: Any, shown: Sequence[MemoryOrRow], language: Language
         items = list_under(value, "operations")
     operations: list[Decision] = []
     touched: set[int] = set()
-    for item in items:
+    # At most as many as an extraction keeps of a kind: a model that ignored max_tokens sent
+    # 3,000 ADDs, each embedded and stored (minutes of both cores).
+    for item in items[:MAX_ITEMS]:
         answer = Answer.model_validate(item)
         text = (answer.memory_value or "").strip()
         if answer.action == "NONE":

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from html.parser import HTMLParser
 
+from memos_server.text.storable import storable
 from memos_server.text.writing_systems import HAN, HANGUL, KANA
 
 WHITE = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
@@ -149,12 +150,9 @@ def _decode(content: bytes) -> str:
     raise DocumentError("the text is neither UTF-8 nor GB18030")
 
 
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
 def _storable(text: str) -> str:
     """``text`` without NUL, and with lone surrogates as U+FFFD."""
-    return UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text).strip()
+    return storable(text).strip()
 
 
 def _clean(text: str) -> str:
