@@ -58,6 +58,7 @@ class Reply:
     reasoning: str = ""  # sent as ``reasoning_content``, as DeepSeek and Qwen do
     chunks: list[str] | None = None  # how a stream splits ``content`` (default: 4 characters)
     break_after: int | None = None  # a stream sends this many chunks, then an error event
+    unfinished: bool = False  # a stream's pieces, then the end of the body: no finish, no [DONE]
 
     def pieces(self) -> list[str]:
         if self.chunks is not None:
@@ -196,7 +197,8 @@ class FakeLLM:
             events.append({"error": {"message": "upstream stream broke", "type": "server_error"}})
         else:
             events += [chunk({"content": piece}) for piece in pieces]
-            events.append(chunk({}, "stop"))
+            if not reply.unfinished:
+                events.append(chunk({}, "stop"))
         try:
             handler.send_response(200)
             handler.send_header("Content-Type", "text/event-stream")
@@ -205,7 +207,7 @@ class FakeLLM:
             for event in events:
                 handler.wfile.write(b"data: " + _json_bytes(event) + b"\n\n")
                 handler.wfile.flush()
-            if reply.break_after is None:
+            if reply.break_after is None and not reply.unfinished:
                 handler.wfile.write(b"data: [DONE]\n\n")
             handler.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):

@@ -278,6 +278,17 @@ def test_a_stream_broken_off_ends_with_an_error_event(fine_api: Api, fake_llm: F
     assert history(fine_api) == []  # half an answer is not a turn
 
 
+def test_a_stream_that_ends_unfinished_is_broken_off(fine_api: Api, fake_llm: FakeLLM) -> None:
+    """The body ends (the connection closed) with no finish and no [DONE]: half an answer."""
+    fake_llm.script({"chat": Reply(content=ANSWER, chunks=["国庆可以", "去成都"], unfinished=True)})
+
+    events = stream(fine_api, {"query": QUERY})
+
+    assert kinds(events) == ["text", "text", "error", "end"]
+    assert "broke off" in events[2][1]["data"]
+    assert history(fine_api) == []
+
+
 def test_a_stream_that_cannot_start_is_a_503(fine_api: Api, fake_llm: FakeLLM) -> None:
     fake_llm.script({"chat": Reply(status=500)})
 

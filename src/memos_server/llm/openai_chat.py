@@ -173,10 +173,12 @@ class OpenAIChat:
                 raise
             attempt += 1
             await _back_off(attempt)
+        finished = False
         try:
             async for chunk in chunks:
                 if not chunk.choices:
                     continue  # usage-only or keep-alive chunks
+                finished = finished or chunk.choices[0].finish_reason is not None
                 delta = chunk.choices[0].delta
                 reasoning = _reasoning_of(delta)
                 if delta.content or reasoning:
@@ -188,6 +190,11 @@ class OpenAIChat:
         finally:
             self._in_flight.release()
             await chunks.close()
+        if not finished:
+            # The body ended (a connection closed midway) before the model said it was done:
+            # half an answer, not one to store.
+            metrics.llm_failed("broke_off")
+            raise LLMUnavailable("the LLM's answer broke off: its stream ended unfinished")
 
     def _give_up_unless_retryable(self, error: OpenAIError, attempt: int) -> None:
         """Raise ``LLMUnavailable`` unless ``error`` is worth another attempt."""
