@@ -310,7 +310,9 @@ def test_every_response_carries_the_request_id(
         "invalid": (400, lambda h: api.http.post("/search/memory", json={}, headers=h)),
         "too large": (
             413,
-            lambda h: httpx.post(f"{service.base_url}/add/message", content=huge, headers=h),
+            lambda h: httpx.post(
+                f"{service.base_url}/add/message", content=huge, headers={**auth, **h}
+            ),
         ),
         "too large, chunked": (
             413,
