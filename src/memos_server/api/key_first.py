@@ -17,6 +17,7 @@ endpoint and the console's files are left to their routes.
 
 from __future__ import annotations
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from memos_server.api.deps import bearer_token
@@ -25,21 +26,11 @@ from memos_server.errors import MemosError, TooManyFailedKeys, Unauthenticated
 from memos_server.services.failed_keys import client_of
 
 
-def _has_body(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            return value.strip() not in (b"", b"0")
-        if name == b"transfer-encoding":
-            return True
-    return False
-
-
-def _header(scope: Scope, wanted: bytes) -> str | None:
-    for name, value in scope["headers"]:
-        if name == wanted:
-            text: str = value.decode("latin-1")
-            return text
-    return None
+def _has_body(headers: Headers) -> bool:
+    length = headers.get("content-length")
+    if length is not None:
+        return length.strip() not in ("", "0")
+    return "transfer-encoding" in headers
 
 
 class KeyFirst:
@@ -48,21 +39,18 @@ class KeyFirst:
         self.prefix = prefix + "/"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or not scope["path"].startswith(self.prefix)
-            or not _has_body(scope)
-        ):
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
-        refused = self._refusal(scope)
+        headers = Headers(scope=scope)
+        refused = self._refusal(scope, headers) if _has_body(headers) else None
         if refused is None:
             await self.app(scope, receive, send)
             return
         await render(refused, {"Connection": "close"})(scope, receive, send)
 
     @staticmethod
-    def _refusal(scope: Scope) -> MemosError | None:
+    def _refusal(scope: Scope, headers: Headers) -> MemosError | None:
         runtime = getattr(scope["app"].state, "runtime", None)
         throttle = getattr(runtime, "failed_keys", None)
         if throttle is not None:
@@ -71,6 +59,6 @@ class KeyFirst:
                 throttle.check(client_of(client[0] if client else None))
             except TooManyFailedKeys as error:
                 return error
-        if bearer_token(_header(scope, b"authorization")) is None:
+        if bearer_token(headers.get("authorization")) is None:
             return Unauthenticated()
         return None

@@ -30,6 +30,7 @@ def check_ids(
     agent_id: str | None = None,
     app_id: str | None = None,
     source: str | None = None,
+    task_id: str | None = None,
 ) -> None:
     """The ids a request names, each held to ``max_id_chars``: they are kept in b-tree indexes,
     whose entries hold about 2,700 bytes (a message's ``source`` is held to the same)."""
@@ -39,18 +40,12 @@ def check_ids(
         "agent_id": agent_id,
         "app_id": app_id,
         "source": source,
+        "task_id": task_id,  # the service's, named back: a not-found answer quotes it
     }
     for name, value in named.items():
         if value is not None and len(value) > limits.max_id_chars:
             error = _ID_TOO_LONG.get(name, TooLong)
             raise error(f"{name} is longer than {limits.max_id_chars} characters")
-
-
-def check_text_id(limits: LimitSettings, name: str, value: str) -> None:
-    """An id the service made (a task's) that a client names back: held to an id's length, so
-    an answer that quotes it (not found) stays short."""
-    if len(value) > limits.max_id_chars:
-        raise TooLong(f"{name} is longer than {limits.max_id_chars} characters")
 
 
 def check_metadata(limits: LimitSettings, tags: Sequence[str], info: dict[str, Any]) -> None:

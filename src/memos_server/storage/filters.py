@@ -75,26 +75,22 @@ def _millisecond_start(moment: datetime) -> datetime:
 
 
 def shown_time(column: ColumnElement[Any], op: str, moment: datetime) -> ColumnElement[bool]:
-    """``column op moment`` for a time the API shows in whole milliseconds (``epoch_ms``): a
-    stored time matches as the millisecond it is shown as, so a memory matches ``lte`` and
-    ``eq`` of its own ``create_time`` and not ``gt`` of it, though Postgres keeps microseconds.
-    Bounds on the column itself (no function of it), so an index on it still serves."""
+    """``column op moment`` (gte, gt, lte or lt: the grammar has no equality for times) for a
+    time the API shows in whole milliseconds (``epoch_ms``): a stored time matches as the
+    millisecond it is shown as, so a memory matches ``lte`` of its own ``create_time`` and not
+    ``gt`` of it, though Postgres keeps microseconds. Bounds on the column itself (no function
+    of it), so an index on it still serves."""
     start = _millisecond_start(moment)
-    aligned = start == moment
     try:
         after = start + _MILLISECOND  # the next millisecond's start
     except OverflowError:  # the last millisecond Python can hold: nothing is shown after it
         after = None
-    if op == "eq":
-        if not aligned:
-            return false()
-        return column >= start if after is None else and_(column >= start, column < after)
     if op == "lte":  # shown <= moment: stored before the next millisecond
         return true() if after is None else column < after
     if op == "gt":
         return false() if after is None else column >= after
     # lt, gte: shown < moment (or >=): the first millisecond at or after it
-    first = start if aligned else after
+    first = start if start == moment else after
     if first is None:
         return true() if op == "lt" else false()
     return column < first if op == "lt" else column >= first

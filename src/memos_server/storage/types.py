@@ -91,6 +91,14 @@ def query_vector_parameter(name: str) -> ColumnElement[Any]:
     return select(cast(bindparam(name, type_=ARRAY(REAL)), PgVector())).scalar_subquery()
 
 
+def text_query(words: Any) -> ColumnElement[Any]:
+    """``to_tsquery('simple', words)`` (``words``: a bind parameter or the query text itself),
+    parsed once per execution in a scalar subquery (an InitPlan). Written inline, a prepared
+    statement run with a generic plan parsed it again for every row it matched, ranked or
+    counted: most of the full-text channel's time in Postgres."""
+    return select(func.to_tsquery("simple", words)).scalar_subquery()
+
+
 def vector_bytes(column: Any) -> ColumnElement[bytes]:
     """A stored vector in pgvector's binary form (``vector_send``), one ``bytes`` per row, read
     by ``floats_of``. pgvector's own reader parses the vector's text in Python (about half a

@@ -8,7 +8,7 @@ from memos_server.api.deps import ProjectDep, SessionDep, SettingsDep
 from memos_server.api.responses import ERRORS, NOT_FOUND
 from memos_server.api.schemas.common import Envelope
 from memos_server.api.schemas.tasks import MemoryViews, TaskStatus, TaskStatusRequest
-from memos_server.services.limits import check_text_id
+from memos_server.services.limits import check_ids
 from memos_server.services.tasks import get_task, memory_changes
 
 router = APIRouter(tags=["tasks"], responses={**ERRORS, **NOT_FOUND})
@@ -27,7 +27,7 @@ async def get_status(
     and deleted (``memory_views``). ``data`` is a list of the one task unless the request's
     ``data_shape`` (or the service's ``MEMOS_INGEST__STATUS_SHAPE``) is ``object``: see
     docs/api.md for which MemoryOS SDK reads which."""
-    check_text_id(settings.limits, "task_id", body.task_id)
+    check_ids(settings.limits, task_id=body.task_id)
     task = await get_task(session, project, body.task_id)
     changes = await memory_changes(session, project, task.id)
     status = TaskStatus(

@@ -19,7 +19,7 @@ from memos_server.storage.repositories.memory_scopes import (
     Selection,
     live,
 )
-from memos_server.storage.types import query_vector
+from memos_server.storage.types import query_vector, text_query
 from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode, MemoryStatus
 
 _when = func.coalesce(Memory.memory_time, Memory.create_time)
@@ -161,10 +161,7 @@ class MemoryRepository:
         """
         if not tokens or limit <= 0:
             return []
-        # Parsed once per execution (a scalar subquery), not once per row: see memory_search.
-        query = select(
-            func.to_tsquery("simple", " | ".join(f"'{token}'" for token in tokens))
-        ).scalar_subquery()
+        query = text_query(" | ".join(f"'{token}'" for token in tokens))
         result = await self.session.execute(
             select(Memory.id, _when, Memory.search_text)
             # ts_match_vq is ``@@`` as a function, which no index can serve: the user's rows come

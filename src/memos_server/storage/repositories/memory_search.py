@@ -40,7 +40,12 @@ from memos_server.storage.memory_rows import ROW_COLUMNS, MemoryRow
 from memos_server.storage.models import Memory, Message
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Counts, Hit, Scope, live
-from memos_server.storage.types import floats_of, query_vector_parameter, vector_bytes
+from memos_server.storage.types import (
+    floats_of,
+    query_vector_parameter,
+    text_query,
+    vector_bytes,
+)
 from memos_server.storage.vocabulary import MemoryMode, MemoryStatus
 
 _when = func.coalesce(Memory.memory_time, Memory.create_time)
@@ -79,17 +84,10 @@ def _word(number: int) -> str:
     return f"word_{number}"
 
 
-def _tsquery(name: str) -> Any:
-    """The full-text query bound as ``name``, parsed once per execution (a scalar subquery: an
-    InitPlan). Written inline, a prepared statement run with a generic plan parsed it again for
-    every row it matched, ranked or counted: most of the full-text statement's time."""
-    return select(func.to_tsquery("simple", bindparam(name))).scalar_subquery()
-
-
 def _lexical(
     scope: Scope, kinds: tuple[str, ...], hit_kinds: tuple[str, ...], words: int, frequencies: bool
 ) -> CompoundSelect[Any]:
-    query = _tsquery("words")
+    query = text_query(bindparam("words"))
     parts: list[Any] = [
         select(Memory.kind, Memory.id, _when, Memory.search_text, _no_count, _no_count, _no_words)
         .where(*scope.conditions(kind), func.ts_match_vq(Memory.tsv, query))
@@ -112,7 +110,7 @@ def _lexical(
     )
     if frequencies:
         held = [
-            func.count().filter(func.ts_match_vq(Memory.tsv, _tsquery(_word(i))))
+            func.count().filter(func.ts_match_vq(Memory.tsv, text_query(bindparam(_word(i)))))
             for i in range(words)
         ]
         parts.append(
