@@ -139,29 +139,34 @@ def test_on_the_driver_a_closed_connection_is_unavailable_and_a_bad_argument_a_f
 ) -> None:
     """Statements run on asyncpg directly (search's) raise its own errors, unwrapped."""
 
+    async def caught(statement: Awaitable[object]) -> BaseException:
+        try:
+            await statement
+        except Exception as error:
+            return error
+        raise AssertionError("no error")
+
     async def errors() -> tuple[BaseException, BaseException, BaseException]:
         connection = await asyncpg.connect(pg_url)
         other = await asyncpg.connect(pg_url)
-        caught: list[BaseException] = []
         try:
-            for attempt in (
-                connection.fetch("SELECT $1::integer", "not a number"),  # refused by the driver
-                other.fetch("SELECT pg_terminate_backend($1)", connection.get_server_pid()),
-                connection.fetch("SELECT 1"),  # its backend gone midway or just now
-                connection.fetch("SELECT 1"),  # closed
-            ):
-                try:
-                    await attempt
-                except Exception as error:
-                    caught.append(error)
+            bad_argument = await caught(connection.fetch("SELECT $1::integer", "not a number"))
+            running = asyncio.ensure_future(caught(connection.fetch("SELECT pg_sleep(30)")))
+            await asyncio.sleep(0.3)
+            await other.fetch("SELECT pg_terminate_backend($1)", connection.get_server_pid())
+            lost = await running  # its backend gone mid-statement
+            for _ in range(100):  # the driver has seen the end of the connection
+                if connection.is_closed():
+                    break
+                await asyncio.sleep(0.05)
+            closed = await caught(connection.fetch("SELECT 1"))
         finally:
             await other.close()
             connection.terminate()
-        assert len(caught) == 3, caught
-        return caught[0], caught[1], caught[2]
+        return bad_argument, lost, closed
 
     bad_argument, lost, closed = asyncio.run(errors())
     assert isinstance(bad_argument, asyncpg.exceptions.DataError)
     assert not unavailable(bad_argument)
-    assert unavailable(lost)
-    assert unavailable(closed)
+    assert unavailable(lost), repr(lost)
+    assert unavailable(closed), repr(closed)
