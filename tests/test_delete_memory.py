@@ -96,6 +96,27 @@ def test_by_user_takes_everything_of_that_user_only(api: Api, pg_url: str, api_k
     assert len(history(pg_url, api_key)) == 7
 
 
+def test_the_same_add_sent_again_after_a_deletion_is_stored_again(api: Api) -> None:
+    """Within the dedupe window an identical add answers the first add's task; once that add's
+    memories are deleted, sending it again stores it again. A repeated Idempotency-Key still
+    names its first request."""
+    body = {
+        "user_id": "fp",
+        "conversation_id": "c",
+        "messages": [{"role": "user", "content": "删除记忆后重加 re-add after delete"}],
+    }
+    first = api.ok("/add/message", body)["task_id"]
+    assert api.ok("/add/message", body)["task_id"] == first
+    assert delete(api, user_id="fp") >= 1
+    assert api.ok("/get/memory", {"user_id": "fp"})["memory_detail_list"] == []
+
+    again = api.ok("/add/message", body)["task_id"]
+
+    assert again != first
+    [memory] = api.ok("/get/memory", {"user_id": "fp"})["memory_detail_list"]
+    assert "re-add after delete" in memory["memory_value"]
+
+
 def test_by_agent_takes_that_agent_of_every_user(api: Api, pg_url: str, api_key: str) -> None:
     store_memories(pg_url, api_key, "u1", 2, text="bot", agent_id="bot")
     store_memories(pg_url, api_key, "u2", 1, text="bot", agent_id="bot")
@@ -173,6 +194,11 @@ def test_memory_type_narrows_a_deletion(api: Api, pg_url: str, api_key: str) -> 
         ({"memory_ids": "abc"}, 400, 40000, "memory_ids"),
         ({"user_id": ""}, 400, 40002, "user_id must not be empty"),
         ({"user_id": "x" * 101}, 413, 40010, "user_id"),
+        # A narrowing field it does not know would widen the deletion to the whole user.
+        ({"user_id": "u1", "conversation_id": "c"}, 400, 40000, "by delete/message"),
+        ({"user_id": "u1", "filters": {"topic": "x"}}, 400, 40000, "does not take filters"),
+        ({"user_id": "u1", "memoryType": "UserMemory"}, 400, 40000, "does not take memoryType"),
+        ({"user_id": "u1", "memory_id": str(uuid.uuid4())}, 400, 40000, "take memory_id"),
     ],
 )
 def test_bad_selectors_get_clear_errors_and_delete_nothing(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from memos_server.api.schemas.common import Id, ListedId, TopLevelRequest
 from memos_server.api.schemas.profiles import ProfileDetail
@@ -244,6 +244,27 @@ class DeleteMemoryRequest(TopLevelRequest):
         "(facts), PreferenceMemory (every preference), explicit_preference, "
         "implicit_preference, EventMemory, ToolMemory / ToolTrajectoryMemory, SkillMemory.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_known_fields(cls, data: Any) -> Any:
+        """A deletion takes no field it does not know. Ignored, a narrowing field the client
+        meant (``conversation_id``, ``memory_id``, a misspelt ``filters``) would widen the
+        deletion to every memory of the user."""
+        if isinstance(data, dict):
+            unknown = [k for k, v in data.items() if v is not None and k not in cls.model_fields]
+            if unknown:
+                names = ", ".join(str(k)[:64] for k in unknown[:5])
+                hint = (
+                    " (a conversation is deleted by delete/message)"
+                    if "conversation_id" in unknown
+                    else ""
+                )
+                raise ValueError(
+                    f"delete/memory does not take {names}{hint}: it deletes by memory_ids, "
+                    "user_id, agent_id or filter, narrowed by memory_type"
+                )
+        return data
 
     model_config = ConfigDict(
         json_schema_extra={

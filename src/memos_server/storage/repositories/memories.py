@@ -10,7 +10,7 @@ from sqlalchemy import cast, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from memos_server.storage.models import Memory, MemoryHistory
+from memos_server.storage.models import Memory, MemoryHistory, Task
 from memos_server.storage.repositories.memory_scopes import (
     Counts,
     Hit,
@@ -313,7 +313,20 @@ class MemoryRepository:
 
     async def delete_selected(self, selection: Selection) -> int:
         """Delete the selection and write a DELETE history row for each memory (its last value),
-        in one statement however many there are; how many were deleted."""
+        in one statement however many there are; how many were deleted.
+
+        The adds that made them lose their fingerprints first: sending the same add again
+        stores it again (a repeat within the dedupe window would otherwise answer the old task,
+        whose memories are gone). Their ``Idempotency-Key`` stays: a key names one request."""
+        await self.session.execute(
+            update(Task)
+            .where(
+                Task.project_id == selection.project_id,
+                Task.fingerprint.is_not(None),
+                Task.id.in_(select(Memory.task_id).where(*selection.conditions())),
+            )
+            .values(fingerprint=None)
+        )
         deleted = (
             delete(Memory)
             .where(*selection.conditions())
