@@ -59,6 +59,9 @@ class Reply:
     chunks: list[str] | None = None  # how a stream splits ``content`` (default: 4 characters)
     break_after: int | None = None  # a stream sends this many chunks, then an error event
     unfinished: bool = False  # a stream's pieces, then the end of the body: no finish, no [DONE]
+    raw: bytes | None = None  # a 200 whose body is this as it is (not a chat completion)
+    raw_type: str = "application/json"
+    drip_s: float = 0.0  # the body's bytes sent one a drip_s apart, after the headers
 
     def pieces(self) -> list[str]:
         if self.chunks is not None:
@@ -153,6 +156,9 @@ class FakeLLM:
         if reply.status != 200:
             self._send(handler, reply.status, {"error": {"message": reply.error}})
             return
+        if reply.raw is not None:
+            self._write(handler, 200, reply.raw, reply.raw_type, reply.drip_s)
+            return
         if request.get("stream"):
             self._stream(handler, request, reply)
             return
@@ -163,7 +169,8 @@ class FakeLLM:
         self._send(
             handler,
             200,
-            {
+            drip_s=reply.drip_s,
+            body={
                 "id": f"chatcmpl-{len(self.requests)}",
                 "object": "chat.completion",
                 "created": int(time.time()),
@@ -215,13 +222,27 @@ class FakeLLM:
         handler.close_connection = True
 
     @staticmethod
-    def _send(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
-        data = _json_bytes(body)
+    def _send(
+        handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any], drip_s: float = 0.0
+    ) -> None:
+        FakeLLM._write(handler, status, _json_bytes(body), "application/json", drip_s)
+
+    @staticmethod
+    def _write(
+        handler: BaseHTTPRequestHandler, status: int, data: bytes, kind: str, drip_s: float
+    ) -> None:
+        """``data`` as the body; with ``drip_s``, a blank (JSON ignores it) every ``drip_s``
+        seconds for a while first: bytes keep coming, the answer does not."""
+        blanks = 6 if drip_s else 0
         try:
             handler.send_response(status)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(data)))
+            handler.send_header("Content-Type", kind)
+            handler.send_header("Content-Length", str(blanks + len(data)))
             handler.end_headers()
+            for _ in range(blanks):
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+                time.sleep(drip_s)
             handler.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)

@@ -146,6 +146,57 @@ def test_the_model_timing_out_keeps_the_fast_memories(fine_api: Api, fake_llm: F
     assert_fast_memories_kept(fine_api)
 
 
+def _completion(message: Any, **extra: Any) -> bytes:
+    return json.dumps({"choices": [{"index": 0, "message": message}], **extra}).encode()
+
+
+NOT_COMPLETIONS = {
+    "an HTML page": Reply(raw=b"<html>Bad gateway</html>", raw_type="text/html"),
+    "a JSON string": Reply(raw=b'"just a string"'),
+    "not UTF-8": Reply(raw=b'\xff{"choices": []}'),
+    "a choice without a message": Reply(raw=b'{"choices": [{"index": 0}]}'),
+    "content that is a number": Reply(raw=_completion({"role": "assistant", "content": 5})),
+}
+
+
+@pytest.mark.parametrize("answer", NOT_COMPLETIONS)
+def test_an_answer_that_is_not_a_chat_completion_fails_the_task_not_the_service(
+    fine_api: Api, fake_llm: FakeLLM, answer: str
+) -> None:
+    fake_llm.script({"facts": NOT_COMPLETIONS[answer], "preferences": NOT_COMPLETIONS[answer]})
+
+    task = add(fine_api)
+
+    assert task["status"] == "failed"
+    assert "not a chat completion" in status(fine_api, task["task_id"])["error"]
+    assert_fast_memories_kept(fine_api)
+    # Asked directly, the same answer is the LLM's failure (503), not the service's (500).
+    extract = {"messages": [{"role": "user", "content": "我下周去成都出差"}], "mode": "fine"}
+    assert "not a chat completion" in fine_api.fails("/extract/memory", extract, 503, 50004)
+
+
+def test_token_counts_missing_from_the_answer_count_as_none(
+    fine_api: Api, fake_llm: FakeLLM
+) -> None:
+    content = {"role": "assistant", "content": json.dumps({"memories": [FACT]})}
+    fake_llm.script({"facts": Reply(raw=_completion(content, usage={"prompt_tokens": None}))})
+
+    assert add(fine_api)["status"] == "completed"
+    assert [m["memory_value"] for m in memories(fine_api)] == [FACT["memory_value"]]
+
+
+def test_an_answer_dripped_past_the_timeout_times_out(fine_api: Api, fake_llm: FakeLLM) -> None:
+    """A blank every 0.3 s never leaves the client 1 s without a byte, yet the call as a whole
+    is held to its 1 s."""
+    fake_llm.script({"facts": Reply(content=GOOD, drip_s=0.3)})
+
+    task = add(fine_api)
+
+    assert task["status"] == "failed"
+    assert "timed out" in status(fine_api, task["task_id"])["error"]
+    assert_fast_memories_kept(fine_api)
+
+
 def test_an_endpoint_without_json_mode_is_prompted_plainly(fake_llm: FakeLLM) -> None:
     fake_llm.script({"other": Reply(content='{"ok": true}')})
     fake_llm.rejects_response_format = True

@@ -54,6 +54,28 @@ def _reasoning_of(message: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _not_a_completion(what: str) -> LLMUnavailable:
+    metrics.llm_failed("malformed")
+    return LLMUnavailable(
+        f"the LLM endpoint answered something that is not a chat completion ({what})"
+    )
+
+
+def _text_of(content: Any) -> str:
+    """A message's ``content``: a string, or (some endpoints) a list of parts whose text parts
+    are joined; anything else is not an answer."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    if isinstance(content, list) and all(isinstance(part, dict) for part in content):
+        return "".join(p["text"] for p in content if isinstance(p.get("text"), str))
+    raise _not_a_completion("a message whose content is not text")
+
+
+def _count(value: Any) -> int:
+    """A token count as the endpoint reported it: missing, null or not a count is 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
 def _broke_off(error: OpenAIError) -> str:
     if isinstance(error, APITimeoutError):
         return "LLM endpoint timed out while answering"
@@ -118,7 +140,14 @@ class OpenAIChat:
                 use_json = json_output and self._json_supported
                 try:
                     async with self._in_flight:
-                        return await self._create(messages, use_json, sampling)
+                        # The whole call, not only each read: an endpoint that drips its answer
+                        # (or keep-alive blanks) would otherwise hold the call for ever.
+                        async with asyncio.timeout(self._settings.timeout_s):
+                            return await self._create(messages, use_json, sampling)
+                except TimeoutError:
+                    metrics.llm_failed("timeout")
+                    if attempt >= self._settings.max_retries:
+                        raise LLMUnavailable("LLM endpoint timed out") from None
                 except APIStatusError as error:
                     if (
                         use_json
@@ -176,17 +205,24 @@ class OpenAIChat:
         finished = False
         try:
             async for chunk in chunks:
-                if not chunk.choices:
+                choices = getattr(chunk, "choices", None)
+                if not choices:
                     continue  # usage-only or keep-alive chunks
-                finished = finished or chunk.choices[0].finish_reason is not None
-                delta = chunk.choices[0].delta
-                reasoning = _reasoning_of(delta)
-                if delta.content or reasoning:
+                if not isinstance(choices, list):
+                    raise _not_a_completion("a stream piece")
+                finished = finished or getattr(choices[0], "finish_reason", None) is not None
+                delta = getattr(choices[0], "delta", None)
+                if delta is None:
+                    continue
+                text, reasoning = _text_of(delta.content), _reasoning_of(delta)
+                if text or reasoning:
                     # A model's NUL or lone surrogate would break the answer's JSON or its turn.
-                    yield Delta(text=storable(delta.content or ""), reasoning=storable(reasoning))
+                    yield Delta(text=storable(text), reasoning=storable(reasoning))
         except OpenAIError as error:
             metrics.llm_failed("broke_off")
             raise LLMUnavailable(_broke_off(error)) from error
+        except ValueError as error:  # a piece that is not JSON (or not UTF-8)
+            raise _not_a_completion("a stream piece") from error
         finally:
             self._in_flight.release()
             await chunks.close()
@@ -231,24 +267,36 @@ class OpenAIChat:
         extra: dict[str, Any] = {"extra_body": top_p or None}
         if use_json:
             extra["response_format"] = {"type": "json_object"}
-        response = await self._client.chat.completions.create(
-            model=self._model,
-            messages=_wire(messages),
-            temperature=temperature,
-            max_tokens=max_tokens,
-            **extra,
-        )
-        if not response.choices:
+        try:
+            response: Any = await self._client.chat.completions.create(
+                model=self._model,
+                messages=_wire(messages),
+                temperature=temperature,
+                max_tokens=max_tokens,
+                **extra,
+            )
+        except ValueError as error:  # a body that is not JSON (or not UTF-8)
+            raise _not_a_completion("its answer") from error
+        # The client builds the response without validating it: read it as untrusted.
+        if isinstance(response, str | bytes):  # a body that is JSON but no object (or HTML)
+            raise _not_a_completion("its answer")
+        choices = getattr(response, "choices", None)
+        if not choices:
             metrics.llm_failed("no_choices")
             raise LLMUnavailable("LLM endpoint answered with no choices")
-        usage = response.usage
-        if usage:
-            metrics.llm_used(usage.prompt_tokens, usage.completion_tokens)
-        message = response.choices[0].message
+        if not isinstance(choices, list):
+            raise _not_a_completion("its answer")
+        message = getattr(choices[0], "message", None)
+        if message is None:
+            raise _not_a_completion("a choice without a message")
+        usage = getattr(response, "usage", None)
+        prompt_tokens = _count(getattr(usage, "prompt_tokens", None))
+        completion_tokens = _count(getattr(usage, "completion_tokens", None))
+        metrics.llm_used(prompt_tokens, completion_tokens)
         return Completion(
-            text=storable(message.content or ""),
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
+            text=storable(_text_of(message.content)),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
             reasoning=storable(_reasoning_of(message)),
         )
 
