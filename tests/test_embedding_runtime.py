@@ -45,6 +45,26 @@ def test_onnx_and_torch_give_the_same_vectors() -> None:
     asyncio.run(run())
 
 
+def test_a_batch_split_over_the_runs_gives_each_text_its_vector_alone() -> None:
+    """Each run has one thread; a batch is cut into sub-batches that run side by side. Whatever
+    sub-batch a text lands in (beside which padding), its vector is the one it gets alone."""
+    texts = [*TEXTS, *(f"memory number {i}: 我第{i}次去杭州" for i in range(9))]
+
+    async def run() -> None:
+        embedder = load_local(EmbeddingSettings(model=MINILM, threads=2), MODEL_CACHE)
+        try:
+            together = await embedder.embed(texts)
+            runs = {t.name for t in threading.enumerate() if t.name.startswith("embed-onnx-run")}
+            assert len(runs) == 2
+            for text, vector in zip(texts, together, strict=True):
+                [alone] = await embedder.embed([text])
+                assert cosine(vector, alone) > 0.99999
+        finally:
+            await embedder.aclose()
+
+    asyncio.run(run())
+
+
 def test_the_onnx_export_is_made_once_and_reused(tmp_path: Path) -> None:
     cache = tmp_path / "models"
     first = load_local(EmbeddingSettings(model=MINILM), cache)

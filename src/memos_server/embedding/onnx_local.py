@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +31,19 @@ class OnnxEmbedder(BatchedModel):
         self._tokenizer.enable_truncation(max_tokens)
         self._tokenizer.no_padding()
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = settings.threads or (os.cpu_count() or 1)
+        # One thread per run, runs in parallel on the cores (as for e5): a query's forward pass
+        # on two threads cost 1.3-1.4x the CPU of one, the threads' handoffs (BENCHMARKS.md).
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         # Idle model threads sleep instead of spinning: spinning doubled the CPU time of a query
         # (16 vs 7 ms) for no gain in latency, CPU the web server and Postgres need.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(
             str(onnx_file), options, providers=["CPUExecutionProvider"]
+        )
+        self._workers = settings.threads or (os.cpu_count() or 1)
+        self._pool = (
+            ThreadPoolExecutor(self._workers, "embed-onnx-run") if self._workers > 1 else None
         )
         super().__init__(
             settings,
@@ -54,11 +62,17 @@ class OnnxEmbedder(BatchedModel):
 
     def _encode(self, texts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         encodings = self._tokenizer.encode_batch(texts)
-        # Similar lengths share a sub-batch, so little of any batch is padding.
+        # Similar lengths share a sub-batch, so little of any batch is padding; a batch is split
+        # into at least as many sub-batches as there are workers, which run side by side.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        size = self._settings.batch_size
+        size = min(self._settings.batch_size, math.ceil(len(order) / self._workers))
         chunks = [order[start : start + size] for start in range(0, len(order), size)]
-        pooled = [self._forward([encodings[i] for i in chunk]) for chunk in chunks]
+        inputs = [[encodings[i] for i in chunk] for chunk in chunks]
+        pooled = (
+            list(self._pool.map(self._forward, inputs))
+            if self._pool is not None and len(chunks) > 1
+            else [self._forward(chunk) for chunk in inputs]
+        )
         out = np.empty((len(texts), pooled[0].shape[1]), dtype=np.float32)
         for chunk, vectors in zip(chunks, pooled, strict=True):
             out[chunk] = vectors
@@ -84,3 +98,8 @@ class OnnxEmbedder(BatchedModel):
             np.float32
         )
         return unit
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
