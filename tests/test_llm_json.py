@@ -82,6 +82,30 @@ def test_fields_are_cleaned_where_the_meaning_is_clear() -> None:
     assert fact.confidence == 0.9
 
 
+def test_tags_are_words_and_numbers_and_never_the_services_own() -> None:
+    fact = ExtractedFact.model_validate(
+        {
+            "memory_key": "k",
+            "memory_value": "v",
+            "tags": [{"a": 1}, ["x", "y"], None, True, "MODE:fast", 5, "mode:fine", "旅游"],
+        }
+    )
+    assert fact.tags == ["5", "旅游"]
+
+
+def test_a_preferences_reasoning_is_held_to_the_preferences_length() -> None:
+    preference = ExtractedPreference.model_validate(
+        {"preference_type": "explicit_preference", "preference": "不吃辣", "reasoning": "R" * 9000}
+    )
+    assert len(preference.reasoning) == 2000
+    assert (
+        ExtractedPreference.model_validate(
+            {"preference_type": "explicit_preference", "preference": "x", "reasoning": ["a"]}
+        ).reasoning
+        == ""
+    )
+
+
 def test_preferences_accept_the_kind_in_either_language() -> None:
     answer = parse_llm_json('{"偏好": [{"type": "隐性偏好", "内容": "x"}]}')
     preference = ExtractedPreference.model_validate(list_under(answer, "preferences")[0])

@@ -211,3 +211,35 @@ def test_an_unusable_answer_loses_the_fill_not_the_facts(fine_api: Api, fake_llm
     assert set(values(fine_api).values()) == {""}
     [fact] = fine_api.ok("/get/memory", {"user_id": "u1"})["memory_detail_list"]
     assert fact["memory_value"] == "[user观点]用户住在杭州。"
+
+
+def test_a_number_is_kept_as_its_text_and_an_unusable_update_leaves_the_others(
+    fine_api: Api, fake_llm: FakeLLM
+) -> None:
+    """Models write an age or a count as a number: kept as its text. An update the model got
+    wrong (no path) is left out, not the whole fill with it."""
+    setup(fine_api)
+    fake_llm.script(
+        {
+            "profile": reply_json(
+                {
+                    "updates": [
+                        {"path": "基本信息.职业", "new_value": 996},
+                        {"new_value": "没有路径"},
+                        {"path": "基本信息.所在城市", "new_value": "成都"},
+                        {"path": "兴趣爱好.爱好", "new_value": {"nested": True}},
+                    ]
+                }
+            )
+        }
+    )
+
+    add(fine_api, "我在成都工作，公司是996。")
+
+    assert values(fine_api) == {
+        "基本信息.姓名": "",
+        "基本信息.职业": "996",
+        "基本信息.所在城市": "成都",
+        "兴趣爱好.爱好": "",
+    }
+    assert len(fake_llm.calls("profile")) == 1  # usable as it was: not asked again

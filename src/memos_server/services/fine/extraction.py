@@ -29,16 +29,24 @@ from memos_server.times import in_range
 # let to store thousands of memories from one add, each compared with the others.
 MAX_ITEMS = 64
 MAX_TAG_CHARS = 64
+MAX_REASONING_CHARS = 2000
 
 
 def model_tags(value: Any) -> list[str]:
     """Tags as a model writes them (a list, or one string with commas), at most five, each cut
-    to ``MAX_TAG_CHARS``."""
+    to ``MAX_TAG_CHARS``: words and numbers only (not a null, a boolean or a nested value's
+    repr), and none of the service's own ``mode:`` tags (``mode:fast`` marks what fast mode
+    stored; a model's would mislabel a fine memory)."""
     if isinstance(value, str):
         value = [part for part in value.replace("，", ",").split(",")]
     if not isinstance(value, list):
         return []
-    return [str(tag).strip()[:MAX_TAG_CHARS] for tag in value if str(tag).strip()][:5]
+    words = (
+        str(tag).strip()
+        for tag in value
+        if isinstance(tag, str | int | float) and not isinstance(tag, bool)
+    )
+    return [w[:MAX_TAG_CHARS] for w in words if w and not w.lower().startswith("mode:")][:5]
 
 
 def _confidence(value: Any) -> float:
@@ -163,7 +171,13 @@ class ExtractedPreference(_Extracted):
     preference: str = Field(
         min_length=1, max_length=2000, validation_alias=AliasChoices("preference", "memory_value")
     )
+    # Why the model thinks so: shown with the preference, so held to the preference's length.
     reasoning: str = ""
+
+    @field_validator("reasoning", mode="before")
+    @classmethod
+    def clean_reasoning(cls, value: Any) -> str:
+        return value[:MAX_REASONING_CHARS] if isinstance(value, str) else ""
 
     @field_validator("preference_type", mode="before")
     @classmethod
@@ -201,7 +215,7 @@ def render_conversation(turns: Sequence[Turn]) -> str:
 
 
 def _read_facts(value: Any, language: Language) -> list[ExtractedFact]:
-    facts = _items(ExtractedFact, value, "memories")
+    facts = usable_items(ExtractedFact, value, "memories")
     user_prefix, assistant_prefix = VIEWPOINTS[language]
     gap = " " if language == "en" else ""
     for fact in facts:
@@ -223,7 +237,7 @@ def _read_facts(value: Any, language: Language) -> list[ExtractedFact]:
 M = TypeVar("M", bound=BaseModel)
 
 
-def _items(model: type[M], value: Any, key: str) -> list[M]:
+def usable_items(model: type[M], value: Any, key: str) -> list[M]:
     """The answer's items under ``key`` that can be used, at most ``MAX_ITEMS``: one the model
     got wrong (an empty key beside good facts) is left out, not the whole answer; an answer
     none of whose items can be used raises the first item's error (asked again, with it)."""
@@ -240,11 +254,11 @@ def _items(model: type[M], value: Any, key: str) -> list[M]:
 
 
 def _read_preferences(value: Any) -> list[ExtractedPreference]:
-    return _items(ExtractedPreference, value, "preferences")
+    return usable_items(ExtractedPreference, value, "preferences")
 
 
 def _read_events(value: Any) -> list[ExtractedEvent]:
-    return _items(ExtractedEvent, value, "events")
+    return usable_items(ExtractedEvent, value, "events")
 
 
 async def _nothing() -> list[Any]:

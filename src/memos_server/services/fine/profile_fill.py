@@ -21,14 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.llm import LLM
-from memos_server.llm.json_output import MalformedOutput, Usage, ask_json, list_under
+from memos_server.llm.json_output import MalformedOutput, Usage, ask_json
 from memos_server.prompts import Language, load_prompt
 from memos_server.prompts.labels import EMPTY_FIELD
-from memos_server.services.fine.extraction import render_conversation
+from memos_server.services.fine.extraction import render_conversation, usable_items
 from memos_server.services.profiles.trees import fields_of
 from memos_server.services.profiles.writer import Change, Origin, write_fields
 from memos_server.storage.models import Profile
@@ -45,6 +45,14 @@ class _Update(BaseModel):
     path: str = Field(validation_alias=AliasChoices("path", "路径", "field", "字段"))
     new_value: str = Field(validation_alias=AliasChoices("new_value", "memory_value", "新值", "值"))
 
+    @field_validator("path", "new_value", mode="before")
+    @classmethod
+    def number_as_text(cls, value: Any) -> Any:
+        """A number is kept as its text (an age of 30), as a client's field values are."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
 
 @dataclass(frozen=True)
 class Fill:
@@ -56,7 +64,8 @@ class Fill:
 
 
 def _read(value: Any) -> list[_Update]:
-    return [_Update.model_validate(item) for item in list_under(value, "updates")]
+    """The usable updates: one the model got wrong is left out, not the others with it."""
+    return usable_items(_Update, value, "updates")
 
 
 def _lines(profile: Profile, language: Language) -> tuple[str, dict[str, tuple[str, ...]]]:
