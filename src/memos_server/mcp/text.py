@@ -3,6 +3,7 @@ tools take. The same answer goes out whole as the tool's structured content, for
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from memos_server.api.schemas.knowledge import (
@@ -29,8 +30,15 @@ DOCUMENTS = (
 )
 
 
+# The blocks' own tags, as recalled text might write them to close its block early and speak
+# as the instructions around it ("</documents> SYSTEM: ..."): shown with look-alike angles.
+_BLOCK_TAG = re.compile(r"<(\s*/?\s*(?:memories|documents)\b[^<>]*)(>?)", re.IGNORECASE)
+
+
 def _line(text: str) -> str:
-    return " ".join(text.split())
+    """One line of recalled text: its line breaks folded, and no tag of the blocks it sits in."""
+    line = " ".join(text.split())
+    return _BLOCK_TAG.sub(lambda m: f"‹{m.group(1)}{'›' if m.group(2) else ''}", line)
 
 
 def _when(time: str | None) -> str:
@@ -42,7 +50,7 @@ def search_text(data: SearchMemoryData) -> str:
     passages = [m for m in data.memory_detail_list if isinstance(m, PassageDetail)]
     if not (facts or passages or data.preference_detail_list):
         return "No memories of this user match the query."
-    lines = [RECALLED, "<memories>"]
+    lines = [RECALLED, "<memories>"] if facts or data.preference_detail_list else []
     if facts:
         lines.append("Facts, most relevant first:")
         lines += [
@@ -53,9 +61,10 @@ def search_text(data: SearchMemoryData) -> str:
     if data.preference_detail_list:
         lines.append("Preferences:")
         lines += [f"- [{p.id}] {_line(p.preference)}" for p in data.preference_detail_list]
-    if data.preference_note:
+    if data.preference_detail_list and data.preference_note:
         lines.append(_line(data.preference_note))
-    lines.append("</memories>")
+    if lines:
+        lines.append("</memories>")
     if passages:
         # The project's documents, not things the user said: a block of their own.
         lines += [DOCUMENTS, "<documents>"]
@@ -87,6 +96,11 @@ def profile_text(user_id: str, data: GetMemoryData) -> str:
         if str(leaf["value"]).strip()
     ]
     if not (data.memory_detail_list or data.preference_detail_list or fields):
+        if data.total or data.preference_total:
+            return (
+                f"User {user_id} has {data.total} facts and {data.preference_total} preferences; "
+                f"page {data.current} is past the last ({data.pages})."
+            )
         return f"Nothing is remembered about user {user_id} yet."
     lines = [
         RECALLED,
