@@ -162,6 +162,16 @@ def test_hardening_09_blank_ids_are_refused_naming_the_field(
     assert api.ok("/console/users", {})["total"] == 0  # nothing was stored for anyone
 
 
+@pytest.mark.parametrize("blank", BLANKS)
+def test_a_blank_query_is_refused_as_chat_refuses_it(api: Api, blank: str) -> None:
+    """A query of white space only asks nothing: search and rerank refuse it, as chat does."""
+    for path, body in (
+        ("/search/memory", {"user_id": USER, "query": blank}),
+        ("/rerank", {"query": blank, "documents": ["a", "b"]}),
+    ):
+        assert api.fails(path, body, 400, 40002) == "query must not be blank"
+
+
 def test_ids_with_white_space_around_them_are_kept_as_sent(api: Api) -> None:
     api.ok("/add/message", {**add(" 对话 "), "user_id": " 用户 ", "agent_id": "\t代理"})
     [user] = api.ok("/console/users", {})["users"]

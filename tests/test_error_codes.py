@@ -21,7 +21,7 @@ def add(texts: list[str]) -> dict[str, object]:
     return {**USER, "messages": [{"role": "user", "content": t} for t in texts]}
 
 
-@pytest.mark.parametrize("value", [1.5, -0.1, "high", [0.5]])
+@pytest.mark.parametrize("value", [1.5, -0.1, "high", [0.5], True])
 @pytest.mark.parametrize("path", ["/search/memory", "/chat"])
 def test_a_bad_relativity_is_40012(api: Api, path: str, value: object) -> None:
     body = {**SEARCH, **({"conversation_id": "c"} if path == "/chat" else {}), "relativity": value}

@@ -345,3 +345,16 @@ def test_multipart_upload_as_the_sdk_form_sends_it(api: Api) -> None:
     assert [f["status"] for f in settled(api, [a["id"] for a in added])] == ["completed"] * 2
     missing = api.http.post("/add/knowledgebase-file", files=files)
     assert "knowledgebase_id" in Api.error_of(missing, 400, 40002)
+    # A file name with a raw NUL (httpx would escape it: the form is written by hand).
+    form = (
+        b"--b\r\n"
+        b'Content-Disposition: form-data; name="file"; filename="nul\x00.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\ntext\r\n--b--\r\n"
+    )
+    named = api.http.post(
+        "/add/knowledgebase-file",
+        params={"knowledgebase_id": base},
+        content=form,
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert "file[0].name contains a NUL character" in Api.error_of(named, 400, 40000)

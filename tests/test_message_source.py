@@ -29,6 +29,9 @@ def test_source_is_kept_on_each_message_and_returned(api: Api, pg_url: str) -> N
     assert {m["conversation_id"] for m in details} == {"c1"}
     only = api.ok("/get/message", {"user_id": "src-u", "conversation_id": "c1", "source": "wechat"})
     assert [m["source"] for m in only["message_detail_list"]] == ["wechat"]
+    # "" is no source, as add/message reads it: no filter.
+    every = api.ok("/get/message", {"user_id": "src-u", "conversation_id": "c1", "source": ""})
+    assert len(every["message_detail_list"]) == 3
     # The memories made are the same as without it; the rows carry it.
     stored = sql(pg_url, "SELECT DISTINCT source FROM messages WHERE user_id = 'src-u'")
     assert {r["source"] for r in stored} == {"wechat", "web", None}

@@ -264,7 +264,12 @@ def test_a_project_ttl_applies_to_new_memories(
     add(api, "u9", TRIP)
     assert set(expiries(pg_url, api_key, "u9")) == {None}
 
+    back = admin(service, "/projects/ttl", {"project": name, "ttl_days": None})
+    assert Api.data_of(back)["ttl_days"] is None  # the service's default again
+
     Api.error_of(admin(service, "/projects/ttl", {"project": name, "ttl_days": 4000}), 400, 40000)
+    Api.error_of(admin(service, "/projects/ttl", {"project": name, "ttl_days": True}), 400, 40000)
+    Api.error_of(admin(service, "/projects/ttl", {"project": name}), 400, 40002)
     Api.error_of(admin(service, "/projects/ttl", {"project": name, "ttl_days": -1}), 400, 40000)
     Api.error_of(
         admin(service, "/projects/ttl", {"project": "无此项目", "ttl_days": 1}), 404, 40001

@@ -288,6 +288,12 @@ def test_a_skill_upload_needs_a_skill_file(api: Api) -> None:
     api.fails(
         "/add/message", {**body, "messages": [{"role": "user", "content": [garbled]}]}, 400, 40000
     )
+    nul = base64.b64encode("---\nname: a\ndescription: b\n---\n退货\x00流程".encode()).decode()
+    held = {"type": "file", "file": {"file_data": f"data:text/markdown;base64,{nul}"}}
+    message = api.fails(
+        "/add/message", {**body, "messages": [{"role": "user", "content": [held]}]}, 400, 40000
+    )
+    assert "messages[0] file_data holds a NUL character" in message
 
 
 def test_tool_and_skill_memories_stay_in_their_project(

@@ -26,6 +26,7 @@ from memos_server.services.memory_views import KIND_OF_TYPE, kinds_of, parse_vie
 from memos_server.services.memory_writer import MemoryText, history_row, revise
 from memos_server.settings import Settings
 from memos_server.storage.models import Memory
+from memos_server.storage.paging import offset_of
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Selection
 from memos_server.storage.repositories.tasks import TaskRepository
@@ -113,7 +114,7 @@ async def _list(
     kinds = listed_kinds(query)
     repository = MemoryRepository(session)
     totals = await repository.count_selected(selection, kinds) if kinds else {}
-    offset = (query.page - 1) * query.size
+    offset = offset_of(query.page, query.size)
     found: dict[str, list[Memory]] = {kind: [] for kind in MemoryKind}
     for kind in kinds:
         if offset < totals[kind]:

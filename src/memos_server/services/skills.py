@@ -22,6 +22,7 @@ from typing import Any
 
 from memos_server.errors import BadRequest, TooLong, UnsupportedType
 from memos_server.settings import LimitSettings
+from memos_server.text.storable import UNSTORABLE
 
 _FRONT = re.compile(r"\A\s*---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _FIELD = re.compile(r"^([A-Za-z_]+)\s*:\s*(.*)$")
@@ -62,9 +63,12 @@ def _file_markdown(index: int, part: dict[str, Any], limits: LimitSettings) -> s
     if len(payload) > limits.max_message_chars * 4 // 3 + 4:
         raise TooLong(f"messages[{index}] skill is longer than {limits.max_message_chars} chars")
     try:
-        return base64.b64decode(payload, validate=True).decode("utf-8")
+        markdown = base64.b64decode(payload, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadRequest(f"messages[{index}] file_data is not base64 UTF-8 markdown") from None
+    if UNSTORABLE.search(markdown):  # as the text of a message is held to
+        raise BadRequest(f"messages[{index}] file_data holds a NUL character or a lone surrogate")
+    return markdown
 
 
 def skills_of(

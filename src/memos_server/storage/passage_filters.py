@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select
 
 from memos_server.filters import All, Compare, Filter
 from memos_server.storage.filters import shown_time
@@ -31,7 +31,9 @@ def _compare(node: Compare) -> ColumnElement[bool]:
     if node.field == "create_time":
         assert isinstance(node.value, datetime)
         return shown_time(column, node.op, node.value)
-    value = int(node.value) if node.field == "page" else node.value
+    if node.field == "page":
+        return _page(column, node.op, int(node.value))
+    value = node.value
     comparisons: dict[str, ColumnElement[bool]] = {
         "eq": column == value,
         "gt": column > value,
@@ -40,6 +42,26 @@ def _compare(node: Compare) -> ColumnElement[bool]:
         "lte": column <= value,
     }
     return comparisons[node.op]
+
+
+# ``page`` is an ``integer`` column: a whole number past its range is not bound (Postgres would
+# refuse it), it is answered: beyond every page or below every page.
+_PAGES = range(-(2**31), 2**31)
+
+
+def _page(column: Any, op: str, page: int) -> ColumnElement[bool]:
+    if page not in _PAGES:
+        above_every_page = page > 0
+        every_paged = op in ("lt", "lte") if above_every_page else op in ("gt", "gte")
+        return column.is_not(None) if every_paged else false()
+    comparisons: dict[str, ColumnElement[bool]] = {
+        "eq": column == page,
+        "gt": column > page,
+        "gte": column >= page,
+        "lt": column < page,
+        "lte": column <= page,
+    }
+    return comparisons[op]
 
 
 def passage_sql(node: Filter) -> ColumnElement[bool]:

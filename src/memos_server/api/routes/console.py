@@ -52,6 +52,7 @@ from memos_server.services.console import (
 )
 from memos_server.services.conversations import message_numbers
 from memos_server.storage.models import Memory, Message
+from memos_server.storage.paging import offset_of
 
 router = APIRouter(prefix="/console", tags=["console"], responses=ERRORS)
 
@@ -245,7 +246,7 @@ async def memories(
         body.user_id,
         status=None if body.status == "all" else body.status,
         kind=None if body.kind == "all" else body.kind,
-        offset=(body.page - 1) * body.size,
+        offset=offset_of(body.page, body.size),
         limit=body.size,
     )
     numbers = await message_numbers(session, project, page.items)

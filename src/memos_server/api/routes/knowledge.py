@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 from memos_server.api.deps import KnowledgeDep, ProjectDep, RuntimeDep, SessionDep
 from memos_server.api.responses import ERRORS, NOT_FOUND
 from memos_server.api.schemas.common import Envelope
+from memos_server.api.schemas.input_rules import body_problem
 from memos_server.api.schemas.knowledge import (
     UPLOAD_BODY,
     AddedFile,
@@ -90,6 +91,11 @@ async def read_upload(request: Request) -> tuple[str, list[Upload]]:
             ]
         if not isinstance(base_id, str) or not base_id.strip():
             raise RequiredFieldEmpty("knowledgebase_id is empty")
+        # The form's strings, held to the rules a JSON body's are (no NUL, no lone surrogate).
+        fields = {"knowledgebase_id": base_id, "file": [{"name": u.name} for u in uploads]}
+        problem = body_problem(fields)
+        if problem is not None:
+            raise BadRequest(problem)
         return base_id, uploads
     try:
         body = AddKnowledgebaseFileRequest.model_validate_json(await request.body())

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from memos_server.api.schemas.common import TopLevelRequest
 from memos_server.services.apikeys import MAX_NAME_CHARS
@@ -31,6 +32,15 @@ class ProjectInfo(BaseModel):
 
 class ProjectTtlRequest(TopLevelRequest):
     project: str = ProjectName
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_default(cls, data: Any) -> Any:
+        """Here ``ttl_days: null`` is a value (the service's default), not an absent field."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None or k == "ttl_days"}
+        return data
+
     ttl_days: int | None = Field(
         ge=0,
         le=36_500,

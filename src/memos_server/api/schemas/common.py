@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import types
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -11,6 +12,8 @@ from pydantic import (
     ConfigDict,
     GetJsonSchemaHandler,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -52,10 +55,27 @@ class ErrorEnvelope(BaseModel):
     data: None = None
 
 
+def _is_number(annotation: Any) -> bool:
+    """``int``, ``float``, or either or none of them (``int | None``)."""
+    members = get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else ()
+    kinds = {m for m in members or (annotation,) if m is not type(None)}
+    return bool(kinds) and kinds <= {int, float}
+
+
 class MemosRequest(BaseModel):
     """Unknown fields are ignored and ``null`` means "use the default", as the SDK expects."""
 
     model_config = ConfigDict(extra="ignore")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_not_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        """``true`` is no number: pydantic would read it as 1 (a relativity of 1, a TTL of a
+        day)."""
+        name = info.field_name
+        if isinstance(value, bool) and name and _is_number(cls.model_fields[name].annotation):
+            raise ValueError("must be a number, not true or false")
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -284,7 +284,10 @@ class GetMessageRequest(TopLevelRequest):
         "to return (max MEMOS_LIMITS__MAX_CONVERSATIONS_PER_GET, 20), the least recent first; "
         "with one, unused.",
     )
-    source: Id | None = Field(default=None, description="Only the messages added with this source.")
+    source: OptionalId = Field(
+        default=None,
+        description='Only the messages added with this source ("" is none, as an add reads it).',
+    )
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"user_id": "memos_user_123", "conversation_id": "0610"}]}

@@ -6,11 +6,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from memos_server.api.schemas.common import TopLevelRequest
+from memos_server.api.schemas.common import NOT_BLANK, TopLevelRequest
 
 
 class RerankRequest(TopLevelRequest):
-    query: str = Field(min_length=1, description="What the documents are ranked against.")
+    query: str = Field(
+        min_length=1, pattern=NOT_BLANK, description="What the documents are ranked against."
+    )
     documents: list[str] = Field(min_length=1, description="The texts to rank.")
     top_n: int | None = Field(default=None, ge=1, description="Only the best N; all if omitted.")
     model: str | None = Field(

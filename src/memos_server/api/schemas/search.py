@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from memos_server.api.schemas.common import Id, ListedId, OptionalId, TopLevelRequest
+from memos_server.api.schemas.common import NOT_BLANK, Id, ListedId, OptionalId, TopLevelRequest
 from memos_server.api.schemas.memories import (
     VIEWS_FIELD,
     EventItem,
@@ -24,7 +24,7 @@ class SearchMemoryRequest(TopLevelRequest):
         min_length=1,
         description="Whose memories (required unless agent_id is given).",
     )
-    query: str = Field(min_length=1, description="The user's new message.")
+    query: str = Field(min_length=1, pattern=NOT_BLANK, description="The user's new message.")
     conversation_id: Id | None = Field(
         default=None, description="The current conversation (context, not a filter)."
     )

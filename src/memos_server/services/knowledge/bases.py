@@ -42,6 +42,7 @@ from memos_server.services.knowledge.fetch import file_name
 from memos_server.services.tasks import TaskKind
 from memos_server.settings import Settings
 from memos_server.storage.models import KnowledgeBase, KnowledgeFile, KnowledgePassage, Task
+from memos_server.storage.paging import offset_of
 from memos_server.storage.repositories.jobs import JobRepository
 from memos_server.storage.repositories.knowledge import BaseCounts, KnowledgeRepository
 from memos_server.storage.repositories.tasks import TaskRepository
@@ -315,7 +316,7 @@ class KnowledgeService:
     ) -> tuple[list[KnowledgeFile], int]:
         base = await self.own_base(session, project_id=project_id, base_id=base_id)
         return await KnowledgeRepository(session).files_of_base(
-            base.id, (page - 1) * page_size, page_size
+            base.id, offset_of(page, page_size), page_size
         )
 
     async def delete_files(

@@ -23,6 +23,7 @@ from memos_server.services.profiles.trees import (
 from memos_server.services.profiles.writer import Origin, now_iso, template_changes, write_fields
 from memos_server.settings import Settings
 from memos_server.storage.models import ProfileTemplate
+from memos_server.storage.paging import offset_of
 from memos_server.storage.repositories.profiles import ProfileRepository
 from memos_server.storage.vocabulary import ProfileActor
 
@@ -129,7 +130,7 @@ class TemplateService:
     ) -> TemplatePage:
         repository = ProfileRepository(session)
         total = await repository.count_templates(project_id)
-        templates = await repository.templates_page(project_id, (page - 1) * size, size)
+        templates = await repository.templates_page(project_id, offset_of(page, size), size)
         counts = await repository.instance_counts([t.id for t in templates])
         return TemplatePage([TemplateCount(t, counts[t.id]) for t in templates], total)
 
