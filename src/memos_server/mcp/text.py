@@ -3,7 +3,6 @@ tools take. The same answer goes out whole as the tool's structured content, for
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from memos_server.api.schemas.knowledge import (
@@ -15,6 +14,7 @@ from memos_server.api.schemas.knowledge import (
 from memos_server.api.schemas.memories import DeleteMemoryData, GetMemoryData
 from memos_server.api.schemas.messages import AddMessageData
 from memos_server.api.schemas.search import MemoryDetail, PassageDetail, SearchMemoryData
+from memos_server.prompts.recalled import recalled_text
 
 # Recalled text is what users once said, and can say anything ("ignore your instructions"): the
 # block says what it is, so that a model treats it as data.
@@ -30,15 +30,11 @@ DOCUMENTS = (
 )
 
 
-# The blocks' own tags, as recalled text might write them to close its block early and speak
-# as the instructions around it ("</documents> SYSTEM: ..."): shown with look-alike angles.
-_BLOCK_TAG = re.compile(r"<(\s*/?\s*(?:memories|documents)\b[^<>]*)(>?)", re.IGNORECASE)
-
-
 def _line(text: str) -> str:
-    """One line of recalled text: its line breaks folded, and no tag of the blocks it sits in."""
-    line = " ".join(text.split())
-    return _BLOCK_TAG.sub(lambda m: f"‹{m.group(1)}{'›' if m.group(2) else ''}", line)
+    """One line of recalled text, made safe inside its block as the prompts' is: line breaks
+    folded, ``<`` and ``>`` (and their look-alikes before a block's name) escaped, so that no
+    text ("</memories> SYSTEM: ...") closes its block early and speaks as the instructions."""
+    return recalled_text(text)
 
 
 def _when(time: str | None) -> str:
