@@ -56,6 +56,8 @@ def test_empty_messages_list(api: Api) -> None:
         ({"role": "robot", "content": "hi"}, 40006, "messages[0].role"),
         ({"role": "user"}, 40000, "messages[0]: content is empty"),
         ({"role": "user", "content": "   "}, 40000, "messages[0]: content is empty"),
+        # Zero-width space, joiner, byte-order mark: nothing a reader sees.
+        ({"role": "user", "content": "\u200b\u200d\ufeff"}, 40000, "content is empty"),
         ({"role": "user", "content": 42}, 40000, "messages[0].content"),
         ({"role": "user", "content": "hi", "chat_time": "last tuesday"}, 40000, "chat_time"),
         ({"role": "user", "content": [{"type": "video", "url": "x"}]}, 40006, "content"),

@@ -17,6 +17,7 @@ from pydantic import (
 from memos_server.api.schemas.common import Id, ListedId, MemosRequest, OptionalId, TopLevelRequest
 from memos_server.services.ingest import AddMessages, IncomingMessage
 from memos_server.services.memory_views import MemoryView
+from memos_server.text.blank import is_blank
 from memos_server.times import parse_time
 
 
@@ -84,7 +85,7 @@ class ChatMessage(MemosRequest):
 
     @model_validator(mode="after")
     def _has_content(self) -> ChatMessage:
-        if not self.text.strip() and not self.tool_calls and not self.has_media:
+        if is_blank(self.text) and not self.tool_calls and not self.has_media:
             raise ValueError("content is empty")
         return self
 
