@@ -117,6 +117,58 @@ def test_the_same_add_sent_again_after_a_deletion_is_stored_again(api: Api) -> N
     assert "re-add after delete" in memory["memory_value"]
 
 
+def test_a_keyed_add_retried_after_its_memories_went_answers_its_first_task(api: Api) -> None:
+    body = {
+        "user_id": "fk",
+        "conversation_id": "c",
+        "messages": [{"role": "user", "content": "带着幂等键的一次添加"}],
+    }
+    key = {"Idempotency-Key": "add-fk-1"}
+    first = Api.data_of(api.http.post("/add/message", json=body, headers=key))["task_id"]
+    assert delete(api, user_id="fk") == 1
+
+    retried = Api.data_of(api.http.post("/add/message", json=body, headers=key))
+
+    assert retried["task_id"] == first
+    assert api.ok("/get/memory", {"user_id": "fk"})["memory_detail_list"] == []
+
+
+def test_an_add_with_memories_left_is_still_recognised(api: Api) -> None:
+    """Deleting some of an add's memories leaves the rest: the add sent again is a repeat, not
+    a second copy of what remains."""
+    body = {
+        "user_id": "fr",
+        "conversation_id": "c",
+        "messages": [
+            {"role": "user", "content": "第一件事：我养了一只猫"},
+            {"role": "assistant", "content": "好的"},
+            {"role": "user", "content": "第二件事：我住在苏州"},
+            {"role": "assistant", "content": "记住了"},
+        ],
+    }
+    first = api.ok("/add/message", body)["task_id"]
+    memories = api.ok("/get/memory", {"user_id": "fr"})["memory_detail_list"]
+    assert len(memories) >= 2
+    assert delete(api, memory_ids=[memories[0]["id"]]) == 1
+
+    assert api.ok("/add/message", body)["task_id"] == first
+    left = api.ok("/get/memory", {"user_id": "fr"})["memory_detail_list"]
+    assert len(left) == len(memories) - 1
+
+
+def test_the_older_sdks_user_ids(api: Api, pg_url: str, api_key: str) -> None:
+    """The MemOS SDK before 2.0 sends user_ids beside memory_ids (ignored: the ids say what
+    goes), or alone with one user (that user's memories)."""
+    store_memories(pg_url, api_key, "o1", 3, text="old sdk")
+    store_memories(pg_url, api_key, "o2", 2, text="kept")
+    [one, *_] = api.ok("/get/memory", {"user_id": "o1"})["memory_detail_list"]
+
+    assert delete(api, user_ids=["o1"], memory_ids=[one["id"]]) == 1
+    assert delete(api, user_ids=["o1"]) == 2
+    assert "one user" in api.fails("/delete/memory", {"user_ids": ["o1", "o2"]}, 400, 40000)
+    assert listed(api, "o2") == ["kept 1", "kept 2"]
+
+
 def test_by_agent_takes_that_agent_of_every_user(api: Api, pg_url: str, api_key: str) -> None:
     store_memories(pg_url, api_key, "u1", 2, text="bot", agent_id="bot")
     store_memories(pg_url, api_key, "u2", 1, text="bot", agent_id="bot")

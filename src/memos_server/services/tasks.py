@@ -69,7 +69,9 @@ async def find_earlier(
     if request.idempotency_key is not None:
         keyed = await tasks.by_key(project_id, request.kind, request.idempotency_key)
         if keyed is not None:
-            if keyed.fingerprint != request.fingerprint:
+            # A task whose memories were all deleted forgot its fingerprint: its key still
+            # answers it (a retry), with nothing left to compare.
+            if keyed.fingerprint not in (None, request.fingerprint):
                 raise IdempotencyKeyReused(request.kind.endpoint)
             return keyed
     return await tasks.recent_twin(project_id, request.kind, request.fingerprint, dedupe_window_s)

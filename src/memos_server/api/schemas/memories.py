@@ -248,22 +248,38 @@ class DeleteMemoryRequest(TopLevelRequest):
     @model_validator(mode="before")
     @classmethod
     def _only_known_fields(cls, data: Any) -> Any:
-        """A deletion takes no field it does not know. Ignored, a narrowing field the client
-        meant (``conversation_id``, ``memory_id``, a misspelt ``filters``) would widen the
-        deletion to every memory of the user."""
-        if isinstance(data, dict):
-            unknown = [k for k, v in data.items() if v is not None and k not in cls.model_fields]
-            if unknown:
-                names = ", ".join(str(k)[:64] for k in unknown[:5])
-                hint = (
-                    " (a conversation is deleted by delete/message)"
-                    if "conversation_id" in unknown
-                    else ""
-                )
-                raise ValueError(
-                    f"delete/memory does not take {names}{hint}: it deletes by memory_ids, "
-                    "user_id, agent_id or filter, narrowed by memory_type"
-                )
+        """A deletion wider than named memories takes no field it does not know. Ignored, a
+        narrowing field the client meant (``conversation_id``, ``memory_id``, a misspelt
+        ``filters``) would widen the deletion to every memory of the user. Empty values narrow
+        nothing, and ``memory_ids`` name exactly what goes. The older SDK's ``user_ids`` (one
+        user) is read as ``user_id``; beside ``memory_ids`` it is ignored, as it always was."""
+        if not isinstance(data, dict):
+            return data
+        user_ids = data.get("user_ids")
+        if user_ids not in (None, []) and not data.get("memory_ids"):
+            if not (isinstance(user_ids, list) and len(user_ids) == 1):
+                raise ValueError("user_ids names one user here (or use user_id)")
+            if data.get("user_id") not in (None, user_ids[0]):
+                raise ValueError("user_ids and user_id name different users")
+            data = {k: v for k, v in data.items() if k != "user_ids"} | {"user_id": user_ids[0]}
+        if data.get("memory_ids"):
+            return data
+        unknown = [
+            k
+            for k, v in data.items()
+            if k not in cls.model_fields and k != "user_ids" and v not in (None, [], {}, False)
+        ]
+        if unknown:
+            names = ", ".join(str(k)[:64] for k in unknown[:5])
+            hint = (
+                " (a conversation is deleted by delete/message)"
+                if "conversation_id" in unknown
+                else ""
+            )
+            raise ValueError(
+                f"delete/memory does not take {names}{hint}: it deletes by memory_ids, "
+                "user_id, agent_id or filter, narrowed by memory_type"
+            )
         return data
 
     model_config = ConfigDict(

@@ -315,22 +315,20 @@ class MemoryRepository:
         """Delete the selection and write a DELETE history row for each memory (its last value),
         in one statement however many there are; how many were deleted.
 
-        The adds that made them lose their fingerprints first: sending the same add again
+        An add none of whose memories is left loses its fingerprint: sending the same add again
         stores it again (a repeat within the dedupe window would otherwise answer the old task,
-        whose memories are gone). Their ``Idempotency-Key`` stays: a key names one request."""
-        await self.session.execute(
-            update(Task)
-            .where(
-                Task.project_id == selection.project_id,
-                Task.fingerprint.is_not(None),
-                Task.id.in_(select(Memory.task_id).where(*selection.conditions())),
-            )
-            .values(fingerprint=None)
-        )
+        whose memories are gone). An add some of whose memories remain keeps it: stored again,
+        those would be there twice. Its ``Idempotency-Key`` stays: a key names one request."""
         deleted = (
             delete(Memory)
             .where(*selection.conditions())
-            .returning(Memory.id, Memory.project_id, Memory.memory_value, Memory.source_message_ids)
+            .returning(
+                Memory.id,
+                Memory.project_id,
+                Memory.task_id,
+                Memory.memory_value,
+                Memory.source_message_ids,
+            )
             .cte("deleted")
         )
         recorded = (
@@ -348,5 +346,26 @@ class MemoryRepository:
             .returning(MemoryHistory.memory_id)
             .cte("recorded")
         )
-        count = await self.session.scalar(select(func.count()).select_from(recorded))
+        count, tasks = (
+            await self.session.execute(
+                select(
+                    select(func.count()).select_from(recorded).scalar_subquery(),
+                    select(func.array_agg(deleted.c.task_id.distinct()))
+                    .where(deleted.c.task_id.is_not(None))
+                    .scalar_subquery(),
+                )
+            )
+        ).one()
+        if tasks:
+            left = select(Memory.id).where(Memory.task_id == Task.id).exists()
+            await self.session.execute(
+                update(Task)
+                .where(
+                    Task.project_id == selection.project_id,
+                    Task.id.in_(list(tasks)),
+                    Task.fingerprint.is_not(None),
+                    ~left,
+                )
+                .values(fingerprint=None)
+            )
         return int(count or 0)
