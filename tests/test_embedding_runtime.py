@@ -55,7 +55,7 @@ def test_a_batch_split_over_the_runs_gives_each_text_its_vector_alone() -> None:
         try:
             together = await embedder.embed(texts)
             runs = {t.name for t in threading.enumerate() if t.name.startswith("embed-onnx-run")}
-            assert len(runs) == 2
+            assert len(runs) >= 2  # this embedder's two (a pool closed earlier may linger)
             for text, vector in zip(texts, together, strict=True):
                 [alone] = await embedder.embed([text])
                 assert cosine(vector, alone) > 0.99999

@@ -156,6 +156,7 @@ NOT_COMPLETIONS = {
     "not UTF-8": Reply(raw=b'\xff{"choices": []}'),
     "a choice without a message": Reply(raw=b'{"choices": [{"index": 0}]}'),
     "content that is a number": Reply(raw=_completion({"role": "assistant", "content": 5})),
+    "a message that is a string": Reply(raw=b'{"choices": [{"index": 0, "message": "hello"}]}'),
 }
 
 

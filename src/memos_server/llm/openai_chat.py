@@ -23,6 +23,7 @@ from openai import (
     OpenAIError,
 )
 from openai.types.chat import ChatCompletionMessageParam
+from pydantic import BaseModel
 
 from memos_server import metrics
 from memos_server.llm.base import Completion, Delta, LLMUnavailable, Sampling
@@ -214,7 +215,9 @@ class OpenAIChat:
                 delta = getattr(choices[0], "delta", None)
                 if delta is None:
                     continue
-                text, reasoning = _text_of(delta.content), _reasoning_of(delta)
+                if not isinstance(delta, BaseModel):
+                    raise _not_a_completion("a stream piece")
+                text, reasoning = _text_of(getattr(delta, "content", None)), _reasoning_of(delta)
                 if text or reasoning:
                     # A model's NUL or lone surrogate would break the answer's JSON or its turn.
                     yield Delta(text=storable(text), reasoning=storable(reasoning))
@@ -287,14 +290,14 @@ class OpenAIChat:
         if not isinstance(choices, list):
             raise _not_a_completion("its answer")
         message = getattr(choices[0], "message", None)
-        if message is None:
+        if not isinstance(message, BaseModel):  # missing, or a string where an object goes
             raise _not_a_completion("a choice without a message")
         usage = getattr(response, "usage", None)
         prompt_tokens = _count(getattr(usage, "prompt_tokens", None))
         completion_tokens = _count(getattr(usage, "completion_tokens", None))
         metrics.llm_used(prompt_tokens, completion_tokens)
         return Completion(
-            text=storable(_text_of(message.content)),
+            text=storable(_text_of(getattr(message, "content", None))),
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             reasoning=storable(_reasoning_of(message)),

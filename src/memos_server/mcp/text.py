@@ -65,7 +65,7 @@ def search_text(data: SearchMemoryData) -> str:
         # The project's documents, not things the user said: a block of their own.
         lines += [DOCUMENTS, "<documents>"]
         lines += [
-            f"- [{p.file_name}{f' p.{p.page}' if p.page is not None else ''}] "
+            f"- [{_line(p.file_name)}{f' p.{p.page}' if p.page is not None else ''}] "
             f"{_line(p.memory_value)}"
             for p in passages
         ]

@@ -58,7 +58,12 @@ class ErrorEnvelope(BaseModel):
 def _is_number(annotation: Any) -> bool:
     """``int``, ``float``, or either or none of them (``int | None``)."""
     members = get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else ()
-    kinds = {m for m in members or (annotation,) if m is not type(None)}
+    # A member may carry constraints of its own (``Annotated[int, Field(ge=1)] | None``).
+    kinds = {
+        get_args(m)[0] if get_origin(m) is Annotated else m
+        for m in members or (annotation,)
+        if m is not type(None)
+    }
     return bool(kinds) and kinds <= {int, float}
 
 
