@@ -473,8 +473,28 @@ def test_bad_files_are_refused_and_nothing_is_stored(
     dotted = profile | {
         "fields": [{"path": ["基本.信息"], "value": "x", "algorithm_updatable": True}]
     }
+    memory = json.loads(lines[memory_line])
+    # Rows no API request could write, which the service could not read back or export again.
+    unreadable = {
+        "year-0": ({"create_time": "0001-01-01T00:00:00+05:00"}, "memory.create_time"),
+        "year-10000": ({"expires_at": "9999-12-31T23:00:00-05:00"}, "memory.expires_at"),
+        "blank-user": ({"user_id": " "}, "memory.user_id"),
+        "preference-type": ({"preference_type": "garbage"}, "memory.preference_type"),
+        "confidence": ({"confidence": -7}, "memory.confidence"),
+        "too-long": ({"memory_value": "词" * 500_001}, "memory.memory_value"),
+    }
+    header_at_end = json.loads(lines[0]) | {"message_seq": 2**63 - 1}
     fresh = fresh_database(pg_url)
     cases = {
+        **{
+            name: (
+                memory_line,
+                json.dumps(memory | change, ensure_ascii=False),
+                f"line {memory_line + 1}: {field}",
+            )
+            for name, (change, field) in unreadable.items()
+        },
+        "message-counter": (0, json.dumps(header_at_end), "line 1: header message_seq"),
         "not-json": (memory_line + 1, "{这不是 JSON", f"line {memory_line + 2}: not JSON"),
         "bad-field": (
             memory_line,

@@ -16,12 +16,12 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, TypeAdapter, ValidationError
 
 from memos_server.errors import BadRequest
+from memos_server.services.portability import fields as rules
 
 FORMAT = "memos-server-export"
 VERSION = 3  # what this service writes
@@ -60,9 +60,7 @@ ADDED_IN: dict[int, dict[str, frozenset[str]]] = {
     },
     3: {"memory": frozenset({"search_text"}), "passage": frozenset({"search_text"})},
 }
-# The longest words a record may carry: a memory's and a passage's text is far shorter, and the
-# words of a text are at most about twice its length (search mode adds the words inside words).
-MAX_WORDS_CHARS = 1_000_000
+MAX_WORDS_CHARS = rules.MAX_WORDS_CHARS
 
 
 class FormatError(BadRequest):
@@ -77,14 +75,14 @@ class Header(_Record):
     type: Literal["header"]
     format: str
     version: int
-    exported_at: datetime
+    exported_at: rules.Time
     project_id: uuid.UUID = Field(description="The exported project's id: the import's source.")
     project: str
     user_id: str | None = Field(description="Only this user's records (None: every user's).")
     embeddings: bool = Field(description="Memories and passages carry their vectors.")
     model: str | None = Field(description="The embedding model of the vectors.")
     dimension: int | None
-    message_seq: int = Field(ge=0, description="The project's last message number.")
+    message_seq: int = Field(ge=0, le=rules.MAX_MESSAGE_NUMBER, description="The last number.")
     counts: dict[str, int] = Field(description="Records of each kind the file holds.")
     words: str | None = Field(
         default=None,
@@ -103,13 +101,13 @@ class TaskRecord(_Record):
     llm_calls: int
     prompt_tokens: int
     completion_tokens: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: rules.Time
+    updated_at: rules.Time
 
 
 class MessageRecord(_Record):
     type: Literal["message"]
-    number: int = Field(ge=1, description="Its number in the project: its message_id.")
+    number: rules.MessageNumber = Field(description="Its number in the project: its message_id.")
     user_id: str
     conversation_id: str
     agent_id: str | None
@@ -120,15 +118,15 @@ class MessageRecord(_Record):
     content_parts: list[dict[str, Any]] | None
     tool_call_id: str | None
     tool_calls: list[dict[str, Any]] | None
-    chat_time: datetime | None
+    chat_time: rules.Time | None
     tags: list[str]
     info: dict[str, Any]
     # Absent from files of version 1.
     source: str | None = Field(default=None, description="The channel it was added with.")
     role_id: str | None = Field(default=None, description="A group chat's speaker id.")
     role_name: str | None = Field(default=None, description="A group chat's speaker name.")
-    created_at: datetime
-    updated_at: datetime
+    created_at: rules.Time
+    updated_at: rules.Time
 
 
 class HistoryRow(_Record):
@@ -137,13 +135,13 @@ class HistoryRow(_Record):
     new_value: str | None
     source_messages: list[int] = Field(description="Message numbers, as in message records.")
     task_id: uuid.UUID | None
-    created_at: datetime
+    created_at: rules.Time
 
 
 class MemoryRecord(_Record):
     type: Literal["memory"]
     id: uuid.UUID
-    user_id: str
+    user_id: rules.SubjectId
     conversation_id: str | None
     agent_id: str | None
     app_id: str | None
@@ -151,13 +149,13 @@ class MemoryRecord(_Record):
     kind: Literal["fact", "preference", "event", "tool", "skill"]
     mode: Literal["fast", "fine", "feedback"]
     memory_key: str
-    memory_value: str
+    memory_value: rules.Text
     memory_type: str
-    preference_type: str | None
+    preference_type: rules.PreferenceType | None
     reasoning: str | None
     tags: list[str]
-    memory_time: datetime | None
-    confidence: float
+    memory_time: rules.Time | None
+    confidence: rules.Confidence
     status: Literal["activated", "archived"]
     source_messages: list[int]
     corrects: list[uuid.UUID]
@@ -165,10 +163,10 @@ class MemoryRecord(_Record):
     # What the kind holds beyond key and value (events, tools, skills); absent in older files.
     details: dict[str, Any] = Field(default_factory=dict)
     prompt_version: str | None
-    create_time: datetime
-    update_time: datetime
+    create_time: rules.Time
+    update_time: rules.Time
     # Version 2: when it expires (None: never), the knowledge bases it is shared into.
-    expires_at: datetime | None = None
+    expires_at: rules.Time | None = None
     knowledgebase_ids: list[uuid.UUID] = Field(default_factory=list)
     history: list[HistoryRow] = Field(description="Its history rows, oldest first.")
     # Version 3: the words the full-text channel indexes, kept when the header's words match.
@@ -192,8 +190,8 @@ class ProfileTemplateRecord(_Record):  # version 3
     id: uuid.UUID
     name: str
     fields: list[ProfileFieldRow]
-    created_at: datetime
-    updated_at: datetime
+    created_at: rules.Time
+    updated_at: rules.Time
 
 
 class ProfileHistoryRow(_Record):
@@ -203,7 +201,7 @@ class ProfileHistoryRow(_Record):
     new_value: str | None
     source_messages: list[int] = Field(description="Message numbers, as in message records.")
     task_id: uuid.UUID | None
-    created_at: datetime
+    created_at: rules.Time
 
 
 class ProfileRecord(_Record):
@@ -216,8 +214,8 @@ class ProfileRecord(_Record):
     subject_kind: Literal["user", "agent"]
     subject_id: str
     fields: list[ProfileFieldRow]
-    created_at: datetime
-    updated_at: datetime
+    created_at: rules.Time
+    updated_at: rules.Time
     history: list[ProfileHistoryRow] = Field(description="Its history rows, oldest first.")
 
 
@@ -237,8 +235,8 @@ class FeedbackRecord(_Record):
     agent_id: str | None
     app_id: str | None
     content: str
-    feedback_time: datetime | None
-    created_at: datetime
+    feedback_time: rules.Time | None
+    created_at: rules.Time
 
 
 class KnowledgeBaseRecord(_Record):
@@ -246,7 +244,7 @@ class KnowledgeBaseRecord(_Record):
     id: uuid.UUID
     name: str
     description: str | None
-    created_at: datetime
+    created_at: rules.Time
 
 
 class KnowledgeFileRecord(_Record):
@@ -260,8 +258,8 @@ class KnowledgeFileRecord(_Record):
     status: str
     error: str | None
     passages: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: rules.Time
+    updated_at: rules.Time
 
 
 class PassageRecord(_Record):
@@ -272,8 +270,8 @@ class PassageRecord(_Record):
     position: int
     page: int | None
     heading: str
-    text: str
-    created_at: datetime
+    text: rules.Text
+    created_at: rules.Time
     search_text: str | None = Field(default=None, max_length=MAX_WORDS_CHARS)
     embedding: list[FiniteFloat] | None = None
 
@@ -346,7 +344,8 @@ def _vector_at_end(line: bytes) -> tuple[bytes, CarriedVector] | None:
     text = tail[:-1].strip()
     if not (text.startswith(b"[") and text.endswith(b"]")) or text[1:-1].translate(None, _NUMERIC):
         return None
-    return head + b"}", CarriedVector(text.decode(), text.count(b",") + 1)
+    dimension = text.count(b",") + 1 if text[1:-1].strip() else 0
+    return head + b"}", CarriedVector(text.decode(), dimension)
 
 
 _NUMERIC = b"0123456789.,-+eE \t"
