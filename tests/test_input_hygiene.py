@@ -392,6 +392,11 @@ def test_a_wrong_method_gets_405_with_allow(api: Api) -> None:
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
     assert refused(response) == "PUT is not allowed here; use POST"
+    # The console's static files answer their own 405: files are read.
+    console = api.http.post(str(api.http.base_url).split("/api/")[0] + "/console/x", json={})
+    assert console.status_code == 405
+    assert console.headers["allow"] == "GET, HEAD"
+    assert refused(console) == "POST is not allowed here; use GET, HEAD"
 
 
 def test_an_overlong_idempotency_key_is_a_bad_parameter(api: Api) -> None:

@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -686,3 +687,19 @@ def test_an_export_leaves_out_memories_already_expired(service: ServiceThread, p
     assert any("成都" in m["memory_value"] for m in memories)
     assert not [m for m in memories if "778800" in m["memory_value"]]
     assert records[0]["counts"]["memory"] == len(memories)
+
+
+def test_two_imports_of_one_file_at_once_both_land(
+    project: str, pg_url: str, tmp_path: Path
+) -> None:
+    """One import at a time (an advisory lock): both find the exported ids free or taken as
+    they are when each runs, not as they were when the other looked."""
+    path = tmp_path / "export.jsonl"
+    assert cli(pg_url, "export", "--project", project, "-o", str(path)).returncode == 0
+    fresh = fresh_database(pg_url)
+
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda name: imported(fresh, path, "--project", name), ["甲", "乙"]))
+
+    assert [r["added"]["memory"] for r in runs] == [runs[0]["added"]["memory"]] * 2
+    assert runs[0]["added"]["memory"] > 0

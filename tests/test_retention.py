@@ -176,8 +176,9 @@ def test_no_read_path_shows_an_expired_memory(api: Api, pg_url: str, api_key: st
         ({"expires_at": "9999-12-31T00:00:00Z"}, "longest retention"),
         ({"expires_at": ["2030-01-01"]}, "is not a date-time"),
         ({"expires_at": 10**30}, "out of range"),
-        ({"ttl_seconds": 0}, "more than 0"),
-        ({"ttl_seconds": -5}, "more than 0"),
+        ({"ttl_seconds": 0}, "at least 1 (second)"),
+        ({"ttl_seconds": -5}, "at least 1 (second)"),
+        ({"ttl_seconds": 1e-9}, "at least 1 (second)"),  # expired before it was stored
         ({"ttl_seconds": "3600"}, "a number of seconds"),
         ({"ttl_seconds": True}, "a number of seconds"),
         ({"ttl_seconds": 3650 * 86400 + 1}, "longest retention"),

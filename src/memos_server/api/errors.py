@@ -198,7 +198,9 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
         elif exc.status_code == 400 and exc.__cause__ is not None:
             error = _unparsable(exc.__cause__)
         elif exc.status_code == 405:
-            allowed = allowed_methods(request)
+            # A mount (the console's static files) refuses its own 405s, unseen by the router:
+            # files are read with GET and HEAD.
+            allowed = allowed_methods(request) or (exc.headers or {}).get("Allow") or "GET, HEAD"
             error = BadRequest(f"{request.method} is not allowed here; use {allowed}")
             error.status = 405
             return render(error, {**(exc.headers or {}), "Allow": allowed})

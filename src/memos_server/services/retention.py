@@ -45,6 +45,9 @@ SWEEP_LOCK = 0x6D656D6F5F747470  # pg advisory lock key: one sweep at a time acr
 SCOPE = "expiry"  # ``deletions.scope`` of what a sweep purged
 
 
+MIN_TTL_SECONDS = 1
+
+
 def requested_expiry(
     info: Mapping[str, Any], settings: RetentionSettings, now: datetime | None = None
 ) -> datetime | None:
@@ -60,8 +63,8 @@ def requested_expiry(
     if ttl is not None:
         if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl):
             raise BadRequest(f"info.{TTL_SECONDS} must be a number of seconds, got {ttl!r:.100}")
-        if ttl <= 0:
-            raise BadRequest(f"info.{TTL_SECONDS} must be more than 0, got {ttl!r}")
+        if ttl < MIN_TTL_SECONDS:  # less: expired by the time it is stored
+            raise BadRequest(f"info.{TTL_SECONDS} must be at least 1 (second), got {ttl!r}")
         if ttl > longest.total_seconds():
             raise BadRequest(
                 f"info.{TTL_SECONDS} {ttl!r} is over the longest retention, "

@@ -142,6 +142,7 @@ class Importer(ProfileSteps):
 
     async def _begin(self, header: Header) -> None:
         self.header = header
+        await self.repo.one_import_at_a_time()
         await self.repo.defer_model_check()
         embedder = self.embedder
         self.carry = (

@@ -87,6 +87,9 @@ class BatchFailed(Exception):
         self.error = error
 
 
+IMPORT_LOCK = 0x6D656D6F5F696D70  # pg advisory lock key: one import at a time
+
+
 class ImportRepository:
     """The import's reads and writes on one session. A write (``store``) runs while the caller
     goes on preparing the next batch (Python's work and Postgres's overlap: two cores, not one
@@ -135,6 +138,12 @@ class ImportRepository:
             select(model.id, model.project_id).where(model.id.in_(list(ids)))
         )
         return {id_: project for id_, project in rows}
+
+    async def one_import_at_a_time(self) -> None:
+        """Until the transaction ends, no other import runs: an import looks whether an exported
+        id is free and writes it later, and two imports of one file (into two projects) would
+        both find it free."""
+        await self._execute(text(f"SELECT pg_advisory_xact_lock({IMPORT_LOCK})"))
 
     async def defer_model_check(self) -> None:
         """Until the transaction ends, the model guard (migration 0009) does not look up the
