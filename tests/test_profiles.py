@@ -331,6 +331,12 @@ def test_an_agent_has_a_profile_of_its_own(api: Api) -> None:
     [profile] = data["profile_detail_list"]
     assert (profile["agent_id"], profile["user_id"]) == ("客服助手", None)
     assert profiles_of(api, "客服助手") == []  # a user of that name has none
+    # Searching by the agent alone, its profile is the one shown.
+    found = api.ok(
+        "/search/memory",
+        {"agent_id": "客服助手", "query": "语气", "include_memory_view": ["profile"]},
+    )
+    assert [f["memory"] for f in found["profile_detail_list"]] == ["人设.语气: 温和"]
 
 
 def test_delete_user_removes_their_profiles_and_history(api: Api, pg_url: str) -> None:

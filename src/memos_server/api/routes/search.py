@@ -172,7 +172,8 @@ async def profile_fields(
     """The user's filled profile fields, when include_memory_view asks for "profile"."""
     if not wants_profiles(body.include_memory_view, default=False):
         return []
-    subject = subject_of(settings, body.user_id, None)
+    # The user's profile; searching by agent_id alone, the agent's (as get/memory reads it).
+    subject = subject_of(settings, body.user_id, None if body.user_id else body.agent_id)
     found = await profiles.of_subject(session, project_id=project, subject=subject)
     return [item for profile in found for item in field_details(profile)]
 
