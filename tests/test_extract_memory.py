@@ -114,6 +114,26 @@ def test_fast_mode_returns_the_windows_an_add_would_store(api: Api, pg_url: str)
     )
 
 
+def test_a_group_chats_speakers_label_its_lines_as_an_add_does(api: Api, pg_url: str) -> None:
+    said = [
+        {"role": "user", "role_id": "u_xm", "role_name": "小明", "content": "我下周去杭州。"},
+        {"role": "user", "role_id": "u_xh", "content": "我也去。"},
+    ]
+
+    data = extract(api, said)
+
+    task = api.ok(
+        "/add/message",
+        {"user_id": ["u_xm", "u_xh"], "conversation_id": "g1", "messages": said},
+    )
+    stored = sql(pg_url, "SELECT memory_value FROM memories WHERE task_id = :t", t=task["task_id"])
+    values = [m["memory_value"] for m in data["memory_detail_list"]]
+    assert values == ["小明: 我下周去杭州。\nu_xh: 我也去。"]
+    assert {m["memory_value"] for m in stored} == set(values)
+    long_name = [{**said[0], "role_name": "名" * 101}]
+    assert "role_name" in api.fails("/extract/memory", {"messages": long_name}, 413, 40305)
+
+
 def test_recalled_blocks_are_left_out(api: Api) -> None:
     data = extract(
         api, [{"role": "user", "content": "<memories>用户住在火星</memories>\n我下周去杭州"}]

@@ -20,6 +20,7 @@ from memos_server.services.fine.extract_memory import (
     Said,
     extract_memories,
 )
+from memos_server.services.limits import check_speakers
 
 router = APIRouter(tags=["extract"], responses=ERRORS)
 
@@ -50,11 +51,13 @@ async def extract_memory(
     preferences (`mode: fast`, and a `note` says so). Recalled-memory blocks, reasoning and this
     service's own instructions in a message are left out, as an add leaves them out.
     """
+    # A speaker's id and name are held to the limits an add holds them to.
+    check_speakers(settings.limits, [], [(m.role_id, m.role_name) for m in body.messages])
     extracted = await extract_memories(
         settings,
         embedder,
         runtime.llm,
-        [Said(m.role, m.text, m.chat_time) for m in body.messages],
+        [Said(m.role, m.text, m.chat_time, m.role_name or m.role_id) for m in body.messages],
         frozenset(ExtractionType(t) for t in body.extraction_types),
     )
     return Envelope(

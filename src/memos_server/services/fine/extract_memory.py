@@ -45,6 +45,8 @@ class Said:
     role: str
     text: str
     chat_time: datetime | None = None
+    # Group chat: who said it (role_name, else role_id), as an add labels its lines.
+    speaker: str | None = None
 
 
 @dataclass
@@ -70,7 +72,10 @@ async def extract_memories(
             if ExtractionType.MEMORY in types
             else [],
         )
-    turns = [Turn(i, m.role, strip_injected(m.text), m.chat_time) for i, m in enumerate(messages)]
+    turns = [
+        Turn(i, m.role, strip_injected(m.text), m.chat_time, m.speaker)
+        for i, m in enumerate(messages)
+    ]
     spoken = [t.text for t in turns if t.role == "user"] or [t.text for t in turns]
     try:
         extraction = await extract(
@@ -89,7 +94,8 @@ async def extract_memories(
 def _windows(
     settings: Settings, embedder: Embedder, messages: Sequence[Said]
 ) -> list[ExtractedFact]:
-    windows = fast_windows(settings, embedder, [(m.role, m.text, m.chat_time) for m in messages])
+    turns = [(m.role, m.text, m.chat_time) for m in messages]
+    windows = fast_windows(settings, embedder, turns, [m.speaker for m in messages])
     # Built, not validated: a window holds turns verbatim, longer than the model is allowed.
     return [
         ExtractedFact.model_construct(
