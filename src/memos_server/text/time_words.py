@@ -77,14 +77,19 @@ _DIGITS_ZH = dict(
 _TENS_ZH = {"十": 10, "百": 100, "千": 1000}
 _PHRASES: list[tuple[re.Pattern[str], str, int]] = [
     (re.compile(p), unit, back)
+    # The longer words first: "大前天" holds "前天", "上上周" holds "上周".
     for p, unit, back in [
+        (r"大前天", "day", 3),
         (r"前天|day before yesterday", "day", 2),
-        (r"昨天|昨日|yesterday", "day", 1),
+        (r"昨天|昨日|昨晚|昨夜|yesterday|last night", "day", 1),
         (r"今天|今日|\btoday\b", "day", 0),
+        (r"上上(?:周|个?星期|个?礼拜)|the week before last", "week", 2),
         (r"上周|上个星期|上星期|上个礼拜|last week", "week", 1),
         (r"这周|本周|这个星期|this week", "week", 0),
+        (r"上上个?月|the month before last", "month", 2),
         (r"上个月|上月|last month", "month", 1),
         (r"这个月|本月|this month", "month", 0),
+        (r"大前年", "year", 3),
         (r"前年|the year before last", "year", 2),
         (r"去年|last year", "year", 1),
         (r"今年|this year", "year", 0),
@@ -92,8 +97,9 @@ _PHRASES: list[tuple[re.Pattern[str], str, int]] = [
 ]
 
 
-# "上周六", "这个星期三", "本礼拜天": one day of last or this calendar week (Monday first).
-_WEEKDAY_ZH = re.compile(r"(上|这|本)个?(?:周|星期|礼拜)([一二三四五六日天])")
+# "上周六", "这个星期三", "本礼拜天", "上上周五": one day of a calendar week (Monday first).
+_WEEKDAY_ZH = re.compile(r"(上上|上|这|本)个?(?:周|星期|礼拜)([一二三四五六日天])")
+_WEEKS_BACK_ZH = {"上上": 14, "上": 7, "这": 0, "本": 0}
 _WEEKDAYS_ZH = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 # "last Saturday": the latest Saturday before today.
 _WEEKDAY_EN = re.compile(r"\blast (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b")
@@ -103,7 +109,7 @@ _WEEKDAYS_EN = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturda
 def _weekday(now: datetime, text: str) -> Period | None:
     found = _WEEKDAY_ZH.search(text)
     if found:
-        monday = _day(now) - timedelta(days=now.weekday() + (7 if found.group(1) == "上" else 0))
+        monday = _day(now) - timedelta(days=now.weekday() + _WEEKS_BACK_ZH[found.group(1)])
         start = monday + timedelta(days=_WEEKDAYS_ZH[found.group(2)])
         return Period(start, start + timedelta(days=1))
     found_en = _WEEKDAY_EN.search(text)
