@@ -37,6 +37,7 @@ from memos_server.services.search.ordering import Scored as Scored
 from memos_server.services.search.ordering import (
     best_of_all,
     newer_siblings_first,
+    one_copy_each,
     place_corrections,
 )
 from memos_server.services.search.passages import (
@@ -236,6 +237,9 @@ async def search_memories(
     )
     numbers: dict[int, int] = {}
 
+    # An agent's memories of every user: a group add's copies, one a member, kept once.
+    copies = query.user_id is None
+
     def fused(kind: str) -> list[tuple[uuid.UUID, float]]:
         """The kind's candidates from both channels, fused and cut to what the later steps
         (recency, the reranker) look at."""
@@ -248,7 +252,7 @@ async def search_memories(
             by_vector,
             by_text,
             settings.search,
-            max(keep, settings.search.recency_candidates) if recency or lifts else keep,
+            max(keep, settings.search.recency_candidates) if recency or lifts or copies else keep,
             period,
             text_asked=bool(tokens),
             cosines=similar if by_vector else {},
@@ -257,6 +261,8 @@ async def search_memories(
     async def ranked(kind: str, candidates: list[tuple[uuid.UUID, float]]) -> list[Scored]:
         limit, keep = limits[kind], keeps[kind]
         found = [Scored(memories[i], score) for i, score in candidates if i in memories]
+        if copies:
+            found = one_copy_each(found)
         if lifts:
             weight = vector_weight(settings.search, bool(nearest.get(kind)), bool(tokens))
             found = across_languages(found, embedder.name, language, weight)

@@ -83,3 +83,17 @@ def newer_siblings_first(
         timedelta(seconds=settings.recency_min_gap_s),
     )
     return [Scored(found[i].memory, round(score, 6)) for i, score in order]
+
+
+def one_copy_each(found: Sequence[Scored]) -> list[Scored]:
+    """The first of memories with the same kind and text. A group add stores its windows once
+    for each user it names: searched by its agent alone (every user's memories), each window
+    would come back once a member."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for scored in found:
+        copy = (scored.memory.kind, scored.memory.memory_value)
+        if copy not in seen:
+            seen.add(copy)
+            kept.append(scored)
+    return kept
