@@ -26,9 +26,10 @@ def test_a_group_add_and_an_agent_search_through_the_sdk(
             ("sdk_group_agent", None),
         ]
         assert said[1]["content"] == "我可以，下午两点怎么样？"
-    # Both users' windows of the conversation, found through the agent alone.
+    # The conversation's windows, found through the agent alone: each once (stored once for
+    # each member), and listed with every member's copy.
     values = [m["memory_value"] for m in result["agent_search"]]
-    assert len(values) == 4
+    assert len(values) == 2
     assert "小明: 下周二的方案评审，大家时间合适吗？\n小红: 我可以，下午两点怎么样？" in values
     assert len(result["user_search"]) == 2
     assert result["agent_total"] == 4
