@@ -281,7 +281,7 @@ class OpenAIChat:
         except ValueError as error:  # a body that is not JSON (or not UTF-8)
             raise _not_a_completion("its answer") from error
         # The client builds the response without validating it: read it as untrusted.
-        if isinstance(response, str | bytes):  # a body that is JSON but no object (or HTML)
+        if not isinstance(response, BaseModel):  # JSON but no object (a string), or HTML
             raise _not_a_completion("its answer")
         choices = getattr(response, "choices", None)
         if not choices:

@@ -46,20 +46,21 @@ def search_text(data: SearchMemoryData) -> str:
     passages = [m for m in data.memory_detail_list if isinstance(m, PassageDetail)]
     if not (facts or passages or data.preference_detail_list):
         return "No memories of this user match the query."
-    lines = [RECALLED, "<memories>"] if facts or data.preference_detail_list else []
-    if facts:
-        lines.append("Facts, most relevant first:")
-        lines += [
-            f"- [{m.id}]{_when(m.memory_time)} {_line(m.memory_value)} "
-            f"(relevance {m.relativity:.2f})"
-            for m in facts
-        ]
-    if data.preference_detail_list:
-        lines.append("Preferences:")
-        lines += [f"- [{p.id}] {_line(p.preference)}" for p in data.preference_detail_list]
-    if data.preference_detail_list and data.preference_note:
-        lines.append(_line(data.preference_note))
-    if lines:
+    lines: list[str] = []
+    if facts or data.preference_detail_list:  # no empty block beside passages
+        lines += [RECALLED, "<memories>"]
+        if facts:
+            lines.append("Facts, most relevant first:")
+            lines += [
+                f"- [{m.id}]{_when(m.memory_time)} {_line(m.memory_value)} "
+                f"(relevance {m.relativity:.2f})"
+                for m in facts
+            ]
+        if data.preference_detail_list:
+            lines.append("Preferences:")
+            lines += [f"- [{p.id}] {_line(p.preference)}" for p in data.preference_detail_list]
+        if data.preference_note:
+            lines.append(_line(data.preference_note))
         lines.append("</memories>")
     if passages:
         # The project's documents, not things the user said: a block of their own.

@@ -56,7 +56,7 @@ from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.messages import MessageRepository
 from memos_server.storage.repositories.tasks import TaskRepository
 from memos_server.storage.vocabulary import MemoryKind, MemoryMode
-from memos_server.text.windows import Window
+from memos_server.text.windows import Window, speaker_of
 
 FAST_TAG = "mode:fast"
 
@@ -75,8 +75,7 @@ class IncomingMessage:
 
     @property
     def speaker(self) -> str | None:
-        """How the conversation's text names the sender: their name, else their id."""
-        return self.role_name or self.role_id
+        return speaker_of(self.role_name, self.role_id)
 
 
 @dataclass(frozen=True)

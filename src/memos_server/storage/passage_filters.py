@@ -31,9 +31,9 @@ def _compare(node: Compare) -> ColumnElement[bool]:
     if node.field == "create_time":
         assert isinstance(node.value, datetime)
         return shown_time(column, node.op, node.value)
-    if node.field == "page":
-        return _page(column, node.op, int(node.value))
-    value = node.value
+    value = int(node.value) if node.field == "page" else node.value
+    if node.field == "page" and value not in _PAGES:
+        return _beyond_every_page(column, node.op, value)
     comparisons: dict[str, ColumnElement[bool]] = {
         "eq": column == value,
         "gt": column > value,
@@ -49,19 +49,11 @@ def _compare(node: Compare) -> ColumnElement[bool]:
 _PAGES = range(-(2**31), 2**31)
 
 
-def _page(column: Any, op: str, page: int) -> ColumnElement[bool]:
-    if page not in _PAGES:
-        above_every_page = page > 0
-        every_paged = op in ("lt", "lte") if above_every_page else op in ("gt", "gte")
-        return column.is_not(None) if every_paged else false()
-    comparisons: dict[str, ColumnElement[bool]] = {
-        "eq": column == page,
-        "gt": column > page,
-        "gte": column >= page,
-        "lt": column < page,
-        "lte": column <= page,
-    }
-    return comparisons[op]
+def _beyond_every_page(column: Any, op: str, page: int) -> ColumnElement[bool]:
+    """``page op <page>`` for a whole number past the column's range: every paged passage is
+    below it (or above it), none equals it."""
+    every_paged = op in ("lt", "lte") if page > 0 else op in ("gt", "gte")
+    return column.is_not(None) if every_paged else false()
 
 
 def passage_sql(node: Filter) -> ColumnElement[bool]:

@@ -99,6 +99,12 @@ def text_query(words: Any) -> ColumnElement[Any]:
     return select(func.to_tsquery("simple", words)).scalar_subquery()
 
 
+def any_word(tokens: Sequence[str]) -> str:
+    """The ``to_tsquery`` text matching any of ``tokens``: each a quoted lexeme (index tokens,
+    from ``text_index``, are safe inside the quotes), joined by ``|``."""
+    return " | ".join(f"'{token}'" for token in tokens)
+
+
 def vector_bytes(column: Any) -> ColumnElement[bytes]:
     """A stored vector in pgvector's binary form (``vector_send``), one ``bytes`` per row, read
     by ``floats_of``. pgvector's own reader parses the vector's text in Python (about half a

@@ -31,6 +31,11 @@ KEY_WORDS = 8
 CHARS_PER_TOKEN = 4
 
 
+def speaker_of(role_name: str | None, role_id: str | None) -> str | None:
+    """How a group chat's text names who sent a message: their name, else their id."""
+    return role_name or role_id
+
+
 @dataclass(frozen=True)
 class Turn:
     index: int  # position of the message in the add request

@@ -21,6 +21,7 @@ from memos_server.services.fine.extract_memory import (
     extract_memories,
 )
 from memos_server.services.limits import check_speakers
+from memos_server.text.windows import speaker_of
 
 router = APIRouter(tags=["extract"], responses=ERRORS)
 
@@ -57,7 +58,10 @@ async def extract_memory(
         settings,
         embedder,
         runtime.llm,
-        [Said(m.role, m.text, m.chat_time, m.role_name or m.role_id) for m in body.messages],
+        [
+            Said(m.role, m.text, m.chat_time, speaker_of(m.role_name, m.role_id))
+            for m in body.messages
+        ],
         frozenset(ExtractionType(t) for t in body.extraction_types),
     )
     return Envelope(

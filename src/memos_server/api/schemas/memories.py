@@ -267,7 +267,7 @@ class DeleteMemoryRequest(TopLevelRequest):
         unknown = [
             k
             for k, v in data.items()
-            if k not in cls.model_fields and k != "user_ids" and v not in (None, [], {}, False)
+            if k not in cls.model_fields and v not in (None, [], {}, False)
         ]
         if unknown:
             names = ", ".join(str(k)[:64] for k in unknown[:5])

@@ -59,7 +59,7 @@ from memos_server.storage.repositories.tasks import TaskRepository
 from memos_server.storage.vocabulary import MemoryKind, MemoryMode
 from memos_server.text.injected import strip_injected
 from memos_server.text.language import detect_language
-from memos_server.text.windows import Turn, short_title
+from memos_server.text.windows import Turn, short_title, speaker_of
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,13 @@ class Refiner(ModelJob):
         usage = Usage()
         with model_failures(usage):
             turns = [
-                Turn(i, m.role, strip_injected(m.content), m.chat_time, m.role_name or m.role_id)
+                Turn(
+                    i,
+                    m.role,
+                    strip_injected(m.content),
+                    m.chat_time,
+                    speaker_of(m.role_name, m.role_id),
+                )
                 for i, m in enumerate(messages)
             ]
             spoken = [t.text for t in turns if t.role == "user"] or [t.text for t in turns]

@@ -60,7 +60,6 @@ ADDED_IN: dict[int, dict[str, frozenset[str]]] = {
     },
     3: {"memory": frozenset({"search_text"}), "passage": frozenset({"search_text"})},
 }
-MAX_WORDS_CHARS = rules.MAX_WORDS_CHARS
 
 
 class FormatError(BadRequest):
@@ -170,7 +169,7 @@ class MemoryRecord(_Record):
     knowledgebase_ids: list[uuid.UUID] = Field(default_factory=list)
     history: list[HistoryRow] = Field(description="Its history rows, oldest first.")
     # Version 3: the words the full-text channel indexes, kept when the header's words match.
-    search_text: str | None = Field(default=None, max_length=MAX_WORDS_CHARS)
+    search_text: str | None = Field(default=None, max_length=rules.MAX_WORDS_CHARS)
     embedding: list[FiniteFloat] | None = None
 
 
@@ -272,7 +271,7 @@ class PassageRecord(_Record):
     heading: str
     text: rules.Text
     created_at: rules.Time
-    search_text: str | None = Field(default=None, max_length=MAX_WORDS_CHARS)
+    search_text: str | None = Field(default=None, max_length=rules.MAX_WORDS_CHARS)
     embedding: list[FiniteFloat] | None = None
 
 

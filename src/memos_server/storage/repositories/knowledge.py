@@ -25,7 +25,7 @@ from memos_server.filters import Filter
 from memos_server.storage.models import KnowledgeBase, KnowledgeFile, KnowledgePassage
 from memos_server.storage.passage_filters import passage_sql
 from memos_server.storage.repositories.memory_scopes import Hit, HnswScan
-from memos_server.storage.types import query_vector, text_query
+from memos_server.storage.types import any_word, query_vector, text_query
 from memos_server.storage.vocabulary import FileStatus
 
 FLUSH_ROWS = 16
@@ -283,7 +283,7 @@ class KnowledgeRepository:
         their index tokens (tokens from ``text_index``: safe inside quoted lexemes)."""
         if not base_ids or not tokens or limit <= 0:
             return []
-        query = text_query(" | ".join(f"'{token}'" for token in tokens))
+        query = text_query(any_word(tokens))
         result = await self.session.execute(
             select(KnowledgePassage.id, KnowledgePassage.created_at, KnowledgePassage.search_text)
             .where(

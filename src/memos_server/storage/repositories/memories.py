@@ -19,7 +19,7 @@ from memos_server.storage.repositories.memory_scopes import (
     Selection,
     live,
 )
-from memos_server.storage.types import query_vector, text_query
+from memos_server.storage.types import any_word, query_vector, text_query
 from memos_server.storage.vocabulary import HistoryEvent, MemoryKind, MemoryMode, MemoryStatus
 
 _when = func.coalesce(Memory.memory_time, Memory.create_time)
@@ -161,7 +161,7 @@ class MemoryRepository:
         """
         if not tokens or limit <= 0:
             return []
-        query = text_query(" | ".join(f"'{token}'" for token in tokens))
+        query = text_query(any_word(tokens))
         result = await self.session.execute(
             select(Memory.id, _when, Memory.search_text)
             # ts_match_vq is ``@@`` as a function, which no index can serve: the user's rows come

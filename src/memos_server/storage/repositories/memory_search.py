@@ -41,6 +41,7 @@ from memos_server.storage.models import Memory, Message
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Counts, Hit, Scope, live
 from memos_server.storage.types import (
+    any_word,
     floats_of,
     query_vector_parameter,
     text_query,
@@ -204,13 +205,12 @@ class MemorySearch(MemoryRepository):
         hit_kinds = tuple(kind for kind, limit in pools.items() if limit > 0)
         if not tokens or not hit_kinds:
             return hits, await self.count_by_kind(scope, list(kinds))
-        quoted = [f"'{token}'" for token in tokens]
-        counted = quoted[:COUNTED_WORDS] if frequencies else []
+        counted = [any_word([token]) for token in tokens[:COUNTED_WORDS]] if frequencies else []
         words = _slots(len(counted))
         shape = scope.shape
         parameters = (
             scope.parameters()
-            | {"words": " | ".join(quoted), "kinds": list(kinds)}
+            | {"words": any_word(tokens), "kinds": list(kinds)}
             | {_limit(kind): pools[kind] for kind in hit_kinds}
             # The slots past the counted words repeat the last one; their counts are not read.
             | {_word(i): counted[min(i, len(counted) - 1)] for i in range(words)}
