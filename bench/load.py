@@ -15,7 +15,9 @@ Phases (``--phases``, default all):
   and every call carries an Idempotency-Key.
 - ``search``: C clients (``--levels``, default 1, 8, 32, 128) each sending search/memory for a
   random loaded user and a question about their persona, back to back, for ``--duration``
-  seconds after a short warm-up; throughput, p50/p95/p99 latency and errors per level.
+  seconds after a short warm-up; throughput, p50/p95/p99 latency and errors per level. Before
+  the first level, one unmeasured search for each user (``--no-warm`` skips it): the levels
+  then read rows Postgres has read before, as the floor does.
 - ``add``: the same with add/message (fast mode), a 4-message conversation per call, to new
   users; messages per second.
 
@@ -519,6 +521,40 @@ async def drive(
     return Level.measured(clients, latencies, errors, seconds, cpu_used, messages_per_call)
 
 
+async def warm(args: argparse.Namespace, users: int, clients: int = 8) -> dict[str, Any]:
+    """One search per loaded user, unmeasured, before the search levels: every user's rows read
+    once, as the floor reads its samples' rows before timing them. Without it the first level
+    paid for reading a cold corpus into Postgres's buffers (a 1,000,000-memory corpus is 2 GB,
+    and a level of 20 s reaches each user about twice)."""
+    sent = [0]
+    failed: list[str] = []
+
+    def call(rng: random.Random, _number: int, _sequence: int) -> Call:
+        u = sent[0]
+        sent[0] += 1
+        return Call("/search/memory", {"user_id": user_id(u), "query": query(rng, args.seed, u)})
+
+    def record(answer: Answer) -> None:
+        if answer.problem:
+            failed.append(answer.problem)
+
+    started = time.perf_counter()
+    await run_clients(
+        args.base_url,
+        args.api_key,
+        min(clients, users),
+        call,
+        lambda: sent[0] >= users,
+        record,
+        seed=f"{args.seed}:warm",
+    )
+    return {
+        "searches": sent[0],
+        "seconds": round(time.perf_counter() - started, 1),
+        "errors": len(failed),
+    }
+
+
 def search_call(args: argparse.Namespace, users: int) -> MakeCall:
     def call(rng: random.Random, _number: int, _sequence: int) -> Call:
         u = rng.randrange(users)
@@ -577,7 +613,14 @@ def markdown(report: dict[str, Any]) -> str:
         f"- Settings: `{json.dumps(report['settings'], ensure_ascii=False)}`",
         f"- Command: `{report['command']}`",
         f"- Each level: {report['duration_s']:.0f} s measured after {WARMUP_S:.0f} s of warm-up;"
-        " clients send back to back over loopback HTTP/1.1 keep-alive.",
+        " clients send back to back over loopback HTTP/1.1 keep-alive."
+        + (
+            f" Before the search levels, one unmeasured search for each user "
+            f"({warmed['searches']:,} in {warmed['seconds']:.0f} s), so that every user's rows "
+            "have been read once, as the floor's have."
+            if (warmed := report.get("warm"))
+            else ""
+        ),
         "",
     ]
     earlier = report.get("load_history")
@@ -829,6 +872,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--floor-samples", type=int, default=100, help="searches and adds the floor is timed on"
     )
+    parser.add_argument(
+        "--no-warm",
+        dest="warm",
+        action="store_false",
+        help="skip the unmeasured search of every user before the search levels",
+    )
     parser.add_argument("--state", type=Path, help="progress file (default: in --data-dir)")
     parser.add_argument(
         "--replica",
@@ -973,6 +1022,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 report["service"] += f" ({floor['model']})"
                 print(f"  {floor['search']} {floor['add']}", file=sys.stderr)
             if "search" in phases and users:
+                if args.warm:
+                    print(f"warm: one search for each of {users} users", file=sys.stderr)
+                    report["warm"] = asyncio.run(warm(args, users))
                 report["search"] = []
                 for clients in levels:
                     print(f"search: {clients} clients", file=sys.stderr)
