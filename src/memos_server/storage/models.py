@@ -10,7 +10,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
     Computed,
@@ -27,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from memos_server.storage.types import ClientTime
+from memos_server.storage.types import ClientTime, StoredVector
 from memos_server.storage.vocabulary import JobStatus, MemoryStatus
 
 
@@ -123,10 +122,10 @@ class Memory(Base):
     memory_time: Mapped[datetime | None] = mapped_column(ClientTime)
     confidence: Mapped[float] = mapped_column(Float, default=1.0)
     status: Mapped[str] = mapped_column(Text, default=MemoryStatus.ACTIVATED)
-    embedding: Mapped[list[float]] = mapped_column(Vector())
+    embedding: Mapped[list[float]] = mapped_column(StoredVector())
     # The next model's vector while ``memos-server reindex`` runs (NULL otherwise); only the
     # reindex reads or writes it (``repositories/reindex.py``).
-    embedding_next: Mapped[list[float] | None] = mapped_column(Vector(), deferred=True)
+    embedding_next: Mapped[list[float] | None] = mapped_column(StoredVector(), deferred=True)
     source_message_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list)
     # A feedback memory: the memories it was given against, which search shows it above.
     corrects: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID), default=list)
@@ -308,9 +307,9 @@ class KnowledgePassage(Base):
     page: Mapped[int | None] = mapped_column(Integer)  # a PDF's page it starts on (1, 2, ...)
     heading: Mapped[str] = mapped_column(Text, default="")
     text: Mapped[str] = mapped_column(Text)
-    embedding: Mapped[list[float]] = mapped_column(Vector())
+    embedding: Mapped[list[float]] = mapped_column(StoredVector())
     # The next model's vector while a reindex runs (migration 0017).
-    embedding_next: Mapped[list[float] | None] = mapped_column(Vector(), deferred=True)
+    embedding_next: Mapped[list[float] | None] = mapped_column(StoredVector(), deferred=True)
     search_text: Mapped[str] = mapped_column(Text, default="")
     tsv: Mapped[Any] = mapped_column(
         TSVECTOR, Computed("to_tsvector('simple', search_text)", persisted=True), deferred=True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,38 @@ class ClientTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else utc(value)
+
+
+class StoredVector(PgVector):
+    """pgvector's column type, binding a vector of floats as float32 text in one formatting
+    pass: pgvector's own binding prints each float's full double repr in a Python loop (about
+    0.3 ms for 384 of them, four times in a four-message add); ``%.9g`` of each float32 is as
+    exact (nine significant digits round-trip a float32) and a third of the time."""
+
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        def process(value: Any) -> str | None:
+            if isinstance(value, (list, tuple, np.ndarray)):
+                return vector_text(value)
+            return Vector._to_db(value)
+
+        return process
+
+
+def vector_text(values: Sequence[float] | npt.NDArray[Any]) -> str:
+    """``values`` as pgvector's text (``[0.1,-0.2,...]``), each rounded to float32 as pgvector
+    stores it, then printed exactly; NaN and infinity print as ``nan`` and ``inf``, which
+    pgvector refuses, as before."""
+    floats = np.asarray(values, dtype=np.float32)
+    if floats.ndim != 1:
+        raise ValueError("a vector has one dimension")
+    return _vector_format(len(floats)) % tuple(floats.tolist())
+
+
+@lru_cache(maxsize=8)
+def _vector_format(dimensions: int) -> str:
+    return "[" + ",".join(["%.9g"] * dimensions) + "]"
 
 
 class VectorText(Vector):
