@@ -114,6 +114,26 @@ def test_two_unusable_answers_fail_the_task_and_keep_the_fast_memories(
     assert_fast_memories_kept(fine_api)
 
 
+def test_an_unusable_preferences_answer_keeps_the_facts(fine_api: Api, fake_llm: FakeLLM) -> None:
+    fake_llm.script(
+        {
+            "facts": reply_json({"memories": [FACT]}),
+            "preferences": Reply(content="抱歉，我无法回答。"),
+        }
+    )
+
+    task = add(fine_api)
+
+    assert task["status"] == "completed"
+    reported = status(fine_api, task["task_id"])
+    assert reported["status"] == "completed"
+    assert "preferences" in reported["error"]
+    assert "the answer holds no JSON object" in reported["error"]
+    assert len(fake_llm.calls("preferences")) == 2  # asked again once, as any unusable answer
+    assert [m["memory_value"] for m in memories(fine_api)] == [VALUE]
+    assert reported["memory_views"]["added"]
+
+
 def test_the_model_failing_with_500_keeps_the_fast_memories(
     fine_api: Api, fake_llm: FakeLLM
 ) -> None:

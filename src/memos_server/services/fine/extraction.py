@@ -10,6 +10,7 @@ the event of last Saturday).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -18,12 +19,14 @@ from typing import Any, Literal, TypeVar
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from memos_server.llm import LLM, LLMUnavailable
-from memos_server.llm.json_output import Usage, ask_json, list_under
+from memos_server.llm.json_output import MalformedOutput, Usage, ask_json, list_under
 from memos_server.prompts import Language, load_prompt
 from memos_server.prompts.dates import said_at
 from memos_server.prompts.labels import VIEWPOINTS
 from memos_server.text.windows import SPOKEN_ROLES, Turn
 from memos_server.times import in_range
+
+log = logging.getLogger(__name__)
 
 # What one answer may hold: a model that ignores max_tokens (or an endpoint that does) is not
 # let to store thousands of memories from one add, each compared with the others.
@@ -199,6 +202,9 @@ class Extraction:
     usage: Usage = field(default_factory=Usage)
     events: list[ExtractedEvent] = field(default_factory=list)
     event_prompt: str = ""
+    # The kinds whose answer could not be used even when asked again ("preferences", "events";
+    # never "facts", which fail the extraction), with why: the facts are kept.
+    unusable: dict[str, str] = field(default_factory=dict)
 
 
 def render_conversation(turns: Sequence[Turn]) -> str:
@@ -306,27 +312,46 @@ async def extract(
         else _nothing()
     )
     # The calls do not depend on each other: ask them at once, and let them all finish.
-    found_facts, found_preferences, found_events = await asyncio.gather(
-        fact_call, preference_call, event_call, return_exceptions=True
+    asked = {"facts": facts, "preferences": preferences, "events": events}
+    found = dict(
+        zip(
+            asked,
+            await asyncio.gather(fact_call, preference_call, event_call, return_exceptions=True),
+            strict=True,
+        )
     )
-    failures = [
-        r for r in (found_facts, found_preferences, found_events) if isinstance(r, BaseException)
-    ]
-    if failures:
-        # An unreachable model is worth retrying later; report that before a bad answer.
+    failures = [r for r in found.values() if isinstance(r, BaseException)]
+    unusable = {
+        kind: str(r) for kind, r in found.items() if isinstance(r, MalformedOutput) and asked[kind]
+    }
+    if (
+        any(not isinstance(f, MalformedOutput) for f in failures)
+        or "facts" in unusable
+        or (unusable and len(unusable) == sum(asked.values()))
+    ):
+        # An unreachable model is worth retrying later; report that before a bad answer. A bad
+        # answer fails the extraction when it is the facts' (the add's fast memories then stay
+        # its record) or when no kind asked for has a usable one; a bad preferences or events
+        # answer beside usable facts costs only its own kind.
         raise next((f for f in failures if isinstance(f, LLMUnavailable)), failures[0])
-    assert isinstance(found_facts, list)
-    assert isinstance(found_preferences, list)
-    assert isinstance(found_events, list)
+    for kind in unusable:
+        log.warning("the %s the model answered could not be used; the other kinds are kept", kind)
+        found[kind] = []
     return Extraction(
-        facts=found_facts,
-        preferences=found_preferences,
+        facts=_items(found["facts"]),
+        preferences=_items(found["preferences"]),
         fact_prompt=fact_prompt.version,
         preference_prompt=preference_prompt.version,
         usage=usage,
-        events=found_events,
+        events=_items(found["events"]),
         event_prompt=event_prompt.version,
+        unusable=unusable,
     )
+
+
+def _items(found: object) -> list[Any]:
+    assert isinstance(found, list)
+    return found
 
 
 def at_midnight(day: date | None) -> datetime | None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -205,7 +206,9 @@ class Refiner(ModelJob):
                 max_value_chars=self.settings.profiles.max_value_chars,
                 usage=usage,
             )
-        return await self._apply(task, group, plan, fills, usage, job_id, worker)
+        return await self._apply(
+            task, group, plan, fills, usage, job_id, worker, unusable=extraction.unusable
+        )
 
     async def _plan(
         self, scope: Scope, language: Language, candidates: list[Candidate], usage: Usage
@@ -270,7 +273,11 @@ class Refiner(ModelJob):
         usage: Usage,
         job_id: int,
         worker: str,
+        *,
+        unusable: Mapping[str, str],
     ) -> Task:
+        """``unusable``: the kinds whose answer could not be used (``Extraction.unusable``): the
+        task still completes with the facts, its ``error`` naming what is missing."""
         async with self.database.session() as session:
             # A user of a group add forgotten meanwhile (delete/user takes their lock, and hands
             # the task on if it was theirs) must get nothing: lock each, then see who is left.
@@ -311,7 +318,8 @@ class Refiner(ModelJob):
                     source_ids=[m.id for m in left.copies[task.user_id]],
                     max_fields=self.settings.profiles.max_fields,
                 )
-            finished = await complete_job(session, task.id, job_id, usage)
+            note = "; ".join(f"the model's {kind}: {why}" for kind, why in unusable.items())
+            finished = await complete_job(session, task.id, job_id, usage, note=note or None)
             await session.commit()
         return finished
 

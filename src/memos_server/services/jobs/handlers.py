@@ -97,10 +97,11 @@ async def hold_job(session: AsyncSession, job_id: int, worker: str) -> None:
 
 
 async def complete_job(
-    session: AsyncSession, task_id: uuid.UUID, job_id: int, usage: Usage
+    session: AsyncSession, task_id: uuid.UUID, job_id: int, usage: Usage, *, note: str | None = None
 ) -> Task:
-    """Mark the task completed and the job done, in the transaction that applied the result."""
-    finished = await mark_task(session, task_id, TaskStatus.COMPLETED, usage, None)
+    """Mark the task completed and the job done, in the transaction that applied the result.
+    ``note``: what of the work could not be done (the task's ``error``, though it completed)."""
+    finished = await mark_task(session, task_id, TaskStatus.COMPLETED, usage, note)
     await JobRepository(session).finish(job_id, JobStatus.DONE)
     return finished
 
