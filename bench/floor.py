@@ -4,7 +4,9 @@ A search cannot cost less than its query's embedding plus its two channels' SQL 
 exact vector scan and full-text match) answered by Postgres with the user's rows warm; a fast add
 no less than embedding its windows plus inserting their memory rows. ``bench/load.py`` measures
 both here, in its own process, on the same data in the same run, and sets the service's CPU per
-request beside them (``ratio``: service + Postgres CPU per request / the floor's).
+request beside them (``ratio``: service + Postgres CPU per request / the floor's). The samples
+are prepared once (``prepare``) and timed as often as the run wants (``time_floor``): before the
+first level and after each, while no client is calling.
 
 The SQL is the service's own, not a copy: one search (or add) per sample runs in this process
 through the service's code (``search_memories``, ``MessageIntake``) on an engine that records the
@@ -111,7 +113,27 @@ async def _measure(
     return process_cpu() - mine, pid_cpu(backend) - theirs
 
 
-async def measure(
+@dataclass
+class Probe:
+    """What the floor is timed on, prepared once (``prepare``) and timed as often as wanted
+    (``time_floor``): the model loaded in this process, each sample's statements as the service
+    sent them, and the texts it embedded."""
+
+    model: str
+    url: str  # plain asyncpg DSN of the service's database
+    embedder: Any
+    queries: list[str]
+    windows: list[list[str]]
+    searches: list[list[Statement]]
+    inserts: list[list[Statement]]
+    embedded: Any  # the embedded Postgres this process attached to, or None
+
+    @property
+    def samples(self) -> int:
+        return len(self.queries)
+
+
+async def prepare(
     *,
     env: dict[str, str],
     database_url: str | None,
@@ -119,12 +141,12 @@ async def measure(
     seed: int,
     users: int,
     samples: int,
-) -> dict[str, Any]:
-    """The floor of a search and of a fast add (4 messages, as ``load.add_call`` sends)."""
-    import asyncpg
+) -> Probe:
+    """Run one search (and one 4-message fast add, as ``load.add_call`` sends, rolled back) per
+    sample through the service's own code, recording the statements it sends."""
     from sqlalchemy import event, text
 
-    from memos_server.embedding import TextKind, load_embedder
+    from memos_server.embedding import load_embedder
     from memos_server.services.ingest import AddMessages, IncomingMessage, MessageIntake
     from memos_server.services.search.engine import SearchQuery, search_memories
     from memos_server.settings import Settings
@@ -191,38 +213,82 @@ async def measure(
                 await intake.add(session, project_id=project, request=request)
                 await session.rollback()
             inserts.append([s for s in sent if s[0].startswith("INSERT INTO memories ")])
-
-        async def embedding_cpu(texts: list[list[str]], kind: TextKind) -> float:
-            for batch in texts[:3]:
-                await embedder.embed(batch, kind)  # warm
-            before = process_cpu()
-            for batch in texts:
-                await embedder.embed(batch, kind)
-            return process_cpu() - before
-
-        search_embedding = await embedding_cpu([[q] for _, q in asked], TextKind.QUERY)
-        add_embedding = await embedding_cpu(windows, TextKind.PASSAGE)
-        connection = await asyncpg.connect(plain_dsn(database.engine.url.render_as_string(False)))
-        try:
-            search_sql = await _measure(connection, searches, rollback=False)
-            add_sql = await _measure(connection, inserts, rollback=True)
-        finally:
-            await connection.close()
+        plain = plain_dsn(database.engine.url.render_as_string(False))
     finally:
         await database.dispose()
-        await embedder.aclose()
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
+    return Probe(
+        embedder.name, plain, embedder, [q for _, q in asked], windows, searches, inserts, embedded
+    )
+
+
+async def time_floor(probe: Probe, phases: tuple[str, ...] = ("search", "add")) -> dict[str, Any]:
+    """The floor of each phase named, timed now: the model on the samples' texts, then their
+    statements on a fresh plain connection (a warm-up pass, then a measured one)."""
+    import asyncpg
+
+    from memos_server.embedding import TextKind
+
+    async def embedding_cpu(texts: list[list[str]], kind: TextKind) -> float:
+        for batch in texts[:3]:
+            await probe.embedder.embed(batch, kind)  # warm
+        before = process_cpu()
+        for batch in texts:
+            await probe.embedder.embed(batch, kind)
+        return process_cpu() - before
 
     def per(seconds: float) -> float:
-        return round(seconds * 1000 / samples, 2)
+        return round(seconds * 1000 / probe.samples, 2)
 
-    search = Floor(samples, per(search_embedding), per(search_sql[0]), per(search_sql[1]))
-    add = Floor(samples, per(add_embedding), per(add_sql[0]), per(add_sql[1]))
+    timed: dict[str, Any] = {}
+    connection = await asyncpg.connect(probe.url)
+    try:
+        if "search" in phases:
+            cpu = await embedding_cpu([[q] for q in probe.queries], TextKind.QUERY)
+            driver, backend = await _measure(connection, probe.searches, rollback=False)
+            timed["search"] = Floor(probe.samples, per(cpu), per(driver), per(backend)).report()
+        if "add" in phases:
+            cpu = await embedding_cpu(probe.windows, TextKind.PASSAGE)
+            driver, backend = await _measure(connection, probe.inserts, rollback=True)
+            timed["add"] = Floor(probe.samples, per(cpu), per(driver), per(backend)).report()
+    finally:
+        await connection.close()
+    return timed
+
+
+async def close(probe: Probe) -> None:
+    await probe.embedder.aclose()
+    if probe.embedded is not None:
+        await asyncio.to_thread(probe.embedded.stop)
+
+
+async def measure(
+    *,
+    env: dict[str, str],
+    database_url: str | None,
+    data_dir: Path,
+    seed: int,
+    users: int,
+    samples: int,
+) -> dict[str, Any]:
+    """The floor of a search and of a fast add, once (``prepare``, ``time_floor``, ``close``)."""
+    probe = await prepare(
+        env=env,
+        database_url=database_url,
+        data_dir=data_dir,
+        seed=seed,
+        users=users,
+        samples=samples,
+    )
+    try:
+        return {**described(probe), **await time_floor(probe)}
+    finally:
+        await close(probe)
+
+
+def described(probe: Probe) -> dict[str, Any]:
+    """What the floor is made of: the model and the statements of the first sample."""
     return {
-        "model": embedder.name,
-        "search": search.report(),
-        "add": add.report(),
-        "search_statements": [s[0] for s in searches[0]],
-        "add_statements": [s[0][:120] for s in inserts[0]],
+        "model": probe.model,
+        "search_statements": [s[0] for s in probe.searches[0]],
+        "add_statements": [s[0][:120] for s in probe.inserts[0]],
     }

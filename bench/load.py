@@ -22,10 +22,12 @@ Phases (``--phases``, default all):
   users; messages per second.
 
 Beside each level, the floor (``bench/floor.py``), measured in the same run on the same data
-before the levels (``--floor-samples``; the service this script starts, or ``--database-url``):
-the CPU of the query's embedding in this process plus the search channels' own SQL sent
-straight to Postgres with the rows warm; for an add, the windows' embedding plus the memories'
-INSERT. Each level reports its service + Postgres CPU per request as a multiple of it.
+(``--floor-samples``; the service this script starts, or ``--database-url``): the CPU of the
+query's embedding in this process plus the search channels' own SQL sent straight to Postgres
+with the rows warm; for an add, the windows' embedding plus the memories' INSERT. It is timed
+before the first level and again after each (the machine's speed moves by half within minutes),
+and each level reports its service + Postgres CPU per request as a multiple of the mean of the
+floor timed just before and just after it.
 
 ``--replica`` (with the service started here): after the load phase, a streaming replica of its
 embedded Postgres is made (``pg_basebackup -R``, on loopback) and the service restarted to read
@@ -65,6 +67,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import floor as floor_bench  # noqa: E402
 from bench.corpus import messages, query  # noqa: E402
 from bench.search_latency import machine, percentile  # noqa: E402
 
@@ -350,7 +353,9 @@ class Level:
     # process named postgres on this machine) and this load generator.
     cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
     cpu_busy: float | None = None  # share of all cores busy while measuring
-    # (service + Postgres) CPU per request / the floor's (bench/floor.py), when it was measured.
+    # (service + Postgres) CPU per request / the floor's (bench/floor.py), when it was measured:
+    # the mean of the floor timed just before the level and just after it (``floor_ms``).
+    floor_ms: float | None = None
     floor_ratio: float | None = None
 
     @classmethod
@@ -581,12 +586,28 @@ def add_call(seed: int, clients: int, run: str, *, keyed: bool = False) -> MakeC
     return call
 
 
-def ratio(level: Level, floor: dict[str, Any] | None, phase: str) -> float | None:
+def ratio(level: Level, floor_ms: float | None) -> float | None:
     """The level's service + Postgres CPU per request as a multiple of the floor's."""
-    if not floor or not floor[phase]["total_ms"]:
+    if not floor_ms:
         return None
     cpu = level.cpu_ms_per_request
-    return round((cpu["service"] + cpu["postgres"]) / floor[phase]["total_ms"], 2)
+    return round((cpu["service"] + cpu["postgres"]) / floor_ms, 2)
+
+
+def floor_summary(timings: list[dict[str, Any]]) -> dict[str, Any]:
+    """A phase's floor over every time it was timed in the run: each part's mean, and the
+    totals' range (the machine's speed moves within minutes)."""
+    mean = {
+        key: round(sum(t[key] for t in timings) / len(timings), 2)
+        for key in ("embedding_ms", "driver_ms", "postgres_ms", "total_ms")
+    }
+    totals = [t["total_ms"] for t in timings]
+    return {
+        **mean,
+        "samples": timings[0]["samples"],
+        "timings": len(timings),
+        "total_range_ms": [min(totals), max(totals)],
+    }
 
 
 # ----------------------------------------------------------------------------------- report
@@ -677,11 +698,15 @@ def markdown(report: dict[str, Any]) -> str:
         if floor:
             what = "query embedding" if phase == "search" else "embedding the windows"
             sql = "the two channels' SQL" if phase == "search" else "the memories' INSERT"
+            low, high = floor.get("total_range_ms") or [floor["total_ms"]] * 2
             lines += [
-                f"Floor, measured in this run ({floor['samples']} samples, rows warm): {what} "
-                f"{floor['embedding_ms']:.1f} + {sql} (asyncpg {floor['driver_ms']:.1f}, Postgres "
-                f"{floor['postgres_ms']:.1f}) = **{floor['total_ms']:.1f} ms CPU** per request; "
-                "x floor = (service + Postgres) CPU per request / this.",
+                f"Floor, measured in this run ({floor['samples']} samples, rows warm), timed "
+                f"{floor.get('timings', 1)} times, before the first level and after each: "
+                f"{what} {floor['embedding_ms']:.1f} + {sql} (asyncpg {floor['driver_ms']:.1f}, "
+                f"Postgres {floor['postgres_ms']:.1f}) = **{floor['total_ms']:.1f} ms CPU** per "
+                f"request on average ({low:.1f}-{high:.1f}: the machine's speed moves); a level's "
+                "x floor = its (service + Postgres) CPU per request / the mean of the floor timed "
+                "just before and just after it.",
                 "",
             ]
             if phase == "add":
@@ -966,6 +991,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.postmaster = postmaster_pid(args.data_dir) if service else None
     state.write(state_path)
 
+    probe: floor_bench.Probe | None = None
     report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": machine(),
@@ -1002,14 +1028,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "seed": state.seed,
             }
             levels = [int(x) for x in args.levels.split(",") if x.strip()]
-            floor = None
             measured = ("search" in phases or "add" in phases) and users
             if measured and args.floor_samples > 0 and (service or args.database_url):
                 print(f"floor: {args.floor_samples} searches and adds", file=sys.stderr)
-                from bench.floor import measure
-
-                floor = asyncio.run(
-                    measure(
+                probe = asyncio.run(
+                    floor_bench.prepare(
                         env=service_env(args.data_dir, state) if service else {},
                         database_url=args.database_url,
                         data_dir=args.data_dir,
@@ -1018,42 +1041,60 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         samples=args.floor_samples,
                     )
                 )
-                report["floor"] = floor
-                report["service"] += f" ({floor['model']})"
-                print(f"  {floor['search']} {floor['add']}", file=sys.stderr)
+                report["floor"] = floor_bench.described(probe)
+                report["service"] += f" ({probe.model})"
+            timings: dict[str, list[dict[str, Any]]] = {"search": [], "add": []}
+
+            def floor_now(phase: str) -> float | None:
+                """The phase's floor timed now (None without a probe)."""
+                if probe is None:
+                    return None
+                timed = asyncio.run(floor_bench.time_floor(probe, (phase,)))[phase]
+                timings[phase].append(timed)
+                print(f"  floor: {timed}", file=sys.stderr)
+                return float(timed["total_ms"])
+
+            def run_levels(phase: str, make_call: Callable[[int], MakeCall], each: int) -> None:
+                """Each level, the floor timed before the first and after each one."""
+                report[phase] = []
+                before = floor_now(phase)
+                for clients in levels:
+                    print(f"{phase}: {clients} clients", file=sys.stderr)
+                    level = asyncio.run(drive(args, clients, make_call(clients), each))
+                    after = floor_now(phase)
+                    if before is not None and after is not None:
+                        level.floor_ms = round((before + after) / 2, 2)
+                    level.floor_ratio = ratio(level, level.floor_ms)
+                    report[phase].append(asdict(level))
+                    print(f"  {asdict(level)}", file=sys.stderr)
+                    before = after
+
             if "search" in phases and users:
                 if args.warm:
                     print(f"warm: one search for each of {users} users", file=sys.stderr)
                     report["warm"] = asyncio.run(warm(args, users))
-                report["search"] = []
-                for clients in levels:
-                    print(f"search: {clients} clients", file=sys.stderr)
-                    level = asyncio.run(drive(args, clients, search_call(args, users)))
-                    level.floor_ratio = ratio(level, floor, "search")
-                    report["search"].append(asdict(level))
-                    print(f"  {asdict(level)}", file=sys.stderr)
+                run_levels("search", lambda _clients: search_call(args, users), 0)
             if "add" in phases:
-                report["add"] = []
                 run = uuid.uuid4().hex[:6]
-                for clients in levels:
-                    print(f"add: {clients} clients", file=sys.stderr)
-                    level = asyncio.run(drive(args, clients, add_call(args.seed, clients, run), 4))
-                    level.floor_ratio = ratio(level, floor, "add")
-                    report["add"].append(asdict(level))
-                    print(f"  {asdict(level)}", file=sys.stderr)
+                run_levels("add", lambda clients: add_call(args.seed, clients, run), 4)
+            for phase, timed in timings.items():
+                if timed:
+                    report["floor"][phase] = floor_summary(timed)
         report["peak_rss_mb"] = rss.peak_mb
         if args.mem0 and report.get("dataset", {}).get("users"):
             report["mem0"] = mem0 = mem0_line(args, state, phases, service is not None)
             for phase in ("search", "add"):
                 for level in mem0.get(f"{phase}_levels", []):
                     cpu = level["cpu_ms_per_request"]
-                    total = (floor or {}).get(phase, {}).get("total_ms")
+                    total = (report.get("floor") or {}).get(phase, {}).get("total_ms")
                     if total:
                         level["floor_ratio"] = round((cpu["mem0"] + cpu["postgres"]) / total, 2)
         if replica is not None:
             report["service"] += "; reads from a streaming replica on loopback (--replica)"
             report["reads"] = reads_by_target(args.base_url)
     finally:
+        if probe is not None:
+            asyncio.run(floor_bench.close(probe))
         if service is not None:
             service.stop()
         if replica is not None:

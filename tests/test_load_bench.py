@@ -69,7 +69,13 @@ def test_a_small_load_benchmark_runs_and_reports(tmp_path: Path) -> None:
     assert floor["add_statements"][0].startswith("INSERT INTO memories ")
     for phase in ("search", "add"):
         assert floor[phase]["embedding_ms"] > 0  # (Postgres: 10 ms ticks, maybe 0 here)
-        assert all(level["floor_ratio"] > 0 for level in report[phase])
+        # Timed before the first level and after each; each level against the two around it.
+        assert floor[phase]["timings"] == 3
+        low, high = floor[phase]["total_range_ms"]
+        for level in report[phase]:
+            assert low <= level["floor_ms"] <= high
+            assert level["floor_ratio"] > 0
+    assert report["warm"] == {"searches": 3, "seconds": report["warm"]["seconds"], "errors": 0}
     assert "Floor, measured in this run" in markdown
 
     # A second run measures the same corpus without loading it again, and replaces the section.
