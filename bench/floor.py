@@ -261,30 +261,6 @@ async def close(probe: Probe) -> None:
         await asyncio.to_thread(probe.embedded.stop)
 
 
-async def measure(
-    *,
-    env: dict[str, str],
-    database_url: str | None,
-    data_dir: Path,
-    seed: int,
-    users: int,
-    samples: int,
-) -> dict[str, Any]:
-    """The floor of a search and of a fast add, once (``prepare``, ``time_floor``, ``close``)."""
-    probe = await prepare(
-        env=env,
-        database_url=database_url,
-        data_dir=data_dir,
-        seed=seed,
-        users=users,
-        samples=samples,
-    )
-    try:
-        return {**described(probe), **await time_floor(probe)}
-    finally:
-        await close(probe)
-
-
 def described(probe: Probe) -> dict[str, Any]:
     """What the floor is made of: the model and the statements of the first sample."""
     return {
