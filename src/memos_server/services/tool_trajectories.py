@@ -75,10 +75,13 @@ def call_parts(entry: dict[str, Any]) -> tuple[str, str, str | None]:
 
 
 def trajectories(messages: Sequence[ToolMessage]) -> list[Trajectory]:
-    """The add's tool trajectories, in the order their calls were made."""
-    results = {
-        m.tool_call_id: i for i, m in enumerate(messages) if m.role == "tool" and m.tool_call_id
-    }
+    """The add's tool trajectories, in the order their calls were made. A call's result is the
+    first tool message after it with its id that no earlier call took: some agents number their
+    calls afresh each turn ("call_0" again), and each call keeps its own result."""
+    results: dict[str, list[int]] = {}
+    for i, m in enumerate(messages):
+        if m.role == "tool" and m.tool_call_id:
+            results.setdefault(m.tool_call_id, []).append(i)
     answered: set[int] = set()
     found: list[Trajectory] = []
     request: str | None = None
@@ -89,7 +92,9 @@ def trajectories(messages: Sequence[ToolMessage]) -> list[Trajectory]:
             if not isinstance(entry, dict):
                 continue
             name, arguments, call_id = call_parts(entry)
-            at = results.get(call_id) if call_id is not None else None
+            at = next(
+                (j for j in results.get(call_id or "", ()) if j > i and j not in answered), None
+            )
             result = messages[at].text if at is not None else None
             if at is not None:
                 answered.add(at)
