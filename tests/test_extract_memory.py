@@ -162,3 +162,12 @@ def test_an_unusable_model_answer_is_a_503(fine_api: Api, fake_llm: FakeLLM) -> 
 
     fine_api.fails("/extract/memory", {"messages": SEED_HOTEL}, 503, 50004)
     assert len(fake_llm.calls("facts")) == 2  # asked once more, shown why
+
+
+def test_an_unusable_preferences_answer_is_a_503_not_none_found(
+    fine_api: Api, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script({"preferences": Reply(content="抱歉，无法回答。")})
+
+    refused = fine_api.fails("/extract/memory", {"messages": SEED_HOTEL}, 503, 50004)
+    assert "preferences" in refused

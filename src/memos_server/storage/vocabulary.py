@@ -62,7 +62,7 @@ class HistoryEvent(StrEnum):
 
 class TaskStatus(StrEnum):
     """Where an add-like request's task is: its job still to finish, done, or failed for good
-    (``tasks.error`` says why)."""
+    (``tasks.error`` says why; a completed fine add's names a kind the model failed on)."""
 
     RUNNING = "running"
     COMPLETED = "completed"

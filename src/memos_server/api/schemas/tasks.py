@@ -36,7 +36,11 @@ class MemoryViews(BaseModel):
 class TaskStatus(BaseModel):
     task_id: str
     status: Literal["running", "completed", "failed"]
-    error: str | None = Field(default=None, description="Why the task failed, if it did.")
+    error: str | None = Field(
+        default=None,
+        description="Why the task failed, if it did; on a completed fine add, the kinds of memory "
+        "the model's answer for could not be used (its facts were kept).",
+    )
     memory_views: MemoryViews = Field(
         description="The memories the task added, updated and deleted so far: a running fine "
         "add's fast memories, a completed one's extracted memories."

@@ -88,6 +88,10 @@ async def extract_memories(
     except MalformedOutput as error:
         # A job would retry later; a client waiting on the answer is told the model failed.
         raise LLMUnavailable(f"the language model's answer could not be used: {error}") from error
+    if extraction.unusable:
+        # Nor is an empty list of a kind the model failed on passed off as "none found".
+        kind, why = next(iter(extraction.unusable.items()))
+        raise LLMUnavailable(f"the language model's {kind} could not be used: {why}")
     return Extracted(ExtractedBy.FINE, extraction.facts, extraction.preferences)
 
 
