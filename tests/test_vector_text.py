@@ -52,3 +52,8 @@ def test_what_pgvector_refuses_is_still_refused(pg_url: str) -> None:
             stored(pg_url, vector_text(bad))
     with pytest.raises(ValueError, match="one dimension"):
         vector_text([[1.0, 2.0]])
+
+
+def test_a_null_in_a_vector_is_refused_before_postgres() -> None:
+    with pytest.raises(ValueError, match="not null"):
+        vector_text([0.5, None])  # type: ignore[list-item]

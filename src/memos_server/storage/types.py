@@ -69,19 +69,30 @@ class StoredVector(PgVector):
     cache_ok = True
 
     def bind_processor(self, dialect: Dialect) -> Any:
-        def process(value: Any) -> str | None:
-            if isinstance(value, (list, tuple, np.ndarray)):
-                return vector_text(value)
-            return Vector._to_db(value)
+        return _as_text
+
+    def literal_processor(self, dialect: Dialect) -> Any:
+        def process(value: Any) -> str:
+            text = _as_text(value)
+            return "NULL" if text is None else "'" + text.replace("'", "''") + "'"
 
         return process
+
+
+def _as_text(value: Any) -> str | None:
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return vector_text(value)
+    return Vector._to_db(value)
 
 
 def vector_text(values: Sequence[float] | npt.NDArray[Any]) -> str:
     """``values`` as pgvector's text (``[0.1,-0.2,...]``), each rounded to float32 as pgvector
     stores it, then printed exactly; NaN and infinity print as ``nan`` and ``inf``, which
     pgvector refuses, as before."""
-    floats = np.asarray(values, dtype=np.float32)
+    if any(v is None for v in values):
+        raise ValueError("a vector holds numbers, not null")
+    with np.errstate(over="ignore"):  # past float32's range: inf, which pgvector refuses
+        floats = np.asarray(values, dtype=np.float32)
     if floats.ndim != 1:
         raise ValueError("a vector has one dimension")
     return _vector_format(len(floats)) % tuple(floats.tolist())
