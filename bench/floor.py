@@ -214,6 +214,11 @@ async def prepare(
                 await session.rollback()
             inserts.append([s for s in sent if s[0].startswith("INSERT INTO memories ")])
         plain = plain_dsn(database.engine.url.render_as_string(False))
+    except BaseException:
+        await embedder.aclose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+        raise
     finally:
         await database.dispose()
     return Probe(

@@ -750,7 +750,8 @@ def mem0_markdown(report: dict[str, Any]) -> list[str]:
         f"({mem0['model']}, with e5's query/passage prefixes), {mem0['search']}. "
         f"LLM calls: **{mem0['llm_calls']}** (its LLM is a guard that raises). "
         "bench/mem0_line.py says what differs. CPU per request counts the whole mem0 process "
-        "(model, mem0, driver, client threads) and Postgres; x floor as above.",
+        "(model, mem0, driver, client threads) and Postgres; x floor against the mean of the "
+        "floor's timings in the run (none is timed around mem0's levels).",
         "",
     ]
     if "results_per_search" in mem0:
@@ -1093,12 +1094,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             report["service"] += "; reads from a streaming replica on loopback (--replica)"
             report["reads"] = reads_by_target(args.base_url)
     finally:
-        if probe is not None:
-            asyncio.run(floor_bench.close(probe))
-        if service is not None:
-            service.stop()
-        if replica is not None:
-            replica.stop()
+        try:
+            if probe is not None:
+                asyncio.run(floor_bench.close(probe))
+        finally:
+            if service is not None:
+                service.stop()
+            if replica is not None:
+                replica.stop()
     report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     section = markdown(report)
     print(section)
