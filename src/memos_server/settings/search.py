@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from memos_server.settings.group import Group
 
@@ -42,6 +43,12 @@ class SearchSettings(Group):
         ge=0.0,
         le=1.0,
         description="Added to the score of memories in the period a query's time words name.",
+    )
+    timezone: str = Field(
+        default="UTC",
+        max_length=64,
+        description="The IANA time zone whose days a query's time words count (昨天, last "
+        "week, 2023年5月): e.g. Asia/Shanghai, where yesterday starts eight hours before UTC's.",
     )
     recency_lift: float = Field(
         default=0.08,
@@ -112,3 +119,18 @@ class SearchSettings(Group):
     hnsw_sync_interval_s: float = Field(
         default=600.0, gt=0, description="How often indexes are made for users who grew."
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name, as Asia/Shanghai)"
+            ) from error
+        return value
+
+    def zone(self) -> ZoneInfo:
+        """``timezone`` as a zone (``ZoneInfo`` keeps one instance per name)."""
+        return ZoneInfo(self.timezone)

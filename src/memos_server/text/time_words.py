@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from memos_server.times import EARLIEST, LATEST
 
@@ -226,11 +226,28 @@ def chinese_number(text: str) -> int:
     return total + section + digit
 
 
-def period_of(query: str, now: datetime | None = None) -> Period | None:
-    """The period a query's time words point at, relative to ``now``; None if there are none,
-    or if the period they name lies outside the range of times (``memos_server.times``):
-    "3000 years ago" names no period a memory can be in."""
+def period_of(query: str, now: datetime | None = None, zone: tzinfo = UTC) -> Period | None:
+    """The period a query's time words point at, relative to ``now``, counted in the days of
+    ``zone`` (yesterday in Shanghai starts at 16:00 UTC); None if there are none, or if the
+    period they name lies outside the range of times (``memos_server.times``): "3000 years ago"
+    names no period a memory can be in. The period's bounds are in UTC."""
     now = now or datetime.now(UTC)
+    if zone is UTC:
+        return _period_of(query, now.astimezone(UTC))
+    # The words are read on the zone's wall clock (written as UTC), the bounds moved back.
+    wall = _period_of(query, now.astimezone(zone).replace(tzinfo=UTC))
+    return None if wall is None else Period(_at(wall.start, zone), _at(wall.end, zone))
+
+
+def _at(wall: datetime, zone: tzinfo) -> datetime:
+    """The UTC moment of a wall-clock time in ``zone``; at the ends of time, the time itself."""
+    try:
+        return wall.replace(tzinfo=zone).astimezone(UTC)
+    except OverflowError:
+        return wall
+
+
+def _period_of(query: str, now: datetime) -> Period | None:
     text = query.lower()
     named = _named_date(text)
     if named is not None:

@@ -144,7 +144,7 @@ async def search_memories(
     check_result_limit(settings.limits, "tool_memory_limit_number", query.tool_limit)
     check_result_limit(settings.limits, "skill_limit_number", query.skill_limit)
     passages_wanted = bool(query.knowledgebase_ids) and query.passage_limit > 0
-    period = period_of(query.query)
+    period = period_of(query.query, zone=settings.search.zone())
     channels = settings.search.channels
     # The model embeds the query in its own thread while Postgres answers the full-text side.
     embedding = (

@@ -1,0 +1,106 @@
+"""Time words count the days of the configured time zone (``MEMOS_SEARCH__TIMEZONE``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
+
+from memos_server.settings import Settings
+from memos_server.text.time_words import period_of
+from tests.support.api import Api
+from tests.support.database import fresh_database, new_api_key
+from tests.support.service import ServiceThread, make_settings
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# 07:30 on 2 December in Shanghai, still 1 December in UTC.
+NOW = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)
+
+
+def bounds(query: str, zone: ZoneInfo | None = None) -> tuple[str, str]:
+    period = period_of(query, NOW) if zone is None else period_of(query, NOW, zone)
+    assert period is not None
+    return period.start.isoformat(), period.end.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("query", "utc", "shanghai"),
+    [
+        ("我昨天吃了什么", ("2026-11-30", "2026-12-01"), ("2026-11-30T16", "2026-12-01T16")),
+        ("what did I do today", ("2026-12-01", "2026-12-02"), ("2026-12-01T16", "2026-12-02T16")),
+        ("上周六去哪了", ("2026-11-28", "2026-11-29"), ("2026-11-27T16", "2026-11-28T16")),
+        ("去年的旅行", ("2025-01-01", "2026-01-01"), ("2024-12-31T16", "2025-12-31T16")),
+        ("2023年5月", ("2023-05-01", "2023-06-01"), ("2023-04-30T16", "2023-05-31T16")),
+    ],
+)
+def test_the_zone_decides_which_day_a_word_names(
+    query: str, utc: tuple[str, str], shanghai: tuple[str, str]
+) -> None:
+    start, end = bounds(query)
+    assert (start[:10], end[:10]) == utc
+    start, end = bounds(query, SHANGHAI)
+    assert (start[:13], end[:13]) == shanghai
+    assert start.endswith("+00:00")  # bounds in UTC, as memories' times are
+
+
+def test_an_unknown_zone_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError, match="unknown time zone 'Mars/Olympus'"):
+        Settings(_env_file=None, search={"timezone": "Mars/Olympus"})  # type: ignore[call-arg]
+    assert Settings(_env_file=None).search.timezone == "UTC"  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="module")
+def in_shanghai(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    own_url = fresh_database(pg_url)
+    settings = make_settings(
+        own_url, tmp_path_factory.mktemp("shanghai"), search={"timezone": "Asia/Shanghai"}
+    )
+    running = ServiceThread(settings)
+    running.start()
+    with Api(running.base_url, new_api_key(own_url)) as client:
+        yield client
+    running.stop()
+
+
+def yesterday(zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Yesterday in ``zone``, as UTC bounds."""
+    midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight - timedelta(days=1)).astimezone(UTC), midnight.astimezone(UTC)
+
+
+def outside(inside: tuple[datetime, datetime], other: tuple[datetime, datetime]) -> datetime:
+    """A moment of ``inside`` that ``other`` does not hold (the two are 8 or 16 hours apart)."""
+    start, end = inside
+    return next(
+        moment
+        for moment in (start + timedelta(hours=2), end - timedelta(hours=2))
+        if not other[0] <= moment < other[1]
+    )
+
+
+def test_yesterday_is_the_users_yesterday(in_shanghai: Api) -> None:
+    theirs, utcs = yesterday(SHANGHAI), yesterday(ZoneInfo("UTC"))
+    # Tea on Shanghai's yesterday (not UTC's), coffee on UTC's (not Shanghai's).
+    said = {"tea": outside(theirs, utcs), "coffee": outside(utcs, theirs)}
+    for drink, moment in said.items():
+        in_shanghai.ok(
+            "/add/message",
+            {
+                "user_id": "u1",
+                "conversation_id": drink,
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": f"I had a cup of {drink}.",
+                        "chat_time": moment.isoformat(),
+                    }
+                ],
+            },
+        )
+
+    found = in_shanghai.ok("/search/memory", {"user_id": "u1", "query": "我昨天喝了什么？"})
+
+    assert found["memory_detail_list"][0]["conversation_id"] == "tea"
