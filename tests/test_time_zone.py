@@ -104,3 +104,15 @@ def test_yesterday_is_the_users_yesterday(in_shanghai: Api) -> None:
     found = in_shanghai.ok("/search/memory", {"user_id": "u1", "query": "我昨天喝了什么？"})
 
     assert found["memory_detail_list"][0]["conversation_id"] == "tea"
+
+
+def test_the_instruction_tells_the_time_in_the_zone(in_shanghai: Api) -> None:
+    before = datetime.now(SHANGHAI)
+    found = in_shanghai.ok(
+        "/search/memory",
+        {"user_id": "u1", "query": "我昨天喝了什么？", "return_full_instruction": True},
+    )
+    after = datetime.now(SHANGHAI)
+
+    told = found["full_instruction"]
+    assert any(f"{moment:%Y-%m-%d %H:%M} CST" in told for moment in (before, after)), told

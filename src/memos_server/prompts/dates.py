@@ -6,7 +6,7 @@ written as the time carries them (both are UTC where they come from).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 
 def minute(moment: datetime) -> str:
@@ -25,9 +25,10 @@ def said_at(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S (%A)")
 
 
-def chat_now(moment: datetime) -> str:
-    """/chat's current time: ``2025-06-14 10:00 (Saturday) UTC``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M (%A) UTC")
+def chat_now(moment: datetime, zone: tzinfo = UTC) -> str:
+    """/chat's current time in ``zone`` (``MEMOS_SEARCH__TIMEZONE``), with its name:
+    ``2025-06-14 10:00 (Saturday) UTC``, ``2025-06-14 18:00 (Saturday) CST``."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M (%A) %Z").strip()
 
 
 def instruction_now(moment: datetime) -> str:

@@ -132,7 +132,7 @@ class ChatService:
             for p in found.passages
         ]
         system = load_prompt("chat", language).render(
-            current_time=chat_now(now),
+            current_time=chat_now(now, settings.search.zone()),
             facts=chat_facts([s.memory for s in found.facts], language),
             preferences=chat_preferences([s.memory for s in found.preferences], language),
             documents=documents_block(passages, language),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -269,6 +269,6 @@ async def search_memory(
         data.instruction = instruction(body.query, result, language, budget, context)
     if body.return_full_instruction:
         data.full_instruction = full_instruction(
-            body.query, result, language, budget, datetime.now(UTC), context
+            body.query, result, language, budget, datetime.now(settings.search.zone()), context
         )
     return Envelope(data=data)
