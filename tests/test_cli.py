@@ -115,6 +115,30 @@ def test_a_bad_database_url_is_a_clear_error(tmp_path: object) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_bad_settings_are_one_line_each(pg_url: str) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MEMOS_")}
+    environment |= {
+        "MEMOS_DATABASE__URL": pg_url,
+        "MEMOS_SEARCH__TIMEZONE": "Mars/Base",
+        "MEMOS_SEARCH__VECTOR_WEIGHT": "5",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "memos_server", "serve"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "memos-server: MEMOS_SEARCH__VECTOR_WEIGHT: Input should be less than or equal to 1",
+        "memos-server: MEMOS_SEARCH__TIMEZONE: unknown time zone 'Mars/Base' "
+        "(an IANA name, as Asia/Shanghai)",
+    ]
+
+
 def test_a_database_a_newer_version_migrated_is_a_clear_error(pg_url: str) -> None:
     url = fresh_database(pg_url)
     assert cli(url, "db", "upgrade").returncode == 0

@@ -106,13 +106,35 @@ def test_yesterday_is_the_users_yesterday(in_shanghai: Api) -> None:
     assert found["memory_detail_list"][0]["conversation_id"] == "tea"
 
 
-def test_the_instruction_tells_the_time_in_the_zone(in_shanghai: Api) -> None:
-    before = datetime.now(SHANGHAI)
-    found = in_shanghai.ok(
-        "/search/memory",
-        {"user_id": "u1", "query": "我昨天喝了什么？", "return_full_instruction": True},
+def test_the_instruction_tells_the_time_and_dates_in_the_zone(in_shanghai: Api) -> None:
+    # 01:00 yesterday in Shanghai: still the day before in UTC.
+    said = datetime.now(SHANGHAI).replace(hour=1, minute=0, second=0, microsecond=0)
+    said -= timedelta(days=1)
+    in_shanghai.ok(
+        "/add/message",
+        {
+            "user_id": "u2",
+            "conversation_id": "night",
+            "messages": [
+                {"role": "user", "content": "我喝了一杯乌龙茶。", "chat_time": said.isoformat()}
+            ],
+        },
     )
-    after = datetime.now(SHANGHAI)
+    before = datetime.now(SHANGHAI)
+    for context in ("memory", "sources"):
+        found = in_shanghai.ok(
+            "/search/memory",
+            {
+                "user_id": "u2",
+                "query": "我昨天喝了什么？",
+                "return_full_instruction": True,
+                "context_format": context,
+            },
+        )
+        after = datetime.now(SHANGHAI)
 
-    told = found["full_instruction"]
-    assert any(f"{moment:%Y-%m-%d %H:%M} CST" in told for moment in (before, after)), told
+        told = found["full_instruction"]
+        shown = (f"{m:%Y-%m-%d %H:%M} CST (UTC+08:00)" for m in (before, after))
+        assert any(now in told for now in shown), told
+        assert f"[{said:%Y-%m-%d}]" in told, told
+        assert f"[{said.astimezone(UTC):%Y-%m-%d}]" not in told

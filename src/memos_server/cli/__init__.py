@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from memos_server.errors import ConfigurationError, MemosError
 from memos_server.listener import CannotListen
 from memos_server.logs import configure_logging
@@ -192,10 +194,26 @@ def _run(settings: Settings, parser: argparse.ArgumentParser, args: argparse.Nam
         sys.exit(2)
 
 
+def setting_problems(error: ValidationError) -> list[str]:
+    """One line per setting the environment (or .env) got wrong, named as it is set:
+    ``MEMOS_SEARCH__TIMEZONE: unknown time zone 'Mars/Base' (...)``."""
+    lines = []
+    for problem in error.errors():
+        name = "MEMOS_" + "__".join(str(part) for part in problem["loc"]).upper()
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        lines.append(f"{name}: {message}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for problem in setting_problems(exc):
+            print(f"memos-server: {problem}", file=sys.stderr)
+        sys.exit(EXIT_CONFIGURATION)
     level = settings.server.log_level
     if args.command in QUICK and level != "debug":
         level = "warning"

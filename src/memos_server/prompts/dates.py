@@ -1,7 +1,9 @@
 """Times as the prompts write them: every date format a model reads, in one place.
 
-All but two are UTC: a memory's date on an instruction line and full_instruction's "now" are
-written as the time carries them (both are UTC where they come from).
+The times a model reads beside the current time (a search instruction's memory and message
+dates, /chat's memory times and its "now") are written in the time zone
+``MEMOS_SEARCH__TIMEZONE`` names (``zone``, UTC unless set), so that they agree with it; the
+turns shown for extraction are in UTC.
 """
 
 from __future__ import annotations
@@ -9,14 +11,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 
 
-def minute(moment: datetime) -> str:
+def minute(moment: datetime, zone: tzinfo = UTC) -> str:
     """A memory's time on a /chat or feedback line, and the feedback's own: ``2025-06-14 10:00``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
-def day(moment: datetime) -> str:
+def day(moment: datetime, zone: tzinfo = UTC) -> str:
     """A memory's date on an instruction line: ``2025-06-14``."""
-    return moment.strftime("%Y-%m-%d")
+    return moment.astimezone(zone).strftime("%Y-%m-%d")
 
 
 def said_at(moment: datetime) -> str:
@@ -27,10 +29,21 @@ def said_at(moment: datetime) -> str:
 
 def chat_now(moment: datetime, zone: tzinfo = UTC) -> str:
     """/chat's current time in ``zone`` (``MEMOS_SEARCH__TIMEZONE``), with its name:
-    ``2025-06-14 10:00 (Saturday) UTC``, ``2025-06-14 18:00 (Saturday) CST``."""
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M (%A) %Z").strip()
+    ``2025-06-14 10:00 (Saturday) UTC``, ``2025-06-14 18:00 (Saturday) CST (UTC+08:00)``."""
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M (%A)} {zone_name(local)}"
 
 
 def instruction_now(moment: datetime) -> str:
-    """full_instruction's current time, with its zone's name: ``2025-06-14 10:00 UTC``."""
-    return moment.strftime("%Y-%m-%d %H:%M %Z").strip()
+    """full_instruction's current time, in the zone it carries, with its name:
+    ``2025-06-14 10:00 UTC``, ``2025-06-14 18:00 CST (UTC+08:00)``."""
+    return f"{moment:%Y-%m-%d %H:%M} {zone_name(moment)}"
+
+
+def zone_name(moment: datetime) -> str:
+    """A zone's abbreviation, and its offset where it is not UTC's (CST is China's and
+    America's): ``UTC``, ``CST (UTC+08:00)``."""
+    name, offset = f"{moment:%Z}", f"{moment:%z}"
+    if offset in ("", "+0000"):
+        return name or "UTC"
+    return f"{name} (UTC{offset[:3]}:{offset[3:5]})"

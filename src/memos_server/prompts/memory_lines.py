@@ -16,7 +16,7 @@ inside a ``<memories>`` block. An empty list is ``NO_MEMORIES``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Protocol
 
 from memos_server.prompts import Language
@@ -73,20 +73,22 @@ def render_memories(memories: Sequence[ShownMemory], language: Language) -> str:
     )
 
 
-def chat_facts(facts: Sequence[ShownMemory], language: Language) -> str:
-    """One line per fact, with when it happened (or was last recorded)."""
+def chat_facts(facts: Sequence[ShownMemory], language: Language, zone: tzinfo = UTC) -> str:
+    """One line per fact, with when it happened (or was last recorded), in ``zone``."""
     if not facts:
         return NO_MEMORIES[language]
     lines = []
     for memory in facts:
-        when = minute(memory.memory_time or memory.update_time)
+        when = minute(memory.memory_time or memory.update_time, zone)
         key = recalled_text(memory.memory_key)
         label = f"{key}: " if memory.mode == MemoryMode.FEEDBACK else ""
         lines.append(f"- ({when}) {label}{recalled_text(memory.memory_value)}")
     return "\n".join(lines)
 
 
-def chat_preferences(preferences: Sequence[ShownMemory], language: Language) -> str:
+def chat_preferences(
+    preferences: Sequence[ShownMemory], language: Language, zone: tzinfo = UTC
+) -> str:
     if not preferences:
         return NO_MEMORIES[language]
     kinds = PREFERENCE_LABELS[language]
@@ -94,24 +96,24 @@ def chat_preferences(preferences: Sequence[ShownMemory], language: Language) -> 
     for memory in preferences:
         kind = kinds.get(memory.preference_type or "", kinds[PreferenceType.EXPLICIT])
         value = recalled_text(memory.memory_value)
-        lines.append(f"- ({minute(memory.update_time)}, {kind}) {value}")
+        lines.append(f"- ({minute(memory.update_time, zone)}, {kind}) {value}")
     return "\n".join(lines)
 
 
-def instruction_fact(memory: ShownMemory) -> str:
-    when = day(memory.memory_time or memory.create_time)
+def instruction_fact(memory: ShownMemory, zone: tzinfo = UTC) -> str:
+    when = day(memory.memory_time or memory.create_time, zone)
     return f"- [{when}] {recalled_text(memory.memory_value)}"
 
 
-def instruction_source(message: ShownMessage, *, indent: str = "") -> str:
-    when = day(message.chat_time or message.created_at)
+def instruction_source(message: ShownMessage, *, indent: str = "", zone: tzinfo = UTC) -> str:
+    when = day(message.chat_time or message.created_at, zone)
     return f"{indent}- [{when}] {message.role}: {recalled_text(message.content)}"
 
 
-def instruction_preference(memory: ShownMemory, language: Language) -> str:
+def instruction_preference(memory: ShownMemory, language: Language, zone: tzinfo = UTC) -> str:
     kind = memory.preference_type or PreferenceType.EXPLICIT
     label = PREFERENCE_LABELS[language].get(kind, kind)
-    when = day(memory.memory_time or memory.create_time)
+    when = day(memory.memory_time or memory.create_time, zone)
     line = f"- [{label}, {when}] {recalled_text(memory.memory_value)}"
     if memory.reasoning and kind == PreferenceType.IMPLICIT:
         line += f" ({BECAUSE[language]}{recalled_text(memory.reasoning)})"

@@ -131,10 +131,11 @@ class ChatService:
             )
             for p in found.passages
         ]
+        zone = settings.search.zone()
         system = load_prompt("chat", language).render(
-            current_time=chat_now(now, settings.search.zone()),
-            facts=chat_facts([s.memory for s in found.facts], language),
-            preferences=chat_preferences([s.memory for s in found.preferences], language),
+            current_time=chat_now(now, zone),
+            facts=chat_facts([s.memory for s in found.facts], language, zone),
+            preferences=chat_preferences([s.memory for s in found.preferences], language, zone),
             documents=documents_block(passages, language),
         )
         if chat.system_prompt and chat.system_prompt.strip():

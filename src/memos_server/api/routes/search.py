@@ -253,7 +253,7 @@ async def search_memory(
     )
     language = detect_language([body.query])
     budget = settings.search.instruction_max_tokens
-    context = FactContext(ContextFormat(body.context_format))
+    context = FactContext(ContextFormat(body.context_format), zone=settings.search.zone())
     if context.format != ContextFormat.MEMORY:
         sources = await source_messages(
             session,
@@ -261,7 +261,7 @@ async def search_memory(
             [s.memory for s in result.facts],
             settings.search.context_source_messages,
         )
-        context = FactContext(context.format, sources)
+        context = FactContext(context.format, sources, context.zone)
         data.message_detail_list = message_details(
             m for s in result.facts for m in sources[s.memory.id]
         )

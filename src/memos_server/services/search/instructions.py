@@ -23,7 +23,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 
 from memos_server.embedding.base import estimate_tokens
@@ -57,15 +57,20 @@ class FactContext:
 
     format: ContextFormat = ContextFormat.MEMORY
     sources: Mapping[uuid.UUID, Sequence[ShownMessage]] | None = None
+    zone: tzinfo = UTC  # the dates' (MEMOS_SEARCH__TIMEZONE)
 
     def lines(self, memory: ShownMemory, memory_id: uuid.UUID) -> str:
         said = (self.sources or {}).get(memory_id, ())
+        zone = self.zone
         if self.format == ContextFormat.MEMORY or not said:
-            return instruction_fact(memory)
+            return instruction_fact(memory, zone)
         if self.format == ContextFormat.SOURCES:
-            return "\n".join(instruction_source(m) for m in said)
+            return "\n".join(instruction_source(m, zone=zone) for m in said)
         return "\n".join(
-            [instruction_fact(memory), *(instruction_source(m, indent="  ") for m in said)]
+            [
+                instruction_fact(memory, zone),
+                *(instruction_source(m, indent="  ", zone=zone) for m in said),
+            ]
         )
 
 
@@ -104,7 +109,7 @@ def _within_budget(
         line = (
             context.lines(memory, memory.id)
             if kind == MemoryKind.FACT
-            else instruction_preference(memory, language)
+            else instruction_preference(memory, language, context.zone)
         )
         cost = estimate_tokens(line) + 1
         if used + cost <= budget:
@@ -112,7 +117,9 @@ def _within_budget(
             chosen.add(id(scored))
     facts = [context.lines(s.memory, s.memory.id) for s in result.facts if id(s) in chosen]
     preferences = [
-        instruction_preference(s.memory, language) for s in result.preferences if id(s) in chosen
+        instruction_preference(s.memory, language, context.zone)
+        for s in result.preferences
+        if id(s) in chosen
     ]
     passages: list[str] = []
     lines = _passage_lines(result, language)
