@@ -102,6 +102,11 @@ def search(api: Api, query: str, **extra: Any) -> dict[str, Any]:
 
 def test_a_tool_call_and_its_result_are_one_tool_memory(api: Api) -> None:
     add(api, WEATHER_ZH)
+    # get/message gives the conversation back as added: the call, and which call a result answers.
+    said = api.ok("/get/message", {"user_id": "u1", "conversation_id": "c1"})
+    call, result = said["message_detail_list"][1:3]
+    assert (call["tool_calls"], call["tool_call_id"]) == (WEATHER_ZH[1]["tool_calls"], None)
+    assert (result["tool_calls"], result["tool_call_id"]) == (None, "call_123")
 
     found = search(api, "北京适合穿什么衣服", include_tool_memory=True, relativity=0)
 

@@ -108,6 +108,8 @@ async def get_message(
                     update_time=wall_clock(m.chat_time or m.updated_at),
                     conversation_id=m.conversation_id,
                     source=m.source,
+                    tool_call_id=m.tool_call_id,
+                    tool_calls=m.tool_calls,
                 )
                 for m in messages
             ]

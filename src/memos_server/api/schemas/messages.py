@@ -305,6 +305,12 @@ class MessageDetail(BaseModel):
     update_time: str | None
     conversation_id: str = Field(description="The conversation it belongs to.")
     source: str | None = Field(default=None, description="The source it was added with.")
+    tool_call_id: str | None = Field(
+        default=None, description="A tool message: the id of the call it answers, as added."
+    )
+    tool_calls: list[dict[str, Any]] | None = Field(
+        default=None, description="An assistant message: the tool calls it made, as added."
+    )
 
 
 class GetMessageData(BaseModel):
