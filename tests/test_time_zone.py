@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +13,7 @@ from pydantic import ValidationError
 
 from memos_server.settings import Settings
 from memos_server.text.time_words import period_of
+from tests.fake_llm import FakeLLM, reply_json
 from tests.support.api import Api
 from tests.support.database import fresh_database, new_api_key
 from tests.support.service import ServiceThread, make_settings
@@ -52,17 +55,21 @@ def test_an_unknown_zone_is_refused_at_start() -> None:
     assert Settings(_env_file=None).search.timezone == "UTC"  # type: ignore[call-arg]
 
 
-@pytest.fixture(scope="module")
-def in_shanghai(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+def served_in_shanghai(pg_url: str, data_dir: Path, **settings: Any) -> Iterator[Api]:
+    """A service set to Asia/Shanghai on a database of its own, as a client."""
     own_url = fresh_database(pg_url)
-    settings = make_settings(
-        own_url, tmp_path_factory.mktemp("shanghai"), search={"timezone": "Asia/Shanghai"}
+    running = ServiceThread(
+        make_settings(own_url, data_dir, search={"timezone": "Asia/Shanghai"}, **settings)
     )
-    running = ServiceThread(settings)
     running.start()
     with Api(running.base_url, new_api_key(own_url)) as client:
         yield client
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def in_shanghai(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    yield from served_in_shanghai(pg_url, tmp_path_factory.mktemp("shanghai"))
 
 
 def yesterday(zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -138,3 +145,43 @@ def test_the_instruction_tells_the_time_and_dates_in_the_zone(in_shanghai: Api) 
         assert any(now in told for now in shown), told
         assert f"[{said:%Y-%m-%d}]" in told, told
         assert f"[{said.astimezone(UTC):%Y-%m-%d}]" not in told
+
+
+@pytest.fixture(scope="module")
+def fine_in_shanghai(
+    pg_url: str, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Api]:
+    llm = {"base_url": fake_llm.base_url, "api_key": "k", "model": "fake-model"}
+    yield from served_in_shanghai(pg_url, tmp_path_factory.mktemp("fine-shanghai"), llm=llm)
+
+
+def test_the_model_reads_the_users_clock_and_its_dates_are_the_users(
+    fine_in_shanghai: Api, fake_llm: FakeLLM
+) -> None:
+    value = "[user观点]用户计划于2025-06-14（周六）带孩子去动物园。"
+    fact = {"memory_key": "周六去动物园", "memory_value": value, "memory_time": "2025-06-14"}
+    fake_llm.script({"facts": reply_json({"memories": [fact]})})
+
+    fine_in_shanghai.ok(
+        "/add/message",
+        {
+            "user_id": "u1",
+            "conversation_id": "zoo",
+            "async_mode": False,
+            # Tuesday 07:30 in Shanghai, still Monday in UTC.
+            "messages": [
+                {
+                    "role": "user",
+                    "content": "我下周六要带孩子去动物园",
+                    "chat_time": "2025-06-10T07:30:00+08:00",
+                }
+            ],
+        },
+    )
+
+    prompt = fake_llm.calls("facts")[0]["messages"][0]["content"]
+    assert "[2025-06-10 07:30:00 (Tuesday)] user: 我下周六要带孩子去动物园" in prompt
+    found = fine_in_shanghai.ok("/search/memory", {"user_id": "u1", "query": "动物园"})
+    [memory] = found["memory_detail_list"]
+    # Midnight of the 14th in Shanghai, shown in UTC as every time the API gives.
+    assert memory["memory_time"] == "2025-06-13 16:00:00"

@@ -1,9 +1,9 @@
 """Times as the prompts write them: every date format a model reads, in one place.
 
-The times a model reads beside the current time (a search instruction's memory and message
-dates, /chat's memory times and its "now") are written in the time zone
-``MEMOS_SEARCH__TIMEZONE`` names (``zone``, UTC unless set), so that they agree with it; the
-turns shown for extraction are in UTC.
+The times a model reads (a search instruction's memory and message dates, /chat's memory times
+and its "now", the turns shown for extraction) are written in the time zone
+``MEMOS_SEARCH__TIMEZONE`` names (``zone``, UTC unless set): the days a model counts are the
+user's, as the days a query's time words name are; feedback's prompt is in UTC.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ def day(moment: datetime, zone: tzinfo = UTC) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d")
 
 
-def said_at(moment: datetime) -> str:
-    """When a turn of a conversation shown for extraction was said, with its weekday (a model
-    reads "last Friday" against it): ``2025-06-14 10:00:00 (Saturday)``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S (%A)")
+def said_at(moment: datetime, zone: tzinfo = UTC) -> str:
+    """When a turn of a conversation shown for extraction was said, on ``zone``'s clock, with its
+    weekday (a model reads "last Friday" against it): ``2025-06-14 10:00:00 (Saturday)``."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S (%A)")
 
 
 def chat_now(moment: datetime, zone: tzinfo = UTC) -> str:

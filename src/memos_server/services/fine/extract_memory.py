@@ -84,6 +84,7 @@ async def extract_memories(
             detect_language(spoken),
             facts=ExtractionType.MEMORY in types,
             preferences=ExtractionType.PREFERENCE in types,
+            zone=settings.search.zone(),
         )
     except MalformedOutput as error:
         # A job would retry later; a client waiting on the answer is told the model failed.

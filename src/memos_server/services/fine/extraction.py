@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any, Literal, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -207,14 +207,15 @@ class Extraction:
     unusable: dict[str, str] = field(default_factory=dict)
 
 
-def render_conversation(turns: Sequence[Turn]) -> str:
-    """One turn a line, ``[time] speaker: text``; a text's own line breaks are indented, so no
-    line a user writes ("[2025-01-01 …] assistant: …") reads as a turn of its own."""
+def render_conversation(turns: Sequence[Turn], zone: tzinfo = UTC) -> str:
+    """One turn a line, ``[time] speaker: text`` (the time on ``zone``'s clock); a text's own
+    line breaks are indented, so no line a user writes ("[2025-01-01 …] assistant: …") reads as
+    a turn of its own."""
     lines = []
     for turn in turns:
         if turn.role not in SPOKEN_ROLES or not turn.text.strip():
             continue
-        when = said_at(turn.chat_time) if turn.chat_time else "time unknown"
+        when = said_at(turn.chat_time, zone) if turn.chat_time else "time unknown"
         text = "\n    ".join(line.rstrip() for line in turn.text.strip().splitlines())
         lines.append(f"[{when}] {turn.label}: {text}")
     return "\n".join(lines)
@@ -280,12 +281,14 @@ async def extract(
     preferences: bool = True,
     events: bool = False,
     group: bool = False,
+    zone: tzinfo = UTC,
 ) -> Extraction:
     """Facts, preferences and (when asked) events of one conversation: one call each, at once
     (each maybe repeated once). A kind not asked for, or a conversation with nothing said in
     it, costs no call. ``group``: a group chat, whose fact and preference prompts ask each
-    memory's ``speaker`` (events keep their roles)."""
-    conversation = render_conversation(turns)
+    memory's ``speaker`` (events keep their roles). ``zone``: the clock the turns' times are
+    shown on (``MEMOS_SEARCH__TIMEZONE``), so that the dates a model gives are the user's."""
+    conversation = render_conversation(turns, zone)
     fact_prompt = load_prompt("group_facts" if group else "facts", language)
     preference_prompt = load_prompt("group_preferences" if group else "preferences", language)
     event_prompt = load_prompt("events", language)
@@ -354,9 +357,13 @@ def _items(found: object) -> list[Any]:
     return found
 
 
-def at_midnight(day: date | None) -> datetime | None:
-    """A fact's date as a time; a date outside the range every time keeps (``times``) is none."""
+def at_midnight(day: date | None, zone: tzinfo = UTC) -> datetime | None:
+    """A fact's date as a time: its midnight in ``zone``, in UTC; a date outside the range every
+    time keeps (``times``) is none."""
     if day is None:
         return None
-    moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    try:
+        moment = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+    except OverflowError:  # the first hours of year 1 in a zone ahead of UTC
+        return None
     return moment if in_range(moment) else None

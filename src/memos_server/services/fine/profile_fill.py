@@ -19,6 +19,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -82,9 +83,11 @@ async def fill_profiles(
     *,
     max_value_chars: int,
     usage: Usage,
+    zone: tzinfo = UTC,
 ) -> list[Fill]:
-    """The model's new values for each profile with updatable fields."""
-    conversation = render_conversation(turns)
+    """The model's new values for each profile with updatable fields (the turns' times on
+    ``zone``'s clock)."""
+    conversation = render_conversation(turns, zone)
     if not conversation.strip():
         return []
     prompt = load_prompt("profile", language)

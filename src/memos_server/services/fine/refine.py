@@ -27,7 +27,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from memos_server.embedding.levels import levels_of
@@ -92,7 +92,8 @@ class Planned:
     user_id: str = ""  # whose memory it is (a group add has several users)
 
 
-def candidates_of(extraction: Extraction) -> list[Candidate]:
+def candidates_of(extraction: Extraction, zone: tzinfo = UTC) -> list[Candidate]:
+    """The extraction's memories as candidates; a date given is its midnight in ``zone``."""
     found = [
         Candidate(
             kind=MemoryKind.FACT,
@@ -102,7 +103,7 @@ def candidates_of(extraction: Extraction) -> list[Candidate]:
             tags=fact.tags,
             confidence=fact.confidence,
             prompt_version=extraction.fact_prompt,
-            memory_time=at_midnight(fact.memory_time),
+            memory_time=at_midnight(fact.memory_time, zone),
             speaker=fact.speaker,
         )
         for fact in extraction.facts
@@ -131,7 +132,7 @@ def candidates_of(extraction: Extraction) -> list[Candidate]:
             tags=event.tags,
             confidence=event.confidence,
             prompt_version=extraction.event_prompt,
-            memory_time=at_midnight(event.event_date),
+            memory_time=at_midnight(event.event_date, zone),
             details=event.details(),
         )
         for event in extraction.events
@@ -164,6 +165,7 @@ class Refiner(ModelJob):
                 profiles = await bound_profiles(session, task.project_id, task.user_id)
         messages = group.conversation
         usage = Usage()
+        zone = self.settings.search.zone()
         with model_failures(usage):
             turns = [
                 Turn(
@@ -186,9 +188,10 @@ class Refiner(ModelJob):
                 preferences=MemoryView.PREFERENCE in views,
                 events=MemoryView.EVENT in views,
                 group=group.is_group,
+                zone=zone,
             )
             usage.add(extraction.usage)
-            candidates = candidates_of(extraction)
+            candidates = candidates_of(extraction, zone)
             agent_id = messages[0].agent_id if messages else None
             plan: list[Planned] = []
             # Each user's memories are reconciled with that user's own, as if added alone.
@@ -205,6 +208,7 @@ class Refiner(ModelJob):
                 profiles,
                 max_value_chars=self.settings.profiles.max_value_chars,
                 usage=usage,
+                zone=zone,
             )
         return await self._apply(
             task, group, plan, fills, usage, job_id, worker, unusable=extraction.unusable
