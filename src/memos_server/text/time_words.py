@@ -232,8 +232,6 @@ def period_of(query: str, now: datetime | None = None, zone: tzinfo = UTC) -> Pe
     period they name lies outside the range of times (``memos_server.times``): "3000 years ago"
     names no period a memory can be in. The period's bounds are in UTC."""
     now = now or datetime.now(UTC)
-    if zone is UTC:
-        return _period_of(query, now.astimezone(UTC))
     # The words are read on the zone's wall clock (written as UTC), the bounds moved back.
     wall = _period_of(query, now.astimezone(zone).replace(tzinfo=UTC))
     return None if wall is None else Period(_at(wall.start, zone), _at(wall.end, zone))

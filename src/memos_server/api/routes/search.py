@@ -269,6 +269,6 @@ async def search_memory(
         data.instruction = instruction(body.query, result, language, budget, context)
     if body.return_full_instruction:
         data.full_instruction = full_instruction(
-            body.query, result, language, budget, datetime.now(settings.search.zone()), context
+            body.query, result, language, budget, datetime.now(context.zone), context
         )
     return Envelope(data=data)

@@ -316,19 +316,12 @@ async def extract(
     )
     # The calls do not depend on each other: ask them at once, and let them all finish.
     asked = {"facts": facts, "preferences": preferences, "events": events}
-    found = dict(
-        zip(
-            asked,
-            await asyncio.gather(fact_call, preference_call, event_call, return_exceptions=True),
-            strict=True,
-        )
-    )
-    failures = [r for r in found.values() if isinstance(r, BaseException)]
-    unusable = {
-        kind: str(r) for kind, r in found.items() if isinstance(r, MalformedOutput) and asked[kind]
-    }
+    answers = await asyncio.gather(fact_call, preference_call, event_call, return_exceptions=True)
+    found = dict(zip(asked, answers, strict=True))
+    failures = [r for r in answers if isinstance(r, BaseException)]
+    unusable = {kind: str(r) for kind, r in found.items() if isinstance(r, MalformedOutput)}
     if (
-        any(not isinstance(f, MalformedOutput) for f in failures)
+        len(unusable) < len(failures)
         or "facts" in unusable
         or (unusable and len(unusable) == sum(asked.values()))
     ):
@@ -339,22 +332,18 @@ async def extract(
         raise next((f for f in failures if isinstance(f, LLMUnavailable)), failures[0])
     for kind in unusable:
         log.warning("the %s the model answered could not be used; the other kinds are kept", kind)
-        found[kind] = []
+    # What is left of the failures is the unusable kinds': none of their memories.
+    kept = {kind: r if isinstance(r, list) else [] for kind, r in found.items()}
     return Extraction(
-        facts=_items(found["facts"]),
-        preferences=_items(found["preferences"]),
+        facts=kept["facts"],
+        preferences=kept["preferences"],
         fact_prompt=fact_prompt.version,
         preference_prompt=preference_prompt.version,
         usage=usage,
-        events=_items(found["events"]),
+        events=kept["events"],
         event_prompt=event_prompt.version,
         unusable=unusable,
     )
-
-
-def _items(found: object) -> list[Any]:
-    assert isinstance(found, list)
-    return found
 
 
 def at_midnight(day: date | None, zone: tzinfo = UTC) -> datetime | None:

@@ -35,7 +35,7 @@ def bm25(
     hits' mean length (one scan less per query than the scope's).
     """
     documents = max(documents, len(hits))
-    counts = [(hit, _counts(hit.words)) for hit in hits]
+    counts = [(hit, Counter(hit.words)) for hit in hits]
     lengths = [len(c) for _, c in counts]
     mean_length = (sum(lengths) / len(lengths) if lengths else 1.0) or 1.0
     idf = {
@@ -69,10 +69,6 @@ def telling_words(
     """
     kept = [token for token in tokens if held.get(token, 0) <= share * documents]
     return kept or list(tokens)
-
-
-def _counts(words: Sequence[str]) -> Counter[str]:
-    return Counter(words)  # counted in C: a hundred hits of a few hundred words each
 
 
 def fuse(
