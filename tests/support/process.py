@@ -29,6 +29,11 @@ class ServiceProcess:
             {
                 "MEMOS_SERVER__PORT": str(self.port),
                 "MEMOS_EMBEDDING__CACHE_DIR": str(MODEL_CACHE),
+                # As for a service in the test process (``make_settings``): tests call faster
+                # than any client should (a reindex test's four threads of adds passed 50/s on a
+                # fast machine and were refused); the limits have tests of their own.
+                "MEMOS_LIMITS__RATE_PER_KEY": "0",
+                "MEMOS_LIMITS__FAILED_KEYS_PER_MINUTE": "0",
                 **env,
             }
         )
