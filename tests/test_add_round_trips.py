@@ -1,16 +1,12 @@
-"""What a fast add sends to Postgres: the repeat check before the embedding runs outside a
-transaction, the advisory locks are one statement, the task is written once (its INSERT holds
-what its fine job needs), and a repeat is answered with one statement."""
+"""What a fast add sends to Postgres, counted where asyncpg sends it: the repeat check before the
+embedding runs outside a transaction, the advisory locks are one statement, the task is written
+once (its INSERT holds what its fine job needs), the messages and the memories (with their
+history rows) are one pipelined statement each, and a repeat is answered with one statement."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import event
-
 from tests.support.api import Api
+from tests.support.driver_log import driver_queries
 from tests.support.service import ServiceThread
 
 MESSAGES = [
@@ -20,44 +16,40 @@ MESSAGES = [
 ]
 
 
-@contextmanager
-def statements(service: ServiceThread) -> Iterator[list[tuple[bool, str]]]:
-    """Each statement the service's engine sends meanwhile, with whether it ran outside a
-    transaction (autocommit: no BEGIN before it); the background work's (the job queue's poll,
-    a key's last-use write) left out."""
-    sent: list[tuple[bool, str]] = []
-    engine = service.runtime.database.engine.sync_engine
-
-    def record(connection: Any, cursor: Any, statement: str, *_: Any) -> None:
-        text = " ".join(statement.split())
-        if " jobs" not in text and "api_keys" not in text:
-            sent.append((bool(connection.connection.dbapi_connection.autocommit), text))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+def _first_word(query: str) -> str:
+    return query.split()[0].rstrip(";").upper()
 
 
 def test_a_fast_add_and_its_repeat_in_few_round_trips(service: ServiceThread, api_key: str) -> None:
     body = {"user_id": "rt", "conversation_id": "c1", "messages": MESSAGES, "async_mode": False}
-    with Api(service.base_url, api_key) as api, statements(service) as sent:
+    with Api(service.base_url, api_key) as api, driver_queries(service) as sent:
         api.ok("/add/message", body | {"allow_memory_view": ["detail_factual"]})
         added = list(sent)
         sent.clear()
         api.ok("/add/message", body | {"allow_memory_view": ["detail_factual"]})
         repeat = list(sent)
 
-    (outside, first), *inside = added
-    assert outside
-    assert first.startswith("SELECT tasks.")
-    assert not any(autocommit for autocommit, _ in inside)
-    assert sum("pg_advisory" in text for _, text in inside) == 1
-    assert not any(text.startswith("UPDATE tasks") for _, text in inside)
-    [task_insert] = [text for _, text in inside if text.startswith("INSERT INTO tasks")]
+    # The add's own statements: up to its COMMIT (background work may follow). SQLAlchemy's are
+    # recorded as they start (its BEGIN goes out with the first of them), the driver's as they
+    # finish.
+    added = added[: [_first_word(q) for q in added].index("COMMIT") + 1]
+    shown = "\n".join(added)
+    # The repeat check comes first, outside any transaction (no BEGIN before it).
+    assert added[0].startswith("SELECT tasks.id"), shown
+    [begin] = [i for i, q in enumerate(added) if _first_word(q) == "BEGIN"]
+    assert begin > 0, shown
+    # Every write is inside the one transaction.
+    writes = ("INSERT", "UPDATE", "WITH", "DELETE")
+    assert not [q for q in added[:begin] if _first_word(q) in writes], shown
+    assert sum("pg_advisory" in q for q in added) == 1, shown
+    assert not [q for q in added if q.startswith("UPDATE tasks")], shown
+    [task_insert] = [q for q in added if q.startswith("INSERT INTO tasks")]
     assert "memory_views" in task_insert
-    assert len(added) <= 9, added
-    [(outside, text)] = repeat
-    assert outside
-    assert text.startswith("SELECT tasks.")
+    # The messages in one pipelined statement, the memories with their history rows in another.
+    assert len([q for q in added if q.startswith("INSERT INTO messages")]) == 1, shown
+    [memories] = [q for q in added if "INSERT INTO memories" in q]
+    assert "INSERT INTO memory_history" in memories
+    assert len(added) <= 11, shown
+    # (A key's last-use write, left out above, may leave its BEGIN and COMMIT here.)
+    [text] = [q for q in repeat if _first_word(q) not in ("BEGIN", "COMMIT")]
+    assert text.startswith("SELECT tasks.id"), repeat

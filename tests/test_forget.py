@@ -22,7 +22,7 @@ from memos_server.storage.repositories.vector_indexes import UserKind, create_in
 from tests.fake_llm import FakeLLM, Reply, reply_json
 from tests.support.api import Api
 from tests.support.database import execute, new_api_key, project_of, sql
-from tests.support.memories import store_preference
+from tests.support.memories import message_values, store_preference
 from tests.support.service import ADMIN_KEY, ServiceThread
 from tests.support.waiting import wait_until
 
@@ -430,8 +430,7 @@ def test_an_add_in_flight_is_deleted_with_the_user_not_left_half(
 ) -> None:
     """An add holds the user's lock shared until it commits; forgetting waits for it, then
     deletes what it stored."""
-    from memos_server.storage.models import Message
-    from memos_server.storage.repositories.messages import MessageRepository
+    from memos_server.storage.repositories.added_rows import insert_messages
     from memos_server.storage.repositories.tasks import TaskRepository
 
     project = uuid.UUID(project_of(pg_url, api_key))
@@ -441,14 +440,10 @@ def test_an_add_in_flight_is_deleted_with_the_user_not_left_half(
         try:
             async with database.session() as session:
                 await TaskRepository(session).lock_user(project, "racer", exclusive=False)
-                message = Message(
-                    project_id=project,
-                    user_id="racer",
-                    conversation_id="c",
-                    role="user",
-                    content="一条正在写入的消息",
+                message = message_values(
+                    project_id=project, user_id="racer", content="一条正在写入的消息"
                 )
-                await MessageRepository(session).add_all([message])
+                await insert_messages(session, project, [message])
                 deleting = asyncio.create_task(asyncio.to_thread(forget, api, "racer"))
                 await asyncio.sleep(1.0)
                 waited = not deleting.done()

@@ -13,10 +13,10 @@ from alembic import command
 from memos_server.settings import DatabaseSettings
 from memos_server.storage.database import Database
 from memos_server.storage.migrations import alembic_config
-from memos_server.storage.models import Message
-from memos_server.storage.repositories.messages import MessageRepository
+from memos_server.storage.repositories.added_rows import insert_messages
 from tests.support.api import Api
 from tests.support.database import execute, fresh_database, new_api_key, sql
+from tests.support.memories import message_values
 from tests.support.service import ServiceThread
 
 
@@ -134,22 +134,18 @@ def test_hardening_12_the_migration_numbers_stored_messages_per_project(pg_url: 
         try:
             async with database.session() as session:
                 rows = [
-                    Message(
-                        project_id=second,
-                        user_id="u1",
-                        conversation_id="c1",
-                        role="user",
-                        content=text,
-                    )
+                    message_values(project_id=second, user_id="u1", content=text)
                     for text in ("b3", "b4")
                 ]
-                await MessageRepository(session).add_all(rows)
+                ids = await insert_messages(session, second, rows)
                 await session.commit()
-                return [row.seq for row in rows]
+                return ids
         finally:
             await database.dispose()
 
-    assert run(store_more()) == [3, 4]  # numbering goes on from the last number
+    ids = run(store_more())
+    seqs = {r["id"]: r["seq"] for r in sql(url, "SELECT id, seq FROM messages")}
+    assert [seqs[i] for i in ids] == [3, 4]  # numbering goes on from the last number
 
     command.downgrade(config, "0006")
     command.upgrade(config, "head")

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event
 
 from memos_server.settings import DatabaseSettings
 from memos_server.storage.database import Database
@@ -23,36 +20,8 @@ from memos_server.storage.repositories.memory_search import (
     _nearest_of_shape,
 )
 from tests.support.api import Api
+from tests.support.driver_log import driver_queries
 from tests.support.service import ServiceThread
-
-# asyncpg's own, once per connection: what a type it has not met yet is (and JIT off meanwhile).
-_INTROSPECTION = (
-    "WITH RECURSIVE typeinfo_tree",
-    "SELECT current_setting('jit')",
-    "SELECT set_config",
-)
-
-
-@contextmanager
-def driver_queries(service: ServiceThread) -> Iterator[list[str]]:
-    """Each query asyncpg sends on the service's pooled connections meanwhile, the background
-    work's (the job queue, a key's last use) and the driver's own type lookups left out."""
-    sent: list[str] = []
-
-    def logged(record: Any) -> None:
-        text = " ".join(record.query.split())
-        if " jobs" not in text and "api_keys" not in text and not text.startswith(_INTROSPECTION):
-            sent.append(text)
-
-    def taken(dbapi_connection: Any, *_: Any) -> None:
-        dbapi_connection.driver_connection.add_query_logger(logged)
-
-    pool = service.runtime.database.engine.sync_engine.pool
-    event.listen(pool, "checkout", taken)
-    try:
-        yield sent
-    finally:
-        event.remove(pool, "checkout", taken)
 
 
 def test_a_search_is_three_statements_and_no_transaction(

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from memos_server.services.apikeys import hash_key
 from memos_server.services.memory_writer import MemoryText, new_memory
@@ -142,3 +143,18 @@ def recalled_memory(
     if memory_id is not None:
         memory.id = memory_id
     return memory
+
+
+def message_values(
+    *, project_id: uuid.UUID, user_id: str, content: str, conversation_id: str = "c1"
+) -> dict[str, Any]:
+    """A user's message as column values, for ``storage.repositories.added_rows``."""
+    return {
+        "project_id": project_id,
+        "user_id": user_id,
+        "conversation_id": conversation_id,
+        "role": "user",
+        "content": content,
+        "tags": [],
+        "info": {},
+    }

@@ -46,14 +46,13 @@ from memos_server.services.memory_views import (
     parse_views,
     stored_views,
 )
-from memos_server.services.memory_writer import MemoryText, added_row, new_memory
+from memos_server.services.memory_writer import MemoryText, new_memory_values
 from memos_server.services.retention import requested_expiry
 from memos_server.services.skills import Skill, skills_of
 from memos_server.services.tasks import Added, Keeps, TaskKind
 from memos_server.services.tool_trajectories import Trajectory, trajectories
-from memos_server.storage.models import Memory, Message, Task
-from memos_server.storage.repositories.memories import MemoryRepository
-from memos_server.storage.repositories.messages import MessageRepository
+from memos_server.storage.models import Task
+from memos_server.storage.repositories.added_rows import insert_memories, insert_messages
 from memos_server.storage.repositories.tasks import TaskRepository
 from memos_server.storage.vocabulary import MemoryKind, MemoryMode
 from memos_server.text.windows import Window, speaker_of
@@ -256,8 +255,6 @@ class MessageIntake(Intake[AddMessages, Prepared]):
         vectors: Sequence[list[float]],
         expires_at: datetime | None,
     ) -> None:
-        messages = MessageRepository(session)
-        repository = MemoryRepository(session)
         # A group add: every user gets the conversation and the memory of every window, under
         # their own user_id (the same vectors: the text is the same).
         tasks = TaskRepository(session)
@@ -265,17 +262,20 @@ class MessageIntake(Intake[AddMessages, Prepared]):
             if user_id != request.user_id:  # the task's own user is locked by open_task
                 # As for the first: no delete/user of theirs half before and half after this add.
                 await tasks.lock_user(project_id, user_id, exclusive=False)
-            rows = self._messages(project_id, task, request, user_id)
-            await messages.add_all(rows)
-            memories = self._memories(task, request, user_id, prepared, vectors, rows, expires_at)
-            await repository.add_all(memories, [added_row(m) for m in memories])
+            ids = await insert_messages(
+                session, project_id, self._messages(project_id, task, request, user_id)
+            )
+            await insert_memories(
+                session, self._memories(task, request, user_id, prepared, vectors, ids, expires_at)
+            )
 
     @staticmethod
     def _messages(
         project_id: uuid.UUID, task: Task, request: AddMessages, user_id: str
-    ) -> list[Message]:
+    ) -> list[dict[str, Any]]:
+        """One user's messages of the add, as column values."""
         return [
-            Message(
+            dict(
                 project_id=project_id,
                 user_id=user_id,
                 conversation_id=request.conversation_id,
@@ -304,9 +304,9 @@ class MessageIntake(Intake[AddMessages, Prepared]):
         user_id: str,
         prepared: Prepared,
         vectors: Sequence[list[float]],
-        rows: list[Message],
+        message_ids: Sequence[int],
         expires_at: datetime | None,
-    ) -> list[Memory]:
+    ) -> list[dict[str, Any]]:
         """One user's memories of the add: a fact per window, a tool memory per trajectory, a
         skill per skill file, in the order ``texts`` gave them to the embedder."""
         # A group's memories are the same text for every user: shared into the bases once.
@@ -342,7 +342,7 @@ class MessageIntake(Intake[AddMessages, Prepared]):
             for s, text in prepared.skills
         ]
         return [
-            new_memory(
+            new_memory_values(
                 text=text,
                 project_id=task.project_id,
                 user_id=user_id,
@@ -356,7 +356,7 @@ class MessageIntake(Intake[AddMessages, Prepared]):
                 tags=[FAST_TAG, *request.tags] if kind == MemoryKind.FACT else list(request.tags),
                 memory_time=time,
                 embedding=vector,
-                source_message_ids=[rows[i].id for i in indexes],
+                source_message_ids=[message_ids[i] for i in indexes],
                 info=dict(request.info),
                 details=details,
                 knowledgebase_ids=bases,

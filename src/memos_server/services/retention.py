@@ -96,8 +96,7 @@ async def add_expiry(
     asked = requested_expiry(info or {}, settings, now)
     if asked is not None:
         return asked
-    project = await ProjectRepository(session).get(project_id)
-    days = project.ttl_days if project is not None and project.ttl_days is not None else None
+    days = await ProjectRepository(session).ttl_days(project_id)
     if days is None:
         days = settings.default_ttl_days
     return now + timedelta(days=days) if days > 0 else None

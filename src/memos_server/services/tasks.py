@@ -121,14 +121,18 @@ async def open_task(
     earlier = await find_earlier(session, project_id, request, dedupe_window_s)
     if earlier is not None:
         return Added(earlier, created=False)
-    task = await tasks.add(
-        Task(
+    task = await tasks.insert(
+        dict(
             id=uuid.uuid4(),
             project_id=project_id,
-            kind=request.kind,
+            kind=str(request.kind),
             user_id=request.user_id,
             conversation_id=request.conversation_id,
             status=TaskStatus.RUNNING if running else TaskStatus.COMPLETED,
+            error=None,
+            llm_calls=0,
+            prompt_tokens=0,
+            completion_tokens=0,
             idempotency_key=request.idempotency_key,
             fingerprint=request.fingerprint,
             expires_at=expires_at,

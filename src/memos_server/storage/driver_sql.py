@@ -17,7 +17,9 @@ What that gives up, and why it is safe where it is used:
   statement, and these are not its statements. A request that only runs them (a search) sends no
   ``BEGIN`` and no ``ROLLBACK``: at READ COMMITTED each statement sees the database as of its own
   start either way. Whatever the session runs through SQLAlchemy afterwards opens a transaction
-  as usual (the per-user HNSW walk's ``SET LOCAL`` included).
+  as usual (the per-user HNSW walk's ``SET LOCAL`` included). A write (an add's rows,
+  ``storage.repositories.added_rows``) runs inside the session's transaction: one of
+  SQLAlchemy's statements goes first if none has.
 
 Errors are the driver's (``asyncpg`` exceptions, which carry their SQLSTATE): the request layer's
 handlers and ``storage.database.unavailable`` read the SQLSTATE along the chain of causes, so a
@@ -30,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import literal, select
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -82,13 +85,41 @@ def driver_statement(construct: ClauseElement) -> DriverStatement:
 
 
 async def driver_rows(
-    session: AsyncSession, statement: DriverStatement, parameters: Mapping[str, Any]
+    session: AsyncSession,
+    statement: DriverStatement,
+    parameters: Mapping[str, Any],
+    *,
+    writes: bool = False,
 ) -> Sequence[Any]:
     """``statement``'s rows (asyncpg records, which unpack like tuples), on ``session``'s
-    connection."""
+    connection. ``writes``: it changes the database, so it runs inside the session's transaction
+    (see ``_driver``)."""
+    driver = await _driver(session, writes)
+    rows: Sequence[Any] = await driver.fetch(statement.sql, *statement.arguments(parameters))
+    return rows
+
+
+async def driver_execute_many(
+    session: AsyncSession, statement: DriverStatement, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """``statement`` once per row of parameters, pipelined in one round trip (asyncpg's
+    ``executemany``), on ``session``'s connection, inside its transaction."""
+    if rows:
+        driver = await _driver(session, True)
+        await driver.executemany(statement.sql, [statement.arguments(row) for row in rows])
+
+
+async def _driver(session: AsyncSession, writes: bool) -> Any:
+    """The asyncpg connection under ``session``'s. For a write, inside the transaction
+    SQLAlchemy begins on it: SQLAlchemy sends ``BEGIN`` before its own first statement, not
+    before these, so a write sent before any of its statements would commit on its own; then
+    one of its statements goes first (on a hot path, the locks taken before writing already
+    have)."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
-    rows: Sequence[Any] = await driver.fetch(statement.sql, *statement.arguments(parameters))
-    return rows
+    if writes and not driver.is_in_transaction():
+        await connection.execute(select(literal(1)))
+        assert driver.is_in_transaction()
+    return driver

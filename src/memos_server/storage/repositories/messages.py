@@ -5,38 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.storage.models import Message, Project
+from memos_server.storage.models import Message
 
 
 class MessageRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def add_all(self, messages: Sequence[Message]) -> None:
-        """Insert in order, numbered in their project in that order; afterwards each message
-        has its id and its number (``seq``).
-
-        The numbers come from the project's counter, whose row stays locked until the
-        transaction ends: adds to one project store their messages one after another, so take
-        this step late in a short transaction."""
-        projects: dict[uuid.UUID, list[Message]] = {}
-        for message in messages:
-            projects.setdefault(message.project_id, []).append(message)
-        for project_id, rows in projects.items():
-            last = await self.session.scalar(
-                update(Project)
-                .where(Project.id == project_id)
-                .values(message_seq=Project.message_seq + len(rows))
-                .returning(Project.message_seq)
-            )
-            assert last is not None, f"no project {project_id}"
-            for seq, row in enumerate(rows, start=last - len(rows) + 1):
-                row.seq = seq
-        self.session.add_all(messages)
-        await self.session.flush()
 
     async def for_task(self, task_id: uuid.UUID) -> list[Message]:
         """The messages one add stored, in the order they were sent."""

@@ -6,11 +6,29 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Interval, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from memos_server.storage.driver_sql import DriverStatement, driver_rows, driver_statement
 from memos_server.storage.models import MemoryHistory, Task
+
+# Every add looks for its twin twice (before the embedding and under its locks) and writes its
+# task: on the driver (``storage.driver_sql``), each built once. A task found or written this
+# way is a plain ``Task`` (not in the session): the add reads it, never changes it.
+_TWIN = driver_statement(
+    select(Task)
+    .where(
+        Task.project_id == bindparam("project_id"),
+        Task.fingerprint == bindparam("fingerprint"),
+        Task.kind == bindparam("kind"),
+        Task.created_at > func.now() - bindparam("window", type_=Interval),
+    )
+    .order_by(Task.created_at)
+    .limit(1)
+)
 
 
 class TaskRepository:
@@ -55,18 +73,22 @@ class TaskRepository:
         """The first task of the same fingerprint opened within the last ``window_s``."""
         if window_s <= 0:
             return None
-        result = await self.session.execute(
-            select(Task)
-            .where(
-                Task.project_id == project_id,
-                Task.fingerprint == fingerprint,
-                Task.kind == kind,
-                Task.created_at > func.now() - timedelta(seconds=window_s),
-            )
-            .order_by(Task.created_at)
-            .limit(1)
+        rows = await driver_rows(
+            self.session,
+            _TWIN,
+            {
+                "project_id": project_id,
+                "fingerprint": fingerprint,
+                "kind": str(kind),
+                "window": timedelta(seconds=window_s),
+            },
         )
-        return result.scalar_one_or_none()
+        return Task(**dict(rows[0])) if rows else None
+
+    async def insert(self, values: dict[str, Any]) -> Task:
+        """Write a new task of these column values (every column with a default given)."""
+        await driver_rows(self.session, _insert_statement(tuple(values)), values, writes=True)
+        return Task(**values)
 
     async def get_by_id(self, task_id: uuid.UUID) -> Task | None:
         return await self.session.get(Task, task_id)
@@ -113,6 +135,17 @@ class TaskRepository:
             .order_by(MemoryHistory.id)
         )
         return [(row[0], row[1]) for row in result.all()]
+
+
+@lru_cache(maxsize=4)
+def _insert_statement(columns: tuple[str, ...]) -> DriverStatement:
+    table = Task.__table__
+    missing = sorted(c.name for c in table.c if c.default is not None and c.name not in columns)
+    if missing:  # compiled once, the statement would bind their place as NULL
+        raise ValueError(f"tasks: no value for {', '.join(missing)}")
+    return driver_statement(
+        insert(Task).values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+    )
 
 
 def _user_lock(project_id: uuid.UUID, user_id: str) -> int:
