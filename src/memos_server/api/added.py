@@ -25,7 +25,8 @@ async def settle_added(
     session: AsyncSession, runtime: Runtime, added: Added, async_mode: bool
 ) -> Task:
     """Commit (``commit_now``, the request's early edge), wake this process's worker for the
-    job, and give the task back (once its job has finished, when ``async_mode`` is false).
+    job (if the request queued one), and give the task back (once its job has finished, when
+    ``async_mode`` is false).
 
     Success is answered only after the commit: if it fails, the request fails (503 when the
     database went away) and the client repeats it."""
@@ -33,7 +34,9 @@ async def settle_added(
     # Before the commit: the user's next read must not go to a replica that lacks this add.
     runtime.reads.wrote(task.project_id, task.user_id)
     await commit_now(session)  # what the request stored, and its job, are safe from here on
-    if added.created and runtime.worker is not None:
+    # Only a task that queued its job is running (``Intake.take``): a fast add leaves the worker
+    # asleep (waking it cost a transaction that claimed nothing, three round trips per add).
+    if added.created and task.status == TaskStatus.RUNNING and runtime.worker is not None:
         runtime.worker.wake()
     if not async_mode and task.status == TaskStatus.RUNNING:
         try:
