@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from asyncpg import PostgresError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -93,8 +94,10 @@ def write_failure(path: str) -> MemosError:
     return MemosError()
 
 
-def _sqlstate(exc: DBAPIError) -> str:
-    return str(getattr(exc.orig, "sqlstate", None) or "")
+def _sqlstate(exc: BaseException) -> str:
+    """The SQLSTATE of the driver's error, or of the one SQLAlchemy's wraps ("" if none)."""
+    state = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return str(state or "")
 
 
 def _field(loc: Sequence[Any]) -> str:
@@ -215,8 +218,10 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
     # starting up, a connection dropped mid-statement or mid-commit, no pooled connection free
     # in time. Each is a 503 the client can retry, never a 500; so is a statement Postgres
     # cancelled at ``database.statement_timeout_s``.
+    # SQLAlchemy's errors, and the driver's own from statements sent on it (storage.driver_sql).
     @app.exception_handler(DBAPIError)
-    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+    @app.exception_handler(PostgresError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
         if timed_out(exc):
             return database_slow(request)
         if _sqlstate(exc) == MODEL_RETIRED_STATE:
@@ -235,7 +240,7 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
             log.warning(
                 "value refused by the database during %s (SQLSTATE %s)",
                 request.url.path,
-                _sqlstate(exc) or type(exc.orig).__name__,
+                _sqlstate(exc) or type(getattr(exc, "orig", exc)).__name__,
             )
             return render(BadRequest("a value in the request cannot be stored"))
         log.exception("database error during %s", request.url.path)
