@@ -24,7 +24,7 @@ import asyncio
 import os
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -147,11 +147,14 @@ async def prepare(
     from sqlalchemy import event, text
 
     from memos_server.embedding import load_embedder
+    from memos_server.services import ingest
     from memos_server.services.ingest import AddMessages, IncomingMessage, MessageIntake
     from memos_server.services.search.engine import SearchQuery, search_memories
     from memos_server.settings import Settings
     from memos_server.storage.database import Database
+    from memos_server.storage.driver_sql import driver_statement
     from memos_server.storage.embedded import EmbeddedPostgres
+    from memos_server.storage.repositories.added_rows import insert_memories, memory_rows_insert
 
     with environment(env):
         settings = Settings()
@@ -201,6 +204,15 @@ async def prepare(
         intake = MessageIntake(embedder=lambda: embedder, settings=settings, fine=False)
         inserts: list[list[Statement]] = []
         windows: list[list[str]] = []
+        # The memory rows an add writes (the service sends them with their history rows, one
+        # statement per row: storage.repositories.added_rows); the floor sends the rows alone.
+        written: list[Sequence[Mapping[str, Any]]] = []
+
+        async def recorded(session: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+            written.append(rows)
+            await insert_memories(session, rows)
+
+        ingest.insert_memories = recorded  # type: ignore[assignment]
         for i, conversation in enumerate(adds):
             request = AddMessages(
                 user_id=f"bench-floor-{i}",
@@ -208,11 +220,14 @@ async def prepare(
                 messages=[IncomingMessage(m["role"], m["content"]) for m in conversation],
             )
             windows.append(intake.texts(intake.prepare(request, embedder)))
-            sent.clear()
+            written.clear()
             async with database.session() as session:
                 await intake.add(session, project_id=project, request=request)
                 await session.rollback()
-            inserts.append([s for s in sent if s[0].startswith("INSERT INTO memories ")])
+            bare = driver_statement(memory_rows_insert(tuple(written[0][0])))
+            inserts.append(
+                [(bare.sql, [bare.arguments(row) for rows in written for row in rows], True)]
+            )
         plain = plain_dsn(database.engine.url.render_as_string(False))
     except BaseException:
         await embedder.aclose()
@@ -220,6 +235,7 @@ async def prepare(
             await asyncio.to_thread(embedded.stop)
         raise
     finally:
+        ingest.insert_memories = insert_memories  # type: ignore[assignment]
         await database.dispose()
     return Probe(
         embedder.name, plain, embedder, [q for _, q in asked], windows, searches, inserts, embedded

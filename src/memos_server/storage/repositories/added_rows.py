@@ -24,6 +24,7 @@ from pgvector.sqlalchemy import Vector
 from sqlalchemy import REAL, bindparam, cast, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from memos_server.storage.driver_sql import (
     DriverStatement,
@@ -106,8 +107,9 @@ def _message_insert(columns: tuple[str, ...]) -> DriverStatement:
     )
 
 
-@lru_cache(maxsize=8)
-def _memory_insert(columns: tuple[str, ...]) -> DriverStatement:
+def memory_rows_insert(columns: tuple[str, ...]) -> Insert:
+    """The INSERT of memory rows of these columns alone (``insert_memories`` sends it with each
+    row's history row; the load benchmark's floor sends it bare)."""
     table = Memory.__table__
     _every_default(table, columns)
     values = {
@@ -118,9 +120,13 @@ def _memory_insert(columns: tuple[str, ...]) -> DriverStatement:
         )
         for name in columns
     }
+    return insert(Memory).values(values)
+
+
+@lru_cache(maxsize=8)
+def _memory_insert(columns: tuple[str, ...]) -> DriverStatement:
     added = (
-        insert(Memory)
-        .values(values)
+        memory_rows_insert(columns)
         .returning(
             Memory.id,
             Memory.project_id,
