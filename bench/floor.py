@@ -224,6 +224,8 @@ async def prepare(
             async with database.session() as session:
                 await intake.add(session, project_id=project, request=request)
                 await session.rollback()
+            if not any(written):
+                raise SystemExit(f"the floor's add {i} made no memory")
             bare = driver_statement(memory_rows_insert(tuple(written[0][0])))
             inserts.append(
                 [(bare.sql, [bare.arguments(row) for rows in written for row in rows], True)]

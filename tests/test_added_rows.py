@@ -101,3 +101,34 @@ def test_a_defaulted_column_left_out_is_refused(
 
     with pytest.raises(ValueError, match="confidence"):
         asyncio.run(write())
+
+
+def test_a_task_written_on_the_driver_has_the_servers_times(
+    service: ServiceThread, pg_url: str, api_key: str
+) -> None:
+    from memos_server.services.tasks import Request, TaskKind, open_task
+
+    project = uuid.UUID(project_of(pg_url, api_key))
+    request = Request(
+        kind=TaskKind.ADD_MESSAGE,
+        user_id="times",
+        conversation_id="c1",
+        fingerprint=uuid.uuid4().hex,
+        idempotency_key=None,
+    )
+
+    async def open_one() -> tuple[object, object]:
+        database = Database(pg_url, DatabaseSettings(pool_size=1, max_overflow=0))
+        try:
+            async with database.session() as session:
+                added = await open_task(
+                    session, project, request, running=False, dedupe_window_s=60
+                )
+                await session.commit()
+            return added.task.created_at, added.task.updated_at
+        finally:
+            await database.dispose()
+
+    created, updated = asyncio.run(open_one())
+    [stored] = sql(pg_url, "SELECT created_at, updated_at FROM tasks WHERE user_id = 'times'")
+    assert (created, updated) == (stored["created_at"], stored["updated_at"])

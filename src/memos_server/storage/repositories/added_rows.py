@@ -9,8 +9,10 @@ pipelined round trip; a memory and its history row are one statement (a data-mod
 a vector goes as a ``real[]`` asyncpg encodes in C, cast to ``vector`` by Postgres, instead of
 text printed in Python.
 
-Both run inside the request's transaction, after its locks (the driver refuses a write outside
-one): nothing here is visible before the commit.
+Both run inside the request's transaction, after its locks (a driver write with nothing before
+it has SQLAlchemy begin the transaction first: ``storage.driver_sql``): nothing here is visible
+before the commit. The message ids come from ``nextval`` on the table's sequence, so a role
+that only has table grants needs ``USAGE`` on it (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ async def insert_messages(
     reserved = await driver_rows(
         session, _RESERVE, {"project_id": project_id, "count": len(rows)}, writes=True
     )
-    assert reserved, f"no project {project_id}"
+    if not reserved:
+        raise LookupError(f"no project {project_id}")
     last, ids = reserved[0]
     ids = sorted(ids)
     first = last - len(rows) + 1

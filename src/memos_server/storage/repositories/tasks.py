@@ -86,9 +86,12 @@ class TaskRepository:
         return Task(**dict(rows[0])) if rows else None
 
     async def insert(self, values: dict[str, Any]) -> Task:
-        """Write a new task of these column values (every column with a default given)."""
-        await driver_rows(self.session, _insert_statement(tuple(values)), values, writes=True)
-        return Task(**values)
+        """Write a new task of these column values (every column with a default given); it
+        comes back with the times the server gave it."""
+        [times] = await driver_rows(
+            self.session, _insert_statement(tuple(values)), values, writes=True
+        )
+        return Task(**values, **dict(times))
 
     async def get_by_id(self, task_id: uuid.UUID) -> Task | None:
         return await self.session.get(Task, task_id)
@@ -144,7 +147,9 @@ def _insert_statement(columns: tuple[str, ...]) -> DriverStatement:
     if missing:  # compiled once, the statement would bind their place as NULL
         raise ValueError(f"tasks: no value for {', '.join(missing)}")
     return driver_statement(
-        insert(Task).values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+        insert(Task)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+        .returning(Task.created_at, Task.updated_at)
     )
 
 
