@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from asyncpg import PostgresError
+from asyncpg.exceptions import DataError as DriverDataError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -221,6 +222,7 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
     # SQLAlchemy's errors, and the driver's own from statements sent on it (storage.driver_sql).
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PostgresError)
+    @app.exception_handler(DriverDataError)  # a value the driver itself cannot encode
     async def _database(request: Request, exc: Exception) -> JSONResponse:
         if timed_out(exc):
             return database_slow(request)
@@ -233,9 +235,10 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
             return render(EmbeddingModelRetired(runtime.retired if runtime else None))
         if unavailable(exc):
             return database_away(request, exc)
-        if isinstance(exc, DataError) or _sqlstate(exc).startswith("22"):
-            # A data exception (SQLSTATE class 22): validation should have caught it, but a value
-            # Postgres refuses is still the client's. asyncpg's never arrive as DataError.
+        if isinstance(exc, (DataError, DriverDataError)) or _sqlstate(exc).startswith("22"):
+            # A data exception (SQLSTATE class 22), or a value the driver could not encode for a
+            # statement sent on it: validation should have caught it, but it is still the
+            # client's value. asyncpg's server errors never arrive as SQLAlchemy's DataError.
             # The driver's message may quote the value: only its SQLSTATE goes to the log.
             log.warning(
                 "value refused by the database during %s (SQLSTATE %s)",
