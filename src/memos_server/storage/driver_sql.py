@@ -32,10 +32,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import literal, select
+from sqlalchemy import bindparam, literal, select
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.expression import ClauseElement
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
@@ -82,6 +83,16 @@ def driver_statement(construct: ClauseElement) -> DriverStatement:
         if not bind.required and bind.callable is None
     }
     return DriverStatement(str(compiled), names, fixed, processors)
+
+
+def column_binds(table: Any, names: Sequence[str]) -> dict[str, BindParameter[Any]]:
+    """A named bind of its column's type for each of ``names`` (the VALUES of an INSERT built
+    once). Refuses a list without a column that has a Python-side default: compiled once, the
+    statement would bind that default's place as NULL for every row."""
+    missing = sorted(c.name for c in table.c if c.default is not None and c.name not in names)
+    if missing:
+        raise ValueError(f"{table.name}: no value for {', '.join(missing)}")
+    return {name: bindparam(name, type_=table.c[name].type) for name in names}
 
 
 async def driver_rows(

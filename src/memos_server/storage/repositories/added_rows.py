@@ -30,6 +30,7 @@ from sqlalchemy.sql.dml import Insert
 
 from memos_server.storage.driver_sql import (
     DriverStatement,
+    column_binds,
     driver_execute_many,
     driver_rows,
     driver_statement,
@@ -92,37 +93,19 @@ async def insert_memories(session: AsyncSession, rows: Sequence[Mapping[str, Any
         await driver_execute_many(session, statement, rows[start : start + BATCH_ROWS])
 
 
-def _every_default(table: Any, columns: Sequence[str]) -> None:
-    """Refuse a column list without a column that has a Python-side default: compiled once,
-    the statement would bind that default's place as NULL for every row."""
-    missing = sorted(c.name for c in table.c if c.default is not None and c.name not in columns)
-    if missing:
-        raise ValueError(f"{table.name}: no value for {', '.join(missing)}")
-
-
 @lru_cache(maxsize=8)
 def _message_insert(columns: tuple[str, ...]) -> DriverStatement:
-    table = Message.__table__
-    names = ("id", "seq", *columns)
-    _every_default(table, names)
     return driver_statement(
-        insert(Message).values({name: bindparam(name, type_=table.c[name].type) for name in names})
+        insert(Message).values(column_binds(Message.__table__, ("id", "seq", *columns)))
     )
 
 
 def memory_rows_insert(columns: tuple[str, ...]) -> Insert:
     """The INSERT of memory rows of these columns alone (``insert_memories`` sends it with each
     row's history row; the load benchmark's floor sends it bare)."""
-    table = Memory.__table__
-    _every_default(table, columns)
-    values = {
-        name: (
-            cast(bindparam(name, type_=ARRAY(REAL)), Vector())
-            if name == "embedding"
-            else bindparam(name, type_=table.c[name].type)
-        )
-        for name in columns
-    }
+    values: dict[str, Any] = column_binds(Memory.__table__, columns)
+    if "embedding" in values:
+        values["embedding"] = cast(bindparam("embedding", type_=ARRAY(REAL)), Vector())
     return insert(Memory).values(values)
 
 

@@ -12,7 +12,12 @@ from typing import Any
 from sqlalchemy import Interval, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.storage.driver_sql import DriverStatement, driver_rows, driver_statement
+from memos_server.storage.driver_sql import (
+    DriverStatement,
+    column_binds,
+    driver_rows,
+    driver_statement,
+)
 from memos_server.storage.models import MemoryHistory, Task
 
 # Every add looks for its twin twice (before the embedding and under its locks) and writes its
@@ -142,13 +147,9 @@ class TaskRepository:
 
 @lru_cache(maxsize=4)
 def _insert_statement(columns: tuple[str, ...]) -> DriverStatement:
-    table = Task.__table__
-    missing = sorted(c.name for c in table.c if c.default is not None and c.name not in columns)
-    if missing:  # compiled once, the statement would bind their place as NULL
-        raise ValueError(f"tasks: no value for {', '.join(missing)}")
     return driver_statement(
         insert(Task)
-        .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+        .values(column_binds(Task.__table__, columns))
         .returning(Task.created_at, Task.updated_at)
     )
 
