@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -35,18 +34,21 @@ def bm25(
     hits' mean length (one scan less per query than the scope's).
     """
     documents = max(documents, len(hits))
-    counts = [(hit, Counter(hit.words)) for hit in hits]
-    lengths = [len(c) for _, c in counts]
+    asked = set(tokens)
+    # Per hit: its distinct words (its length) and how often it holds each query word; only the
+    # query's words are counted (a hit holds a few of them among dozens of its own).
+    counts = [(hit, len(set(hit.words)), _held(hit.words, asked)) for hit in hits]
+    lengths = [length for _, length, _ in counts]
     mean_length = (sum(lengths) / len(lengths) if lengths else 1.0) or 1.0
     idf = {
         token: math.log(1 + (documents - df + 0.5) / (df + 0.5))
         for token in tokens
-        for df in [sum(1 for _, c in counts if token in c)]
+        for df in [sum(1 for _, _, held in counts if token in held)]
     }
     total = sum(idf.values()) or 1.0
     scored = []
-    for hit, words in counts:
-        length = len(words) or 1  # distinct tokens, as for the mean
+    for hit, distinct, words in counts:
+        length = distinct or 1  # distinct tokens, as for the mean
         norm = BM25_K1 * (1 - BM25_B + BM25_B * length / mean_length)
         score = sum(
             idf[t] * words[t] * (BM25_K1 + 1) / (words[t] + norm) for t in tokens if t in words
@@ -55,6 +57,12 @@ def bm25(
         scored.append((hit, score, coverage))
     scored.sort(key=lambda row: row[1], reverse=True)
     return scored
+
+
+def _held(words: Sequence[str], asked: set[str]) -> dict[str, int]:
+    """How often ``words`` holds each of the ``asked`` words it holds."""
+    held = asked.intersection(words)
+    return {word: words.count(word) for word in held} if held else {}
 
 
 def telling_words(

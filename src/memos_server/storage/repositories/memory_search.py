@@ -89,8 +89,22 @@ def _lexical(
     scope: Scope, kinds: tuple[str, ...], hit_kinds: tuple[str, ...], words: int, frequencies: bool
 ) -> CompoundSelect[Any]:
     query = text_query(bindparam("words"))
+    # How many of the kind's matched rows hold each counted word: a window over the rows the
+    # hits' scan matched anyway (every hit row carries the same counts), not a scan of its own.
+    held = (
+        array(
+            [
+                func.count()
+                .filter(func.ts_match_vq(Memory.tsv, text_query(bindparam(_word(i)))))
+                .over()
+                for i in range(words)
+            ]
+        )
+        if frequencies and words
+        else _no_words
+    )
     parts: list[Any] = [
-        select(Memory.kind, Memory.id, _when, Memory.search_text, _no_count, _no_count, _no_words)
+        select(Memory.kind, Memory.id, _when, Memory.search_text, _no_count, _no_count, held)
         .where(*scope.conditions(kind), func.ts_match_vq(Memory.tsv, query))
         .order_by(func.ts_rank(Memory.tsv, query).desc())
         .limit(bindparam(_limit(kind)))
@@ -109,20 +123,6 @@ def _lexical(
         .where(*scope.conditions(None), Memory.kind == any_(_kinds))
         .group_by(Memory.kind)
     )
-    if frequencies:
-        held = [
-            func.count().filter(func.ts_match_vq(Memory.tsv, text_query(bindparam(_word(i)))))
-            for i in range(words)
-        ]
-        parts.append(
-            select(Memory.kind, null(), null(), null(), _no_count, _no_count, array(held))
-            .where(
-                *scope.conditions(None),
-                Memory.kind == any_(_kinds),
-                func.ts_match_vq(Memory.tsv, query),
-            )
-            .group_by(Memory.kind)
-        )
     return union_all(*parts)
 
 
@@ -197,9 +197,9 @@ class MemorySearch(MemoryRepository):
     ) -> tuple[dict[str, list[Hit]], Counts]:
         """Search's first statement: each kind's ``lexical`` hits and ``count_by_kind``, in one
         round trip (a UNION ALL: the hits' rows, then one row of counts per kind). With
-        ``frequencies``, also how many memories of each kind hold each token (``Counts.words``;
-        one more row per kind, counted over the rows the full-text query matches, which its
-        ranking reads anyway)."""
+        ``frequencies``, also how many memories of each kind hold each token (``Counts.words``,
+        for the kinds with hits): counted by a window over the rows the full-text query
+        matches, which the hits' scan reads anyway, and carried on each hit row."""
         kinds = tuple(pools)
         hits: dict[str, list[Hit]] = {kind: [] for kind in kinds}
         hit_kinds = tuple(kind for kind, limit in pools.items() if limit > 0)
@@ -230,14 +230,14 @@ class MemorySearch(MemoryRepository):
             ).all()
         )
         for kind, id_, when, text, count, feedback, held in rows:
-            if held is not None:
-                counted_held = held[: len(counted)]
-                counts.words[kind] = dict(zip(tokens, map(int, counted_held), strict=False))
-            elif id_ is None:
+            if id_ is None:
                 counts.memories[kind] = int(count)
                 counts.feedback[kind] = int(feedback)
-            else:
-                hits[kind].append(Hit(id_, when, words=tuple(text.split())))
+                continue
+            hits[kind].append(Hit(id_, when, words=tuple(text.split())))
+            if held is not None and kind not in counts.words:
+                counted_held = held[: len(counted)]
+                counts.words[kind] = dict(zip(tokens, map(int, counted_held), strict=False))
         return hits, counts
 
     async def nearest_and_similar(
