@@ -1,7 +1,8 @@
 """What a fast add sends to Postgres, counted where asyncpg sends it: the repeat check before the
-embedding runs outside a transaction, the advisory locks are one statement, the task is written
-once (its INSERT holds what its fine job needs), the messages and the memories (with their
-history rows) are one pipelined statement each, and a repeat is answered with one statement."""
+embedding runs outside a transaction and reads the project's TTL with it, the advisory locks are
+one statement, the look-up under them and the task's INSERT are one (its INSERT holds what its
+fine job needs), the messages and the memories (with their history rows) are one pipelined
+statement each: eight round trips with BEGIN and COMMIT. A repeat is answered with one."""
 
 from __future__ import annotations
 
@@ -34,22 +35,22 @@ def test_a_fast_add_and_its_repeat_in_few_round_trips(service: ServiceThread, ap
     # finish.
     added = added[: [_first_word(q) for q in added].index("COMMIT") + 1]
     shown = "\n".join(added)
-    # The repeat check comes first, outside any transaction (no BEGIN before it).
-    assert added[0].startswith("SELECT tasks.id"), shown
+    # The repeat check comes first, outside any transaction (no BEGIN before it), with the TTL.
+    assert added[0].startswith("SELECT projects.ttl_days") and "FROM tasks" in added[0], shown
     [begin] = [i for i, q in enumerate(added) if _first_word(q) == "BEGIN"]
-    assert begin > 0, shown
-    # Every write is inside the one transaction.
-    writes = ("INSERT", "UPDATE", "WITH", "DELETE")
-    assert not [q for q in added[:begin] if _first_word(q) in writes], shown
+    assert begin == 1, shown
+    # Every write is inside the one transaction, after the locks.
+    assert "pg_advisory_xact_lock" in added[begin + 1], shown
     assert sum("pg_advisory" in q for q in added) == 1, shown
     assert not [q for q in added if q.startswith("UPDATE tasks")], shown
-    [task_insert] = [q for q in added if q.startswith("INSERT INTO tasks")]
-    assert "memory_views" in task_insert
+    # The look-up under the locks and the task's INSERT: one statement.
+    [task_insert] = [q for q in added if "INSERT INTO tasks" in q]
+    assert task_insert.startswith("WITH twin AS") and "memory_views" in task_insert, shown
     # The messages in one pipelined statement, the memories with their history rows in another.
     assert len([q for q in added if q.startswith("INSERT INTO messages")]) == 1, shown
     [memories] = [q for q in added if "INSERT INTO memories" in q]
     assert "INSERT INTO memory_history" in memories
-    assert len(added) <= 11, shown
+    assert len(added) == 8, shown
     # (A key's last-use write, left out above, may leave its BEGIN and COMMIT here.)
     [text] = [q for q in repeat if _first_word(q) not in ("BEGIN", "COMMIT")]
-    assert text.startswith("SELECT tasks.id"), repeat
+    assert text.startswith("SELECT projects.ttl_days"), repeat

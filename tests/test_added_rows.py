@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from memos_server.services.memory_writer import MemoryText, new_memory_values
+from memos_server.services.tasks import Added, Request, TaskKind, find_repeat, open_task
 from memos_server.settings import DatabaseSettings
 from memos_server.storage.database import Database
 from memos_server.storage.repositories.added_rows import insert_memories, insert_messages
@@ -103,32 +104,72 @@ def test_a_defaulted_column_left_out_is_refused(
         asyncio.run(write())
 
 
-def test_a_task_written_on_the_driver_has_the_servers_times(
-    service: ServiceThread, pg_url: str, api_key: str
-) -> None:
-    from memos_server.services.tasks import Request, TaskKind, open_task
-
-    project = uuid.UUID(project_of(pg_url, api_key))
-    request = Request(
+def _request(user_id: str) -> Request:
+    return Request(
         kind=TaskKind.ADD_MESSAGE,
-        user_id="times",
+        user_id=user_id,
         conversation_id="c1",
         fingerprint=uuid.uuid4().hex,
         idempotency_key=None,
     )
 
-    async def open_one() -> tuple[object, object]:
+
+def _open(pg_url: str, project: uuid.UUID, request: Request, window_s: float) -> Added:
+    """``open_task`` for the request, committed, on a database of its own."""
+
+    async def open_one() -> Added:
         database = Database(pg_url, DatabaseSettings(pool_size=1, max_overflow=0))
         try:
             async with database.session() as session:
                 added = await open_task(
-                    session, project, request, running=False, dedupe_window_s=60
+                    session, project, request, running=False, dedupe_window_s=window_s
                 )
                 await session.commit()
-            return added.task.created_at, added.task.updated_at
+            return added
         finally:
             await database.dispose()
 
-    created, updated = asyncio.run(open_one())
+    return asyncio.run(open_one())
+
+
+def test_a_task_written_on_the_driver_has_the_servers_times(
+    service: ServiceThread, pg_url: str, api_key: str
+) -> None:
+    project = uuid.UUID(project_of(pg_url, api_key))
+    added = _open(pg_url, project, _request("times"), 60)
+
     [stored] = sql(pg_url, "SELECT created_at, updated_at FROM tasks WHERE user_id = 'times'")
-    assert (created, updated) == (stored["created_at"], stored["updated_at"])
+    assert (added.task.created_at, added.task.updated_at) == (
+        stored["created_at"],
+        stored["updated_at"],
+    )
+
+
+def test_the_look_up_under_the_locks_finds_a_twin_or_writes_the_task(
+    service: ServiceThread, pg_url: str, api_key: str
+) -> None:
+    """``open_task``'s one statement: the same request within the window answers the first
+    task (nothing written); with no window every request opens its own task."""
+    project = uuid.UUID(project_of(pg_url, api_key))
+    request = _request("twins")
+
+    async def repeat_of(window_s: float) -> uuid.UUID | None:
+        database = Database(pg_url, DatabaseSettings(pool_size=1, max_overflow=0))
+        try:
+            async with database.session() as session:
+                lookup = await find_repeat(session, project, request, window_s)
+            return lookup.repeat.task.id if lookup.repeat is not None else None
+        finally:
+            await database.dispose()
+
+    first = _open(pg_url, project, request, 60)
+    assert first.created
+    again = _open(pg_url, project, request, 60)
+    assert (again.task.id, again.created) == (first.task.id, False)
+    assert asyncio.run(repeat_of(60)) == first.task.id
+    assert asyncio.run(repeat_of(0)) is None
+    second = _open(pg_url, project, request, 0)
+    assert second.created
+    assert second.task.id != first.task.id
+    stored = sql(pg_url, "SELECT id FROM tasks WHERE user_id = 'twins' ORDER BY created_at")
+    assert [row["id"] for row in stored] == [first.task.id, second.task.id]

@@ -27,6 +27,7 @@ from memos_server.settings import DatabaseSettings, RetentionSettings
 from memos_server.storage.database import Database
 from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import HnswScan, Scope
+from memos_server.storage.repositories.tasks import TaskRepository
 from memos_server.storage.repositories.vector_indexes import UserKind, create_index
 from tests.fake_llm import FakeLLM, Reply, reply_json
 from tests.support.api import Api
@@ -293,7 +294,12 @@ def test_the_default_ttl_and_a_project_override(pg_url: str, api_key: str) -> No
         database = Database(pg_url, DatabaseSettings(pool_size=1, max_overflow=0))
         try:
             async with database.session() as session:
-                return await add_expiry(session, settings, project, info)
+                # The project's TTL comes with an add's repeat check (no twin here).
+                found = await TaskRepository(session).twin_and_ttl(
+                    project, "add_message", uuid.uuid4().hex, 60
+                )
+                assert found.twin is None
+                return add_expiry(settings, found.ttl_days, info)
         finally:
             await database.dispose()
 

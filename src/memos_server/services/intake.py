@@ -6,7 +6,8 @@ answers the first request's task and stores nothing; ``find_repeat`` ends the lo
 transaction); the text prepared off the event loop (cutting, tokenising, segmenting are CPU
 work); the texts embedded with no database connection held; then one short transaction opens
 the task (looking again under advisory locks, see ``services.tasks``) with the expiry of what it
-makes (``services.retention``), writes the request's rows
+makes (``services.retention``, the project's TTL read with the repeat check), writes the
+request's rows
 and, in fine mode, queues its job. Nothing is committed here: the caller's edge commits
 (``api.transaction`` for a request).
 
@@ -71,16 +72,14 @@ class Intake(ABC, Generic[R, P]):
         )
         window_s = self.settings.ingest.dedupe_window_s
         # A repeat is recognised before any expensive work (find_repeat ends its transaction).
-        repeat = await find_repeat(session, project_id, identity, window_s)
-        if repeat is not None:
-            return repeat
+        lookup = await find_repeat(session, project_id, identity, window_s)
+        if lookup.repeat is not None:
+            return lookup.repeat
+        expires_at = add_expiry(self.settings.retention, lookup.ttl_days, self.info(request))
         # Off the event loop, which meanwhile serves every other request.
         prepared = await asyncio.to_thread(self.prepare, request, embedder)
         # Embedded before touching the database again: no connection held while the model works.
         vectors = await embedder.embed(self.texts(prepared))
-        expires_at = await add_expiry(
-            session, self.settings.retention, project_id, self.info(request)
-        )
         refines = self.fine and self.refines(request)
         added = await open_task(
             session,

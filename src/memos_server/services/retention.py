@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,7 +32,6 @@ from memos_server.settings import RetentionSettings
 from memos_server.storage.database import Database, unavailable
 from memos_server.storage.models import Deletion, Project
 from memos_server.storage.repositories.deletions import DeletionRepository, memory_counts
-from memos_server.storage.repositories.projects import ProjectRepository
 from memos_server.storage.repositories.retention import RetentionRepository, by_owner
 from memos_server.times import parse_time
 
@@ -85,20 +83,19 @@ def requested_expiry(
     return moment
 
 
-async def add_expiry(
-    session: AsyncSession,
+def add_expiry(
     settings: RetentionSettings,
-    project_id: uuid.UUID,
+    project_ttl_days: int | None,
     info: Mapping[str, Any] | None = None,
 ) -> datetime | None:
-    """When the memories of an add to this project expire (None: never)."""
+    """When the memories of an add expire (None: never): as its ``info`` asks, else after its
+    project's TTL (``project_ttl_days``, read with the add's repeat check; None: the service's
+    default)."""
     now = datetime.now(UTC)
     asked = requested_expiry(info or {}, settings, now)
     if asked is not None:
         return asked
-    days = await ProjectRepository(session).ttl_days(project_id)
-    if days is None:
-        days = settings.default_ttl_days
+    days = settings.default_ttl_days if project_ttl_days is None else project_ttl_days
     return now + timedelta(days=days) if days > 0 else None
 
 

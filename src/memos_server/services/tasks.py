@@ -58,29 +58,35 @@ class Keeps:
     memory_views: list[str] | None = None
 
 
-async def find_earlier(
-    session: AsyncSession, project_id: uuid.UUID, request: Request, dedupe_window_s: float
-) -> Task | None:
-    """The earlier task ``request`` repeats, if any: the task of its ``Idempotency-Key`` (on
-    the same endpoint of the project), else one with the same fingerprint within
-    ``dedupe_window_s``, keyed or not. A key that came with a different request is refused:
-    answering that request's task would silently drop this one."""
-    tasks = TaskRepository(session)
-    if request.idempotency_key is not None:
-        keyed = await tasks.by_key(project_id, request.kind, request.idempotency_key)
-        if keyed is not None:
-            # A task whose memories were all deleted forgot its fingerprint: its key still
-            # answers it (a retry), with nothing left to compare.
-            if keyed.fingerprint not in (None, request.fingerprint):
-                raise IdempotencyKeyReused(request.kind.endpoint)
-            return keyed
-    return await tasks.recent_twin(project_id, request.kind, request.fingerprint, dedupe_window_s)
+async def find_keyed(session: AsyncSession, project_id: uuid.UUID, request: Request) -> Task | None:
+    """The task of the request's ``Idempotency-Key`` on the same endpoint of the project, if
+    any. A key that came with a different request is refused: answering that request's task
+    would silently drop this one."""
+    if request.idempotency_key is None:
+        return None
+    keyed = await TaskRepository(session).by_key(project_id, request.kind, request.idempotency_key)
+    # A task whose memories were all deleted forgot its fingerprint: its key still answers it
+    # (a retry), with nothing left to compare.
+    if keyed is not None and keyed.fingerprint not in (None, request.fingerprint):
+        raise IdempotencyKeyReused(request.kind.endpoint)
+    return keyed
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What an add learns before its costly work: the earlier task it repeats (the task of its
+    key, else one with the same fingerprint within the dedupe window), and else its project's
+    own TTL (``services.retention.add_expiry``)."""
+
+    repeat: Added | None
+    ttl_days: int | None = None
 
 
 async def find_repeat(
     session: AsyncSession, project_id: uuid.UUID, request: Request, dedupe_window_s: float
-) -> Added | None:
-    """The first task of a repeated request, recognised before any costly work (embedding).
+) -> Lookup:
+    """The first task of a repeated request, recognised before any costly work (embedding),
+    with the project's TTL in the same round trip.
 
     When there is none, the look-up's transaction (it only read) is ended, so that no
     connection is held while the model works; ``open_task`` looks again under the lock.
@@ -88,11 +94,16 @@ async def find_repeat(
     BEGIN and ROLLBACK round trips around it."""
     if not session.in_transaction():
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    earlier = await find_earlier(session, project_id, request, dedupe_window_s)
-    if earlier is not None:
-        return Added(earlier, created=False)
+    keyed = await find_keyed(session, project_id, request)
+    if keyed is not None:
+        return Lookup(Added(keyed, created=False))
+    found = await TaskRepository(session).twin_and_ttl(
+        project_id, request.kind, request.fingerprint, dedupe_window_s
+    )
+    if found.twin is not None:
+        return Lookup(Added(found.twin, created=False))
     await session.rollback()
-    return None
+    return Lookup(None, found.ttl_days)
 
 
 async def open_task(
@@ -105,23 +116,24 @@ async def open_task(
     expires_at: datetime | None = None,
     keeps: Keeps = Keeps(),
 ) -> Added:
-    """A new task for the request, or the earlier task of the same request (see
-    ``find_earlier``) if one was stored meanwhile.
+    """A new task for the request, or the earlier task of the same request (its key's, else one
+    with its fingerprint within ``dedupe_window_s``) if one was stored meanwhile.
 
     Requests with the same fingerprint, or the same key, are serialised by advisory locks on
     both until the transaction ends, so identical requests arriving together, with a key or
-    without, are stored once, and a key is never given to two tasks. ``expires_at``: when the
-    memories the request makes expire (its fine job reads it from the task); ``keeps``: the
-    rest the fine job reads from it."""
+    without, are stored once, and a key is never given to two tasks. The look-up under the
+    locks and the new task's INSERT are one statement (``TaskRepository.twin_or_insert``).
+    ``expires_at``: when the memories the request makes expire (its fine job reads it from the
+    task); ``keeps``: the rest the fine job reads from it."""
     tasks = TaskRepository(session)
     names = [f"fingerprint:{request.kind}:{request.fingerprint}"]
     if request.idempotency_key is not None:
         names.append(f"key:{request.kind}:{request.idempotency_key}")
     await tasks.lock_for_add(project_id, names, request.user_id)
-    earlier = await find_earlier(session, project_id, request, dedupe_window_s)
-    if earlier is not None:
-        return Added(earlier, created=False)
-    task = await tasks.insert(
+    keyed = await find_keyed(session, project_id, request)
+    if keyed is not None:
+        return Added(keyed, created=False)
+    task, created = await tasks.twin_or_insert(
         dict(
             id=uuid.uuid4(),
             project_id=project_id,
@@ -138,9 +150,10 @@ async def open_task(
             expires_at=expires_at,
             knowledgebase_ids=list(keeps.knowledgebase_ids),
             memory_views=keeps.memory_views,
-        )
+        ),
+        dedupe_window_s,
     )
-    return Added(task, created=True)
+    return Added(task, created=created)
 
 
 async def get_task(session: AsyncSession, project_id: uuid.UUID, task_id: str) -> Task:

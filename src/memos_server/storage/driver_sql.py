@@ -17,9 +17,9 @@ What that gives up, and why it is safe where it is used:
   statement, and these are not its statements. A request that only runs them (a search) sends no
   ``BEGIN`` and no ``ROLLBACK``: at READ COMMITTED each statement sees the database as of its own
   start either way. Whatever the session runs through SQLAlchemy afterwards opens a transaction
-  as usual (the per-user HNSW walk's ``SET LOCAL`` included). A write (an add's rows,
-  ``storage.repositories.added_rows``) runs inside the session's transaction: one of
-  SQLAlchemy's statements goes first if none has.
+  as usual (the per-user HNSW walk's ``SET LOCAL`` included). A write (an add's locks, task
+  and rows: ``storage.repositories.tasks``, ``storage.repositories.added_rows``) runs inside the
+  session's transaction, which SQLAlchemy's adapter begins first if nothing has.
 
 Errors are the driver's (``asyncpg`` exceptions, which carry their SQLSTATE): the request layer's
 handlers and ``storage.database.unavailable`` read the SQLSTATE along the chain of causes, so a
@@ -124,14 +124,21 @@ async def _driver(session: AsyncSession, writes: bool) -> Any:
     """The asyncpg connection under ``session``'s. For a write, inside the transaction
     SQLAlchemy begins on it: SQLAlchemy sends ``BEGIN`` before its own first statement, not
     before these, so a write sent before any of its statements would commit on its own; then
-    one of its statements goes first (on a hot path, the locks taken before writing already
-    have)."""
+    its adapter is asked to begin first (its ``_start_transaction``, what it runs before its own
+    first statement: ``test_added_rows`` checks a rollback still takes the rows back)."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
     if writes and not driver.is_in_transaction():
-        await connection.execute(select(literal(1)))
+        adapter = raw.dbapi_connection
+        start = getattr(adapter, "_start_transaction", None)
+        if start is not None and getattr(adapter, "_transaction", False) is None:
+            # The BEGIN SQLAlchemy's asyncpg adapter sends before its own first statement, sent
+            # now: the adapter keeps it, so the session's commit or rollback ends it.
+            await start()
+        else:  # an adapter without that method: one of SQLAlchemy's statements goes first
+            await connection.execute(select(literal(1)))
         if not driver.is_in_transaction():  # an AUTOCOMMIT connection: nothing would roll back
             raise RuntimeError("a driver write outside a transaction")
     return driver

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memos_server.storage.driver_sql import driver_rows, driver_statement
 from memos_server.storage.models import ApiKey, Project
-
-# Read by every add (its memories' expiry): one column, on the driver (``storage.driver_sql``).
-_TTL_DAYS = driver_statement(select(Project.ttl_days).where(Project.id == bindparam("id")))
 
 
 class ProjectRepository:
@@ -48,8 +44,3 @@ class ProjectRepository:
 
     async def get(self, project_id: uuid.UUID) -> Project | None:
         return await self.session.get(Project, project_id)
-
-    async def ttl_days(self, project_id: uuid.UUID) -> int | None:
-        """The project's own TTL in days (None: the service's default, or no such project)."""
-        rows = await driver_rows(self.session, _TTL_DAYS, {"id": project_id})
-        return rows[0][0] if rows else None

@@ -5,11 +5,25 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Interval, bindparam, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Interval,
+    Select,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.storage.driver_sql import (
@@ -18,22 +32,43 @@ from memos_server.storage.driver_sql import (
     driver_rows,
     driver_statement,
 )
-from memos_server.storage.models import MemoryHistory, Task
+from memos_server.storage.models import MemoryHistory, Project, Task
 
-# Every add looks for its twin twice (before the embedding and under its locks) and writes its
-# task: on the driver (``storage.driver_sql``), each built once. A task found or written this
-# way is a plain ``Task`` (not in the session): the add reads it, never changes it.
-_TWIN = driver_statement(
-    select(Task)
-    .where(
-        Task.project_id == bindparam("project_id"),
-        Task.fingerprint == bindparam("fingerprint"),
-        Task.kind == bindparam("kind"),
-        Task.created_at > func.now() - bindparam("window", type_=Interval),
+
+# Every add looks for its twin twice: before the embedding (with its project's TTL, the expiry
+# of what it makes, in the same round trip) and under its locks (with the new task's INSERT, in
+# the same round trip); on the driver (``storage.driver_sql``), each built once. A task found
+# or written this way is a plain ``Task`` (not in the session): the add reads it, never
+# changes it.
+def _twin() -> Select[Any]:
+    """The first task of the fingerprint within the window (none when ``dedupe`` is false)."""
+    return (
+        select(Task.__table__)
+        .where(
+            Task.project_id == bindparam("project_id"),
+            Task.fingerprint == bindparam("fingerprint"),
+            Task.kind == bindparam("kind"),
+            Task.created_at > func.now() - bindparam("window", type_=Interval),
+            bindparam("dedupe", type_=Boolean),
+        )
+        .order_by(Task.created_at)
+        .limit(1)
     )
-    .order_by(Task.created_at)
-    .limit(1)
+
+
+_TASK_COLUMNS = tuple(column.name for column in Task.__table__.c)
+_lateral_twin = _twin().lateral("twin")
+_TWIN_AND_TTL = driver_statement(
+    select(Project.ttl_days, *_lateral_twin.c)
+    .select_from(Project.__table__.outerjoin(_lateral_twin, true()))
+    .where(Project.id == bindparam("project_id"))
 )
+
+
+@dataclass(frozen=True)
+class TwinAndTtl:
+    twin: Task | None
+    ttl_days: int | None  # the project's own TTL (None: the service's default)
 
 
 class TaskRepository:
@@ -51,9 +86,9 @@ class TaskRepository:
         The named locks are taken in one global order (Postgres evaluates a SELECT list left
         to right), so two adds each holding one of them never wait for each other."""
         named = sorted({_lock_id(f"{project_id}:{name}") for name in names})
-        locks = [func.pg_advisory_xact_lock(lock) for lock in named]
-        user = func.pg_advisory_xact_lock_shared(_user_lock(project_id, user_id))
-        await self.session.execute(select(*locks, user))
+        parameters = {f"lock_{i}": lock for i, lock in enumerate(named)}
+        parameters["user"] = _user_lock(project_id, user_id)
+        await driver_rows(self.session, _lock_statement(len(named)), parameters, writes=True)
 
     async def lock_user(self, project_id: uuid.UUID, user_id: str, *, exclusive: bool) -> None:
         """Until this transaction ends: adds of the user take this shared (they never wait for
@@ -72,31 +107,36 @@ class TaskRepository:
         )
         return result.scalar_one_or_none()
 
-    async def recent_twin(
+    async def twin_and_ttl(
         self, project_id: uuid.UUID, kind: str, fingerprint: str, window_s: float
-    ) -> Task | None:
-        """The first task of the same fingerprint opened within the last ``window_s``."""
-        if window_s <= 0:
-            return None
+    ) -> TwinAndTtl:
+        """The first task of the same fingerprint opened within the last ``window_s`` (none
+        when it is 0), and the project's own TTL in days: one round trip."""
         rows = await driver_rows(
             self.session,
-            _TWIN,
-            {
-                "project_id": project_id,
-                "fingerprint": fingerprint,
-                "kind": str(kind),
-                "window": timedelta(seconds=window_s),
-            },
+            _TWIN_AND_TTL,
+            _twin_parameters(project_id, kind, fingerprint, window_s),
         )
-        return Task(**dict(rows[0])) if rows else None
+        if not rows:
+            return TwinAndTtl(None, None)
+        twin = dict(zip(_TASK_COLUMNS, rows[0][1:], strict=True))
+        return TwinAndTtl(Task(**twin) if twin["id"] is not None else None, rows[0][0])
 
-    async def insert(self, values: dict[str, Any]) -> Task:
-        """Write a new task of these column values (every column with a default given); it
-        comes back with the times the server gave it."""
-        [times] = await driver_rows(
-            self.session, _insert_statement(tuple(values)), values, writes=True
+    async def twin_or_insert(self, values: dict[str, Any], window_s: float) -> tuple[Task, bool]:
+        """The first task of ``values``' fingerprint opened within the last ``window_s``, else a
+        new task of these column values (every column with a default given), which comes back
+        with the times the server gave it: one round trip. True when it is new."""
+        parameters = values | _twin_parameters(
+            values["project_id"], values["kind"], values["fingerprint"], window_s
         )
-        return Task(**values, **dict(times))
+        [row] = await driver_rows(
+            self.session, _twin_or_new(tuple(values)), parameters, writes=True
+        )
+        twin = dict(zip(_TASK_COLUMNS, row[: len(_TASK_COLUMNS)], strict=True))
+        if twin["id"] is not None:
+            return Task(**twin), False
+        created_at, updated_at = row[len(_TASK_COLUMNS) :]
+        return Task(**values, created_at=created_at, updated_at=updated_at), True
 
     async def get_by_id(self, task_id: uuid.UUID) -> Task | None:
         return await self.session.get(Task, task_id)
@@ -145,13 +185,46 @@ class TaskRepository:
         return [(row[0], row[1]) for row in result.all()]
 
 
+def _twin_parameters(
+    project_id: uuid.UUID, kind: str, fingerprint: str, window_s: float
+) -> dict[str, Any]:
+    return {
+        "project_id": project_id,
+        "fingerprint": fingerprint,
+        "kind": str(kind),
+        "window": timedelta(seconds=max(window_s, 0)),
+        "dedupe": window_s > 0,
+    }
+
+
 @lru_cache(maxsize=4)
-def _insert_statement(columns: tuple[str, ...]) -> DriverStatement:
-    return driver_statement(
+def _twin_or_new(columns: tuple[str, ...]) -> DriverStatement:
+    """The twin (``_twin``), and the task's INSERT of these columns when there is none: Postgres
+    runs a data-modifying WITH once, whether or not the outer query reads it."""
+    twin = _twin().cte("twin")
+    binds = column_binds(Task.__table__, columns)
+    new = (
         insert(Task)
-        .values(column_binds(Task.__table__, columns))
+        .from_select(list(columns), select(*binds.values()).where(~exists(select(twin.c.id))))
         .returning(Task.created_at, Task.updated_at)
+        .cte("new")
     )
+    one = select(literal(1).label("one")).subquery("one")
+    return driver_statement(
+        select(*twin.c, new.c.created_at, new.c.updated_at).select_from(
+            one.outerjoin(twin, true()).outerjoin(new, true())
+        )
+    )
+
+
+@lru_cache(maxsize=4)
+def _lock_statement(named: int) -> DriverStatement:
+    """Advisory locks on ``named`` lock ids (``lock_0``…), then the user's lock shared."""
+    locks = [
+        func.pg_advisory_xact_lock(bindparam(f"lock_{i}", type_=BigInteger)) for i in range(named)
+    ]
+    user = func.pg_advisory_xact_lock_shared(bindparam("user", type_=BigInteger))
+    return driver_statement(select(*locks, user))
 
 
 def _user_lock(project_id: uuid.UUID, user_id: str) -> int:
