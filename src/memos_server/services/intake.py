@@ -75,11 +75,12 @@ class Intake(ABC, Generic[R, P]):
         lookup = await find_repeat(session, project_id, identity, window_s)
         if lookup.repeat is not None:
             return lookup.repeat
-        expires_at = add_expiry(self.settings.retention, lookup.ttl_days, self.info(request))
         # Off the event loop, which meanwhile serves every other request.
         prepared = await asyncio.to_thread(self.prepare, request, embedder)
         # Embedded before touching the database again: no connection held while the model works.
         vectors = await embedder.embed(self.texts(prepared))
+        # From now (not from before the model's work): a short ``ttl_seconds`` still lives.
+        expires_at = add_expiry(self.settings.retention, lookup.ttl_days, self.info(request))
         refines = self.fine and self.refines(request)
         added = await open_task(
             session,

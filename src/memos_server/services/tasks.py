@@ -121,8 +121,9 @@ async def open_task(
 
     Requests with the same fingerprint, or the same key, are serialised by advisory locks on
     both until the transaction ends, so identical requests arriving together, with a key or
-    without, are stored once, and a key is never given to two tasks. The look-up under the
-    locks and the new task's INSERT are one statement (``TaskRepository.twin_or_insert``).
+    without, are stored once, and a key is never given to two tasks. Under the locks, the
+    look-up of a twin and the new task's INSERT are one statement
+    (``TaskRepository.twin_or_insert``); a request with a key looks its key up first.
     ``expires_at``: when the memories the request makes expire (its fine job reads it from the
     task); ``keeps``: the rest the fine job reads from it."""
     tasks = TaskRepository(session)
