@@ -75,7 +75,7 @@ def test_rows_go_in_the_sessions_transaction_and_in_order(
         pg_url,
         "SELECT m.memory_value, m.source_message_ids, m.embedding::text AS vector, h.event,"
         " h.new_value FROM memories m JOIN memory_history h ON h.memory_id = m.id"
-        " WHERE m.user_id = :u ORDER BY m.memory_value",
+        " WHERE m.user_id = :u ORDER BY m.source_message_ids",
         u=user,
     )
     assert [(m["memory_value"], m["source_message_ids"]) for m in memories] == [
