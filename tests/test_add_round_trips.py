@@ -36,7 +36,8 @@ def test_a_fast_add_and_its_repeat_in_few_round_trips(service: ServiceThread, ap
     added = added[: [_first_word(q) for q in added].index("COMMIT") + 1]
     shown = "\n".join(added)
     # The repeat check comes first, outside any transaction (no BEGIN before it), with the TTL.
-    assert added[0].startswith("SELECT projects.ttl_days") and "FROM tasks" in added[0], shown
+    assert added[0].startswith("SELECT projects.ttl_days"), shown
+    assert "FROM tasks" in added[0], shown
     [begin] = [i for i, q in enumerate(added) if _first_word(q) == "BEGIN"]
     assert begin == 1, shown
     # Every write is inside the one transaction, after the locks.
@@ -45,7 +46,8 @@ def test_a_fast_add_and_its_repeat_in_few_round_trips(service: ServiceThread, ap
     assert not [q for q in added if q.startswith("UPDATE tasks")], shown
     # The look-up under the locks and the task's INSERT: one statement.
     [task_insert] = [q for q in added if "INSERT INTO tasks" in q]
-    assert task_insert.startswith("WITH twin AS") and "memory_views" in task_insert, shown
+    assert task_insert.startswith("WITH twin AS"), shown
+    assert "memory_views" in task_insert, shown
     # The messages in one pipelined statement, the memories with their history rows in another.
     assert len([q for q in added if q.startswith("INSERT INTO messages")]) == 1, shown
     [memories] = [q for q in added if "INSERT INTO memories" in q]
