@@ -4,6 +4,7 @@ passages beside the user's memories."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -281,6 +282,34 @@ def test_a_chinese_question_recalls_a_memory_and_a_passage(api: Api) -> None:
     assert result["memory_detail_list"][: len(memories)] == memories
     without = api.ok("/search/memory", {"user_id": "kb-user", "query": "狗狗拉肚子"})
     assert passages_of(without) == []
+
+
+def test_searches_with_passages_share_a_one_connection_pool(
+    pg_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A search with knowledge bases reads the passages on a second connection beside its own;
+    it lets its own go before waiting for them, so searches holding every connection of the
+    pool never wait for each other's passages (here the pool has one)."""
+    own_url = fresh_database(pg_url)
+    settings = make_settings(
+        own_url,
+        tmp_path_factory.mktemp("one-connection"),
+        database={"url": own_url, "pool_size": 1, "max_overflow": 0, "pool_timeout_s": 5},
+        jobs={"poll_interval_s": 0.2},
+    )
+    running = ServiceThread(settings)
+    running.start()
+    try:
+        with Api(running.base_url, new_api_key(own_url)) as api:
+            base = create_base(api)
+            [added] = upload(api, base, ("dogs.md", DOG_FOOD_MD.encode()))
+            settled(api, [added["id"]])
+            started = time.monotonic()
+            result = search(api, "狗粮拉肚子怎么办", [base], knowledgebase_limit_number=2)
+            assert time.monotonic() - started < 3
+            assert "低敏" in passages_of(result)[0]["memory_value"]
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="module")

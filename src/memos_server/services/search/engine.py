@@ -307,6 +307,10 @@ async def search_memories(
         if query.total_limit is not None:
             found = best_of_all(found, query.total_limit)
         if beside is not None:
+            if not beside.done():
+                # The passages' session may be waiting for the very connection this one holds
+                # (every connection of the pool held by searches waiting for their passages).
+                await release_connection(session)
             passages = await beside
         elif passages_wanted:
             passages = await ranked_passages(session, settings, wanted, indexes)
