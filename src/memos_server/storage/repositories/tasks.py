@@ -119,8 +119,7 @@ class TaskRepository:
         )
         if not rows:
             return TwinAndTtl(None, None)
-        twin = dict(zip(_TASK_COLUMNS, rows[0][1:], strict=True))
-        return TwinAndTtl(Task(**twin) if twin["id"] is not None else None, rows[0][0])
+        return TwinAndTtl(_task_of(rows[0][1:]), rows[0][0])
 
     async def twin_or_insert(self, values: dict[str, Any], window_s: float) -> tuple[Task, bool]:
         """The first task of ``values``' fingerprint opened within the last ``window_s``, else a
@@ -132,9 +131,9 @@ class TaskRepository:
         [row] = await driver_rows(
             self.session, _twin_or_new(tuple(values)), parameters, writes=True
         )
-        twin = dict(zip(_TASK_COLUMNS, row[: len(_TASK_COLUMNS)], strict=True))
-        if twin["id"] is not None:
-            return Task(**twin), False
+        twin = _task_of(row[: len(_TASK_COLUMNS)])
+        if twin is not None:
+            return twin, False
         created_at, updated_at = row[len(_TASK_COLUMNS) :]
         return Task(**values, created_at=created_at, updated_at=updated_at), True
 
@@ -183,6 +182,12 @@ class TaskRepository:
             .order_by(MemoryHistory.id)
         )
         return [(row[0], row[1]) for row in result.all()]
+
+
+def _task_of(values: Sequence[Any]) -> Task | None:
+    """The twin's columns as a plain ``Task``; None when the outer join found none."""
+    twin = dict(zip(_TASK_COLUMNS, values, strict=True))
+    return Task(**twin) if twin["id"] is not None else None
 
 
 def _twin_parameters(
