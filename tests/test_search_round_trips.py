@@ -1,18 +1,23 @@
-"""What a search sends to Postgres: its three statements on the driver, and nothing around them
-(no BEGIN, no ROLLBACK), counted where asyncpg sends them; and in them, the query parsed and cast
-once per execution."""
+"""What a search sends to Postgres: its statements on the driver (alone, the full-text channel, the
+vector channel and the rows shown; with other searches under way, both channels in one pass over
+the user's rows, then the rows shown), and nothing around them (no BEGIN, no ROLLBACK), counted
+where asyncpg sends them; and in them, the query parsed and cast once per execution."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import asyncpg
+import pytest
 
 from memos_server.settings import DatabaseSettings
 from memos_server.storage.database import Database
 from memos_server.storage.driver_sql import DriverStatement
+from memos_server.storage.repositories.memory_scan import _scan_of_shape
 from memos_server.storage.repositories.memory_search import (
     Found,
     MemorySearch,
@@ -23,35 +28,77 @@ from tests.support.api import Api
 from tests.support.driver_log import driver_queries
 from tests.support.service import ServiceThread
 
+_MESSAGES = [
+    {"role": "user", "content": "我周末常去香山爬山"},
+    {"role": "assistant", "content": "好的，记住了"},
+    {"role": "user", "content": "I also play the piano on Sundays"},
+]
 
-def test_a_search_is_three_statements_and_no_transaction(
-    service: ServiceThread, api_key: str
-) -> None:
-    messages = [
-        {"role": "user", "content": "我周末常去香山爬山"},
-        {"role": "assistant", "content": "好的，记住了"},
-        {"role": "user", "content": "I also play the piano on Sundays"},
-    ]
+
+def _added(service: ServiceThread, api_key: str, user: str) -> None:
     with Api(service.base_url, api_key) as api:
         api.ok(
             "/add/message",
-            {
-                "user_id": "rt-search",
-                "conversation_id": "c1",
-                "messages": messages,
-                "async_mode": False,
-            },
+            {"user_id": user, "conversation_id": "c1", "messages": _MESSAGES, "async_mode": False},
         )
-        api.ok("/search/memory", {"user_id": "rt-search", "query": "周末去哪里"})  # warm
-        with driver_queries(service) as sent:
-            found = api.ok("/search/memory", {"user_id": "rt-search", "query": "周末去哪里爬山"})
 
+
+def _searched(service: ServiceThread, api_key: str, user: str) -> tuple[list[str], dict[str, Any]]:
+    """What one search (after a first, to warm) sends, and what it finds."""
+    with Api(service.base_url, api_key) as api:
+        api.ok("/search/memory", {"user_id": user, "query": "周末去哪里"})  # warm
+        with driver_queries(service) as sent:
+            found = api.ok("/search/memory", {"user_id": user, "query": "周末去哪里爬山"})
     assert any("香山" in m["memory_value"] for m in found["memory_detail_list"])
     assert not any(q.split()[0].upper() in ("BEGIN", "ROLLBACK", "COMMIT") for q in sent), sent
+    return sent, found
+
+
+def test_a_lone_search_is_three_statements_and_no_transaction(
+    service: ServiceThread, api_key: str
+) -> None:
+    """With no other search under way, the full-text channel runs beside the query's embedding
+    (the least latency), then the vector channel, then the rows shown."""
+    _added(service, api_key, "rt-search")
+    sent, _ = _searched(service, api_key, "rt-search")
     assert len(sent) == 3, "\n".join(sent)
     assert "ts_match_vq" in sent[0]
+    assert "<=>" not in sent[0]
     assert "<=>" in sent[1]
     assert sent[2].startswith("SELECT memories.id")
+
+
+def test_with_searches_under_way_a_search_is_two_statements(
+    service: ServiceThread, api_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From ``single_scan_from`` searches under way (1 here: every one), both channels and the
+    counts come from one pass over the user's rows, then the rows shown; the same memories."""
+    _added(service, api_key, "rt-scan")
+    _, before = _searched(service, api_key, "rt-scan")
+    monkeypatch.setattr(service.runtime.settings.search, "single_scan_from", 1)
+    sent, after = _searched(service, api_key, "rt-scan")
+    assert len(sent) == 2, "\n".join(sent)
+    assert sent[0].startswith("WITH scanned AS MATERIALIZED")
+    assert "ts_match_vq" in sent[0]
+    assert "<=>" in sent[0]
+    assert sent[1].startswith("SELECT memories.id")
+    assert after["memory_detail_list"] == before["memory_detail_list"]
+
+
+def test_concurrent_searches_take_the_one_pass(service: ServiceThread, api_key: str) -> None:
+    """By default (``single_scan_from`` 2) searches running at once read in one pass."""
+    _added(service, api_key, "rt-busy")
+    start = threading.Barrier(8)
+
+    def search(_: int) -> None:
+        with Api(service.base_url, api_key) as api:
+            start.wait()
+            for _ in range(3):
+                api.ok("/search/memory", {"user_id": "rt-busy", "query": "周末去哪里爬山"})
+
+    with driver_queries(service) as sent, ThreadPoolExecutor(8) as pool:
+        list(pool.map(search, range(8)))
+    assert any(q.startswith("WITH scanned AS MATERIALIZED") for q in sent)
 
 
 def _generic_plan(pg_url: str, statement: DriverStatement, parameters: dict[str, Any]) -> str:
@@ -84,6 +131,7 @@ def test_the_query_is_parsed_and_cast_once_per_execution(
     statements = [
         (_lexical_of_shape((True, False), kinds, kinds, 2, True), scope | limits | words),
         (_nearest_of_shape((True, False), kinds), scope | limits | vector),
+        (_scan_of_shape((True, False), kinds, 2), scope | limits | words | vector),
     ]
     for statement, parameters in statements:
         plan = _generic_plan(pg_url, statement, parameters)

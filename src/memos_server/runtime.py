@@ -43,7 +43,7 @@ from memos_server.services.rate_limit import (
 )
 from memos_server.services.reindex import Phase, Reindexer, pending_target, watch_binding
 from memos_server.services.retention import run_sweep_loop
-from memos_server.services.search.engine import SearchService
+from memos_server.services.search.service import SearchService
 from memos_server.services.search.vector_indexes import IndexCatalog, run_sync_loop
 from memos_server.settings import Settings
 from memos_server.storage.database import Database

@@ -28,7 +28,7 @@ from memos_server.services.knowledge.bases import KnowledgeService
 from memos_server.services.memory_admin import MemoryAdmin
 from memos_server.services.profiles.instances import ProfileService
 from memos_server.services.profiles.templates import TemplateService
-from memos_server.services.search.engine import SearchService
+from memos_server.services.search.service import SearchService
 from memos_server.settings import Settings
 
 

@@ -33,7 +33,8 @@ from memos_server.prompts.memory_lines import chat_facts, chat_preferences
 from memos_server.prompts.passage_lines import ShownPassage, documents_block, passage_line
 from memos_server.services.ingest import AddMessages, IncomingMessage, MessageIntake
 from memos_server.services.limits import check_ids, check_metadata, check_query, check_text
-from memos_server.services.search.engine import SearchQuery, SearchService
+from memos_server.services.search.engine import SearchQuery
+from memos_server.services.search.service import SearchService
 from memos_server.services.tasks import Added
 from memos_server.settings import Settings
 from memos_server.storage.repositories.messages import MessageRepository

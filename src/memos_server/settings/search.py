@@ -24,6 +24,15 @@ class SearchSettings(Group):
     candidates: int = Field(
         default=50, ge=1, le=1000, description="Memories each channel proposes for fusion."
     )
+    single_scan_from: int = Field(
+        default=2,
+        ge=1,
+        le=1_000_000,
+        description="With this many searches under way in the process (this one included), a "
+        "search reads both channels in one pass over the user's rows (less CPU); below it, its "
+        "full-text statement runs beside the query's embedding (less latency). 1: always one "
+        "pass.",
+    )
     relativity_floor: float | None = Field(
         default=None,
         ge=0.0,

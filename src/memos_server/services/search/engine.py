@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.embedding import Embedder, TextKind
 from memos_server.embedding.levels import levels_of
@@ -51,8 +50,8 @@ from memos_server.services.search.relevance import across_languages, default_flo
 from memos_server.services.search.vector_indexes import IndexCatalog
 from memos_server.settings import Settings
 from memos_server.storage.database import release_connection
-from memos_server.storage.repositories.memory_scopes import Hit, HnswScan, Scope
-from memos_server.storage.repositories.memory_search import MemorySearch
+from memos_server.storage.repositories.memory_scan import MemoryScan, Scanned
+from memos_server.storage.repositories.memory_scopes import Counts, Hit, HnswScan, Scope
 from memos_server.storage.repositories.vector_indexes import UserKind
 from memos_server.storage.vocabulary import MemoryKind
 from memos_server.text.language import detect_language
@@ -108,6 +107,18 @@ async def segmented(text: str) -> list[str]:
     return await asyncio.to_thread(query_tokens, text)
 
 
+async def _query_vector(
+    embedding: asyncio.Future[list[list[float]]], session: AsyncSession
+) -> list[float]:
+    """The query's embedding: a few milliseconds, waited for on the search's connection; longer
+    means the model is busy (a long add's batches go first): waited for holding none."""
+    if not embedding.done():
+        await asyncio.wait({embedding}, timeout=BRIEF_WAIT_S)
+        if not embedding.done():
+            await release_connection(session)
+    return (await embedding)[0]
+
+
 @dataclass(frozen=True)
 class SearchResult:
     facts: list[Scored]
@@ -131,9 +142,13 @@ async def search_memories(
     reranker: Reranker | None = None,
     indexes: IndexCatalog | None = None,
     own_session: OpenSession | None = None,
+    *,
+    single_scan: bool = True,
 ) -> SearchResult:
     """``own_session``: opens a session for the knowledge-base passages' queries, run beside
-    the memories' (without it they run after them, on ``session``)."""
+    the memories' (without it they run after them, on ``session``). ``single_scan``: both
+    channels in one pass over the rows once the query's embedding is in (the least CPU), else
+    the full-text channel beside the embedding, then the vector channel (the least latency)."""
     if query.user_id is None and query.agent_id is None:
         raise RequiredFieldEmpty("user_id is required (or agent_id, for one agent's memories)")
     check_ids(settings.limits, query.user_id, agent_id=query.agent_id)
@@ -152,33 +167,61 @@ async def search_memories(
         if channels != "text"
         else None
     )
+
+    async def own_index(kind: str) -> HnswScan | None:
+        # A filter or an agent narrows the rows below what the user's index holds, and memories
+        # shared into the named bases lie outside it: exact scan.
+        if (
+            indexes is not None
+            and query.user_id is not None
+            and query.agent_id is None
+            and query.where is None
+            and not query.knowledgebase_ids
+            and await indexes.indexed(session, UserKind(project_id, query.user_id, kind))
+        ):
+            return HnswScan(indexes.dimension, indexes.ef_search)
+        return None
+
     try:
         tokens = await segmented(query.query) if channels != "vector" else []
         # Memories shared into the named bases (allow_knowledgebase_ids) are in scope too.
         scope = Scope(
             project_id, query.user_id, query.agent_id, query.where, query.knowledgebase_ids
         )
-        repository = MemorySearch(session)
+        repository = MemoryScan(session)
         limits = query.limits()
         pool = {kind: max(settings.search.candidates, limit) for kind, limit in limits.items()}
-        # The full-text channel and the counts in one statement; kinds with nothing in scope
-        # need no vector channel.
-        common_share = settings.search.common_word_share
-        lexical, counts = (
-            await repository.lexical_and_counts(scope, pool, tokens, frequencies=common_share < 1)
-            if limits
-            else ({}, None)
-        )
+        frequencies = settings.search.common_word_share < 1
+        # Both channels over an exact scan of every kind: one pass over the rows (``memory_scan``).
+        scanned: Scanned | None = None
+        counts: Counts | None
+        if (
+            single_scan
+            and embedding is not None
+            and tokens
+            and limits
+            and all([await own_index(kind) is None for kind in limits])
+        ):
+            vector = await _query_vector(embedding, session)
+            scanned = await repository.scanned(scope, pool, tokens, vector, frequencies=frequencies)
+            lexical, counts = scanned.lexical, scanned.counts
+        else:
+            # Else the full-text channel and the counts first, beside the embedding; kinds with
+            # nothing in scope need no vector channel.
+            lexical, counts = (
+                await repository.lexical_and_counts(scope, pool, tokens, frequencies=frequencies)
+                if limits
+                else ({}, None)
+            )
         documents = counts.memories if counts else {}
         limits = {kind: limit for kind, limit in limits.items() if documents[kind]}
         needs_vector = bool(limits) or passages_wanted
-        if embedding is not None and needs_vector and not embedding.done():
-            # The query's own embedding takes a few milliseconds: wait for it on the connection.
-            # Longer means the model is busy (a long add's batches go first): wait holding none.
-            await asyncio.wait({embedding}, timeout=BRIEF_WAIT_S)
-            if not embedding.done():
-                await release_connection(session)
-        vector = (await embedding)[0] if embedding is not None and needs_vector else []
+        if scanned is None:
+            vector = (
+                await _query_vector(embedding, session)
+                if embedding is not None and needs_vector
+                else []
+            )
     finally:
         if embedding is not None and not embedding.done():
             embedding.cancel()
@@ -194,20 +237,6 @@ async def search_memories(
             vector_weight(settings.search, channels != "text", bool(tokens)),
         )
     )
-
-    async def own_index(kind: str) -> HnswScan | None:
-        # A filter or an agent narrows the rows below what the user's index holds, and memories
-        # shared into the named bases lie outside it: exact scan.
-        if (
-            indexes is not None
-            and query.user_id is not None
-            and query.agent_id is None
-            and query.where is None
-            and not query.knowledgebase_ids
-            and await indexes.indexed(session, UserKind(project_id, query.user_id, kind))
-        ):
-            return HnswScan(indexes.dimension, indexes.ef_search)
-        return None
 
     async def vector_channel() -> tuple[dict[str, list[Hit]], dict[uuid.UUID, float]]:
         """Each kind's vector hits, and the similarity of every full-text hit: one statement
@@ -293,7 +322,7 @@ async def search_memories(
             kind: max(limit, settings.search.reranker_candidates) if reranker else limit
             for kind, limit in limits.items()
         }
-        nearest, similar = await vector_channel()
+        nearest, similar = (scanned.nearest, scanned.similar) if scanned else await vector_channel()
         candidates = {kind: fused(kind) for kind in limits}
         rows = await repository.found(
             [i for kind in limits for i, _ in candidates[kind]], vectors=recency, numbers=True
@@ -330,45 +359,3 @@ async def search_memories(
         skills=found[MemoryKind.SKILL],
         numbers=numbers,
     )
-
-
-def beside(session: AsyncSession) -> OpenSession | None:
-    """Opens a second session on the database ``session`` reads (the primary or a replica), for
-    the knowledge-base passages' queries; None when it is bound to one connection."""
-    engine = session.bind
-    if not isinstance(engine, AsyncEngine):
-        return None
-    return lambda: AsyncSession(engine, expire_on_commit=False)
-
-
-class SearchService:
-    """search/memory (and chat's recall), built once per process with what a search uses."""
-
-    def __init__(
-        self,
-        *,
-        embedder: Callable[[], Embedder],
-        settings: Settings,
-        reranker: Reranker | None = None,
-        indexes: IndexCatalog | None = None,
-    ) -> None:
-        """``embedder``: the current model, asked at each search (it refuses once retired)."""
-        self._embedder = embedder
-        self.settings = settings
-        self.reranker = reranker
-        self.indexes = indexes
-
-    async def search(
-        self, session: AsyncSession, *, project_id: uuid.UUID, query: SearchQuery
-    ) -> SearchResult:
-        """The user's memories (and the named bases' passages) most relevant to the query."""
-        return await search_memories(
-            session,
-            self._embedder(),
-            self.settings,
-            project_id,
-            query,
-            self.reranker,
-            self.indexes,
-            beside(session),
-        )
