@@ -1,6 +1,6 @@
 """Statements a hot path sends straight to the driver (asyncpg), past SQLAlchemy's execution.
 
-search/memory runs three statements per request. Through ``AsyncSession.execute`` each one cost
+search/memory runs two or three statements per request. Through ``AsyncSession.execute`` each cost
 about half a millisecond of Python beyond what asyncpg itself spends (the greenlet hop, the ORM
 execution state, the cursor adapter, each row's result processing): more than Postgres took to
 answer it. A ``DriverStatement`` is built from the same SQLAlchemy construct, compiled once for

@@ -2,7 +2,8 @@
 the full-text channel with the counts (``lexical_and_counts``), the vector channel with the
 similarity of the full-text hits (``nearest_and_similar``), and the final rows with their
 messages' numbers and, for the recency step, their vectors (``found``). A user's own HNSW index
-is walked by ``MemoryRepository.nearest_hits``, a statement per kind.
+is walked by ``MemoryRepository.nearest_hits``, a statement per kind. With other searches under
+way, the first two are one pass over the user's rows instead (``memory_scan``).
 
 Each statement is built once per shape (the kinds, the number of query words, whose memories:
 ``Scope.shape``) and run again with new bind parameters: building a statement costs more Python
