@@ -1,14 +1,15 @@
 """Search's one pass (``memory_scan``) finds what its two statements find: each kind's nearest rows
-in order, the same full-text hits with the same similarity, the same counts (memories, feedback,
-each counted word's), for a user's scope, a filtered scope (a statement built for the one search)
-and an agent's scope; on real Postgres, Chinese and English memories."""
+in order, the same full-text hits in order with the same similarity, the same counts (memories,
+feedback, each counted word's), for a user's scope, a filtered scope (a statement built for the one
+search), an agent's scope, and a user whose memories tie (copies of one memory: the same distance
+and rank; both forms keep the same ones at the cut); on real Postgres, Chinese and English."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memos_server.filters import parse_filter
@@ -62,13 +63,15 @@ def test_one_pass_finds_what_the_two_statements_find(
         try:
             async with database.session() as session:
                 project, vectors = await _project_and_vectors(session)
+                await _tied_copies(session, "Anna lives in Hangzhou", 7)
                 scopes = [
                     Scope(project, "scan-user"),
                     Scope(project, "scan-user", where=parse_filter({"conversation_id": "c1"})),
                     Scope(project, None, agent_id="scan-agent"),
+                    Scope(project, "scan-ties"),
                 ]
                 repository = MemoryScan(session)
-                pools = {"fact": 5, "preference": 5}
+                pools = {"fact": 3, "preference": 3}
                 for scope in scopes:
                     for query, vector in zip(_QUERIES, vectors, strict=False):
                         tokens = query_tokens(query)
@@ -85,14 +88,23 @@ def test_one_pass_finds_what_the_two_statements_find(
                         assert one.counts.memories == counts.memories
                         assert one.counts.feedback == counts.feedback
                         for kind in pools:
-                            assert [h.id for h in one.nearest[kind]] == [
-                                h.id for h in nearest[kind]
+                            assert [(h.id, h.time) for h in one.nearest[kind]] == [
+                                (h.id, h.time) for h in nearest[kind]
                             ]
-                            assert {h.id: h.words for h in one.lexical[kind]} == {
-                                h.id: h.words for h in lexical[kind]
-                            }
+                            for a, b in zip(one.nearest[kind], nearest[kind], strict=True):
+                                assert abs(a.similarity - b.similarity) < 1e-9
+                            assert [(h.id, h.time, h.words) for h in one.lexical[kind]] == [
+                                (h.id, h.time, h.words) for h in lexical[kind]
+                            ]
                             if lexical[kind]:
                                 assert one.counts.words[kind] == counts.words[kind]
+                        if scope.user_id == "scan-ties":
+                            # Ties are cut by id, whichever form reads them and in what order.
+                            tied = sorted(await _ids(session, "scan-ties"))
+                            assert len(tied) == 7
+                            assert [h.id for h in one.nearest["fact"]] == tied[:3]
+                            if one.lexical["fact"]:
+                                assert [h.id for h in one.lexical["fact"]] == tied[:3]
                         assert one.similar.keys() == similar.keys()
                         for id_, value in similar.items():
                             assert abs(one.similar[id_] - value) < 1e-9
@@ -102,6 +114,29 @@ def test_one_pass_finds_what_the_two_statements_find(
         return compared
 
     assert asyncio.run(compare()) > 0  # some queries matched words
+
+
+async def _tied_copies(session: AsyncSession, text: str, copies: int) -> None:
+    """``copies`` copies of the memory holding ``text``, for the user scan-ties: rows that tie on
+    distance and on rank, more of them than the pools keep."""
+    table = Memory.__table__
+    columns = [column for column in table.c if column.name != "tsv"]  # generated from the text
+    replaced = {"id": func.gen_random_uuid(), "user_id": literal("scan-ties")}
+    copy = insert(Memory).from_select(
+        [column.name for column in columns],
+        select(*(replaced.get(column.name, column) for column in columns)).where(
+            Memory.user_id == "scan-user", Memory.memory_value.contains(text)
+        ),
+    )
+    for _ in range(copies):
+        await session.execute(copy)
+    await session.commit()
+
+
+async def _ids(session: AsyncSession, user_id: str) -> list[uuid.UUID]:
+    return list(
+        (await session.execute(select(Memory.id).where(Memory.user_id == user_id))).scalars()
+    )
 
 
 async def _project_and_vectors(session: AsyncSession) -> tuple[uuid.UUID, list[list[float]]]:

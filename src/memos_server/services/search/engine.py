@@ -143,12 +143,13 @@ async def search_memories(
     indexes: IndexCatalog | None = None,
     own_session: OpenSession | None = None,
     *,
-    single_scan: bool = True,
+    single_scan: bool = False,
 ) -> SearchResult:
     """``own_session``: opens a session for the knowledge-base passages' queries, run beside
     the memories' (without it they run after them, on ``session``). ``single_scan``: both
-    channels in one pass over the rows once the query's embedding is in (the least CPU), else
-    the full-text channel beside the embedding, then the vector channel (the least latency)."""
+    channels in one pass over the rows once the query's embedding is in (the least CPU: what
+    ``SearchService`` asks for while other searches are under way), else the full-text channel
+    beside the embedding, then the vector channel (the least latency)."""
     if query.user_id is None and query.agent_id is None:
         raise RequiredFieldEmpty("user_id is required (or agent_id, for one agent's memories)")
     check_ids(settings.limits, query.user_id, agent_id=query.agent_id)

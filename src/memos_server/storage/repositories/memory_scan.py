@@ -122,13 +122,13 @@ def _scan(scope: Scope, kinds: tuple[str, ...], words: int) -> CompoundSelect[An
                 no_counts,
             )
             .where(scanned.c.kind == kind, scanned.c.distance.is_not(None))
-            .order_by(scanned.c.distance)
+            .order_by(scanned.c.distance, scanned.c.id)
             .limit(bindparam(_limit(kind)))
         )
         best = (
             select(scanned.c.id, scanned.c.time, scanned.c.distance, scanned.c.rank)
             .where(scanned.c.kind == kind, scanned.c.matched)
-            .order_by(scanned.c.rank.desc())
+            .order_by(scanned.c.rank.desc(), scanned.c.id)
             .limit(bindparam(_limit(kind)))
             .subquery(f"best_{kind}")
         )
@@ -143,7 +143,7 @@ def _scan(scope: Scope, kinds: tuple[str, ...], words: int) -> CompoundSelect[An
                 no_counts,
             )
             .join(best, Memory.id == best.c.id)
-            .order_by(best.c.rank.desc())
+            .order_by(best.c.rank.desc(), best.c.id)
         )
     counted = [
         func.count(),

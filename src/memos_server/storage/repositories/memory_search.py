@@ -124,7 +124,7 @@ def _hits(scope: Scope, kind: str, query: Any, words: int) -> Select[*tuple[Any,
                 Memory.kind, Memory.id, _when, Memory.search_text, _no_count, _no_count, _no_words
             )
             .where(*scope.conditions(kind), matches)
-            .order_by(func.ts_rank(Memory.tsv, query).desc())
+            .order_by(func.ts_rank(Memory.tsv, query).desc(), Memory.id)
             .limit(bindparam(_limit(kind)))
         )
     held = [
@@ -145,14 +145,14 @@ def _hits(scope: Scope, kind: str, query: Any, words: int) -> Select[*tuple[Any,
     ).subquery("counted")
     best = (
         select(counted.c.id, counted.c.rank, counted.c.held)
-        .order_by(counted.c.rank.desc())
+        .order_by(counted.c.rank.desc(), counted.c.id)
         .limit(bindparam(_limit(kind)))
         .subquery("best")
     )
     return (
         select(Memory.kind, Memory.id, _when, Memory.search_text, _no_count, _no_count, best.c.held)
         .join(best, Memory.id == best.c.id)
-        .order_by(best.c.rank.desc())
+        .order_by(best.c.rank.desc(), best.c.id)
     )
 
 
@@ -174,7 +174,7 @@ def _nearest(scope: Scope, kinds: tuple[str, ...]) -> CompoundSelect[Any]:
     parts: list[Any] = [
         select(literal(kind), Memory.id, _when, distance)
         .where(*scope.conditions(kind))
-        .order_by(distance)
+        .order_by(distance, Memory.id)
         .limit(bindparam(_limit(kind)))
         for kind in kinds
     ]
