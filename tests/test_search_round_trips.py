@@ -78,7 +78,7 @@ def test_with_searches_under_way_a_search_is_two_statements(
     monkeypatch.setattr(service.runtime.settings.search, "single_scan_from", 1)
     sent, after = _searched(service, api_key, "rt-scan")
     assert len(sent) == 2, "\n".join(sent)
-    assert sent[0].startswith("WITH scanned AS MATERIALIZED")
+    assert sent[0].startswith("WITH scanned_fact AS MATERIALIZED")
     assert "ts_match_vq" in sent[0]
     assert "<=>" in sent[0]
     assert sent[1].startswith("SELECT memories.id")
@@ -98,7 +98,7 @@ def test_concurrent_searches_take_the_one_pass(service: ServiceThread, api_key: 
 
     with driver_queries(service) as sent, ThreadPoolExecutor(8) as pool:
         list(pool.map(search, range(8)))
-    assert any(q.startswith("WITH scanned AS MATERIALIZED") for q in sent)
+    assert any(q.startswith("WITH scanned_fact AS MATERIALIZED") for q in sent)
 
 
 def _generic_plan(pg_url: str, statement: DriverStatement, parameters: dict[str, Any]) -> str:
