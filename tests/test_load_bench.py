@@ -48,8 +48,12 @@ def test_a_small_load_benchmark_runs_and_reports(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
     report = json.loads((tmp_path / "load.json").read_text())
-    assert report["dataset"]["memories"] == 120
-    assert report["load"]["memories"] == 120
+    assert report["dataset"]["messages"] == 120
+    assert report["load"]["messages"] == 120
+    # The memories stored, counted: fast mode's windows, about one per exchange.
+    fewest, most = report["dataset"]["memories_per_user"]
+    assert 20 <= fewest <= most <= 40
+    assert report["dataset"]["memories"] >= 60
     assert [level["clients"] for level in report["search"]] == [1, 3]
     for level in report["search"] + report["add"]:
         assert level["requests"] > 0
@@ -83,7 +87,8 @@ def test_a_small_load_benchmark_runs_and_reports(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr[-3000:]
     report = json.loads((tmp_path / "load.json").read_text())
     assert "load" not in report
-    assert report["dataset"]["memories"] == 120
+    assert report["dataset"]["messages"] == 120
     markdown = (tmp_path / "BENCHMARKS.md").read_text()
     assert markdown.count(SECTION) == 1
-    assert "120 memories in" in markdown  # the ingest figure of the earlier load run
+    assert "120 messages in" in markdown  # the ingest figure of the earlier load run
+    assert f"stored as **{report['dataset']['memories']:,} memories**" in markdown
