@@ -261,13 +261,21 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-def embedded_url(data_dir: Path) -> str:
-    """The embedded Postgres in ``data_dir`` (the service this script starts), on its socket."""
-    return f"postgresql://postgres:@/postgres?host={data_dir.resolve() / 'postgres'}"
+def stored_memories(database_url: str | None, data_dir: Path) -> dict[str, Any]:
+    """The memories the corpus's users hold, in all and the fewest and most of one user: in
+    ``database_url``, else in the embedded Postgres of ``data_dir`` (joined, as the floor does)."""
+    if database_url:
+        return asyncio.run(_stored_memories(database_url))
+    from memos_server.storage.embedded import EmbeddedPostgres
+
+    embedded = EmbeddedPostgres(data_dir)
+    try:
+        return asyncio.run(_stored_memories(embedded.start()))
+    finally:
+        embedded.stop()
 
 
-async def stored_memories(url: str) -> dict[str, Any]:
-    """The memories the corpus's users hold, in all and the fewest and most of one user."""
+async def _stored_memories(url: str) -> dict[str, Any]:
     import asyncpg
 
     connection = await asyncpg.connect(floor_bench.plain_dsn(url))
@@ -1070,9 +1078,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "messages": users * state.memories_per_user,
                 "seed": state.seed,
             }
-            stored_in = args.database_url or (embedded_url(args.data_dir) if service else None)
-            if stored_in and users:
-                report["dataset"] |= asyncio.run(stored_memories(stored_in))
+            if users and (service or args.database_url):
+                report["dataset"] |= stored_memories(args.database_url, args.data_dir)
             levels = [int(x) for x in args.levels.split(",") if x.strip()]
             measured = ("search" in phases or "add" in phases) and users
             if measured and args.floor_samples > 0 and (service or args.database_url):
