@@ -61,7 +61,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -301,16 +301,19 @@ def postmaster_pid(data_dir: Path | None) -> int | None:
         return None
 
 
-def cpu_seconds(service_pid: int | None, postmaster: int | None = None) -> dict[str, float]:
+def cpu_seconds(
+    service_pid: int | None, postmaster: int | None = None, *, also: Sequence[int] = ()
+) -> dict[str, float]:
     """CPU seconds used so far by the service tree, by Postgres, and by this process.
 
     Postgres is the ``postmaster`` tree when it is known (the embedded server of the service
-    started here: other Postgres servers on a shared machine stay out), else every process named
-    postgres on this machine."""
+    started here: other Postgres servers on a shared machine stay out) and the trees of ``also``
+    (the streaming replica the service reads from), else every process named postgres on this
+    machine."""
     service = tree_cpu(service_pid) if service_pid else 0.0
     postgres = 0.0
     if postmaster:
-        postgres = tree_cpu(postmaster)
+        postgres = tree_cpu(postmaster) + sum(tree_cpu(pid) for pid in also)
     else:
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
@@ -541,7 +544,7 @@ async def drive(
 
     async def account() -> dict[str, float]:
         await asyncio.sleep(WARMUP_S)
-        return cpu_seconds(args.pid, args.postmaster)
+        return cpu_seconds(args.pid, args.postmaster, also=args.replica_postmasters)
 
     cpu_before, _ = await asyncio.gather(
         account(),
@@ -555,7 +558,7 @@ async def drive(
             seed=f"{args.seed}:{clients}",
         ),
     )
-    cpu_after = cpu_seconds(args.pid, args.postmaster)
+    cpu_after = cpu_seconds(args.pid, args.postmaster, also=args.replica_postmasters)
     seconds = time.perf_counter() - measure_from
     cpu_used = {k: cpu_after[k] - cpu_before[k] for k in cpu_after}
     return Level.measured(clients, latencies, errors, seconds, cpu_used, messages_per_call)
@@ -907,6 +910,12 @@ class OwnReplica:
         self.replica.start()
         self.url = self.replica.url("postgres")
 
+    @property
+    def postmaster(self) -> int:
+        """The replica's postmaster: its CPU counts as Postgres's, beside the primary's."""
+        pid = (self.replica.pgdata / "postmaster.pid").read_text().split("\n", 1)[0]
+        return int(pid)
+
     def stop(self) -> None:
         self.replica.stop()
         self.primary.stop()
@@ -1040,6 +1049,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.api_key = state.api_key
     args.pid = pid
     args.postmaster = postmaster_pid(args.data_dir) if service else None
+    args.replica_postmasters = [replica.postmaster] if replica else []
     state.write(state_path)
 
     probe: floor_bench.Probe | None = None
@@ -1143,7 +1153,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     if total:
                         level["floor_ratio"] = round((cpu["mem0"] + cpu["postgres"]) / total, 2)
         if replica is not None:
-            report["service"] += "; reads from a streaming replica on loopback (--replica)"
+            report["service"] += (
+                "; reads from a streaming replica on loopback (--replica); the Postgres column"
+                " counts the primary's and the replica's CPU"
+            )
             report["reads"] = reads_by_target(args.base_url)
     finally:
         try:

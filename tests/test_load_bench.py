@@ -1,4 +1,5 @@
-"""The load benchmark keeps working: a tiny corpus, every phase, the report written twice."""
+"""The load benchmark keeps working: a tiny corpus, every phase, the report written twice (the
+second time reading from a streaming replica)."""
 
 from __future__ import annotations
 
@@ -82,11 +83,15 @@ def test_a_small_load_benchmark_runs_and_reports(tmp_path: Path) -> None:
     assert report["warm"] == {"searches": 3, "seconds": report["warm"]["seconds"], "errors": 0}
     assert "Floor, measured in this run" in markdown
 
-    # A second run measures the same corpus without loading it again, and replaces the section.
-    again = run_bench(tmp_path, *sizes, "--duration", "1", "--phases", "search")
+    # A second run measures the same corpus without loading it again, reading from a streaming
+    # replica of it, and replaces the section.
+    again = run_bench(tmp_path, *sizes, "--duration", "1", "--phases", "search", "--replica")
     assert again.returncode == 0, again.stderr[-3000:]
     report = json.loads((tmp_path / "load.json").read_text())
     assert "load" not in report
+    assert report["reads"].get("replica", 0) >= sum(level["requests"] for level in report["search"])
+    assert "the Postgres column counts the primary's and the replica's CPU" in report["service"]
+    assert all(level["errors"] == 0 for level in report["search"])
     assert report["dataset"]["messages"] == 120
     markdown = (tmp_path / "BENCHMARKS.md").read_text()
     assert markdown.count(SECTION) == 1
