@@ -293,6 +293,12 @@ async def _stored_memories(url: str) -> dict[str, Any]:
     }
 
 
+def per_user(fewest_most: Sequence[int]) -> str:
+    """The fewest and most memories of one user: "2,000" when they are equal, else "1,000-2,000"."""
+    fewest, most = fewest_most
+    return f"{fewest:,}" if fewest == most else f"{fewest:,}-{most:,}"
+
+
 def postmaster_pid(data_dir: Path | None) -> int | None:
     """The embedded Postgres' postmaster in ``data_dir`` (the service this script starts)."""
     try:
@@ -670,7 +676,7 @@ def markdown(report: dict[str, Any]) -> str:
         "users Chinese, half English); "
         + (
             f"stored as **{data['memories']:,} memories** "
-            f"({data['memories_per_user'][0]:,}-{data['memories_per_user'][1]:,} per user: "
+            f"({per_user(data['memories_per_user'])} per user: "
             "fast mode's windows, under the settings they were loaded with)"
             if data.get("memories")
             else "the memories stored not counted (no --database-url)"
