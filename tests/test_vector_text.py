@@ -1,5 +1,6 @@
 """A vector bound as text (``storage.types.vector_text``) is stored as exactly the float32 values
-the model gave, and what pgvector refuses is still refused."""
+the model gave, and what pgvector refuses is still refused; read back in pgvector's binary form
+(``vector_bytes``), one or many at once, it is the same floats."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import asyncpg
 import numpy as np
 import pytest
 
-from memos_server.storage.types import vector_text
+from memos_server.storage.types import floats_of, rows_of, vector_text
 
 
 def stored(pg_url: str, text: str) -> list[float]:
@@ -57,3 +58,29 @@ def test_what_pgvector_refuses_is_still_refused(pg_url: str) -> None:
 def test_a_null_in_a_vector_is_refused_before_postgres() -> None:
     with pytest.raises(ValueError, match="not null"):
         vector_text([0.5, None])  # type: ignore[list-item]
+
+
+def test_many_binary_vectors_decode_as_each_alone(pg_url: str) -> None:
+    rng = np.random.default_rng(11)
+    vectors = [rng.standard_normal(384).astype(np.float32) for _ in range(5)]
+
+    async def sent(texts: list[str]) -> list[bytes]:
+        connection = await asyncpg.connect(pg_url)
+        try:
+            await connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            rows = await connection.fetch(
+                "SELECT vector_send(v::vector) FROM unnest($1::text[]) WITH ORDINALITY AS t(v, n)"
+                " ORDER BY n",
+                texts,
+            )
+            return [bytes(row[0]) for row in rows]
+        finally:
+            await connection.close()
+
+    same_length = asyncio.run(sent([vector_text(v.tolist()) for v in vectors]))
+    decoded = rows_of(same_length)
+    assert all(np.array_equal(row, v) for row, v in zip(decoded, vectors, strict=True))
+    assert all(row.dtype == np.float32 for row in decoded)
+    # Of different lengths (never one model's), each is decoded on its own.
+    mixed = [*same_length[:2], *asyncio.run(sent(["[1,2,3]"]))]
+    assert [row.tolist() for row in rows_of(mixed)] == [floats_of(b).tolist() for b in mixed]

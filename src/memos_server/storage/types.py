@@ -161,3 +161,13 @@ def floats_of(data: bytes) -> npt.NDArray[np.float32]:
     """A vector from ``vector_bytes``: two int16 (its dimensions, unused), then each float4,
     big-endian."""
     return np.frombuffer(data, dtype=">f4", offset=4).astype(np.float32)
+
+
+def rows_of(vectors: Sequence[bytes]) -> list[npt.NDArray[np.float32]]:
+    """``floats_of`` for many ``vector_bytes`` of one length (one model's), decoded together:
+    one array, a row each."""
+    if len({len(data) for data in vectors}) > 1:
+        return [floats_of(data) for data in vectors]
+    # Each vector's 4-byte header takes one float's place: its column is dropped.
+    joined = np.frombuffer(b"".join(vectors), dtype=">f4").reshape(len(vectors), -1)
+    return list(joined[:, 1:].astype(np.float32))

@@ -26,13 +26,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
 # Below this many candidates the spread of their similarities says little.
 MIN_CANDIDATES = 4
+_MICROSECOND = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 Vector = Sequence[float] | npt.NDArray[np.float32]
@@ -44,6 +47,18 @@ class Candidate:
     time: datetime  # when it happened (memory_time), else when it was stored
     text: str
     vector: Vector | None  # its embedding; None: never a sibling
+
+
+@lru_cache(maxsize=64)
+def _upper(size: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The indices of a ``size`` x ``size`` matrix's pairs (above its diagonal)."""
+    return np.triu_indices(size, k=1)
+
+
+def _micros(time: datetime) -> int:
+    """``time`` in whole microseconds since 1970 (naive: taken as UTC), exactly."""
+    aware = time if time.tzinfo is not None else time.replace(tzinfo=UTC)
+    return (aware - _EPOCH) // _MICROSECOND
 
 
 def newer_first(
@@ -62,29 +77,42 @@ def newer_first(
     usable = [i for i, c in enumerate(candidates) if c.vector is not None and len(c.vector)]
     if lift <= 0 or len(usable) < MIN_CANDIDATES:
         return unchanged
+    # The pairs (a, b) of usable candidates, b the newer one ranked below a, that time and rank
+    # allow to be siblings: checked in plain Python first (cheap), so the similarities are
+    # computed only when some pair could use them.
+    micros = [_micros(candidates[i].time) for i in usable]
+    gap = min_gap // _MICROSECOND
+    allowed = [
+        (a, b)
+        for a, i in enumerate(usable)
+        for b in range(a + 1, len(usable))
+        if micros[b] - micros[a] >= gap and scores[i] - scores[usable[b]] <= lift
+    ]
+    if not allowed:
+        return unchanged
     raw = np.asarray([candidates[i].vector for i in usable], dtype=np.float64)
-    norms = np.linalg.norm(raw, axis=1, keepdims=True)
-    unit = raw / np.where(norms > 0, norms, 1.0)
+    norms = np.sqrt(np.einsum("ij,ij->i", raw, raw))
+    unit = raw / np.where(norms > 0, norms, 1.0)[:, None]
     similarity = unit @ unit.T
-    pairs = similarity[np.triu_indices(len(usable), k=1)]
+    pairs = similarity[_upper(len(usable))]
     spread = float(pairs.std())
     if spread <= 1e-6:
         return unchanged
     bar = float(pairs.mean()) + similarity_z * spread
-    texts = [" ".join(candidates[i].text.split()) for i in usable]
+    texts: dict[int, str] = {}
+
+    def text(a: int) -> str:
+        if a not in texts:
+            texts[a] = " ".join(candidates[usable[a]].text.split())
+        return texts[a]
+
     below: dict[int, int] = {}  # an older candidate → the nearest newer sibling it goes below
-    for a, i in enumerate(usable):
-        newer = [
-            j
-            for b, j in enumerate(usable)
-            if j > i
-            and candidates[j].time - candidates[i].time >= min_gap
-            and scores[i] - scores[j] <= lift
-            and similarity[a, b] >= bar
-            and texts[a] != texts[b]
-        ]
-        if newer:
-            below[i] = min(newer)
+    for a, b in allowed:
+        # Row by row, and in each row the newer candidates in rank order: the first whose text
+        # differs is the nearest.
+        i = usable[a]
+        if i not in below and similarity[a, b] >= bar and text(a) != text(b):
+            below[i] = usable[b]
 
     def anchor(i: int) -> int:
         while i in below:  # each step goes down the ranking: no cycles

@@ -43,8 +43,8 @@ from memos_server.storage.repositories.memories import MemoryRepository
 from memos_server.storage.repositories.memory_scopes import Counts, Hit, Scope, live
 from memos_server.storage.types import (
     any_word,
-    floats_of,
     query_vector_parameter,
+    rows_of,
     text_query,
     vector_bytes,
 )
@@ -313,10 +313,12 @@ class MemorySearch(MemoryRepository):
             return result
         rows = await driver_rows(self.session, _found(vectors, numbers), {"ids": list(ids)})
         width = len(ROW_COLUMNS)
+        if vectors:
+            stored = [(row[0], row[width]) for row in rows if row[width] is not None]
+            decoded = rows_of([data for _, data in stored]) if stored else []
+            result.vectors.update(zip((id_ for id_, _ in stored), decoded, strict=True))
         for row in rows:
             memory = MemoryRow(*row[:width])
-            if vectors:
-                result.vectors[memory.id] = floats_of(row[width])
             if numbers and row[-1]:
                 result.numbers.update((int(id_), int(seq)) for id_, seq in row[-1].items())
             result.memories[memory.id] = memory
