@@ -166,6 +166,8 @@ def floats_of(data: bytes) -> npt.NDArray[np.float32]:
 def rows_of(vectors: Sequence[bytes]) -> list[npt.NDArray[np.float32]]:
     """``floats_of`` for many ``vector_bytes`` of one length (one model's), decoded together:
     one array, a row each."""
+    if not vectors:
+        return []
     if len({len(data) for data in vectors}) > 1:
         return [floats_of(data) for data in vectors]
     # Each vector's 4-byte header takes one float's place: its column is dropped.

@@ -26,16 +26,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
+from memos_server.times import EARLIEST, utc
+
 # Below this many candidates the spread of their similarities says little.
 MIN_CANDIDATES = 4
 _MICROSECOND = timedelta(microseconds=1)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 Vector = Sequence[float] | npt.NDArray[np.float32]
@@ -57,8 +58,7 @@ def _upper(size: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
 
 def _micros(time: datetime) -> int:
     """``time`` in whole microseconds since 1970 (naive: taken as UTC), exactly."""
-    aware = time if time.tzinfo is not None else time.replace(tzinfo=UTC)
-    return (aware - _EPOCH) // _MICROSECOND
+    return (utc(time) - EARLIEST) // _MICROSECOND
 
 
 def newer_first(

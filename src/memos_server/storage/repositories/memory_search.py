@@ -314,9 +314,9 @@ class MemorySearch(MemoryRepository):
         rows = await driver_rows(self.session, _found(vectors, numbers), {"ids": list(ids)})
         width = len(ROW_COLUMNS)
         if vectors:
-            stored = [(row[0], row[width]) for row in rows if row[width] is not None]
-            decoded = rows_of([data for _, data in stored]) if stored else []
-            result.vectors.update(zip((id_ for id_, _ in stored), decoded, strict=True))
+            stored = [row for row in rows if row[width] is not None]
+            decoded = rows_of([row[width] for row in stored])
+            result.vectors.update(zip((row[0] for row in stored), decoded, strict=True))
         for row in rows:
             memory = MemoryRow(*row[:width])
             if numbers and row[-1]:
