@@ -273,6 +273,38 @@ def test_a_service_killed_mid_extraction_finishes_the_job_after_restart(
         second.stop()
 
 
+def test_an_idle_worker_process_hears_jobs_queued_elsewhere_and_its_retries_fall_due(
+    durable: dict[str, str], fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    """A job queued by another process wakes an idle worker at once (NOTIFY memos_jobs), and a
+    retry runs when it falls due, long before the worker's next unwoken look."""
+    db = durable["MEMOS_DATABASE__URL"]
+    failures = [Reply(status=503, error="overloaded")]
+
+    def once_down(request: dict[str, Any]) -> Reply:
+        return failures.pop() if failures else reply_json({"memories": [FACT]})
+
+    fake_llm.script({"facts": once_down, "preferences": reply_json({"preferences": []})})
+    quiet = {**durable, "MEMOS_JOBS__POLL_INTERVAL_S": "60", "MEMOS_JOBS__LISTEN_CHECK_S": "60"}
+    api_only = ServiceProcess(tmp_path, "serve", "--no-worker", **quiet).start()
+    worker = ServiceProcess(tmp_path, "worker", **quiet).start(wait_ready=False)
+    try:
+        worker.wait_ready()
+        with Api(api_only.base_url, new_api_key(db)) as api:
+            first = api.ok("/add/message", body(user="u1"))["task_id"]
+            started = time.monotonic()
+            # The first attempt fails (503) and is retried 0.3 s later (MEMOS_JOBS__RETRY_BASE_S).
+            assert final_status(api, first, timeout_s=20)["status"] == "completed"
+            assert len(fake_llm.calls("facts")) == 2
+            time.sleep(1.0)  # idle again, with nothing due
+            second = api.ok("/add/message", body(user="u2"))["task_id"]
+            assert final_status(api, second, timeout_s=20)["status"] == "completed"
+        assert time.monotonic() - started < 20  # neither waited for a 60-second look
+    finally:
+        for process in (api_only, worker):
+            process.stop()
+
+
 @pytest.mark.slow
 def test_jobs_queued_while_the_llm_is_down_complete_when_it_is_back(
     durable: dict[str, str], fake_llm: FakeLLM, tmp_path: Path

@@ -1,6 +1,6 @@
 """A key checked lately costs a request no database round trip (``services.key_cache``), and a
 change to a key made anywhere (plain SQL here) reaches every listening process
-(``storage.key_changes``, migration 0024)."""
+(``storage.notifications``, migration 0024)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from memos_server.services.apikeys import Caller
 from memos_server.services.key_cache import KeyCache
 from memos_server.settings import DatabaseSettings
 from memos_server.storage.database import Database
-from memos_server.storage.key_changes import APPLICATION, listen_for_key_changes
+from memos_server.storage.notifications import APPLICATION, KEYS, listen
 from tests.support.api import Api
 from tests.support.database import new_api_key, table_locked
 from tests.support.service import ServiceThread
@@ -71,9 +71,9 @@ def test_the_listener_hears_changes_and_says_when_it_cannot(pg_url: str) -> None
     async def run() -> None:
         database = Database(pg_url + adapter_option, DatabaseSettings(pool_size=1, max_overflow=0))
         listener = asyncio.create_task(
-            listen_for_key_changes(
+            listen(
                 database,
-                lambda: events.append("changed"),
+                {KEYS: lambda: events.append("changed")},
                 lambda on: events.append("listening" if on else "deaf"),
             )
         )

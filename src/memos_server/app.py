@@ -118,7 +118,7 @@ def create_app(settings: Settings, *, settle_heap: bool = False) -> FastAPI:
             # Without an LLM the worker still runs knowledge-base documents.
             if settings.jobs.run_worker:
                 runtime.start_worker()
-            runtime.start_key_cache()
+            runtime.start_listener()
             runtime.start_index_sync()
             runtime.start_replica_checks()
             runtime.start_retention_sweep()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -46,9 +46,9 @@ from memos_server.services.retention import run_sweep_loop
 from memos_server.services.search.service import SearchService
 from memos_server.services.search.vector_indexes import IndexCatalog, run_sync_loop
 from memos_server.settings import Settings
+from memos_server.storage import notifications
 from memos_server.storage.database import Database
 from memos_server.storage.embedded import EmbeddedPostgres
-from memos_server.storage.key_changes import listen_for_key_changes
 from memos_server.storage.migrations import upgrade_database
 from memos_server.storage.postgres_memory import memory_settings
 from memos_server.storage.replicas import ReadReplicas, ReadRouter, RecentWrites, replicas_of
@@ -123,8 +123,8 @@ class Runtime:
     reindex: ReindexRun | None = None  # one started by the admin API in this process
     replicas: ReadReplicas | None = None  # database.read_urls, if any
     replica_checks: asyncio.Task[None] | None = None
-    keys: KeyCache = field(init=False)  # trusted only while key_changes listens
-    key_changes: asyncio.Task[None] | None = None
+    keys: KeyCache = field(init=False)  # trusted only while the listener listens
+    listener: asyncio.Task[None] | None = None
     services: RequestServices = field(init=False)
     reads: ReadRouter = field(init=False)  # where a read-only request's session goes
 
@@ -183,12 +183,28 @@ class Runtime:
         if self.replicas is not None:
             self.replica_checks = asyncio.create_task(self.replicas.run())
 
-    def start_key_cache(self) -> None:
-        """Keep the API keys checked lately, hearing every change (``services.key_cache``)."""
-        if self.settings.database.key_cache_s > 0:
-            self.key_changes = asyncio.create_task(
-                listen_for_key_changes(self.database, self.keys.changed, self.keys.listening)
-            )
+    def start_listener(self, *, keys: bool = True) -> None:
+        """Hear what other processes change (``storage.notifications``): API keys, so that this
+        process can keep those checked lately (``services.key_cache``; ``keys`` and
+        ``database.key_cache_s`` > 0), and queued jobs, for the worker (if it runs)."""
+        channels: dict[str, Callable[[], None]] = {}
+        hearing: list[Callable[[bool], None]] = []
+        if keys and self.settings.database.key_cache_s > 0:
+            channels[notifications.KEYS] = self.keys.changed
+            hearing.append(self.keys.listening)
+        if self.worker is not None:
+            channels[notifications.JOBS] = self.worker.wake
+            hearing.append(self.worker.listening)
+        if not channels:
+            return
+
+        def listening(on: bool) -> None:
+            for each in hearing:
+                each(on)
+
+        self.listener = asyncio.create_task(
+            notifications.listen(self.database, channels, listening)
+        )
 
     def start_index_sync(self) -> None:
         """Keep per-user HNSW indexes in step with users' sizes (if switched on)."""
@@ -372,7 +388,7 @@ async def open_runtime(
             if runtime.reindex is not None:
                 await runtime.reindex.close()
             loops = runtime.index_sync, runtime.retention_sweep, runtime.replica_checks
-            for loop in (*loops, runtime.key_changes):
+            for loop in (*loops, runtime.listener):
                 if loop is not None:
                     loop.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

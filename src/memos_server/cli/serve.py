@@ -129,6 +129,7 @@ def worker(settings: Settings) -> None:
                     "knowledge-base documents only"
                 )
             runtime.start_worker()
+            runtime.start_listener(keys=False)  # it answers no requests
             runtime.start_binding_watch()
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

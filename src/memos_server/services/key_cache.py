@@ -7,7 +7,7 @@ primary, besides the one its own work waits for.
 A key is kept only while no change to it can be missed. Every change that matters (revoked,
 deleted with its project, rewritten: by this process, another, the CLI or plain SQL) notifies
 ``memos_api_keys`` as it commits (migration 0024), and this process listens
-(``storage.key_changes``): it forgets every key at each notification, and keeps none while it
+(``storage.notifications``): it forgets every key at each notification, and keeps none while it
 is not listening. So a revoked key fails at its next request in every process, once the
 notification has arrived (it is sent with the commit; another process hears it within
 milliseconds).

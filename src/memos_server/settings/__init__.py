@@ -254,7 +254,17 @@ class JobSettings(Group):
     lease_s: float = Field(
         default=60.0, gt=0, description="A job whose worker stops renewing is retaken after this."
     )
-    poll_interval_s: float = Field(default=1.0, gt=0, description="Idle worker's queue check.")
+    poll_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Idle worker's queue check while it cannot hear queued jobs (NOTIFY).",
+    )
+    listen_check_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Idle worker's queue check while it hears queued jobs, unless a retry or a "
+        "lease falls due sooner.",
+    )
     shutdown_grace_s: float = Field(
         default=20.0, ge=0, description="On SIGTERM, time to finish jobs before handing back."
     )

@@ -8,6 +8,11 @@ transaction marks it done; a transient failure (the model down) is retried with 
 back-off until ``max_attempts``; a permanent one (the model's answers unusable) fails the task at
 once. Either way the task says why, and the raw messages and fast memories stay.
 
+An idle worker looks for jobs when told one may be claimable: by this process (``wake``, an add
+that queued one), or by any process through ``NOTIFY memos_jobs`` (``storage.notifications``,
+migration 0025). Otherwise it looks when the next retry or lease falls due, and at least every
+``listen_check_s``; while it cannot hear notifications, every ``poll_interval_s``.
+
 While the database is away (stopped, restarting) the worker logs a warning, looks for jobs less
 often (backing off to ``AWAY_POLL_MAX_S``) and carries on when it returns; a job whose outcome
 could not be written runs again once its lease ends.
@@ -38,6 +43,7 @@ from memos_server.storage.vocabulary import JobStatus, TaskStatus
 log = logging.getLogger(__name__)
 
 AWAY_POLL_MAX_S = 30.0  # longest pause between claims while the database is unreachable
+DUE_MARGIN_S = 0.01  # a retry's claim waits this much past its run_after (Postgres's clock)
 
 
 def worker_name() -> str:
@@ -53,6 +59,7 @@ class Worker:
         self.settings = settings
         self.name = worker_name()
         self._wake = asyncio.Event()
+        self._hears = False  # notifications of queued jobs arrive (``listening``)
         self._stopping = False
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -63,8 +70,15 @@ class Worker:
         log.info("worker %s started (%d at a time)", self.name, self.settings.concurrency)
 
     def wake(self) -> None:
-        """A job was just queued: look now instead of at the next poll."""
+        """A job may be claimable now: look at once."""
         self._wake.set()
+
+    def listening(self, on: bool) -> None:
+        """Whether notifications of queued jobs reach this worker; on (re)connecting it looks at
+        once (a job may have been queued while it could not hear)."""
+        self._hears = on
+        if on:
+            self._wake.set()
 
     async def wait(self) -> None:
         """Until the worker stops (used by ``memos-server worker``)."""
@@ -95,8 +109,11 @@ class Worker:
         failures = 0  # claims failed in a row: the database is away, look less often
         while not self._stopping:
             await self._slots.acquire()
+            # Cleared before the claim, so that a wake during it (a job committed after the
+            # claim's snapshot) makes it look again.
+            self._wake.clear()
             try:
-                job = await self._claim()
+                job, due_s = await self._claim()
             except Exception as error:
                 self._slots.release()
                 failures += 1
@@ -117,7 +134,7 @@ class Worker:
                 failures = 0
             if job is None:
                 self._slots.release()
-                await self._idle(self.settings.poll_interval_s)
+                await self._idle(self._pause(due_s))
                 continue
             task = asyncio.create_task(self._execute(job), name=f"job {job.id}")
             self._running[job.id] = task
@@ -128,17 +145,31 @@ class Worker:
         self._slots.release()
 
     async def _idle(self, timeout_s: float) -> None:
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=timeout_s)
 
-    async def _claim(self) -> Job | None:
+    def _pause(self, due_s: float | None) -> float:
+        """How long to wait, with nothing claimable, before looking again unwoken."""
+        poll = self.settings.poll_interval_s
+        if not self._hears:
+            return poll
+        check = self.settings.listen_check_s
+        if due_s is None:
+            return check
+        # Overdue yet not claimable (another worker is claiming it): as when deaf.
+        return min(due_s + DUE_MARGIN_S if due_s > 0 else poll, check)
+
+    async def _claim(self) -> tuple[Job | None, float | None]:
+        """The job claimed, or none and (when it hears notifications) the seconds until one
+        may fall due (``JobRepository.next_due_s``)."""
         async with self.database.session() as session:
-            job = await JobRepository(session).claim(
-                self.name, self.settings.lease_s, list(self.handlers)
-            )
+            jobs = JobRepository(session)
+            job = await jobs.claim(self.name, self.settings.lease_s, list(self.handlers))
+            due_s = None
+            if job is None and self._hears:
+                due_s = await jobs.next_due_s(list(self.handlers))
             await session.commit()
-        return job
+        return job, due_s
 
     async def _execute(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)

@@ -45,6 +45,20 @@ _CLAIM = text(
     """
 )
 
+# Seconds until a job not claimable now may be: a retry's run_after, or a lease that may lapse
+# (NULL: no unfinished job of these kinds). A queued job waiting only for the same user's earlier
+# one needs no timer: that one ending notifies (migration 0025).
+_NEXT_DUE = text(
+    """
+    SELECT extract(epoch FROM least(
+        (SELECT min(run_after) FROM jobs
+         WHERE status = 'queued' AND run_after > now() AND kind = ANY(CAST(:kinds AS text[]))),
+        (SELECT min(lease_until) FROM jobs
+         WHERE status = 'running' AND kind = ANY(CAST(:kinds AS text[])))
+    ) - now())::float
+    """
+)
+
 # Reads only the partial index of unfinished jobs, so it stays cheap however many are done.
 _BACKLOG = text(
     """
@@ -89,6 +103,13 @@ class JobRepository:
         )
         job_id = claimed.scalar_one_or_none()
         return None if job_id is None else await self.session.get(Job, job_id)
+
+    async def next_due_s(self, kinds: Sequence[str]) -> float | None:
+        """Seconds until a job of ``kinds`` not claimable now may be (``None``: no unfinished
+        job of those kinds)."""
+        due = await self.session.execute(_NEXT_DUE, {"kinds": list(kinds)})
+        value: float | None = due.scalar_one()
+        return value
 
     async def backlog(self) -> list[tuple[str, str, int, float]]:
         """(kind, status, jobs, age of the oldest in seconds) of the unfinished jobs."""
