@@ -42,6 +42,7 @@ import resource
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -93,7 +94,8 @@ def same_model(embedder: Any) -> Any:
     return SameModel()
 
 
-def conninfo(url: str, dbname: str) -> str:
+def conninfo(url: str, dbname: str | None) -> str:
+    """``url`` as psycopg takes it, in database ``dbname`` (``None``: its own)."""
     from psycopg.conninfo import make_conninfo
 
     return make_conninfo(url.replace("postgresql+asyncpg://", "postgresql://", 1), dbname=dbname)
@@ -183,29 +185,12 @@ def search_plan(memory: Any, user: str, question: str) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------------- corpus
 
 
-def load(
-    memory: Any, database: str, collection: str, state: dict[str, Any], spec: dict[str, Any]
-) -> dict[str, Any]:
-    """Every user's history through ``add(infer=False)``, ``batch`` messages per call; a user
-    not finished last time starts afresh."""
-    import psycopg
-    from psycopg import sql
-
+def load(memory: Any, state: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """Every user's history through ``add(infer=False)``, ``batch`` messages per call."""
     users, per_user, batch, seed = spec["users"], spec["memories"], spec["batch"], spec["seed"]
-    if state["users_loaded"] and state["memories_per_user"] != per_user:
-        raise SystemExit(f"mem0's {collection} holds {state['memories_per_user']} per user")
-    state["memories_per_user"] = per_user
-    first = state["users_loaded"]
+    first = start_load(memory, state, spec)
     if first >= users:
         return {"memories": 0}
-    memory.vector_store._ensure_collection()
-    with psycopg.connect(database, autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("DELETE FROM {} WHERE payload->>'user_id' >= %s").format(
-                sql.Identifier(collection)
-            ),
-            (user_id(first),),
-        )
     progress = Progress((users - first) * per_user, "mem0 memories")
     lock, finished = threading.Lock(), set()
     started = time.perf_counter()
@@ -226,12 +211,94 @@ def load(
 
     with ThreadPoolExecutor(spec["load_clients"]) as pool:
         list(pool.map(one, range(first, users)))
+    return finish_load(state, spec, first, started, "add")
+
+
+def start_load(memory: Any, state: dict[str, Any], spec: dict[str, Any]) -> int:
+    """The first user to load: those after the last finished one are deleted (a user not
+    finished last time starts afresh)."""
+    import psycopg
+    from psycopg import sql
+
+    store = memory.vector_store
+    if state["users_loaded"] and state["memories_per_user"] != spec["memories"]:
+        held = state["memories_per_user"]
+        raise SystemExit(f"mem0's {store.collection_name} holds {held} per user")
+    state["memories_per_user"] = spec["memories"]
+    first: int = state["users_loaded"]
+    if first < spec["users"]:
+        store._ensure_collection()
+        with psycopg.connect(spec["mem0_database"], autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DELETE FROM {} WHERE payload->>'user_id' >= %s").format(
+                    sql.Identifier(store.collection_name)
+                ),
+                (user_id(first),),
+            )
+    return first
+
+
+def finish_load(
+    state: dict[str, Any], spec: dict[str, Any], first: int, started: float, how: str
+) -> dict[str, Any]:
     seconds = time.perf_counter() - started
-    loaded = (users - first) * per_user
+    loaded = (spec["users"] - first) * spec["memories"]
     state["load_seconds"] += seconds
     state["load_memories"] += loaded
+    state["load_how"] = how
     spec["save"](state)
     return {"memories": loaded, "seconds": round(seconds, 1), "memories_per_s": loaded / seconds}
+
+
+def copy_load(
+    memory: Any, service_database: str, state: dict[str, Any], spec: dict[str, Any]
+) -> dict[str, Any]:
+    """``--mem0-load copy``: every user's rows as mem0's ``add(infer=False)`` would write them
+    (``_create_memory``'s payload: the user, the role, the message, its md5, the times, the
+    BM25 text) through mem0's own ``vector_store.insert``, a user (``memories`` rows) per call,
+    with the vectors the service stored for the same messages. mem0's add embeds each message
+    alone (50-70 a second here: a million would take five hours); the service's vector is of
+    ``"<role>: <message>"`` where mem0's would be of the message, which changes nothing a search
+    costs. Its SQLite history (one row per memory, which search never reads) is not written."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    import psycopg
+    from mem0.memory.main import _build_filters_and_metadata
+    from mem0.utils.lemmatization import lemmatize_for_bm25
+
+    users, per_user = spec["users"], spec["memories"]
+    first = start_load(memory, state, spec)
+    if first >= users:
+        return {"memories": 0}
+    progress = Progress((users - first) * per_user, "mem0 memories (copied)")
+    started = time.perf_counter()
+    with psycopg.connect(service_database) as service:
+        for u in range(first, users):
+            rows = service.execute(
+                "SELECT memory_value, embedding::text FROM memories WHERE user_id = %s "
+                "AND status = 'activated' ORDER BY create_time, id",
+                (user_id(u),),
+            ).fetchall()
+            if len(rows) != per_user:
+                raise SystemExit(f"the service holds {len(rows)} memories of {user_id(u)}")
+            template, _ = _build_filters_and_metadata(user_id=user_id(u))
+            payloads, vectors = [], []
+            for text, vector in rows:
+                role, _, content = text.partition(": ")
+                now = datetime.now(UTC).isoformat()
+                payload = {**template, "role": role, "data": content}
+                payload["hash"] = hashlib.md5(content.encode()).hexdigest()  # noqa: S324 - mem0's
+                payload.update(created_at=now, updated_at=now)
+                payload["text_lemmatized"] = lemmatize_for_bm25(content)
+                payloads.append(payload)
+                vectors.append(json.loads(vector))
+            ids = [str(uuid.uuid4()) for _ in rows]
+            memory.vector_store.insert(vectors=vectors, payloads=payloads, ids=ids)
+            progress.advance(len(rows))
+            state["users_loaded"] = u + 1
+            spec["save"](state)
+    return finish_load(state, spec, first, started, "copy")
 
 
 # ----------------------------------------------------------------------------------- levels
@@ -346,12 +413,19 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             "search": "exact (hnsw=False): mem0's own SQL",
         }
         if "load" in spec["phases"]:
-            print(f"mem0 load: {spec['users']} users x {spec['memories']}", file=sys.stderr)
-            report["load"] = load(memory, database, collection, state, spec)
+            how = spec.get("load_how", "add")
+            print(f"mem0 load ({how}): {spec['users']} users x {spec['memories']}", file=sys.stderr)
+            spec["mem0_database"] = database
+            if how == "copy":
+                service = conninfo(url, None)  # the service's own database
+                report["load"] = copy_load(memory, service, state, spec)
+            else:
+                report["load"] = load(memory, state, spec)
         users = state["users_loaded"]
         report["load_history"] = {
             "memories": state["load_memories"],
             "seconds": round(state["load_seconds"], 1),
+            "how": state.get("load_how", "add"),
         }
         report["dataset"] = {"users": users, "memories_per_user": state["memories_per_user"]}
         seed = spec["seed"]

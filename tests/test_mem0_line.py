@@ -4,17 +4,22 @@ on the session's Postgres with the service's own model and never calls an LLM.""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from bench.load import mem0_markdown
+from bench.corpus import messages
+from bench.load import mem0_markdown, user_id
 from bench.mem0_line import DATABASE, conninfo, measure
 from memos_server.embedding import TextKind, load_embedder
 from memos_server.settings import EmbeddingSettings
+from tests.support.api import Api
+from tests.support.database import fresh_database, new_api_key
 from tests.support.paths import MODEL_CACHE
+from tests.support.service import ServiceThread, make_settings
 
 
 def cosine(a: list[float], b: list[float]) -> float:
@@ -81,3 +86,65 @@ def test_mem0_runs_on_the_same_postgres_and_model_without_an_llm(
     assert "### mem0 OSS 2.2.1, beside it" in section
     assert "| clients | requests/s | x memos-server | p50 ms |" in section
     assert "LLM calls: **0**" in section
+
+
+@pytest.mark.slow
+def test_mem0_copy_load_writes_what_its_add_would_with_the_services_vectors(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """``--mem0-load copy``: mem0's rows hold each message as its add(infer=False) stores it,
+    with the vector the service stored for that message."""
+    url = fresh_database(pg_url)
+    settings = make_settings(url, tmp_path, fast={"window_turns": 1, "window_turns_zh": 1})
+    service = ServiceThread(settings)
+    service.start()
+    try:
+        with Api(service.base_url, new_api_key(url)) as api:
+            for u in range(2):
+                api.ok(
+                    "/add/message",
+                    {
+                        "user_id": user_id(u),
+                        "conversation_id": "c",
+                        "messages": messages(7, u, 0, 4),
+                    },
+                )
+    finally:
+        service.stop()
+    spec = {
+        "users": 2,
+        "memories": 4,
+        "batch": 4,
+        "load_clients": 1,
+        "seed": 7,
+        "levels": [1],
+        "duration": 0.3,
+        "phases": ["load", "search"],
+        "run": "t",
+        "data_dir": str(tmp_path),
+        "database_url": url,
+        "postmaster": None,
+        "load_how": "copy",
+    }
+    env = {"MEMOS_EMBEDDING__CACHE_DIR": str(MODEL_CACHE), "MEMOS_DATA_DIR": str(tmp_path)}
+    report = measure(spec, env)
+
+    assert report["load"]["memories"] == 8
+    assert report["load_history"]["how"] == "copy"
+    assert report["results_per_search"] == 4  # every memory of the user (top_k 6)
+    with psycopg.connect(conninfo(url, DATABASE)) as connection:
+        copied = connection.execute(
+            f'SELECT vector::text, payload FROM "{report["collection"]}" '  # noqa: S608
+            "WHERE payload->>'user_id' LIKE 'bench-u%'"  # not the other test's add levels
+        ).fetchall()
+    with psycopg.connect(conninfo(url, None)) as connection:
+        stored = dict(
+            connection.execute("SELECT memory_value, embedding::text FROM memories").fetchall()
+        )
+    sent = {(user_id(u), m["role"], m["content"]) for u in range(2) for m in messages(7, u, 0, 4)}
+    assert {(p["user_id"], p["role"], p["data"]) for _, p in copied} == sent
+    for vector, payload in copied:
+        assert payload["hash"] == hashlib.md5(payload["data"].encode()).hexdigest()  # noqa: S324
+        assert payload["created_at"] == payload["updated_at"]
+        assert payload["text_lemmatized"] == payload["data"]  # no spaCy: mem0 keeps the text
+        assert vector == stored[f"{payload['role']}: {payload['data']}"]
