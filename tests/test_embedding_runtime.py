@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,68 @@ def test_concurrent_calls_share_a_batch_and_get_their_own_vectors() -> None:
     assert results[1:] == [[[float(n)], [1.0]] for n in range(2, 6)]
     assert [len(b) for b in batches] == [1, 8]
     batcher.close()
+
+
+def test_with_lanes_a_text_starts_on_a_free_lane_while_another_runs() -> None:
+    """e5's batcher (a text a batch, a lane per core): a query arriving while another text is in
+    the model does not wait for it, and a bulk call's texts run on every lane."""
+    release = threading.Event()
+    ran: list[tuple[str, str]] = []
+
+    def encode(texts: list[str]) -> list[list[float]]:
+        [text] = texts
+        ran.append((text, threading.current_thread().name))
+        if text == "slow":
+            release.wait(5)
+        else:
+            time.sleep(0.01)  # the model's time: the other lane takes the next text meanwhile
+        return [[float(len(text))]]
+
+    batcher = Batcher(encode, max_texts=1, name="test-lanes", lanes=2)
+
+    async def run() -> None:
+        slow = asyncio.ensure_future(batcher.embed(["slow"]))
+        await asyncio.sleep(0.05)  # "slow" holds one lane
+        assert await asyncio.wait_for(batcher.embed(["quick"]), 2) == [[5.0]]
+        assert not slow.done()
+        release.set()
+        assert await slow == [[4.0]]
+        bulk = [f"text {i}" for i in range(40)]
+        assert await batcher.embed(bulk) == [[float(len(t))] for t in bulk]
+
+    asyncio.run(run())
+    batcher.close()
+    assert {name for text, name in ran if text.startswith("text ")} == {
+        "test-lanes",
+        "test-lanes-1",
+    }
+
+
+def test_a_call_cancelled_while_waiting_is_never_embedded() -> None:
+    release = threading.Event()
+    ran: list[str] = []
+
+    def encode(texts: list[str]) -> list[list[float]]:
+        ran.extend(texts)
+        release.wait(5)
+        return [[1.0] for _ in texts]
+
+    batcher = Batcher(encode, max_texts=8, name="test-cancel")
+
+    async def run() -> None:
+        first = asyncio.ensure_future(batcher.embed(["first"]))
+        await asyncio.sleep(0.05)  # in the model
+        waiting = asyncio.ensure_future(batcher.embed(["dropped"]))
+        await asyncio.sleep(0.05)
+        waiting.cancel()  # the client went away
+        await asyncio.sleep(0.05)
+        release.set()
+        assert await first == [[1.0]]
+        assert await batcher.embed(["next"]) == [[1.0]]
+
+    asyncio.run(run())
+    batcher.close()
+    assert ran == ["first", "next"]
 
 
 def test_a_failing_batch_fails_its_callers_and_the_batcher_goes_on() -> None:

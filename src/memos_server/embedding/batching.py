@@ -6,14 +6,16 @@ from every call waiting, one text of each in turn (round-robin), until the batch
 load many queries cost about as much as a few (the model's cost per text falls steeply with the
 batch size on a CPU); and a call with many long texts (a 32,000-character message is 126 windows,
 seconds of model time) is served a batch at a time, so a search's one query waits for at most the
-batch in progress, not for the whole bulk call. The queue is thread-safe, so callers may live on
-any event loop.
+batch in progress, not for the whole bulk call. Callers may live on any event loop.
+
+A model that runs each text alone (e5) is given ``lanes``: that many threads, each taking the
+next batch (one text) as soon as it is free, so a query arriving while another runs starts at
+once on a free core instead of waiting for the batch in progress to end.
 """
 
 from __future__ import annotations
 
 import asyncio
-import queue
 import threading
 import time
 from collections import deque
@@ -50,27 +52,36 @@ class Batcher:
         *,
         max_tokens: int = 0,
         text_tokens: int = 0,
+        lanes: int = 1,
     ) -> None:
         """``max_tokens``: a batch's token budget (0: none); ``text_tokens``: the most tokens the
-        model reads of one text (longer ones are truncated; 0: no limit)."""
+        model reads of one text (longer ones are truncated; 0: no limit); ``lanes``: batches run
+        at once, each on a thread of its own (``encode`` must be thread-safe then)."""
         self._encode = encode
         self._max_texts = max(1, max_texts)
         self._max_tokens = max_tokens
         self._text_tokens = text_tokens
-        self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._pending: deque[_Call] = deque()  # calls with texts not yet in a batch, in turn
+        self._ready = threading.Condition()  # guards _pending, _closed and every call's results
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"{name}-{lane}" if lane else name, daemon=True)
+            for lane in range(max(1, lanes))
+        ]
+        for thread in self._threads:
+            thread.start()
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return []
-        if self._closed:
-            raise RuntimeError("the embedder is closed")
         # The same text twice (a repeated turn, a part of a repetitive message) is embedded once.
         distinct = list(dict.fromkeys(texts))
         future: Future[Vectors] = Future()
-        self._queue.put(_Call(distinct, future, vectors=[None] * len(distinct)))
+        with self._ready:
+            if self._closed:
+                raise RuntimeError("the embedder is closed")
+            self._pending.append(_Call(distinct, future, vectors=[None] * len(distinct)))
+            self._ready.notify()
         vectors = await asyncio.wrap_future(future)
         if len(distinct) == len(texts):
             return vectors
@@ -78,34 +89,31 @@ class Batcher:
         return [by_text[text] for text in texts]
 
     def close(self) -> None:
-        self._closed = True
-        self._queue.put(None)
+        with self._ready:
+            self._closed = True
+            for call in self._pending:
+                if not call.future.done():
+                    call.future.set_exception(RuntimeError("the embedder is closed"))
+            self._pending.clear()
+            self._ready.notify_all()
 
     def _cost(self, text: str) -> int:
         tokens = estimate_tokens(text) + 2  # and the model's two special tokens
         return min(tokens, self._text_tokens + 2) if self._text_tokens else tokens
 
     def _run(self) -> None:
-        pending: deque[_Call] = deque()  # calls with texts not yet in a batch, in turn order
-        closing = False
-        while not closing:
-            try:
-                # Block only when there is nothing to do; else take what arrived meanwhile.
-                item = self._queue.get(block=not pending)
-                while True:
-                    if item is None:
-                        closing = True
-                        break
-                    if item.future.set_running_or_notify_cancel():
-                        pending.append(item)
-                    item = self._queue.get_nowait()
-            except queue.Empty:
-                pass
-            if pending:
-                self._serve(self._next_batch(pending))
-        for call in pending:
-            if not call.future.done():
-                call.future.set_exception(RuntimeError("the embedder is closed"))
+        """One lane: the next batch as soon as it is free, until closed."""
+        while True:
+            with self._ready:
+                while not self._pending and not self._closed:
+                    self._ready.wait()
+                if self._closed:
+                    return
+                batch = self._next_batch(self._pending)
+                if self._pending:
+                    self._ready.notify()  # more to do: a free lane takes it
+            if batch:
+                self._serve(batch)
 
     def _next_batch(self, pending: deque[_Call]) -> list[tuple[_Call, int]]:
         """One text of each waiting call in turn, within the batch's bounds; at least one text."""
@@ -113,7 +121,11 @@ class Batcher:
         tokens = 0
         while pending and len(batch) < self._max_texts:
             call = pending[0]
-            if call.future.done():  # failed with an earlier batch
+            # Failed with an earlier batch, or cancelled before its first text was taken (once
+            # running, it cannot be cancelled: its results are always set on a live future).
+            if call.future.done() or (
+                call.taken == 0 and not call.future.set_running_or_notify_cancel()
+            ):
                 pending.popleft()
                 continue
             cost = self._cost(call.texts[call.taken])
@@ -134,18 +146,20 @@ class Batcher:
             vectors = self._encode(texts)
         except Exception as exc:
             # The batch's calls fail whole; their texts still waiting are dropped with them.
-            for call in {call for call, _ in batch}:
-                if not call.future.done():
-                    call.future.set_exception(exc)
+            with self._ready:
+                for call in {call for call, _ in batch}:
+                    if not call.future.done():
+                        call.future.set_exception(exc)
             return
         observe_embedding(len(texts), time.perf_counter() - started)
-        for (call, index), vector in zip(batch, vectors, strict=True):
-            if call.future.done():
-                continue
-            call.vectors[index] = vector
-            call.served += 1
-            if call.served == len(call.texts):
-                call.future.set_result([v for v in call.vectors if v is not None])
+        with self._ready:  # another lane may be serving texts of the same calls
+            for (call, index), vector in zip(batch, vectors, strict=True):
+                if call.future.done():
+                    continue
+                call.vectors[index] = vector
+                call.served += 1
+                if call.served == len(call.texts):
+                    call.future.set_result([v for v in call.vectors if v is not None])
 
 
 class BatchedModel:
@@ -160,16 +174,20 @@ class BatchedModel:
         max_tokens: int,
         encode: Callable[[list[str]], Vectors],
         thread_name: str,
+        lanes: int = 0,
     ) -> None:
+        """``lanes`` > 0: the model runs each text alone, on that many threads at once (a batch
+        is one text); 0: one thread, batches of ``max_batch_texts``."""
         self._settings = settings
         self._dimension = dimension
         self._max_tokens = max_tokens
         self._batcher = Batcher(
             encode,
-            settings.max_batch_texts,
+            1 if lanes else settings.max_batch_texts,
             thread_name,
             max_tokens=settings.max_batch_tokens,
             text_tokens=max_tokens,
+            lanes=max(lanes, 1),
         )
 
     @property

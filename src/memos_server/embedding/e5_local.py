@@ -74,6 +74,9 @@ class E5Embedder(BatchedModel):
             max_tokens=min(settings.max_tokens, file.config.positions - 2),
             encode=self._vectors,
             thread_name="embed-e5",
+            # A text each, on every core at once: a query never waits for another's to finish
+            # while a core is free (batching.py).
+            lanes=workers,
         )
 
     def count_tokens(self, text: str) -> int:
