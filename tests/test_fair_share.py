@@ -79,6 +79,33 @@ def test_hardening_05_a_bulk_embed_does_not_hold_back_a_query() -> None:
     assert vectors[1:] == [[float(len(f"bulk text {i}"))] for i in range(200)]
 
 
+def test_a_call_whose_first_text_does_not_fit_the_batch_waits_for_the_next() -> None:
+    """MiniLM's one lane with its token budget: two long texts that cannot share a batch go in
+    two, and both callers get their vectors."""
+    release = threading.Event()
+    batches: list[list[str]] = []
+
+    def encode(texts: list[str]) -> list[list[float]]:
+        batches.append(texts)
+        release.wait(5)
+        return [[float(len(t))] for t in texts]
+
+    batcher = Batcher(encode, max_texts=64, name="test-budget", max_tokens=100)
+
+    async def run() -> list[list[list[float]]]:
+        first = asyncio.ensure_future(batcher.embed(["先"]))
+        await asyncio.sleep(0.05)  # in the model; the two below wait together
+        a = asyncio.ensure_future(batcher.embed(["甲" * 60]))
+        b = asyncio.ensure_future(batcher.embed(["乙" * 60]))
+        await asyncio.sleep(0.05)
+        release.set()
+        return await asyncio.wait_for(asyncio.gather(first, a, b), 5)
+
+    assert asyncio.run(run()) == [[[1.0]], [[60.0]], [[60.0]]]
+    batcher.close()
+    assert [len(b) for b in batches] == [1, 1, 1]
+
+
 def test_hardening_05_batches_are_bounded_by_tokens_and_shared_round_robin() -> None:
     batches: list[list[str]] = []
     release = threading.Event()

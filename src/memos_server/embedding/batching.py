@@ -92,8 +92,12 @@ class Batcher:
         with self._ready:
             self._closed = True
             for call in self._pending:
-                if not call.future.done():
-                    call.future.set_exception(RuntimeError("the embedder is closed"))
+                future = call.future
+                if future.done():
+                    continue
+                # A waiting call is made running first: one cancelled meanwhile is left be.
+                if future.running() or future.set_running_or_notify_cancel():
+                    future.set_exception(RuntimeError("the embedder is closed"))
             self._pending.clear()
             self._ready.notify_all()
 
@@ -121,16 +125,17 @@ class Batcher:
         tokens = 0
         while pending and len(batch) < self._max_texts:
             call = pending[0]
-            # Failed with an earlier batch, or cancelled before its first text was taken (once
-            # running, it cannot be cancelled: its results are always set on a live future).
-            if call.future.done() or (
-                call.taken == 0 and not call.future.set_running_or_notify_cancel()
-            ):
+            if call.future.done():  # failed with an earlier batch, or cancelled while waiting
                 pending.popleft()
                 continue
             cost = self._cost(call.texts[call.taken])
             if batch and self._max_tokens and tokens + cost > self._max_tokens:
                 break
+            # Running from its first text on, so it can no longer be cancelled: its results are
+            # always set on a live future.
+            if call.taken == 0 and not call.future.set_running_or_notify_cancel():
+                pending.popleft()
+                continue
             pending.popleft()
             batch.append((call, call.taken))
             tokens += cost
@@ -144,6 +149,8 @@ class Batcher:
         started = time.perf_counter()
         try:
             vectors = self._encode(texts)
+            if len(vectors) != len(texts):
+                raise RuntimeError(f"the model gave {len(vectors)} vectors for {len(texts)} texts")
         except Exception as exc:
             # The batch's calls fail whole; their texts still waiting are dropped with them.
             with self._ready:
