@@ -74,6 +74,15 @@ async def _steps(url: str, project: str) -> None:
         assert await notified(RETRY, job) == 1  # handed back: claimable when its retry falls due
         assert await notified(CLAIM, job) == 0
         assert await notified(DONE, job) == 1  # the same user's next job may run now
+        # Failed, then queued again by hand; due sooner; moved to another user (delete/user's
+        # hand-over): each may make a job claimable.
+        assert await notified("UPDATE jobs SET status = 'failed' WHERE id = $1", job) == 0
+        assert await notified("UPDATE jobs SET status = 'queued' WHERE id = $1", job) == 1
+        assert await notified(RETRY.replace("5 seconds", "1 hour"), job) == 0  # queued, later
+        assert await notified("UPDATE jobs SET run_after = now() WHERE id = $1", job) == 1
+        assert await notified("UPDATE jobs SET user_id = 'heir' WHERE id = $1", job) == 1
+        # Ended without running (marked done by hand): the user's next job may run.
+        assert await notified("UPDATE jobs SET status = 'done' WHERE id = $1", job) == 1
         # Four jobs queued in one transaction: one notification.
         assert await notified(";".join([QUEUE] * 4), task, project) == 1
         assert await notified("DELETE FROM jobs WHERE status = 'done'") == 0

@@ -263,7 +263,8 @@ class JobSettings(Group):
         default=30.0,
         gt=0,
         description="Idle worker's queue check while it hears queued jobs, unless a retry or a "
-        "lease falls due sooner.",
+        "lease falls due sooner (behind a pooler that does not pass notifications on, such as "
+        "PgBouncer in transaction mode: 1).",
     )
     shutdown_grace_s: float = Field(
         default=20.0, ge=0, description="On SIGTERM, time to finish jobs before handing back."

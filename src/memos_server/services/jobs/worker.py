@@ -74,11 +74,11 @@ class Worker:
         self._wake.set()
 
     def listening(self, on: bool) -> None:
-        """Whether notifications of queued jobs reach this worker; on (re)connecting it looks at
-        once (a job may have been queued while it could not hear)."""
+        """Whether notifications of queued jobs reach this worker. Either way it looks at once:
+        a job may have been queued while it could not hear, and a deaf worker's pause is the
+        shorter ``poll_interval_s``."""
         self._hears = on
-        if on:
-            self._wake.set()
+        self._wake.set()
 
     async def wait(self) -> None:
         """Until the worker stops (used by ``memos-server worker``)."""
