@@ -14,6 +14,7 @@ from memos_server.embedding.local import TorchEmbedder, load_local
 from memos_server.embedding.onnx_local import OnnxEmbedder
 from memos_server.settings import MINILM_LOCAL_MODEL as MINILM
 from memos_server.settings import EmbeddingSettings
+from tests.support.held_model import HeldModel
 from tests.support.paths import MODEL_CACHE
 
 TEXTS = ["Where does the user like to stay?", "我喜欢住在如家酒店，因为便宜。", "a", "word " * 400]
@@ -79,15 +80,9 @@ def test_the_onnx_export_is_made_once_and_reused(tmp_path: Path) -> None:
 
 
 def test_concurrent_calls_share_a_batch_and_get_their_own_vectors() -> None:
-    release = threading.Event()
-    batches: list[list[str]] = []
-
-    def encode(texts: list[str]) -> list[list[float]]:
-        batches.append(texts)
-        release.wait(5)
-        return [[float(len(t))] for t in texts]
-
-    batcher = Batcher(encode, max_texts=64, name="test-batcher")
+    model = HeldModel()
+    batches, release = model.batches, model.release
+    batcher = Batcher(model.encode, max_texts=64, name="test-batcher")
 
     async def run() -> list[list[list[float]]]:
         first = asyncio.ensure_future(batcher.embed(["a"]))

@@ -30,6 +30,7 @@ from memos_server.storage.migrations import upgrade_database
 from memos_server.storage.repositories.vector_indexes import without_statement_timeout
 from tests.support.api import Api
 from tests.support.database import new_api_key, table_locked
+from tests.support.held_model import HeldModel
 from tests.support.service import ServiceThread, make_settings
 
 # Common characters, drawn at random: text the model must embed window by window (no two alike).
@@ -82,15 +83,9 @@ def test_hardening_05_a_bulk_embed_does_not_hold_back_a_query() -> None:
 def test_a_call_whose_first_text_does_not_fit_the_batch_waits_for_the_next() -> None:
     """MiniLM's one lane with its token budget: two long texts that cannot share a batch go in
     two, and both callers get their vectors."""
-    release = threading.Event()
-    batches: list[list[str]] = []
-
-    def encode(texts: list[str]) -> list[list[float]]:
-        batches.append(texts)
-        release.wait(5)
-        return [[float(len(t))] for t in texts]
-
-    batcher = Batcher(encode, max_texts=64, name="test-budget", max_tokens=100)
+    model = HeldModel()
+    batches, release = model.batches, model.release
+    batcher = Batcher(model.encode, max_texts=64, name="test-budget", max_tokens=100)
 
     async def run() -> list[list[list[float]]]:
         first = asyncio.ensure_future(batcher.embed(["先"]))
