@@ -45,3 +45,27 @@ def test_revise_moves_search_text_with_key_and_value() -> None:
     assert memory.memory_value == "Shanghai"
     assert memory.search_text == memory_tokens("Home city", "Shanghai")
     assert (memory.embedding, memory.source_message_ids) == ([0.5], [1, 2])
+
+
+def test_search_text_made_in_many_threads_at_once_is_the_same() -> None:
+    """Adds prepare their memories in worker threads; the English stemmer must not be shared
+    between them (it keeps the word it works on in itself)."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    import memos_server.text.tokens as tokens
+
+    rng = random.Random(7)
+    suffixes = ["ational", "izations", "fulness", "iveness", "ements", "ically", "ousness"]
+    words = [
+        "".join(rng.choice("bcdfglmnprst") + rng.choice("aeiou") for _ in range(4))
+        + rng.choice(suffixes)
+        for _ in range(4000)
+    ]
+    texts = [" ".join(words[i : i + 20]) for i in range(0, len(words), 20)]
+    tokens._stem.cache_clear()  # every word stemmed again, by many threads at once
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda t: memory_tokens("key", t), texts))
+    tokens._stem.cache_clear()
+    alone = [memory_tokens("key", t) for t in texts]
+    assert together == alone

@@ -281,11 +281,19 @@ def _stem(word: str) -> str:
     return _stemmer().stemWord(word)  # type: ignore[no-any-return]
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import snowballstemmer
+_STEMMERS = threading.local()
 
-    return snowballstemmer.stemmer("english")
+
+def _stemmer() -> Any:
+    """This thread's stemmer: a snowball stemmer keeps the word it works on in itself, so two
+    threads sharing one (adds prepared in worker threads) corrupt each other's words (an
+    IndexError mid-word, seen as a 500 under concurrent adds)."""
+    stemmer = getattr(_STEMMERS, "stemmer", None)
+    if stemmer is None:
+        import snowballstemmer
+
+        stemmer = _STEMMERS.stemmer = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 def _tokens(text: str, *, for_index: bool) -> list[str]:
