@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from memos_server.embedding import Embedder, load_embedder
-from memos_server.errors import BadRequest, EmbeddingModelRetired
+from memos_server.errors import EmbeddingModelRetired
 from memos_server.llm import LLM
 from memos_server.llm.factory import build_llm
 from memos_server.rerank import Reranker, load_reranker
@@ -41,7 +41,8 @@ from memos_server.services.rate_limit import (
     input_token_limiter_for,
     rate_limiter_for,
 )
-from memos_server.services.reindex import Phase, Reindexer, pending_target, watch_binding
+from memos_server.services.reindex import watch_binding
+from memos_server.services.reindex_runs import ReindexRun, ReindexStatus, start_run, status_of
 from memos_server.services.retention import run_sweep_loop
 from memos_server.services.search.service import SearchService
 from memos_server.services.search.vector_indexes import IndexCatalog, run_sync_loop
@@ -56,35 +57,6 @@ from memos_server.storage.vocabulary import JobKind
 from memos_server.text.tokens import warm_up
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ReindexRun:
-    """A reindex the admin API started in this process, with the new model it loaded."""
-
-    reindexer: Reindexer
-    embedder: Embedder
-    database: Database
-    task: asyncio.Task[None]
-
-    async def close(self) -> None:
-        if not self.task.done():
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        await self.embedder.aclose()
-        await self.database.dispose()
-
-
-@dataclass
-class ReindexStatus:
-    model: str | None
-    phase: str  # idle | pending (elsewhere, or stopped) | embedding | swapping | done | failed
-    done: int
-    total: int
-    embedded: int = 0
-    here: bool = False
-    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -245,58 +217,21 @@ class Runtime:
             self.worker_stop = asyncio.get_running_loop().create_task(self.worker.stop())
 
     async def start_reindex(self, model: str) -> None:
-        """Start a reindex to ``model`` (same provider settings) in the background, unless one
-        runs in this process already. Loading the model takes a while: it happens here."""
+        """Start a reindex to ``model`` in the background, unless one runs in this process."""
         if self.reindex is not None and not self.reindex.task.done():
             return
         if self.reindex is not None:
             await self.reindex.close()
             self.reindex = None
-        settings = self.settings.embedding.model_copy(update={"model": model})
-        try:
-            embedder = await load_embedder(settings, self.settings.model_cache_dir)
-        except Exception as error:
-            log.warning("reindex: cannot load %r: %s", model, error)
-            raise BadRequest(f"cannot load the embedding model {model!r}: {error}") from None
-        # Its own connections, which say they hold the new model: the swap writes its vectors.
-        url = self.database.engine.url.render_as_string(hide_password=False)
-        database = Database(url, self.settings.database, embedding_model=embedder.name)
-        reindexer = Reindexer(database, embedder)
 
-        async def run() -> None:
-            try:
-                await reindexer.run()
-            except Exception:
-                log.exception("reindex to %s failed", embedder.name)
-                return
-            if self.embedder is not None and embedder.name != self.embedder.name:
-                self.retire_model(embedder.name)
+        def finished(name: str) -> None:
+            if self.embedder is not None and name != self.embedder.name:
+                self.retire_model(name)
 
-        self.reindex = ReindexRun(reindexer, embedder, database, asyncio.create_task(run()))
+        self.reindex = await start_run(self.settings, self.database, model, finished)
 
     async def reindex_status(self) -> ReindexStatus:
-        """This process's reindex, else what the database says of one under way elsewhere."""
-        run = self.reindex
-        if run is not None and (not run.task.done() or run.reindexer.progress.phase != Phase.DONE):
-            progress = run.reindexer.progress
-            return ReindexStatus(
-                progress.model,
-                str(progress.phase),
-                progress.done,
-                progress.total,
-                progress.embedded,
-                here=True,
-                error=progress.error,
-            )
-        target, done, total = await pending_target(self.database)
-        if target is not None:
-            return ReindexStatus(target, "pending", done, total)
-        if run is not None:
-            progress = run.reindexer.progress
-            return ReindexStatus(
-                progress.model, "done", progress.done, progress.total, progress.embedded, True
-            )
-        return ReindexStatus(None, "idle", 0, 0)
+        return await status_of(self.reindex, self.database)
 
     def start_binding_watch(self) -> None:
         """Notice a reindex elsewhere binding the database to another model."""
