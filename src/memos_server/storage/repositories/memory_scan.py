@@ -52,6 +52,7 @@ from memos_server.storage.repositories.memory_search import (
     _slots,
     _when,
     _word,
+    limit_of,
 )
 from memos_server.storage.types import any_word, query_vector_parameter, text_query
 from memos_server.storage.vocabulary import MemoryMode
@@ -131,13 +132,13 @@ def _scan(scope: Scope, kinds: tuple[str, ...], words: int) -> CompoundSelect[An
             )
             .where(scanned.c.distance.is_not(None))
             .order_by(scanned.c.distance, scanned.c.id)
-            .limit(bindparam(_limit(kind)))
+            .limit(limit_of(scope, kind))
         )
         best = (
             select(scanned.c.id, scanned.c.time, scanned.c.distance, scanned.c.rank)
             .where(scanned.c.matched)
             .order_by(scanned.c.rank.desc(), scanned.c.id)
-            .limit(bindparam(_limit(kind)))
+            .limit(limit_of(scope, kind))
             .subquery(f"best_{kind}")
         )
         parts.append(

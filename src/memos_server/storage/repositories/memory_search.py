@@ -34,13 +34,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, array
 from sqlalchemy.sql.selectable import CompoundSelect, Select
-from sqlalchemy.types import String
 
 from memos_server.storage.driver_sql import DriverStatement, driver_rows, driver_statement
 from memos_server.storage.memory_rows import ROW_COLUMNS, MemoryRow
 from memos_server.storage.models import Memory, Message
 from memos_server.storage.repositories.memories import MemoryRepository
-from memos_server.storage.repositories.memory_scopes import Counts, Hit, Scope, live
+from memos_server.storage.repositories.memory_scopes import (
+    Counts,
+    Hit,
+    Scope,
+    live,
+    opaque,
+    vocabulary,
+)
 from memos_server.storage.types import (
     any_word,
     query_vector_parameter,
@@ -53,9 +59,10 @@ from memos_server.storage.vocabulary import MemoryMode, MemoryStatus
 _when = func.coalesce(Memory.memory_time, Memory.create_time)
 _no_count = cast(null(), BigInteger)
 _no_words = cast(null(), ARRAY(BigInteger))
-_ids = bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))
-# The kinds counted, bound as one array (an ``IN`` list would expand at each execution).
-_kinds = bindparam("kinds", type_=ARRAY(String))
+_ids_type = ARRAY(UUID(as_uuid=True))
+# The memories named, read once per execution (``opaque``): the planner, not knowing how many,
+# plans the statement once for all of them.
+_ids = cast(opaque(bindparam("ids", type_=_ids_type)), _ids_type)
 # Statements kept per shape; a shape is a few kinds and a query's word count.
 _SHAPES = 512
 
@@ -82,6 +89,11 @@ def _limit(kind: str) -> str:
     return f"limit_{kind}"
 
 
+def limit_of(scope: Scope, kind: str) -> Any:
+    """The kind's candidate count, as a LIMIT of a statement on ``scope``."""
+    return scope.value(bindparam(_limit(kind), type_=BigInteger))
+
+
 def _word(number: int) -> str:
     return f"word_{number}"
 
@@ -103,7 +115,7 @@ def _lexical(
             func.count().filter(Memory.mode == MemoryMode.FEEDBACK),
             _no_words,
         )
-        .where(*scope.conditions(None), Memory.kind == any_(_kinds))
+        .where(*scope.conditions(None), Memory.kind.in_([vocabulary(kind) for kind in kinds]))
         .group_by(Memory.kind)
     )
     return union_all(*parts)
@@ -125,7 +137,7 @@ def _hits(scope: Scope, kind: str, query: Any, words: int) -> Select[*tuple[Any,
             )
             .where(*scope.conditions(kind), matches)
             .order_by(func.ts_rank(Memory.tsv, query).desc(), Memory.id)
-            .limit(bindparam(_limit(kind)))
+            .limit(limit_of(scope, kind))
         )
     held = [
         func.ts_match_vq(Memory.tsv, text_query(bindparam(_word(i)))).label(f"held_{i}")
@@ -146,7 +158,7 @@ def _hits(scope: Scope, kind: str, query: Any, words: int) -> Select[*tuple[Any,
     best = (
         select(counted.c.id, counted.c.rank, counted.c.held)
         .order_by(counted.c.rank.desc(), counted.c.id)
-        .limit(bindparam(_limit(kind)))
+        .limit(limit_of(scope, kind))
         .subquery("best")
     )
     return (
@@ -175,7 +187,7 @@ def _nearest(scope: Scope, kinds: tuple[str, ...]) -> CompoundSelect[Any]:
         select(literal(kind), Memory.id, _when, distance)
         .where(*scope.conditions(kind))
         .order_by(distance, Memory.id)
-        .limit(bindparam(_limit(kind)))
+        .limit(limit_of(scope, kind))
         for kind in kinds
     ]
     parts.append(
@@ -211,7 +223,7 @@ def _found(vectors: bool, numbers: bool) -> DriverStatement:
     # the channels' statements (each reads its own snapshot) is not shown.
     return driver_statement(
         select(*columns).where(
-            Memory.id == any_(_ids), Memory.status == MemoryStatus.ACTIVATED, live()
+            Memory.id == any_(_ids), Memory.status == vocabulary(MemoryStatus.ACTIVATED), live()
         )
     )
 
@@ -240,7 +252,7 @@ class MemorySearch(MemoryRepository):
         shape = scope.shape
         parameters = (
             scope.parameters()
-            | {"words": any_word(tokens), "kinds": list(kinds)}
+            | {"words": any_word(tokens)}
             | {_limit(kind): pools[kind] for kind in hit_kinds}
             # The slots past the counted words repeat the last one; their counts are not read.
             | {_word(i): counted[min(i, len(counted) - 1)] for i in range(words)}
