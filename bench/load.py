@@ -837,6 +837,14 @@ def mem0_markdown(report: dict[str, Any]) -> list[str]:
             "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
         ]
         for level in levels:
+            if not level["requests"]:
+                # Every search outlasted the level (sent in its warm-up, still running): no
+                # latency to show, and CPU per request would divide by nothing.
+                lines.append(
+                    f"| {level['clients']} | 0 | | none finished within the level | | | 0 | "
+                    f"{level['errors']} | | {level['cpu_busy']:.0%} | |"
+                )
+                continue
             cpu = level["cpu_ms_per_request"]
             theirs = service.get(level["clients"])
             versus = (

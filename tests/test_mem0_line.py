@@ -148,3 +148,25 @@ def test_mem0_copy_load_writes_what_its_add_would_with_the_services_vectors(
         assert payload["created_at"] == payload["updated_at"]
         assert payload["text_lemmatized"] == payload["data"]  # no spaCy: mem0 keeps the text
         assert vector == stored[f"{payload['role']}: {payload['data']}"]
+
+
+def test_a_mem0_level_where_no_search_finished_shows_no_per_request_figures() -> None:
+    """At 128 clients mem0's searches (seconds each) can all outlast the level: its row says so
+    instead of a CPU per request divided by nothing."""
+    level = {
+        "clients": 128, "requests": 0, "errors": 0, "throughput": 0.0, "p50_ms": 0.0,
+        "p95_ms": 0.0, "p99_ms": 0.0, "cpu_busy": 0.96, "floor_ratio": 11247.8,
+        "cpu_ms_per_request": {"mem0": 660.0, "postgres": 76050.0},
+    }  # fmt: skip
+    mem0 = {
+        "version": "2.2.1", "model": "local:multilingual-e5-small", "database": "mem0_bench",
+        "search": "exact", "llm_calls": 0, "peak_rss_mb": 600.0,
+        "dataset": {"users": 2, "memories_per_user": 3},
+        "load_history": {"memories": 6, "seconds": 1.0, "how": "copy"},
+        "search_levels": [level],
+    }  # fmt: skip
+    section = "\n".join(mem0_markdown({"mem0": mem0, "batch": 4, "search": [], "add": []}))
+    [row] = [line for line in section.splitlines() if line.startswith("| 128 |")]
+    assert "none finished within the level" in row
+    assert "76050" not in row
+    assert "11247" not in row
