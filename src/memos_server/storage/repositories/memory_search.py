@@ -90,8 +90,10 @@ def _limit(kind: str) -> str:
 
 
 def limit_of(scope: Scope, kind: str) -> Any:
-    """The kind's candidate count, as a LIMIT of a statement on ``scope``."""
-    return scope.value(bindparam(_limit(kind), type_=BigInteger))
+    """The kind's candidate count, as a LIMIT of a statement on ``scope`` (``opaque`` in one
+    planned once: a plan for the one LIMIT looked cheaper than the shared plan, every time)."""
+    limit = bindparam(_limit(kind), type_=BigInteger)
+    return opaque(limit) if scope.planned_once else limit
 
 
 def _word(number: int) -> str:
