@@ -117,12 +117,19 @@ class VectorText(Vector):
         return self.text
 
 
+def init_plan(expression: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``expression`` evaluated once per execution, in a scalar subquery (an InitPlan): neither
+    again for every row a prepared statement's generic plan reads, nor seen by the planner, so
+    the plan made for one execution's values is the plan for every other's."""
+    return select(expression).scalar_subquery()
+
+
 def query_vector(vector: Sequence[float]) -> ColumnElement[Any]:
     """A query's vector as a statement's parameter: a ``real[]`` asyncpg encodes in C, cast to
     ``vector`` by Postgres once per execution (see ``query_vector_parameter``). pgvector's own
     binding prints the 384 floats as text in Python first (about a millisecond per search on the
     development machine)."""
-    return select(cast(literal(list(vector), ARRAY(REAL)), PgVector())).scalar_subquery()
+    return init_plan(cast(literal(list(vector), ARRAY(REAL)), PgVector()))
 
 
 def query_vector_parameter(name: str) -> ColumnElement[Any]:
@@ -132,7 +139,7 @@ def query_vector_parameter(name: str) -> ColumnElement[Any]:
     Postgres runs with a generic plan would otherwise cast the parameter again for every row it
     compares, which was most of an exact scan's time (``deconstruct_array`` and
     ``array_to_vector``, 62% of the vector channel's CPU in Postgres)."""
-    return select(cast(bindparam(name, type_=ARRAY(REAL)), PgVector())).scalar_subquery()
+    return init_plan(cast(bindparam(name, type_=ARRAY(REAL)), PgVector()))
 
 
 def text_query(words: Any) -> ColumnElement[Any]:
@@ -140,7 +147,7 @@ def text_query(words: Any) -> ColumnElement[Any]:
     parsed once per execution in a scalar subquery (an InitPlan). Written inline, a prepared
     statement run with a generic plan parsed it again for every row it matched, ranked or
     counted: most of the full-text channel's time in Postgres."""
-    return select(func.to_tsquery("simple", words)).scalar_subquery()
+    return init_plan(func.to_tsquery("simple", words))
 
 
 def any_word(tokens: Sequence[str]) -> str:

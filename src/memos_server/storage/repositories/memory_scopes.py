@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, bindparam, func, literal_column, or_, select, true
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy import ColumnElement, bindparam, func, literal_column, or_, true
 from sqlalchemy.types import String
 
 from memos_server.filters import Filter
@@ -38,12 +37,6 @@ def vocabulary(word: str) -> ColumnElement[str]:
     if not (word.isascii() and word.replace("_", "").isalnum()):
         raise ValueError(f"not a vocabulary word: {word!r}")
     return literal_column(f"'{word}'", String)
-
-
-def opaque(bind: BindParameter[Any]) -> ColumnElement[Any]:
-    """``bind`` read once per execution in a scalar subquery (an InitPlan): the planner sees no
-    value in it, so the plan it makes for one execution is the plan for every other."""
-    return select(bind).scalar_subquery()
 
 
 @dataclass(frozen=True)

@@ -44,11 +44,11 @@ from memos_server.storage.repositories.memory_scopes import (
     Hit,
     Scope,
     live,
-    opaque,
     vocabulary,
 )
 from memos_server.storage.types import (
     any_word,
+    init_plan,
     query_vector_parameter,
     rows_of,
     text_query,
@@ -60,9 +60,9 @@ _when = func.coalesce(Memory.memory_time, Memory.create_time)
 _no_count = cast(null(), BigInteger)
 _no_words = cast(null(), ARRAY(BigInteger))
 _ids_type = ARRAY(UUID(as_uuid=True))
-# The memories named, read once per execution (``opaque``): the planner, not knowing how many,
+# The memories named, read once per execution (``init_plan``): the planner, not knowing how many,
 # plans the statement once for all of them.
-_ids = cast(opaque(bindparam("ids", type_=_ids_type)), _ids_type)
+_ids = cast(init_plan(bindparam("ids", type_=_ids_type)), _ids_type)
 # Statements kept per shape; a shape is a few kinds and a query's word count.
 _SHAPES = 512
 
@@ -90,10 +90,10 @@ def _limit(kind: str) -> str:
 
 
 def limit_of(scope: Scope, kind: str) -> Any:
-    """The kind's candidate count, as a LIMIT of a statement on ``scope`` (``opaque`` in one
+    """The kind's candidate count, as a LIMIT of a statement on ``scope`` (``init_plan`` in one
     planned once: a plan for the one LIMIT looked cheaper than the shared plan, every time)."""
     limit = bindparam(_limit(kind), type_=BigInteger)
-    return opaque(limit) if scope.planned_once else limit
+    return init_plan(limit) if scope.planned_once else limit
 
 
 def _word(number: int) -> str:
